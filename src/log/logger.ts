@@ -1,0 +1,104 @@
+// One structured logger for the whole server. Lines follow Dovecot's layout:
+//   <process prefix><session prefix>Level: <appended prefixes><message>
+// e.g. `imap(alice)<4242><Fq3bW9AP>: Info: Logged out`.
+import { appendFileSync } from 'node:fs';
+
+export type LogLevel = 'Debug' | 'Info' | 'Warning' | 'Error' | 'Fatal' | 'Panic';
+
+export interface LogRecord {
+  time: Date;
+  level: LogLevel;
+  /** Everything before "Level:" (the process/session prefix, e.g. `imap(alice)<pid><session>: `). */
+  prefix: string;
+  /** The message, including any appended prefixes. */
+  message: string;
+  /** Structured fields (event fields, source location, ...). */
+  fields?: Record<string, string | number>;
+}
+
+export type LogSink = (record: LogRecord) => void;
+
+/** Formats a record as one Dovecot-style line (without the trailing newline). */
+export function formatLogLine(r: LogRecord, withTimestamp = false): string {
+  const ts = withTimestamp ? `${formatTimestamp(r.time)} ` : '';
+  return `${ts}${r.prefix}${r.level}: ${r.message}`;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+function formatTimestamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${MONTHS[d.getMonth()]} ${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+class LogHub {
+  debug = false;
+  private sinks = new Set<LogSink>();
+  private defaultSink: LogSink = (r) => process.stderr.write(formatLogLine(r) + '\n');
+  private useDefault = true;
+
+  emit(r: LogRecord): void {
+    if (r.level === 'Debug' && !this.debug && !r.fields?.forced) return;
+    if (this.useDefault) this.defaultSink(r);
+    for (const s of this.sinks) s(r);
+  }
+
+  /** `log_path`: "syslog" is not supported here, "/dev/stderr" (Dovecot's default) keeps stderr. */
+  setLogPath(path: string): void {
+    if (!path || path === '/dev/stderr') {
+      this.defaultSink = (r) => process.stderr.write(formatLogLine(r) + '\n');
+    } else {
+      this.defaultSink = (r) => appendFileSync(path, formatLogLine(r, true) + '\n');
+    }
+  }
+
+  /** Silences the default stderr sink (tests, CLI commands that print their own output). */
+  setDefaultOutput(enabled: boolean): void {
+    this.useDefault = enabled;
+  }
+
+  addSink(s: LogSink): () => void {
+    this.sinks.add(s);
+    return () => this.sinks.delete(s);
+  }
+}
+
+export const logHub = new LogHub();
+
+/** A logger bound to a prefix, e.g. `imap(alice)<1234><sess>: `. */
+export class Logger {
+  constructor(readonly prefix: string) {}
+
+  child(extraPrefix: string): Logger {
+    return new Logger(this.prefix + extraPrefix);
+  }
+
+  log(level: LogLevel, message: string, fields?: Record<string, string | number>): void {
+    logHub.emit({ time: new Date(), level, prefix: this.prefix, message, fields });
+  }
+  debug(message: string): void {
+    this.log('Debug', message);
+  }
+  info(message: string): void {
+    this.log('Info', message);
+  }
+  warning(message: string): void {
+    this.log('Warning', message);
+  }
+  error(message: string): void {
+    this.log('Error', message);
+  }
+}
+
+/** The process-wide logger (prefix `roost: `, like Dovecot's `master: `). */
+export const rootLogger = new Logger('roost: ');
+
+/** Collects log lines in memory; for tests. Returns the array and a function that stops collecting. */
+export function captureLogs(): { lines: string[]; records: LogRecord[]; stop: () => void } {
+  const lines: string[] = [];
+  const records: LogRecord[] = [];
+  const stop = logHub.addSink((r) => {
+    records.push(r);
+    lines.push(formatLogLine(r));
+  });
+  return { lines, records, stop };
+}
