@@ -89,13 +89,30 @@ export interface MessageMeta {
   bodyId: number;
 }
 
+/** The compact per-message view returned by listMessageFlags. */
+export interface MessageFlags {
+  uid: number;
+  modseq: number;
+  flags: string[];
+  size: number;
+}
+
 export interface AppendInput {
   /** The message bytes; large messages may be given as a path to a spooled temp file. */
   content: Buffer | { path: string; size: number };
   flags?: string[];
   internalDate?: Date;
-  /** Set \Recent for this session (only the session that first sees a message owns \Recent). */
+  /**
+   * The appending session owns \Recent for this message (it has the mailbox selected and will
+   * count it itself): the message is stored as already claimed, so no other session gets \Recent
+   * for it. Default false: \Recent goes to the next session whose claimRecent() takes it.
+   */
   recentForSession?: boolean;
+  /**
+   * The parsed MIME structure (JSON-serialisable, produced by src/mime by the caller: storage does
+   * not import mime). Stored once with the body and returned by getMimeStructure().
+   */
+  mimeStructure?: unknown;
 }
 
 export interface AppendResult {
@@ -103,6 +120,11 @@ export interface AppendResult {
   uidValidity: number;
   modseq: number;
   mailboxId: number;
+  /** Id of the stored body (for getMimeStructure / openBody). */
+  bodyId: number;
+  /** Size in bytes (RFC822.SIZE). */
+  size: number;
+  guid: string;
 }
 
 export interface CopyResult {
@@ -131,8 +153,11 @@ export interface StoreFlagsResult {
 
 /** A change recorded with a modseq: what other sessions and CONDSTORE/QRESYNC read. */
 export type ChangeRecord =
-  | { kind: 'append'; mailboxId: number; uid: number; modseq: number }
+  /** A message created after `sinceModseq` (append, copy, move), with its current flags. */
+  | { kind: 'append'; mailboxId: number; uid: number; modseq: number; flags: string[] }
+  /** An older message whose flags changed after `sinceModseq`. */
   | { kind: 'flags'; mailboxId: number; uid: number; modseq: number; flags: string[] }
+  /** An expunge after `sinceModseq` (from the expunge log; QRESYNC VANISHED). */
   | { kind: 'expunge'; mailboxId: number; uid: number; modseq: number };
 
 /** A change notice published to every session of the same user, in this thread and in others. */
@@ -157,64 +182,242 @@ export interface QuotaUsage {
 
 /** Where a body section lives, so FETCH can read only the bytes it needs. */
 export interface BodyReader {
-  size: number;
-  /** Reads `length` bytes at `offset` (fewer at the end). Only the chunks covering the range are loaded. */
+  readonly bodyId: number;
+  readonly size: number;
+  /**
+   * Reads `length` bytes at `offset` (fewer at the end, empty past it). Only the chunks covering the
+   * range are loaded. Throws StorageError EXPUNGEISSUED when the body was freed meanwhile.
+   */
   read(offset: number, length: number): Buffer;
+  /** The same range as successive slices, one stored chunk at a time (stream a large FETCH). */
+  slices(offset: number, length: number): IterableIterator<Buffer>;
 }
 
 /**
- * One user's mail store. Obtained from `StorageEngine.openUser()`. Several instances may exist for
- * the same user at once (one per thread); they coordinate through SQLite and change notices.
+ * One user's mail store. Obtained from `openUserStore()`. Several instances may exist for the same
+ * user at once (one per thread); they coordinate through SQLite and change notices.
+ *
+ * Mailbox names use `separator`; `INBOX` (and an `INBOX<sep>` prefix) is case-insensitive and
+ * always returned as `INBOX`. Names are UTF-8 (the IMAP layer converts modified UTF-7). Every
+ * mutating call is one transaction: it commits durably before it returns, then notices go out.
+ * Errors are StorageError with a protocol meaning.
  */
 export interface UserStore {
   readonly username: string;
   readonly separator: string;
 
-  // Mailboxes (names always use `separator`; `INBOX` is case-insensitive).
+  // ---- Mailboxes ----
+  /** Every mailbox including \Noselect placeholders, sorted by name. */
   listMailboxes(): MailboxInfo[];
   getMailbox(name: string): MailboxInfo | undefined;
-  /** Creates parents as needed (RFC 3501 §6.3.3); ALREADYEXISTS if it exists. */
+  /** The mailbox with this id, undefined once deleted (a session detects deletion with it). */
+  getMailboxById(id: number): MailboxInfo | undefined;
+  /**
+   * Creates the mailbox; missing parents become \Noselect placeholders (RFC 3501 §6.3.3, as Dovecot
+   * lists them). Creating a name that is a placeholder makes it selectable. ALREADYEXISTS if it
+   * exists, PARAMETERS for a bad name (see mailbox-names.ts).
+   */
   createMailbox(name: string, opts?: { specialUse?: string[] }): MailboxInfo;
-  /** RFC 3501 §6.3.4: a mailbox with children becomes \Noselect; deleting INBOX is refused. */
+  /**
+   * RFC 3501 §6.3.4: removes the mailbox and its messages. With children it stays as a \Noselect
+   * placeholder; deleting a placeholder that has children is refused (NOPERM); INBOX is refused
+   * (NOPERM). Subscriptions are kept (they may name nonexistent mailboxes).
+   */
   deleteMailbox(name: string): void;
-  /** Renames children too; renaming INBOX moves its messages to the new mailbox and leaves INBOX empty. */
+  /**
+   * RFC 3501 §6.3.5: renames the mailbox and its children (ids, UIDVALIDITY and UIDs kept;
+   * subscriptions follow). Renaming INBOX moves its messages into the new mailbox and leaves an
+   * empty INBOX with a new UIDVALIDITY; INBOX's children are not moved.
+   */
   renameMailbox(oldName: string, newName: string): void;
   setSubscribed(name: string, subscribed: boolean): void;
-  /** Subscriptions may name mailboxes that do not exist (RFC 3501 §6.3.6). */
+  /** Subscribed names, sorted; may name mailboxes that do not exist (RFC 3501 §6.3.6). */
   listSubscriptions(): string[];
+  /** Replaces the RFC 6154 attributes (\All \Archive \Drafts \Flagged \Junk \Sent \Trash, RFC 8457 \Important). */
   setSpecialUse(name: string, specialUse: string[]): void;
 
+  /** STATUS; NONEXISTENT for an unknown or \Noselect mailbox. */
   status(name: string): MailboxStatus;
 
-  // Messages (by UID; sequence numbers are a session view kept by the protocol layer).
+  // ---- Messages (by UID; sequence numbers are a session view kept by the protocol layer) ----
+  /** Stores one message atomically. NONEXISTENT (render as TRYCREATE) when the mailbox is missing. */
   append(mailbox: string, input: AppendInput): AppendResult;
-  /** All messages in UID order (the session builds its sequence map from this). */
+  /** RFC 3502 MULTIAPPEND: all or nothing, one commit, consecutive UIDs. */
+  appendMany(mailbox: string, inputs: AppendInput[]): AppendResult[];
+  /** All messages in UID order (the session builds its sequence map from this). One indexed scan. */
   listMessages(mailboxId: number): MessageMeta[];
+  /**
+   * The compact listing for the hot path (session sequence map, `FETCH 1:* (UID FLAGS RFC822.SIZE)`):
+   * uid, modseq, flags and size only, in UID order; about half the cost of listMessages.
+   */
+  listMessageFlags(mailboxId: number): MessageFlags[];
+  /** The messages with these UIDs that exist, in UID order. */
   getMessages(mailboxId: number, uids: number[]): MessageMeta[];
   openBody(bodyId: number): BodyReader;
-  /** Parsed MIME structure cached at append (JSON produced by src/mime). */
+  /** Parsed MIME structure cached at append (JSON produced by src/mime); undefined if none was given. */
   getMimeStructure(bodyId: number): unknown;
+  /** Caches a MIME structure computed later (e.g. for a message appended without one). */
+  setMimeStructure(bodyId: number, mimeStructure: unknown): void;
+  /**
+   * STORE / UID STORE. All messages changed by one call share one new modseq. `\Recent` cannot be
+   * stored (PARAMETERS); system flags are matched case-insensitively, keywords too (the first
+   * spelling used in the mailbox wins). Missing UIDs are ignored.
+   */
   storeFlags(mailboxId: number, input: StoreFlagsInput): StoreFlagsResult;
+  /** COPY: new UIDs in the target, flags/keywords/internaldate/GUID kept, bodies shared, \Recent set. */
   copy(fromMailboxId: number, uids: number[], toMailbox: string): CopyResult;
+  /** MOVE (RFC 6851): copy and expunge in one transaction. */
   move(fromMailboxId: number, uids: number[], toMailbox: string): CopyResult;
-  /** Removes messages; returns the expunged UIDs. */
+  /** Removes these messages (the caller picks them, e.g. those with \Deleted); returns expunged UIDs ascending. */
   expunge(mailboxId: number, uids: number[]): number[];
-  /** Changes after `sinceModseq` (CONDSTORE CHANGEDSINCE, IDLE, QRESYNC). */
+  /** Changes after `sinceModseq` in modseq order (CONDSTORE CHANGEDSINCE, IDLE, QRESYNC). */
   changesSince(mailboxId: number, sinceModseq: number): ChangeRecord[];
 
-  // \Recent (Dovecot semantics: the first session that opens the mailbox after delivery owns it).
+  /**
+   * \Recent (Dovecot semantics): atomically takes every message no session has claimed yet and
+   * returns their UIDs ascending. The first session that selects the mailbox after a delivery gets them.
+   */
   claimRecent(mailboxId: number): number[];
 
-  // Metadata (RFC 5464); mailbox '' is server metadata.
+  // ---- Metadata (RFC 5464); mailbox '' is server metadata ----
+  /**
+   * Entries that exist among `entries` (missing ones are left out), in the order asked. Entry names
+   * are `/private/...` or `/shared/...`, case-insensitive; PARAMETERS for a bad name.
+   */
   getMetadata(mailbox: string, entries: string[]): MetadataEntry[];
-  /** value null removes the entry. */
+  /** value null removes the entry. TOOBIG above settings.metadataMaxValueBytes, LIMIT above metadataMaxEntries. */
   setMetadata(mailbox: string, entry: string, value: Buffer | null): void;
+  /** `prefix` itself if set plus its descendants down to `depth` (RFC 5464 §4.2.2), sorted by name. */
   listMetadata(mailbox: string, prefix: string, depth: 0 | 1 | 'infinity'): MetadataEntry[];
 
+  /** Usage over all mailboxes, kept incrementally (each copy counts). */
   quotaUsage(): QuotaUsage;
+
+  /**
+   * Runs `fn` as one transaction (nested calls join it): several operations commit together and
+   * their notices go out after the commit. For batching, not needed for single operations.
+   */
+  transaction<T>(fn: () => T): T;
 
   /** Subscribes to change notices for this user (from any thread). Returns an unsubscribe function. */
   onChange(listener: (n: ChangeNotice) => void): () => void;
 
+  close(): void;
+}
+
+/** Storage limits and tuning; every one has a default (DEFAULT_STORAGE_SETTINGS). */
+export interface StorageSettings {
+  /** Body chunk size in bytes; a partial FETCH reads whole chunks. */
+  bodyChunkBytes: number;
+  /** SQLite busy_timeout: how long a writer waits for another thread's transaction (ms). */
+  busyTimeoutMs: number;
+  /** `full`: fsync every commit (acknowledged = durable). `normal`: WAL fsync at checkpoints only. */
+  durability: 'full' | 'normal';
+  /** Largest message accepted by append (TOOBIG). */
+  maxMessageBytes: number;
+  /** Maximum bytes of one mailbox name (UTF-8) and of one hierarchy level. */
+  maxMailboxNameBytes: number;
+  maxMailboxLevelBytes: number;
+  /** Maximum hierarchy depth of a mailbox name. */
+  maxMailboxDepth: number;
+  /** Maximum number of mailboxes (LIMIT). */
+  maxMailboxes: number;
+  /** Keyword limits: length of one keyword, distinct keywords per mailbox (LIMIT). */
+  maxKeywordBytes: number;
+  maxKeywordsPerMailbox: number;
+  /** RFC 5464 MAXSIZE (TOOBIG) and TOOMANY (LIMIT, per mailbox or server). */
+  metadataMaxValueBytes: number;
+  metadataMaxEntries: number;
+  metadataMaxEntryBytes: number;
+}
+
+export const DEFAULT_STORAGE_SETTINGS: Readonly<StorageSettings> = Object.freeze({
+  bodyChunkBytes: 64 * 1024,
+  busyTimeoutMs: 10_000,
+  durability: 'full',
+  maxMessageBytes: 128 * 1024 * 1024,
+  maxMailboxNameBytes: 1024,
+  maxMailboxLevelBytes: 255,
+  maxMailboxDepth: 16,
+  maxMailboxes: 10_000,
+  maxKeywordBytes: 128,
+  maxKeywordsPerMailbox: 256,
+  metadataMaxValueBytes: 64 * 1024,
+  metadataMaxEntries: 1_000,
+  metadataMaxEntryBytes: 1_024,
+});
+
+/** Quota limits from the user's quota rule (0 or absent = unlimited). Exceeding them is OVERQUOTA. */
+export interface QuotaLimits {
+  storageBytes?: number;
+  messages?: number;
+}
+
+/** Everything needed to open a user's store; plain data so a worker thread can open its own copy. */
+export interface UserStoreOptions {
+  username: string;
+  /** The user's home directory (already expanded from mail_home). */
+  home: string;
+  /** Path of the SQLite file (from `mail_location = sqlite:~/mail.db`, `~` = home). Parent dirs are created. */
+  dbPath: string;
+  /**
+   * Hierarchy separator (namespace inbox { separator }), default `/`. Recorded at creation: opening
+   * the store later with another separator is refused (PARAMETERS) rather than mangling names.
+   */
+  separator: string;
+  settings?: Partial<StorageSettings>;
+  quota?: QuotaLimits;
+  /** Folder holding `user/` and `server/` migrations; default: <package root>/migrations. */
+  migrationsDir?: string;
+}
+
+// ---- Server database (accounts) ----
+
+/** One account. `password` is a Dovecot `{SCHEME}...` string (hashing is src/auth's job) or null. */
+export interface UserRecord {
+  username: string;
+  password: string | null;
+  uid: number | null;
+  gid: number | null;
+  /** Home override; null = derived from mail_home. */
+  home: string | null;
+  /** Quota rule as in Dovecot's `quota_rule` (e.g. `*:storage=1G`), null = default. */
+  quotaRule: string | null;
+  /** Extra userdb fields. */
+  fields: Record<string, string>;
+  createdAt: Date;
+}
+
+export interface NewUser {
+  username: string;
+  password?: string | null;
+  uid?: number | null;
+  gid?: number | null;
+  home?: string | null;
+  quotaRule?: string | null;
+  fields?: Record<string, string>;
+}
+
+/** Changes for setFields: absent = unchanged, null = cleared; in `fields` a null value removes the key. */
+export interface UserFieldChanges {
+  uid?: number | null;
+  gid?: number | null;
+  home?: string | null;
+  quotaRule?: string | null;
+  fields?: Record<string, string | null>;
+}
+
+export interface ServerDb {
+  /** ALREADYEXISTS for a taken username, PARAMETERS for a bad name or a password not in `{SCHEME}` form. */
+  addUser(user: NewUser): UserRecord;
+  /** NONEXISTENT if there is no such user. Does not touch the user's mail files. */
+  deleteUser(username: string): void;
+  /** Exact (case-sensitive) lookup. */
+  getUser(username: string): UserRecord | undefined;
+  /** All users sorted by username. */
+  listUsers(): UserRecord[];
+  /** null removes the password (the account cannot log in with a password). */
+  setPassword(username: string, passwordHash: string | null): void;
+  setFields(username: string, changes: UserFieldChanges): UserRecord;
   close(): void;
 }

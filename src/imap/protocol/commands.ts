@@ -1,0 +1,139 @@
+// Typed IMAP commands (RFC 3501 §6 and the extensions Roost speaks). Mailbox names are decoded from
+// mUTF-7 (or taken as UTF-8 after ENABLE UTF8=ACCEPT); `INBOX` is normalised to upper case.
+import type { ImapDate } from './datetime.js';
+import type { LiteralBody } from './literal.js';
+import type { SequenceSet } from './sequence-set.js';
+
+export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'HIGHESTMODSEQ' | 'SIZE';
+
+export type SearchKey =
+  | { type: 'all' }
+  /** System flags as `\Seen` etc., keywords as given; `set: false` for UNSEEN, UNKEYWORD, ... */
+  | { type: 'flag'; flag: string; set: boolean }
+  | { type: 'new' }
+  | { type: 'old' }
+  | { type: 'date'; field: 'internal' | 'sent'; op: 'before' | 'on' | 'since'; date: ImapDate }
+  /** RFC 5032 OLDER/YOUNGER (seconds). */
+  | { type: 'age'; op: 'older' | 'younger'; seconds: number }
+  /** FROM/TO/CC/BCC/SUBJECT and HEADER <field> <string>; an empty value means "has the field". */
+  | { type: 'header'; field: string; value: string }
+  | { type: 'body'; value: string }
+  | { type: 'text'; value: string }
+  | { type: 'size'; op: 'larger' | 'smaller'; size: number }
+  | { type: 'sequence'; set: SequenceSet }
+  | { type: 'uid'; set: SequenceSet }
+  /** RFC 7162 §3.1.5 MODSEQ [entry-name entry-type] value. */
+  | { type: 'modseq'; modseq: number; entry?: { name: string; kind: 'priv' | 'shared' | 'all' } }
+  | { type: 'not'; key: SearchKey }
+  | { type: 'or'; left: SearchKey; right: SearchKey }
+  | { type: 'and'; keys: SearchKey[] };
+
+export type SearchReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+
+export type SectionSpecifier = 'HEADER' | 'HEADER.FIELDS' | 'HEADER.FIELDS.NOT' | 'MIME' | 'TEXT';
+
+export interface BodySection {
+  /** Part numbers, e.g. [1, 2] for `1.2`; empty for the whole message. */
+  part: number[];
+  specifier: SectionSpecifier | null;
+  /** Header names for HEADER.FIELDS(.NOT), as the client wrote them. */
+  fields: string[];
+}
+
+export interface Partial {
+  offset: number;
+  length: number;
+}
+
+export type FetchAttribute =
+  | { type: 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'UID' | 'MODSEQ' }
+  | { type: 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT' }
+  /** BODY[section]<partial> and BODY.PEEK[...]. `responseName` is what the FETCH response echoes. */
+  | { type: 'BODY[]'; peek: boolean; section: BodySection; partial: Partial | null; responseName: string }
+  /** RFC 3516 BINARY[part]<partial>, BINARY.PEEK. */
+  | { type: 'BINARY[]'; peek: boolean; part: number[]; partial: Partial | null; responseName: string }
+  | { type: 'BINARY.SIZE'; part: number[]; responseName: string };
+
+export type StoreAction = 'set' | 'add' | 'remove';
+
+export interface AppendMessage {
+  flags: string[];
+  internalDate: { date: Date; timezoneOffsetMinutes: number } | null;
+  body: LiteralBody;
+  /** Sent as literal8 (APPEND with BINARY, RFC 3516). */
+  binary: boolean;
+}
+
+export interface ListSelection {
+  subscribed: boolean;
+  remote: boolean;
+  recursiveMatch: boolean;
+  specialUse: boolean;
+}
+
+export interface ListReturn {
+  subscribed: boolean;
+  children: boolean;
+  specialUse: boolean;
+  /** RFC 5819 RETURN (STATUS (...)); null when not asked. */
+  status: StatusItem[] | null;
+}
+
+export type MetadataDepth = '0' | '1' | 'infinity';
+
+export type ImapCommand =
+  | { name: 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'IDLE' | 'NAMESPACE' }
+  | { name: 'EXPUNGE'; uid: false }
+  /** RFC 4315 UID EXPUNGE. */
+  | { name: 'EXPUNGE'; uid: true; set: SequenceSet }
+  /** RFC 4959 SASL-IR: `initialResponse` is the base64 text ("=" for empty). */
+  | { name: 'AUTHENTICATE'; mechanism: string; initialResponse: string | null }
+  | { name: 'LOGIN'; username: string; password: string }
+  | { name: 'SELECT' | 'EXAMINE'; mailbox: string; condstore: boolean }
+  /** RFC 6154 CREATE ... (USE (\Sent)). */
+  | { name: 'CREATE'; mailbox: string; specialUse: string[] }
+  | { name: 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; mailbox: string }
+  | { name: 'RENAME'; from: string; to: string }
+  /** RFC 3501 LIST, or RFC 5258 extended LIST when `extended`. */
+  | { name: 'LIST'; reference: string; patterns: string[]; selection: ListSelection; returns: ListReturn; extended: boolean }
+  | { name: 'LSUB'; reference: string; pattern: string }
+  | { name: 'STATUS'; mailbox: string; items: StatusItem[] }
+  | { name: 'APPEND'; mailbox: string; messages: AppendMessage[] }
+  | {
+      name: 'SEARCH';
+      uid: boolean;
+      charset: string | null;
+      /** RFC 4731 ESEARCH: null for a plain SEARCH; `RETURN ()` means ALL. */
+      returnOptions: SearchReturnOption[] | null;
+      criteria: SearchKey;
+    }
+  | {
+      name: 'FETCH';
+      uid: boolean;
+      set: SequenceSet;
+      attributes: FetchAttribute[];
+      /** RFC 7162 CHANGEDSINCE modifier. */
+      changedSince: number | null;
+      /** RFC 7162 §3.2.6 VANISHED modifier (UID FETCH only). */
+      vanished: boolean;
+    }
+  | {
+      name: 'STORE';
+      uid: boolean;
+      set: SequenceSet;
+      action: StoreAction;
+      silent: boolean;
+      flags: string[];
+      /** RFC 7162 UNCHANGEDSINCE modifier. */
+      unchangedSince: number | null;
+    }
+  | { name: 'COPY' | 'MOVE'; uid: boolean; set: SequenceSet; mailbox: string }
+  /** RFC 2971: null for `ID NIL`. */
+  | { name: 'ID'; params: Array<[string, string | null]> | null }
+  | { name: 'ENABLE'; capabilities: string[] }
+  /** RFC 5464 GETMETADATA. `mailbox` "" is the server. */
+  | { name: 'GETMETADATA'; mailbox: string; entries: string[]; maxSize: number | null; depth: MetadataDepth }
+  /** RFC 5464 SETMETADATA: a null value removes the entry. */
+  | { name: 'SETMETADATA'; mailbox: string; entries: Array<{ entry: string; value: Buffer | null }> };
+
+export type ImapCommandName = ImapCommand['name'];

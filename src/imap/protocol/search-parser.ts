@@ -1,0 +1,159 @@
+// SEARCH criteria (RFC 3501 §6.4.4, RFC 4731 RETURN, RFC 5182 `$`, RFC 7162 MODSEQ,
+// RFC 5032 OLDER/YOUNGER). Error texts follow Dovecot's imap-search-args.
+import { argToAstring, type ImapArg } from './args.js';
+import { ArgCursor, fail, parseNumber, parseSet } from './arg-cursor.js';
+import type { SearchKey, SearchReturnOption } from './commands.js';
+import { parseImapDate, type ImapDate } from './datetime.js';
+
+const FLAG_KEYS: Record<string, [string, boolean]> = {
+  ANSWERED: ['\\Answered', true],
+  DELETED: ['\\Deleted', true],
+  DRAFT: ['\\Draft', true],
+  FLAGGED: ['\\Flagged', true],
+  SEEN: ['\\Seen', true],
+  RECENT: ['\\Recent', true],
+  UNANSWERED: ['\\Answered', false],
+  UNDELETED: ['\\Deleted', false],
+  UNDRAFT: ['\\Draft', false],
+  UNFLAGGED: ['\\Flagged', false],
+  UNSEEN: ['\\Seen', false],
+};
+
+const DATE_KEYS: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']> = {
+  BEFORE: ['internal', 'before'],
+  ON: ['internal', 'on'],
+  SINCE: ['internal', 'since'],
+  SENTBEFORE: ['sent', 'before'],
+  SENTON: ['sent', 'on'],
+  SENTSINCE: ['sent', 'since'],
+};
+
+const ADDRESS_KEYS: Record<string, string> = { FROM: 'From', TO: 'To', CC: 'Cc', BCC: 'Bcc', SUBJECT: 'Subject' };
+
+const RETURN_OPTIONS: SearchReturnOption[] = ['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE'];
+
+class SearchCursor {
+  private i = 0;
+  constructor(private readonly args: ImapArg[]) {}
+  get done(): boolean {
+    return this.i >= this.args.length;
+  }
+  next(): ImapArg | undefined {
+    return this.args[this.i++];
+  }
+  value(key: string): string {
+    const s = argToAstring(this.next());
+    if (s === null) fail(`Missing parameter for argument ${key}`);
+    return s;
+  }
+}
+
+function parseDate(text: string): ImapDate {
+  const date = parseImapDate(text);
+  if (!date) fail('Invalid search date parameter');
+  return date;
+}
+
+function parseKey(cursor: SearchCursor): SearchKey {
+  const arg = cursor.next();
+  if (!arg) fail('Missing argument');
+  if (arg.type === 'list') {
+    if (arg.items.length === 0) fail('Empty list');
+    return andOf(parseKeys(new SearchCursor(arg.items)));
+  }
+  const word = argToAstring(arg);
+  if (word === null || arg.type === 'nil') fail('Invalid search argument');
+  const key = word.toUpperCase();
+
+  const flag = FLAG_KEYS[key];
+  if (flag) return { type: 'flag', flag: flag[0], set: flag[1] };
+  const date = DATE_KEYS[key];
+  if (date) return { type: 'date', field: date[0], op: date[1], date: parseDate(cursor.value(key)) };
+  const address = ADDRESS_KEYS[key];
+  if (address) return { type: 'header', field: address, value: cursor.value(key) };
+
+  switch (key) {
+    case 'ALL':
+      return { type: 'all' };
+    case 'NEW':
+      return { type: 'new' };
+    case 'OLD':
+      return { type: 'old' };
+    case 'KEYWORD':
+    case 'UNKEYWORD':
+      return { type: 'flag', flag: cursor.value(key), set: key === 'KEYWORD' };
+    case 'HEADER': {
+      const field = cursor.value(key);
+      return { type: 'header', field, value: cursor.value(key) };
+    }
+    case 'BODY':
+      return { type: 'body', value: cursor.value(key) };
+    case 'TEXT':
+      return { type: 'text', value: cursor.value(key) };
+    case 'LARGER':
+    case 'SMALLER':
+      return { type: 'size', op: key === 'LARGER' ? 'larger' : 'smaller', size: parseNumber(cursor.value(key), 'Invalid search size parameter') };
+    case 'OLDER':
+    case 'YOUNGER':
+      return { type: 'age', op: key === 'OLDER' ? 'older' : 'younger', seconds: parseNumber(cursor.value(key)) };
+    case 'UID':
+      return { type: 'uid', set: parseSet(cursor.value(key), true) };
+    case 'NOT':
+      return { type: 'not', key: parseKey(cursor) };
+    case 'OR': {
+      const left = parseKey(cursor);
+      return { type: 'or', left, right: parseKey(cursor) };
+    }
+    case 'MODSEQ':
+      return parseModseq(cursor);
+  }
+  if (/^[0-9*$]/.test(key)) return { type: 'sequence', set: parseSet(key, false) };
+  fail(`Unknown argument ${word}`);
+}
+
+// RFC 7162 §3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence-valzer
+function parseModseq(cursor: SearchCursor): SearchKey {
+  const first = cursor.value('MODSEQ');
+  if (/^[0-9]+$/.test(first)) return { type: 'modseq', modseq: parseNumber(first) };
+  const kind = cursor.value('MODSEQ').toLowerCase();
+  if (kind !== 'priv' && kind !== 'shared' && kind !== 'all') fail('Invalid MODSEQ entry type');
+  return { type: 'modseq', entry: { name: first, kind }, modseq: parseNumber(cursor.value('MODSEQ')) };
+}
+
+function parseKeys(cursor: SearchCursor): SearchKey[] {
+  const keys: SearchKey[] = [];
+  while (!cursor.done) keys.push(parseKey(cursor));
+  return keys;
+}
+
+function andOf(keys: SearchKey[]): SearchKey {
+  return keys.length === 1 ? keys[0]! : { type: 'and', keys };
+}
+
+export interface ParsedSearch {
+  charset: string | null;
+  returnOptions: SearchReturnOption[] | null;
+  criteria: SearchKey;
+}
+
+/** `[RETURN (...)] [CHARSET name] key...` */
+export function parseSearchArguments(cursor: ArgCursor): ParsedSearch {
+  let returnOptions: SearchReturnOption[] | null = null;
+  if (cursor.acceptAtom('RETURN')) {
+    returnOptions = [];
+    for (const item of cursor.list()) {
+      const name = item.type === 'atom' ? item.value.toUpperCase() : '';
+      const option = RETURN_OPTIONS.find((o) => o === name);
+      if (!option) fail('Unknown RETURN option');
+      if (!returnOptions.includes(option)) returnOptions.push(option);
+    }
+    // RFC 4731 §3.1: an empty RETURN () means RETURN (ALL).
+    if (returnOptions.length === 0) returnOptions.push('ALL');
+  }
+  let charset: string | null = null;
+  if (cursor.acceptAtom('CHARSET')) charset = cursor.astring();
+  const rest: ImapArg[] = [];
+  while (!cursor.done) rest.push(cursor.next());
+  if (rest.length === 0) fail('Missing search parameters');
+  return { charset, returnOptions, criteria: andOf(parseKeys(new SearchCursor(rest))) };
+}

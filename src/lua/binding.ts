@@ -1,0 +1,31 @@
+// How a binding module (mail_user/mailbox/mail, auth request, push events) plugs into a state.
+// A binding module is an ES module exporting `binding: LuaBindingModule`; the worker imports it
+// by URL (LuaStateOptions.bindings) and calls `install` once per state, before script_init.
+import type { LuaEngine, LuaWasm } from 'wasmoon';
+import type { LuaArg, LuaStateOptions, LuaValue } from './types.js';
+
+/** JS functions called synchronously from Lua (inside the worker; may use sync SQLite etc.). */
+export type HostFunctions = Record<string, (...args: never[]) => unknown>;
+
+export interface LuaBindingContext {
+  readonly options: LuaStateOptions;
+  readonly engine: LuaEngine;
+  readonly lua: LuaWasm;
+  /** The lua_State pointer of the state's main thread. */
+  readonly L: number;
+  /**
+   * Runs a Lua chunk once, protected, under the state's limits. The chunk receives
+   * `(internal, host, data)`: `internal` = the prelude's helpers (event metatables, check
+   * helpers, `register_maker(name, fn)` for hook arguments), `host` = the given JS functions.
+   * Throws an Error with the Lua message on failure.
+   */
+  runLua(source: string, chunkName: string, host: HostFunctions, data?: LuaArg): LuaValue[];
+  /** Emits a log line like the script's events do (main thread's logHub). */
+  log(level: 'Debug' | 'Info' | 'Warning' | 'Error', prefix: string, message: string): void;
+}
+
+export interface LuaBindingModule {
+  /** Name used by `{ $binding: name, data }` hook arguments (see `register_maker`). */
+  readonly name: string;
+  install(ctx: LuaBindingContext, data: unknown): void;
+}

@@ -1,0 +1,36 @@
+// Messages between a Lua worker and its HTTP helper thread (see http-sync.ts).
+
+export interface HttpRequestMessage {
+  id: number;
+  method: string;
+  url: string;
+  headers: Array<[string, string]>;
+  payload: string;
+  /** request_timeout_msecs: no response within this time → TIMED_OUT. */
+  timeoutMs: number;
+  /** connect_timeout_msecs. */
+  connectTimeoutMs: number;
+  maxRedirects: number;
+}
+
+export interface HttpResponseMessage {
+  id: number;
+  status: number;
+  reason: string;
+  headers: Array<[string, string]>;
+  body: string;
+}
+
+// Dovecot's internal client error codes (lib-http/http-client.h, enum
+// http_client_request_error, starting at HTTP_RESPONSE_STATUS_INTERNAL = 9000).
+export const HTTP_ERROR = {
+  ABORTED: 9000,
+  INVALID_URL: 9001,
+  HOST_LOOKUP_FAILED: 9002,
+  CONNECT_FAILED: 9003,
+  INVALID_RESPONSE: 9004,
+  CONNECTION_LOST: 9005,
+  BROKEN_PAYLOAD: 9006,
+  BAD_RESPONSE: 9007,
+  TIMED_OUT: 9008,
+} as const;

@@ -1,0 +1,149 @@
+// Moving values between JavaScript and a Lua stack with the raw C API, so that integer vs
+// float subtypes and binary strings survive (wasmoon's own conversion turns every number into
+// a double and decodes strings as NUL-terminated UTF-8).
+import { LuaType, type LuaWasm } from 'wasmoon';
+import type { LuaArg, LuaBindingArg, LuaTableValue, LuaValue } from './types.js';
+
+type LuaStatePtr = number;
+
+/** Raw emscripten exports wasmoon does not type (binary-safe string access). */
+interface RawLuaModule {
+  _malloc(size: number): number;
+  _free(ptr: number): void;
+  _lua_tolstring(L: LuaStatePtr, idx: number, lenPtr: number): number;
+  _lua_pushlstring(L: LuaStatePtr, ptr: number, len: number): number;
+  HEAPU8: Uint8Array;
+  getValue(ptr: number, type: string): number;
+}
+
+export function rawModule(lua: LuaWasm): RawLuaModule {
+  return lua.module as unknown as RawLuaModule;
+}
+
+export function pushBytes(lua: LuaWasm, L: LuaStatePtr, bytes: Uint8Array): void {
+  const m = rawModule(lua);
+  const ptr = m._malloc(bytes.length + 1);
+  try {
+    m.HEAPU8.set(bytes, ptr);
+    m._lua_pushlstring(L, ptr, bytes.length);
+  } finally {
+    m._free(ptr);
+  }
+}
+
+export function pushString(lua: LuaWasm, L: LuaStatePtr, s: string): void {
+  pushBytes(lua, L, Buffer.from(s, 'utf8'));
+}
+
+/** Reads the string at idx (must be of type string: lua_tolstring converts numbers in place). */
+export function readBytes(lua: LuaWasm, L: LuaStatePtr, idx: number): Buffer {
+  const m = rawModule(lua);
+  const lenPtr = m._malloc(4);
+  try {
+    const ptr = m._lua_tolstring(L, idx, lenPtr);
+    const len = m.getValue(lenPtr, 'i32');
+    return Buffer.from(m.HEAPU8.subarray(ptr, ptr + len));
+  } finally {
+    m._free(lenPtr);
+  }
+}
+
+export function readString(lua: LuaWasm, L: LuaStatePtr, idx: number): string {
+  return readBytes(lua, L, idx).toString('utf8');
+}
+
+const MAX_DEPTH = 32;
+
+export function readValue(lua: LuaWasm, L: LuaStatePtr, idx: number, depth = 0, seen = new Set<number>()): LuaValue {
+  const abs = lua.lua_absindex(L, idx);
+  switch (lua.lua_type(L, abs)) {
+    case LuaType.None:
+    case LuaType.Nil:
+      return null;
+    case LuaType.Boolean:
+      return lua.lua_toboolean(L, abs) !== 0;
+    case LuaType.Number:
+      if (lua.lua_isinteger(L, abs)) return BigInt(lua.lua_tointegerx(L, abs, null));
+      return lua.lua_tonumberx(L, abs, null);
+    case LuaType.String:
+      return readString(lua, L, abs);
+    case LuaType.Table: {
+      const ptr = lua.lua_topointer(L, abs);
+      if (depth >= MAX_DEPTH || seen.has(ptr)) return { luaType: 'cycle' };
+      seen.add(ptr);
+      const entries: Array<[LuaValue, LuaValue]> = [];
+      lua.lua_pushnil(L);
+      while (lua.lua_next(L, abs) !== 0) {
+        entries.push([readValue(lua, L, -2, depth + 1, seen), readValue(lua, L, -1, depth + 1, seen)]);
+        lua.lua_settop(L, -2);
+      }
+      seen.delete(ptr);
+      return { luaType: 'table', entries };
+    }
+    case LuaType.Function:
+      return { luaType: 'function' };
+    case LuaType.Thread:
+      return { luaType: 'thread' };
+    default:
+      return { luaType: 'userdata' };
+  }
+}
+
+export function isBindingArg(v: unknown): v is LuaBindingArg {
+  return typeof v === 'object' && v !== null && typeof (v as LuaBindingArg).$binding === 'string';
+}
+
+/**
+ * Pushes one value. `number` becomes a Lua float and `bigint` a Lua integer (spec §14: what
+ * Dovecot pushes is mostly float). Binding args are built by `pushBinding`.
+ */
+export function pushValue(
+  lua: LuaWasm,
+  L: LuaStatePtr,
+  v: LuaArg | undefined,
+  pushBinding: (arg: LuaBindingArg) => void,
+): void {
+  if (v === null || v === undefined) return lua.lua_pushnil(L);
+  switch (typeof v) {
+    case 'boolean':
+      return lua.lua_pushboolean(L, v ? 1 : 0);
+    case 'number':
+      return lua.lua_pushnumber(L, v);
+    case 'bigint':
+      return lua.lua_pushinteger(L, v);
+    case 'string':
+      return pushString(lua, L, v);
+    default:
+      break;
+  }
+  if (isBindingArg(v)) return pushBinding(v);
+  if (Array.isArray(v)) {
+    lua.lua_createtable(L, v.length, 0);
+    v.forEach((item, i) => {
+      pushValue(lua, L, item, pushBinding);
+      lua.lua_rawseti(L, -2, BigInt(i + 1));
+    });
+    return;
+  }
+  if ('luaType' in v) {
+    if (v.luaType === 'table') {
+      const entries = (v as LuaTableValue).entries;
+      lua.lua_createtable(L, 0, entries.length);
+      for (const [k, val] of entries) {
+        pushValue(lua, L, k, pushBinding);
+        pushValue(lua, L, val, pushBinding);
+        lua.lua_rawset(L, -3);
+      }
+      return;
+    }
+    return lua.lua_pushnil(L);
+  }
+  const obj = v as { [key: string]: LuaArg };
+  const keys = Object.keys(obj);
+  lua.lua_createtable(L, 0, keys.length);
+  for (const k of keys) {
+    pushString(lua, L, k);
+    pushValue(lua, L, obj[k], pushBinding);
+    lua.lua_rawset(L, -3);
+  }
+}

@@ -1,0 +1,581 @@
+// The Dovecot Lua API (spec §1-§4, §6, §11.2) written in Lua itself, so that argument checks,
+// error positions and number subtypes (float vs integer, spec §14) behave exactly like Lua C
+// functions would. It runs once per state, before the user's script, and receives the host
+// functions table; it returns the runner table the worker uses (never visible to scripts).
+//
+// Conventions (spec "Conventions"): Dovecot's own checks raise plain strings (`error(msg, 0)`);
+// luaL_check*-style coercion errors carry the caller's position and the method-adjusted
+// argument number, like luaL_argerror (lauxlib.c).
+
+export const PRELUDE_CHUNK_NAME = '=roost-prelude';
+
+export const PRELUDE_LUA = String.raw`
+local H, CONTEXT, SESSION_PREFIX, PROCESS_PREFIX, DEBUG = ...
+
+local type, select, error, tostring, tonumber, rawget, rawset, pairs, next =
+      type, select, error, tostring, tonumber, rawget, rawset, pairs, next
+local setmetatable, getmetatable, xpcall, pcall = setmetatable, getmetatable, xpcall, pcall
+local dgetmetatable, dgetinfo, traceback = debug.getmetatable, debug.getinfo, debug.traceback
+local mtointeger, mtype = math.tointeger, math.type
+local sformat, smatch, sfind, sgsub, slower = string.format, string.match, string.find, string.gsub, string.lower
+local tpack, tunpack, tconcat = table.pack, table.unpack, table.concat
+local ipairs, gmatch = ipairs, string.gmatch
+local collectgarbage = collectgarbage
+
+-- os.exit would end the whole worker (and every session on it): Dovecot documents it as
+-- "never use"; Roost turns it into an error (spec §10).
+os.exit = function()
+  error("os.exit() is not allowed in Lua scripts: it would stop the whole server", 2)
+end
+
+---------------------------------------------------------------------------------------------
+-- argument checking helpers
+
+-- luaL_typeerror's type name: __name of the metatable when it is a string.
+local function typename(v)
+  local mt = dgetmetatable(v)
+  if mt ~= nil then
+    local n = rawget(mt, '__name')
+    if type(n) == 'string' then return n end
+  end
+  return type(v)
+end
+
+-- depth = frames between the check helper and the API function the script called.
+local function argerror(argn, extramsg, depth)
+  local lvl = 3 + depth
+  local info = dgetinfo(lvl, 'n')
+  local name = info and info.name or '?'
+  if info and info.namewhat == 'method' then
+    argn = argn - 1
+    if argn == 0 then
+      error(sformat("calling '%s' on bad self (%s)", name, extramsg), lvl + 1)
+    end
+  end
+  error(sformat("bad argument #%d to '%s' (%s)", argn, name, extramsg), lvl + 1)
+end
+
+-- luaL_checklstring: strings and numbers (converted); position-prefixed error otherwise.
+local function checkstring(v, argn, depth)
+  local t = type(v)
+  if t == 'string' then return v end
+  if t == 'number' then return tostring(v) end
+  argerror(argn, 'string expected, got ' .. typename(v), depth)
+end
+
+-- luaL_checkinteger: integers, integral floats, numeric strings.
+local function checkinteger(v, argn, depth)
+  local n
+  if type(v) == 'number' then n = v elseif type(v) == 'string' then n = tonumber(v) end
+  if n == nil then argerror(argn, 'number expected, got ' .. typename(v), depth) end
+  local i = mtointeger(n)
+  if i == nil then argerror(argn, 'number has no integer representation', depth) end
+  return i
+end
+
+local function require_args(n, expected)
+  if n ~= expected then error(sformat('expected %d arguments, got %d', expected, n), 0) end
+end
+
+-- chunk basename and line of the function 'level' frames above the caller of this helper.
+local function source_of(level)
+  local info = dgetinfo(level + 1, 'Sl')
+  if info == nil then return '<non-file location>', 0 end
+  local file
+  if info.source and info.source:sub(1, 1) == '@' then
+    file = smatch(info.source, '([^/]*)$')
+  else
+    file = '<non-file location>'
+  end
+  return file, info.currentline or 0
+end
+
+---------------------------------------------------------------------------------------------
+-- events (spec §3)
+
+local item_mt = { __name = 'struct event*', __metatable = false }
+local event_mt = { __name = 'struct event' }
+event_mt.__index = event_mt
+local passthrough_mt = { __name = 'struct event_passthrough' }
+passthrough_mt.__index = passthrough_mt
+
+local function new_record(parent)
+  return setmetatable({ parent = parent, prefix = '', replace = false, fields = {},
+                        name = nil, always_log_source = false }, item_mt)
+end
+
+-- The script's event (spec §1.1): child of the session event, field script=<file>, category lua.
+local session_record = new_record(nil)
+session_record.session_root = true
+local script_record = new_record(session_record)
+local pending_passthrough = nil
+
+local function wrap_event(rec)
+  return setmetatable({ item = rec }, event_mt)
+end
+
+local function record_of(v, wanted_mt, wanted_name, argn)
+  if type(v) ~= 'table' then
+    error(sformat('Bad argument #%d, expected %s got %s', argn, wanted_name, type(v)), 0)
+  end
+  local rec = rawget(v, 'item')
+  if getmetatable(v) ~= wanted_mt or getmetatable(rec) ~= item_mt then
+    -- Dovecot only checks "is a table" and then crashes; Roost refuses cleanly.
+    error(sformat('Bad argument #%d, expected %s got %s', argn, wanted_name, typename(v)), 0)
+  end
+  return rec
+end
+
+-- <replaced prefix or session prefix>Level: <appended prefixes, parent first><message>
+local function compose_prefix(rec)
+  local parts, n = {}, 0
+  local r = rec
+  while r ~= nil do
+    if r.replace then
+      local appended = {}
+      for i = n, 1, -1 do appended[#appended + 1] = parts[i] end
+      return r.prefix, tconcat(appended)
+    end
+    if r.session_root then break end
+    n = n + 1
+    parts[n] = r.prefix
+    r = r.parent
+  end
+  local appended = {}
+  for i = n, 1, -1 do appended[#appended + 1] = parts[i] end
+  return SESSION_PREFIX, tconcat(appended)
+end
+
+local function collect_fields(rec)
+  local chain, out = {}, {}
+  local r = rec
+  while r ~= nil do chain[#chain + 1] = r; r = r.parent end
+  for i = #chain, 1, -1 do
+    for k, v in pairs(chain[i].fields) do out[k] = v end
+    if chain[i].name ~= nil then out.event = chain[i].name end
+  end
+  return out
+end
+
+local function emit(rec, level, msg, file, line)
+  if level == 'Debug' and not DEBUG then return end
+  local head, appended = compose_prefix(rec)
+  local fields = collect_fields(rec)
+  fields.source = file .. ':' .. tostring(line)
+  H.log(level, head, appended .. msg, level == 'Debug', fields)
+end
+
+-- Builds the method set shared by events and passthroughs. Argument counts include self.
+local function define_methods(mt, selfname, is_passthrough)
+  local function method(name, nargs, body)
+    mt[name] = function(...)
+      require_args(select('#', ...), nargs)
+      local self = ...
+      local rec = record_of(self, mt, selfname, 1)
+      if is_passthrough and rec.finished then
+        error('Passthrough event was already logged and cannot be used any more', 0)
+      end
+      local r = body(self, rec, select(2, ...))
+      return r
+    end
+  end
+  -- In every body the check helpers sit 2 frames (body + method wrapper) below the caller.
+  method('append_log_prefix', 2, function(self, rec, p)
+    rec.prefix = checkstring(p, 2, 1); rec.replace = false; return self end)
+  method('replace_log_prefix', 2, function(self, rec, p)
+    rec.prefix = checkstring(p, 2, 1); rec.replace = true; return self end)
+  method('set_name', 2, function(self, rec, n)
+    rec.name = checkstring(n, 2, 1); return self end)
+  method('set_always_log_source', 1, function(self, rec)
+    rec.always_log_source = true; return self end)
+  method('add_str', 3, function(self, rec, k, v)
+    local key = checkstring(k, 2, 1)
+    rec.fields[key] = checkstring(v, 3, 1); return self end)
+  method('add_int', 3, function(self, rec, k, v)
+    local key = checkstring(k, 2, 1)
+    rec.fields[key] = checkinteger(v, 3, 1); return self end)
+  method('add_timeval', 3, function(self, rec, k, v)
+    local key = checkstring(k, 2, 1)
+    rec.fields[key] = checkinteger(v, 3, 1); return self end)
+  method('inc_int', 3, function(self, rec, k, v)
+    local key = checkstring(k, 2, 1)
+    local diff = checkinteger(v, 3, 1)
+    local old = rec.fields[key]
+    if mtype(old) ~= 'integer' then old = 0 end
+    rec.fields[key] = old + diff; return self end)
+  for _, level in ipairs({ 'Debug', 'Info', 'Warning', 'Error' }) do
+    method('log_' .. slower(level), 2, function(self, rec, m)
+      local msg = checkstring(m, 2, 1)
+      local file, line = source_of(3)
+      emit(rec, level, msg, file, line)
+      if is_passthrough then
+        rec.finished = true
+        if pending_passthrough == self then pending_passthrough = nil end
+      end
+      return self
+    end)
+  end
+  if not is_passthrough then
+    method('passthrough_event', 1, function(self, rec)
+      if pending_passthrough ~= nil then
+        -- Dovecot panics here (spec §3.3); Roost raises the same text as a Lua error.
+        error("Can't create multiple passthrough events - finish the earlier with ->event()", 0)
+      end
+      local child = new_record(rec)
+      local file, line = source_of(3)
+      child.source_file, child.source_line = file, line
+      local pt = setmetatable({ item = child }, passthrough_mt)
+      pending_passthrough = pt
+      return pt
+    end)
+  end
+end
+define_methods(event_mt, 'struct event', false)
+define_methods(passthrough_mt, 'struct event_passthrough', true)
+
+---------------------------------------------------------------------------------------------
+-- the dovecot table (spec §2)
+
+local dovecot_mt = { __name = 'dovecot' }
+dovecot_mt.__index = dovecot_mt
+local dovecot = setmetatable({}, dovecot_mt)
+
+local function global_logger(level)
+  return function(...)
+    require_args(select('#', ...), 1)
+    local msg = checkstring((...), 1, 0)
+    -- Process-global logger: process prefix only. i_debug is printed even without
+    -- mail_debug (spec §16.7), so it is always forced through.
+    H.log(level, PROCESS_PREFIX, msg, true, nil)
+  end
+end
+dovecot_mt.i_debug = global_logger('Debug')
+dovecot_mt.i_info = global_logger('Info')
+dovecot_mt.i_warning = global_logger('Warning')
+dovecot_mt.i_error = global_logger('Error')
+
+dovecot_mt.event = function(...)
+  local n = select('#', ...)
+  if n > 1 then error(sformat('expected 0 to 1 arguments, got %d', n), 0) end
+  local parent = script_record
+  if n == 1 then parent = record_of((...), event_mt, 'struct event', 1) end
+  local rec = new_record(parent)
+  local file, line = source_of(2)
+  rec.source_file, rec.source_line = file, line
+  return wrap_event(rec)
+end
+
+dovecot_mt.has_flag = function(...)
+  require_args(select('#', ...), 2)
+  local value, flag = ...
+  local v = checkinteger(value, 1, 0)
+  local f = checkinteger(flag, 2, 0)
+  return (v & f) == f
+end
+dovecot_mt.set_flag = function(...)
+  require_args(select('#', ...), 2)
+  local value, flag = ...
+  local v = checkinteger(value, 1, 0)
+  local f = checkinteger(flag, 2, 0)
+  return v | f
+end
+dovecot_mt.clear_flag = function(...)
+  require_args(select('#', ...), 2)
+  local value, flag = ...
+  local v = checkinteger(value, 1, 0)
+  local f = checkinteger(flag, 2, 0)
+  return v & ~f
+end
+
+dovecot_mt.restrict_global_variables = function(...)
+  require_args(select('#', ...), 1)
+  local mt = {}
+  if (...) then
+    mt.__newindex = function(t, k, v)
+      if type(v) == 'function' then rawset(t, k, v); return end
+      error('attempt to write to undeclared global variable ' .. tostring(k), 2)
+    end
+    mt.__index = function(_, k)
+      -- sic: Dovecot's text really says "write to read" (spec §2.3)
+      error('attempt to write to read undeclared global variable ' .. tostring(k), 2)
+    end
+  end
+  setmetatable(_G, mt)
+end
+
+---------------------------------------------------------------------------------------------
+-- constants (spec §6, §11.2); numbers are floats like Dovecot pushes them
+
+if CONTEXT == 'mail' or CONTEXT == 'push' then
+  dovecot.storage = setmetatable({
+    STATUS_MESSAGES = 1.0, STATUS_RECENT = 2.0, STATUS_UIDNEXT = 4.0, STATUS_UIDVALIDITY = 8.0,
+    STATUS_UNSEEN = 16.0, STATUS_FIRST_UNSEEN_SEQ = 32.0, STATUS_KEYWORDS = 64.0,
+    STATUS_HIGHESTMODSEQ = 128.0, STATUS_PERMANENT_FLAGS = 512.0, STATUS_FIRST_RECENT_UID = 1024.0,
+    STATUS_HIGHESTPVTMODSEQ = 8192.0,
+    MAILBOX_FLAG_READONLY = 1.0, MAILBOX_FLAG_SAVEONLY = 2.0, MAILBOX_FLAG_DROP_RECENT = 4.0,
+    MAILBOX_FLAG_NO_INDEX_FILES = 16.0, MAILBOX_FLAG_KEEP_LOCKED = 32.0,
+    MAILBOX_FLAG_IGNORE_ACLS = 256.0, MAILBOX_FLAG_AUTO_CREATE = 4096.0,
+    MAILBOX_FLAG_AUTO_SUBSCRIBE = 8192.0,
+    MAILBOX_SYNC_FLAG_FULL_READ = 1.0, MAILBOX_SYNC_FLAG_FULL_WRITE = 2.0,
+    MAILBOX_SYNC_FLAG_FAST = 4.0, MAILBOX_SYNC_FLAG_NO_EXPUNGES = 8.0,
+    MAILBOX_SYNC_FLAG_FIX_INCONSISTENT = 64.0, MAILBOX_SYNC_FLAG_EXPUNGE = 128.0,
+    MAILBOX_SYNC_FLAG_FORCE_RESYNC = 256.0,
+    MAILBOX_ATTRIBUTE_PREFIX_DOVECOT = 'vendor/vendor.dovecot/',
+    MAILBOX_ATTRIBUTE_PREFIX_DOVECOT_PVT = 'vendor/vendor.dovecot/pvt/',
+    MAILBOX_ATTRIBUTE_PREFIX_DOVECOT_PVT_SERVER = 'vendor/vendor.dovecot/pvt/server/',
+  }, { __name = 'storage' })
+elseif CONTEXT == 'auth' then
+  dovecot.auth = setmetatable({
+    PASSDB_RESULT_INTERNAL_FAILURE = -1.0, PASSDB_RESULT_SCHEME_NOT_AVAILABLE = -2.0,
+    PASSDB_RESULT_USER_UNKNOWN = -3.0, PASSDB_RESULT_USER_DISABLED = -4.0,
+    PASSDB_RESULT_PASS_EXPIRED = -5.0, PASSDB_RESULT_NEXT = -6.0,
+    PASSDB_RESULT_PASSWORD_MISMATCH = 0.0, PASSDB_RESULT_OK = 1.0,
+    USERDB_RESULT_INTERNAL_FAILURE = -1.0, USERDB_RESULT_USER_UNKNOWN = -2.0,
+    USERDB_RESULT_OK = 1.0,
+  }, { __name = 'dovecot_auth' })
+end
+
+---------------------------------------------------------------------------------------------
+-- dovecot.http (spec §4)
+
+local client_mt = { __name = 'struct http_client' }
+client_mt.__index = client_mt
+local request_mt = { __name = 'struct http_client_request' }
+request_mt.__index = request_mt
+local response_mt = { __name = 'struct http_response' }
+response_mt.__index = response_mt
+
+local HTTP_STRING_SETTINGS = { 'user_agent', 'rawlog_dir', 'proxy_url' }
+local HTTP_NUMBER_SETTINGS = { 'max_idle_time_msecs', 'max_redirects', 'max_attempts',
+  'max_connect_attempts', 'connect_backoff_time_msecs', 'connect_backoff_max_time_msecs',
+  'request_absolute_timeout_msecs', 'request_timeout_msecs', 'connect_timeout_msecs',
+  'soft_connect_timeout_msecs', 'max_auto_retry_delay_secs' }
+local HTTP_BOOL_SETTINGS = { 'no_auto_redirect', 'no_auto_retry', 'debug' }
+
+local function check_self(v, mt, name)
+  if type(v) ~= 'table' or getmetatable(v) ~= mt then
+    error(sformat('Bad argument #1, expected %s got %s', name, type(v)), 0)
+  end
+  return v
+end
+
+local http = {}
+http.client = function(...)
+  require_args(select('#', ...), 1)
+  local s = ...
+  if type(s) ~= 'table' then
+    error(sformat('Bad argument #1, expected table got %s', type(s)), 0)
+  end
+  local settings = {}
+  for _, k in ipairs(HTTP_STRING_SETTINGS) do
+    local v = rawget(s, k)
+    if v ~= nil then
+      if type(v) ~= 'string' then error('Invalid HTTP client setting: ' .. k .. ': string expected', 0) end
+      settings[k] = v
+    end
+  end
+  for _, k in ipairs(HTTP_NUMBER_SETTINGS) do
+    local v = rawget(s, k)
+    if v ~= nil then
+      local i = type(v) == 'number' and mtointeger(v) or nil
+      if i == nil or i < 0 then error('Invalid HTTP client setting: ' .. k .. ': non-negative number expected', 0) end
+      settings[k] = i
+    end
+  end
+  for _, k in ipairs(HTTP_BOOL_SETTINGS) do
+    local v = rawget(s, k)
+    if v ~= nil then
+      if type(v) ~= 'boolean' then error('Invalid HTTP client setting: ' .. k .. ': boolean expected', 0) end
+      settings[k] = v
+    end
+  end
+  if settings.proxy_url ~= nil then
+    local err = H.http_check_url(settings.proxy_url)
+    if err ~= '' then error('proxy_url is invalid: ' .. err, 0) end
+  end
+  local ep = rawget(s, 'event_parent')
+  if ep ~= nil then record_of(ep, event_mt, 'struct event', 1) end
+  return setmetatable({ settings = settings }, client_mt)
+end
+
+client_mt.request = function(...)
+  require_args(select('#', ...), 2)
+  local self, t = ...
+  check_self(self, client_mt, 'struct http_client')
+  if type(t) ~= 'table' then error(sformat('Bad argument #2, expected table got %s', type(t)), 0) end
+  local url = rawget(t, 'url')
+  if url == nil then error('cannot create request: url not specified', 0) end
+  url = tostring(url)
+  local method = rawget(t, 'method')
+  if method == nil then method = 'GET' else method = tostring(method) end
+  local err = H.http_check_url(url)
+  if err ~= '' then error(sformat('Failed to parse url %s: %s', url, err), 0) end
+  return setmetatable({ client = self, url = url, method = method, headers = {}, payload = nil }, request_mt)
+end
+
+request_mt.add_header = function(...)
+  require_args(select('#', ...), 3)
+  local self, name, value = ...
+  check_self(self, request_mt, 'struct http_client_request')
+  local n = checkstring(name, 2, 0)
+  local v = checkstring(value, 3, 0)
+  self.headers[#self.headers + 1] = { n, v }
+end
+request_mt.remove_header = function(...)
+  require_args(select('#', ...), 2)
+  local self, name = ...
+  check_self(self, request_mt, 'struct http_client_request')
+  local n = slower(checkstring(name, 2, 0))
+  local kept = {}
+  for _, h in ipairs(self.headers) do
+    if slower(h[1]) ~= n then kept[#kept + 1] = h end
+  end
+  self.headers = kept
+end
+request_mt.set_payload = function(...)
+  require_args(select('#', ...), 2)
+  local self, p = ...
+  check_self(self, request_mt, 'struct http_client_request')
+  self.payload = checkstring(p, 2, 0)
+end
+request_mt.submit = function(...)
+  require_args(select('#', ...), 1)
+  local self = ...
+  check_self(self, request_mt, 'struct http_client_request')
+  local lines = {}
+  for _, h in ipairs(self.headers) do lines[#lines + 1] = h[1] .. ': ' .. h[2] end
+  local s = self.client.settings
+  local status, reason, header_text, body = H.http_submit(self.method, self.url, tconcat(lines, '\n'),
+    self.payload or '', s.request_timeout_msecs or -1, s.connect_timeout_msecs or -1,
+    s.request_absolute_timeout_msecs or -1, s.user_agent or '', s.proxy_url or '',
+    s.max_redirects or 0)
+  local headers = {}
+  for line in gmatch(header_text, '[^\n]+') do
+    local k, v = smatch(line, '^([^:]*): ?(.*)$')
+    if k then headers[#headers + 1] = { slower(k), v } end
+  end
+  return setmetatable({ status_code = mtointeger(status) or 9000, reason_text = reason,
+                        header_list = headers, body = body }, response_mt)
+end
+
+response_mt.status = function(...)
+  require_args(select('#', ...), 1)
+  return check_self((...), response_mt, 'struct http_response').status_code
+end
+response_mt.reason = function(...)
+  require_args(select('#', ...), 1)
+  return check_self((...), response_mt, 'struct http_response').reason_text
+end
+response_mt.header = function(...)
+  require_args(select('#', ...), 2)
+  local self, name = ...
+  check_self(self, response_mt, 'struct http_response')
+  local n = slower(checkstring(name, 2, 0))
+  for _, h in ipairs(self.header_list) do
+    if h[1] == n then return h[2] end
+  end
+  return ''
+end
+response_mt.payload = function(...)
+  require_args(select('#', ...), 1)
+  return check_self((...), response_mt, 'struct http_response').body
+end
+
+dovecot.http = setmetatable(http, { __name = 'dovecot_http' })
+
+_G.dovecot = dovecot
+
+---------------------------------------------------------------------------------------------
+-- the runner: what the worker calls (spec §1.2-§1.4)
+
+local R = {}
+
+-- Main chunk with a traceback handler (spec §1.2 step 1).
+function R.run_main(chunk, filename)
+  local ok, err = xpcall(chunk, traceback)
+  if not ok then return false, sformat('lua_pcall(%s) failed: %s', filename, tostring(err)) end
+  return true
+end
+
+-- script_init: raw lookup, exactly one result, must be integer 0 (spec §1.2 step 2).
+function R.init()
+  local f = rawget(_G, 'script_init')
+  if type(f) ~= 'function' then return true end
+  local r = tpack(xpcall(f, traceback))
+  if not r[1] then return false, 'lua_pcall(script_init, 0, 1) failed: ' .. tostring(r[2]) end
+  local v = r[2]
+  if mtype(v) ~= 'integer' then return false, 'script_init() returned non-number' end
+  if v ~= 0 then return false, 'Script init failed' end
+  return true
+end
+
+function R.deinit()
+  local f = rawget(_G, 'script_deinit')
+  if type(f) ~= 'function' then return true end
+  local ok, err = xpcall(f, traceback)
+  if not ok then return false, 'script_deinit() failed: ' .. tostring(err) end
+  return true
+end
+
+function R.has_function(name)
+  return type(rawget(_G, name)) == 'function'
+end
+
+-- Generic hook call (spec §1.4), lookup raw (spec §2.3 caveat), fixed result count.
+-- mask: one character per argument, '1' = {name=, data=} to be built by a binding's maker.
+local makers = {}
+function R.call(name, nresults, mask, ...)
+  local f = rawget(_G, name)
+  if type(f) ~= 'function' then return false, "'" .. tostring(name) .. "' is not a function" end
+  local args = tpack(...)
+  for i = 1, args.n do
+    if mask:byte(i) == 49 then
+      local maker = makers[args[i].name]
+      if maker == nil then return false, 'no Lua binding named ' .. tostring(args[i].name) end
+      local ok, v = pcall(maker, args[i].data)
+      if not ok then return false, tostring(v) end
+      args[i] = v
+    end
+  end
+  local nargs = args.n
+  local r = tpack(xpcall(f, traceback, tunpack(args, 1, nargs)))
+  if not r[1] then
+    return false, sformat('lua_pcall(%s, %d, %d) failed: %s', name, nargs, nresults, tostring(r[2]))
+  end
+  return true, tunpack(r, 2, nresults + 1)
+end
+
+-- A passthrough left unlogged by a finished call would block every later one; Dovecot 2.4
+-- aborts such leaks, Roost does the same at the end of each call from the host.
+function R.end_call()
+  pending_passthrough = nil
+end
+
+-- For binding modules: events under the session/script event, and the helpers above.
+R.internal = {
+  event_mt = event_mt, passthrough_mt = passthrough_mt, item_mt = item_mt,
+  session_record = session_record, script_record = script_record,
+  new_record = new_record, wrap_event = wrap_event, record_of = record_of,
+  emit = emit, source_of = source_of, checkstring = checkstring, checkinteger = checkinteger,
+  require_args = require_args, argerror = argerror, typename = typename, dovecot = dovecot,
+  dovecot_mt = dovecot_mt,
+  register_maker = function(name, fn) makers[name] = fn end,
+}
+
+function R.gc()
+  collectgarbage('collect')
+end
+
+-- Runs a binding module's Lua chunk with the internals (see binding.ts).
+function R.run_binding(chunk, host, data)
+  local r = tpack(xpcall(chunk, traceback, R.internal, host, data))
+  if not r[1] then return false, tostring(r[2]) end
+  return true, tunpack(r, 2, r.n)
+end
+
+function R.set_script_name(name)
+  script_record.fields.script = name
+end
+
+return R
+`;

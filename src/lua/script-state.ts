@@ -1,0 +1,348 @@
+// One Lua state running one script for one session (spec §1), inside a worker thread.
+// Lifecycle: create (load) → register `dovecot` + bindings → init (main chunk, script_init)
+// → hook calls → close (script_deinit, lua_close).
+import { LUA_REGISTRYINDEX, LuaEventMasks, LuaMultiReturn, type LuaEngine, type LuaFactory, type LuaWasm } from 'wasmoon';
+import { PRELUDE_CHUNK_NAME, PRELUDE_LUA } from './prelude-lua.js';
+import { isBindingArg, pushString, pushValue, rawModule, readString, readValue } from './lua-stack.js';
+import { skipShebang, type ScriptSourceCache } from './script-source.js';
+import type { SyncHttpClient } from './http-sync.js';
+import type { HostFunctions, LuaBindingContext, LuaBindingModule } from './binding.js';
+import type { LuaArg, LuaFailurePhase, LuaLimits, LuaLogRecord, LuaStateOptions, LuaValue } from './types.js';
+
+export class LuaScriptFailure extends Error {
+  constructor(
+    readonly phase: LuaFailurePhase,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface StateServices {
+  factory: LuaFactory;
+  sources: ScriptSourceCache;
+  http: SyncHttpClient;
+  log(record: LuaLogRecord): void;
+  loadBinding(moduleUrl: string): Promise<LuaBindingModule>;
+}
+
+/** Instructions between two deadline checks of the count hook. */
+const HOOK_INSTRUCTION_COUNT = 10000;
+/** After a timeout error, time the runner gets to report it before the hook fires again. */
+const TIMEOUT_GRACE_MS = 500;
+const LUA_MULTRET = -1;
+const HTTP_DEFAULT_TIMEOUT_MS = 60_000;
+
+interface EmscriptenFunctions {
+  addFunction(fn: (...args: number[]) => number | void, signature: string): number;
+  removeFunction(ptr: number): void;
+}
+
+export class LuaScriptState {
+  private readonly lua: LuaWasm;
+  private readonly L: number;
+  private runnerRef = -1;
+  private deadline = Infinity;
+  private hookPtr = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly engine: LuaEngine,
+    readonly options: LuaStateOptions,
+    private readonly limits: LuaLimits,
+    private readonly services: StateServices,
+  ) {
+    this.lua = engine.global.lua;
+    this.L = engine.global.address;
+  }
+
+  static async create(options: LuaStateOptions, limits: LuaLimits, services: StateServices): Promise<LuaScriptState> {
+    const engine = await services.factory.createEngine({
+      openStandardLibs: true,
+      injectObjects: false,
+      enableProxy: false,
+      traceAllocations: true,
+    });
+    const state = new LuaScriptState(engine, options, limits, services);
+    try {
+      state.installHook();
+      state.installPrelude();
+      const chunkRef = state.loadScript();
+      for (const spec of options.bindings ?? []) {
+        const mod = await services.loadBinding(spec.module);
+        mod.install(state.bindingContext(), spec.data);
+      }
+      state.init(chunkRef);
+      return state;
+    } catch (e) {
+      state.destroy(false);
+      throw e;
+    }
+  }
+
+  /** Calls a global function (spec §1.4); returns exactly `nresults` values. */
+  callHook(name: string, args: LuaArg[], nresults: number, fullGc = false): LuaValue[] {
+    const mask = args.map((a) => (isBindingArg(a) ? '1' : '0')).join('');
+    try {
+      const res = this.runRunner('call', () => {
+        pushString(this.lua, this.L, name);
+        this.lua.lua_pushinteger(this.L, BigInt(nresults));
+        pushString(this.lua, this.L, mask);
+        for (const a of args) {
+          pushValue(this.lua, this.L, a, (b) => {
+            this.lua.lua_createtable(this.L, 0, 2);
+            pushString(this.lua, this.L, b.$binding);
+            this.lua.lua_setfield(this.L, -2, 'name');
+            pushValue(this.lua, this.L, b.data as LuaArg, () => this.lua.lua_pushnil(this.L));
+            this.lua.lua_setfield(this.L, -2, 'data');
+          });
+        }
+        return 3 + args.length;
+      });
+      if (res[0] !== true) throw new LuaScriptFailure('call', String(res[1]));
+      return res.slice(1, 1 + nresults).concat(Array(Math.max(0, nresults + 1 - res.length)).fill(null));
+    } finally {
+      this.runRunner('end_call', () => 0);
+      if (fullGc) this.fullGc();
+    }
+  }
+
+  /** Raw lookup in _G, type function (spec §1.4 last paragraph). */
+  hasFunction(name: string): boolean {
+    const res = this.runRunner('has_function', () => {
+      pushString(this.lua, this.L, name);
+      return 1;
+    });
+    return res[0] === true;
+  }
+
+  /** script_deinit (errors logged, spec §1.3), then lua_close so __gc metamethods run. */
+  close(): void {
+    this.destroy(true);
+  }
+
+  memoryUsed(): number {
+    return this.engine.global.getMemoryUsed();
+  }
+
+  // ---- internals ----
+
+  private destroy(runDeinit: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (runDeinit && this.runnerRef >= 0) {
+      try {
+        const res = this.runRunner('deinit', () => 0);
+        if (res[0] !== true) this.log('Error', this.options.logPrefix, String(res[1]));
+      } catch (e) {
+        this.log('Error', this.options.logPrefix, `script_deinit() failed: ${(e as Error).message}`);
+      }
+    }
+    try {
+      this.deadline = Date.now() + this.limits.callTimeoutMs;
+      this.engine.global.close();
+    } finally {
+      this.deadline = Infinity;
+      if (this.hookPtr) (this.lua.module as unknown as EmscriptenFunctions).removeFunction(this.hookPtr);
+    }
+  }
+
+  private fullGc(): void {
+    this.runRunner('gc', () => 0);
+  }
+
+  /** luaL_loadbufferx on a copy in the wasm heap (binary-safe); pushes the chunk or the error. */
+  private loadChunk(code: Buffer, chunkName: string, mode: string | null): number {
+    const m = rawModule(this.lua);
+    const ptr = m._malloc(code.length + 1);
+    try {
+      m.HEAPU8.set(code, ptr);
+      return this.lua.luaL_loadbufferx(this.L, ptr, code.length, chunkName, mode);
+    } finally {
+      m._free(ptr);
+    }
+  }
+
+  /** Count hook checking a wall-clock deadline: a Lua error when lua_call_timeout has passed. */
+  private installHook(): void {
+    const em = this.lua.module as unknown as EmscriptenFunctions;
+    this.hookPtr = em.addFunction((L: number) => {
+      if (Date.now() <= this.deadline) return;
+      this.deadline = Date.now() + TIMEOUT_GRACE_MS;
+      pushString(this.lua, L, `Lua script exceeded lua_call_timeout (${this.limits.callTimeoutMs} ms)`);
+      this.lua.lua_error(L);
+    }, 'vii');
+    this.lua.lua_sethook(this.L, this.hookPtr, LuaEventMasks.Count, HOOK_INSTRUCTION_COUNT);
+  }
+
+  private installPrelude(): void {
+    const { lua, L } = this;
+    const hostTable: HostFunctions = {
+      log: (level: string, prefix: string, message: string, forced: boolean, fields: Record<string, unknown> | null) =>
+        this.emitLog(level, prefix, message, forced, fields),
+      http_check_url: (url: string) => checkUrl(url),
+      http_submit: (...a: Array<string | number>) => this.httpSubmit(a),
+    };
+    if (this.loadChunk(Buffer.from(PRELUDE_LUA, 'utf8'), PRELUDE_CHUNK_NAME, 't') !== 0) {
+      throw new LuaScriptFailure('load', `prelude: ${readString(lua, L, -1)}`);
+    }
+    this.engine.global.pushValue(hostTable);
+    pushString(lua, L, this.options.context);
+    pushString(lua, L, this.options.logPrefix);
+    pushString(lua, L, this.options.processLogPrefix ?? this.options.logPrefix);
+    lua.lua_pushboolean(L, this.options.debug ? 1 : 0);
+    if (lua.lua_pcallk(L, 5, 1, 0, 0, null) !== 0) {
+      throw new LuaScriptFailure('load', `prelude: ${readString(lua, L, -1)}`);
+    }
+    this.runnerRef = lua.luaL_ref(L, LUA_REGISTRYINDEX);
+    const base = this.options.scriptPath.split('/').pop() ?? this.options.scriptPath;
+    this.runRunner('set_script_name', () => (pushString(lua, L, base), 1));
+  }
+
+  /** Compiles the file (spec §1.1) and keeps the chunk in the registry. */
+  private loadScript(): number {
+    const { lua, L } = this;
+    const path = this.options.scriptPath;
+    const read = this.services.sources.read(path);
+    if (!read.ok) throw new LuaScriptFailure('load', read.error);
+    const status = this.loadChunk(skipShebang(read.source), `@${path}`, null);
+    if (status !== 0) {
+      const msg = readString(lua, L, -1);
+      lua.lua_settop(L, -2);
+      throw new LuaScriptFailure('load', `lua_load(${path}) failed: ${msg}`);
+    }
+    return lua.luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+
+  /** Main chunk with traceback handler, then script_init (spec §1.2). */
+  private init(chunkRef: number): void {
+    const main = this.runRunner('run_main', () => {
+      this.lua.lua_rawgeti(this.L, LUA_REGISTRYINDEX, BigInt(chunkRef));
+      pushString(this.lua, this.L, this.options.scriptPath);
+      return 2;
+    });
+    this.lua.luaL_unref(this.L, LUA_REGISTRYINDEX, chunkRef);
+    if (main[0] !== true) throw new LuaScriptFailure('init', String(main[1]));
+    const init = this.runRunner('init', () => 0);
+    if (init[0] !== true) throw new LuaScriptFailure('init', String(init[1]));
+  }
+
+  /**
+   * Calls `R[fn]` protected, with the memory limit and the deadline armed. Host-side pushes
+   * happen with the limit lifted: an allocation failure outside a protected call would abort.
+   */
+  private runRunner(fn: string, pushArgs: () => number): LuaValue[] {
+    if (this.closed && fn !== 'deinit') throw new LuaScriptFailure('lost', 'Lua state is closed');
+    const { lua, L } = this;
+    const global = this.engine.global;
+    global.setMemoryMax(undefined);
+    const top = lua.lua_gettop(L);
+    lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(this.runnerRef));
+    lua.lua_getfield(L, -1, fn);
+    lua.lua_remove(L, -2);
+    const nargs = pushArgs();
+    global.setMemoryMax(Math.max(this.limits.memoryLimitBytes, global.getMemoryUsed() + 64 * 1024));
+    this.deadline = Date.now() + this.limits.callTimeoutMs;
+    let status: number;
+    try {
+      status = lua.lua_pcallk(L, nargs, LUA_MULTRET, 0, 0, null);
+    } finally {
+      this.deadline = Infinity;
+      global.setMemoryMax(undefined);
+    }
+    if (status !== 0) {
+      const msg = lua.lua_type(L, -1) === 4 ? readString(lua, L, -1) : 'unknown Lua error';
+      lua.lua_settop(L, top);
+      throw new LuaScriptFailure('call', msg);
+    }
+    const out: LuaValue[] = [];
+    for (let i = top + 1; i <= lua.lua_gettop(L); i++) out.push(readValue(lua, L, i));
+    lua.lua_settop(L, top);
+    return out;
+  }
+
+  private bindingContext(): LuaBindingContext {
+    return {
+      options: this.options,
+      engine: this.engine,
+      lua: this.lua,
+      L: this.L,
+      log: (level, prefix, message) => this.log(level, prefix, message),
+      runLua: (source, chunkName, host, data) => {
+        const { lua, L } = this;
+        const status = this.loadChunk(Buffer.from(source, 'utf8'), `=${chunkName}`, 't');
+        if (status !== 0) {
+          const msg = readString(lua, L, -1);
+          lua.lua_settop(L, -2);
+          throw new Error(msg);
+        }
+        const chunkRef = lua.luaL_ref(L, LUA_REGISTRYINDEX);
+        try {
+          const res = this.runRunner('run_binding', () => {
+            lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(chunkRef));
+            this.engine.global.pushValue(host);
+            pushValue(lua, L, data ?? null, () => lua.lua_pushnil(L));
+            return 3;
+          });
+          if (res[0] !== true) throw new Error(String(res[1]));
+          return res.slice(1);
+        } finally {
+          lua.luaL_unref(L, LUA_REGISTRYINDEX, chunkRef);
+        }
+      },
+    };
+  }
+
+  private emitLog(level: string, prefix: string, message: string, forced: boolean, fields: Record<string, unknown> | null): void {
+    const flat: Record<string, string | number> = {};
+    if (fields && typeof fields === 'object') {
+      for (const [k, v] of Object.entries(fields)) {
+        if (typeof v === 'string' || typeof v === 'number') flat[k] = v;
+      }
+    }
+    if (forced || (level === 'Debug' && this.options.debug)) flat.forced = 1;
+    this.services.log({ level: level as LuaLogRecord['level'], prefix, message, fields: flat });
+  }
+
+  private log(level: LuaLogRecord['level'], prefix: string, message: string): void {
+    this.services.log({ level, prefix, message });
+  }
+
+  private httpSubmit(a: Array<string | number>): LuaMultiReturn {
+    const [method, url, headerText, payload, timeout, connectTimeout, absTimeout, userAgent, , maxRedirects] = a;
+    const headers: Array<[string, string]> = [];
+    for (const line of String(headerText).split('\n')) {
+      const i = line.indexOf(': ');
+      if (i > 0) headers.push([line.slice(0, i), line.slice(i + 2)]);
+    }
+    if (userAgent && !headers.some(([k]) => k.toLowerCase() === 'user-agent')) headers.push(['User-Agent', String(userAgent)]);
+    const pick = (v: unknown) => (typeof v === 'number' && v > 0 ? v : undefined);
+    const timeoutMs = Math.min(pick(timeout) ?? HTTP_DEFAULT_TIMEOUT_MS, pick(absTimeout) ?? Infinity);
+    const left = this.deadline === Infinity ? timeoutMs : this.deadline - Date.now();
+    const res = this.services.http.request(
+      {
+        method: String(method),
+        url: String(url),
+        headers,
+        payload: String(payload),
+        timeoutMs,
+        connectTimeoutMs: pick(connectTimeout) ?? 0,
+        maxRedirects: typeof maxRedirects === 'number' ? maxRedirects : 0,
+      },
+      Math.max(0, left),
+    );
+    const headerLines = res.headers.map(([k, v]) => `${k}: ${v}`).join('\n');
+    return LuaMultiReturn.from([res.status, res.reason, headerLines, res.body]) as LuaMultiReturn;
+  }
+}
+
+/** '' when the URL is acceptable for the HTTP client, else the parse error. */
+function checkUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return `Invalid scheme '${u.protocol.replace(/:$/, '')}'`;
+    return '';
+  } catch {
+    return 'Invalid URL';
+  }
+}

@@ -1,0 +1,92 @@
+// Types shared by the main thread (pool, handles) and the Lua worker threads.
+// Everything here crosses a worker boundary, so it must survive structured clone.
+
+/** Which Dovecot component the script belongs to; decides `dovecot.storage` vs `dovecot.auth`. */
+export type LuaScriptContext = 'mail' | 'auth' | 'push';
+
+/**
+ * A Lua value as seen from JavaScript. Lua integers are `bigint`, Lua floats are `number`
+ * (Dovecot distinguishes them, spec §14). Tables keep their key/value pairs in `next` order.
+ */
+export type LuaValue = null | boolean | number | bigint | string | LuaTableValue | LuaOpaqueValue;
+
+export interface LuaTableValue {
+  luaType: 'table';
+  entries: Array<[LuaValue, LuaValue]>;
+}
+
+/** A function, userdata or thread: not convertible, only its type is reported. */
+export interface LuaOpaqueValue {
+  luaType: 'function' | 'userdata' | 'thread' | 'cycle';
+}
+
+/** A value built inside the worker by a binding module (e.g. a `struct mail_user` object). */
+export interface LuaBindingArg {
+  $binding: string;
+  data: unknown;
+}
+
+/** Arguments for hooks: plain values (arrays/objects become tables) or binding-built objects. */
+export type LuaArg = LuaValue | LuaBindingArg | LuaArg[] | { [key: string]: LuaArg };
+
+export interface LuaLimits {
+  /** `lua_call_timeout`: wall-clock limit per call into Lua (main chunk, script_init, hooks), ms. */
+  callTimeoutMs: number;
+  /** `lua_memory_limit`: bytes of Lua heap per state. */
+  memoryLimitBytes: number;
+}
+
+export const DEFAULT_LUA_LIMITS: LuaLimits = {
+  callTimeoutMs: 5000,
+  memoryLimitBytes: 64 * 1024 * 1024,
+};
+
+/** A binding module loaded in the worker: `module` is a URL/path importable from the worker. */
+export interface LuaBindingSpec {
+  module: string;
+  /** Data handed to the module's `install` (e.g. user fields, database path). */
+  data?: unknown;
+}
+
+export interface LuaStateOptions {
+  /** Absolute path of the Lua script file. */
+  scriptPath: string;
+  context: LuaScriptContext;
+  /** Prefix of the session event, e.g. `imap(alice)<4242><Fq3bW9AP>: `. Script events inherit it. */
+  logPrefix: string;
+  /** Prefix used by `dovecot.i_*` (Dovecot logs those through the process-global logger). Default: logPrefix. */
+  processLogPrefix?: string;
+  /** mail_debug / auth_debug: lets `event:log_debug` through. */
+  debug?: boolean;
+  limits?: Partial<LuaLimits>;
+  bindings?: LuaBindingSpec[];
+}
+
+/** Where a script failure happened; the caller picks Dovecot's wrapping text from it. */
+export type LuaFailurePhase = 'load' | 'init' | 'call' | 'deinit' | 'lost';
+
+export interface LuaFailure {
+  phase: LuaFailurePhase;
+  message: string;
+}
+
+/** Log line produced inside a worker, re-emitted on the main thread's logHub. */
+export interface LuaLogRecord {
+  level: 'Debug' | 'Info' | 'Warning' | 'Error';
+  prefix: string;
+  message: string;
+  fields?: Record<string, string | number>;
+}
+
+// ---- worker protocol ----
+
+export type WorkerRequest =
+  | { id: number; op: 'create'; stateId: number; options: LuaStateOptions; defaults: LuaLimits }
+  | { id: number; op: 'call'; stateId: number; name: string; args: LuaArg[]; nresults: number; fullGc: boolean }
+  | { id: number; op: 'hasFunction'; stateId: number; name: string }
+  | { id: number; op: 'close'; stateId: number };
+
+export type WorkerMessage =
+  | { kind: 'reply'; id: number; ok: true; result: unknown }
+  | { kind: 'reply'; id: number; ok: false; failure: LuaFailure }
+  | { kind: 'log'; record: LuaLogRecord };

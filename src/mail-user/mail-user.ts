@@ -1,0 +1,205 @@
+// The mail_user session: one per IMAP login, per LMTP recipient, per CLI command acting on a user
+// (Dovecot's struct mail_user). It carries who the user is (userdb fields), where their mail is,
+// which service created it, and the per-user plugin environment; plugins hook its lifecycle.
+import path from 'node:path';
+import { Logger } from '../log/logger.js';
+import type { UserStore, UserStoreOptions } from '../storage/types.js';
+import { MailUserInitError, type MailUserHooks } from './hooks.js';
+import { newSessionId } from './session-id.js';
+import type { UserStoreRegistry } from './store-registry.js';
+import { expandMailUserTemplate, type MailUserVariableSource } from './variables.js';
+
+export type ServiceName = 'imap' | 'lmtp' | 'doveadm' | 'lda' | string;
+
+/** The settings a mail user needs, taken from the effective config for its protocol. */
+export interface MailUserSettings {
+  /** `mail_home`, e.g. `./data/home/%d/%n` (relative paths resolve against the process cwd). */
+  mailHome: string;
+  /** `mail_location`, e.g. `sqlite:~/mail.db`. */
+  mailLocation: string;
+  /** Hierarchy separator of the inbox namespace. */
+  separator: string;
+  mailUid: string;
+  mailGid: string;
+  mailDebug: boolean;
+  hostname: string;
+  /** The `plugin { }` block. */
+  plugin: Record<string, string>;
+  /** Other global settings a userdb field may override (e.g. `mail_lua_script`). */
+  globals?: Record<string, string>;
+}
+
+export interface MailUserParams {
+  username: string;
+  service: ServiceName;
+  /** Fields from the userdb lookup (home, uid, gid, mail, quota_rule, extra fields). */
+  userdbFields?: Record<string, string>;
+  localIp?: string;
+  remoteIp?: string;
+  localPort?: number;
+  remotePort?: number;
+  /** The login user when a master user logged in as this user. */
+  authUser?: string;
+  sessionId?: string | null;
+  /** Dovecot's `nonexistent`/`anonymous`/`autocreated` flags (false for real sessions). */
+  flags?: Partial<Record<'nonexistent' | 'anonymous' | 'autocreated' | 'admin' | 'dsyncing', boolean>>;
+}
+
+export class MailUser implements MailUserVariableSource {
+  readonly username: string;
+  readonly service: ServiceName;
+  readonly sessionId: string | null;
+  readonly createTime: number; // unix seconds
+  readonly userdbFields: Record<string, string>;
+  readonly localIp: string;
+  readonly remoteIp: string;
+  readonly localPort: number;
+  readonly remotePort: number;
+  readonly authUser: string;
+  readonly flags: Record<'nonexistent' | 'anonymous' | 'autocreated' | 'admin' | 'dsyncing', boolean>;
+  readonly log: Logger;
+  readonly home: string;
+  readonly uid: number;
+  readonly gid: number;
+  /** Per-plugin state attached to this user (e.g. the mail-lua state handle). */
+  readonly pluginData = new Map<string, unknown>();
+  /** Set once the created hooks ran: Dovecot's namespaces exist only from then on. */
+  namespacesReady = false;
+
+  private store: UserStore | null = null;
+  private deinitDone = false;
+
+  constructor(
+    readonly settings: MailUserSettings,
+    params: MailUserParams,
+    private readonly stores: UserStoreRegistry,
+    private readonly hooks: readonly { name: string; hooks: MailUserHooks }[],
+  ) {
+    this.username = params.username;
+    this.service = params.service;
+    this.sessionId = params.sessionId === undefined ? newSessionId() : params.sessionId;
+    this.createTime = Math.floor(Date.now() / 1000);
+    this.userdbFields = { ...(params.userdbFields ?? {}) };
+    this.localIp = params.localIp ?? '';
+    this.remoteIp = params.remoteIp ?? '';
+    this.localPort = params.localPort ?? 0;
+    this.remotePort = params.remotePort ?? 0;
+    this.authUser = params.authUser ?? params.username;
+    this.flags = {
+      nonexistent: false,
+      anonymous: false,
+      autocreated: false,
+      admin: false,
+      dsyncing: false,
+      ...params.flags,
+    };
+    this.uid = parseNumericId(this.userdbFields.uid ?? settings.mailUid);
+    this.gid = parseNumericId(this.userdbFields.gid ?? settings.mailGid);
+    // Dovecot's log prefix for mail processes: `imap(alice)<pid><session>: `.
+    const sess = this.sessionId ? `<${this.sessionId}>` : '';
+    this.log = new Logger(`${this.service}(${this.username})<${process.pid}>${sess}: `);
+    const homeTemplate = this.userdbFields.home ?? settings.mailHome;
+    this.home = path.resolve(this.expand(homeTemplate, { skipHome: true }));
+  }
+
+  /**
+   * Plugin setting lookup (Dovecot's mail_user_plugin_getenv): userdb fields override the
+   * `plugin { }` block; a userdb field `plugin/<name>` is the explicit form.
+   */
+  pluginGetenv(name: string): string | undefined {
+    return this.userdbFields[`plugin/${name}`] ?? this.userdbFields[name] ?? this.settings.plugin[name];
+  }
+
+  /** A global setting, overridable per user by a userdb field of the same name. */
+  setting(name: string): string | undefined {
+    return this.userdbFields[name] ?? this.settings.globals?.[name];
+  }
+
+  /** Dovecot's var_expand with the mail-user variable table (spec §7.4). */
+  expand(template: string, opts: { skipHome?: boolean } = {}): string {
+    return expandMailUserTemplate(template, this, opts);
+  }
+
+  /** The user's store options (plain data, so a Lua worker can open its own connection). */
+  storeOptions(): UserStoreOptions {
+    const loc = this.userdbFields.mail ?? this.settings.mailLocation;
+    return {
+      username: this.username,
+      home: this.home,
+      dbPath: resolveSqlitePath(loc, this.home),
+      separator: this.settings.separator,
+    };
+  }
+
+  /** The user's mail store; opened on first use (after the created hooks). */
+  getStore(): UserStore {
+    if (!this.namespacesReady) throw new Error(`No namespace found for user ${this.username}: storage not yet initialised`);
+    if (!this.store) this.store = this.stores.acquire(this.storeOptions());
+    return this.store;
+  }
+
+  /** Runs the created hooks in order; the first failure fails the creation. */
+  async runCreatedHooks(): Promise<void> {
+    for (const { hooks } of this.hooks) {
+      if (!hooks.created) continue;
+      try {
+        await hooks.created(this);
+      } catch (err) {
+        throw err instanceof MailUserInitError ? err : new MailUserInitError(errorText(err));
+      }
+    }
+    this.namespacesReady = true;
+  }
+
+  /**
+   * Ends the session: deinit_pre hooks (storage usable), storage released, deinit hooks.
+   * Idempotent. Hook errors are logged, never thrown.
+   */
+  async deinit(): Promise<void> {
+    if (this.deinitDone) return;
+    this.deinitDone = true;
+    for (const { hooks } of [...this.hooks].reverse()) {
+      if (!hooks.deinitPre) continue;
+      try {
+        await hooks.deinitPre(this);
+      } catch (err) {
+        this.log.error(errorText(err));
+      }
+    }
+    if (this.store) {
+      this.stores.release(this.store);
+      this.store = null;
+    }
+    this.namespacesReady = false;
+    for (const { hooks } of [...this.hooks].reverse()) {
+      if (!hooks.deinit) continue;
+      try {
+        await hooks.deinit(this);
+      } catch (err) {
+        this.log.error(errorText(err));
+      }
+    }
+  }
+}
+
+function parseNumericId(v: string | undefined): number {
+  if (v === undefined || v === '') return process.getuid?.() ?? 0;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 ? n : (process.getuid?.() ?? 0);
+}
+
+/**
+ * `mail_location = sqlite:~/mail.db` → `<home>/mail.db`. Dovecot formats (`sdbox:`, `maildir:`,
+ * ...) were already warned about by the config loader: Roost's own store is used under the home.
+ */
+export function resolveSqlitePath(location: string, home: string): string {
+  const m = /^sqlite:([^:]+)/.exec(location);
+  let p = m ? m[1] : '~/mail.db';
+  if (p.startsWith('~/')) p = path.join(home, p.slice(2));
+  else if (p === '~') p = path.join(home, 'mail.db');
+  return path.resolve(p);
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,59 @@
+// Creates mail users for the protocol layers and the CLI, with the plugin hooks registered on
+// this server instance (several servers may live in one process, e.g. in tests).
+import { MailUser, type MailUserParams, type MailUserSettings } from './mail-user.js';
+import type { MailUserHooks } from './hooks.js';
+import { UserStoreRegistry, type UserStoreOpener } from './store-registry.js';
+
+export class MailUserService {
+  private readonly hooks: { name: string; hooks: MailUserHooks }[] = [];
+  readonly stores: UserStoreRegistry;
+  private live = new Set<MailUser>();
+
+  constructor(
+    private readonly settingsFor: (service: string) => MailUserSettings,
+    opener: UserStoreOpener,
+  ) {
+    this.stores = new UserStoreRegistry(opener);
+  }
+
+  /** Registers a plugin's hooks (mail-lua, push notifications); returns an unregister function. */
+  addHooks(name: string, hooks: MailUserHooks): () => void {
+    const entry = { name, hooks };
+    this.hooks.push(entry);
+    return () => {
+      const i = this.hooks.indexOf(entry);
+      if (i >= 0) this.hooks.splice(i, 1);
+    };
+  }
+
+  /**
+   * Creates a user and runs the created hooks. Throws MailUserInitError when a hook fails; the
+   * half-created user is then deinitialised (its deinit hooks see a user that never got storage).
+   */
+  async createUser(params: MailUserParams): Promise<MailUser> {
+    const user = new MailUser(this.settingsFor(params.service), params, this.stores, this.hooks);
+    this.live.add(user);
+    try {
+      await user.runCreatedHooks();
+    } catch (err) {
+      await this.destroyUser(user);
+      throw err;
+    }
+    return user;
+  }
+
+  async destroyUser(user: MailUser): Promise<void> {
+    this.live.delete(user);
+    await user.deinit();
+  }
+
+  /** Ends every live session (server shutdown). */
+  async shutdown(): Promise<void> {
+    for (const u of [...this.live]) await this.destroyUser(u);
+    this.stores.closeAll();
+  }
+
+  get liveUsers(): number {
+    return this.live.size;
+  }
+}

@@ -1,0 +1,21 @@
+// Jest globalSetup: worker threads cannot load TypeScript, so compile the worker entries (and
+// what they import) to dist/ exactly like `npm run build` would, before any test spawns them.
+// Only the worker entry graph is compiled, so unrelated work in progress cannot break it.
+import ts from 'typescript';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const WORKER_ENTRIES = ['src/lua/worker.ts', 'src/lua/http-worker.ts'];
+
+export default function globalSetup(): void {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const configPath = join(root, 'tsconfig.build.json');
+  const read = ts.readConfigFile(configPath, (p) => ts.sys.readFile(p));
+  const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, root);
+  const program = ts.createProgram(
+    WORKER_ENTRIES.map((f) => join(root, f)),
+    { ...parsed.options, noEmitOnError: false },
+  );
+  const result = program.emit();
+  if (result.emitSkipped) throw new Error('globalSetup: compiling the Lua worker entries failed');
+}

@@ -1,0 +1,96 @@
+// Limits (DESIGN.md decision 3): per-call time, per-state memory, and the watchdog that
+// replaces a worker which stops answering. Other workers' sessions must keep working.
+import { LuaScriptError, LuaWorkerPool, type LuaStateHandle } from '../../src/lua/index.js';
+import { captureLogs, logHub } from '../../src/log/logger.js';
+import { stateFor } from './helpers.js';
+
+const CALL_TIMEOUT = 300;
+let pool: LuaWorkerPool;
+beforeAll(() => {
+  logHub.setDefaultOutput(false);
+  pool = new LuaWorkerPool({ workers: 2, callTimeoutMs: CALL_TIMEOUT, memoryLimitBytes: 8 * 1024 * 1024, watchdogTimeoutMs: 1500 });
+});
+afterAll(() => pool.close());
+
+async function failure(p: Promise<unknown>): Promise<LuaScriptError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as LuaScriptError;
+  }
+  throw new Error('expected a failure');
+}
+
+/** A state on the other worker than `h`, answering a trivial hook. */
+async function neighbourOf(h: LuaStateHandle): Promise<LuaStateHandle> {
+  const sameWorker: LuaStateHandle[] = [];
+  for (;;) {
+    const n = await stateFor(pool, 'function ping() return "pong" end');
+    if (n.workerIndex !== h.workerIndex) {
+      await Promise.all(sameWorker.map((s) => s.close()));
+      return n;
+    }
+    sameWorker.push(n); // kept open so the next state goes to the less loaded worker
+  }
+}
+
+test('an endless loop in the main chunk is stopped by lua_call_timeout', async () => {
+  const t0 = Date.now();
+  const e = await failure(stateFor(pool, 'while true do end'));
+  expect(Date.now() - t0).toBeLessThan(CALL_TIMEOUT + 1000);
+  expect(e.phase).toBe('init');
+  expect(e.message).toMatch(/^lua_pcall\(.*\.lua\) failed: Lua script exceeded lua_call_timeout \(300 ms\)\nstack traceback:/);
+});
+
+test('an endless loop in script_init is stopped', async () => {
+  const e = await failure(stateFor(pool, 'function script_init() while true do end end'));
+  expect(e.message).toMatch(/^lua_pcall\(script_init, 0, 1\) failed: Lua script exceeded lua_call_timeout/);
+});
+
+test('an endless loop in a hook is stopped, the state stays usable, a neighbour keeps answering', async () => {
+  const h = await stateFor(pool, 'function spin() while true do end end\nfunction ok() return 1 end');
+  const other = await neighbourOf(h);
+  const spinning = failure(h.callHook('spin'));
+  expect(await other.callHook('ping', [], 1)).toEqual(['pong']);
+  const e = await spinning;
+  expect(e.message).toMatch(/^lua_pcall\(spin, 0, 0\) failed: Lua script exceeded lua_call_timeout/);
+  expect(await h.callHook('ok', [], 1)).toEqual([1n]);
+  await h.close();
+  await other.close();
+});
+
+test('a memory bomb fails that call with "not enough memory"', async () => {
+  const h = await stateFor(pool, [
+    'function bomb() local s = string.rep("x", 64 * 1024 * 1024) return #s end',
+    'function grow() local t = {} for i = 1, 1e8 do t[i] = string.rep("x", 4096) .. i end end',
+    'function ok() return "still here" end',
+  ].join('\n'));
+  expect((await failure(h.callHook('bomb'))).message).toBe('lua_pcall(bomb, 0, 0) failed: not enough memory');
+  expect((await failure(h.callHook('grow'))).message).toBe('lua_pcall(grow, 0, 0) failed: not enough memory');
+  expect(await h.callHook('ok', [], 1)).toEqual(['still here']);
+  await h.close();
+});
+
+test('watchdog: a worker stuck where the hook cannot fire is replaced; other workers keep working', async () => {
+  const cap = captureLogs();
+  // debug.sethook() removes the deadline hook, so only the watchdog can stop this loop.
+  const stuck = await stateFor(pool, 'function stuck() debug.sethook() while true do end end');
+  const sibling = await stateFor(pool, 'function ping() return "pong" end');
+  const other = await neighbourOf(stuck);
+  const stuckCall = failure(stuck.callHook('stuck'));
+  await new Promise((r) => setTimeout(r, 200));
+  expect(await other.callHook('ping', [], 1)).toEqual(['pong']);
+  const e = await stuckCall;
+  cap.stop();
+  expect(e.phase).toBe('lost');
+  expect(e.message).toMatch(/did not answer within lua_watchdog_timeout \(1500 ms\)/);
+  expect(cap.lines.some((l) => /^lua: Error: Lua worker \d did not answer within lua_watchdog_timeout/.test(l))).toBe(true);
+  expect(await other.callHook('ping', [], 1)).toEqual(['pong']);
+  // The lost session errors out (its state is gone); the replaced worker accepts new sessions.
+  if (sibling.workerIndex === stuck.workerIndex) {
+    expect((await failure(sibling.callHook('ping', [], 1))).phase).toBe('lost');
+  }
+  const fresh = await stateFor(pool, 'function ping() return "fresh" end');
+  expect(await fresh.callHook('ping', [], 1)).toEqual(['fresh']);
+  await Promise.all([stuck.close(), sibling.close(), other.close(), fresh.close()]);
+}, 15000);

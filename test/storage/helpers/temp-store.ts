@@ -1,0 +1,45 @@
+// Temp-dir stores for storage tests; everything is removed in cleanup().
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logHub } from '../../../src/log/logger.js';
+import { openUserStore } from '../../../src/storage/index.js';
+import type { StorageSettings, UserStore, UserStoreOptions, QuotaLimits } from '../../../src/storage/types.js';
+
+export interface TempStores {
+  dir: string;
+  options(username?: string, extra?: { settings?: Partial<StorageSettings>; quota?: QuotaLimits; separator?: string }): UserStoreOptions;
+  open(username?: string, extra?: { settings?: Partial<StorageSettings>; quota?: QuotaLimits; separator?: string }): UserStore;
+  cleanup(): void;
+}
+
+export function tempStores(): TempStores {
+  logHub.setDefaultOutput(false);
+  const dir = mkdtempSync(join(tmpdir(), 'roost-storage-'));
+  const opened: UserStore[] = [];
+  const options: TempStores['options'] = (username = 'alice', extra = {}) => ({
+    username,
+    home: join(dir, username),
+    dbPath: join(dir, username, 'mail.db'),
+    separator: extra.separator ?? '/',
+    settings: extra.settings,
+    quota: extra.quota,
+  });
+  return {
+    dir,
+    options,
+    open(username, extra) {
+      const s = openUserStore(options(username, extra));
+      opened.push(s);
+      return s;
+    },
+    cleanup() {
+      for (const s of opened) s.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function msg(subject: string, body = 'Hello\r\n'): Buffer {
+  return Buffer.from(`From: a@example.org\r\nTo: b@example.org\r\nSubject: ${subject}\r\n\r\n${body}`);
+}

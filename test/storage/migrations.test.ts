@@ -1,0 +1,67 @@
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logHub } from '../../src/log/logger.js';
+import { defaultMigrationsDir, migrateServerDb, migrateUserStore, openUserStore, userDbPath } from '../../src/storage/index.js';
+
+let dir: string;
+beforeEach(() => {
+  logHub.setDefaultOutput(false);
+  dir = mkdtempSync(join(tmpdir(), 'roost-migrate-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('migrations', () => {
+  test('the migrations folder is found at the package root', () => {
+    expect(existsSync(join(defaultMigrationsDir(), 'user', '0001_init.sql'))).toBe(true);
+    expect(existsSync(join(defaultMigrationsDir(), 'server', '0001_init.sql'))).toBe(true);
+  });
+
+  test('applied once, idempotent, recorded, and an integrity check passes', () => {
+    const path = join(dir, 'u', 'mail.db');
+    expect(migrateUserStore(path)).toEqual([1]);
+    expect(migrateUserStore(path)).toEqual([]);
+    expect(migrateServerDb(join(dir, 'roost.db'))).toEqual([1]);
+    expect(migrateServerDb(join(dir, 'roost.db'))).toEqual([]);
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: 'init' }]);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+  });
+
+  test('a later migration is applied on open; a failing one rolls back; a newer database is refused', () => {
+    const mig = join(dir, 'mig');
+    mkdirSync(join(mig, 'user'), { recursive: true });
+    writeFileSync(join(mig, 'user', '0001_init.sql'), 'CREATE TABLE a (x INTEGER);');
+    const path = join(dir, 'x.db');
+    expect(migrateUserStore(path, mig)).toEqual([1]);
+    writeFileSync(join(mig, 'user', '0002_more.sql'), 'CREATE TABLE b (y INTEGER); INSERT INTO nonexistent VALUES (1);');
+    expect(() => migrateUserStore(path, mig)).toThrow(/nonexistent/);
+    const db = new Database(path);
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'b'").get()).toEqual({ n: 0 });
+    db.pragma('user_version = 7');
+    db.close();
+    expect(() => migrateUserStore(path, mig)).toThrow(/newer than this Roost/);
+  });
+
+  test('mail_location sqlite paths', () => {
+    expect(userDbPath('sqlite:~/mail.db', '/home/a')).toBe('/home/a/mail.db');
+    expect(userDbPath('sqlite:/var/mail/a.db', '/home/a')).toBe('/var/mail/a.db');
+    expect(() => userDbPath('maildir:~/Maildir', '/h')).toThrow(/sqlite:/);
+  });
+
+  test('opening a store twice on one file works (second open sees the schema)', () => {
+    const opts = { username: 'u', home: dir, dbPath: join(dir, 'm.db'), separator: '/' };
+    const a = openUserStore(opts);
+    const b = openUserStore(opts);
+    a.createMailbox('X');
+    expect(b.getMailbox('X')).toBeDefined();
+    a.close();
+    b.close();
+  });
+});
