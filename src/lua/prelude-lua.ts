@@ -119,7 +119,7 @@ local function record_of(v, wanted_mt, wanted_name, argn)
     error(sformat('Bad argument #%d, expected %s got %s', argn, wanted_name, type(v)), 0)
   end
   local rec = rawget(v, 'item')
-  if getmetatable(v) ~= wanted_mt or getmetatable(rec) ~= item_mt then
+  if dgetmetatable(v) ~= wanted_mt or dgetmetatable(rec) ~= item_mt then
     -- Dovecot only checks "is a table" and then crashes; Roost refuses cleanly.
     error(sformat('Bad argument #%d, expected %s got %s', argn, wanted_name, typename(v)), 0)
   end

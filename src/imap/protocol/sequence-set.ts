@@ -86,7 +86,7 @@ export function expandSequenceSet(set: SequenceSet, max: number): number[] {
   return out;
 }
 
-/** Whether `n` is in the set, with `*` = `max`. For UIDs `n` need not be ≤ max. */
+/** Whether `n` is in the set, with `*` = `max` (so `10:*` with max 50 does not hold 99). */
 export function sequenceSetHas(set: SequenceSet, n: number, max: number): boolean {
   if (set.kind === 'saved') throw new Error('A saved ($) sequence set must be resolved by the caller');
   return set.ranges.some((r) => {
