@@ -3,6 +3,7 @@
 // which service created it, and the per-user plugin environment; plugins hook its lifecycle.
 import path from 'node:path';
 import { Logger } from '../log/logger.js';
+import { userDbPath } from '../storage/index.js';
 import type { UserStore, UserStoreOptions } from '../storage/types.js';
 import { MailUserInitError, type MailUserHooks } from './hooks.js';
 import { newSessionId } from './session-id.js';
@@ -126,7 +127,7 @@ export class MailUser implements MailUserVariableSource {
     return {
       username: this.username,
       home: this.home,
-      dbPath: resolveSqlitePath(loc, this.home),
+      dbPath: userDbPath(loc, this.home),
       separator: this.settings.separator,
     };
   }
@@ -186,18 +187,6 @@ function parseNumericId(v: string | undefined): number {
   if (v === undefined || v === '') return process.getuid?.() ?? 0;
   const n = Number(v);
   return Number.isInteger(n) && n >= 0 ? n : (process.getuid?.() ?? 0);
-}
-
-/**
- * `mail_location = sqlite:~/mail.db` → `<home>/mail.db`. Dovecot formats (`sdbox:`, `maildir:`,
- * ...) were already warned about by the config loader: Roost's own store is used under the home.
- */
-export function resolveSqlitePath(location: string, home: string): string {
-  const m = /^sqlite:([^:]+)/.exec(location);
-  let p = m ? m[1] : '~/mail.db';
-  if (p.startsWith('~/')) p = path.join(home, p.slice(2));
-  else if (p === '~') p = path.join(home, 'mail.db');
-  return path.resolve(p);
 }
 
 export function errorText(err: unknown): string {

@@ -27,7 +27,7 @@ describe('roost driver', () => {
     const logs = captureLogs();
     const auth = service(roost, accounts);
     expect(await auth.authenticatePlain({ ...info, user: 'Alice', password: 'wonderland' })).toEqual({
-      ok: true, user: 'alice', masterUser: undefined, passdbFields: {},
+      ok: true, user: 'alice', masterUser: undefined, passdbFields: { quota_rule: '*:storage=1G' },
       userdbFields: { uid: '1000', home: '/srv/mail/alice', quota_rule: '*:storage=1G' },
     });
     expect(await auth.authenticatePlain({ ...info, user: 'bob', password: 'nope' })).toEqual({ ok: false, reason: 'mismatch', message: 'Authentication failed.' });

@@ -3,6 +3,7 @@
 import type { ImapArg, ProtocolError } from './args.js';
 import { ArgCursor, CommandSyntaxError, decodeMailbox, decodePattern, fail, INVALID_ARGUMENTS, parseFlag, parseNumber, type ParseOptions } from './arg-cursor.js';
 import type { AppendMessage, ImapCommand, ListReturn, ListSelection, MetadataDepth, StatusItem, StoreAction } from './commands.js';
+import { disposeSpooled } from './command-reader.js';
 import { parseImapDateTime } from './datetime.js';
 import { parseFetchAttributes } from './fetch-parser.js';
 import { BufferLiteral } from './literal.js';
@@ -119,7 +120,11 @@ export function parseCommand(tag: string, name: string, args: ImapArg[], options
   try {
     return { ok: true, tag, command: parser(new ArgCursor(args, options)) };
   } catch (e) {
-    if (e instanceof CommandSyntaxError) return { ok: false, error: { tag, status: e.status, text: e.reason } };
+    if (e instanceof CommandSyntaxError) {
+      // A refused APPEND must not leave its spooled message behind.
+      args.forEach(disposeSpooled);
+      return { ok: false, error: { tag, status: e.status, text: e.reason } };
+    }
     throw e;
   }
 }

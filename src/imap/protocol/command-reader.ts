@@ -251,7 +251,7 @@ export class CommandReader {
       this.mode = { kind: 'skip-line' };
     }
     this.scanFrom = 0;
-    this.cmd = freshCommand();
+    this.finish({ kind: 'error', error });
     return { kind: 'error', error };
   }
 
@@ -272,7 +272,8 @@ function currentList(state: TokenizeState): ImapArg[] {
   return state.stack.length > 0 ? state.stack[state.stack.length - 1]! : state.root;
 }
 
-function disposeSpooled(arg: ImapArg): void {
+/** Deletes the spool files of a command that will not run. */
+export function disposeSpooled(arg: ImapArg): void {
   if (arg.type === 'spooled') void arg.body.dispose();
   else if (arg.type === 'list') arg.items.forEach(disposeSpooled);
 }

@@ -89,9 +89,9 @@ export function tokenizeFragment(frag: Buffer, pos: number, state: TokenizeState
       const d = frag[i]!;
       if (d === SP || d === 0x29) break;
       if (d === 0x5b /* [ */) {
+        // Without a closing `]` it is an ordinary atom character (a password like `pa[ss`).
         const close = findSectionEnd(frag, i + 1);
-        if (close < 0) return { ok: false, reason: "Missing ']'" };
-        i = close + 1;
+        i = close < 0 ? i + 1 : close + 1;
         continue;
       }
       const bad = isAtomInvalid(d);

@@ -89,8 +89,11 @@ export function tempFileSinkFactory(dir: string = tmpdir()): LiteralSinkFactory 
         return new TempFileLiteral(path, size, written);
       },
       abort: () => {
+        // The file may still be opening; delete it only once the stream has let go of it.
+        const remove = () => void unlink(path).catch(() => undefined);
+        if (stream.closed) remove();
+        else stream.once('close', remove);
         stream.destroy();
-        void unlink(path).catch(() => undefined);
       },
     };
   };

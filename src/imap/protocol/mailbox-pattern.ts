@@ -44,8 +44,9 @@ export function compileMailboxPattern(pattern: string, separator: string): Mailb
       for (let i = 0; i < levels.length; i++) {
         const seg = segments[i];
         if (seg === undefined) return false;
-        // From a `*` on, anything below can match.
-        if (seg.includes('*')) return true;
+        // From a `*` on, anything below can match if the text before the `*` does.
+        const star = seg.indexOf('*');
+        if (star >= 0) return segmentRegex(seg.slice(0, star) + '*').test(levels[i]!);
         if (!segmentRegex(seg).test(levels[i]!)) return false;
       }
       return segments.length > levels.length;

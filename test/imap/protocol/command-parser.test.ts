@@ -27,6 +27,7 @@ describe('authentication', () => {
     const r = parseRaw('a LOGIN {5}\r\nalice {4}\r\n"x"y\r\n', {}, true);
     expect(r.ok && r.command).toEqual({ name: 'LOGIN', username: 'alice', password: '"x"y' });
     expect(err('a LOGIN alice\r\n')).toBe('BAD Invalid arguments.');
+    expect(cmd('a LOGIN alice pa[ss]w[rd\r\n')).toMatchObject({ password: 'pa[ss]w[rd' });
   });
 
   test('AUTHENTICATE with and without SASL-IR', () => {
@@ -183,7 +184,7 @@ describe('FETCH', () => {
     expect(err('a FETCH 1 BODY[0]\r\n')).toBe('BAD Invalid BODY[] section BODY[0]');
     expect(err('a FETCH 1 BODY[HEADER.FIELDS]\r\n')).toBe('BAD Invalid BODY[] section BODY[HEADER.FIELDS]');
     expect(err('a FETCH 1 BODY[]<5.0>\r\n')).toBe('BAD Invalid partial BODY[]<5.0>');
-    expect(err('a FETCH 1 BODY[HEADER\r\n')).toBe("BAD Missing ']'");
+    expect(err('a FETCH 1 BODY[HEADER\r\n')).toBe('BAD Unknown parameter BODY[HEADER');
     expect(err('a FETCH 1 ()\r\n')).toBe('BAD Invalid arguments.');
   });
 

@@ -203,6 +203,30 @@ describe('CommandReader', () => {
     expect(existsSync(body.path)).toBe(false);
   });
 
+  test('a refused APPEND deletes its spooled literal', async () => {
+    const { readdirSync, mkdtempSync, rmdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { parseCommand, tempFileSinkFactory } = await import('../../../src/imap/protocol/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'roost-spool-test-'));
+    const reader = new CommandReader({ sendContinuation: () => undefined, spoolThreshold: 10, sinkFactory: tempFileSinkFactory(dir) });
+    reader.push(Buffer.from(`a APPEND INBOX (\\Bogus) {100+}\r\n${'q'.repeat(100)}\r\n`));
+    const ev = reader.next();
+    if (ev?.kind !== 'command') throw new Error('expected a command');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(dir)).toHaveLength(1);
+    const parsed = parseCommand(ev.tag, ev.name, ev.args);
+    expect(parsed.ok).toBe(false);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(dir)).toEqual([]);
+    rmdirSync(dir);
+  });
+
+  test('a non-synchronizing literal over the line limit outside APPEND is swallowed, then BAD', () => {
+    const { events } = run(`a LOGIN {500+}\r\n${'p'.repeat(500)} x\r\nb NOOP\r\n`, [], { maxLineLength: 100 });
+    expect(show(events)).toEqual(['a BAD Literal size too large', 'b NOOP']);
+  });
+
   test('raw-line mode hands back IDLE DONE and SASL lines', () => {
     const reader = new CommandReader({ sendContinuation: () => undefined });
     reader.push(Buffer.from('a IDLE\r\nDONE\r\nb NOOP\r\n'));

@@ -34,6 +34,8 @@ describe('LIST patterns', () => {
     expect(m.mayMatchChildren('Archive/2025')).toBe(false);
     expect(m.mayMatchChildren('Sent')).toBe(false);
     expect(compileMailboxPattern('*', '/').mayMatchChildren('Sent')).toBe(true);
+    expect(compileMailboxPattern('Arch*', '/').mayMatchChildren('Archive')).toBe(true);
+    expect(compileMailboxPattern('Arch*', '/').mayMatchChildren('Sent')).toBe(false);
   });
 
   test('reference and pattern join', () => {

@@ -1,0 +1,71 @@
+// Builds the ServerContext from the configuration: the server database, the auth service with
+// its account adapter, and the mail-user service. `roost serve`, the CLI verbs and tests use it.
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { AuthService, type AccountStore } from '../auth/index.js';
+import type { AuthSettings } from '../auth/settings.js';
+import type { Settings } from '../config/index.js';
+import type { ServerContext } from '../mail-user/context.js';
+import { MailUserService } from '../mail-user/service.js';
+import { mailUserSettings } from '../mail-user/settings.js';
+import { openServerDb, openUserStore } from '../storage/index.js';
+import type { ServerDb } from '../storage/types.js';
+
+/** The `roost` passdb/userdb driver reads accounts from the server database. */
+export function accountStoreFor(db: ServerDb): AccountStore {
+  return {
+    getUser(name) {
+      const u = db.getUser(name);
+      if (!u) return undefined;
+      const fields: Record<string, string> = { ...u.fields };
+      if (u.quotaRule) fields.quota_rule = u.quotaRule;
+      return {
+        username: u.username,
+        password: u.password ?? '',
+        uid: u.uid ?? undefined,
+        gid: u.gid ?? undefined,
+        home: u.home ?? undefined,
+        fields,
+      };
+    },
+    listUsers: () => db.listUsers().map((u) => u.username),
+  };
+}
+
+export function authSettingsFrom(s: Settings): AuthSettings {
+  return {
+    passdbs: s.passdb.map((p) => ({ ...p, name: p.name || undefined })),
+    userdbs: s.userdb.map((u) => ({ ...u, name: u.name || undefined })),
+    auth_username_format: s.auth_username_format,
+    auth_default_realm: s.auth_default_realm,
+    auth_realms: s.auth_realms,
+    auth_master_user_separator: s.auth_master_user_separator,
+    auth_username_chars: s.auth_username_chars,
+    auth_failure_delay: s.auth_failure_delay / 1000,
+  };
+}
+
+export function serverDbPath(settings: Settings): string {
+  return path.join(settings.data_dir, 'roost.db');
+}
+
+export interface CreatedContext extends ServerContext {
+  close(): Promise<void>;
+}
+
+export function createServerContext(settings: Settings, opts: { serverDb?: ServerDb } = {}): CreatedContext {
+  mkdirSync(settings.data_dir, { recursive: true });
+  const serverDb = opts.serverDb ?? openServerDb(serverDbPath(settings));
+  const auth = new AuthService(authSettingsFrom(settings), { accounts: accountStoreFor(serverDb) });
+  const mailUsers = new MailUserService((service) => mailUserSettings(settings, service), openUserStore);
+  return {
+    settings,
+    serverDb,
+    auth,
+    mailUsers,
+    async close() {
+      await mailUsers.shutdown();
+      if (!opts.serverDb) serverDb.close();
+    },
+  };
+}

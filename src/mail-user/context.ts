@@ -1,0 +1,14 @@
+// What a protocol server (IMAP, LMTP) needs from the rest of Roost: created once by `roost serve`
+// (src/cli/context.ts) or by a test, and passed down. Protocol layers never build these themselves.
+import type { AuthService } from '../auth/index.js';
+import type { Settings } from '../config/index.js';
+import type { ServerDb } from '../storage/types.js';
+import type { MailUserService } from './service.js';
+
+export interface ServerContext {
+  /** Global settings; use `settingsFor(settings, protocol)` for a protocol's effective view. */
+  readonly settings: Settings;
+  readonly serverDb: ServerDb;
+  readonly auth: AuthService;
+  readonly mailUsers: MailUserService;
+}
