@@ -98,6 +98,7 @@ export class CommandReader {
   /** Releases a half-received spooled literal (connection closed). */
   close(): void {
     if (this.mode.kind === 'literal') this.mode.sink?.abort();
+    this.cmd.root.forEach(disposeSpooled);
     this.mode = { kind: 'line' };
     this.cmd = freshCommand();
   }
