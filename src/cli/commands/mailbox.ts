@@ -1,0 +1,97 @@
+// `roost mailbox list|create|delete|rename|status -u USER`, with doveadm's output formats.
+import { matchMailboxPattern } from '../../imap/protocol/mailbox-pattern.js';
+import type { MailboxStatus } from '../../storage/types.js';
+import { optionValue, parseArgs, requireOption, UsageError } from '../args.js';
+import type { CliEnv } from '../cli-context.js';
+import { withMailUser } from './user-session.js';
+
+const USAGE =
+  'mailbox list -u USER [MASK...] | mailbox create -u USER [-s] NAME... | mailbox delete -u USER [-s] NAME... | ' +
+  'mailbox rename -u USER OLD NEW | mailbox status -u USER FIELDS MASK...';
+
+/** doveadm mailbox status fields (`all` expands to the common ones). */
+const STATUS_FIELDS = ['messages', 'recent', 'uidnext', 'uidvalidity', 'unseen', 'highestmodseq', 'vsize'] as const;
+type StatusField = (typeof STATUS_FIELDS)[number];
+
+export async function runMailbox(env: CliEnv, argv: string[]): Promise<number> {
+  const args = parseArgs(argv, [
+    { names: ['u', 'user'], value: true },
+    { names: ['s', 'subscribe'], value: false },
+  ]);
+  const [sub, ...ops] = args.positional;
+  if (!sub) throw new UsageError(`usage: roost ${USAGE}`);
+  const username = requireOption(args, 'u', 'user');
+  const subscribe = optionValue(args, 's') === 'yes';
+  return withMailUser(env, username, (user) => {
+    const store = user.getStore();
+    switch (sub) {
+      case 'list': {
+        const masks = ops.length ? ops : ['*'];
+        for (const mb of store.listMailboxes()) {
+          if (masks.some((m) => matchMailboxPattern(m, mb.name, store.separator))) env.io.out(`${mb.name}\n`);
+        }
+        return 0;
+      }
+      case 'create':
+        if (!ops.length) throw new UsageError(`Missing mailbox name\nusage: roost ${USAGE}`);
+        for (const name of ops) {
+          store.createMailbox(name);
+          if (subscribe) store.setSubscribed(name, true);
+        }
+        return 0;
+      case 'delete':
+        if (!ops.length) throw new UsageError(`Missing mailbox name\nusage: roost ${USAGE}`);
+        for (const name of ops) {
+          store.deleteMailbox(name);
+          if (subscribe) store.setSubscribed(name, false);
+        }
+        return 0;
+      case 'rename':
+        if (ops.length !== 2) throw new UsageError(`usage: roost mailbox rename -u USER OLD NEW`);
+        store.renameMailbox(ops[0], ops[1]);
+        return 0;
+      case 'status': {
+        const [fieldsArg, ...masks] = ops;
+        if (!fieldsArg || !masks.length) throw new UsageError(`usage: roost mailbox status -u USER FIELDS MASK...`);
+        const fields = parseStatusFields(fieldsArg);
+        for (const mb of store.listMailboxes()) {
+          if (mb.noselect || !masks.some((m) => matchMailboxPattern(m, mb.name, store.separator))) continue;
+          const st = store.status(mb.name);
+          env.io.out(`${mb.name} ${fields.map((f) => `${f}=${statusValue(st, f)}`).join(' ')}\n`);
+        }
+        return 0;
+      }
+      default:
+        throw new UsageError(`Unknown mailbox command: ${sub}\nusage: roost ${USAGE}`);
+    }
+  });
+}
+
+function parseStatusFields(arg: string): StatusField[] {
+  const out: StatusField[] = [];
+  for (const f of arg.split(/\s+/).filter(Boolean)) {
+    if (f === 'all') out.push(...STATUS_FIELDS);
+    else if ((STATUS_FIELDS as readonly string[]).includes(f)) out.push(f as StatusField);
+    else throw new UsageError(`Unknown status field: ${f}`);
+  }
+  return out;
+}
+
+function statusValue(st: MailboxStatus, f: StatusField): number {
+  switch (f) {
+    case 'messages':
+      return st.messages;
+    case 'recent':
+      return st.recent;
+    case 'uidnext':
+      return st.uidNext;
+    case 'uidvalidity':
+      return st.uidValidity;
+    case 'unseen':
+      return st.unseen;
+    case 'highestmodseq':
+      return st.highestModseq;
+    case 'vsize':
+      return st.size;
+  }
+}

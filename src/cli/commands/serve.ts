@@ -1,0 +1,39 @@
+// `roost serve`: IMAP and LMTP listeners from the configuration, until SIGINT/SIGTERM.
+import { startImapServer } from '../../imap/server.js';
+import { startLmtpServer } from '../../lmtp/server.js';
+import { logHub, rootLogger } from '../../log/logger.js';
+import { parseArgs } from '../args.js';
+import type { CliEnv } from '../cli-context.js';
+
+export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
+  parseArgs(argv, []);
+  const settings = env.settings;
+  logHub.debug = settings.mail_debug;
+  logHub.setLogPath(settings.log_path);
+  for (const w of env.warnings) rootLogger.warning(w);
+  const ctx = await env.mailContext();
+  const closers: (() => Promise<void>)[] = [];
+  const protocols = new Set(settings.protocols);
+  if (protocols.has('imap')) {
+    const imap = await startImapServer(ctx);
+    closers.push(() => imap.close());
+    for (const a of imap.addresses) env.io.out(`roost: IMAP listening on ${a}\n`);
+  }
+  if (protocols.has('lmtp')) {
+    const lmtp = await startLmtpServer(ctx);
+    closers.push(() => lmtp.close());
+    for (const a of lmtp.addresses) env.io.out(`roost: LMTP listening on ${a}\n`);
+  }
+  env.io.out(`roost: data under ${settings.data_dir}\n`);
+  if (ctx.serverDb.listUsers().length === 0) {
+    env.io.out('roost: no users yet; add the first one with:  npm run roost -- user add alice -p secret\n');
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  env.io.out('roost: shutting down\n');
+  for (const close of closers.reverse()) await close();
+  return 0;
+}

@@ -1,0 +1,130 @@
+// `roost user add|del|list|show|passwd` manage the built-in account database; `roost user USER`
+// and `roost user '*'` look users up through the userdbs like `doveadm user`.
+import { DEFAULT_PASSWORD_SCHEME, hashPassword } from '../../auth/index.js';
+import { StorageError } from '../../storage/types.js';
+import { optionValue, parseArgs, UsageError, type ParsedArgs } from '../args.js';
+import type { CliEnv } from '../cli-context.js';
+
+const USAGE = 'user add USER [-p PASSWORD] [-s SCHEME] | user del USER | user list | user show USER | user passwd USER [-p PASSWORD] | user USER|\'*\'';
+
+export async function runUser(env: CliEnv, argv: string[]): Promise<number> {
+  const args = parseArgs(argv, [
+    { names: ['p', 'password'], value: true },
+    { names: ['s', 'scheme'], value: true },
+    { names: ['f', 'field'], value: true },
+  ]);
+  const [sub, name, ...rest] = args.positional;
+  if (rest.length) throw new UsageError(`Unexpected argument: ${rest[0]}\nusage: roost ${USAGE}`);
+  switch (sub) {
+    case 'add':
+      return addUser(env, need(name), args);
+    case 'del':
+    case 'delete':
+      env.context().serverDb.deleteUser(need(name));
+      env.io.out(`Deleted user ${name} (mail under the home was kept)\n`);
+      return 0;
+    case 'list':
+      for (const u of env.context().serverDb.listUsers()) env.io.out(`${u.username}\n`);
+      return 0;
+    case 'show':
+      return showAccount(env, need(name));
+    case 'passwd':
+      return setPassword(env, need(name), args);
+    case undefined:
+      throw new UsageError(`usage: roost ${USAGE}`);
+    default:
+      // doveadm user USER / doveadm user '*'
+      return lookupUsers(env, [sub, ...(name ? [name] : [])], optionValue(args, 'f'));
+  }
+}
+
+function need(name: string | undefined): string {
+  if (!name) throw new UsageError(`Missing USER\nusage: roost ${USAGE}`);
+  return name;
+}
+
+async function readPassword(env: CliEnv, args: ParsedArgs): Promise<string> {
+  const given = optionValue(args, 'p');
+  if (given !== undefined) return given;
+  const first = await env.io.promptSecret('Enter new password: ');
+  if (first === null) throw new UsageError('No password given (-p) and no terminal to ask on');
+  const again = await env.io.promptSecret('Retype new password: ');
+  if (again !== first) throw new UsageError("Passwords don't match");
+  return first;
+}
+
+async function addUser(env: CliEnv, name: string, args: ParsedArgs): Promise<number> {
+  const db = env.context().serverDb;
+  if (db.getUser(name)) throw new UsageError(`User ${name} already exists`, 1);
+  const password = await readPassword(env, args);
+  const scheme = optionValue(args, 's') ?? DEFAULT_PASSWORD_SCHEME;
+  db.addUser({ username: name, password: await hashPassword(password, scheme) });
+  env.io.out(`Added user ${name}\n`);
+  return 0;
+}
+
+async function setPassword(env: CliEnv, name: string, args: ParsedArgs): Promise<number> {
+  const db = env.context().serverDb;
+  if (!db.getUser(name)) throw new StorageError('NONEXISTENT', `User doesn't exist: ${name}`);
+  const password = await readPassword(env, args);
+  const scheme = optionValue(args, 's') ?? DEFAULT_PASSWORD_SCHEME;
+  db.setPassword(name, await hashPassword(password, scheme));
+  env.io.out(`Password changed for ${name}\n`);
+  return 0;
+}
+
+function showAccount(env: CliEnv, name: string): number {
+  const u = env.context().serverDb.getUser(name);
+  if (!u) throw new StorageError('NONEXISTENT', `User doesn't exist: ${name}`);
+  const scheme = u.password ? (/^\{([^}]+)\}/.exec(u.password)?.[1] ?? 'PLAIN') : '(none)';
+  const rows: [string, string][] = [
+    ['username', u.username],
+    ['password scheme', scheme],
+    ['uid', u.uid === null ? '' : String(u.uid)],
+    ['gid', u.gid === null ? '' : String(u.gid)],
+    ['home', u.home ?? ''],
+    ['quota_rule', u.quotaRule ?? ''],
+    ['created', u.createdAt.toISOString()],
+    ...Object.entries(u.fields),
+  ];
+  for (const [k, v] of rows) env.io.out(`${k.padEnd(16)}: ${v}\n`);
+  return 0;
+}
+
+/** `doveadm user`: field/value lines from the userdb chain; `*` iterates. Exit 67 when unknown. */
+async function lookupUsers(env: CliEnv, names: string[], field: string | undefined): Promise<number> {
+  const { auth, mailUsers } = env.context();
+  if (names.length === 1 && names[0] === '*') {
+    for await (const u of auth.iterateUsers()) env.io.out(`${u}\n`);
+    return 0;
+  }
+  let rc = 0;
+  for (const name of names) {
+    const r = await auth.lookupUser(name, 'doveadm');
+    if (!r.found) {
+      if (r.reason === 'tempfail') {
+        env.io.err(`userdb lookup: user ${name} failed: Internal error\n`);
+        rc = 75;
+      } else {
+        env.io.err(`userdb lookup: user ${name} doesn't exist\n`);
+        rc = rc || 67;
+      }
+      continue;
+    }
+    // The home shown is the one the mail user resolves (mail_home expanded when userdb has none).
+    const fields: Record<string, string> = { ...r.fields };
+    if (!fields.home) {
+      const user = await mailUsers.createUser({ username: r.user, service: 'doveadm', userdbFields: r.fields, sessionId: null });
+      fields.home = user.home;
+      await mailUsers.destroyUser(user);
+    }
+    if (field) {
+      env.io.out(`${fields[field] ?? ''}\n`);
+      continue;
+    }
+    env.io.out(`field\tvalue\n`);
+    env.io.out(`user\t${r.user}\n`);
+    for (const [k, v] of Object.entries(fields)) env.io.out(`${k}\t${v}\n`);
+  }
+  return rc;
+}

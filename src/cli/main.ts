@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// `roost`: the server and its admin CLI. Verbs and output follow doveadm where doveadm has the verb.
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { ConfigError } from '../config/index.js';
+import { logHub } from '../log/logger.js';
+import { StorageError } from '../storage/types.js';
+import { UsageError } from './args.js';
+import { CliEnv, type CliIo } from './cli-context.js';
+import { runAuth } from './commands/auth.js';
+import { runConfig } from './commands/config.js';
+import { runMailbox } from './commands/mailbox.js';
+import { runMetadata } from './commands/metadata.js';
+import { runMigrate } from './commands/migrate.js';
+import { runPw } from './commands/pw.js';
+import { runServe } from './commands/serve.js';
+import { runUser } from './commands/user.js';
+import { runDeliverVerb } from './commands/deliver.js';
+import { ROOST_VERSION } from './version.js';
+
+export const DEFAULT_CONFIG = 'config/roost.conf';
+
+const HELP = `usage: roost [-c FILE] [-o key=value]... VERB ...
+  serve                                   run the IMAP and LMTP servers
+  user add|del|list|show|passwd ...       manage built-in accounts
+  user USER | user '*'                    userdb lookup / iterate (doveadm user)
+  mailbox list|create|delete|rename|status -u USER ...
+  metadata get|set|unset|list -u USER MAILBOX [KEY [VALUE]]
+  deliver -u USER [-m MAILBOX] [-f FROM]  deliver a message from stdin (like dovecot-lda)
+  auth test USER [PASS] | auth lookup USER
+  pw [-s SCHEME] [-p PASS] [-t HASH]      hash or test a password
+  config [-a]                             print the effective configuration
+  migrate                                 apply database migrations
+  version
+`;
+
+type Verb = (env: CliEnv, argv: string[]) => Promise<number> | number;
+
+const VERBS: Record<string, Verb> = {
+  serve: runServe,
+  user: runUser,
+  mailbox: runMailbox,
+  metadata: runMetadata,
+  deliver: runDeliverVerb,
+  auth: runAuth,
+  pw: runPw,
+  config: runConfig,
+  migrate: runMigrate,
+  version: (env) => {
+    env.io.out(`${ROOST_VERSION}\n`);
+    return 0;
+  },
+  help: (env) => {
+    env.io.out(HELP);
+    return 0;
+  },
+};
+
+/** Splits the global options (-c, -o) from the verb and its arguments. */
+function splitGlobal(argv: string[]): { config: string | null; overrides: string[]; rest: string[] } {
+  let config: string | null = null;
+  const overrides: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-c' || a === '--config') {
+      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a file`);
+      config = argv[++i];
+    } else if (a === '-o') {
+      if (i + 1 >= argv.length) throw new UsageError('-o needs key=value');
+      overrides.push(argv[++i]);
+    } else break;
+  }
+  return { config, overrides, rest: argv.slice(i) };
+}
+
+export function processIo(): CliIo {
+  return {
+    out: (t) => void process.stdout.write(t),
+    err: (t) => void process.stderr.write(t),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    },
+    promptSecret: async (question) => {
+      if (!process.stdin.isTTY) return null;
+      let muted = false;
+      const output = new Writable({
+        write(chunk, _enc, cb) {
+          if (!muted) process.stderr.write(chunk);
+          cb();
+        },
+      });
+      const rl = createInterface({ input: process.stdin, output, terminal: true });
+      return new Promise((resolve) => {
+        rl.question(question, (answer) => {
+          rl.close();
+          process.stderr.write('\n');
+          resolve(answer);
+        });
+        muted = true;
+      });
+    },
+  };
+}
+
+/** Runs the CLI; returns the exit code (never throws for user errors). */
+export async function runCli(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let env: CliEnv | null = null;
+  try {
+    const { config, overrides, rest } = splitGlobal(argv);
+    const [verb, ...args] = rest;
+    if (!verb || verb === '-h' || verb === '--help') {
+      io.out(HELP);
+      return verb ? 0 : 64;
+    }
+    const run = VERBS[verb];
+    if (!run) throw new UsageError(`Unknown command: ${verb}\n${HELP}`);
+    env = new CliEnv(config ?? (verb === 'version' || verb === 'pw' ? null : DEFAULT_CONFIG), overrides, io);
+    if (verb !== 'serve') logHub.setDefaultOutput(false);
+    return await run(env, args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`roost: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof ConfigError) {
+      io.err(`roost: Fatal: ${err.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    if (err instanceof StorageError) {
+      io.err(`roost: ${err.message}\n`);
+      return err.code === 'NONEXISTENT' ? 68 : 75;
+    }
+    io.err(`roost: Error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 75;
+  } finally {
+    if (env) await env.close();
+  }
+}
+
+// Run when executed directly (not when imported by tests).
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,62 @@
+// The CAPABILITY lists, modelled on Dovecot 2.3's (imap-login before login, imap after), listing
+// only what Roost implements. `imap_capability` replaces the post-login list (or extends it with a
+// leading `+`), as in Dovecot.
+
+export interface PreLoginCapabilityInput {
+  /** STARTTLS offered: TLS available and the connection not yet encrypted. */
+  starttls: boolean;
+  /** Plaintext auth refused here (disable_plaintext_auth on an insecure connection). */
+  loginDisabled: boolean;
+  /** SASL mechanisms offered (upper case). */
+  mechanisms: string[];
+  literalMinus: boolean;
+}
+
+export function preLoginCapabilities(input: PreLoginCapabilityInput): string[] {
+  const caps = ['IMAP4rev1', 'SASL-IR', 'LOGIN-REFERRALS', 'ID', 'ENABLE', 'IDLE', input.literalMinus ? 'LITERAL-' : 'LITERAL+'];
+  if (input.starttls) caps.push('STARTTLS');
+  // Dovecot: with plaintext auth disabled, LOGINDISABLED and only non-plaintext mechanisms.
+  if (input.loginDisabled) caps.push('LOGINDISABLED');
+  for (const mech of input.mechanisms) caps.push(`AUTH=${mech}`);
+  return caps;
+}
+
+export interface PostLoginCapabilityInput {
+  metadata: boolean;
+  literalMinus: boolean;
+  /** The `imap_capability` setting ('' = the built-in list). */
+  override: string;
+}
+
+/** After login: every extension the command handlers implement. */
+export function postLoginCapabilities(input: PostLoginCapabilityInput): string[] {
+  const builtin = [
+    'IMAP4rev1',
+    'SASL-IR',
+    'LOGIN-REFERRALS',
+    'ID',
+    'ENABLE',
+    'IDLE',
+    'MULTIAPPEND',
+    'UNSELECT',
+    'CHILDREN',
+    'NAMESPACE',
+    'UIDPLUS',
+    'LIST-EXTENDED',
+    'CONDSTORE',
+    'ESEARCH',
+    'LIST-STATUS',
+    'MOVE',
+    'STATUS=SIZE',
+    input.literalMinus ? 'LITERAL-' : 'LITERAL+',
+    'SPECIAL-USE',
+  ];
+  if (input.metadata) builtin.push('METADATA');
+  const override = input.override.trim();
+  if (override === '') return builtin;
+  if (override.startsWith('+')) return [...builtin, ...override.slice(1).trim().split(/\s+/).filter(Boolean)];
+  return override.split(/\s+/);
+}
+
+/** Extensions that ENABLE accepts (RFC 5161): the rest are ignored silently. */
+export const ENABLEABLE = new Set(['CONDSTORE']);

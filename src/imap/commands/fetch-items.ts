@@ -1,0 +1,274 @@
+// The FETCH engine (RFC 3501 §6.4.5, §7.4.2; RFC 3516 BINARY; RFC 7162 MODSEQ): writes one
+// `* n FETCH (...)` response per message, item order and formats as Dovecot 2.3.19 answers:
+//   - UID FETCH puts UID first;
+//   - the other items that fit on the line (FLAGS, INTERNALDATE, RFC822.SIZE, ENVELOPE, BODY,
+//     BODYSTRUCTURE, UID, MODSEQ, BINARY.SIZE) come next in request order, then an implicit FLAGS
+//     (after \Seen was set) and MODSEQ (CHANGEDSINCE), then the literal items (BODY[...], RFC822*,
+//     BINARY[...]) in request order (imap-fetch.c writes buffered handlers before body handlers).
+// Literals stream from storage with backpressure (fetch-literal.ts); metadata-only fetches build
+// one line per message into a batched write.
+import { formatImapDateTime } from '../protocol/datetime.js';
+import { formatBodyStructure } from '../protocol/bodystructure.js';
+import { formatEnvelope } from '../protocol/envelope.js';
+import type { FetchAttribute } from '../protocol/commands.js';
+import { decodedBody } from '../../mime/decode.js';
+import { findPart, readSection, resolveSection, toImapBytes, type SectionSpec } from '../../mime/section.js';
+import { readRange } from '../../mime/source.js';
+import type { MimePart, PartSize } from '../../mime/types.js';
+import type { BodyReader, MessageMeta } from '../../storage/types.js';
+import { formatFlagList } from './fetch-flags.js';
+import { writeBufferLiteral, writeRangeLiteral } from './fetch-literal.js';
+import { loadMimeStructure, type MessageBodyStore } from './fetch-mime.js';
+import type { ResponseBatcher } from './fetch-output.js';
+
+export interface FetchContext {
+  store: MessageBodyStore;
+  out: ResponseBatcher;
+  /** UIDs that are \Recent in this session (Dovecot: the session that claimed them). */
+  recentUids: ReadonlySet<number>;
+}
+
+export interface FetchMessage {
+  seq: number;
+  meta: MessageMeta;
+}
+
+export interface FetchOptions {
+  /** UID FETCH: UID is written first even when not asked for. */
+  includeUid: boolean;
+  /** CHANGEDSINCE (RFC 7162 §3.1.4.1): MODSEQ is added when not asked for. */
+  includeModseq: boolean;
+}
+
+type BodyAttribute = Extract<FetchAttribute, { type: 'BODY[]' }>;
+type BinaryAttribute = Extract<FetchAttribute, { type: 'BINARY[]' }>;
+type BinarySizeAttribute = Extract<FetchAttribute, { type: 'BINARY.SIZE' }>;
+type LiteralItem =
+  | { kind: 'section'; name: string; spec: SectionSpec; partial: BodyAttribute['partial'] }
+  | { kind: 'binary'; name: string; part: number[]; partial: BinaryAttribute['partial'] };
+type InlineItem = Exclude<FetchAttribute, BodyAttribute | BinaryAttribute | { type: 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT' }>;
+
+/** The attributes sorted into Dovecot's output order once per command, not per message. */
+export interface FetchPlan {
+  inline: InlineItem[];
+  literals: LiteralItem[];
+  hasFlags: boolean;
+  addModseq: boolean;
+  needsMime: boolean;
+  needsBody: boolean;
+}
+
+/** RFC 3501 §6.4.5: these set \Seen (BODY.PEEK, BINARY.PEEK and RFC822.HEADER do not). */
+export function needsSeen(attributes: readonly FetchAttribute[]): boolean {
+  return attributes.some((a) =>
+    a.type === 'RFC822' || a.type === 'RFC822.TEXT' || ((a.type === 'BODY[]' || a.type === 'BINARY[]') && !a.peek));
+}
+
+/**
+ * UIDs of the messages that FETCH must mark \Seen: the caller stores \Seen on these first, then
+ * renders them with the new flags and `implicitFlagsUids` so FLAGS is part of the same response
+ * (RFC 3501 §6.4.5; Dovecot adds FLAGS when it was not asked for).
+ */
+export function uidsToMarkSeen(messages: readonly FetchMessage[], attributes: readonly FetchAttribute[]): number[] {
+  if (!needsSeen(attributes)) return [];
+  const out: number[] = [];
+  for (const m of messages) if (!m.meta.flags.some((f) => f.toLowerCase() === '\\seen')) out.push(m.meta.uid);
+  return out;
+}
+
+/** Dovecot echoes HEADER.FIELDS names upper-cased: `BODY[HEADER.FIELDS (SUBJECT FROM)]`. */
+function bodyResponseName(a: BodyAttribute): string {
+  if (a.section.fields.length === 0) return a.responseName;
+  const parts = a.section.part.map(String);
+  if (a.section.specifier) parts.push(a.section.specifier);
+  return `BODY[${parts.join('.')} (${a.section.fields.map((f) => f.toUpperCase()).join(' ')})]${a.partial ? `<${a.partial.offset}>` : ''}`;
+}
+
+function sectionSpec(a: BodyAttribute): SectionSpec {
+  const kind = a.section.specifier === null ? 'full' : (a.section.specifier.toLowerCase() as SectionSpec['kind']);
+  return { path: a.section.part, kind, fields: a.section.fields };
+}
+
+export function planFetch(attributes: readonly FetchAttribute[], opts: FetchOptions): FetchPlan {
+  const inline: InlineItem[] = [];
+  const literals: LiteralItem[] = [];
+  if (opts.includeUid) inline.push({ type: 'UID' });
+  for (const a of attributes) {
+    switch (a.type) {
+      case 'RFC822':
+        literals.push({ kind: 'section', name: 'RFC822', spec: { path: [], kind: 'full' }, partial: null });
+        break;
+      case 'RFC822.HEADER':
+        literals.push({ kind: 'section', name: 'RFC822.HEADER', spec: { path: [], kind: 'header' }, partial: null });
+        break;
+      case 'RFC822.TEXT':
+        literals.push({ kind: 'section', name: 'RFC822.TEXT', spec: { path: [], kind: 'text' }, partial: null });
+        break;
+      case 'BODY[]':
+        literals.push({ kind: 'section', name: bodyResponseName(a), spec: sectionSpec(a), partial: a.partial });
+        break;
+      case 'BINARY[]':
+        literals.push({ kind: 'binary', name: a.responseName, part: a.part, partial: a.partial });
+        break;
+      default:
+        // Each item once (Dovecot ignores repeats); UID may already be first.
+        if (!inline.some((i) => i.type === a.type && (a.type !== 'BINARY.SIZE' || (i as BinarySizeAttribute).responseName === a.responseName))) inline.push(a);
+    }
+  }
+  const hasFlags = inline.some((i) => i.type === 'FLAGS');
+  const hasModseq = inline.some((i) => i.type === 'MODSEQ');
+  const needsMime = literals.length > 0 || inline.some((i) => i.type === 'ENVELOPE' || i.type === 'BODY' || i.type === 'BODYSTRUCTURE' || i.type === 'BINARY.SIZE');
+  return { inline, literals, hasFlags, addModseq: opts.includeModseq && !hasModseq, needsMime, needsBody: literals.length > 0 || inline.some((i) => i.type === 'BINARY.SIZE') };
+}
+
+/** Per-message lazy access to the MIME tree and body. */
+class MessageData {
+  private rootPart: MimePart | null = null;
+  private reader: BodyReader | null = null;
+  constructor(private readonly store: MessageBodyStore, readonly meta: MessageMeta) {}
+  get body(): BodyReader {
+    return (this.reader ??= this.store.openBody(this.meta.bodyId));
+  }
+  get root(): MimePart {
+    return (this.rootPart ??= loadMimeStructure(this.store, this.meta, this.reader ?? undefined));
+  }
+}
+
+/** RFC 3516 BINARY[part]: the part's content with its Content-Transfer-Encoding undone. */
+function binaryContent(data: MessageData, path: number[]): Buffer | null {
+  const root = data.root;
+  if (path.length === 0) return null; // BINARY[] is the whole message as stored (streamed)
+  const part = findPart(root, path);
+  if (!part) return Buffer.alloc(0);
+  if (part.children || part.message) return toImapBytes(readRange(data.body, part.bodyStart, part.bodyEnd));
+  const encoding = (part.encoding ?? '7bit').toLowerCase();
+  // Only base64/quoted-printable change the bytes; identity encodings are sent in IMAP form (CRLF).
+  if (encoding === 'base64' || encoding === 'quoted-printable') return decodedBody(data.body, part);
+  return toImapBytes(readRange(data.body, part.bodyStart, part.bodyEnd));
+}
+
+function hasEightBit(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0 || bytes[i]! >= 0x80) return true;
+  return false;
+}
+
+function sumSizes(a: PartSize, b: PartSize): PartSize {
+  return { physical: a.physical + b.physical, virtual: a.virtual + b.virtual, lines: a.lines + b.lines };
+}
+
+/** The IMAP-form size of a section range from the MIME tree (saves scanning for bare LFs). */
+function knownSectionSize(root: MimePart, spec: SectionSpec): PartSize | undefined {
+  const part = findPart(root, spec.path);
+  if (!part) return undefined;
+  const message = spec.path.length > 0 && spec.kind !== 'full' && spec.kind !== 'mime' ? part.message : part;
+  switch (spec.kind) {
+    case 'full': return spec.path.length === 0 ? sumSizes(root.header, root.body) : part.body;
+    case 'mime': return part.header;
+    case 'header': return message?.header;
+    case 'text': return message?.body;
+    default: return undefined;
+  }
+}
+
+function inlineItem(item: InlineItem, data: MessageData, seqRecent: boolean): string {
+  const meta = data.meta;
+  switch (item.type) {
+    case 'UID': return `UID ${meta.uid}`;
+    case 'FLAGS': return `FLAGS ${formatFlagList(meta.flags, seqRecent)}`;
+    case 'RFC822.SIZE': return `RFC822.SIZE ${meta.size}`;
+    case 'MODSEQ': return `MODSEQ (${meta.modseq})`;
+    // Like Dovecot on maildir: the internal date in the server's time zone.
+    case 'INTERNALDATE': return `INTERNALDATE "${formatImapDateTime(meta.internalDate, -meta.internalDate.getTimezoneOffset())}"`;
+    case 'ENVELOPE': return `ENVELOPE ${formatEnvelope(data.root.envelope ?? {})}`;
+    case 'BODY': return `BODY ${formatBodyStructure(data.root, false)}`;
+    case 'BODYSTRUCTURE': return `BODYSTRUCTURE ${formatBodyStructure(data.root, true)}`;
+    case 'BINARY.SIZE': {
+      const content = binaryContent(data, item.part);
+      return `${item.responseName} ${content ? content.length : imapSize(data)}`;
+    }
+  }
+}
+
+function imapSize(data: MessageData): number {
+  return knownSectionSize(data.root, { path: [], kind: 'full' })!.virtual;
+}
+
+async function writeLiteralItem(ctx: FetchContext, item: LiteralItem, data: MessageData): Promise<void> {
+  await ctx.out.text(` ${item.name} `);
+  if (item.kind === 'binary') {
+    const content = binaryContent(data, item.part);
+    if (content) return writeBufferLiteral(ctx.out, content, item.partial, hasEightBit(content));
+    return writeRangeLiteral(ctx.out, data.body, { start: 0, end: data.body.size, known: knownSectionSize(data.root, { path: [], kind: 'full' }) }, item.partial);
+  }
+  const root = data.root;
+  const resolved = resolveSection(root, item.spec);
+  if (resolved.type === 'empty') return writeBufferLiteral(ctx.out, Buffer.alloc(0), null);
+  if (resolved.type === 'header-fields') return writeBufferLiteral(ctx.out, readSection(data.body, root, item.spec), item.partial);
+  return writeRangeLiteral(ctx.out, data.body, { start: resolved.start, end: resolved.end, known: knownSectionSize(root, item.spec) }, item.partial);
+}
+
+function inlinePart(plan: FetchPlan, data: MessageData, recent: boolean, implicitFlags: boolean): string {
+  let line = '';
+  for (const item of plan.inline) line += (line ? ' ' : '') + inlineItem(item, data, recent);
+  if (implicitFlags && !plan.hasFlags) line += (line ? ' ' : '') + `FLAGS ${formatFlagList(data.meta.flags, recent)}`;
+  if (plan.addModseq) line += (line ? ' ' : '') + `MODSEQ (${data.meta.modseq})`;
+  return line;
+}
+
+/**
+ * Writes `* seq FETCH (...)` for one message to ctx.out (batched: call ctx.out.flush() before the
+ * tagged reply). `implicitFlags`: the caller has just set \Seen on this message, so FLAGS goes into
+ * the response even when not asked for.
+ */
+export async function renderFetch(ctx: FetchContext, message: FetchMessage, plan: FetchPlan, implicitFlags = false): Promise<void> {
+  const data = new MessageData(ctx.store, message.meta);
+  const line = inlinePart(plan, data, ctx.recentUids.has(message.meta.uid), implicitFlags);
+  if (plan.literals.length === 0) {
+    await ctx.out.text(`* ${message.seq} FETCH (${line})\r\n`);
+    return;
+  }
+  await ctx.out.text(`* ${message.seq} FETCH (${line}`);
+  let first = line === '';
+  for (const item of plan.literals) {
+    if (first) {
+      // No leading space right after "(".
+      await ctx.out.text(`${item.name} `);
+      await writeLiteralBody(ctx, item, data);
+      first = false;
+    } else {
+      await writeLiteralItem(ctx, item, data);
+    }
+  }
+  await ctx.out.text(')\r\n');
+}
+
+async function writeLiteralBody(ctx: FetchContext, item: LiteralItem, data: MessageData): Promise<void> {
+  // writeLiteralItem without the leading " NAME ".
+  const saved = ctx.out;
+  const noPrefix: ResponseBatcher = Object.create(saved) as ResponseBatcher;
+  let skipped = false;
+  noPrefix.text = (s: string) => {
+    if (!skipped) { skipped = true; return; }
+    return saved.text(s);
+  };
+  noPrefix.bytes = (b: Buffer) => saved.bytes(b);
+  await writeLiteralItem({ ...ctx, out: noPrefix }, item, data);
+}
+
+/**
+ * Renders every message in order. Metadata-only plans build lines without touching bodies and let
+ * the batcher pack them; `implicitFlagsUids` are the messages whose \Seen the caller just set.
+ */
+export async function renderFetchAll(ctx: FetchContext, messages: readonly FetchMessage[], plan: FetchPlan, implicitFlagsUids?: ReadonlySet<number>): Promise<void> {
+  if (!plan.needsMime && !plan.needsBody) {
+    const recent = ctx.recentUids;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      const data = new MessageData(ctx.store, m.meta);
+      const pending = ctx.out.text(`* ${m.seq} FETCH (${inlinePart(plan, data, recent.has(m.meta.uid), implicitFlagsUids?.has(m.meta.uid) ?? false)})\r\n`);
+      if (pending) await pending;
+    }
+    return;
+  }
+  for (const m of messages) await renderFetch(ctx, m, plan, implicitFlagsUids?.has(m.meta.uid) ?? false);
+}

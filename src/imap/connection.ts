@@ -1,0 +1,248 @@
+// One client socket: bytes in → CommandReader → one event at a time to the session (strictly in
+// order, the next command is read only when the previous one has answered and its output has
+// drained), bytes out through a write path with backpressure. STARTTLS swaps the socket underneath.
+import type net from 'node:net';
+import tls from 'node:tls';
+import { CommandReader, type ReaderEvent } from './protocol/index.js';
+import type { ResponseSink } from './commands/fetch-output.js';
+
+/** Reading pauses when this much unprocessed input is queued behind a running command. */
+const MAX_BUFFERED_INPUT = 1024 * 1024;
+
+export interface ConnectionLimits {
+  maxLineLength: number;
+  maxLiteralSize: number;
+  literalMinus: boolean;
+}
+
+export interface ConnectionEvents {
+  /** A command or a protocol error, handled to completion before the next one is read. */
+  onEvent(ev: ReaderEvent): Promise<void>;
+  /** The socket closed (by either side). Called once. */
+  onClose(): void;
+  /** No input or output for the current timeout. */
+  onTimeout(): void;
+}
+
+export class ImapConnection {
+  private socket: net.Socket;
+  private reader: CommandReader;
+  private pumping = false;
+  private lineWaiter: ((line: string | null) => void) | null = null;
+  private closed = false;
+  private needDrain = false;
+  private events: ConnectionEvents | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  secured: boolean;
+  readonly remoteIp: string;
+  readonly remotePort: number;
+  readonly localIp: string;
+  readonly localPort: number;
+
+  constructor(
+    socket: net.Socket,
+    private readonly limits: ConnectionLimits,
+    tlsFromStart: boolean,
+  ) {
+    this.socket = socket;
+    this.secured = tlsFromStart;
+    this.remoteIp = stripV4Mapped(socket.remoteAddress ?? '');
+    this.remotePort = socket.remotePort ?? 0;
+    this.localIp = stripV4Mapped(socket.localAddress ?? '');
+    this.localPort = socket.localPort ?? 0;
+    this.reader = this.newReader();
+  }
+
+  private newReader(): CommandReader {
+    return new CommandReader({
+      maxLineLength: this.limits.maxLineLength,
+      maxLiteralSize: this.limits.maxLiteralSize,
+      nonSyncLiterals: this.limits.literalMinus ? 'LITERAL-' : 'LITERAL+',
+      sendContinuation: () => this.write('+ OK\r\n'),
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  start(events: ConnectionEvents): void {
+    this.events = events;
+    this.attach(this.socket);
+  }
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.onSocketClose());
+    socket.on('timeout', () => this.events?.onTimeout());
+  }
+
+  private onData(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    this.reader.push(chunk);
+    if (this.lineWaiter) this.deliverLine();
+    else void this.pump();
+  }
+
+  /** Hands complete events to the session one by one; re-entered on each data chunk, runs once. */
+  private async pump(): Promise<void> {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      while (!this.closed) {
+        const ev = this.reader.next();
+        if (!ev) {
+          // A big APPEND literal going to disk: stop reading until the file catches up.
+          await this.reader.sinkDrained();
+          if (this.reader.bufferedBytes === 0 || this.reader.next === undefined) break;
+          const again = this.reader.next();
+          if (!again) break;
+          await this.handle(again);
+          continue;
+        }
+        await this.handle(ev);
+      }
+    } finally {
+      this.pumping = false;
+      if (!this.closed && this.socket.isPaused()) this.socket.resume();
+    }
+  }
+
+  private async handle(ev: ReaderEvent): Promise<void> {
+    if (ev.kind === 'line') return; // A stray line in raw mode with nobody waiting (cannot happen).
+    if (this.reader.bufferedBytes > MAX_BUFFERED_INPUT) this.socket.pause();
+    await this.events!.onEvent(ev);
+    // Responses the client does not read must not pile up in memory: wait before the next command.
+    await this.drain();
+    if (this.socket.isPaused() && !this.closed) this.socket.resume();
+  }
+
+  /**
+   * The next raw line (IDLE's DONE, a SASL response), or null when the connection closed. Only
+   * for the command being handled; lines already received are returned at once.
+   */
+  readLine(): Promise<string | null> {
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.lineWaiter = resolve;
+      this.reader.setRawLineMode(true);
+      this.deliverLine();
+    });
+  }
+
+  private deliverLine(): void {
+    const waiter = this.lineWaiter;
+    if (!waiter) return;
+    const ev = this.reader.next();
+    if (!ev) return;
+    this.lineWaiter = null;
+    this.reader.setRawLineMode(false);
+    // In raw mode only a line-too-long error can come back; treat it as an unusable line.
+    waiter(ev.kind === 'line' ? ev.text : '');
+  }
+
+  /** Stops waiting for a raw line (IDLE ended by a timeout); the waiter gets null. */
+  cancelReadLine(): void {
+    const waiter = this.lineWaiter;
+    this.lineWaiter = null;
+    this.reader.setRawLineMode(false);
+    waiter?.(null);
+  }
+
+  /** Response text is latin1 "binary strings" (one char per byte), ASCII in practice. */
+  write(data: string | Buffer): void {
+    if (this.closed || this.socket.destroyed) return;
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+    this.bytesOut += bytes.length;
+    if (!this.socket.write(bytes)) this.needDrain = true;
+  }
+
+  /** Resolves when the socket's buffer has room again (or the connection closed). */
+  async drain(): Promise<void> {
+    while (this.needDrain && !this.closed && !this.socket.destroyed) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.socket.off('drain', done);
+          this.socket.off('close', done);
+          resolve();
+        };
+        this.socket.once('drain', done);
+        this.socket.once('close', done);
+      });
+      this.needDrain = this.socket.writableNeedDrain;
+    }
+    this.needDrain = false;
+  }
+
+  /** The engines' output (FETCH/SEARCH): writes counted, backpressure through drain(). */
+  sink(): ResponseSink {
+    return {
+      write: (chunk) => {
+        this.write(chunk);
+        return !this.needDrain;
+      },
+      waitForDrain: async () => {
+        if (this.closed) throw new Error('Connection closed while writing a response');
+        await this.drain();
+        if (this.closed) throw new Error('Connection closed while writing a response');
+      },
+    };
+  }
+
+  setTimeout(ms: number): void {
+    this.socket.setTimeout(ms);
+  }
+
+  /**
+   * RFC 3501 §6.2.1 STARTTLS: the TLS handshake starts right after the tagged OK. Input already
+   * buffered in plaintext is discarded (RFC 2595 §3.1: no commands injected before TLS).
+   */
+  startTls(context: tls.SecureContext): Promise<void> {
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('timeout');
+    this.reader.close();
+    this.reader = this.newReader();
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: context });
+    this.socket = secure;
+    this.attach(secure);
+    secure.setTimeout(plain.timeout ?? 0);
+    return new Promise((resolve) => {
+      secure.once('secure', () => {
+        this.secured = true;
+        resolve();
+      });
+      secure.once('close', () => resolve());
+    });
+  }
+
+  /** Sends `text` (if any) and closes once it is written. */
+  close(text?: string): void {
+    if (this.closed) return;
+    if (text) this.write(text);
+    this.socket.end();
+    // A client that never reads must not keep the socket open.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onSocketClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reader.close();
+    const waiter = this.lineWaiter;
+    this.lineWaiter = null;
+    waiter?.(null);
+    this.events?.onClose();
+  }
+}
+
+function stripV4Mapped(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}

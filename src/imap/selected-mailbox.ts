@@ -1,0 +1,326 @@
+// The selected mailbox as this session sees it (RFC 3501 §2.3.1.2, §7.4.1): the sequence-number map,
+// the flags last reported, the \Recent messages this session owns, and the changes made by other
+// sessions or LMTP deliveries that are still to be announced. Storage is by UID; sequence numbers
+// exist only here, and they change only when this view announces EXISTS/EXPUNGE.
+import { SYSTEM_FLAGS, type ChangeRecord, type MessageFlags, type UserStore } from '../storage/types.js';
+import { sequenceSetIntervals, type SequenceSet } from './protocol/index.js';
+
+export interface MessageRef {
+  seq: number;
+  uid: number;
+}
+
+/** What the IMAP layer shows for flag lists: system flags, then keywords (Dovecot's order). */
+export const FLAGS_LIST = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
+
+export class SelectedMailbox {
+  /** UIDs by sequence number − 1, ascending. */
+  private uids: number[] = [];
+  private flags = new Map<number, string[]>();
+  private modseqs = new Map<number, number>();
+  private recent = new Set<number>();
+  /** Expunged in storage but not yet announced (RFC 3501 §7.4.1: not during FETCH/STORE/SEARCH). */
+  private pendingExpunges = new Set<number>();
+  private keywords = new Set<string>();
+  /** Highest modseq whose changes this view has taken in. */
+  private syncedModseq = 0;
+  /** Set by a change notice; cleared by sync(). */
+  dirty = false;
+  uidNext: number;
+  highestModseq: number;
+  /** The last count announced with EXISTS / RECENT. */
+  private announcedExists = 0;
+  private announcedRecent = 0;
+
+  private constructor(
+    private readonly store: UserStore,
+    readonly id: number,
+    readonly name: string,
+    readonly readOnly: boolean,
+    readonly uidValidity: number,
+    uidNext: number,
+    highestModseq: number,
+  ) {
+    this.uidNext = uidNext;
+    this.highestModseq = highestModseq;
+  }
+
+  /** Opens the view; throws StorageError NONEXISTENT for a missing or \Noselect mailbox. */
+  static open(store: UserStore, name: string, readOnly: boolean): SelectedMailbox {
+    const status = store.status(name);
+    const info = store.getMailbox(name)!;
+    const view = new SelectedMailbox(store, info.id, info.name, readOnly, info.uidValidity, info.uidNext, info.highestModseq);
+    // Read the listing and the modseq in one transaction so no change falls between them.
+    store.transaction(() => {
+      const fresh = store.getMailboxById(info.id)!;
+      view.syncedModseq = fresh.highestModseq;
+      view.highestModseq = fresh.highestModseq;
+      view.uidNext = fresh.uidNext;
+      for (const m of store.listMessageFlags(info.id)) view.addMessage(m);
+    });
+    for (const k of status.keywords) view.keywords.add(k);
+    // Dovecot: EXAMINE does not take \Recent away from the next SELECT.
+    if (!readOnly) for (const uid of store.claimRecent(info.id)) view.recent.add(uid);
+    else view.recentForExamine = status.recent;
+    view.announcedExists = view.uids.length;
+    view.announcedRecent = view.recentCount;
+    return view;
+  }
+
+  private recentForExamine = 0;
+
+  private addMessage(m: MessageFlags): void {
+    this.uids.push(m.uid);
+    this.flags.set(m.uid, m.flags);
+    this.modseqs.set(m.uid, m.modseq);
+    for (const f of m.flags) if (!f.startsWith('\\')) this.keywords.add(f);
+  }
+
+  get count(): number {
+    return this.uids.length;
+  }
+
+  get recentCount(): number {
+    return this.readOnly ? this.recentForExamine : this.recent.size;
+  }
+
+  /** Every UID in sequence order (the engines iterate this). */
+  get allUids(): readonly number[] {
+    return this.uids;
+  }
+
+  uidAt(seq: number): number | undefined {
+    return this.uids[seq - 1];
+  }
+
+  /** Sequence number of `uid`, 0 when it is not in the view. Binary search: UIDs are ascending. */
+  seqOf(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.uids[mid]!;
+      if (v === uid) return mid + 1;
+      if (v < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+
+  /** Stored flags plus \Recent when this session owns it. */
+  flagsOf(uid: number): string[] {
+    const stored = this.flags.get(uid) ?? [];
+    return this.recent.has(uid) ? [...stored, '\\Recent'] : stored;
+  }
+
+  storedFlagsOf(uid: number): string[] {
+    return this.flags.get(uid) ?? [];
+  }
+
+  modseqOf(uid: number): number {
+    return this.modseqs.get(uid) ?? 0;
+  }
+
+  isRecent(uid: number): boolean {
+    return this.recent.has(uid);
+  }
+
+  /** Expunged by someone else, not yet announced: FETCH of it fails, STORE skips it. */
+  isExpungePending(uid: number): boolean {
+    return this.pendingExpunges.has(uid);
+  }
+
+  /** An APPEND by this session into this mailbox stored \Recent as ours (AppendInput.recentForSession). */
+  markRecent(uid: number): void {
+    if (!this.readOnly) this.recent.add(uid);
+  }
+
+  /** Records flags this session stored itself (so sync does not announce them again). */
+  noteFlags(uid: number, flags: string[], modseq: number): void {
+    if (!this.flags.has(uid)) return;
+    this.flags.set(uid, flags);
+    this.modseqs.set(uid, modseq);
+    for (const f of flags) if (!f.startsWith('\\')) this.keywords.add(f);
+  }
+
+  /** `FLAGS (...)` and PERMANENTFLAGS lists: system flags and every keyword in use. */
+  flagList(): string {
+    return [FLAGS_LIST, ...this.keywords].join(' ');
+  }
+
+  permanentFlagList(): string {
+    return this.readOnly ? '' : [...SYSTEM_FLAGS, ...this.keywords, '\\*'].join(' ');
+  }
+
+  /**
+   * Messages of a sequence set (`uid` false) or UID set (`uid` true), in sequence order. Sequence
+   * numbers must fit the mailbox (checked by the caller); UIDs that do not exist are skipped.
+   */
+  resolve(set: SequenceSet, uid: boolean): MessageRef[] {
+    const out: MessageRef[] = [];
+    if (this.uids.length === 0) return out;
+    if (!uid) {
+      for (const [lo, hi] of sequenceSetIntervals(set, this.uids.length)) for (let s = lo; s <= hi; s++) out.push({ seq: s, uid: this.uids[s - 1]! });
+      return out;
+    }
+    const maxUid = this.uids[this.uids.length - 1]!;
+    for (const [lo, hi] of sequenceSetIntervals(set, maxUid)) {
+      // RFC 3501 §6.4.8: `n:*` always includes the highest UID, even when n is above it.
+      let seq = this.firstSeqAtOrAbove(lo);
+      for (; seq <= this.uids.length && this.uids[seq - 1]! <= hi; seq++) out.push({ seq, uid: this.uids[seq - 1]! });
+    }
+    if (set.kind === 'ranges' && out.length === 0 && set.ranges.some((r) => r.from === '*' || r.to === '*')) {
+      out.push({ seq: this.uids.length, uid: maxUid });
+    }
+    return out;
+  }
+
+  private firstSeqAtOrAbove(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.uids[mid]! < uid) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
+  }
+
+  /**
+   * Takes in the changes since the last sync and returns the untagged lines that announce them.
+   * `allowExpunge` false (during FETCH, STORE, SEARCH) keeps expunged messages in the map until a
+   * later sync may announce them. `condstore` adds MODSEQ to flag updates (RFC 7162 §3.2.4).
+   */
+  sync(opts: { allowExpunge: boolean; condstore: boolean; uidInFetch?: boolean }): string[] {
+    const lines: string[] = [];
+    if (this.dirty) {
+      this.dirty = false;
+      const changes = this.store.changesSince(this.id, this.syncedModseq);
+      this.apply(changes);
+    }
+    if (opts.allowExpunge && this.pendingExpunges.size > 0) {
+      // Highest first, so each sequence number is still valid when its line is read.
+      const seqs = [...this.pendingExpunges].map((u) => this.seqOf(u)).filter((s) => s > 0).sort((a, b) => b - a);
+      for (const seq of seqs) {
+        const uid = this.uids[seq - 1]!;
+        this.removeAt(seq, uid);
+        lines.push(`* ${seq} EXPUNGE\r\n`);
+      }
+      this.pendingExpunges.clear();
+      this.announcedExists = this.uids.length;
+    }
+    if (this.newKeywords) {
+      this.newKeywords = false;
+      lines.push(`* FLAGS (${this.flagList()})\r\n`);
+      if (!this.readOnly) lines.push(`* OK [PERMANENTFLAGS (${this.permanentFlagList()})] Flags permitted.\r\n`);
+    }
+    for (const uid of this.flagUpdates) {
+      const seq = this.seqOf(uid);
+      if (seq === 0 || this.pendingExpunges.has(uid)) continue;
+      const parts = [`FLAGS (${this.flagsOf(uid).join(' ')})`];
+      if (opts.uidInFetch) parts.unshift(`UID ${uid}`);
+      if (opts.condstore) parts.push(`MODSEQ (${this.modseqOf(uid)})`);
+      lines.push(`* ${seq} FETCH (${parts.join(' ')})\r\n`);
+    }
+    this.flagUpdates.clear();
+    if (this.uids.length !== this.announcedExists) {
+      lines.push(`* ${this.uids.length} EXISTS\r\n`);
+      this.announcedExists = this.uids.length;
+    }
+    if (this.recentCount !== this.announcedRecent) {
+      lines.push(`* ${this.recentCount} RECENT\r\n`);
+      this.announcedRecent = this.recentCount;
+    }
+    return lines;
+  }
+
+  private flagUpdates = new Set<number>();
+  private newKeywords = false;
+
+  private apply(changes: ChangeRecord[]): void {
+    let appended = false;
+    for (const c of changes) {
+      if (c.modseq > this.syncedModseq) this.syncedModseq = c.modseq;
+      if (c.modseq > this.highestModseq) this.highestModseq = c.modseq;
+      if (c.kind === 'expunge') {
+        if (this.flags.has(c.uid)) this.pendingExpunges.add(c.uid);
+        continue;
+      }
+      const known = this.flags.get(c.uid);
+      if (known === undefined) {
+        // New message: UIDs only grow, so it goes at the end of the map.
+        if (c.kind === 'append' && (this.uids.length === 0 || c.uid > this.uids[this.uids.length - 1]!)) {
+          this.addMessageWithKeywordCheck(c.uid, c.flags, c.modseq);
+          if (c.uid >= this.uidNext) this.uidNext = c.uid + 1;
+          appended = true;
+        }
+        continue;
+      }
+      if (this.pendingExpunges.has(c.uid)) continue;
+      this.modseqs.set(c.uid, c.modseq);
+      if (!sameFlags(known, c.flags)) {
+        this.flags.set(c.uid, c.flags);
+        this.noteKeywords(c.flags);
+        this.flagUpdates.add(c.uid);
+      }
+    }
+    if (appended && !this.readOnly) for (const uid of this.store.claimRecent(this.id)) this.recent.add(uid);
+    const info = this.store.getMailboxById(this.id);
+    if (info) {
+      this.uidNext = Math.max(this.uidNext, info.uidNext);
+      this.highestModseq = Math.max(this.highestModseq, info.highestModseq);
+    }
+  }
+
+  private addMessageWithKeywordCheck(uid: number, flags: string[], modseq: number): void {
+    this.uids.push(uid);
+    this.flags.set(uid, flags);
+    this.modseqs.set(uid, modseq);
+    this.noteKeywords(flags);
+  }
+
+  private noteKeywords(flags: string[]): void {
+    for (const f of flags) {
+      if (f.startsWith('\\') || this.keywords.has(f)) continue;
+      this.keywords.add(f);
+      this.newKeywords = true;
+    }
+  }
+
+  private removeAt(seq: number, uid: number): void {
+    this.uids.splice(seq - 1, 1);
+    this.flags.delete(uid);
+    this.modseqs.delete(uid);
+    this.recent.delete(uid);
+  }
+
+  /** This session expunged `uids` itself: returns the `* n EXPUNGE` lines, highest first. */
+  expungeOwn(uids: number[]): string[] {
+    const lines: string[] = [];
+    const seqs = uids.map((u) => this.seqOf(u)).filter((s) => s > 0).sort((a, b) => b - a);
+    for (const seq of seqs) {
+      const uid = this.uids[seq - 1]!;
+      this.removeAt(seq, uid);
+      this.pendingExpunges.delete(uid);
+      lines.push(`* ${seq} EXPUNGE\r\n`);
+    }
+    this.announcedExists = this.uids.length;
+    return lines;
+  }
+
+  /** Messages with \Deleted among `candidates` (or all), for EXPUNGE / CLOSE. */
+  deletedUids(candidates?: Set<number>): number[] {
+    const out: number[] = [];
+    for (const uid of this.uids) {
+      if (candidates && !candidates.has(uid)) continue;
+      if ((this.flags.get(uid) ?? []).includes('\\Deleted')) out.push(uid);
+    }
+    return out;
+  }
+}
+
+function sameFlags(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a.map((f) => f.toLowerCase()));
+  return b.every((f) => set.has(f.toLowerCase()));
+}
