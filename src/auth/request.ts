@@ -1,6 +1,6 @@
 // One authentication or user lookup in progress: who is asking, from where, and the passdb/userdb
 // fields gathered so far. Drivers see it read-only through AuthDbRequest.
-import { varExpand } from './var-expand.js';
+import { authVarExpand } from './var-expand.js';
 
 export interface AuthClientInfo {
   service: string;
@@ -12,6 +12,10 @@ export interface AuthClientInfo {
   secured?: boolean;
   mech?: string;
   sessionId?: string;
+  /** Client certificate state (Dovecot %k): "valid" or "". */
+  cert?: string;
+  /** PID of the client process (Dovecot %p); Roost's protocol layers run in-process. */
+  clientPid?: number;
 }
 
 export interface AuthDbRequest {
@@ -21,8 +25,24 @@ export interface AuthDbRequest {
   readonly userdbFields: Readonly<Record<string, string>>;
   /** A previous passdb already verified the password (or this is a lookup without one). */
   readonly skipPasswordCheck: boolean;
+  readonly passdbsSeenUserUnknown: boolean;
+  readonly passdbsSeenInternalFailure: boolean;
+  readonly userdbsSeenInternalFailure: boolean;
   expand(template: string): string;
+  /** Dovecot's auth variable table (long names; null = no value), e.g. for Lua's `req.<name>`. */
+  variables(): Record<string, string | null>;
+  /** `<driver>(<user>[,<rip>][,<session>]): ` — Dovecot's auth-db log prefix. */
+  logPrefix(driver: string): string;
 }
+
+const userPart = (u: string) => {
+  const at = u.indexOf('@');
+  return at < 0 ? u : u.slice(0, at);
+};
+const domainPart = (u: string) => {
+  const at = u.indexOf('@');
+  return at < 0 ? null : u.slice(at + 1);
+};
 
 export class AuthRequest implements AuthDbRequest {
   user: string;
@@ -34,6 +54,9 @@ export class AuthRequest implements AuthDbRequest {
   passdbFields: Record<string, string> = {};
   userdbFields: Record<string, string> = {};
   skipPasswordCheck = false;
+  passdbsSeenUserUnknown = false;
+  passdbsSeenInternalFailure = false;
+  userdbsSeenInternalFailure = false;
   /** Plaintext from PLAIN/LOGIN; exposed as %w. */
   password?: string;
 
@@ -45,66 +68,75 @@ export class AuthRequest implements AuthDbRequest {
     this.originalUser = user;
   }
 
-  variable(name: string): string | undefined {
-    const at = this.user.indexOf('@');
-    switch (name) {
-      case 'user':
-        return this.user;
-      case 'username':
-        return at < 0 ? this.user : this.user.slice(0, at);
-      case 'domain':
-        return at < 0 ? undefined : this.user.slice(at + 1);
-      case 'domain_first':
-        return at < 0 ? undefined : this.user.slice(at + 1).split('@')[0];
-      case 'domain_last':
-        return at < 0 ? undefined : this.user.slice(this.user.lastIndexOf('@') + 1);
-      case 'service':
-        return this.info.service;
-      case 'lip':
-      case 'local_ip':
-        return this.info.localIp;
-      case 'rip':
-      case 'remote_ip':
-        return this.info.remoteIp;
-      case 'lport':
-      case 'local_port':
-        return String(this.info.localPort ?? 0);
-      case 'rport':
-      case 'remote_port':
-        return String(this.info.remotePort ?? 0);
-      case 'mech':
-      case 'mechanism':
-        return this.info.mech;
-      case 'secured':
-        return this.info.secured ? 'secured' : '';
-      case 'password':
-        return this.password;
-      case 'session':
-        return this.info.sessionId;
-      case 'orig_user':
-      case 'original_user':
-        return this.originalUser;
-      case 'master_user':
-        return this.masterUser;
-      case 'pid':
-        return String(process.pid);
-      case 'home':
-        return undefined; // Dovecot: %h is always empty in auth
-    }
-    if (name.startsWith('passdb:') || name.startsWith('userdb:')) {
-      const [, field = '', dflt] = name.split(':');
-      const fields = name.startsWith('passdb:') ? this.passdbFields : this.userdbFields;
-      return fields[field] ?? dflt ?? '';
-    }
-    if (name.startsWith('env:')) return process.env[name.slice(4)] ?? '';
-    return undefined;
+  /**
+   * The auth variable table of Dovecot 2.3 (auth_request_get_var_expand_table), with the values
+   * Dovecot gives when something is unknown (checked with doveadm auth test): IPs nil, ports "0",
+   * `home` always nil, `secured` and `cert` "".
+   */
+  variables(): Record<string, string | null> {
+    const i = this.info;
+    const domain = domainPart(this.user);
+    const loginUser = this.loginUser ?? null;
+    const authUser = this.masterUser ?? this.originalUser;
+    const lip = i.localIp ?? null;
+    const rip = i.remoteIp ?? null;
+    const lport = String(i.localPort ?? 0);
+    const rport = String(i.remotePort ?? 0);
+    const mech = i.mech ?? null;
+    return {
+      user: this.user,
+      username: userPart(this.user),
+      domain,
+      service: i.service,
+      home: null,
+      lip,
+      rip,
+      pid: String(i.clientPid ?? 0),
+      password: this.password ?? null,
+      mech,
+      secured: i.secured ? 'secured' : '',
+      lport,
+      rport,
+      cert: i.cert ?? '',
+      login_user: loginUser,
+      login_username: loginUser === null ? null : userPart(loginUser),
+      login_domain: loginUser === null ? null : domainPart(loginUser),
+      session: i.sessionId ?? null,
+      real_lip: lip,
+      real_rip: rip,
+      real_lport: lport,
+      real_rport: rport,
+      domain_first: domain === null ? null : domain.split('@')[0]!,
+      domain_last: domain === null ? null : this.user.slice(this.user.lastIndexOf('@') + 1),
+      master_user: this.masterUser ?? null,
+      session_pid: null,
+      orig_user: this.originalUser,
+      orig_username: userPart(this.originalUser),
+      orig_domain: domainPart(this.originalUser),
+      auth_user: authUser,
+      auth_username: userPart(authUser),
+      auth_domain: domainPart(authUser),
+      local_name: null,
+      client_id: null,
+      local_ip: lip,
+      remote_ip: rip,
+      local_port: lport,
+      remote_port: rport,
+      real_local_ip: lip,
+      real_remote_ip: rip,
+      real_local_port: lport,
+      real_remote_port: rport,
+      mechanism: mech,
+      original_user: this.originalUser,
+      original_username: userPart(this.originalUser),
+      original_domain: domainPart(this.originalUser),
+    };
   }
 
   expand(template: string): string {
-    return varExpand(template, (n) => this.variable(n));
+    return authVarExpand(template, { variables: this.variables(), passdbFields: this.passdbFields, userdbFields: this.userdbFields });
   }
 
-  /** `<driver>(<user>,<rip>[,<session>]): ` — Dovecot's auth-db log prefix. */
   logPrefix(driver: string): string {
     const parts = [this.user, this.info.remoteIp, this.info.sessionId].filter((p): p is string => !!p);
     return `${driver}(${parts.join(',')}): `;

@@ -2,6 +2,7 @@
 // (auth-request.c): username normalisation, master users, result_* rules, skip, deny, extra fields,
 // then the userdb lookup; wrapped in the brute-force penalty and auth_failure_delay.
 import { Logger } from '../log/logger.js';
+import type { LuaWorkerPool } from '../lua/index.js';
 import { credentialsFor, verifyPassword } from './schemes/registry.js';
 import { getAuthDriver } from './drivers/registry.js';
 import type { AccountStore, PassdbDriver, PassdbReply, PassdbResultCode, UserdbDriver } from './drivers/types.js';
@@ -62,6 +63,10 @@ export interface AuthServiceOptions {
   /** Injectable for tests: waits `ms` milliseconds. */
   sleep?: (ms: number) => Promise<void>;
   logger?: Logger;
+  /** Lua worker pool for `driver = lua` passdbs/userdbs. */
+  lua?: LuaWorkerPool;
+  /** auth_debug. */
+  authDebug?: boolean;
 }
 
 /** How a passdb is used: check a plaintext password, fetch credentials, or only confirm the user exists. */
@@ -87,7 +92,7 @@ export class AuthService {
     this.log = opts.logger ?? new Logger('auth: ');
     this.penalty = opts.penalty ?? new AuthPenalty();
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    const ctx = { logger: this.log, accounts: opts.accounts };
+    const ctx = { logger: this.log, accounts: opts.accounts, lua: opts.lua, authDebug: opts.authDebug };
     const all = settings.passdbs.map((s): ConfiguredPassdb => {
       const mod = getAuthDriver(s.driver);
       if (!mod?.passdb) throw new Error(`Unknown passdb driver '${s.driver}'`);
@@ -121,6 +126,22 @@ export class AuthService {
         overrideFields: parseKeyValues(s.override_fields ?? ''),
       };
     });
+  }
+
+  /**
+   * Waits for the drivers' startup work (Lua scripts: load, main chunk, script_init). Rejects with
+   * the first fatal error, e.g. `passdb-lua: initialization failed: ...`, as Dovecot's auth
+   * process would exit. Lookups before or without init() still work (they wait for the script).
+   */
+  async init(): Promise<void> {
+    const drivers = [...this.passdbs, ...this.masterPassdbs, ...this.userdbs].map((d) => d.driver);
+    await Promise.all(drivers.map((d) => d.init?.()));
+  }
+
+  /** Runs the drivers' shutdown (Lua: script_deinit). */
+  async close(): Promise<void> {
+    const drivers = [...this.passdbs, ...this.masterPassdbs, ...this.userdbs].map((d) => d.driver);
+    await Promise.all(drivers.map((d) => d.close?.()));
   }
 
   /** auth_default_realm, auth_username_chars, auth_username_format (auth_request_fix_username). */
@@ -315,19 +336,25 @@ export class AuthService {
   private async runPassdb(db: ConfiguredPassdb, req: AuthRequest, mode: PassdbMode): Promise<ChainOutcome> {
     const prefix = () => req.logPrefix(db.driver.driver);
     for (const [k, v] of db.defaultFields) this.setPassdbField(req, k, req.expand(v));
-    let reply: PassdbReply;
+    let reply: PassdbReply | undefined;
+    let verifiedByDriver = false;
     try {
-      reply =
-        mode.kind === 'verify' && !req.skipPasswordCheck && db.driver.verify ? await db.driver.verify(req, mode.plain) : await db.driver.lookup(req);
+      if (mode.kind === 'verify' && !req.skipPasswordCheck && db.driver.verify) {
+        reply = await db.driver.verify(req, mode.plain);
+        verifiedByDriver = reply !== undefined;
+      }
+      reply ??= await db.driver.lookup(req);
     } catch (err) {
       reply = { result: 'internal', error: (err as Error).message };
     }
     if (reply.result === 'unknown') {
+      req.passdbsSeenUserUnknown = true;
       this.log.info(`${prefix()}unknown user`);
       return { result: 'unknown' };
     }
     if (reply.result === 'internal') {
-      this.log.error(`${prefix()}${reply.error ?? 'internal failure'}`);
+      req.passdbsSeenInternalFailure = true;
+      if (reply.error !== '') this.log.error(`${prefix()}${reply.error ?? 'internal failure'}`);
       return { result: 'internal' };
     }
     if (reply.result !== 'ok' && reply.result !== 'next') {
@@ -343,7 +370,7 @@ export class AuthService {
       return { result: 'mismatch' };
     }
     if (db.deny || req.skipPasswordCheck || mode.kind === 'lookup') return { result: reply.result };
-    if (mode.kind === 'verify' && db.driver.verify) return { result: reply.result };
+    if (verifiedByDriver) return { result: reply.result };
 
     const nopassword = 'nopassword' in req.passdbFields;
     const password = reply.password ?? '';
@@ -407,7 +434,9 @@ export class AuthService {
         for (const [k, v] of db.overrideFields) req.userdbFields[k] = req.expand(v);
       } else if (reply.result === 'internal') {
         seenInternal = true;
-        this.log.error(`${req.logPrefix(`userdb-${db.driver.driver}`)}${reply.error ?? 'internal failure'}`);
+        req.userdbsSeenInternalFailure = true;
+        // Dovecot logs on the auth-db event: `lua(user): userdb-lua: <error>`.
+        if (reply.error !== '') this.log.error(`${req.logPrefix(db.driver.driver)}${reply.error ?? 'internal failure'}`);
       } else {
         this.log.info(`${req.logPrefix(db.driver.driver)}unknown user`);
       }

@@ -1,59 +1,28 @@
-// The subset of Dovecot's %-variables auth needs (auth_username_format, passwd-file paths,
-// static userdb args, default/override_fields): %u %n %d %s %l %r %a %b %m %c %w %p %h %%,
-// %{long_name}, %{passdb:f}, %{userdb:f}, and the L/U (lower/upper) modifiers, e.g. `%Lu`, `%Ln`.
-// Unknown variables expand as Dovecot does: `UNSUPPORTED_VARIABLE_<x>`.
+// Auth's view of var_expand: the one implementation lives in src/config/var-expand.ts; this file
+// adds the auth variable table's short letters (Dovecot auth-request-var-expand.c) and the
+// `key=value` argument parser the drivers share.
+import { varExpand, type VarExpandContext } from '../config/var-expand.js';
 
-export type VarLookup = (name: string) => string | undefined;
-
-const SHORT: Record<string, string> = {
-  u: 'user', n: 'username', d: 'domain', s: 'service', l: 'lip', r: 'rip', a: 'lport', b: 'rport',
-  m: 'mech', c: 'secured', w: 'password', p: 'pid', h: 'home',
+/** Short letters of Dovecot 2.3's auth variable table (`%u`, `%w`, `%k`, ...). */
+export const AUTH_SHORT_NAMES: Readonly<Record<string, string>> = {
+  u: 'user', n: 'username', d: 'domain', s: 'service', h: 'home', l: 'lip', r: 'rip', p: 'pid',
+  w: 'password', m: 'mech', c: 'secured', a: 'lport', b: 'rport', k: 'cert',
 };
 
-export function varExpand(template: string, lookup: VarLookup): string {
-  let out = '';
-  for (let i = 0; i < template.length; i++) {
-    const ch = template[i]!;
-    if (ch !== '%' || i + 1 >= template.length) {
-      out += ch;
-      continue;
-    }
-    let j = i + 1;
-    let modifier = '';
-    while (template[j] === 'L' || template[j] === 'U') modifier = template[j++]!;
-    let name: string;
-    let display: string;
-    if (template[j] === '{') {
-      const end = template.indexOf('}', j);
-      if (end < 0) {
-        out += template.slice(i);
-        break;
-      }
-      display = template.slice(j + 1, end);
-      name = display;
-      i = end;
-    } else {
-      display = template[j] ?? '';
-      if (display === '%') {
-        out += '%';
-        i = j;
-        continue;
-      }
-      name = SHORT[display] ?? '';
-      i = j;
-    }
-    const value = name ? lookup(name) : undefined;
-    let s = value ?? (name && isKnown(name) ? '' : `UNSUPPORTED_VARIABLE_${display}`);
-    if (modifier === 'L') s = s.toLowerCase();
-    if (modifier === 'U') s = s.toUpperCase();
-    out += s;
-  }
-  return out;
+export interface AuthVarInput {
+  /** Long name → value; null = known variable without a value. */
+  variables: Record<string, string | null>;
+  passdbFields: Record<string, string>;
+  userdbFields: Record<string, string>;
 }
 
-const KNOWN = new Set([...Object.values(SHORT), 'session', 'orig_user', 'master_user', 'login_user', 'domain_first', 'domain_last']);
-function isKnown(name: string): boolean {
-  return KNOWN.has(name) || name.startsWith('passdb:') || name.startsWith('userdb:') || name.startsWith('env:');
+export function authVarExpandContext(input: AuthVarInput): VarExpandContext {
+  return { variables: input.variables, shortNames: { ...AUTH_SHORT_NAMES }, passdb: input.passdbFields, userdb: input.userdbFields };
+}
+
+/** Expands `template` with the auth table; throws VarExpandError on hard errors (`%{if;...}` misuse). */
+export function authVarExpand(template: string, input: AuthVarInput): string {
+  return varExpand(template, authVarExpandContext(input));
 }
 
 /** Parses Dovecot `key=value key2 ...` argument strings; a bare key gets an empty value. */

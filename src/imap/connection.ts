@@ -82,6 +82,7 @@ export class ImapConnection {
   private onData(chunk: Buffer): void {
     this.bytesIn += chunk.length;
     this.reader.push(chunk);
+    if (this.pumping && this.reader.bufferedBytes > MAX_BUFFERED_INPUT) this.socket.pause();
     if (this.lineWaiter) this.deliverLine();
     else void this.pump();
   }
@@ -92,15 +93,12 @@ export class ImapConnection {
     this.pumping = true;
     try {
       while (!this.closed) {
-        const ev = this.reader.next();
+        let ev = this.reader.next();
         if (!ev) {
-          // A big APPEND literal going to disk: stop reading until the file catches up.
+          // A big APPEND literal going to disk: stop taking input until the file catches up.
           await this.reader.sinkDrained();
-          if (this.reader.bufferedBytes === 0 || this.reader.next === undefined) break;
-          const again = this.reader.next();
-          if (!again) break;
-          await this.handle(again);
-          continue;
+          ev = this.reader.next();
+          if (!ev) break;
         }
         await this.handle(ev);
       }

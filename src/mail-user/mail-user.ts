@@ -28,6 +28,8 @@ export interface MailUserSettings {
   plugin: Record<string, string>;
   /** Other global settings a userdb field may override (e.g. `mail_lua_script`). */
   globals?: Record<string, string>;
+  /** `namespace inbox { mailbox NAME { special_use auto } }`: created/subscribed on first use. */
+  mailboxes?: { name: string; specialUse: string[]; auto: 'no' | 'create' | 'subscribe' }[];
 }
 
 export interface MailUserParams {
@@ -135,8 +137,30 @@ export class MailUser implements MailUserVariableSource {
   /** The user's mail store; opened on first use (after the created hooks). */
   getStore(): UserStore {
     if (!this.namespacesReady) throw new Error(`No namespace found for user ${this.username}: storage not yet initialised`);
-    if (!this.store) this.store = this.stores.acquire(this.storeOptions());
+    if (!this.store) {
+      this.store = this.stores.acquire(this.storeOptions());
+      this.applyConfiguredMailboxes(this.store);
+    }
     return this.store;
+  }
+
+  /**
+   * Dovecot's `mailbox NAME { auto = create|subscribe special_use = ... }`: autocreated mailboxes
+   * exist from the first login on, and a configured mailbox carries its special-use attributes
+   * whoever created it.
+   */
+  private applyConfiguredMailboxes(store: UserStore): void {
+    const configured = this.settings.mailboxes ?? [];
+    if (!configured.length) return;
+    const subscribed = new Set(store.listSubscriptions());
+    for (const mb of configured) {
+      let info = store.getMailbox(mb.name);
+      if (!info && mb.auto !== 'no') info = store.createMailbox(mb.name, { specialUse: mb.specialUse });
+      if (info && mb.specialUse.length && info.specialUse.join(' ') !== mb.specialUse.join(' ')) {
+        store.setSpecialUse(mb.name, mb.specialUse);
+      }
+      if (info && mb.auto === 'subscribe' && !subscribed.has(mb.name)) store.setSubscribed(mb.name, true);
+    }
   }
 
   /** Runs the created hooks in order; the first failure fails the creation. */

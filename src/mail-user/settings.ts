@@ -25,5 +25,6 @@ export function mailUserSettings(settings: Settings, service: string): MailUserS
     hostname: s.hostname,
     plugin: { ...s.plugin },
     globals,
+    mailboxes: (inboxNamespace(s)?.mailboxes ?? []).map((m) => ({ name: m.name, specialUse: m.special_use, auto: m.auto })),
   };
 }

@@ -1,6 +1,6 @@
 // The mail-user variable table for var_expand (spec §7.4): mail_home, Lua's user:var_expand and
 // plugin settings all expand through here.
-import { mailUserVarTable, varExpand } from '../config/var-expand.js';
+import { mailUserVarTable, varExpand, type VarExpandContext } from '../config/var-expand.js';
 
 /** What a mail user exposes to %-expansion. */
 export interface MailUserVariableSource {
@@ -22,7 +22,12 @@ export function expandMailUserTemplate(
   u: MailUserVariableSource,
   opts: { skipHome?: boolean } = {},
 ): string {
-  const ctx = mailUserVarTable({
+  return varExpand(template, mailUserVarContext(u, opts));
+}
+
+/** The variable table itself (plain data: the Lua worker expands `user:var_expand` with it). */
+export function mailUserVarContext(u: MailUserVariableSource, opts: { skipHome?: boolean } = {}): VarExpandContext {
+  return mailUserVarTable({
     user: u.username,
     service: u.service,
     // While the home itself is being expanded it is not known yet (Dovecot: %h is empty there).
@@ -37,5 +42,4 @@ export function expandMailUserTemplate(
     hostname: u.settings.hostname,
     userdbFields: u.userdbFields,
   });
-  return varExpand(template, ctx);
 }

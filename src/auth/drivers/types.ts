@@ -2,6 +2,7 @@
 // `driver =`): lookup, optional verify for drivers that check passwords themselves (Lua's
 // auth_password_verify, PAM), optional iterate for userdbs that can list users.
 import type { Logger } from '../../log/logger.js';
+import type { LuaWorkerPool } from '../../lua/index.js';
 import type { AuthDbRequest } from '../request.js';
 
 /** Dovecot's passdb results (PASSDB_RESULT_*). */
@@ -23,8 +24,14 @@ export interface PassdbDriver {
   /** Scheme for stored passwords without a `{SCHEME}` prefix. */
   readonly defaultScheme: string;
   lookup(req: AuthDbRequest): Promise<PassdbReply>;
-  verify?(req: AuthDbRequest, plain: string): Promise<PassdbReply>;
-  close?(): void;
+  /**
+   * Checks a plaintext password itself. Resolving to undefined means "not for this request, use
+   * lookup and let the service verify" (a Lua script without auth_password_verify).
+   */
+  verify?(req: AuthDbRequest, plain: string): Promise<PassdbReply | undefined>;
+  /** Startup work (loading a script); rejects with the fatal error (`passdb-lua: initialization failed: ...`). */
+  init?(): Promise<void>;
+  close?(): void | Promise<void>;
 }
 
 export type UserdbResultCode = 'ok' | 'unknown' | 'internal';
@@ -40,7 +47,8 @@ export interface UserdbDriver {
   readonly driver: string;
   lookup(req: AuthDbRequest): Promise<UserdbReply>;
   iterate?(): AsyncIterable<string>;
-  close?(): void;
+  init?(): Promise<void>;
+  close?(): void | Promise<void>;
 }
 
 /** One account as the built-in account database returns it. */
@@ -62,6 +70,10 @@ export interface AccountStore {
 export interface DriverContext {
   logger: Logger;
   accounts?: AccountStore;
+  /** Runs `driver = lua` scripts (src/cli/context.ts passes the server's pool). */
+  lua?: LuaWorkerPool;
+  /** auth_debug: lets the scripts' `req:log_debug` / debug events through. */
+  authDebug?: boolean;
 }
 
 export interface AuthDriverModule {

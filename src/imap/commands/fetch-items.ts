@@ -193,8 +193,8 @@ function imapSize(data: MessageData): number {
   return knownSectionSize(data.root, { path: [], kind: 'full' })!.virtual;
 }
 
-async function writeLiteralItem(ctx: FetchContext, item: LiteralItem, data: MessageData): Promise<void> {
-  await ctx.out.text(` ${item.name} `);
+async function writeLiteralItem(ctx: FetchContext, item: LiteralItem, data: MessageData, separator: string): Promise<void> {
+  await ctx.out.text(`${separator}${item.name} `);
   if (item.kind === 'binary') {
     const content = binaryContent(data, item.part);
     if (content) return writeBufferLiteral(ctx.out, content, item.partial, hasEightBit(content));
@@ -228,31 +228,12 @@ export async function renderFetch(ctx: FetchContext, message: FetchMessage, plan
     return;
   }
   await ctx.out.text(`* ${message.seq} FETCH (${line}`);
-  let first = line === '';
+  let separator = line === '' ? '' : ' ';
   for (const item of plan.literals) {
-    if (first) {
-      // No leading space right after "(".
-      await ctx.out.text(`${item.name} `);
-      await writeLiteralBody(ctx, item, data);
-      first = false;
-    } else {
-      await writeLiteralItem(ctx, item, data);
-    }
+    await writeLiteralItem(ctx, item, data, separator);
+    separator = ' ';
   }
   await ctx.out.text(')\r\n');
-}
-
-async function writeLiteralBody(ctx: FetchContext, item: LiteralItem, data: MessageData): Promise<void> {
-  // writeLiteralItem without the leading " NAME ".
-  const saved = ctx.out;
-  const noPrefix: ResponseBatcher = Object.create(saved) as ResponseBatcher;
-  let skipped = false;
-  noPrefix.text = (s: string) => {
-    if (!skipped) { skipped = true; return; }
-    return saved.text(s);
-  };
-  noPrefix.bytes = (b: Buffer) => saved.bytes(b);
-  await writeLiteralItem({ ...ctx, out: noPrefix }, item, data);
 }
 
 /**

@@ -1,0 +1,50 @@
+// SEARCH / ESEARCH responses (RFC 3501 §7.2.5, RFC 4731 §3.1, RFC 7162 §3.1.5), formatted as
+// Dovecot 2.3.19 writes them: `* ESEARCH (TAG "a1") UID MIN 1 MAX 7 ALL 1:3,7 COUNT 4 MODSEQ 9`
+// (MIN, MAX, ALL, COUNT, MODSEQ in that order; MIN/MAX/ALL left out when nothing matched).
+import type { SearchReturnOption } from '../protocol/commands.js';
+import { formatNumberSet } from '../protocol/sequence-set.js';
+
+/**
+ * Charsets SEARCH accepts. Others: `NO [BADCHARSET (US-ASCII UTF-8)]` (RFC 3501 §6.4.4).
+ * (Dovecot accepts anything iconv knows; Roost keeps to the two every client uses.)
+ */
+export const SEARCH_CHARSETS = ['US-ASCII', 'UTF-8'] as const;
+
+export function isSearchCharsetSupported(charset: string | null): boolean {
+  if (charset === null) return true;
+  const upper = charset.toUpperCase();
+  return upper === 'US-ASCII' || upper === 'UTF-8' || upper === 'UTF8' || upper === 'ASCII';
+}
+
+/** The response code text for an unsupported charset: `BADCHARSET (US-ASCII UTF-8)`. */
+export const BADCHARSET_CODE = `BADCHARSET (${SEARCH_CHARSETS.join(' ')})`;
+
+/** `* SEARCH 1 2 3\r\n`, with ` (MODSEQ n)` when MODSEQ was searched and something matched. */
+export function formatSearchResponse(numbers: readonly number[], highestModseq: number | null): string {
+  let line = '* SEARCH';
+  for (const n of numbers) line += ' ' + n;
+  if (highestModseq !== null && numbers.length > 0) line += ` (MODSEQ ${highestModseq})`;
+  return line + '\r\n';
+}
+
+/**
+ * `* ESEARCH (TAG "tag") [UID] ...\r\n` for `SEARCH RETURN (...)`; `RETURN ()` means ALL. Returns
+ * null when SAVE is the only option (RFC 5182 §2.4: no ESEARCH response then).
+ */
+export function formatEsearch(tag: string, uid: boolean, numbers: readonly number[], returnOptions: readonly SearchReturnOption[], highestModseq: number | null = null): string | null {
+  const opts = new Set(returnOptions.length === 0 ? ['ALL'] : returnOptions);
+  if (opts.size === 1 && opts.has('SAVE')) return null;
+  let line = `* ESEARCH (TAG "${tag.replace(/[\\"]/g, '\\$&')}")`;
+  if (uid) line += ' UID';
+  if (numbers.length > 0) {
+    let min = numbers[0]!;
+    let max = numbers[0]!;
+    for (const n of numbers) { if (n < min) min = n; if (n > max) max = n; }
+    if (opts.has('MIN')) line += ` MIN ${min}`;
+    if (opts.has('MAX')) line += ` MAX ${max}`;
+    if (opts.has('ALL')) line += ` ALL ${formatNumberSet(numbers)}`;
+  }
+  if (opts.has('COUNT')) line += ` COUNT ${numbers.length}`;
+  if (highestModseq !== null && numbers.length > 0) line += ` MODSEQ ${highestModseq}`;
+  return line + '\r\n';
+}

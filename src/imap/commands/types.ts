@@ -1,0 +1,35 @@
+// The shape every command handler has: the states it is valid in (RFC 3501 §3) and what it does.
+// A handler returns its tagged result; the session writes pending untagged updates before it.
+import type { ImapCommand, ImapCommandName } from '../protocol/index.js';
+import type { ImapSession, SessionState } from '../session.js';
+
+export interface CommandResult {
+  status: 'OK' | 'NO' | 'BAD';
+  text: string;
+  /** Response code without brackets, e.g. `READ-WRITE`, `APPENDUID 7 3`. */
+  code?: string;
+}
+
+export type CommandOf<N extends ImapCommandName> = Extract<ImapCommand, { name: N }>;
+
+export interface CommandHandler<N extends ImapCommandName = ImapCommandName> {
+  states: readonly SessionState[];
+  /**
+   * RFC 3501 §7.4.1: EXPUNGE responses may not follow FETCH, STORE or SEARCH (they would shift the
+   * sequence numbers the client is using); the UID forms may. Default: true.
+   */
+  mayAnnounceExpunge?(cmd: CommandOf<N>): boolean;
+  /** null: the handler wrote everything itself (LOGOUT, a login that closed the connection). */
+  run(session: ImapSession, tag: string, cmd: CommandOf<N>): Promise<CommandResult | null>;
+}
+
+export type HandlerTable = { [N in ImapCommandName]: CommandHandler<N> };
+
+export const ok = (text: string, code?: string): CommandResult => ({ status: 'OK', text, code });
+export const no = (text: string, code?: string): CommandResult => ({ status: 'NO', text, code });
+export const bad = (text: string, code?: string): CommandResult => ({ status: 'BAD', text, code });
+
+export const ANY_STATE = ['not-authenticated', 'authenticated', 'selected'] as const;
+export const NOT_AUTHENTICATED = ['not-authenticated'] as const;
+export const AUTHENTICATED = ['authenticated', 'selected'] as const;
+export const SELECTED = ['selected'] as const;
