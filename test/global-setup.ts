@@ -5,7 +5,16 @@ import ts from 'typescript';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
-const WORKER_ENTRIES = ['src/lua/worker.ts', 'src/lua/http-worker.ts'];
+const WORKER_ENTRIES = [
+  'src/lua/worker.ts',
+  'src/lua/http-worker.ts',
+  'src/lua/bindings/mail-user.ts',
+  // auth (driver = lua): the `req` binding and the password hash helper thread
+  'src/lua/bindings/auth-request.ts',
+  'src/auth/schemes/hash-worker.ts',
+  // push notifications: the driver's transaction runner
+  'src/lua/push-notification/binding.ts',
+];
 
 export default function globalSetup(): void {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');

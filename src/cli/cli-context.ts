@@ -1,5 +1,6 @@
 // What every CLI verb gets: the loaded configuration, an output sink, and a lazily built server
 // context (so `roost version` or `roost pw` never open a database).
+import type { Readable } from 'node:stream';
 import type { Settings } from '../config/index.js';
 import { loadSettings } from './overrides.js';
 import { createServerContext, type CreatedContext } from './context.js';
@@ -8,8 +9,8 @@ import { installPlugins, type Plugins } from './plugins.js';
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
-  /** Standard input as a Buffer (for `deliver`) or null when there is none. */
-  readStdin(): Promise<Buffer>;
+  /** Standard input (the message for `deliver`). */
+  stdin(): Readable;
   /** Asks for a secret on the terminal; null when there is no terminal. */
   promptSecret(question: string): Promise<string | null>;
 }
@@ -50,9 +51,10 @@ export class CliEnv {
   }
 
   async close(): Promise<void> {
+    // Users end first (their deinit hooks still run), then the plugins detach.
+    if (this.ctx) await this.ctx.close();
     if (this.plugins) await this.plugins.close();
     this.plugins = null;
-    if (this.ctx) await this.ctx.close();
     this.ctx = null;
   }
 }

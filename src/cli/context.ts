@@ -9,6 +9,7 @@ import type { ServerContext } from '../mail-user/context.js';
 import { MailUserService } from '../mail-user/service.js';
 import { mailUserSettings } from '../mail-user/settings.js';
 import { openServerDb, openUserStore } from '../storage/index.js';
+import { LuaWorkerPool } from '../lua/index.js';
 import type { ServerDb } from '../storage/types.js';
 
 /** The `roost` passdb/userdb driver reads accounts from the server database. */
@@ -50,7 +51,18 @@ export function serverDbPath(settings: Settings): string {
 }
 
 export interface CreatedContext extends ServerContext {
+  /** The Lua worker pool, created on first use from the lua_* settings. */
+  luaPool(): LuaWorkerPool;
   close(): Promise<void>;
+}
+
+export function luaPoolFor(settings: Settings): LuaWorkerPool {
+  return new LuaWorkerPool({
+    workers: settings.lua_workers || undefined, // 0 = one per core
+    callTimeoutMs: settings.lua_call_timeout,
+    memoryLimitBytes: settings.lua_memory_limit,
+    watchdogTimeoutMs: settings.lua_watchdog_timeout || undefined,
+  });
 }
 
 export function createServerContext(settings: Settings, opts: { serverDb?: ServerDb } = {}): CreatedContext {
@@ -58,13 +70,20 @@ export function createServerContext(settings: Settings, opts: { serverDb?: Serve
   const serverDb = opts.serverDb ?? openServerDb(serverDbPath(settings));
   const auth = new AuthService(authSettingsFrom(settings), { accounts: accountStoreFor(serverDb) });
   const mailUsers = new MailUserService((service) => mailUserSettings(settings, service), openUserStore);
+  let pool: LuaWorkerPool | null = null;
   return {
     settings,
     serverDb,
     auth,
     mailUsers,
+    luaPool() {
+      pool ??= luaPoolFor(settings);
+      return pool;
+    },
     async close() {
+      // Deinit hooks (mail-lua) still need the pool: users first, then the pool.
       await mailUsers.shutdown();
+      if (pool) await pool.close();
       if (!opts.serverDb) serverDb.close();
     },
   };

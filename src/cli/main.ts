@@ -78,11 +78,7 @@ export function processIo(): CliIo {
   return {
     out: (t) => void process.stdout.write(t),
     err: (t) => void process.stderr.write(t),
-    readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
-    },
+    stdin: () => process.stdin,
     promptSecret: async (question) => {
       if (!process.stdin.isTTY) return null;
       let muted = false;

@@ -45,6 +45,7 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'LIST-EXTENDED',
     'CONDSTORE',
     'ESEARCH',
+    'SEARCHRES',
     'LIST-STATUS',
     'MOVE',
     'STATUS=SIZE',

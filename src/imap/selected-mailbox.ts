@@ -121,6 +121,11 @@ export class SelectedMailbox {
     return this.modseqs.get(uid) ?? 0;
   }
 
+  /** The \Recent UIDs this session owns (the FETCH/SEARCH engines read it). */
+  get recentUids(): ReadonlySet<number> {
+    return this.recent;
+  }
+
   isRecent(uid: number): boolean {
     return this.recent.has(uid);
   }
@@ -140,7 +145,16 @@ export class SelectedMailbox {
     if (!this.flags.has(uid)) return;
     this.flags.set(uid, flags);
     this.modseqs.set(uid, modseq);
-    for (const f of flags) if (!f.startsWith('\\')) this.keywords.add(f);
+    this.noteKeywords(flags);
+  }
+
+  /** `* FLAGS` / PERMANENTFLAGS lines when a keyword new to the mailbox appeared, else none. */
+  takeKeywordAnnouncements(): string[] {
+    if (!this.newKeywords) return [];
+    this.newKeywords = false;
+    const lines = [`* FLAGS (${this.flagList()})\r\n`];
+    if (!this.readOnly) lines.push(`* OK [PERMANENTFLAGS (${this.permanentFlagList()})] Flags permitted.\r\n`);
+    return lines;
   }
 
   /** `FLAGS (...)` and PERMANENTFLAGS lists: system flags and every keyword in use. */
@@ -209,11 +223,7 @@ export class SelectedMailbox {
       this.pendingExpunges.clear();
       this.announcedExists = this.uids.length;
     }
-    if (this.newKeywords) {
-      this.newKeywords = false;
-      lines.push(`* FLAGS (${this.flagList()})\r\n`);
-      if (!this.readOnly) lines.push(`* OK [PERMANENTFLAGS (${this.permanentFlagList()})] Flags permitted.\r\n`);
-    }
+    lines.push(...this.takeKeywordAnnouncements());
     for (const uid of this.flagUpdates) {
       const seq = this.seqOf(uid);
       if (seq === 0 || this.pendingExpunges.has(uid)) continue;
@@ -291,7 +301,8 @@ export class SelectedMailbox {
     this.uids.splice(seq - 1, 1);
     this.flags.delete(uid);
     this.modseqs.delete(uid);
-    this.recent.delete(uid);
+    // An expunged \Recent message leaves the count without a RECENT response (Dovecot).
+    if (this.recent.delete(uid)) this.announcedRecent--;
   }
 
   /** This session expunged `uids` itself: returns the `* n EXPUNGE` lines, highest first. */

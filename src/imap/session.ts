@@ -54,6 +54,8 @@ export class ImapSession {
   selected: SelectedMailbox | null = null;
   /** RFC 7162 §3.1: CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), or a CONDSTORE command). */
   condstore = false;
+  /** RFC 5182: UIDs saved by the last `SEARCH RETURN (SAVE)`, for `$`. */
+  savedSearch: number[] | null = null;
   /** A plugin's created hook failed: the next command gets BYE (Dovecot). */
   private initFailed = false;
   private badCommands = 0;

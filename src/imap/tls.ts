@@ -18,7 +18,7 @@ export interface TlsMaterial {
 }
 
 /** `ssl_min_protocol` in Node's spelling (Dovecot's ANY/LATEST mapped to the nearest). */
-function minVersion(setting: string): tls.SecureVersion {
+export function minTlsVersion(setting: string): tls.SecureVersion {
   switch (setting) {
     case 'TLSv1':
     case 'SSLv3':
@@ -72,5 +72,5 @@ function generateSelfSigned(certPath: string, keyPath: string, commonName: strin
 }
 
 export function createTlsContext(material: TlsMaterial, settings: Settings): tls.SecureContext {
-  return tls.createSecureContext({ cert: material.cert, key: material.key, minVersion: minVersion(settings.ssl_min_protocol) });
+  return tls.createSecureContext({ cert: material.cert, key: material.key, minVersion: minTlsVersion(settings.ssl_min_protocol) });
 }

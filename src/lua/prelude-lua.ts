@@ -524,8 +524,12 @@ end
 -- Generic hook call (spec §1.4), lookup raw (spec §2.3 caveat), fixed result count.
 -- mask: one character per argument, '1' = {name=, data=} to be built by a binding's maker.
 local makers = {}
+-- Entry points a binding module registers (register_entry); the host calls them as '@<name>',
+-- which no Lua global can be named, so a script's globals never shadow them nor see them.
+local entries = {}
 function R.call(name, nresults, mask, ...)
-  local f = rawget(_G, name)
+  local f
+  if name:byte(1) == 64 then f = entries[name:sub(2)] else f = rawget(_G, name) end
   if type(f) ~= 'function' then return false, "'" .. tostring(name) .. "' is not a function" end
   local args = tpack(...)
   for i = 1, args.n do
@@ -560,6 +564,7 @@ R.internal = {
   require_args = require_args, argerror = argerror, typename = typename, dovecot = dovecot,
   dovecot_mt = dovecot_mt,
   register_maker = function(name, fn) makers[name] = fn end,
+  register_entry = function(name, fn) entries[name] = fn end,
 }
 
 function R.gc()

@@ -3,10 +3,11 @@
 // which service created it, and the per-user plugin environment; plugins hook its lifecycle.
 import path from 'node:path';
 import { Logger } from '../log/logger.js';
-import { userDbPath } from '../storage/index.js';
+import { actorView, userDbPath } from '../storage/index.js';
 import type { UserStore, UserStoreOptions } from '../storage/types.js';
 import { MailUserInitError, type MailUserHooks } from './hooks.js';
 import { newSessionId } from './session-id.js';
+import { quotaLimitsFromRule } from './quota-rule.js';
 import type { UserStoreRegistry } from './store-registry.js';
 import { expandMailUserTemplate, type MailUserVariableSource } from './variables.js';
 
@@ -70,6 +71,8 @@ export class MailUser implements MailUserVariableSource {
   namespacesReady = false;
 
   private store: UserStore | null = null;
+  /** The shared store seen through this session: its changes carry this user as actor (push events). */
+  private storeView: UserStore | null = null;
   private deinitDone = false;
 
   constructor(
@@ -131,6 +134,7 @@ export class MailUser implements MailUserVariableSource {
       home: this.home,
       dbPath: userDbPath(loc, this.home),
       separator: this.settings.separator,
+      quota: quotaLimitsFromRule(this.pluginGetenv('quota_rule')),
     };
   }
 
@@ -141,7 +145,8 @@ export class MailUser implements MailUserVariableSource {
       this.store = this.stores.acquire(this.storeOptions());
       this.applyConfiguredMailboxes(this.store);
     }
-    return this.store;
+    if (!this.storeView) this.storeView = actorView(this.store, this);
+    return this.storeView;
   }
 
   /**
@@ -194,6 +199,7 @@ export class MailUser implements MailUserVariableSource {
     if (this.store) {
       this.stores.release(this.store);
       this.store = null;
+      this.storeView = null;
     }
     this.namespacesReady = false;
     for (const { hooks } of [...this.hooks].reverse()) {

@@ -14,6 +14,8 @@ import {
 } from './mailbox-names.js';
 import { validateEntry, validatePrefix } from './metadata-entries.js';
 import { applyMigrations } from './migrations.js';
+import type { MailEvent, MailEventListener, StoreActor } from './mail-events.js';
+import { Logger } from '../log/logger.js';
 import { openDb, StatementCache, type Db } from './sqlite.js';
 import {
   DEFAULT_STORAGE_SETTINGS,
@@ -52,6 +54,8 @@ interface MailboxRow {
 /** Message columns in the order listMessages reads them with `.raw()` (arrays are cheaper than objects). */
 const MESSAGE_COLUMNS = 'uid, modseq, flags, keywords, internal_date, save_date, size, guid, body_id';
 type MessageTuple = [number, number, number, string | null, number, number, number, string, number];
+
+const log = new Logger('storage: ');
 
 const MAILBOX_SELECT = `SELECT m.id, m.name, m.uid_validity, m.uid_next, m.highest_modseq, m.noselect, m.special_use,
   (s.name IS NOT NULL) AS subscribed FROM mailbox m LEFT JOIN subscription s ON s.name = m.name`;
@@ -97,6 +101,11 @@ export class SqliteUserStore implements UserStore {
   private readonly listeners = new Set<(n: ChangeNotice) => void>();
   private pending: ChangeNotice[] = [];
   private depth = 0;
+  private readonly mailEventListeners = new Set<MailEventListener>();
+  /** Detailed events of the open transaction (only recorded while someone listens). */
+  private pendingEvents: MailEvent[] = [];
+  private actor: StoreActor | undefined;
+  private txnActor: StoreActor | undefined;
   private closed = false;
 
   constructor(opts: UserStoreOptions) {
@@ -142,6 +151,8 @@ export class SqliteUserStore implements UserStore {
   transaction<T>(fn: () => T): T {
     this.assertOpen();
     const mark = this.pending.length;
+    const eventMark = this.pendingEvents.length;
+    if (this.depth === 0) this.txnActor = this.actor;
     this.depth++;
     let result: T;
     try {
@@ -149,6 +160,9 @@ export class SqliteUserStore implements UserStore {
       result = this.tx.immediate(fn) as T;
     } catch (e) {
       this.pending.length = mark;
+      const hadEvents = this.pendingEvents.length > eventMark;
+      this.pendingEvents.length = eventMark;
+      if (hadEvents && this.depth === 1) this.publishMailEvents(false);
       throw e;
     } finally {
       this.depth--;
@@ -158,7 +172,42 @@ export class SqliteUserStore implements UserStore {
       this.pending = [];
       for (const n of notices) this.bus.publish(n);
     }
+    if (this.depth === 0 && this.pendingEvents.length > 0) this.publishMailEvents(true);
     return result;
+  }
+
+  withActor<T>(actor: StoreActor, fn: () => T): T {
+    const outer = this.actor;
+    this.actor = actor;
+    try {
+      return fn();
+    } finally {
+      this.actor = outer;
+    }
+  }
+
+  onMailEvents(listener: MailEventListener): () => void {
+    this.assertOpen();
+    this.mailEventListeners.add(listener);
+    return () => this.mailEventListeners.delete(listener);
+  }
+
+  /** Records a detailed event of the open transaction (dropped again if it rolls back). */
+  private event(e: MailEvent): void {
+    if (this.mailEventListeners.size > 0) this.pendingEvents.push(e);
+  }
+
+  private publishMailEvents(committed: boolean): void {
+    const txn = { user: this.username, actor: this.txnActor, committed, events: committed ? this.pendingEvents : [] };
+    this.pendingEvents = [];
+    for (const l of [...this.mailEventListeners]) {
+      try {
+        l(txn);
+      } catch (e) {
+        // A plugin's bug must not turn a committed change into a failed command.
+        log.error(`mail event listener for ${this.username} failed: ${(e as Error).stack ?? String(e)}`);
+      }
+    }
   }
 
   private notify(mailboxId: number | null, kind: ChangeNotice['kind'], highestModseq: number): void {
@@ -186,6 +235,7 @@ export class SqliteUserStore implements UserStore {
     this.closed = true;
     for (const l of this.listeners) this.bus.local.off('change', l);
     this.listeners.clear();
+    this.mailEventListeners.clear();
     this.releaseBus();
     this.db.close();
   }
@@ -323,6 +373,7 @@ export class SqliteUserStore implements UserStore {
         this.ensureParents(n);
         this.insertMailbox(n, false, specialUse);
       }
+      this.event({ type: 'MailboxCreate', mailbox: n });
       this.notify(null, 'mailboxes', 0);
       return this.toInfo(this.mailboxRow(n)!);
     });
@@ -349,6 +400,8 @@ export class SqliteUserStore implements UserStore {
         this.dropMailboxRow(row.id);
         this.pruneEmptyParents(n);
       }
+      // Dovecot: each message of the deleted mailbox is expunged first (spec §16.5).
+      this.event({ type: 'MailboxDelete', mailbox: n });
       this.notify(null, 'mailboxes', 0);
     });
   }
@@ -368,6 +421,7 @@ export class SqliteUserStore implements UserStore {
       if (from === INBOX) this.renameInbox(row, to);
       else this.renameTree(from, to);
       this.pruneEmptyParents(from);
+      this.event({ type: 'MailboxRename', mailbox: to, oldMailbox: from });
       this.notify(null, 'mailboxes', 0);
     });
   }
@@ -423,6 +477,7 @@ export class SqliteUserStore implements UserStore {
     this.transaction(() => {
       if (subscribed) this.stmts.get('INSERT OR IGNORE INTO subscription (name) VALUES (?)').run(n);
       else this.stmts.get('DELETE FROM subscription WHERE name = ?').run(n);
+      this.event({ type: subscribed ? 'MailboxSubscribe' : 'MailboxUnsubscribe', mailbox: n });
       this.notify(null, 'mailboxes', 0);
     });
   }
@@ -571,6 +626,16 @@ export class SqliteUserStore implements UserStore {
           )
           .run(box.id, uid, modseq, modseq, p.flags.bits, keywordsToColumn(keywords), p.internalDate.getTime(), now, p.size, guid, bodyId, p.input.recentForSession ? 0 : 1);
         results.push({ uid, uidValidity: box.uid_validity, modseq, mailboxId: box.id, bodyId, size: p.size, guid });
+        this.event({
+          type: 'MessageSave',
+          origin: p.input.origin ?? 'append',
+          mailbox: box.name,
+          mailboxId: box.id,
+          uid,
+          uidValidity: box.uid_validity,
+          bodyId,
+          flags: flagsToList(p.flags.bits, keywordsToColumn(keywords)),
+        });
         uid++;
       }
       this.stmts.get('UPDATE mailbox SET uid_next = ?, highest_modseq = ? WHERE id = ?').run(uid, modseq, box.id);
@@ -678,7 +743,18 @@ export class SqliteUserStore implements UserStore {
         const newCol = keywordsToColumn(newKw);
         if (newBits === oldBits && sameKeywords(oldKw, newCol)) continue;
         update.run(newBits, newCol, modseq, box.id, uid);
-        result.changed.push({ uid, flags: flagsToList(newBits, newCol), modseq, oldFlags: flagsToList(oldBits, oldKw) });
+        const change = { uid, flags: flagsToList(newBits, newCol), modseq, oldFlags: flagsToList(oldBits, oldKw) };
+        result.changed.push(change);
+        this.event({
+          type: 'MessageFlags',
+          mailbox: box.name,
+          mailboxId: box.id,
+          uid,
+          uidValidity: box.uid_validity,
+          oldFlags: change.oldFlags,
+          newFlags: change.flags,
+          oldRecent: input.recentUids?.includes(uid) ?? false,
+        });
       }
       if (result.changed.length > 0) {
         this.stmts.get('UPDATE mailbox SET highest_modseq = ? WHERE id = ?').run(modseq, box.id);
@@ -723,6 +799,16 @@ export class SqliteUserStore implements UserStore {
       const keywords = sameBox ? kw : keywordsToColumn(this.canonicalKeywords(dest.id, keywordsFromColumn(kw), true));
       insert.run(dest.id, uid, modseq, modseq, bits, keywords, internalDate, now, size, guid, bodyId);
       this.bodies.addRef(bodyId);
+      this.event({
+        type: 'MessageSave',
+        origin: 'copy',
+        mailbox: dest.name,
+        mailboxId: dest.id,
+        uid,
+        uidValidity: dest.uid_validity,
+        bodyId,
+        flags: flagsToList(bits, keywords),
+      });
       result.sourceUids.push(srcUid);
       result.destUids.push(uid);
       uid++;
@@ -755,7 +841,11 @@ export class SqliteUserStore implements UserStore {
     this.addUsage(-bytes, -removed.length);
     this.stmts.get('UPDATE mailbox SET highest_modseq = ? WHERE id = ?').run(modseq, box.id);
     this.notify(box.id, 'expunge', modseq);
-    return removed.map((r) => r[0]).sort((a, b) => a - b);
+    const expunged = removed.map((r) => r[0]).sort((a, b) => a - b);
+    for (const uid of expunged) {
+      this.event({ type: 'MessageExpunge', mailbox: box.name, mailboxId: box.id, uid, uidValidity: box.uid_validity });
+    }
+    return expunged;
   }
 
   changesSince(mailboxId: number, sinceModseq: number): ChangeRecord[] {

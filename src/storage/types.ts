@@ -3,6 +3,10 @@
 // folder. All calls are synchronous: better-sqlite3 is synchronous, and the Lua API that sits on top
 // of it must be synchronous like Dovecot's.
 
+import type { AppendOrigin, MailEventListener, StoreActor } from './mail-events.js';
+
+export type { AppendOrigin, MailEvent, MailEventListener, MailTransactionEvents, StoreActor } from './mail-events.js';
+
 /** IMAP system flags as stored; `\Recent` is not stored per message (see recent ownership). */
 export type SystemFlag = '\\Answered' | '\\Flagged' | '\\Deleted' | '\\Seen' | '\\Draft';
 export const SYSTEM_FLAGS: readonly SystemFlag[] = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
@@ -113,6 +117,11 @@ export interface AppendInput {
    * not import mime). Stored once with the body and returned by getMimeStructure().
    */
   mimeStructure?: unknown;
+  /**
+   * Who is saving, for the mail-event feed (MailEvent MessageSave): `delivery` for LMTP/LDA
+   * (Dovecot's MessageNew), `append` (default) for IMAP APPEND (MessageAppend).
+   */
+  origin?: AppendOrigin;
 }
 
 export interface AppendResult {
@@ -142,6 +151,11 @@ export interface StoreFlagsInput {
   flags: string[];
   /** CONDSTORE UNCHANGEDSINCE (RFC 7162 §3.1.3): messages with a higher modseq are not changed. */
   unchangedSince?: number;
+  /**
+   * UIDs that are \Recent in the calling session (it claimed them): reported as `oldRecent` in the
+   * mail-event feed (Dovecot's push events list \Recent in flags_old). Not stored.
+   */
+  recentUids?: readonly number[];
 }
 
 export interface StoreFlagsResult {
@@ -301,6 +315,19 @@ export interface UserStore {
 
   /** Subscribes to change notices for this user (from any thread). Returns an unsubscribe function. */
   onChange(listener: (n: ChangeNotice) => void): () => void;
+
+  /**
+   * Subscribes to the detailed mail-event feed of this store instance (this thread only): one
+   * record per committed transaction that changed something, delivered synchronously right after
+   * the commit; a rolled-back transaction produces none. Listener errors are logged, not thrown.
+   */
+  onMailEvents(listener: MailEventListener): () => void;
+
+  /**
+   * Runs `fn` with `actor` as the author of the changes it makes (MailTransactionEvents.actor):
+   * the store is shared by a user's sessions in a thread, so each session's view sets its actor.
+   */
+  withActor<T>(actor: StoreActor, fn: () => T): T;
 
   close(): void;
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { runCli } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/cli-context.js';
 
@@ -19,7 +20,7 @@ async function roost(...argv: string[]): Promise<Run> {
   const io: CliIo = {
     out: (t) => void (out += t),
     err: (t) => void (err += t),
-    readStdin: async () => Buffer.alloc(0),
+    stdin: () => Readable.from([]),
     promptSecret: async () => null,
   };
   const code = await runCli(['-c', conf, ...argv], io);
@@ -74,7 +75,7 @@ test('mailbox create, list, rename, status and delete', async () => {
   expect((await roost('mailbox', 'list', '-u', 'carol', 'Jobs*')).out.split('\n').filter(Boolean).sort()).toEqual(['Jobs', 'Jobs/Projects']);
   const st = await roost('mailbox', 'status', '-u', 'carol', 'messages unseen uidnext', 'INBOX');
   expect(st.out).toBe('INBOX messages=0 unseen=0 uidnext=1\n');
-  const dupe = await roost('mailbox', 'create', '-u', 'carol', 'Jobs');
+  const dupe = await roost('mailbox', 'create', '-u', 'carol', 'Jobs/Projects');
   expect(dupe.code).not.toBe(0);
   expect(dupe.err).toMatch(/exists/i);
   expect((await roost('mailbox', 'delete', '-u', 'carol', 'Jobs/Projects')).code).toBe(0);
@@ -120,6 +121,6 @@ test('pw hashes and verifies; bad usage exits non-zero with a message, not a sta
 });
 
 test('version', async () => {
-  expect((await runCli(['version'], { out: (t) => expect(t).toMatch(/^roost \d+\.\d+\.\d+\n$/), err: () => {}, readStdin: async () => Buffer.alloc(0), promptSecret: async () => null })))
+  expect((await runCli(['version'], { out: (t) => expect(t).toMatch(/^roost \d+\.\d+\.\d+\n$/), err: () => {}, stdin: () => Readable.from([]), promptSecret: async () => null })))
     .toBe(0);
 });

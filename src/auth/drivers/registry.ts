@@ -1,5 +1,6 @@
 // `driver =` name → module. Adding a driver: write one file exporting an AuthDriverModule and
 // register it here (or call registerAuthDriver from the module that owns it, e.g. src/lua).
+import { luaDriver } from './lua.js';
 import { passwdFileDriver } from './passwd-file.js';
 import { roostDriver } from './roost.js';
 import { staticDriver } from './static.js';
@@ -18,3 +19,4 @@ export function getAuthDriver(name: string): AuthDriverModule | undefined {
 registerAuthDriver(roostDriver);
 registerAuthDriver(passwdFileDriver);
 registerAuthDriver(staticDriver);
+registerAuthDriver(luaDriver);

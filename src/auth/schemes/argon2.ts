@@ -36,6 +36,7 @@ export function argon2Scheme(name: string, variant: Variant): PasswordScheme {
     name,
     encoding: 'none',
     rawLength: 0,
+    offThread: true,
     generate: async (plain, ctx) => Buffer.from(await argon2Hash(variant, plain, { iterations: ctx.rounds, memoryKiB: ctx.memoryKiB })),
     verify: async (plain, raw) => {
       const stored = raw.toString('latin1');

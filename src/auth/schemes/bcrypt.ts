@@ -30,6 +30,7 @@ export function bcryptScheme(name: string): PasswordScheme {
     name,
     encoding: 'none',
     rawLength: 0,
+    offThread: true,
     generate: async (plain, ctx) => Buffer.from(await bcryptHash(plain, ctx.rounds ?? DEFAULT_COST)),
     verify: async (plain, raw) => bcryptCheck(plain, raw.toString('latin1')),
   };

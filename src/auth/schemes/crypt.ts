@@ -19,6 +19,7 @@ export const cryptScheme: PasswordScheme = {
   name: 'CRYPT',
   encoding: 'none',
   rawLength: 0,
+  offThread: true,
   generate: async (plain, ctx) => Buffer.from(await bcryptHash(plain, ctx.rounds)),
   verify: async (plain, raw) => cryptVerify(plain, raw.toString('latin1')),
 };

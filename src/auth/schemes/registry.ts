@@ -10,6 +10,8 @@ import { pbkdf2Scheme } from './pbkdf2.js';
 import { plainScheme } from './plain.js';
 import { scramScheme } from './scram.js';
 import { shaCryptScheme } from './sha-crypt.js';
+import { isMainThread } from 'node:worker_threads';
+import { AsyncHashThread } from './hash-thread.js';
 import { PasswordDataError, type PasswordScheme, type SchemeContext, type SchemeEncoding } from './types.js';
 
 /**
@@ -124,8 +126,27 @@ export interface VerifyOptions extends SchemeContext {
 
 const toBuffer = (plain: string | Buffer) => (typeof plain === 'string' ? Buffer.from(plain, 'utf8') : plain);
 
-/** Checks a plaintext password against a stored `{SCHEME}data` password. Never throws. */
+/** Created on first use: the main thread's helper for CPU-heavy schemes (hash-worker.ts). */
+let hashThread: AsyncHashThread | undefined;
+function offloads(schemeName: string): boolean {
+  return isMainThread && lookupScheme(schemeName)?.scheme.offThread === true;
+}
+
+/**
+ * Checks a plaintext password against a stored `{SCHEME}data` password. Never throws. On the main
+ * thread, ARGON2I/ARGON2ID, BLF-CRYPT and CRYPT run on the hash helper thread (a 0.4 s argon2 would otherwise
+ * stall every connection); everything else is fast enough to run here.
+ */
 export async function verifyPassword(plain: string | Buffer, stored: string, opts: VerifyOptions = {}): Promise<VerifyPasswordResult> {
+  if (offloads(splitStoredPassword(stored, opts.defaultScheme).scheme)) {
+    hashThread ??= new AsyncHashThread();
+    return hashThread.verify(plain, stored, opts);
+  }
+  return verifyPasswordHere(plain, stored, opts);
+}
+
+/** verifyPassword on the current thread (the hash helper thread runs this). */
+export async function verifyPasswordHere(plain: string | Buffer, stored: string, opts: VerifyOptions = {}): Promise<VerifyPasswordResult> {
   const { scheme: name, data } = splitStoredPassword(stored, opts.defaultScheme);
   const resolved = lookupScheme(name);
   if (!resolved) return { error: `Unknown scheme ${name}`, unknownScheme: true };
@@ -149,6 +170,15 @@ function timingSafeEqualBuffers(a: Buffer, b: Buffer): boolean {
 
 /** Creates `{SCHEME}data` for a new password. Throws `Unknown scheme <S>` for unknown schemes. */
 export async function hashPassword(plain: string | Buffer, scheme: string = DEFAULT_PASSWORD_SCHEME, opts: SchemeContext = {}): Promise<string> {
+  if (offloads(scheme)) {
+    hashThread ??= new AsyncHashThread();
+    return hashThread.hash(plain, scheme, opts);
+  }
+  return hashPasswordHere(plain, scheme, opts);
+}
+
+/** hashPassword on the current thread. */
+export async function hashPasswordHere(plain: string | Buffer, scheme: string = DEFAULT_PASSWORD_SCHEME, opts: SchemeContext = {}): Promise<string> {
   const name = scheme.toUpperCase();
   const resolved = lookupScheme(name);
   if (!resolved) throw new Error(`Unknown scheme ${name}`);

@@ -18,6 +18,8 @@ export interface PasswordScheme {
   readonly encoding: SchemeEncoding;
   /** Length of the decoded credentials when fixed (digests); 0 when variable. */
   readonly rawLength: number;
+  /** CPU-heavy by design (argon2, bcrypt): the main thread hands it to the hash helper thread. */
+  readonly offThread?: boolean;
   generate(plain: Buffer, ctx: SchemeContext): Promise<Buffer>;
   /** Salted schemes verify themselves; throws PasswordDataError for malformed stored data. */
   verify?(plain: Buffer, raw: Buffer, ctx: SchemeContext): Promise<boolean>;

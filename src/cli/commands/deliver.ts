@@ -5,5 +5,5 @@ import type { CliEnv } from '../cli-context.js';
 
 export async function runDeliverVerb(env: CliEnv, argv: string[]): Promise<number> {
   const ctx = await env.mailContext();
-  return runDeliver(ctx, argv, await env.io.readStdin(), env.io);
+  return runDeliver(ctx, argv, env.io.stdin(), (line) => env.io.err(`${line}\n`));
 }

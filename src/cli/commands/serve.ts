@@ -17,7 +17,7 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
   if (protocols.has('imap')) {
     const imap = await startImapServer(ctx);
     closers.push(() => imap.close());
-    for (const a of imap.addresses) env.io.out(`roost: IMAP listening on ${a}\n`);
+    for (const l of imap.listeners) env.io.out(`roost: IMAP${l.ssl ? 'S' : ''} listening on ${l.address}:${l.boundPort}\n`);
   }
   if (protocols.has('lmtp')) {
     const lmtp = await startLmtpServer(ctx);

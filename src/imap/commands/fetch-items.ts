@@ -15,7 +15,7 @@ import { decodedBody } from '../../mime/decode.js';
 import { findPart, readSection, resolveSection, toImapBytes, type SectionSpec } from '../../mime/section.js';
 import { readRange } from '../../mime/source.js';
 import type { MimePart, PartSize } from '../../mime/types.js';
-import type { BodyReader, MessageMeta } from '../../storage/types.js';
+import type { BodyReader, MessageFlags, MessageMeta } from '../../storage/types.js';
 import { formatFlagList } from './fetch-flags.js';
 import { writeBufferLiteral, writeRangeLiteral } from './fetch-literal.js';
 import { loadMimeStructure, type MessageBodyStore } from './fetch-mime.js';
@@ -56,6 +56,11 @@ export interface FetchPlan {
   addModseq: boolean;
   needsMime: boolean;
   needsBody: boolean;
+  /**
+   * Only UID, FLAGS, RFC822.SIZE and MODSEQ: renderFetchFlagsOnly() can serve it from the cheaper
+   * storage listMessageFlags() (the hot `FETCH 1:* (UID FLAGS RFC822.SIZE)` of mail clients).
+   */
+  flagsOnly: boolean;
 }
 
 /** RFC 3501 §6.4.5: these set \Seen (BODY.PEEK, BINARY.PEEK and RFC822.HEADER do not). */
@@ -118,7 +123,8 @@ export function planFetch(attributes: readonly FetchAttribute[], opts: FetchOpti
   const hasFlags = inline.some((i) => i.type === 'FLAGS');
   const hasModseq = inline.some((i) => i.type === 'MODSEQ');
   const needsMime = literals.length > 0 || inline.some((i) => i.type === 'ENVELOPE' || i.type === 'BODY' || i.type === 'BODYSTRUCTURE' || i.type === 'BINARY.SIZE');
-  return { inline, literals, hasFlags, addModseq: opts.includeModseq && !hasModseq, needsMime, needsBody: literals.length > 0 || inline.some((i) => i.type === 'BINARY.SIZE') };
+  const flagsOnly = literals.length === 0 && inline.every((i) => i.type === 'UID' || i.type === 'FLAGS' || i.type === 'RFC822.SIZE' || i.type === 'MODSEQ');
+  return { inline, literals, hasFlags, addModseq: opts.includeModseq && !hasModseq, needsMime, needsBody: literals.length > 0 || inline.some((i) => i.type === 'BINARY.SIZE'), flagsOnly };
 }
 
 /** Per-message lazy access to the MIME tree and body. */
@@ -252,4 +258,28 @@ export async function renderFetchAll(ctx: FetchContext, messages: readonly Fetch
     return;
   }
   for (const m of messages) await renderFetch(ctx, m, plan, implicitFlagsUids?.has(m.meta.uid) ?? false);
+}
+
+/** The fast path for a `flagsOnly` plan, over listMessageFlags() rows (no per-message objects). */
+export async function renderFetchFlagsOnly(ctx: FetchContext, messages: readonly { seq: number; meta: MessageFlags }[], plan: FetchPlan, implicitFlagsUids?: ReadonlySet<number>): Promise<void> {
+  if (!plan.flagsOnly) throw new Error('renderFetchFlagsOnly needs a plan with only UID, FLAGS, RFC822.SIZE and MODSEQ');
+  const recent = ctx.recentUids;
+  for (let i = 0; i < messages.length; i++) {
+    const { seq, meta } = messages[i]!;
+    const isRecent = recent.has(meta.uid);
+    let line = '';
+    for (const item of plan.inline) {
+      if (line) line += ' ';
+      switch (item.type) {
+        case 'UID': line += 'UID ' + meta.uid; break;
+        case 'FLAGS': line += 'FLAGS ' + formatFlagList(meta.flags, isRecent); break;
+        case 'RFC822.SIZE': line += 'RFC822.SIZE ' + meta.size; break;
+        default: line += `MODSEQ (${meta.modseq})`;
+      }
+    }
+    if (!plan.hasFlags && implicitFlagsUids?.has(meta.uid)) line += (line ? ' ' : '') + 'FLAGS ' + formatFlagList(meta.flags, isRecent);
+    if (plan.addModseq) line += (line ? ' ' : '') + `MODSEQ (${meta.modseq})`;
+    const pending = ctx.out.text(`* ${seq} FETCH (${line})\r\n`);
+    if (pending) await pending;
+  }
 }

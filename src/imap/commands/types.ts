@@ -10,7 +10,9 @@ export interface CommandResult {
   code?: string;
 }
 
-export type CommandOf<N extends ImapCommandName> = Extract<ImapCommand, { name: N }>;
+/** The command variants a name can be (some variants share several names, e.g. DELETE/SUBSCRIBE). */
+type VariantsNamed<C, N> = C extends { name: infer M } ? (N extends M ? C : never) : never;
+export type CommandOf<N extends ImapCommandName> = VariantsNamed<ImapCommand, N>;
 
 export interface CommandHandler<N extends ImapCommandName = ImapCommandName> {
   states: readonly SessionState[];

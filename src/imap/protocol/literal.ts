@@ -15,6 +15,9 @@ export interface LiteralBody {
   toBuffer(): Promise<Buffer>;
   /** Frees the storage behind a spooled literal (deletes the temp file). Idempotent. */
   dispose(): Promise<void>;
+  /** A spooled literal's file (complete once `ready()` resolved), so storage can read it in place. */
+  readonly path?: string;
+  ready?(): Promise<void>;
 }
 
 /** Receives a big literal while it arrives; `end()` hands back the finished body. */
@@ -55,6 +58,9 @@ class TempFileLiteral implements LiteralBody {
     await this.written;
     if (this.size === 0) return;
     for await (const chunk of createReadStream(this.path)) yield chunk as Buffer;
+  }
+  ready(): Promise<void> {
+    return this.written;
   }
   async toBuffer(): Promise<Buffer> {
     const parts: Buffer[] = [];

@@ -1,0 +1,355 @@
+// driver = lua: passdb and userdb scripts, Dovecot 2.3 compatible (spec §11; Dovecot
+// src/auth/passdb-lua.c, userdb-lua.c, db-lua.c). Each passdb and each userdb gets its own Lua
+// state on the shared Lua worker pool (DriverContext.lua), so a failing or looping script costs
+// only the login that ran it (internal failure → tempfail); the state is re-created if its worker
+// had to be replaced. Return values are interpreted here on the main thread (§11.4).
+import { fileURLToPath } from 'node:url';
+import { LuaScriptError, type LuaStateHandle, type LuaValue, type LuaWorkerPool } from '../../lua/index.js';
+import { authRequestArg, type AuthRequestSnapshot } from '../../lua/bindings/auth-request.js';
+import { splitStoredPassword } from '../schemes/registry.js';
+import type { AuthDbRequest } from '../request.js';
+import type { AuthDriverModule, DriverContext, PassdbReply, PassdbResultCode, UserdbReply } from './types.js';
+
+type DbKind = 'passdb' | 'userdb';
+
+export interface LuaDbArgs {
+  file: string;
+  blocking: boolean;
+  /** Auth cache key template; '' disables caching. Roost has no auth cache yet: parsed, unused. */
+  cacheKey: string;
+  /** passdb only: scheme of table-returned passwords without `{SCHEME}` (default PLAIN). */
+  scheme: string;
+}
+
+/** `args = file=... blocking=yes cache_key=%u scheme=PLAIN` (passdb-lua.c / userdb-lua.c preinit). */
+export function parseLuaDbArgs(kind: DbKind, args: string): LuaDbArgs {
+  const parsed: LuaDbArgs = { file: '', blocking: true, cacheKey: '%u', scheme: 'PLAIN' };
+  for (const tok of args.split(' ').filter(Boolean)) {
+    if (tok.startsWith('file=')) parsed.file = tok.slice(5);
+    else if (tok.startsWith('blocking=')) {
+      const v = tok.slice(9);
+      if (v !== 'yes' && v !== 'no') throw new Error(`Invalid value ${v}. Field blocking must be yes or no`);
+      parsed.blocking = v === 'yes';
+    } else if (tok.startsWith('cache_key=')) parsed.cacheKey = tok.slice(10);
+    else if (kind === 'passdb' && tok.startsWith('scheme=')) parsed.scheme = tok.slice(7);
+    else throw new Error(`Unsupported parameter ${tok}`);
+  }
+  if (!parsed.file) throw new Error(`${kind}-lua: Missing mandatory file= parameter`);
+  return parsed;
+}
+
+/** URL of the compiled binding module the Lua worker imports (from sources: the dist/ copy). */
+function bindingModuleUrl(): string {
+  const here = import.meta.url;
+  const url = here.endsWith('.ts')
+    ? new URL('../../../dist/src/lua/bindings/auth-request.js', here)
+    : new URL('../../lua/bindings/auth-request.js', here);
+  return url.href;
+}
+
+/** One db's script: created at startup, re-created after its worker was replaced. */
+class LuaAuthScript {
+  private state?: Promise<{ handle: LuaStateHandle; hasPasswordVerify: boolean }>;
+  private readonly firstInit: Promise<void>;
+
+  constructor(
+    private readonly kind: DbKind,
+    private readonly file: string,
+    private readonly pool: LuaWorkerPool,
+    private readonly debug: boolean,
+  ) {
+    this.firstInit = this.get().then(() => undefined);
+    this.firstInit.catch(() => undefined); // reported by init() and by each lookup
+  }
+
+  /** Rejects with `<kind>-lua: initialization failed: <error>`. */
+  init(): Promise<void> {
+    return this.firstInit;
+  }
+
+  get(): Promise<{ handle: LuaStateHandle; hasPasswordVerify: boolean }> {
+    this.state ??= (async () => {
+      try {
+        const handle = await this.pool.createState({
+          scriptPath: this.file,
+          context: 'auth',
+          logPrefix: 'auth: ',
+          debug: this.debug,
+          bindings: [{ module: bindingModuleUrl() }],
+        });
+        const hasPasswordVerify = this.kind === 'passdb' && (await handle.hasFunction('auth_password_verify'));
+        return { handle, hasPasswordVerify };
+      } catch (e) {
+        // A load/init failure is permanent for this file version; a lost worker is not.
+        const failure = new Error(`${this.kind}-lua: initialization failed: ${(e as Error).message}`);
+        if (e instanceof LuaScriptError && e.phase === 'lost') this.state = undefined;
+        throw failure;
+      }
+    })();
+    return this.state;
+  }
+
+  /**
+   * Calls `name` with exactly `nresults` results. A Lua error comes back as `{ error }` with
+   * Dovecot's `lua_pcall(...) failed: ...` text; a lost worker drops the state for re-creation.
+   */
+  async call(name: string, args: Parameters<LuaStateHandle['callHook']>[1], nresults: number): Promise<{ values: LuaValue[] } | { error: string }> {
+    let st;
+    try {
+      st = await this.get();
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+    try {
+      return { values: await st.handle.callHook(name, args, nresults) };
+    } catch (e) {
+      if (e instanceof LuaScriptError && e.phase === 'lost') this.state = undefined;
+      return { error: (e as Error).message };
+    }
+  }
+
+  async hasPasswordVerify(): Promise<boolean> {
+    try {
+      return (await this.get()).hasPasswordVerify;
+    } catch {
+      return false; // the lookup reports the init failure
+    }
+  }
+
+  async close(): Promise<void> {
+    const st = this.state;
+    this.state = undefined;
+    if (!st) return;
+    try {
+      await (await st).handle.close();
+    } catch {
+      // init failed or the worker is gone: nothing to deinit
+    }
+  }
+}
+
+// ---- return value interpretation (spec §11.4) ------------------------------------------------
+
+function luaTypeName(v: LuaValue): string {
+  if (v === null) return 'nil';
+  if (typeof v === 'bigint') return 'number';
+  if (typeof v === 'object') return v.luaType === 'cycle' ? 'table' : v.luaType;
+  return typeof v;
+}
+
+/** Lua's tostring for numbers: integers plain, floats as `%.14g` plus `.0` when integral. */
+function luaNumberString(v: number | bigint): string {
+  if (typeof v === 'bigint') return v.toString();
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
+  const exp = Math.floor(Math.log10(Math.abs(v)));
+  let s: string;
+  if (exp < -4 || exp >= 14) {
+    const [mant, e] = v.toExponential(13).split('e') as [string, string];
+    const digits = e.replace(/^[+-]/, '');
+    s = `${mant.replace(/\.?0+$/, '')}e${e.startsWith('-') ? '-' : '+'}${digits.padStart(2, '0')}`;
+  } else {
+    s = v.toPrecision(14);
+    if (s.includes('.')) s = s.replace(/\.?0+$/, '');
+  }
+  return /^-?\d+$/.test(s) ? `${s}.0` : s;
+}
+
+/** lua_tointeger: integers as is, floats with an exact integer value, else 0. */
+function luaToInteger(v: number | bigint): bigint {
+  if (typeof v === 'bigint') return v;
+  return Number.isInteger(v) ? BigInt(v) : 0n;
+}
+
+const NUMERIC_STRING = /^\s*[-+]?(0[xX][0-9a-fA-F]+|(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$/;
+
+/** lua_isnumber + lua_tointeger on the result code: numbers or numeric strings (`"1"` works). */
+function resultCode(v: LuaValue): bigint | undefined {
+  if (typeof v === 'number' || typeof v === 'bigint') return luaToInteger(v);
+  if (typeof v === 'string' && NUMERIC_STRING.test(v)) {
+    const t = v.trim();
+    const neg = t.startsWith('-');
+    const body = t.replace(/^[-+]/, '');
+    if (/^0[xX]/.test(body)) return (neg ? -1n : 1n) * BigInt(body);
+    return luaToInteger(Number(t));
+  }
+  return undefined;
+}
+
+/** Space-separated key=value, no quoting, no %-expansion; a bare key gets '' (spec §11.4). */
+function parseFieldString(s: string): [string, string][] {
+  return s
+    .split(' ')
+    .filter(Boolean)
+    .map((tok) => {
+      const eq = tok.indexOf('=');
+      return eq < 0 ? [tok, ''] : [tok.slice(0, eq), tok.slice(eq + 1)];
+    });
+}
+
+type Interpreted =
+  | { kind: 'bad'; error: string }
+  | { kind: 'fields'; code: bigint; fields: [string, string][]; fromTable: boolean }
+  | { kind: 'failed'; code: bigint; message?: string; fromTable: boolean };
+
+/**
+ * The common part of auth_lua_call_*: result code check, then string or table second value.
+ * `okCodes`: codes whose second value is exported as fields (OK, and NEXT for passdb lookups).
+ */
+function interpret(values: LuaValue[], what: string, okCodes: bigint[], warn: (msg: string) => void): Interpreted {
+  const [first = null, second = null] = values;
+  const code = resultCode(first);
+  if (code === undefined) return { kind: 'bad', error: `db-lua: ${what} invalid return value (expected number got ${luaTypeName(first)})` };
+  if (typeof second === 'string' || typeof second === 'number' || typeof second === 'bigint') {
+    const text = typeof second === 'string' ? second : luaNumberString(second);
+    if (okCodes.includes(code)) return { kind: 'fields', code, fields: parseFieldString(text), fromTable: false };
+    return { kind: 'failed', code, message: text, fromTable: false };
+  }
+  if (second === null || typeof second !== 'object' || second.luaType !== 'table') {
+    return { kind: 'bad', error: `db-lua: ${what} invalid return value (expected string or table, got ${luaTypeName(second)})` };
+  }
+  if (code !== 1n) return { kind: 'failed', code, fromTable: true };
+  const fields: [string, string][] = [];
+  for (const [k, v] of second.entries) {
+    const key = typeof k === 'string' ? k : typeof k === 'number' || typeof k === 'bigint' ? luaNumberString(k) : undefined;
+    if (key === undefined) continue;
+    if (typeof v === 'string') fields.push([key, v]);
+    else if (typeof v === 'number' || typeof v === 'bigint') fields.push([key, luaToInteger(v).toString()]);
+    else if (typeof v === 'boolean') fields.push([key, v ? 'yes' : 'no']);
+    else {
+      // sic: Dovecot 2.3 prints "no value" whatever the type, and still adds the field empty.
+      warn(`db-lua: '${key}' has invalid value type no value - ignoring`);
+      fields.push([key, '']);
+    }
+  }
+  return { kind: 'fields', code, fields, fromTable: true };
+}
+
+const PASSDB_CODES: Record<string, PassdbResultCode> = {
+  '-1': 'internal', '-2': 'scheme-not-available', '-3': 'unknown', '-4': 'disabled', '-5': 'expired', '-6': 'next', '0': 'mismatch', '1': 'ok',
+};
+const passdbCode = (code: bigint): PassdbResultCode => PASSDB_CODES[code.toString()] ?? 'internal';
+
+function snapshot(req: AuthDbRequest, userdbLookup: boolean): AuthRequestSnapshot {
+  return {
+    variables: req.variables(),
+    passdb: { ...req.passdbFields },
+    userdb: { ...req.userdbFields },
+    skipPasswordCheck: req.skipPasswordCheck,
+    passdbsSeenUserUnknown: req.passdbsSeenUserUnknown,
+    passdbsSeenInternalFailure: req.passdbsSeenInternalFailure,
+    userdbsSeenInternalFailure: req.userdbsSeenInternalFailure,
+    userdbLookup,
+    logPrefix: req.logPrefix('lua'),
+  };
+}
+
+function requirePool(kind: DbKind, ctx: DriverContext): LuaWorkerPool {
+  if (!ctx.lua) throw new Error(`${kind}-lua: no Lua worker pool available (DriverContext.lua)`);
+  return ctx.lua;
+}
+
+/** Path as given (Dovecot does not resolve it); file: URLs are accepted for convenience. */
+const scriptPath = (file: string) => (file.startsWith('file:') ? fileURLToPath(file) : file);
+
+export const luaDriver: AuthDriverModule = {
+  name: 'lua',
+  passdb: (args, ctx) => {
+    const a = parseLuaDbArgs('passdb', args);
+    const script = new LuaAuthScript('passdb', scriptPath(a.file), requirePool('passdb', ctx), ctx.authDebug ?? false);
+    const warnFor = (req: AuthDbRequest) => (msg: string) => ctx.logger.warning(`${req.logPrefix('lua')}${msg}`);
+
+    /** passdb_lua_lookup: logged errors get `db-lua: ` in front (hence `db-lua: db-lua: ...`). */
+    const lookup = async (req: AuthDbRequest): Promise<PassdbReply> => {
+      const res = await script.call('auth_passdb_lookup', [authRequestArg(snapshot(req, false))], 2);
+      if ('error' in res) return { result: 'internal', error: res.error.startsWith('passdb-lua: ') ? res.error : `db-lua: ${res.error}` };
+      const r = interpret(res.values, 'auth_passdb_lookup(req)', [1n, -6n], warnFor(req));
+      if (r.kind === 'bad') return { result: 'internal', error: `db-lua: ${r.error}` };
+      if (r.kind === 'failed') {
+        const result = passdbCode(r.code);
+        return result === 'internal' ? { result, error: `db-lua: ${r.fromTable ? 'passb failed' : r.message}` } : { result };
+      }
+      const fields: Record<string, string> = {};
+      let password: string | undefined;
+      for (const [k, v] of r.fields) {
+        if (k === 'password') password = v;
+        else fields[k] = v;
+      }
+      if (password !== undefined && password !== '') {
+        // §11.5: no {SCHEME}: PLAIN for strings, scheme= for tables.
+        const split = splitStoredPassword(password, r.fromTable ? a.scheme : 'PLAIN');
+        password = `{${split.scheme}}${split.data}`;
+      }
+      return { result: passdbCode(r.code), password, fields };
+    };
+
+    return {
+      driver: 'lua',
+      defaultScheme: a.scheme,
+      init: () => script.init(),
+      close: () => script.close(),
+      lookup,
+      /** auth_password_verify when the script defines it (checked once at init), else lookup. */
+      verify: async (req, plain): Promise<PassdbReply | undefined> => {
+        if (!(await script.hasPasswordVerify())) return undefined;
+        const res = await script.call('auth_password_verify', [authRequestArg(snapshot(req, false)), plain], 2);
+        if ('error' in res) return { result: 'internal', error: `passdb-lua: ${res.error}` };
+        const r = interpret(res.values, 'auth_password_verify', [1n], warnFor(req));
+        if (r.kind === 'bad') return { result: 'internal', error: `passdb-lua: ${r.error}` };
+        if (r.kind === 'failed') {
+          const result = passdbCode(r.code);
+          return result === 'internal' ? { result, error: `passdb-lua: ${r.fromTable ? 'passb failed' : r.message}` } : { result };
+        }
+        // In verify mode `password` is an ordinary extra field (spec §11.4).
+        return { result: passdbCode(r.code), fields: Object.fromEntries(r.fields) };
+      },
+    };
+  },
+  userdb: (args, ctx) => {
+    const a = parseLuaDbArgs('userdb', args);
+    const script = new LuaAuthScript('userdb', scriptPath(a.file), requirePool('userdb', ctx), ctx.authDebug ?? false);
+    return {
+      driver: 'lua',
+      init: () => script.init(),
+      close: () => script.close(),
+      lookup: async (req): Promise<UserdbReply> => {
+        const res = await script.call('auth_userdb_lookup', [authRequestArg(snapshot(req, true))], 2);
+        if ('error' in res) return { result: 'internal', error: res.error.startsWith('userdb-lua: ') ? res.error : `userdb-lua: ${res.error}` };
+        const warn = (msg: string) => ctx.logger.warning(`${req.logPrefix('lua')}${msg}`);
+        const r = interpret(res.values, 'auth_userdb_lookup(req)', [1n], warn);
+        if (r.kind === 'bad') return { result: 'internal', error: `userdb-lua: ${r.error}` };
+        if (r.kind === 'failed') {
+          if (r.code === -2n) return { result: 'unknown' };
+          return { result: 'internal', error: `userdb-lua: ${r.fromTable ? 'userdb failed' : r.message}` };
+        }
+        return { result: 'ok', fields: Object.fromEntries(r.fields) };
+      },
+      /** auth_userdb_iterate(): every value of the returned table, keys ignored (spec §11.6). */
+      async *iterate() {
+        const prefix = 'lua(*): ';
+        const res = await script.call('auth_userdb_iterate', [], 1);
+        if ('error' in res) {
+          // A missing function fails the iteration without a log line, like Dovecot.
+          if (res.error !== "'auth_userdb_iterate' is not a function") ctx.logger.error(`${prefix}userdb-lua: ${res.error}`);
+          throw new Error('userdb-lua: iteration failed');
+        }
+        const [list = null] = res.values;
+        if (list === null || typeof list !== 'object' || list.luaType !== 'table') {
+          ctx.logger.error(`${prefix}db-lua: Cannot iterate, return value is not table`);
+          throw new Error('userdb-lua: iteration failed');
+        }
+        const users: string[] = [];
+        for (const [, v] of list.entries) {
+          if (typeof v === 'string') users.push(v);
+          else if (typeof v === 'number' || typeof v === 'bigint') users.push(luaNumberString(v));
+          else {
+            ctx.logger.error(`${prefix}db-lua: Value is not string`);
+            throw new Error('userdb-lua: iteration failed');
+          }
+        }
+        yield* users;
+      },
+    };
+  },
+};

@@ -1,0 +1,89 @@
+// Commands valid in every state (RFC 3501 §6.1) plus ID (RFC 2971) and ENABLE (RFC 5161).
+import { formatNString } from '../protocol/index.js';
+import { ENABLEABLE } from '../capabilities.js';
+import { ANY_STATE, AUTHENTICATED, ok, type CommandHandler } from './types.js';
+
+export const CAPABILITY: CommandHandler<'CAPABILITY'> = {
+  states: ANY_STATE,
+  async run(session) {
+    session.conn.write(`* CAPABILITY ${session.capabilities().join(' ')}\r\n`);
+    return ok('Capability completed.');
+  },
+};
+
+// RFC 3501 §6.1.2: NOOP is the polling point; the session announces pending updates before OK.
+export const NOOP: CommandHandler<'NOOP'> = {
+  states: ANY_STATE,
+  async run() {
+    return ok('NOOP completed.');
+  },
+};
+
+export const LOGOUT: CommandHandler<'LOGOUT'> = {
+  states: ANY_STATE,
+  async run(session, tag) {
+    session.conn.write('* BYE Logging out\r\n');
+    session.conn.write(`${tag} OK Logout completed.\r\n`);
+    await session.end('logout');
+    session.conn.close();
+    return null;
+  },
+};
+
+/** RFC 2971: the server's answer is `imap_id_send` (Dovecot's default `name *` → "Dovecot"; Roost's name). */
+export const ID: CommandHandler<'ID'> = {
+  states: ANY_STATE,
+  async run(session, _tag, cmd) {
+    if (cmd.params && session.settings.imap_id_log) {
+      const wanted = session.settings.imap_id_log.split(/\s+/).map((s) => s.toLowerCase());
+      const logged = cmd.params.filter(([k]) => wanted.includes('*') || wanted.includes(k.toLowerCase()));
+      if (logged.length > 0) (session.user?.log ?? session.log).info(`ID sent: ${logged.map(([k, v]) => `${k}=${v ?? 'NIL'}`).join(', ')}`);
+    }
+    session.conn.write(`* ID ${idResponse(session.settings.imap_id_send)}\r\n`);
+    return ok('ID completed.');
+  },
+};
+
+function idResponse(setting: string): string {
+  const pairs: string[] = [];
+  // `name *` means "the default value" (Dovecot: its own name); values may be quoted.
+  const re = /(\S+)\s+("(?:[^"\\]|\\.)*"|\S+)/g;
+  for (let m = re.exec(setting); m; m = re.exec(setting)) {
+    const key = m[1]!;
+    let value: string | null = m[2]!.startsWith('"') ? m[2]!.slice(1, -1).replace(/\\(.)/g, '$1') : m[2]!;
+    if (value === '*') value = defaultIdValue(key);
+    if (value === null) continue;
+    pairs.push(`${formatNString(key)} ${formatNString(value)}`);
+  }
+  return pairs.length === 0 ? 'NIL' : `(${pairs.join(' ')})`;
+}
+
+function defaultIdValue(key: string): string | null {
+  switch (key.toLowerCase()) {
+    case 'name':
+      return 'Roost';
+    case 'version':
+      return '0.1.0';
+    case 'os':
+      return process.platform;
+    default:
+      return null;
+  }
+}
+
+// RFC 5161 §3.1: unknown extensions are ignored; `* ENABLED` lists what was newly enabled.
+export const ENABLE: CommandHandler<'ENABLE'> = {
+  states: AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    const enabled: string[] = [];
+    for (const cap of cmd.capabilities) {
+      if (!ENABLEABLE.has(cap)) continue;
+      if (cap === 'CONDSTORE' && !session.condstore) {
+        session.condstore = true;
+        enabled.push(cap);
+      }
+    }
+    session.conn.write(`* ENABLED${enabled.map((c) => ` ${c}`).join('')}\r\n`);
+    return ok('Enabled.');
+  },
+};

@@ -1,0 +1,64 @@
+// APPEND (RFC 3501 §6.3.11) with MULTIAPPEND (RFC 3502: all or nothing), APPENDUID (RFC 4315) and
+// TRYCREATE for a missing target. Big literals arrive spooled to a temp file; the MIME structure is
+// parsed from the file in chunks and the store copies the file in place, so no APPEND is ever held
+// whole in memory. Over-size literals are refused by the reader (NO [TOOBIG]) before they are sent.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parseMessage } from '../../mime/parser.js';
+import type { AppendInput } from '../../storage/types.js';
+import type { AppendMessage } from '../protocol/index.js';
+import { formatNumberSet } from '../protocol/index.js';
+import { AUTHENTICATED, no, ok, type CommandHandler } from './types.js';
+
+export const APPEND: CommandHandler<'APPEND'> = {
+  states: AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    try {
+      if (cmd.messages.some((m) => m.body.size === 0)) return no("Can't save a zero byte message.");
+      const view = session.selected;
+      const intoSelected = view !== null && view.name === cmd.mailbox && !view.readOnly;
+      const inputs: AppendInput[] = [];
+      for (const m of cmd.messages) inputs.push(await appendInput(m, intoSelected));
+      const results = inputs.length === 1 ? [session.store.append(cmd.mailbox, inputs[0]!)] : session.store.appendMany(cmd.mailbox, inputs);
+      // The appending session owns \Recent for what it appended into its own selected mailbox.
+      if (intoSelected) for (const r of results) view!.markRecent(r.uid);
+      const uidValidity = results[0]!.uidValidity;
+      return ok('Append completed.', `APPENDUID ${uidValidity} ${formatNumberSet(results.map((r) => r.uid))}`);
+    } finally {
+      for (const m of cmd.messages) await m.body.dispose();
+    }
+  },
+};
+
+async function appendInput(m: AppendMessage, recentForSession: boolean): Promise<AppendInput> {
+  const flags = m.flags.filter((f) => f.toLowerCase() !== '\\recent');
+  const internalDate = m.internalDate?.date;
+  if (m.body.path && m.body.ready) {
+    await m.body.ready();
+    return { content: { path: m.body.path, size: m.body.size }, flags, internalDate, recentForSession, mimeStructure: parseFile(m.body.path, m.body.size) };
+  }
+  const content = await m.body.toBuffer();
+  return { content, flags, internalDate, recentForSession, mimeStructure: parseMessage(content) };
+}
+
+/** The MIME tree of a spooled message, read through the file in chunks. */
+function parseFile(path: string, size: number): unknown {
+  const fd = openSync(path, 'r');
+  try {
+    return parseMessage({
+      size,
+      read(offset: number, length: number): Buffer {
+        const n = Math.max(0, Math.min(length, size - offset));
+        const buf = Buffer.allocUnsafe(n);
+        let got = 0;
+        while (got < n) {
+          const r = readSync(fd, buf, got, n - got, offset + got);
+          if (r === 0) break;
+          got += r;
+        }
+        return got === n ? buf : buf.subarray(0, got);
+      },
+    });
+  } finally {
+    closeSync(fd);
+  }
+}

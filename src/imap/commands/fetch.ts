@@ -1,0 +1,71 @@
+// FETCH / UID FETCH (RFC 3501 §6.4.5, §6.4.8; RFC 7162 CHANGEDSINCE): resolves the set against the
+// session's view, sets \Seen for non-PEEK body fetches, then hands the messages to the FETCH
+// engine (fetch-items.ts), which streams the responses through the connection with backpressure.
+import { planFetch, renderFetchAll, renderFetchFlagsOnly, uidsToMarkSeen, type FetchMessage } from './fetch-items.js';
+import { ResponseBatcher } from './fetch-output.js';
+import { resolveMessageSet } from './message-set.js';
+import { bad, ok, SELECTED, type CommandHandler } from './types.js';
+
+export const FETCH: CommandHandler<'FETCH'> = {
+  states: SELECTED,
+  mayAnnounceExpunge: (cmd) => cmd.uid,
+  async run(session, _tag, cmd) {
+    const view = session.selected!;
+    const resolved = resolveMessageSet(session, cmd.set, cmd.uid);
+    if (!resolved.ok) return bad(resolved.error);
+    if (cmd.changedSince !== null || cmd.attributes.some((a) => a.type === 'MODSEQ')) session.condstore = true;
+    let refs = resolved.messages.filter((m) => !view.isExpungePending(m.uid));
+    if (cmd.changedSince !== null) {
+      const since = cmd.changedSince;
+      refs = refs.filter((m) => view.modseqOf(m.uid) > since);
+    }
+    if (refs.length === 0) return ok('Fetch completed.');
+    const plan = planFetch(cmd.attributes, { includeUid: cmd.uid, includeModseq: cmd.changedSince !== null });
+    const out = new ResponseBatcher(session.conn.sink());
+    const fetchCtx = { store: session.store, out, recentUids: view.recentUids };
+    if (plan.flagsOnly) {
+      // The hot `FETCH 1:* (UID FLAGS RFC822.SIZE)`: the compact listing, no message metadata rows.
+      const wanted = refs.length === view.count ? null : new Set(refs.map((m) => m.uid));
+      const rows = [];
+      for (const meta of session.store.listMessageFlags(view.id)) {
+        if (wanted && !wanted.has(meta.uid)) continue;
+        const seq = view.seqOf(meta.uid);
+        if (seq > 0 && !view.isExpungePending(meta.uid)) rows.push({ seq, meta });
+      }
+      await renderFetchFlagsOnly(fetchCtx, rows, plan);
+      await out.flush();
+      return ok('Fetch completed.');
+    }
+    const metas = session.store.getMessages(view.id, refs.map((m) => m.uid));
+    const seqByUid = new Map(refs.map((m) => [m.uid, m.seq]));
+    const messages: FetchMessage[] = metas.map((meta) => ({ seq: seqByUid.get(meta.uid)!, meta }));
+
+    // RFC 3501 §6.4.5: BODY[...] (not PEEK), RFC822 and RFC822.TEXT set \Seen; not in EXAMINE.
+    let implicitFlags: Set<number> | undefined;
+    if (!view.readOnly) {
+      const toMark = uidsToMarkSeen(messages, cmd.attributes);
+      if (toMark.length > 0) {
+        const result = session.store.storeFlags(view.id, { uids: toMark, operation: 'add', flags: ['\\Seen'] });
+        const byUid = new Map(messages.map((m) => [m.meta.uid, m]));
+        for (const c of result.changed) {
+          view.noteFlags(c.uid, c.flags, c.modseq);
+          const m = byUid.get(c.uid);
+          if (m) m.meta = { ...m.meta, flags: c.flags, modseq: c.modseq };
+        }
+        implicitFlags = new Set(result.changed.map((c) => c.uid));
+      }
+    }
+    await renderFetchAll(fetchCtx, messages, plan, implicitFlags);
+    await out.flush();
+    countFetch(session.stats, cmd.attributes, messages.length);
+    return ok('Fetch completed.');
+  },
+};
+
+/** The hdr_count / body_count figures of imap_logout_format (approximate: per message and item). */
+function countFetch(stats: { fetchHdrCount: number; fetchBodyCount: number }, attributes: readonly { type: string }[], n: number): void {
+  for (const a of attributes) {
+    if (a.type === 'RFC822.HEADER') stats.fetchHdrCount += n;
+    else if (a.type === 'BODY[]' || a.type === 'RFC822' || a.type === 'RFC822.TEXT' || a.type === 'BINARY[]') stats.fetchBodyCount += n;
+  }
+}

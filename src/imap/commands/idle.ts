@@ -1,0 +1,35 @@
+// IDLE (RFC 2177): `+ idling`, then every change from another session of the user or from an
+// LMTP delivery is announced at once (the store's change notices wake the session), until DONE.
+import { AUTHENTICATED, bad, ok, type CommandHandler } from './types.js';
+
+export const IDLE: CommandHandler<'IDLE'> = {
+  states: AUTHENTICATED,
+  async run(session) {
+    session.conn.write('+ idling\r\n');
+    session.flushUpdates(true);
+    let finished = false;
+    let line: string | null = null;
+    const lineRead = session.conn.readLine().then((l) => {
+      finished = true;
+      line = l;
+    });
+    // Dovecot's imap_idle_notify_interval: keep NAT boxes and clients from dropping the connection.
+    const interval = session.settings.imap_idle_notify_interval;
+    const keepalive = interval > 0 ? setInterval(() => session.conn.write('* OK Still here\r\n'), interval) : null;
+    try {
+      while (!finished) {
+        const wake = session.waitForChange();
+        await Promise.race([wake.promise, lineRead]);
+        wake.cancel();
+        if (session.conn.isClosed) break;
+        session.flushUpdates(true);
+        await session.conn.drain();
+      }
+    } finally {
+      if (keepalive) clearInterval(keepalive);
+    }
+    if (line === null) return null; // connection closed while idling
+    if ((line as string).toUpperCase() !== 'DONE') return bad('Expected DONE.');
+    return ok('Idle completed.');
+  },
+};

@@ -1,0 +1,24 @@
+// Every IMAP command's handler, by command name (the parser's ImapCommand['name']).
+import { CAPABILITY, ENABLE, ID, LOGOUT, NOOP } from './any-state.js';
+import { APPEND } from './append.js';
+import { COPY, MOVE } from './copy-move.js';
+import { FETCH } from './fetch.js';
+import { IDLE } from './idle.js';
+import { LIST, LSUB } from './list.js';
+import { AUTHENTICATE, LOGIN, STARTTLS } from './login.js';
+import { CREATE, DELETE, NAMESPACE, RENAME, STATUS, SUBSCRIBE, UNSUBSCRIBE } from './mailboxes.js';
+import { GETMETADATA, SETMETADATA } from './metadata.js';
+import { SEARCH } from './search.js';
+import { CHECK, CLOSE, EXAMINE, EXPUNGE, SELECT, UNSELECT } from './select.js';
+import { STORE } from './store.js';
+import type { HandlerTable } from './types.js';
+
+export const HANDLERS: HandlerTable = {
+  CAPABILITY, NOOP, LOGOUT, ID, ENABLE,
+  STARTTLS, LOGIN, AUTHENTICATE,
+  SELECT, EXAMINE, CHECK, CLOSE, UNSELECT, EXPUNGE,
+  CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, NAMESPACE, STATUS,
+  LIST, LSUB,
+  APPEND, FETCH, STORE, SEARCH, COPY, MOVE, IDLE,
+  GETMETADATA, SETMETADATA,
+};

@@ -1,0 +1,82 @@
+// Not-authenticated state: STARTTLS (RFC 3501 §6.2.1), AUTHENTICATE (§6.2.2, RFC 4959 SASL-IR) and
+// LOGIN (§6.2.3), with Dovecot's disable_plaintext_auth / LOGINDISABLED rules and reply texts.
+import { AUTH_FAILED_MSG, createMechanism, type AuthResult } from '../../auth/index.js';
+import { SASL_ABORTED, SASL_BASE64_ERROR, decodeClientResponse } from '../../auth/sasl/index.js';
+import type { ImapSession } from '../session.js';
+import { bad, no, NOT_AUTHENTICATED, type CommandHandler, type CommandResult } from './types.js';
+
+const PLAINTEXT_DISALLOWED = 'Plaintext authentication disallowed on non-secure (SSL/TLS) connections.';
+/** SASL mechanisms that send the password in clear (refused where plaintext auth is disabled). */
+const PLAINTEXT_MECHANISMS = new Set(['PLAIN', 'LOGIN']);
+
+export const STARTTLS: CommandHandler<'STARTTLS'> = {
+  states: NOT_AUTHENTICATED,
+  async run(session, tag) {
+    if (session.conn.secured) return bad('TLS is already active.');
+    const context = session.shared.tlsContext;
+    if (!context) return bad("TLS support isn't enabled.");
+    session.conn.write(`${tag} OK Begin TLS negotiation now.\r\n`);
+    await session.conn.drain();
+    await session.conn.startTls(context);
+    return null;
+  },
+};
+
+export const LOGIN: CommandHandler<'LOGIN'> = {
+  states: NOT_AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    if (session.plaintextAuthDisabled) return no(PLAINTEXT_DISALLOWED, 'PRIVACYREQUIRED');
+    const result = await session.shared.ctx.auth.authenticatePlain({
+      user: cmd.username,
+      password: cmd.password,
+      ...clientInfo(session, 'PLAIN'),
+    });
+    return finishAuth(session, result, 'PLAIN');
+  },
+};
+
+export const AUTHENTICATE: CommandHandler<'AUTHENTICATE'> = {
+  states: NOT_AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    const name = cmd.mechanism.toUpperCase();
+    const offered = session.settings.auth_mechanisms.map((m) => m.toUpperCase());
+    if (!offered.includes(name)) return no('Unsupported authentication mechanism.');
+    if (PLAINTEXT_MECHANISMS.has(name) && session.plaintextAuthDisabled) return no(PLAINTEXT_DISALLOWED, 'PRIVACYREQUIRED');
+    const mechanism = createMechanism(name, session.shared.ctx.auth, clientInfo(session, name));
+    if (!mechanism) return no('Unsupported authentication mechanism.');
+    // RFC 4959: "=" is an empty initial response; no initial response means the first step gets null.
+    let response: Buffer | null = cmd.initialResponse === null ? null : cmd.initialResponse === '=' ? Buffer.alloc(0) : Buffer.from(cmd.initialResponse, 'base64');
+    for (;;) {
+      const step = await mechanism.step(response);
+      if ('done' in step) return finishAuth(session, step.done, name);
+      session.conn.write(`+ ${step.challenge.toString('base64')}\r\n`);
+      const line = await session.conn.readLine();
+      if (line === null) return null;
+      const decoded = decodeClientResponse(line);
+      if ('aborted' in decoded) return bad(SASL_ABORTED);
+      if ('error' in decoded) return bad(SASL_BASE64_ERROR);
+      response = decoded.data;
+    }
+  },
+};
+
+function clientInfo(session: ImapSession, mech: string) {
+  return {
+    service: 'imap',
+    localIp: session.conn.localIp,
+    remoteIp: session.conn.remoteIp,
+    localPort: session.conn.localPort,
+    remotePort: session.conn.remotePort,
+    secured: session.secured,
+    mech,
+  };
+}
+
+async function finishAuth(session: ImapSession, result: AuthResult, method: string): Promise<CommandResult | null> {
+  if (!result.ok) {
+    if (result.reason === 'tempfail') return no(result.message, 'UNAVAILABLE');
+    // Dovecot keeps the reason from the client except for explicit passdb messages.
+    return no(result.message || AUTH_FAILED_MSG, 'AUTHENTICATIONFAILED');
+  }
+  return session.completeLogin(result, method);
+}

@@ -1,0 +1,97 @@
+// Mailbox management in the authenticated state: CREATE (RFC 3501 §6.3.3, RFC 6154 USE), DELETE
+// (§6.3.4), RENAME (§6.3.5), SUBSCRIBE/UNSUBSCRIBE (§6.3.6-7), NAMESPACE (RFC 2342), STATUS (§6.3.10,
+// RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE).
+import type { MailboxStatus } from '../../storage/types.js';
+import { formatMailbox, type StatusItem } from '../protocol/index.js';
+import type { ImapSession } from '../session.js';
+import { AUTHENTICATED, no, ok, type CommandHandler } from './types.js';
+
+export const CREATE: CommandHandler<'CREATE'> = {
+  states: AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    const sep = session.store.separator;
+    // RFC 3501 §6.3.3: a trailing separator only says the client means to create children.
+    const name = cmd.mailbox.endsWith(sep) ? cmd.mailbox.slice(0, -sep.length) : cmd.mailbox;
+    if (name === 'INBOX') return no('Mailbox already exists', 'ALREADYEXISTS');
+    session.store.createMailbox(name, cmd.specialUse.length > 0 ? { specialUse: cmd.specialUse } : undefined);
+    return ok('Create completed.');
+  },
+};
+
+export const DELETE: CommandHandler<'DELETE'> = {
+  states: AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    // Dovecot refuses to delete the selected mailbox under the client (its view would dangle).
+    if (session.selected && session.selected.name === cmd.mailbox) return no("Can't delete the selected mailbox.", 'INUSE');
+    session.store.deleteMailbox(cmd.mailbox);
+    return ok('Delete completed.');
+  },
+};
+
+export const RENAME: CommandHandler<'RENAME'> = {
+  states: AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    session.store.renameMailbox(cmd.from, cmd.to);
+    return ok('Rename completed.');
+  },
+};
+
+export const SUBSCRIBE: CommandHandler<'SUBSCRIBE'> = {
+  states: AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    session.store.setSubscribed(cmd.mailbox, true);
+    return ok('Subscribe completed.');
+  },
+};
+
+export const UNSUBSCRIBE: CommandHandler<'UNSUBSCRIBE'> = {
+  states: AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    session.store.setSubscribed(cmd.mailbox, false);
+    return ok('Unsubscribe completed.');
+  },
+};
+
+export const NAMESPACE: CommandHandler<'NAMESPACE'> = {
+  states: AUTHENTICATED,
+  async run(session) {
+    // One private namespace with an empty prefix (the inbox namespace), as Roost's store has.
+    session.conn.write(`* NAMESPACE (("" ${formatMailbox(session.store.separator)})) NIL NIL\r\n`);
+    return ok('Namespace completed.');
+  },
+};
+
+export const STATUS: CommandHandler<'STATUS'> = {
+  states: AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    const status = session.store.status(cmd.mailbox);
+    if (cmd.items.includes('HIGHESTMODSEQ')) session.condstore = true; // RFC 7162 §3.1
+    session.conn.write(statusLine(session, cmd.mailbox, status, cmd.items));
+    return ok('Status completed.');
+  },
+};
+
+/** `* STATUS name (ITEM n ...)` in the order asked. */
+export function statusLine(session: ImapSession, name: string, s: MailboxStatus, items: readonly StatusItem[]): string {
+  // The selected mailbox's counts are this session's view (its \Recent, its pending changes).
+  const view = session.selected && session.selected.name === s.name ? session.selected : null;
+  const values = items.map((item) => {
+    switch (item) {
+      case 'MESSAGES':
+        return `MESSAGES ${s.messages}`;
+      case 'RECENT':
+        return `RECENT ${view ? view.recentCount : s.recent}`;
+      case 'UIDNEXT':
+        return `UIDNEXT ${s.uidNext}`;
+      case 'UIDVALIDITY':
+        return `UIDVALIDITY ${s.uidValidity}`;
+      case 'UNSEEN':
+        return `UNSEEN ${s.unseen}`;
+      case 'HIGHESTMODSEQ':
+        return `HIGHESTMODSEQ ${s.highestModseq}`;
+      case 'SIZE':
+        return `SIZE ${s.size}`;
+    }
+  });
+  return `* STATUS ${formatMailbox(name)} (${values.join(' ')})\r\n`;
+}

@@ -1,0 +1,72 @@
+// GETMETADATA / SETMETADATA (RFC 5464), only with `imap_metadata = yes` as in Dovecot. Mailbox ""
+// is the server; entries are /private/... or /shared/...; limits imap_metadata_max_value_size
+// ([METADATA MAXSIZE n]) and imap_metadata_max_entries ([METADATA TOOMANY]).
+import { StorageError, type MetadataEntry } from '../../storage/types.js';
+import { formatAstring, formatMailbox, formatString } from '../protocol/index.js';
+import { AUTHENTICATED, bad, no, ok, type CommandHandler } from './types.js';
+
+const DISABLED = 'METADATA disabled.';
+
+export const GETMETADATA: CommandHandler<'GETMETADATA'> = {
+  states: AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    if (!session.settings.imap_metadata) return bad(DISABLED);
+    const store = session.store;
+    if (cmd.mailbox !== '') store.status(cmd.mailbox); // NONEXISTENT for a missing mailbox
+    const found: Array<[string, Buffer | null]> = [];
+    for (const entry of cmd.entries) {
+      if (cmd.depth === '0') {
+        const [hit] = store.getMetadata(cmd.mailbox, [entry]);
+        // RFC 5464 §4.2: an entry asked for by name that has no value is returned as NIL.
+        found.push([entry, hit ? hit.value : null]);
+      } else {
+        const depth = cmd.depth === '1' ? 1 : 'infinity';
+        const list: MetadataEntry[] = store.listMetadata(cmd.mailbox, entry, depth);
+        for (const e of list) found.push([e.entry, e.value]);
+      }
+    }
+    // RFC 5464 §4.2.1 MAXSIZE: bigger values are left out and the longest one reported.
+    let longest = 0;
+    const shown = found.filter(([, v]) => {
+      if (cmd.maxSize === null || v === null || v.length <= cmd.maxSize) return true;
+      longest = Math.max(longest, v.length);
+      return false;
+    });
+    if (shown.length > 0) {
+      const items = shown.map(([e, v]) => `${formatAstring(e)} ${v === null ? 'NIL' : formatString(v)}`);
+      session.conn.write(`* METADATA ${cmd.mailbox === '' ? '""' : formatMailbox(cmd.mailbox)} (${items.join(' ')})\r\n`);
+    }
+    if (longest > 0) return ok('Getmetadata completed.', `METADATA LONGENTRIES ${longest}`);
+    return ok('Getmetadata completed.');
+  },
+};
+
+export const SETMETADATA: CommandHandler<'SETMETADATA'> = {
+  states: AUTHENTICATED,
+  async run(session, _tag, cmd) {
+    if (!session.settings.imap_metadata) return bad(DISABLED);
+    const store = session.store;
+    if (cmd.mailbox !== '') store.status(cmd.mailbox);
+    const maxValue = session.settings.imap_metadata_max_value_size;
+    for (const { value } of cmd.entries) {
+      if (value !== null && value.length > maxValue) return no('Metadata entry value too large', `METADATA MAXSIZE ${maxValue}`);
+    }
+    try {
+      store.transaction(() => {
+        const maxEntries = session.settings.imap_metadata_max_entries;
+        for (const { entry, value } of cmd.entries) {
+          if (value !== null && maxEntries > 0 && store.getMetadata(cmd.mailbox, [entry]).length === 0) {
+            const count = store.listMetadata(cmd.mailbox, '/private', 'infinity').length + store.listMetadata(cmd.mailbox, '/shared', 'infinity').length;
+            if (count >= maxEntries) throw new StorageError('LIMIT', 'Too many metadata entries');
+          }
+          store.setMetadata(cmd.mailbox, entry, value);
+        }
+      });
+    } catch (err) {
+      if (err instanceof StorageError && err.code === 'TOOBIG') return no('Metadata entry value too large', `METADATA MAXSIZE ${maxValue}`);
+      if (err instanceof StorageError && err.code === 'LIMIT') return no('Too many metadata entries', 'METADATA TOOMANY');
+      throw err;
+    }
+    return ok('Setmetadata completed.');
+  },
+};

@@ -1,0 +1,95 @@
+// SELECT/EXAMINE (RFC 3501 §6.3.1-2, RFC 7162 §3.1.8 CONDSTORE), CHECK (§6.4.1), CLOSE (§6.4.2),
+// UNSELECT (RFC 3691), EXPUNGE (§6.4.3) and UID EXPUNGE (RFC 4315 §2.1).
+import { SelectedMailbox } from '../selected-mailbox.js';
+import type { ImapSession } from '../session.js';
+import { AUTHENTICATED, no, ok, SELECTED, type CommandHandler, type CommandOf, type CommandResult } from './types.js';
+
+async function select(session: ImapSession, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise<CommandResult> {
+  const hadSelected = session.selected !== null;
+  // RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected.
+  session.selected = null;
+  if (session.state === 'selected') session.state = 'authenticated';
+  // RFC 7162 §3.2.11: tells a CONDSTORE/QRESYNC client the old mailbox's updates end here.
+  if (hadSelected) session.conn.write('* OK [CLOSED] Previous mailbox closed.\r\n');
+  if (cmd.condstore) session.condstore = true;
+  session.savedSearch = null; // RFC 5182 §2.1: the saved result belongs to the mailbox
+  const readOnly = cmd.name === 'EXAMINE';
+  const view = SelectedMailbox.open(session.store, cmd.mailbox, readOnly);
+  const status = session.store.status(cmd.mailbox);
+  const w = (line: string) => session.conn.write(line + '\r\n');
+  w(`* FLAGS (${view.flagList()})`);
+  w(`* OK [PERMANENTFLAGS (${view.permanentFlagList()})] ${readOnly ? 'Read-only mailbox.' : 'Flags permitted.'}`);
+  w(`* ${view.count} EXISTS`);
+  w(`* ${view.recentCount} RECENT`);
+  const firstUnseen = firstUnseenSeq(view);
+  if (firstUnseen > 0) w(`* OK [UNSEEN ${firstUnseen}] First unseen.`);
+  w(`* OK [UIDVALIDITY ${view.uidValidity}] UIDs valid`);
+  w(`* OK [UIDNEXT ${Math.max(view.uidNext, status.uidNext)}] Predicted next UID`);
+  w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
+  session.selected = view;
+  session.state = 'selected';
+  return ok(`${cmd.name === 'SELECT' ? 'Select' : 'Examine'} completed.`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
+}
+
+function firstUnseenSeq(view: SelectedMailbox): number {
+  const uids = view.allUids;
+  for (let i = 0; i < uids.length; i++) if (!view.storedFlagsOf(uids[i]!).includes('\\Seen')) return i + 1;
+  return 0;
+}
+
+export const SELECT: CommandHandler<'SELECT'> = { states: AUTHENTICATED, run: (session, _tag, cmd) => select(session, cmd) };
+export const EXAMINE: CommandHandler<'EXAMINE'> = { states: AUTHENTICATED, run: (session, _tag, cmd) => select(session, cmd) };
+
+export const CHECK: CommandHandler<'CHECK'> = {
+  states: SELECTED,
+  async run() {
+    // Every change is committed durably when it is made; CHECK only announces pending updates.
+    return ok('Check completed.');
+  },
+};
+
+function deselect(session: ImapSession): void {
+  session.selected = null;
+  session.state = 'authenticated';
+}
+
+export const CLOSE: CommandHandler<'CLOSE'> = {
+  states: SELECTED,
+  async run(session) {
+    const view = session.selected!;
+    if (!view.readOnly) {
+      // RFC 3501 §6.4.2: expunge silently (no EXPUNGE responses); take in others' flags first.
+      view.sync({ allowExpunge: true, condstore: false });
+      const uids = view.deletedUids();
+      if (uids.length > 0) session.stats.expunged += session.store.expunge(view.id, uids).length;
+    }
+    deselect(session);
+    return ok('Close completed.');
+  },
+};
+
+export const UNSELECT: CommandHandler<'UNSELECT'> = {
+  states: SELECTED,
+  async run(session) {
+    deselect(session);
+    return ok('Unselect completed.');
+  },
+};
+
+export const EXPUNGE: CommandHandler<'EXPUNGE'> = {
+  states: SELECTED,
+  async run(session, _tag, cmd) {
+    const view = session.selected!;
+    if (view.readOnly) return no('Mailbox is read-only.', 'READ-ONLY');
+    // Announce what others did first, so the sequence numbers below are the client's.
+    session.flushUpdates(true, cmd);
+    const candidates = cmd.uid ? new Set(view.resolve(cmd.set, true).map((m) => m.uid)) : undefined;
+    const uids = view.deletedUids(candidates);
+    if (uids.length > 0) {
+      const expunged = session.store.expunge(view.id, uids);
+      session.stats.expunged += expunged.length;
+      for (const line of view.expungeOwn(expunged)) session.conn.write(line);
+    }
+    return ok('Expunge completed.');
+  },
+};

@@ -1,0 +1,91 @@
+// DATA: receive the message once, then store one copy per accepted recipient, in RCPT order, and
+// answer each (RFC 2033 §4.2: one reply per successful RCPT, in order). A 250 goes out only after
+// that copy is durable; a message that did not arrive whole is never stored.
+import type { Readable } from 'node:stream';
+import type { Settings } from '../config/index.js';
+import type { ServerContext } from '../mail-user/context.js';
+import { deliver, prepareMessage, TEMP_FAILURE, traceHeaders, type PreparedMessage } from '../mail-user/delivery.js';
+import { errorText } from '../mail-user/mail-user.js';
+import { rootLogger } from '../log/logger.js';
+import { spoolMessage } from './message-spool.js';
+import type { ResolvedRecipient } from './recipients.js';
+import { messageTooBig, recipientFailure, savedReply, type SmtpReplyError } from './replies.js';
+
+export interface Transaction {
+  transactionId: string;
+  /** Envelope sender, '' for `<>`. */
+  envelopeFrom: string;
+  heloName: string;
+  localIp: string;
+  remoteIp: string;
+  recipients: ResolvedRecipient[];
+}
+
+export interface DataOptions {
+  ctx: ServerContext;
+  settings: Settings;
+  spoolDir: string;
+  /** Messages above this size are spooled to a file. */
+  memoryLimit: number;
+}
+
+/** lmtp_hdr_delivery_address: which address Delivered-To and Received `for` name (single recipient only). */
+function deliveryAddress(settings: Settings, t: Transaction): string | null {
+  if (t.recipients.length !== 1) return null;
+  const r = t.recipients[0]!;
+  switch (settings.lmtp_hdr_delivery_address) {
+    case 'none':
+      return null;
+    case 'original':
+      return r.orcpt ?? r.address;
+    default:
+      return r.address;
+  }
+}
+
+export type RecipientReply = string | SmtpReplyError;
+
+export async function receiveAndDeliver(opts: DataOptions, stream: Readable, t: Transaction): Promise<RecipientReply[]> {
+  const { settings } = opts;
+  const prefix = traceHeaders({
+    envelopeFrom: t.envelopeFrom,
+    deliveryAddress: deliveryAddress(settings, t),
+    received: settings.lmtp_add_received_header
+      ? { heloName: t.heloName, remoteIp: t.remoteIp, transactionId: t.transactionId, hostname: settings.hostname }
+      : undefined,
+  });
+  // Throws when the client goes away before the final dot: nothing is stored then.
+  const spooled = await spoolMessage(stream, {
+    prefix,
+    maxBytes: settings.mail_max_message_size,
+    memoryLimit: opts.memoryLimit,
+    spoolDir: opts.spoolDir,
+  });
+  try {
+    if (spooled.tooBig) return t.recipients.map(() => messageTooBig());
+    let message: PreparedMessage;
+    try {
+      message = prepareMessage(spooled.content);
+    } catch (err) {
+      rootLogger.error(`lmtp: Failed to read the message: ${errorText(err)}`);
+      return t.recipients.map((r) => recipientFailure(r.address, TEMP_FAILURE));
+    }
+    const replies: RecipientReply[] = [];
+    for (const r of t.recipients) {
+      const result = await deliver(opts.ctx, {
+        username: r.user,
+        userdbFields: r.userdbFields,
+        service: 'lmtp',
+        sessionId: r.id,
+        localIp: t.localIp,
+        remoteIp: t.remoteIp,
+        detail: r.detail || undefined,
+        message,
+      });
+      replies.push(result.ok ? savedReply(r.address, r.id) : recipientFailure(r.address, result.failure));
+    }
+    return replies;
+  } finally {
+    await spooled.dispose();
+  }
+}

@@ -1,0 +1,59 @@
+// RCPT TO: resolve the recipient through the userdb now, so the client learns at once which
+// recipients are refused (Dovecot's lmtp_local_rcpt: 550 5.1.1 unknown, 451 4.3.0 tempfail,
+// quota checked here only with lmtp_rcpt_check_quota = yes).
+import type { Settings } from '../config/index.js';
+import type { ServerContext } from '../mail-user/context.js';
+import { checkRecipientQuota, TEMP_FAILURE } from '../mail-user/delivery.js';
+import { parseRecipient, type RecipientAddress } from './address.js';
+import { recipientFailure, userUnknown, type SmtpReplyError } from './replies.js';
+
+export interface ResolvedRecipient extends RecipientAddress {
+  /** The username the userdb returned (it may normalise the one asked for). */
+  user: string;
+  userdbFields: Record<string, string>;
+  /** RFC 3461 ORCPT address, when given (for lmtp_hdr_delivery_address = original). */
+  orcpt: string | null;
+  /** Recipient id: the transaction id for the first RCPT, `<tid>:R<n>` after (Dovecot's form). */
+  id: string;
+}
+
+export interface RcptContext {
+  ctx: ServerContext;
+  settings: Settings;
+  localIp: string;
+  remoteIp: string;
+}
+
+/** `rfc822;user@example.com` → `user@example.com` (xtext `+XX` decoded, RFC 3461 §4). */
+export function orcptAddress(orcpt: string | undefined): string | null {
+  if (!orcpt) return null;
+  const semi = orcpt.indexOf(';');
+  if (semi < 0 || orcpt.slice(0, semi).toLowerCase() !== 'rfc822') return null;
+  return orcpt.slice(semi + 1).replace(/\+([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+export async function resolveRecipient(
+  rc: RcptContext,
+  address: string,
+  orcpt: string | undefined,
+  id: string,
+): Promise<ResolvedRecipient | SmtpReplyError> {
+  const parsed = parseRecipient(address, rc.settings.recipient_delimiter);
+  const found = await rc.ctx.auth.lookupUser(parsed.username, 'lmtp', { localIp: rc.localIp, remoteIp: rc.remoteIp });
+  if (!found.found) {
+    return found.reason === 'tempfail' ? recipientFailure(address, TEMP_FAILURE) : userUnknown(address, parsed.username);
+  }
+  const rcpt: ResolvedRecipient = { ...parsed, user: found.user, userdbFields: found.fields, orcpt: orcptAddress(orcpt), id };
+  if (rc.settings.lmtp_rcpt_check_quota) {
+    const failure = await checkRecipientQuota(rc.ctx, {
+      username: rcpt.user,
+      userdbFields: rcpt.userdbFields,
+      service: 'lmtp',
+      sessionId: id,
+      localIp: rc.localIp,
+      remoteIp: rc.remoteIp,
+    });
+    if (failure) return recipientFailure(address, failure);
+  }
+  return rcpt;
+}

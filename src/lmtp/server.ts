@@ -1,0 +1,211 @@
+// The LMTP service (RFC 2033): smtp-server in LMTP mode does the protocol (LHLO, PIPELINING,
+// ENHANCEDSTATUSCODES, 8BITMIME, SMTPUTF8, SIZE, dot-unstuffing); this file wires its callbacks to
+// recipient resolution (recipients.ts) and delivery (data.ts), and opens the listeners of
+// `service lmtp { inet_listener lmtp { } unix_listener lmtp { } }`.
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { settingsFor, type Settings } from '../config/index.js';
+import { rootLogger } from '../log/logger.js';
+import type { ServerContext } from '../mail-user/context.js';
+import { errorText } from '../mail-user/mail-user.js';
+import { newSessionId } from '../mail-user/session-id.js';
+import { receiveAndDeliver, type DataOptions } from './data.js';
+import { resolveRecipient, type ResolvedRecipient } from './recipients.js';
+import { installOwnEnhancedCodes } from './replies.js';
+
+export type LmtpListenAddress = { host: string; port: number } | { path: string };
+
+export interface LmtpServerOptions {
+  /** TCP listeners; default: `service lmtp { inet_listener }` on `listen` (127.0.0.1:2424). */
+  inet?: { host: string; port: number }[];
+  /** Unix socket paths; default: `service lmtp { unix_listener }`, relative paths under base_dir. */
+  unix?: string[];
+  /** Messages above this many bytes are spooled to a temp file (default 1 MiB). */
+  spoolMemoryLimit?: number;
+  /** Where spooled messages go (default `mail_temp_dir`-like: the OS temp folder). */
+  spoolDir?: string;
+}
+
+export interface LmtpServer {
+  readonly addresses: LmtpListenAddress[];
+  close(): Promise<void>;
+}
+
+/** Per connection: Dovecot-style ids and the recipients resolved in the current transaction. */
+interface ConnectionState {
+  sessionId: string;
+  transactions: number;
+  transactionId: string;
+  rcptCommands: number;
+  recipients: Map<string, ResolvedRecipient>;
+}
+
+function plainIp(ip: string | undefined): string {
+  if (!ip) return '';
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+function inetListeners(s: Settings): { host: string; port: number }[] {
+  const out: { host: string; port: number }[] = [];
+  for (const l of s.service.lmtp?.inet_listener ?? []) {
+    if (l.port <= 0) continue;
+    const hosts = l.address ? l.address.split(/[\s,]+/) : s.listen;
+    for (const h of hosts) if (h) out.push({ host: h === '*' ? '0.0.0.0' : h === '::' ? '::' : h, port: l.port });
+  }
+  return out;
+}
+
+function unixListeners(s: Settings): string[] {
+  return (s.service.lmtp?.unix_listener ?? []).map((l) => (isAbsolute(l.path) ? l.path : join(s.base_dir, l.path)));
+}
+
+export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOptions = {}): Promise<LmtpServer> {
+  installOwnEnhancedCodes();
+  const settings = settingsFor(ctx.settings, 'lmtp');
+  const dataOptions: DataOptions = {
+    ctx,
+    settings,
+    spoolDir: opts.spoolDir ?? join(tmpdir(), 'roost-lmtp-spool'),
+    memoryLimit: opts.spoolMemoryLimit ?? 1024 * 1024,
+  };
+  const states = new Map<string, ConnectionState>();
+  const stateOf = (session: SMTPServerSession): ConnectionState => {
+    let st = states.get(session.id);
+    if (!st) {
+      const sessionId = newSessionId();
+      st = { sessionId, transactions: 0, transactionId: sessionId, rcptCommands: 0, recipients: new Map() };
+      states.set(session.id, st);
+    }
+    return st;
+  };
+  const tls = settings.ssl !== 'no' && settings.ssl_cert !== '' && settings.ssl_key !== '';
+
+  const options: SMTPServerOptions = {
+    lmtp: true,
+    name: settings.hostname,
+    banner: 'Roost ready.',
+    // No AUTH over LMTP (Dovecot's lmtp has none); STARTTLS only when a certificate is configured.
+    disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    ...(tls ? { key: settings.ssl_key, cert: settings.ssl_cert } : {}),
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: true,
+    // Advertised in LHLO and checked against MAIL FROM SIZE=; the transfer itself is limited in data.ts.
+    size: settings.mail_max_message_size || undefined,
+    disableReverseLookup: true,
+    logger: false,
+    onConnect(session, callback) {
+      stateOf(session);
+      callback();
+    },
+    onClose(session) {
+      states.delete(session.id);
+    },
+    onMailFrom(_address, session, callback) {
+      // A new transaction (Dovecot: the first uses the session id, later ones `<session>:T<n>`).
+      const st = stateOf(session);
+      st.transactions++;
+      st.transactionId = st.transactions === 1 ? st.sessionId : `${st.sessionId}:T${st.transactions}`;
+      st.rcptCommands = 0;
+      st.recipients.clear();
+      callback();
+    },
+    onRcptTo(address, session, callback) {
+      const st = stateOf(session);
+      st.rcptCommands++;
+      const id = st.rcptCommands === 1 ? st.transactionId : `${st.transactionId}:R${st.rcptCommands}`;
+      const rc = { ctx, settings, localIp: plainIp(session.localAddress), remoteIp: plainIp(session.remoteAddress) };
+      resolveRecipient(rc, address.address, address.dsn?.orcpt, id).then(
+        (r) => {
+          if (r instanceof Error) return callback(r);
+          st.recipients.set(address.address.toLowerCase(), r);
+          callback();
+        },
+        (err: unknown) => {
+          rootLogger.error(`lmtp: RCPT TO ${address.address} failed: ${errorText(err)}`);
+          const e = Object.assign(new Error(`4.3.0 <${address.address}> Temporary internal error`), { responseCode: 451 });
+          callback(e);
+        },
+      );
+    },
+    onData(stream, session, callback) {
+      const st = stateOf(session);
+      // smtp-server keeps one envelope entry per distinct address, in RCPT order: one reply each.
+      const recipients = session.envelope.rcptTo.map((a) => st.recipients.get(a.address.toLowerCase())!);
+      const from = session.envelope.mailFrom;
+      receiveAndDeliver(dataOptions, stream, {
+        transactionId: st.transactionId,
+        envelopeFrom: from ? from.address : '',
+        heloName: session.hostNameAppearsAs || plainIp(session.remoteAddress),
+        localIp: plainIp(session.localAddress),
+        remoteIp: plainIp(session.remoteAddress),
+        recipients,
+      }).then(
+        (replies) => callback(null, replies),
+        (err: unknown) => {
+          // The client went away mid-DATA (nothing stored), or an unexpected failure.
+          if (!stream.destroyed) rootLogger.error(`lmtp: DATA failed: ${errorText(err)}`);
+          callback(Object.assign(new Error('4.3.0 Temporary internal error'), { responseCode: 451 }));
+        },
+      );
+    },
+  };
+  const smtp = new SMTPServer(options);
+  smtp.on('error', (err: Error) => rootLogger.error(`lmtp: ${err.message}`));
+
+  const sockets = new Set<net.Socket>();
+  const accept = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    smtp.connect(socket, {});
+  };
+  const servers: net.Server[] = [];
+  const addresses: LmtpListenAddress[] = [];
+  const unixPaths: string[] = [];
+  const listen = (server: net.Server, arg: { host: string; port: number } | string) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      const done = () => {
+        server.off('error', reject);
+        resolve();
+      };
+      if (typeof arg === 'string') server.listen(arg, done);
+      else server.listen(arg.port, arg.host, done);
+    });
+  try {
+    for (const l of opts.inet ?? inetListeners(settings)) {
+      const server = net.createServer(accept);
+      await listen(server, l);
+      servers.push(server);
+      const a = server.address() as net.AddressInfo;
+      addresses.push({ host: a.address, port: a.port });
+    }
+    for (const path of opts.unix ?? unixListeners(settings)) {
+      mkdirSync(dirname(path), { recursive: true });
+      rmSync(path, { force: true }); // a stale socket from a previous run
+      const server = net.createServer(accept);
+      await listen(server, path);
+      const mode = (settings.service.lmtp?.unix_listener ?? []).find((u) => path.endsWith(u.path))?.mode;
+      chmodSync(path, mode ?? 0o600);
+      servers.push(server);
+      unixPaths.push(path);
+      addresses.push({ path });
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    throw err;
+  }
+
+  return {
+    addresses,
+    async close() {
+      const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      // Open sessions end now; a delivery in progress is one synchronous SQLite commit, never cut.
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      for (const p of unixPaths) rmSync(p, { force: true });
+    },
+  };
+}

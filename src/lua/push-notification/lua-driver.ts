@@ -1,0 +1,85 @@
+// The Lua push-notification driver of one mail user (spec §12.1; Dovecot:
+// push-notification-driver-lua.c, init): its own state for `push_notification_lua_script_file` or
+// `file=`, else mail-lua's state of the same session. Transactions run through the
+// `@push_notification_txn` entry installed by ./binding.ts.
+import { mailUserBindingData, type MailUserArgData } from '../bindings/mail-user-data.js';
+import { bindingModuleUrl } from '../bindings/module-url.js';
+import type { MailUser } from '../../mail-user/mail-user.js';
+import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';
+import type { LuaArg } from '../types.js';
+import { handlerName, type PushTransaction } from './events.js';
+import { pushNotificationBindingSpec } from './module-url.js';
+import type { DriverSetting } from './settings.js';
+
+const SCRIPT_FILE_SETTING = 'push_notification_lua_script_file';
+const ENTRY = '@push_notification_txn';
+
+export class LuaPushDriver {
+  private constructor(
+    private readonly user: MailUser,
+    private readonly state: LuaStateHandle,
+    /** False when the state is mail-lua's (it closes it). */
+    readonly ownsState: boolean,
+    /** Whether MessageNew/MessageAppend handlers exist: only then are headers and snippet read. */
+    readonly wantsMessageFields: boolean,
+  ) {}
+
+  /**
+   * Loads the driver's script; throws an Error whose message Dovecot logs as `lua: <message>`.
+   * `sharedState` is mail-lua's state of this session, if it kept one.
+   */
+  static async init(
+    user: MailUser,
+    setting: DriverSetting,
+    pool: LuaWorkerPool,
+    sharedState: LuaStateHandle | undefined,
+  ): Promise<LuaPushDriver> {
+    const file = user.pluginGetenv(SCRIPT_FILE_SETTING) ?? setting.config.file;
+    let state: LuaStateHandle;
+    let owns = true;
+    if (file === undefined) {
+      if (!sharedState) throw new Error(`No file in config and no ${SCRIPT_FILE_SETTING} set`);
+      state = sharedState;
+      owns = false;
+    } else {
+      if (user.settings.mailDebug) user.log.log('Debug', `lua: Loading ${file}`, { forced: 1 });
+      state = await pool.createState({
+        scriptPath: file,
+        context: 'push',
+        logPrefix: user.log.prefix,
+        debug: user.settings.mailDebug,
+        bindings: [
+          { module: bindingModuleUrl('mail-user'), data: mailUserBindingData(user) },
+          pushNotificationBindingSpec(),
+        ],
+      });
+    }
+    const wants =
+      (await state.hasFunction(handlerName('MessageNew'))) || (await state.hasFunction(handlerName('MessageAppend')));
+    return new LuaPushDriver(user, state, owns, wants);
+  }
+
+  /** Runs one transaction; failures are logged, never thrown (they must not reach the command). */
+  async run(txn: PushTransaction): Promise<void> {
+    const user: LuaArg = { $binding: 'mail_user', data: { storage: true } satisfies MailUserArgData };
+    try {
+      await this.state.callHook(ENTRY, [user, { events: txn.events, success: txn.success }], 0);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.user.log.error(
+        msg === `'${ENTRY}' is not a function`
+          ? 'lua: the mail_lua_script state has no push-notification support (mail-lua must load it)'
+          : `lua: ${msg}`,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsState) return;
+    try {
+      await this.state.close();
+    } catch (e) {
+      this.user.log.error(`lua: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+// The push_notification + push_notification_lua plugins (spec §12): per mail user, the configured
+// drivers receive the user's own changes from the storage mail-event feed. The Lua calls run
+// asynchronously after the commit, in order, on a per-session queue: a failing, slow or hanging
+// handler never delays or fails the IMAP command or LMTP delivery that caused the event.
+// Dovecot: src/plugins/push-notification/push-notification-plugin.c.
+import type { MailUser } from '../../mail-user/mail-user.js';
+import type { MailUserService } from '../../mail-user/service.js';
+import type { MailTransactionEvents, UserStore } from '../../storage/types.js';
+import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';
+import { pushTransactions } from './events.js';
+import { LuaPushDriver } from './lua-driver.js';
+import { messageFields } from './message-fields.js';
+import { driverSettings, pushNotificationEnabled } from './settings.js';
+
+const PLUGIN = 'push-notification';
+
+export interface PushNotificationOptions {
+  /** mail-lua's state of a session, reused when no script file is configured (§12.1). */
+  mailLuaState?: (user: MailUser) => LuaStateHandle | undefined;
+}
+
+/** What the plugin keeps per mail user. */
+class PushSession {
+  private queue: Promise<void> = Promise.resolve();
+  private unsubscribe: (() => void) | null = null;
+  private store: UserStore | null = null;
+
+  constructor(
+    private readonly user: MailUser,
+    private readonly mailUsers: MailUserService,
+    readonly drivers: LuaPushDriver[],
+  ) {}
+
+  /** Subscribes to the user's store (the instance the session's own view writes through). */
+  attach(): void {
+    this.store = this.mailUsers.stores.acquire(this.user.storeOptions());
+    this.unsubscribe = this.store.onMailEvents((txn) => this.onCommit(txn));
+  }
+
+  /** Called synchronously right after a commit: snapshot what is needed, queue the Lua work. */
+  private onCommit(txn: MailTransactionEvents): void {
+    if (txn.actor !== this.user || !this.store) return;
+    const store = this.store;
+    const wantsFields = this.drivers.some((d) => d.wantsMessageFields);
+    // Header data is read now, while the saved body certainly exists (a MOVE may free it soon).
+    const ptxns = pushTransactions(txn, (e) => (wantsFields ? messageFields(store, e.bodyId) : null));
+    for (const t of ptxns) {
+      for (const d of this.drivers) this.queue = this.queue.then(() => d.run(t));
+    }
+  }
+
+  /** Stops listening; resolves once queued transactions ran, then frees the drivers and store. */
+  async finish(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    await this.queue;
+    for (const d of this.drivers) await d.close();
+    if (this.store) this.mailUsers.stores.release(this.store);
+    this.store = null;
+  }
+
+  get sharesState(): boolean {
+    return this.drivers.some((d) => !d.ownsState);
+  }
+}
+
+/** Registers the plugin's hooks on `mailUsers`; `close()` waits for queued notifications. */
+export function installPushNotification(
+  mailUsers: MailUserService,
+  pool: LuaWorkerPool,
+  opts: PushNotificationOptions = {},
+): { uninstall: () => void; close: () => Promise<void> } {
+  const finishing = new Set<Promise<void>>();
+  const mailLuaState =
+    opts.mailLuaState ??
+    ((user: MailUser) => {
+      const s = user.pluginData.get('mail-lua');
+      return s && typeof (s as LuaStateHandle).callHook === 'function' ? (s as LuaStateHandle) : undefined;
+    });
+
+  const uninstall = mailUsers.addHooks(PLUGIN, {
+    async created(user) {
+      if (!pushNotificationEnabled(user)) return;
+      const drivers: LuaPushDriver[] = [];
+      for (const setting of driverSettings(user)) {
+        if (setting.driver !== 'lua') {
+          user.log.error(`push-notification: Unknown driver: ${setting.driver}`);
+          break;
+        }
+        try {
+          drivers.push(await LuaPushDriver.init(user, setting, pool, mailLuaState(user)));
+        } catch (e) {
+          // Dovecot logs the failure and goes on with the login; later drivers are not set up.
+          user.log.error(`lua: ${e instanceof Error ? e.message : String(e)}`);
+          break;
+        }
+      }
+      if (drivers.length === 0) return;
+      const session = new PushSession(user, mailUsers, drivers);
+      try {
+        session.attach();
+      } catch (e) {
+        user.log.error(`push-notification: ${e instanceof Error ? e.message : String(e)}`);
+        await session.finish();
+        return;
+      }
+      user.pluginData.set(PLUGIN, session);
+    },
+
+    async deinitPre(user) {
+      const session = user.pluginData.get(PLUGIN);
+      if (!(session instanceof PushSession)) return;
+      user.pluginData.delete(PLUGIN);
+      const done = session.finish().catch((e: unknown) => user.log.error(`push-notification: ${String(e)}`));
+      // mail-lua closes a shared state at deinit, so its queue must be done first (Dovecot runs
+      // push synchronously at commit anyway). An own state drains in the background: an LMTP
+      // reply waits for the session's deinit and must not wait for a slow web service.
+      if (session.sharesState) {
+        await done;
+        return;
+      }
+      finishing.add(done);
+      void done.finally(() => finishing.delete(done));
+    },
+  });
+
+  return {
+    uninstall,
+    close: async () => {
+      await Promise.all([...finishing]);
+    },
+  };
+}

@@ -1,0 +1,258 @@
+// The delivery service shared by LMTP and `roost deliver` (Dovecot's lib-lda / mail-deliver.c):
+// one copy of a message into one user's mailbox, with the trace headers Dovecot adds, durable
+// before it returns (the store commits with synchronous=FULL). Failures are values with an
+// SMTP meaning (class + enhanced code) that the protocol layer renders per recipient.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { Logger } from '../log/logger.js';
+import { parseMessage } from '../mime/parser.js';
+import type { MessageSource, MimePart } from '../mime/types.js';
+import { INBOX, StorageError, type UserStore } from '../storage/index.js';
+import type { ServerContext } from './context.js';
+import { MailUserInitError } from './hooks.js';
+import { errorText, type MailUser, type ServiceName } from './mail-user.js';
+import { quotaLimitsFromRule } from './quota-rule.js';
+
+/** Message bytes: in memory, or spooled to a file (large messages). */
+export type DeliveryContent = Buffer | { path: string; size: number };
+
+/** A message ready to store: trace headers already prepended, MIME structure computed once. */
+export interface PreparedMessage {
+  content: DeliveryContent;
+  mimeStructure: MimePart;
+}
+
+/** The SMTP-ish meaning of a failed delivery, rendered by LMTP as `<code> <enhanced> <rcpt> <text>`. */
+export interface DeliveryFailure {
+  temporary: boolean;
+  /** Basic reply code, e.g. 552. */
+  code: number;
+  /** RFC 3463 enhanced status code, e.g. `5.2.2`. */
+  enhanced: string;
+  /** Text after the recipient, e.g. `Quota exceeded (mailbox for user is full)`. */
+  text: string;
+}
+
+export type DeliveryResult = { ok: true; mailbox: string; uid: number } | { ok: false; failure: DeliveryFailure };
+
+/** What the Received header says about the LMTP session (absent for `roost deliver`). */
+export interface ReceivedInfo {
+  /** The LHLO argument. */
+  heloName: string;
+  remoteIp: string;
+  /** Transaction id (Dovecot: the session id, `<session>:T<n>` for later transactions). */
+  transactionId: string;
+  /** Server name (Dovecot's `hostname`). */
+  hostname: string;
+}
+
+export interface TraceHeaderInput {
+  /** Envelope sender, '' for the null sender `<>`. */
+  envelopeFrom: string;
+  /** Recipient for `Delivered-To:` and the Received `for` clause; null when the transaction has several. */
+  deliveryAddress: string | null;
+  received?: ReceivedInfo;
+  date?: Date;
+}
+
+export interface DeliveryRequest {
+  /** Username as the userdb returned it. */
+  username: string;
+  userdbFields?: Record<string, string>;
+  service: ServiceName;
+  /** The mail_user session id (LMTP: the recipient id). */
+  sessionId?: string;
+  localIp?: string;
+  remoteIp?: string;
+  /** Target mailbox (`roost deliver -m`); default INBOX. */
+  mailbox?: string;
+  /** The address detail (`user+detail@domain`), used when lmtp_save_to_detail_mailbox = yes. */
+  detail?: string;
+  message: PreparedMessage;
+}
+
+// Dovecot's reply texts (src/lmtp/lmtp-local.c, lib-lda/mail-deliver.c).
+export const TEMP_FAILURE: DeliveryFailure = { temporary: true, code: 451, enhanced: '4.3.0', text: 'Temporary internal error' };
+const QUOTA_TEXT = 'Quota exceeded (mailbox for user is full)';
+
+/** Over quota: permanent 552 5.2.2 unless quota_full_tempfail = yes (452 4.2.2). */
+export function quotaFailure(tempfail: boolean): DeliveryFailure {
+  return tempfail
+    ? { temporary: true, code: 452, enhanced: '4.2.2', text: QUOTA_TEXT }
+    : { temporary: false, code: 552, enhanced: '5.2.2', text: QUOTA_TEXT };
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** RFC 5322 §3.3 date-time in local time, as Dovecot's message_date_create writes it. */
+export function rfc2822Date(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const off = -d.getTimezoneOffset();
+  const sign = off < 0 ? '-' : '+';
+  const abs = Math.abs(off);
+  return `${DAYS[d.getDay()]}, ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${sign}${p(Math.floor(abs / 60))}${p(abs % 60)}`;
+}
+
+/**
+ * The headers Dovecot's LMTP prepends, in its order: `Return-Path`, `Delivered-To` (single
+ * recipient only), `Received` (lmtp_add_received_header). Checked against Dovecot 2.3.19:
+ *   Received: from <lhlo> ([ip])\r\n\tby <host> with LMTP\r\n\tid <tid>\r\n\t(envelope-from <s>)\r\n\tfor <rcpt>; <date>
+ */
+export function traceHeaders(input: TraceHeaderInput): Buffer {
+  let h = `Return-Path: <${input.envelopeFrom}>\r\n`;
+  if (input.deliveryAddress !== null) h += `Delivered-To: ${input.deliveryAddress}\r\n`;
+  const r = input.received;
+  if (r) {
+    const ip = r.remoteIp ? ` ([${r.remoteIp}])` : '';
+    h += `Received: from ${r.heloName}${ip}\r\n\tby ${r.hostname} with LMTP\r\n\tid ${r.transactionId}\r\n\t(envelope-from <${input.envelopeFrom}>)`;
+    if (input.deliveryAddress !== null) h += `\r\n\tfor <${input.deliveryAddress}>`;
+    h += `; ${rfc2822Date(input.date ?? new Date())}\r\n`;
+  }
+  return Buffer.from(h, 'utf8');
+}
+
+/** Reads a spooled file for the MIME parser without loading it whole. */
+function fileSource(path: string, size: number, fd: number): MessageSource {
+  return {
+    size,
+    read(offset, length) {
+      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - offset)));
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(fd, buf, got, buf.length - got, offset + got);
+        if (n === 0) throw new Error(`Spooled message ${path} ended early`);
+        got += n;
+      }
+      return buf;
+    },
+  };
+}
+
+/** Computes the MIME structure once; every copy of the same bytes reuses it. */
+export function prepareMessage(content: DeliveryContent): PreparedMessage {
+  if (Buffer.isBuffer(content)) return { content, mimeStructure: parseMessage(content) };
+  const fd = openSync(content.path, 'r');
+  try {
+    return { content, mimeStructure: parseMessage(fileSource(content.path, content.size, fd)) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A boolean setting, overridable by a userdb field (`yes`/`no` there, `true`/`false` in globals). */
+function flag(user: MailUser, name: string): boolean {
+  const v = user.setting(name);
+  return v === 'true' || v === 'yes';
+}
+
+function messageIdForLog(m: PreparedMessage): string {
+  const id = m.mimeStructure.envelope?.messageId?.trim();
+  return id ? id.replace(/[\r\n\t]+/g, ' ') : 'unspecified';
+}
+
+/**
+ * The target mailbox (mail-deliver.c): the requested one (or the detail mailbox), created when
+ * lda_mailbox_autocreate = yes, else INBOX when it does not exist.
+ */
+function targetMailbox(user: MailUser, store: UserStore, req: DeliveryRequest): string {
+  let wanted = req.mailbox;
+  if (wanted === undefined && req.detail && flag(user, 'lmtp_save_to_detail_mailbox')) wanted = req.detail;
+  if (!wanted || wanted.toUpperCase() === INBOX) return INBOX;
+  const existing = store.getMailbox(wanted);
+  if (existing && !existing.noselect) return existing.name;
+  if (!flag(user, 'lda_mailbox_autocreate')) {
+    user.log.info(`save failed to open mailbox ${wanted}: Mailbox doesn't exist: ${wanted}`);
+    return INBOX;
+  }
+  try {
+    const created = store.createMailbox(wanted);
+    if (flag(user, 'lda_mailbox_autosubscribe')) store.setSubscribed(created.name, true);
+    return created.name;
+  } catch (err) {
+    if (err instanceof StorageError && err.code === 'ALREADYEXISTS') return wanted; // created meanwhile
+    user.log.info(`save failed to create mailbox ${wanted}: ${errorText(err)}`);
+    return INBOX;
+  }
+}
+
+function failureFor(user: MailUser, err: unknown): DeliveryFailure {
+  if (err instanceof StorageError && err.code === 'OVERQUOTA') {
+    return quotaFailure(flag(user, 'quota_full_tempfail'));
+  }
+  user.log.error(`msgid=unspecified: save failed: ${errorText(err)}`);
+  return TEMP_FAILURE;
+}
+
+async function createMailUser(ctx: ServerContext, req: Omit<DeliveryRequest, 'message'>): Promise<MailUser | DeliveryFailure> {
+  try {
+    return await ctx.mailUsers.createUser({
+      username: req.username,
+      service: req.service,
+      userdbFields: req.userdbFields,
+      sessionId: req.sessionId,
+      localIp: req.localIp,
+      remoteIp: req.remoteIp,
+    });
+  } catch (err) {
+    const prefix = `${req.service}(${req.username})${req.sessionId ? `<${req.sessionId}>` : ''}: `;
+    // Dovecot: lmtp_local_rcpt_fail_all → "Failed to initialize user: <error>"
+    new Logger(prefix).error(`Failed to initialize user: ${err instanceof MailUserInitError ? err.message : errorText(err)}`);
+    return TEMP_FAILURE;
+  }
+}
+
+/** Stores one copy for one user; returns only once the copy is durable (or has failed). */
+export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise<DeliveryResult> {
+  const user = await createMailUser(ctx, req);
+  if (!('username' in user)) return { ok: false, failure: user };
+  try {
+    let mailbox = INBOX;
+    try {
+      const store = user.getStore();
+      mailbox = targetMailbox(user, store, req);
+      let result;
+      try {
+        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure });
+      } catch (err) {
+        // The mailbox vanished between the check and the save: Dovecot falls back to INBOX.
+        if (!(err instanceof StorageError && err.code === 'NONEXISTENT') || mailbox === INBOX) throw err;
+        mailbox = INBOX;
+        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure });
+      }
+      user.log.info(`msgid=${messageIdForLog(req.message)}: saved mail to ${mailbox}`);
+      return { ok: true, mailbox, uid: result.uid };
+    } catch (err) {
+      if (err instanceof StorageError && err.code === 'OVERQUOTA') {
+        user.log.info(`msgid=${messageIdForLog(req.message)}: save failed to ${mailbox}: ${QUOTA_TEXT}`);
+      }
+      return { ok: false, failure: failureFor(user, err) };
+    }
+  } finally {
+    await ctx.mailUsers.destroyUser(user);
+  }
+}
+
+/**
+ * lmtp_rcpt_check_quota: is the user already over quota at RCPT time? Like Dovecot's test with a
+ * zero-size message: over when one more message would exceed the message limit, or when storage
+ * is already above its limit. Returns a failure or null.
+ */
+export async function checkRecipientQuota(
+  ctx: ServerContext,
+  req: Omit<DeliveryRequest, 'message' | 'mailbox' | 'detail'>,
+): Promise<DeliveryFailure | null> {
+  const limits = quotaLimitsFromRule(req.userdbFields?.quota_rule ?? ctx.settings.plugin.quota_rule);
+  if (!limits || (!limits.storageBytes && !limits.messages)) return null;
+  const user = await createMailUser(ctx, req);
+  if (!('username' in user)) return user;
+  try {
+    const usage = user.getStore().quotaUsage();
+    const over = (limits.messages && usage.messages + 1 > limits.messages) || (limits.storageBytes && usage.storageBytes > limits.storageBytes);
+    return over ? quotaFailure(flag(user, 'quota_full_tempfail')) : null;
+  } catch (err) {
+    return failureFor(user, err);
+  } finally {
+    await ctx.mailUsers.destroyUser(user);
+  }
+}

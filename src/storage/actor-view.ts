@@ -1,0 +1,22 @@
+// A session's view of a shared UserStore: every call runs with the session as actor, so the
+// mail-event feed can tell which session made a change (MailTransactionEvents.actor). The store
+// itself is shared by all sessions of the user in a thread (mail-user/store-registry.ts).
+import type { StoreActor } from './mail-events.js';
+import type { UserStore } from './types.js';
+
+export function actorView(store: UserStore, actor: StoreActor): UserStore {
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(store, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function' || prop === 'withActor' || prop === 'constructor') return value;
+      let fn = wrapped.get(prop);
+      if (!fn) {
+        const method = value as (...args: unknown[]) => unknown;
+        fn = (...args: unknown[]) => target.withActor(actor, () => method.apply(target, args));
+        wrapped.set(prop, fn);
+      }
+      return fn;
+    },
+  });
+}

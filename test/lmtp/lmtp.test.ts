@@ -1,0 +1,293 @@
+// LMTP over real sockets: per-recipient replies in order, stored copies byte-exact plus the
+// trace headers, detail mailboxes, quota, size limit, pipelining, the unix socket, bad input.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import nodemailer from 'nodemailer';
+import { captureLogs } from '../../src/log/logger.js';
+import { MailUserInitError } from '../../src/mail-user/hooks.js';
+import { greet, lmtpEnv, RawClient, splitAdded, type LmtpEnv } from './helpers.js';
+
+const ALICE = 'alice@example.com';
+const BOB = 'bob@example.com';
+const FULL = 'full@example.com';
+
+function message(subject: string, body = 'Hello.\r\n'): string {
+  return `From: Sender <sender@remote.test>\r\nTo: ${ALICE}\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@remote.test>\r\n\r\n${body}`;
+}
+
+/** DATA payload with dot-stuffing and the final dot. */
+function dataOf(msg: string): string {
+  return msg.replace(/^\./gm, '..') + '.\r\n';
+}
+
+let env: LmtpEnv;
+beforeAll(async () => {
+  env = await lmtpEnv({
+    users: [{ username: ALICE }, { username: BOB }, { username: FULL, quotaRule: '*:storage=1K' }],
+    configure: (s) => {
+      s.lmtp_save_to_detail_mailbox = true;
+      s.mail_max_message_size = 64 * 1024;
+    },
+    server: { spoolMemoryLimit: 16 * 1024 },
+  });
+  await env.withStore(ALICE, (store) => store.createMailbox('Lists'));
+});
+afterAll(async () => {
+  await env.close();
+});
+
+describe('recipients and replies', () => {
+  test('mixed outcomes get one reply each, in RCPT order, and only accepted copies are stored', async () => {
+    const before = (await env.messages(ALICE)).length;
+    const c = await RawClient.connect({ port: env.port });
+    await greet(c);
+    // Pipelined: the whole transaction in one write (RFC 2920).
+    c.send(
+      `MAIL FROM:<sender@remote.test>\r\nRCPT TO:<${ALICE}>\r\nRCPT TO:<nobody@example.com>\r\n` +
+        `RCPT TO:<${FULL}>\r\nRCPT TO:<${BOB}>\r\nDATA\r\n`,
+    );
+    const envelope = await c.replies(6);
+    expect(envelope[0]).toMatch(/^250 2\.1\.0 /);
+    expect(envelope[1]).toMatch(/^250 2\.1\.5 /);
+    expect(envelope[2]).toBe("550 5.1.1 <nobody@example.com> User doesn't exist: nobody@example.com");
+    expect(envelope[3]).toMatch(/^250 2\.1\.5 /);
+    expect(envelope[4]).toMatch(/^250 2\.1\.5 /);
+    expect(envelope[5]).toMatch(/^354 /);
+    const msg = message('mixed', 'x'.repeat(2000) + '\r\n');
+    c.send(dataOf(msg));
+    const replies = await c.replies(3);
+    expect(replies[0]).toMatch(new RegExp(`^250 2\\.0\\.0 <${ALICE}> [A-Za-z0-9+/]{22} Saved$`));
+    expect(replies[1]).toBe(`552 5.2.2 <${FULL}> Quota exceeded (mailbox for user is full)`);
+    expect(replies[2]).toMatch(new RegExp(`^250 2\\.0\\.0 <${BOB}> [A-Za-z0-9+/]{22}:R4 Saved$`));
+    c.close();
+
+    const alice = await env.messages(ALICE);
+    expect(alice).toHaveLength(before + 1);
+    const { added, rest } = splitAdded(alice[alice.length - 1]!);
+    expect(rest.toString('latin1')).toBe(msg);
+    // Several recipients: no Delivered-To and no `for` clause (Dovecot 2.3.19).
+    const sid = replies[0]!.split(' ')[3]!;
+    expect(added).toMatch(
+      new RegExp(
+        `^Return-Path: <sender@remote\\.test>\\r\\nReceived: from client\\.test \\(\\[127\\.0\\.0\\.1\\]\\)\\r\\n` +
+          `\\tby mx\\.test with LMTP\\r\\n\\tid ${sid.replace(/[+/]/g, '\\$&')}\\r\\n` +
+          `\\t\\(envelope-from <sender@remote\\.test>\\); \\w{3}, \\d{1,2} \\w{3} \\d{4} \\d\\d:\\d\\d:\\d\\d [+-]\\d{4}\\r\\n$`,
+      ),
+    );
+    const bob = await env.messages(BOB);
+    expect(splitAdded(bob[bob.length - 1]!).rest.toString('latin1')).toBe(msg);
+    expect(await env.messages(FULL)).toHaveLength(0);
+  });
+
+  test('a single recipient gets Delivered-To and the Received `for` clause; later transactions get :T<n> ids', async () => {
+    const c = await RawClient.connect({ port: env.port });
+    await greet(c);
+    c.send(`MAIL FROM:<a@remote.test>\r\nRCPT TO:<${BOB}>\r\nDATA\r\n`);
+    await c.replies(3);
+    c.send(dataOf(message('first')));
+    const [first] = await c.replies(1);
+    c.send(`MAIL FROM:<>\r\nRCPT TO:<${BOB}>\r\nDATA\r\n`);
+    await c.replies(3);
+    c.send(dataOf(message('second')));
+    const [second] = await c.replies(1);
+    c.close();
+    const sid = first!.split(' ')[3]!;
+    expect(second).toBe(`250 2.0.0 <${BOB}> ${sid}:T2 Saved`);
+    const bob = await env.messages(BOB);
+    const { added } = splitAdded(bob[bob.length - 1]!);
+    expect(added).toMatch(/^Return-Path: <>\r\nDelivered-To: bob@example\.com\r\nReceived: from client\.test /);
+    expect(added).toContain(`\tid ${sid}:T2\r\n\t(envelope-from <>)\r\n\tfor <${BOB}>; `);
+  });
+
+  test('nodemailer LMTP client: accepted and rejected recipients', async () => {
+    const transport = nodemailer.createTransport({ lmtp: true, host: '127.0.0.1', port: env.port, name: 'mta.test' });
+    const info = await transport.sendMail({
+      envelope: { from: 'n@remote.test', to: [ALICE, 'ghost@example.com'] },
+      raw: message('nodemailer'),
+    });
+    transport.close();
+    expect(info.accepted).toEqual([ALICE]);
+    expect(info.rejected).toEqual(['ghost@example.com']);
+    const alice = await env.messages(ALICE);
+    expect(splitAdded(alice[alice.length - 1]!).rest.toString()).toBe(message('nodemailer'));
+  });
+
+  test('a failing mail_user created hook gives 451 for that recipient and logs why', async () => {
+    const logs = captureLogs();
+    const remove = env.ctx.mailUsers.addHooks('test-fail', {
+      async created(user) {
+        if (user.username === BOB && user.service === 'lmtp') throw new MailUserInitError('script exploded');
+      },
+    });
+    try {
+      const c = await RawClient.connect({ port: env.port });
+      await greet(c);
+      c.send(`MAIL FROM:<x@remote.test>\r\nRCPT TO:<${BOB}>\r\nRCPT TO:<${ALICE}>\r\nDATA\r\n`);
+      await c.replies(4);
+      c.send(dataOf(message('hookfail')));
+      const replies = await c.replies(2);
+      c.close();
+      expect(replies[0]).toBe(`451 4.3.0 <${BOB}> Temporary internal error`);
+      expect(replies[1]).toMatch(/^250 2\.0\.0 /);
+      expect(logs.lines.some((l) => l.includes('Failed to initialize user: script exploded'))).toBe(true);
+    } finally {
+      remove();
+      logs.stop();
+    }
+  });
+});
+
+describe('mailboxes and quota', () => {
+  test('user+detail goes to the detail mailbox when it exists, else INBOX', async () => {
+    const inboxBefore = (await env.messages(ALICE)).length;
+    const c = await RawClient.connect({ port: env.port });
+    await greet(c);
+    c.send(`MAIL FROM:<l@remote.test>\r\nRCPT TO:<alice+Lists@example.com>\r\nDATA\r\n`);
+    await c.replies(3);
+    c.send(dataOf(message('to-lists')));
+    expect((await c.replies(1))[0]).toMatch(/^250 2\.0\.0 <alice\+Lists@example\.com> /);
+    c.send(`MAIL FROM:<l@remote.test>\r\nRCPT TO:<alice+nosuch@example.com>\r\nDATA\r\n`);
+    await c.replies(3);
+    c.send(dataOf(message('to-nosuch')));
+    expect((await c.replies(1))[0]).toMatch(/^250 2\.0\.0 /);
+    c.close();
+    const lists = await env.messages(ALICE, 'Lists');
+    expect(lists.map((m) => splitAdded(m).rest.toString())).toEqual([message('to-lists')]);
+    expect(splitAdded(lists[0]!).added).toContain('Delivered-To: alice+Lists@example.com\r\n');
+    const inbox = await env.messages(ALICE);
+    expect(inbox).toHaveLength(inboxBefore + 1);
+    expect(splitAdded(inbox[inbox.length - 1]!).rest.toString()).toBe(message('to-nosuch'));
+    expect(await env.withStore(ALICE, (s) => s.getMailbox('nosuch'))).toBeUndefined();
+  });
+
+  test('a message filling the quota is refused, the next smaller one still fits', async () => {
+    const c = await RawClient.connect({ port: env.port });
+    await greet(c);
+    c.send(`MAIL FROM:<q@remote.test>\r\nRCPT TO:<${FULL}>\r\nDATA\r\n`);
+    await c.replies(3);
+    c.send(dataOf(message('small')));
+    expect((await c.replies(1))[0]).toMatch(/^250 2\.0\.0 <full@example\.com> /);
+    c.send(`MAIL FROM:<q@remote.test>\r\nRCPT TO:<${FULL}>\r\nDATA\r\n`);
+    await c.replies(3);
+    c.send(dataOf(message('big', 'y'.repeat(900) + '\r\n')));
+    expect((await c.replies(1))[0]).toBe(`552 5.2.2 <${FULL}> Quota exceeded (mailbox for user is full)`);
+    c.close();
+    expect((await env.messages(FULL)).map((m) => splitAdded(m).rest.toString())).toEqual([message('small')]);
+  });
+});
+
+describe('size limit and bad input', () => {
+  test('a message over mail_max_message_size gets 552 per recipient, nothing is stored, the session goes on', async () => {
+    const before = [(await env.messages(ALICE)).length, (await env.messages(BOB)).length];
+    const c = await RawClient.connect({ port: env.port });
+    await greet(c);
+    c.send(`MAIL FROM:<big@remote.test>\r\nRCPT TO:<${ALICE}>\r\nRCPT TO:<${BOB}>\r\nDATA\r\n`);
+    await c.replies(4);
+    const line = 'z'.repeat(998) + '\r\n';
+    c.send(dataOf(message('huge', line.repeat(70))));
+    expect(await c.replies(2)).toEqual([
+      '552 5.2.3 Message size exceeds administrative limit',
+      '552 5.2.3 Message size exceeds administrative limit',
+    ]);
+    // MAIL FROM with a declared SIZE above the limit is refused up front.
+    expect(await c.command('MAIL FROM:<big@remote.test> SIZE=100000')).toMatch(/^552 /);
+    expect(await c.command('NOOP')).toMatch(/^250 /);
+    c.close();
+    expect([(await env.messages(ALICE)).length, (await env.messages(BOB)).length]).toEqual(before);
+  });
+
+  test('a message above the spool threshold goes through a temp file and is stored byte-exact', async () => {
+    const body = Array.from({ length: 400 }, (_, i) => `line ${i} ${'q'.repeat(90)}\r\n`).join('') + '.leading dot\r\n';
+    const c = await RawClient.connect({ port: env.port });
+    await greet(c);
+    c.send(`MAIL FROM:<s@remote.test>\r\nRCPT TO:<${ALICE}>\r\nRCPT TO:<${BOB}>\r\nDATA\r\n`);
+    await c.replies(4);
+    c.send(dataOf(message('spooled', body)));
+    expect((await c.replies(2)).every((r) => r.startsWith('250 2.0.0'))).toBe(true);
+    c.close();
+    for (const u of [ALICE, BOB]) {
+      const all = await env.messages(u);
+      expect(splitAdded(all[all.length - 1]!).rest.toString()).toBe(message('spooled', body));
+    }
+    expect(readdirSync(join(env.dir, 'spool'))).toEqual([]);
+  });
+
+  test('bare LF, bare CR, NUL bytes and broken MIME are stored as received', async () => {
+    const raw = Buffer.concat([
+      Buffer.from('Subject: odd\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nbare\rcr\nnul:'),
+      Buffer.from([0, 1, 0xff]),
+      Buffer.from('\r\n--b\r\nno end boundary\r\n'),
+    ]);
+    const c = await RawClient.connect({ port: env.port });
+    await greet(c);
+    c.send(`MAIL FROM:<s@remote.test> BODY=8BITMIME\r\nRCPT TO:<${BOB}>\r\nDATA\r\n`);
+    await c.replies(3);
+    c.send(Buffer.concat([raw, Buffer.from('.\r\n')]));
+    expect((await c.replies(1))[0]).toMatch(/^250 2\.0\.0 /);
+    c.close();
+    const bob = await env.messages(BOB);
+    expect(splitAdded(bob[bob.length - 1]!).rest.equals(raw)).toBe(true);
+  });
+
+  test('a client that disconnects in the middle of DATA leaves nothing stored', async () => {
+    const before = (await env.messages(ALICE)).length;
+    const c = await RawClient.connect({ port: env.port });
+    await greet(c);
+    c.send(`MAIL FROM:<s@remote.test>\r\nRCPT TO:<${ALICE}>\r\nDATA\r\n`);
+    await c.replies(3);
+    c.send(message('cut', 'partial line without the final dot\r\n'.repeat(1000)));
+    await new Promise((r) => setTimeout(r, 100));
+    c.close();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await env.messages(ALICE)).toHaveLength(before);
+    expect(readdirSync(join(env.dir, 'spool')).length).toBe(0);
+  });
+
+  test('commands out of order, unknown commands, AUTH and STARTTLS are refused', async () => {
+    const c = await RawClient.connect({ port: env.port });
+    expect((await c.replies(1))[0]).toMatch(/^220 mx\.test /);
+    c.send('LHLO client.test\r\n');
+    const lhlo = await c.replyLines();
+    expect(lhlo[0]).toMatch(/^250-mx\.test /);
+    const features = lhlo.slice(1).map((l) => l.slice(4));
+    expect(features).toEqual(expect.arrayContaining(['PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'SIZE 65536']));
+    expect(features.some((f) => /^(STARTTLS|AUTH)/.test(f))).toBe(false);
+    expect(await c.command(`RCPT TO:<${ALICE}>`)).toMatch(/^503 /);
+    expect(await c.command('DATA')).toMatch(/^503 /);
+    expect(await c.command('FROBNICATE')).toMatch(/^500 /);
+    expect(await c.command('AUTH PLAIN AGFsaWNlAHNlY3JldA==')).toMatch(/^5\d\d /);
+    expect(await c.command('STARTTLS')).toMatch(/^5\d\d /);
+    expect(await c.command('MAIL FROM:<bad')).toMatch(/^501 /);
+    expect(await c.command('MAIL FROM:<ok@remote.test> BODY=8BITMIME SMTPUTF8')).toMatch(/^250 2\.1\.0 /);
+    expect(await c.command('RSET')).toMatch(/^250 /);
+    expect(await c.command(`RCPT TO:<${ALICE}>`)).toMatch(/^503 /);
+    expect(await c.command('QUIT')).toMatch(/^221 /);
+    c.close();
+  });
+});
+
+describe('listeners and change notices', () => {
+  test('delivery over the unix socket (Postfix lmtp:unix:) wakes store listeners at once', async () => {
+    const seen: string[] = [];
+    const user = await env.ctx.mailUsers.createUser({ username: ALICE, service: 'imap' });
+    const off = user.getStore().onChange((n) => seen.push(n.kind));
+    try {
+      const c = await RawClient.connect({ path: env.socketPath });
+      await greet(c);
+      c.send(`MAIL FROM:<u@remote.test>\r\nRCPT TO:<${ALICE}>\r\nDATA\r\n`);
+      await c.replies(3);
+      c.send(dataOf(message('unix')));
+      const [reply] = await c.replies(1);
+      // The notice is out by the time the 250 is (an IDLE-ing session is woken at once).
+      expect(seen).toContain('messages');
+      expect(reply).toMatch(/^250 2\.0\.0 <alice@example\.com> /);
+      c.close();
+    } finally {
+      off();
+      await env.ctx.mailUsers.destroyUser(user);
+    }
+    const alice = await env.messages(ALICE);
+    expect(splitAdded(alice[alice.length - 1]!).rest.toString()).toBe(message('unix'));
+  });
+});

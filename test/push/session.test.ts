@@ -1,0 +1,151 @@
+// Push notifications driven through a real mail-user session and its store: the exact sequence of
+// Lua calls and event tables for each kind of change (spec §12.2-§12.4, §16.5).
+import { parseMessage } from '../../src/mime/parser.js';
+import { MESSAGE, pushEnv, RECORDER_LUA, type PushEnv } from './helpers.js';
+
+let env: PushEnv;
+
+beforeEach(() => {
+  env = pushEnv((s, { script }) => {
+    s.plugin.push_notification_driver = `lua:file=${script(RECORDER_LUA)}`;
+  });
+});
+afterEach(() => env.close());
+
+async function session<T>(fn: (store: ReturnType<Awaited<ReturnType<PushEnv['ctx']['mailUsers']['createUser']>>['getStore']>) => T, service = 'imap'): Promise<T> {
+  const user = await env.ctx.mailUsers.createUser({ username: 'alice', service });
+  try {
+    return fn(user.getStore());
+  } finally {
+    await env.ctx.mailUsers.destroyUser(user);
+    await env.settle();
+  }
+}
+
+const NEW_FIELDS =
+  'date=f1741080030.0,flags={},from="\\"Alice Example\\" <alice@example.com>",from_address="alice@example.com",' +
+  'from_display_name="Alice Example",keywords={},mailbox="INBOX",message_id="<m1@example.com>",name="%s",' +
+  'snippet="Lunch at noon?",subject="Café plans",to="Bob <bob@example.com>",to_address="bob@example.com",' +
+  'to_display_name="Bob",tz=f60.0,uid=f1.0,uid_validity=f%d.0';
+
+test('a delivery is MessageNew with header data, an APPEND MessageAppend', async () => {
+  const uv = await session((store) => {
+    store.append('INBOX', { content: MESSAGE, mimeStructure: parseMessage(MESSAGE), origin: 'delivery' });
+    store.append('INBOX', { content: MESSAGE, flags: ['\\Seen', '$Work'] });
+    return store.getMailbox('INBOX')!.uidValidity;
+  });
+  expect(env.pushLines()).toEqual([
+    'begin alice',
+    `MessageNew {${NEW_FIELDS.replace('%s', 'MessageNew').replace('%d', String(uv))}}`,
+    'end true 1',
+    'begin alice',
+    `MessageAppend {${NEW_FIELDS.replace('%s', 'MessageAppend').replace('%d', String(uv))
+      .replace('flags={}', 'flags={"\\\\Seen"}')
+      .replace('keywords={}', 'keywords={"$Work"}')
+      .replace('uid=f1.0', 'uid=f2.0')}}`,
+    'end true 1',
+  ]);
+});
+
+test('STORE on several messages: FlagsClear (empty for +FLAGS), FlagsSet, MessageRead, MessageTrash', async () => {
+  await session((store) => {
+    store.append('INBOX', { content: MESSAGE, flags: ['\\Answered'] });
+    store.append('INBOX', { content: MESSAGE });
+  });
+  env.lines.length = 0;
+  const lines = env.pushLines;
+  const before = lines().length;
+  const uv = await session((store) => {
+    const box = store.getMailbox('INBOX')!;
+    store.storeFlags(box.id, { uids: [1, 2], operation: 'add', flags: ['\\Seen', '\\Deleted'], recentUids: [2] });
+    store.storeFlags(box.id, { uids: [1], operation: 'remove', flags: ['\\Answered'] });
+    store.storeFlags(box.id, { uids: [2], operation: 'add', flags: ['$Later'] });
+    return box.uidValidity;
+  });
+  const m = (uid: number) => `mailbox="INBOX",name="%s",uid=f${uid}.0,uid_validity=f${uv}.0`;
+  const ev = (name: string, uid: number, extra = '') =>
+    `${name} {${extra}${m(uid).replace('%s', name)}}`;
+  expect(lines().slice(before)).toEqual([
+    'begin alice',
+    ev('FlagsClear', 1, 'flags={},flags_old={"\\\\Answered"},keywords={},keywords_old={},'),
+    ev('FlagsSet', 1, 'flags={"\\\\Deleted","\\\\Seen"},keywords={},'),
+    ev('MessageRead', 1),
+    ev('MessageTrash', 1),
+    ev('FlagsClear', 2, 'flags={},flags_old={"\\\\Recent"},keywords={},keywords_old={},'),
+    ev('FlagsSet', 2, 'flags={"\\\\Deleted","\\\\Seen"},keywords={},'),
+    ev('MessageRead', 2),
+    ev('MessageTrash', 2),
+    'end true 8',
+    'begin alice',
+    ev('FlagsClear', 1, 'flags={"\\\\Answered"},flags_old={"\\\\Answered","\\\\Deleted","\\\\Seen"},keywords={},keywords_old={},'),
+    ev('FlagsSet', 1, 'flags={},keywords={},'),
+    'end true 2',
+    'begin alice',
+    ev('FlagsClear', 2, 'flags={},flags_old={},keywords={},keywords_old={},'),
+    ev('FlagsSet', 2, 'flags={},keywords={"$Later"},'),
+    'end true 2',
+  ]);
+});
+
+test('COPY and MOVE are MessageAppend in the target; MOVE then expunges in the source', async () => {
+  const lines = env.pushLines;
+  const ids = await session((store) => {
+    store.append('INBOX', { content: MESSAGE, flags: ['$Work'] });
+    store.createMailbox('Archive');
+    const inbox = store.getMailbox('INBOX')!;
+    store.copy(inbox.id, [1], 'Archive');
+    store.move(inbox.id, [1], 'Archive');
+    return { inbox: inbox.uidValidity, archive: store.getMailbox('Archive')!.uidValidity };
+  });
+  const got = lines().slice(lines().indexOf('end true 1', lines().indexOf('MailboxCreate {mailbox="Archive",name="MailboxCreate"}')) + 1);
+  expect(got.filter((l) => !l.startsWith('begin') && !l.startsWith('end')).map((l) => l.replace(/ \{.*(uid=f\d\.0).*/, ' $1'))).toEqual([
+    'MessageAppend uid=f1.0',
+    'MessageAppend uid=f2.0',
+    'MessageExpunge uid=f1.0',
+  ]);
+  expect(got).toContain(`MessageExpunge {mailbox="INBOX",name="MessageExpunge",uid=f1.0,uid_validity=f${ids.inbox}.0}`);
+  expect(got.filter((l) => l.startsWith('begin')).length).toBe(3); // copy, move target, move source
+  expect(got.find((l) => l.startsWith('MessageAppend'))).toContain('keywords={"$Work"}');
+  expect(got.find((l) => l.startsWith('MessageAppend'))).toContain('subject="Café plans"');
+});
+
+test('mailbox create, subscribe, rename, unsubscribe and delete are one-event transactions', async () => {
+  await session((store) => {
+    store.createMailbox('Work/Old');
+    store.setSubscribed('Work/Old', true);
+    store.renameMailbox('Work/Old', 'Archive');
+    store.setSubscribed('Archive', false);
+    store.append('Archive', { content: MESSAGE });
+    store.append('Archive', { content: MESSAGE });
+    store.deleteMailbox('Archive');
+  });
+  const lines = env.pushLines().filter((l) => !l.startsWith('MessageAppend'));
+  const uv = /uid_validity=(f\d+\.0)/.exec(lines.find((l) => l.startsWith('MessageExpunge'))!)![1];
+  const exp = (uid: number) => `MessageExpunge {mailbox="Archive",name="MessageExpunge",uid=f${uid}.0,uid_validity=${uv}}`;
+  expect(lines).toEqual([
+    'begin alice', 'MailboxCreate {mailbox="Work/Old",name="MailboxCreate"}', 'end true 1',
+    'begin alice', 'MailboxSubscribe {mailbox="Work/Old",name="MailboxSubscribe"}', 'end true 1',
+    'begin alice', 'MailboxRename {mailbox="Archive",mailbox_old="Work/Old",name="MailboxRename"}', 'end true 1',
+    'begin alice', 'MailboxUnsubscribe {mailbox="Archive",name="MailboxUnsubscribe"}', 'end true 1',
+    'begin alice', 'end true 1',
+    'begin alice', 'end true 1',
+    'begin alice', exp(1), exp(2), 'end true 2',
+    'begin alice', 'MailboxDelete {mailbox="Archive",name="MailboxDelete"}', 'end true 1',
+  ]);
+});
+
+test('a rolled-back transaction ends with end_txn(ctx, false) and no events; other sessions see nothing', async () => {
+  const other = await env.ctx.mailUsers.createUser({ username: 'alice', service: 'imap' });
+  await session((store) => {
+    expect(() =>
+      store.transaction(() => {
+        store.createMailbox('Tmp');
+        throw new Error('client went away');
+      }),
+    ).toThrow('client went away');
+    expect(store.getMailbox('Tmp')).toBeUndefined();
+  });
+  await env.ctx.mailUsers.destroyUser(other);
+  await env.settle();
+  expect(env.pushLines()).toEqual(['begin alice', 'end false 0']);
+});
