@@ -213,12 +213,12 @@ export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise
       mailbox = targetMailbox(user, store, req);
       let result;
       try {
-        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure });
+        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure, origin: 'delivery' });
       } catch (err) {
         // The mailbox vanished between the check and the save: Dovecot falls back to INBOX.
         if (!(err instanceof StorageError && err.code === 'NONEXISTENT') || mailbox === INBOX) throw err;
         mailbox = INBOX;
-        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure });
+        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure, origin: 'delivery' });
       }
       user.log.info(`msgid=${messageIdForLog(req.message)}: saved mail to ${mailbox}`);
       return { ok: true, mailbox, uid: result.uid };
