@@ -68,21 +68,27 @@ export function luaPoolFor(settings: Settings): LuaWorkerPool {
 export function createServerContext(settings: Settings, opts: { serverDb?: ServerDb } = {}): CreatedContext {
   mkdirSync(settings.data_dir, { recursive: true });
   const serverDb = opts.serverDb ?? openServerDb(serverDbPath(settings));
-  const auth = new AuthService(authSettingsFrom(settings), { accounts: accountStoreFor(serverDb) });
-  const mailUsers = new MailUserService((service) => mailUserSettings(settings, service), openUserStore);
   let pool: LuaWorkerPool | null = null;
+  const luaPool = () => (pool ??= luaPoolFor(settings));
+  // A Lua passdb/userdb loads its scripts at start-up (Dovecot's auth process does), so the pool
+  // exists from the start only when one is configured.
+  const authUsesLua = [...settings.passdb, ...settings.userdb].some((d) => d.driver === 'lua');
+  const auth = new AuthService(authSettingsFrom(settings), {
+    accounts: accountStoreFor(serverDb),
+    lua: authUsesLua ? luaPool() : undefined,
+    authDebug: settings.auth_debug,
+  });
+  const mailUsers = new MailUserService((service) => mailUserSettings(settings, service), openUserStore);
   return {
     settings,
     serverDb,
     auth,
     mailUsers,
-    luaPool() {
-      pool ??= luaPoolFor(settings);
-      return pool;
-    },
+    luaPool,
     async close() {
-      // Deinit hooks (mail-lua) still need the pool: users first, then the pool.
+      // Deinit hooks (mail-lua) still need the pool: users first, then auth scripts, then the pool.
       await mailUsers.shutdown();
+      await auth.close();
       if (pool) await pool.close();
       if (!opts.serverDb) serverDb.close();
     },

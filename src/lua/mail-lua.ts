@@ -8,6 +8,8 @@ import type { MailUserService } from '../mail-user/service.js';
 import { bindingModuleUrl } from './bindings/module-url.js';
 import { mailUserBindingData, type MailUserArgData } from './bindings/mail-user-data.js';
 import { LuaScriptError, type LuaStateHandle, type LuaWorkerPool } from './pool.js';
+import { pushNotificationBindingSpec } from './push-notification/module-url.js';
+import { pushNotificationEnabled } from './push-notification/settings.js';
 import type { LuaArg, LuaValue } from './types.js';
 
 const PLUGIN = 'mail-lua';
@@ -42,6 +44,8 @@ export function installMailLua(
               module: bindingModuleUrl('mail-user'),
               data: mailUserBindingData(user, (name) => settingsLookup(user, name)),
             },
+            // push_notification_lua may reuse this state (spec §12.1): it needs its entry point.
+            ...(pushNotificationEnabled(user) ? [pushNotificationBindingSpec()] : []),
           ],
         });
       } catch (e) {

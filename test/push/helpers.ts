@@ -7,6 +7,7 @@ import { createServerContext, type CreatedContext } from '../../src/cli/context.
 import { defaultSettings } from '../../src/config/index.js';
 import { captureLogs, logHub } from '../../src/log/logger.js';
 import { LuaWorkerPool } from '../../src/lua/index.js';
+import { installMailLua } from '../../src/lua/mail-lua.js';
 import { installPushNotification } from '../../src/lua/push-notification/plugin.js';
 
 export type TestSettings = ReturnType<typeof defaultSettings>;
@@ -69,7 +70,10 @@ export interface PushEnv {
   close(): Promise<void>;
 }
 
-export function pushEnv(configure: (s: TestSettings, env: { script: (src: string) => string }) => void): PushEnv {
+export function pushEnv(
+  configure: (s: TestSettings, env: { script: (src: string) => string }) => void,
+  opts: { mailLua?: boolean } = {},
+): PushEnv {
   logHub.setDefaultOutput(false);
   const dir = mkdtempSync(join(tmpdir(), 'roost-push-'));
   let n = 0;
@@ -87,6 +91,8 @@ export function pushEnv(configure: (s: TestSettings, env: { script: (src: string
   configure(settings, { script });
   const ctx = createServerContext(settings);
   const pool = new LuaWorkerPool({ workers: 1 });
+  // A server registers mail-lua first: push may reuse its state (spec §12.1).
+  const uninstallMailLua = opts.mailLua ? installMailLua(ctx.mailUsers, pool) : () => {};
   const plugin = installPushNotification(ctx.mailUsers, pool);
   const cap = captureLogs();
   return {
@@ -103,6 +109,7 @@ export function pushEnv(configure: (s: TestSettings, env: { script: (src: string
     async close() {
       cap.stop();
       plugin.uninstall();
+      uninstallMailLua();
       await ctx.close();
       await pool.close();
       rmSync(dir, { recursive: true, force: true });

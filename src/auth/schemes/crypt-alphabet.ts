@@ -2,7 +2,7 @@
 export const CRYPT_ALPHABET = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** Encodes bytes given as [b2, b1, b0] groups (the order each crypt variant prescribes). */
-export function cryptB64Groups(bytes: Buffer, groups: ReadonlyArray<readonly number[]>): string {
+export function cryptB64Groups(bytes: Uint8Array, groups: ReadonlyArray<readonly number[]>): string {
   let out = '';
   for (const g of groups) {
     let w = 0;

@@ -9,7 +9,7 @@ import { PasswordDataError, type PasswordScheme } from './types.js';
 
 export async function cryptVerify(plain: Buffer, stored: string): Promise<boolean> {
   if (stored.startsWith('$1$')) return constantTimeEquals(md5Crypt(plain, stored), stored);
-  if (stored.startsWith('$5$') || stored.startsWith('$6$')) return constantTimeEquals(shaCrypt(plain, stored), stored);
+  if (stored.startsWith('$5$') || stored.startsWith('$6$')) return constantTimeEquals(await shaCrypt(plain, stored), stored);
   if (/^\$2[abxy]\$/.test(stored)) return bcryptCheck(plain, stored);
   if (DES_CRYPT_RE.test(stored)) return constantTimeEquals(desCrypt(plain, stored), stored);
   throw new PasswordDataError('Unsupported crypt() setting');

@@ -12,6 +12,8 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
   logHub.setLogPath(settings.log_path);
   for (const w of env.warnings) rootLogger.warning(w);
   const ctx = await env.mailContext();
+  // A broken auth script stops the server, as it stops Dovecot's auth process.
+  await ctx.auth.init();
   const closers: (() => Promise<void>)[] = [];
   const protocols = new Set(settings.protocols);
   if (protocols.has('imap')) {

@@ -1,0 +1,80 @@
+// Driver set-up (spec §12.1, §12.2): which script runs, what an init failure logs (the login goes
+// on), missing begin/end functions, scripts without handlers, numbered drivers.
+import { pushEnv, RECORDER_LUA, type PushEnv, type TestSettings } from './helpers.js';
+
+let env: PushEnv | undefined;
+afterEach(async () => {
+  await env?.close();
+  env = undefined;
+});
+
+async function createMailbox(e: PushEnv, fields: Record<string, string> = {}): Promise<void> {
+  const user = await e.ctx.mailUsers.createUser({ username: 'alice', service: 'imap', userdbFields: fields });
+  user.getStore().createMailbox('Box');
+  await e.ctx.mailUsers.destroyUser(user);
+  await e.settle();
+}
+
+function setup(configure: (s: TestSettings, script: (src: string) => string) => void, mailLua = false): PushEnv {
+  env = pushEnv((s, { script }) => configure(s, script), { mailLua });
+  return env;
+}
+
+test('no file and no mail-lua state: the error is logged and the session works', async () => {
+  const e = setup((s) => {
+    s.plugin.push_notification_driver = 'lua';
+  });
+  await createMailbox(e);
+  expect(e.lines.filter((l) => l.includes('Error'))).toEqual([
+    expect.stringMatching(/^imap\(alice\)<\d+><[^>]+>: Error: lua: No file in config and no push_notification_lua_script_file set$/),
+  ]);
+});
+
+test('a script that fails to load logs "lua: <error>"; later drivers are not set up', async () => {
+  const e = setup((s, script) => {
+    s.plugin.push_notification_driver = `lua:file=${script('function broken(')}`;
+    s.plugin.push_notification_driver2 = `lua:file=${script(RECORDER_LUA)}`;
+  });
+  await createMailbox(e);
+  expect(e.pushLines()).toEqual([expect.stringMatching(/^Error: lua: lua_load\(.*push1\.lua\) failed: .*push1\.lua:1: .*near <eof>$/)]);
+});
+
+test('push_notification_lua_script_file wins over file=; numbered drivers each run', async () => {
+  const e = setup((s, script) => {
+    s.plugin.push_notification_driver = `lua:file=${script('error("not this one")')}`;
+    s.plugin.push_notification_driver2 = 'lua:file=/nonexistent.lua';
+    s.plugin.push_notification_lua_script_file = script(RECORDER_LUA);
+  });
+  await createMailbox(e);
+  const one = ['begin alice', 'MailboxCreate {mailbox="Box",name="MailboxCreate"}', 'end true 1'];
+  expect(e.pushLines()).toEqual([...one, ...one]);
+});
+
+test('missing begin_txn or end_txn, and a script without handlers', async () => {
+  const e = setup((s, script) => {
+    s.plugin.push_notification_driver = `lua:file=${script('function dovecot_lua_notify_event_mailbox_create(c, e) dovecot.i_info("created " .. e.mailbox) end')}`;
+    s.plugin.push_notification_driver2 = `lua:file=${script(
+      'function dovecot_lua_notify_begin_txn(u) return 7 end\nfunction dovecot_lua_notify_event_mailbox_create(c, e) dovecot.i_info("ctx " .. c) end',
+    )}`;
+    s.plugin.push_notification_driver3 = `lua:file=${script('function dovecot_lua_notify_begin_txn(u) dovecot.i_info("never") end')}`;
+  });
+  await createMailbox(e);
+  expect(e.pushLines()).toEqual([
+    'Error: lua: Missing function dovecot_lua_notify_begin_txn',
+    'ctx 7',
+    'Error: lua: Missing function dovecot_lua_notify_end_txn',
+  ]);
+});
+
+test('without a push script file the mail_lua_script state is reused (same globals)', async () => {
+  const e = setup((s, script) => {
+    s.plugin.push_notification_driver = 'lua';
+    s.plugin.mail_lua_script = script(
+      `${RECORDER_LUA}\nlocal created = 0\nfunction mail_user_created(user) created = created + 1 end\n` +
+        'local begin = dovecot_lua_notify_begin_txn\n' +
+        'function dovecot_lua_notify_begin_txn(u) dovecot.i_info("state created " .. created .. " time(s)") return begin(u) end',
+    );
+  }, true);
+  await createMailbox(e);
+  expect(e.pushLines()).toContain('state created 1 time(s)');
+});
