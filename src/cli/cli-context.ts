@@ -51,10 +51,12 @@ export class CliEnv {
   }
 
   async close(): Promise<void> {
-    // Users end first (their deinit hooks still run), then the plugins detach.
-    if (this.ctx) await this.ctx.close();
+    // Users end first (their deinit hooks still run), then the plugins drain and detach, then the
+    // context closes the Lua pool and the databases.
+    if (this.ctx) await this.ctx.mailUsers.shutdown();
     if (this.plugins) await this.plugins.close();
     this.plugins = null;
+    if (this.ctx) await this.ctx.close();
     this.ctx = null;
   }
 }

@@ -1,6 +1,7 @@
 // Attaches the configured plugins (mail_plugins) to a server context: mail-lua, and push
 // notifications. Protocol layers never see any of this.
 import { installMailLua } from '../lua/mail-lua.js';
+import { installPushNotification } from '../lua/push-notification/plugin.js';
 import type { CreatedContext } from './context.js';
 
 export interface Plugins {
@@ -15,11 +16,25 @@ export function wantsMailLua(ctx: CreatedContext): boolean {
   return ctx.settings.mail_plugins.includes('mail_lua') || Boolean(ctx.settings.plugin.mail_lua_script);
 }
 
+/** `mail_plugins = ... push_notification push_notification_lua` (per user, userdb may add it). */
+export function wantsPushNotification(ctx: CreatedContext): boolean {
+  const p = ctx.settings.mail_plugins;
+  return p.includes('push_notification') && p.includes('push_notification_lua');
+}
+
 export async function installPlugins(ctx: CreatedContext): Promise<Plugins> {
   const removers: (() => void)[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  // mail-lua first: push notifications may reuse its Lua state, and its deinit must run after push's.
   if (wantsMailLua(ctx)) removers.push(installMailLua(ctx.mailUsers, () => ctx.luaPool()));
+  if (wantsPushNotification(ctx)) {
+    const push = installPushNotification(ctx.mailUsers, () => ctx.luaPool());
+    removers.push(push.uninstall);
+    closers.push(push.close);
+  }
   return {
     close: async () => {
+      for (const c of closers) await c();
       for (const r of removers.reverse()) r();
     },
   };

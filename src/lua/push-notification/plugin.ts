@@ -67,7 +67,8 @@ class PushSession {
 /** Registers the plugin's hooks on `mailUsers`; `close()` waits for queued notifications. */
 export function installPushNotification(
   mailUsers: MailUserService,
-  pool: LuaWorkerPool,
+  /** The pool, or a getter that creates it on first use. */
+  pool: LuaWorkerPool | (() => LuaWorkerPool),
   opts: PushNotificationOptions = {},
 ): { uninstall: () => void; close: () => Promise<void> } {
   const finishing = new Set<Promise<void>>();
@@ -88,7 +89,7 @@ export function installPushNotification(
           break;
         }
         try {
-          drivers.push(await LuaPushDriver.init(user, setting, pool, mailLuaState(user)));
+          drivers.push(await LuaPushDriver.init(user, setting, typeof pool === 'function' ? pool() : pool, mailLuaState(user)));
         } catch (e) {
           // Dovecot logs the failure and goes on with the login; later drivers are not set up.
           user.log.error(`lua: ${e instanceof Error ? e.message : String(e)}`);
