@@ -78,19 +78,19 @@ class Client {
   constructor(port: number) {
     this.socket = net.connect({ port, host: '127.0.0.1' });
     this.socket.setEncoding('latin1');
-    this.greeted = new Promise((resolve) => {
-      const onGreeting = () => {
-        if (this.buf.includes('\r\n')) {
-          this.buf = this.buf.slice(this.buf.indexOf('\r\n') + 2);
-          this.socket.off('data', onGreeting);
-          this.socket.on('data', (d: string) => this.onData(d));
-          resolve();
-        }
-      };
-      this.socket.on('data', (d: string) => {
-        this.buf += d;
-        onGreeting();
-      });
+    let greeted = false;
+    let onGreeted: () => void = () => undefined;
+    this.greeted = new Promise((resolve) => (onGreeted = resolve));
+    this.socket.on('data', (d: string) => {
+      this.buf += d;
+      if (!greeted) {
+        const i = this.buf.indexOf('\r\n');
+        if (i < 0) return;
+        greeted = true;
+        this.buf = this.buf.slice(i + 2);
+        onGreeted();
+      }
+      this.onData();
     });
     this.socket.on('error', () => undefined);
   }
@@ -99,7 +99,7 @@ class Client {
     return this.greeted;
   }
 
-  private onData(_d: string): void {
+  private onData(): void {
     const w = this.waiting;
     if (!w) return;
     // Count lines and look for the tagged reply at a line start; keep only the unfinished tail.
@@ -177,7 +177,34 @@ async function clientMain(): Promise<void> {
   const { port } = await next('ready');
   console.log(`setup: server with ${MESSAGES} messages ready in ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);
 
-  // 1. LOGIN + SELECT + LOGOUT, 4 concurrent clients.
+  // 1. Resident memory per idle connection.
+  child.send({ type: 'rss' });
+  const before = await next('rss');
+  const idlers: Client[] = [];
+  t = performance.now();
+  for (let i = 0; i < IDLE_CONNECTIONS; i += 50) {
+    const batch = Array.from({ length: Math.min(50, IDLE_CONNECTIONS - i) }, () => new Client(port));
+    await Promise.all(
+      batch.map(async (c) => {
+        await c.ready();
+        await c.command('LOGIN small pw');
+        await c.command('SELECT INBOX');
+        await c.idle();
+      }),
+    );
+    idlers.push(...batch);
+  }
+  const setupMs = performance.now() - t;
+  await new Promise((r) => setTimeout(r, 500));
+  child.send({ type: 'rss' });
+  const after = await next('rss');
+  console.log(
+    `${IDLE_CONNECTIONS} connections in IDLE (set up in ${(setupMs / 1000).toFixed(1)} s): server RSS ${(before.rss / 1048576).toFixed(1)} → ${(after.rss / 1048576).toFixed(1)} MB, ` +
+      `${((after.rss - before.rss) / IDLE_CONNECTIONS / 1024).toFixed(1)} KB RSS and ${((after.heap - before.heap) / IDLE_CONNECTIONS / 1024).toFixed(1)} KB JS heap per connection`,
+  );
+  for (const c of idlers) c.close();
+
+  // 2. LOGIN + SELECT + LOGOUT, 4 concurrent clients.
   let sessions = 0;
   const until = performance.now() + LOGIN_SECONDS * 1000;
   await Promise.all(
@@ -195,7 +222,7 @@ async function clientMain(): Promise<void> {
   );
   console.log(`LOGIN+SELECT+LOGOUT: ${(sessions / LOGIN_SECONDS).toFixed(0)} sessions/s (4 concurrent clients, ${sessions} in ${LOGIN_SECONDS} s)`);
 
-  // 2. Big FETCH and SEARCH, with NOOP latency on a second connection during the FETCH.
+  // 3. Big FETCH and SEARCH, with NOOP latency on a second connection during the FETCH.
   const a = new Client(port);
   const b = new Client(port);
   await Promise.all([a.ready(), b.ready()]);
@@ -230,33 +257,6 @@ async function clientMain(): Promise<void> {
   a.close();
   b.close();
 
-  // 3. Resident memory per idle connection.
-  await new Promise((r) => setTimeout(r, 200));
-  child.send({ type: 'rss' });
-  const before = await next('rss');
-  const idlers: Client[] = [];
-  t = performance.now();
-  for (let i = 0; i < IDLE_CONNECTIONS; i += 50) {
-    const batch = Array.from({ length: Math.min(50, IDLE_CONNECTIONS - i) }, () => new Client(port));
-    await Promise.all(
-      batch.map(async (c) => {
-        await c.ready();
-        await c.command('LOGIN small pw');
-        await c.command('SELECT INBOX');
-        await c.idle();
-      }),
-    );
-    idlers.push(...batch);
-  }
-  const setupMs = performance.now() - t;
-  await new Promise((r) => setTimeout(r, 500));
-  child.send({ type: 'rss' });
-  const after = await next('rss');
-  console.log(
-    `${IDLE_CONNECTIONS} connections in IDLE (set up in ${(setupMs / 1000).toFixed(1)} s): server RSS ${(before.rss / 1048576).toFixed(1)} → ${(after.rss / 1048576).toFixed(1)} MB, ` +
-      `${((after.rss - before.rss) / IDLE_CONNECTIONS / 1024).toFixed(1)} KB RSS and ${((after.heap - before.heap) / IDLE_CONNECTIONS / 1024).toFixed(1)} KB JS heap per connection`,
-  );
-  for (const c of idlers) c.close();
   child.send({ type: 'stop' });
   await new Promise((r) => child.once('exit', r));
   rmSync(dataDir, { recursive: true, force: true });

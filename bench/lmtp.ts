@@ -49,12 +49,14 @@ class Sender {
     const socket = net.connect(port, '127.0.0.1');
     await new Promise((r) => socket.once('connect', r));
     const s = new Sender(socket);
-    await s.expect(2, 'LHLO bench.test\r\n');
+    await s.expect(1, ''); // the greeting: smtp-server drops clients that talk before it
+    await s.expect(1, 'LHLO bench.test\r\n');
     return s;
   }
   expect(n: number, data: string): Promise<string[]> {
     this.want = n;
     return new Promise((resolve) => {
+      if (this.got.length >= n) return resolve(this.got.splice(0));
       this.resolve = resolve;
       if (data) this.socket.write(data);
     });

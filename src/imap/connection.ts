@@ -8,6 +8,8 @@ import type { ResponseSink } from './commands/fetch-output.js';
 
 /** Reading pauses when this much unprocessed input is queued behind a running command. */
 const MAX_BUFFERED_INPUT = 1024 * 1024;
+/** Output written by one command between two turns of the event loop. */
+const YIELD_BYTES = 64 * 1024;
 
 export interface ConnectionLimits {
   maxLineLength: number;
@@ -174,12 +176,20 @@ export class ImapConnection {
     this.needDrain = false;
   }
 
-  /** The engines' output (FETCH/SEARCH): writes counted, backpressure through drain(). */
+  /**
+   * The engines' output (FETCH/SEARCH): backpressure through drain(), and a turn of the event loop
+   * every YIELD_BYTES so one big FETCH cannot stall every other connection (DESIGN.md §6).
+   */
   sink(): ResponseSink {
+    let sinceYield = 0;
     return {
       write: (chunk) => {
         this.write(chunk);
-        return !this.needDrain;
+        if (this.needDrain) return false;
+        sinceYield += chunk.length;
+        if (sinceYield < YIELD_BYTES) return true;
+        sinceYield = 0;
+        return new Promise<void>((resolve) => setImmediate(resolve));
       },
       waitForDrain: async () => {
         if (this.closed) throw new Error('Connection closed while writing a response');

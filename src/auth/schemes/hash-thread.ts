@@ -1,7 +1,9 @@
-// Clients of the hash helper thread (hash-worker.ts): an async one for the main thread (slow
-// schemes only, so logins with ARGON2/BLF-CRYPT do not stall IMAP connections) and a blocking
-// one for Lua workers, whose req:password_verify must return synchronously.
+// Clients of the hash helper threads (hash-worker.ts): an async pool for the main thread (slow
+// schemes only, so logins with SHA-crypt/ARGON2/BLF-CRYPT do not stall IMAP connections and
+// verify in parallel on several cores) and a blocking one for Lua workers, whose
+// req:password_verify must return synchronously (each Lua worker has its own helper).
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { HashWorkerReply, HashWorkerRequest } from './hash-protocol.js';
@@ -20,11 +22,34 @@ function hashWorkerUrl(): URL {
 
 const toBytes = (plain: string | Buffer) => (typeof plain === 'string' ? Buffer.from(plain, 'utf8') : plain);
 
-/** Main-thread client: one helper thread, kept referenced only while work is pending. */
-export class AsyncHashThread {
-  private worker?: Worker;
+interface Pending {
+  resolve: (r: HashWorkerReply) => void;
+  reject: (e: Error) => void;
+}
+
+interface HelperSlot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+/** Helper threads for the main thread: as many as can run at once, at most 4 (argon2 is memory-hungry). */
+export const HASH_POOL_SIZE = Math.min(4, availableParallelism());
+
+/**
+ * Main-thread client: a pool of helper threads, started one at a time as concurrent jobs need
+ * them, each job going to the thread with the fewest jobs in flight. A thread is kept referenced
+ * only while it has work pending, so an idle pool never holds the process open.
+ */
+export class AsyncHashPool {
+  private slots: HelperSlot[] = [];
   private nextId = 1;
-  private pending = new Map<number, { resolve: (r: HashWorkerReply) => void; reject: (e: Error) => void }>();
+
+  constructor(private readonly size = HASH_POOL_SIZE) {}
+
+  /** Threads started so far (for tests and benchmarks). */
+  get threadCount(): number {
+    return this.slots.length;
+  }
 
   verify(plain: string | Buffer, stored: string, opts: SchemeContext & { defaultScheme?: string }): Promise<VerifyResult> {
     return this.send({ op: 'verify', plain: toBytes(plain), stored, ...opts }).then((r) => {
@@ -39,36 +64,50 @@ export class AsyncHashThread {
     throw new Error(r.op === 'error' ? r.message : 'unexpected hash worker reply');
   }
 
+  /** Stops every helper thread; jobs in flight are rejected. */
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+
   private send(job: Job): Promise<HashWorkerReply> {
-    const worker = this.ensureWorker();
+    const slot = this.pickSlot();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      if (this.pending.size === 1) worker.ref();
-      worker.postMessage({ ...job, id } as HashWorkerRequest);
+      slot.pending.set(id, { resolve, reject });
+      if (slot.pending.size === 1) slot.worker.ref();
+      slot.worker.postMessage({ ...job, id } as HashWorkerRequest);
     });
   }
 
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
+  /** The least busy thread; a new one when every started thread is busy and the pool may grow. */
+  private pickSlot(): HelperSlot {
+    let best: HelperSlot | undefined;
+    for (const slot of this.slots) if (!best || slot.pending.size < best.pending.size) best = slot;
+    if (best && (best.pending.size === 0 || this.slots.length >= this.size)) return best;
+    return this.startSlot();
+  }
+
+  private startSlot(): HelperSlot {
     const worker = new Worker(hashWorkerUrl());
+    const slot: HelperSlot = { worker, pending: new Map() };
     worker.on('message', (reply: HashWorkerReply) => {
-      const p = this.pending.get(reply.id);
+      const p = slot.pending.get(reply.id);
       if (!p) return;
-      this.pending.delete(reply.id);
-      if (this.pending.size === 0) worker.unref();
+      slot.pending.delete(reply.id);
+      if (slot.pending.size === 0) worker.unref();
       p.resolve(reply);
     });
     const fail = (err: Error) => {
-      this.worker = undefined;
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      for (const p of slot.pending.values()) p.reject(err);
+      slot.pending.clear();
     };
     worker.on('error', fail);
     worker.on('exit', () => fail(new Error('hash worker exited')));
     worker.unref();
-    this.worker = worker;
-    return worker;
+    this.slots.push(slot);
+    return slot;
   }
 }
 

@@ -11,7 +11,7 @@ import { plainScheme } from './plain.js';
 import { scramScheme } from './scram.js';
 import { shaCryptScheme } from './sha-crypt.js';
 import { isMainThread } from 'node:worker_threads';
-import { AsyncHashThread } from './hash-thread.js';
+import { AsyncHashPool } from './hash-thread.js';
 import { PasswordDataError, type PasswordScheme, type SchemeContext, type SchemeEncoding } from './types.js';
 
 /**
@@ -126,21 +126,21 @@ export interface VerifyOptions extends SchemeContext {
 
 const toBuffer = (plain: string | Buffer) => (typeof plain === 'string' ? Buffer.from(plain, 'utf8') : plain);
 
-/** Created on first use: the main thread's helper for CPU-heavy schemes (hash-worker.ts). */
-let hashThread: AsyncHashThread | undefined;
+/** Created on first use: the main thread's helper threads for CPU-heavy schemes (hash-worker.ts). */
+let hashPool: AsyncHashPool | undefined;
 function offloads(schemeName: string): boolean {
   return isMainThread && lookupScheme(schemeName)?.scheme.offThread === true;
 }
 
 /**
  * Checks a plaintext password against a stored `{SCHEME}data` password. Never throws. On the main
- * thread, ARGON2I/ARGON2ID, BLF-CRYPT and CRYPT run on the hash helper thread (a 0.4 s argon2 would otherwise
- * stall every connection); everything else is fast enough to run here.
+ * thread, SHA256/512-CRYPT, ARGON2I/ARGON2ID, BLF-CRYPT and CRYPT run on the hash helper threads (a
+ * 0.4 s argon2 would otherwise stall every connection); everything else is fast enough to run here.
  */
 export async function verifyPassword(plain: string | Buffer, stored: string, opts: VerifyOptions = {}): Promise<VerifyPasswordResult> {
   if (offloads(splitStoredPassword(stored, opts.defaultScheme).scheme)) {
-    hashThread ??= new AsyncHashThread();
-    return hashThread.verify(plain, stored, opts);
+    hashPool ??= new AsyncHashPool();
+    return hashPool.verify(plain, stored, opts);
   }
   return verifyPasswordHere(plain, stored, opts);
 }
@@ -171,8 +171,8 @@ function timingSafeEqualBuffers(a: Buffer, b: Buffer): boolean {
 /** Creates `{SCHEME}data` for a new password. Throws `Unknown scheme <S>` for unknown schemes. */
 export async function hashPassword(plain: string | Buffer, scheme: string = DEFAULT_PASSWORD_SCHEME, opts: SchemeContext = {}): Promise<string> {
   if (offloads(scheme)) {
-    hashThread ??= new AsyncHashThread();
-    return hashThread.hash(plain, scheme, opts);
+    hashPool ??= new AsyncHashPool();
+    return hashPool.hash(plain, scheme, opts);
   }
   return hashPasswordHere(plain, scheme, opts);
 }
