@@ -47,6 +47,7 @@ class Sender {
   }
   static async open(port: number): Promise<Sender> {
     const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
     await new Promise((r) => socket.once('connect', r));
     const s = new Sender(socket);
     await s.expect(1, ''); // the greeting: smtp-server drops clients that talk before it

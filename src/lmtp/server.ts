@@ -157,6 +157,7 @@ export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOption
 
   const sockets = new Set<net.Socket>();
   const accept = (socket: net.Socket) => {
+    socket.setNoDelay(true); // replies are small writes; Nagle + delayed ACK would add 40 ms
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     smtp.connect(socket, {});

@@ -202,6 +202,51 @@ async function createMailUser(ctx: ServerContext, req: Omit<DeliveryRequest, 'me
   }
 }
 
+/**
+ * Keeps the stores of recently delivered-to users open for a while. Without it every delivery
+ * would open, migrate-check and close the user's SQLite file (the registry closes a store when its
+ * last session ends), which costs more than the durable append itself.
+ */
+class WarmStores {
+  private readonly held = new Map<string, { store: UserStore; timer: NodeJS.Timeout }>();
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly capacity = 256,
+    private readonly idleMs = 30_000,
+  ) {}
+
+  touch(user: MailUser): void {
+    const opts = user.storeOptions();
+    const old = this.held.get(opts.dbPath);
+    if (old) {
+      old.timer.refresh();
+      this.held.delete(opts.dbPath); // re-insert: Map order is the LRU order
+      this.held.set(opts.dbPath, old);
+      return;
+    }
+    const store = this.ctx.mailUsers.stores.acquire(opts);
+    const timer = setTimeout(() => this.drop(opts.dbPath), this.idleMs);
+    timer.unref();
+    this.held.set(opts.dbPath, { store, timer });
+    if (this.held.size > this.capacity) this.drop(this.held.keys().next().value!);
+  }
+
+  private drop(key: string): void {
+    const e = this.held.get(key);
+    if (!e) return;
+    clearTimeout(e.timer);
+    this.held.delete(key);
+    this.ctx.mailUsers.stores.release(e.store);
+  }
+}
+
+const warmStores = new WeakMap<ServerContext, WarmStores>();
+function warmStoresFor(ctx: ServerContext): WarmStores {
+  let w = warmStores.get(ctx);
+  if (!w) warmStores.set(ctx, (w = new WarmStores(ctx)));
+  return w;
+}
+
 /** Stores one copy for one user; returns only once the copy is durable (or has failed). */
 export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise<DeliveryResult> {
   const user = await createMailUser(ctx, req);
@@ -210,6 +255,7 @@ export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise
     let mailbox = INBOX;
     try {
       const store = user.getStore();
+      if (req.service === 'lmtp') warmStoresFor(ctx).touch(user);
       mailbox = targetMailbox(user, store, req);
       let result;
       try {
