@@ -4,7 +4,7 @@
 // SMTP meaning (class + enhanced code) that the protocol layer renders per recipient.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Logger } from '../log/logger.js';
-import { parseMessage } from '../mime/parser.js';
+import { imapMessageSize, parseMessage } from '../mime/parser.js';
 import type { MessageSource, MimePart } from '../mime/types.js';
 import { INBOX, StorageError, type UserStore } from '../storage/index.js';
 import type { ServerContext } from './context.js';
@@ -259,12 +259,12 @@ export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise
       mailbox = targetMailbox(user, store, req);
       let result;
       try {
-        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure, origin: 'delivery' });
+        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' });
       } catch (err) {
         // The mailbox vanished between the check and the save: Dovecot falls back to INBOX.
         if (!(err instanceof StorageError && err.code === 'NONEXISTENT') || mailbox === INBOX) throw err;
         mailbox = INBOX;
-        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure, origin: 'delivery' });
+        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' });
       }
       user.log.info(`msgid=${messageIdForLog(req.message)}: saved mail to ${mailbox}`);
       return { ok: true, mailbox, uid: result.uid };

@@ -250,3 +250,8 @@ function envelopeOf(fields: HeaderField[]): EnvelopeHeaders {
 export function parseMessage(source: MessageSource | Buffer): MimePart {
   return new MessageParser(source).parse();
 }
+
+/** The message size IMAP reports (RFC822.SIZE): header and body with bare LFs counted as CRLF. */
+export function imapMessageSize(root: MimePart): number {
+  return root.header.virtual + root.body.virtual;
+}

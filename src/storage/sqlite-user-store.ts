@@ -595,8 +595,9 @@ export class SqliteUserStore implements UserStore {
 
   appendMany(mailbox: string, inputs: AppendInput[]): AppendResult[] {
     const parsed = inputs.map((input) => {
-      const size = BodyStore.sizeOf(input.content);
-      if (!Number.isInteger(size) || size < 0) throw new StorageError('PARAMETERS', `Invalid message size ${String(size)}`);
+      const physical = BodyStore.sizeOf(input.content);
+      const size = input.virtualSize ?? physical;
+      if (!Number.isInteger(size) || size < physical) throw new StorageError('PARAMETERS', `Invalid message size ${String(size)}`);
       if (size > this.settings.maxMessageBytes) {
         throw new StorageError('TOOBIG', `Message too large (${size} bytes, limit ${this.settings.maxMessageBytes})`);
       }

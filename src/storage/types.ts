@@ -118,6 +118,12 @@ export interface AppendInput {
    */
   mimeStructure?: unknown;
   /**
+   * The size IMAP reports (RFC822.SIZE, STATUS SIZE, SEARCH LARGER, quota): bytes with every bare
+   * LF counted as CRLF, as Dovecot reports a message stored with bare LFs. Defaults to the stored
+   * byte length; the caller knows it from the MIME parse.
+   */
+  virtualSize?: number;
+  /**
    * Who is saving, for the mail-event feed (MailEvent MessageSave): `delivery` for LMTP/LDA
    * (Dovecot's MessageNew), `append` (default) for IMAP APPEND (MessageAppend).
    */
