@@ -5,6 +5,9 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { CommandReader, type ReaderEvent } from './protocol/index.js';
 import type { ResponseSink } from './commands/fetch-output.js';
+import { Logger } from '../log/logger.js';
+
+const log = new Logger('imap: ');
 
 /** Reading pauses when this much unprocessed input is queued behind a running command. */
 const MAX_BUFFERED_INPUT = 1024 * 1024;
@@ -113,7 +116,14 @@ export class ImapConnection {
   private async handle(ev: ReaderEvent): Promise<void> {
     if (ev.kind === 'line') return; // A stray line in raw mode with nobody waiting (cannot happen).
     if (this.reader.bufferedBytes > MAX_BUFFERED_INPUT) this.socket.pause();
-    await this.events!.onEvent(ev);
+    try {
+      await this.events!.onEvent(ev);
+    } catch (err) {
+      // A bug must cost this connection only, never the process.
+      log.error(`${this.remoteIp}: command handling failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.close('* BYE Internal error occurred. Refer to server log for more information.\r\n');
+      return;
+    }
     // Responses the client does not read must not pile up in memory: wait before the next command.
     await this.drain();
     if (this.socket.isPaused() && !this.closed) this.socket.resume();
@@ -153,7 +163,7 @@ export class ImapConnection {
 
   /** Response text is latin1 "binary strings" (one char per byte), ASCII in practice. */
   write(data: string | Buffer): void {
-    if (this.closed || this.socket.destroyed) return;
+    if (this.closed || this.socket.destroyed || this.socket.writableEnded) return;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     this.bytesOut += bytes.length;
     if (!this.socket.write(bytes)) this.needDrain = true;

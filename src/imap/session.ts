@@ -7,13 +7,16 @@ import type { Settings } from '../config/index.js';
 import { Logger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { MailUserInitError } from '../mail-user/hooks.js';
+import { newSessionId } from '../mail-user/session-id.js';
 import type { MailUser } from '../mail-user/mail-user.js';
 import { StorageError, type ChangeNotice, type UserStore } from '../storage/types.js';
 import { postLoginCapabilities, preLoginCapabilities } from './capabilities.js';
+import { autocreateMailboxes } from './mailbox-autocreate.js';
 import { HANDLERS } from './commands/index.js';
 import type { CommandHandler, CommandResult } from './commands/types.js';
 import type { ImapConnection } from './connection.js';
-import { encodeMailboxName, errorLine, parseCommand, taggedLine, type ImapCommand, type ReaderEvent } from './protocol/index.js';
+import { encodeMailboxName, errorLine, parseCommand, taggedLine, type ImapArg, type ImapCommand, type ReaderEvent } from './protocol/index.js';
+import { performance } from 'node:perf_hooks';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import type tls from 'node:tls';
 
@@ -45,6 +48,9 @@ export interface SessionStats {
   fetchBodyBytes: number;
 }
 
+/** imap-login's reply to any command it cannot run (Dovecot 2.3.19, verified). */
+const PRELOGIN_ERROR = 'Error in IMAP command received by server.';
+
 export const INTERNAL_ERROR = 'Internal error occurred. Refer to server log for more information.';
 
 export class ImapSession {
@@ -65,6 +71,12 @@ export class ImapSession {
   private userIpKey: string | null = null;
   readonly stats: SessionStats = { deleted: 0, expunged: 0, trashed: 0, fetchHdrCount: 0, fetchHdrBytes: 0, fetchBodyCount: 0, fetchBodyBytes: 0 };
   readonly log = new Logger('imap-login: ');
+  /** Dovecot's session id: given at connect, logged by imap-login and kept by the mail user. */
+  readonly sessionId = newSessionId();
+  private readonly connectedAt = Date.now();
+  /** Login attempts for the imap-login disconnect line. */
+  private authAttempts = 0;
+  private lastAuth: { user: string; method: string } | null = null;
 
   constructor(
     readonly shared: ServerShared,
@@ -126,13 +138,33 @@ export class ImapSession {
       if (ev.error.status === 'BAD') this.countBad();
       return;
     }
+    const started = performance.now();
     const parsed = parseCommand(ev.tag, ev.name, ev.args);
     if (!parsed.ok) {
-      this.conn.write(errorLine(parsed.error));
-      if (parsed.error.status === 'BAD') this.countBad();
+      const e = parsed.error;
+      if (e.tag !== null && e.status === 'BAD') {
+        // Dovecot: imap-login hides the reason; the imap process names the command.
+        const text = this.state === 'not-authenticated' ? PRELOGIN_ERROR : `Error in IMAP command ${commandLabel(ev.name, ev.args)}: ${e.text}`;
+        this.writeTagged(e.tag, { status: 'BAD', text, code: e.code }, started);
+      } else this.conn.write(errorLine(e));
+      if (e.status === 'BAD') this.countBad();
       return;
     }
-    await this.dispatch(parsed.tag, parsed.command);
+    await this.dispatch(parsed.tag, parsed.command, started);
+  }
+
+  /**
+   * The tagged reply. After login Dovecot's imap process adds the command's timing:
+   * `Select completed (0.001 + 0.000 secs).` (running + waiting for locks, in ms rounded up).
+   */
+  private writeTagged(tag: string, result: CommandResult, started: number | null, syncTiming = false): void {
+    let text = result.text;
+    if (started !== null && this.state !== 'not-authenticated' && this.user) {
+      const run = Math.max(1, Math.ceil(performance.now() - started)) / 1000;
+      const base = text.endsWith('.') ? text.slice(0, -1) : text;
+      text = `${base} (${run.toFixed(3)} + 0.000${syncTiming ? ' + 0.000' : ''} secs).`;
+    }
+    this.conn.write(taggedLine(tag, result.status, text, result.code));
   }
 
   private countBad(): void {
@@ -142,14 +174,16 @@ export class ImapSession {
     }
   }
 
-  private async dispatch(tag: string, cmd: ImapCommand): Promise<void> {
+  private async dispatch(tag: string, cmd: ImapCommand, started: number): Promise<void> {
     const handler = HANDLERS[cmd.name] as CommandHandler;
     const stateError = this.stateError(handler, cmd);
     if (stateError) {
-      this.conn.write(taggedLine(tag, 'BAD', stateError));
+      this.writeTagged(tag, { status: 'BAD', text: stateError }, started);
       this.countBad();
       return;
     }
+    // Replies of imap-login (the login itself) carry no timing in Dovecot.
+    const timed = this.state !== 'not-authenticated';
     let result: CommandResult | null;
     try {
       result = await handler.run(this, tag, cmd);
@@ -157,18 +191,21 @@ export class ImapSession {
       result = this.errorResult(err, cmd);
     }
     if (result === null) return;
-    if (result.status === 'BAD') this.countBad();
-    else this.badCommands = 0;
+    if (result.status === 'BAD') {
+      this.countBad();
+      // Syntax-level refusals name the command, as Dovecot's client_send_command_error() does.
+      if (result.syntax) result = { ...result, text: `Error in IMAP command ${cmdLabel(cmd)}: ${result.text}` };
+    } else this.badCommands = 0;
     this.flushUpdates(handler.mayAnnounceExpunge ? handler.mayAnnounceExpunge(cmd) : true, cmd);
-    this.conn.write(taggedLine(tag, result.status, result.text, result.code));
+    this.writeTagged(tag, result, timed ? started : null, cmd.name === 'CLOSE');
   }
 
   private stateError(handler: CommandHandler, cmd: ImapCommand): string | null {
     if (handler.states.includes(this.state)) return null;
     // Dovecot's texts (imap-login and imap processes).
-    if (this.state === 'not-authenticated') return 'Please login first';
+    if (this.state === 'not-authenticated') return PRELOGIN_ERROR;
     if (handler.states.includes('selected')) return 'No mailbox selected.';
-    if (cmd.name === 'LOGIN' || cmd.name === 'AUTHENTICATE') return `Error in IMAP command ${cmd.name}: Unknown command.`;
+    if (cmd.name === 'LOGIN' || cmd.name === 'AUTHENTICATE' || cmd.name === 'STARTTLS') return `Error in IMAP command ${cmd.name}: Unknown command.`;
     return 'Command not permitted in this state.';
   }
 
@@ -197,6 +234,16 @@ export class ImapSession {
    */
   flushUpdates(allowExpunge: boolean, cmd?: ImapCommand): void {
     if (!this.selected || this.state !== 'selected') return;
+    if (this.checkSelectedExists) {
+      this.checkSelectedExists = false;
+      if (!this.store.getMailboxById(this.selected.id)) {
+        // Dovecot's answer when another session deletes the selected mailbox.
+        this.selected = null;
+        this.state = 'authenticated';
+        this.conn.close('* BYE Selected mailbox was deleted, have to disconnect.\r\n');
+        return;
+      }
+    }
     const uidInFetch = cmd !== undefined && 'uid' in cmd && cmd.uid === true;
     for (const line of this.selected.sync({ allowExpunge, condstore: this.condstore, uidInFetch })) this.conn.write(line);
   }
@@ -230,6 +277,7 @@ export class ImapSession {
         localPort: this.conn.localPort,
         remotePort: this.conn.remotePort,
         authUser: auth.masterUser,
+        sessionId: this.sessionId,
       });
     } catch (err) {
       if (!(err instanceof MailUserInitError)) throw err;
@@ -244,6 +292,7 @@ export class ImapSession {
     }
     this.user = user;
     this.storeRef = user.getStore();
+    autocreateMailboxes(this.storeRef, this.settings.namespace);
     this.unsubscribeChanges = this.storeRef.onChange((n) => this.onStoreChange(n));
     this.state = 'authenticated';
     this.conn.setTimeout(this.settings.imap_idle_timeout);
@@ -255,11 +304,15 @@ export class ImapSession {
   }
 
   private onStoreChange(n: ChangeNotice): void {
-    if (this.selected && (n.mailboxId === this.selected.id || n.mailboxId === null)) {
+    if (this.selected) {
       if (n.mailboxId === this.selected.id) this.selected.dirty = true;
+      // A mailbox-list change may be the deletion of the selected mailbox.
+      else if (n.mailboxId === null) this.checkSelectedExists = true;
     }
     this.wakeIdle?.();
   }
+
+  private checkSelectedExists = false;
 
   /** Resolves on the next change notice (IDLE). */
   waitForChange(): { promise: Promise<void>; cancel: () => void } {
@@ -302,10 +355,28 @@ export class ImapSession {
     this.user = null;
     this.selected = null;
     this.state = 'logout';
-    if (!user) return;
-    user.log.info(reason === 'logout' ? `Logged out ${summary}` : `Disconnected: Connection closed ${summary}`);
+    if (!user) {
+      if (reason === 'disconnect' && !this.initFailed) this.logPreLoginDisconnect();
+      return;
+    }
+    user.log.info(`Disconnected: ${reason === 'logout' ? 'Logged out' : 'Connection closed'} ${summary}`);
     await this.shared.ctx.mailUsers.destroyUser(user);
     this.storeRef = null;
+  }
+
+  /** Counts a failed LOGIN/AUTHENTICATE for the disconnect log line. */
+  noteAuthFailure(user: string, method: string): void {
+    this.authAttempts++;
+    this.lastAuth = { user, method };
+  }
+
+  /** imap-login's `Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, ...` line. */
+  private logPreLoginDisconnect(): void {
+    const secs = Math.round((Date.now() - this.connectedAt) / 1000);
+    const what = this.authAttempts > 0 ? `auth failed, ${this.authAttempts} attempts in ${secs} secs` : `no auth attempts in ${secs} secs`;
+    const who = this.lastAuth ? `user=<${this.lastAuth.user}>, method=${this.lastAuth.method}, ` : 'user=<>, ';
+    const secured = this.conn.secured ? 'TLS, ' : this.secured ? 'secured, ' : '';
+    this.log.info(`Disconnected (${what}): ${who}rip=${this.conn.remoteIp}, lip=${this.conn.localIp}, ${secured}session=<${this.sessionId}>`);
   }
 
   /** imap_logout_format with Dovecot's variables (%i, %o, %{deleted}, ...). */
@@ -326,6 +397,16 @@ export class ImapSession {
       .replace(/%\{([a-z_]+)\}/g, (whole, name: string) => vars[name] ?? whole)
       .replace(/%([io])/g, (_w, c: string) => (c === 'i' ? vars.input! : vars.output!));
   }
+}
+
+/** `FETCH`, `UID FETCH` (as Dovecot names a command in errors). */
+function cmdLabel(cmd: ImapCommand): string {
+  return 'uid' in cmd && cmd.uid ? `UID ${cmd.name}` : cmd.name;
+}
+
+function commandLabel(name: string, args: readonly ImapArg[]): string {
+  const first = args[0];
+  return name === 'UID' && first?.type === 'atom' ? `UID ${first.value.toUpperCase()}` : name;
 }
 
 function timestamp(): string {

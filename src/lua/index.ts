@@ -14,5 +14,6 @@ export {
   type LuaStateOptions,
   type LuaTableValue,
   type LuaValue,
+  type LuaWorkerStats,
 } from './types.js';
 export { HTTP_ERROR } from './http-protocol.js';

@@ -14,6 +14,7 @@ import {
   type LuaLimits,
   type LuaStateOptions,
   type LuaValue,
+  type LuaWorkerStats,
   type WorkerMessage,
   type WorkerRequest,
 } from './types.js';
@@ -93,6 +94,11 @@ export class LuaWorkerPool {
       throw e;
     }
     return new LuaStateHandle(this, stateId, slot.index);
+  }
+
+  /** Per-worker memory figures (bench/lua.ts). */
+  async workerStats(): Promise<LuaWorkerStats[]> {
+    return Promise.all(this.slots.map((slot) => this.request(slot, { op: 'stats' }) as Promise<LuaWorkerStats>));
   }
 
   /** Terminates all workers; pending calls fail with phase 'lost'. */

@@ -84,7 +84,17 @@ export type WorkerRequest =
   | { id: number; op: 'create'; stateId: number; options: LuaStateOptions; defaults: LuaLimits }
   | { id: number; op: 'call'; stateId: number; name: string; args: LuaArg[]; nresults: number; fullGc: boolean }
   | { id: number; op: 'hasFunction'; stateId: number; name: string }
-  | { id: number; op: 'close'; stateId: number };
+  | { id: number; op: 'close'; stateId: number }
+  | { id: number; op: 'stats' };
+
+/** Memory of one worker (bench/lua.ts): its wasm heap is shared by all its Lua states. */
+export interface LuaWorkerStats {
+  states: number;
+  /** Size of the worker's WebAssembly memory (only grows). */
+  wasmHeapBytes: number;
+  /** Sum of the Lua allocator's live bytes over the worker's states. */
+  luaBytes: number;
+}
 
 export type WorkerMessage =
   | { kind: 'reply'; id: number; ok: true; result: unknown }

@@ -6,7 +6,8 @@ import type { LuaBindingModule } from './binding.js';
 import { SyncHttpClient } from './http-sync.js';
 import { LuaScriptFailure, LuaScriptState, type StateServices } from './script-state.js';
 import { ScriptSourceCache } from './script-source.js';
-import type { LuaFailure, LuaLogRecord, WorkerMessage, WorkerRequest } from './types.js';
+import { rawModule } from './lua-stack.js';
+import type { LuaFailure, LuaLogRecord, LuaWorkerStats, WorkerMessage, WorkerRequest } from './types.js';
 
 if (!parentPort) throw new Error('worker.ts must run in a worker thread');
 const port = parentPort;
@@ -60,6 +61,12 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       states.delete(req.stateId);
       s?.close();
       return null;
+    }
+    case 'stats': {
+      const wasm = await services.factory.getLuaModule();
+      let luaBytes = 0;
+      for (const s of states.values()) luaBytes += s.memoryUsed();
+      return { states: states.size, wasmHeapBytes: rawModule(wasm).HEAPU8.byteLength, luaBytes } satisfies LuaWorkerStats;
     }
   }
 }

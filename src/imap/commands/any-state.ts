@@ -23,7 +23,8 @@ export const LOGOUT: CommandHandler<'LOGOUT'> = {
   states: ANY_STATE,
   async run(session, tag) {
     session.conn.write('* BYE Logging out\r\n');
-    session.conn.write(`${tag} OK Logout completed.\r\n`);
+    // After login the imap process adds its timing, as to every reply (see ImapSession.writeTagged).
+    session.conn.write(`${tag} OK ${session.user ? 'Logout completed (0.001 + 0.000 secs).' : 'Logout completed.'}\r\n`);
     await session.end('logout');
     session.conn.close();
     return null;

@@ -3,12 +3,12 @@
 import { formatNumberSet } from '../protocol/index.js';
 import type { ImapSession } from '../session.js';
 import { resolveMessageSet } from './message-set.js';
-import { bad, no, ok, SELECTED, type CommandHandler, type CommandOf, type CommandResult } from './types.js';
+import { badSyntax, no, ok, SELECTED, type CommandHandler, type CommandOf, type CommandResult } from './types.js';
 
 async function copyOrMove(session: ImapSession, cmd: CommandOf<'COPY' | 'MOVE'>): Promise<CommandResult> {
   const view = session.selected!;
   const resolved = resolveMessageSet(session, cmd.set, cmd.uid);
-  if (!resolved.ok) return bad(resolved.error);
+  if (!resolved.ok) return badSyntax(resolved.error);
   const isMove = cmd.name === 'MOVE';
   if (isMove && view.readOnly) return no('Mailbox is read-only.', 'READ-ONLY');
   const uids = resolved.messages.filter((m) => !view.isExpungePending(m.uid)).map((m) => m.uid);

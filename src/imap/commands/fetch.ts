@@ -4,7 +4,7 @@
 import { planFetch, renderFetchAll, renderFetchFlagsOnly, uidsToMarkSeen, type FetchMessage } from './fetch-items.js';
 import { ResponseBatcher } from './fetch-output.js';
 import { resolveMessageSet } from './message-set.js';
-import { bad, ok, SELECTED, type CommandHandler } from './types.js';
+import { badSyntax, ok, SELECTED, type CommandHandler } from './types.js';
 
 export const FETCH: CommandHandler<'FETCH'> = {
   states: SELECTED,
@@ -12,7 +12,7 @@ export const FETCH: CommandHandler<'FETCH'> = {
   async run(session, _tag, cmd) {
     const view = session.selected!;
     const resolved = resolveMessageSet(session, cmd.set, cmd.uid);
-    if (!resolved.ok) return bad(resolved.error);
+    if (!resolved.ok) return badSyntax(resolved.error);
     if (cmd.changedSince !== null || cmd.attributes.some((a) => a.type === 'MODSEQ')) session.condstore = true;
     let refs = resolved.messages.filter((m) => !view.isExpungePending(m.uid));
     if (cmd.changedSince !== null) {

@@ -3,7 +3,7 @@
 // \HasNoChildren always, \Noselect for placeholders, special-use flags, \Subscribed when asked.
 import type { MailboxInfo } from '../../storage/types.js';
 import { compileMailboxPattern, formatMailbox, joinReferenceAndPattern, type MailboxMatcher } from '../protocol/index.js';
-import { statusLine } from './mailboxes.js';
+import { mailboxAstring, statusLine } from './mailboxes.js';
 import { AUTHENTICATED, ok, type CommandHandler } from './types.js';
 
 export const LIST: CommandHandler<'LIST'> = {
@@ -50,7 +50,7 @@ export const LIST: CommandHandler<'LIST'> = {
       let extra = '';
       if (sel.recursiveMatch && sel.subscribed && !subscribed.has(name)) extra = ' ("CHILDINFO" ("SUBSCRIBED"))';
       else if (sel.recursiveMatch && sel.subscribed && [...subscribed].some((s) => s.startsWith(name + sep))) extra = ' ("CHILDINFO" ("SUBSCRIBED"))';
-      session.conn.write(`* LIST (${attrs.join(' ')}) ${quotedSep} ${formatMailbox(name)}${extra}\r\n`);
+      session.conn.write(`* LIST (${attrs.join(' ')}) ${quotedSep} ${mailboxAstring(name)}${extra}\r\n`);
       // RFC 5819: STATUS follows the LIST line of each selectable mailbox.
       if (wantStatus && info && !info.noselect) {
         if (wantStatus.includes('HIGHESTMODSEQ')) session.condstore = true;
@@ -83,7 +83,7 @@ export const LSUB: CommandHandler<'LSUB'> = {
       // RFC 3501 §6.3.9: with `%`, an unsubscribed parent of a subscribed match is \Noselect.
       for (const parent of parents(name, sep)) if (matcher.matches(parent) && !lines.has(parent)) lines.set(parent, '\\Noselect');
     }
-    for (const name of [...lines.keys()].sort()) session.conn.write(`* LSUB (${lines.get(name)}) ${quotedSep} ${formatMailbox(name)}\r\n`);
+    for (const name of [...lines.keys()].sort()) session.conn.write(`* LSUB (${lines.get(name)}) ${quotedSep} ${mailboxAstring(name)}\r\n`);
     return ok('Lsub completed.');
   },
 };

@@ -31,7 +31,7 @@ export const LOGIN: CommandHandler<'LOGIN'> = {
       password: cmd.password,
       ...clientInfo(session, 'PLAIN'),
     });
-    return finishAuth(session, result, 'PLAIN');
+    return finishAuth(session, result, 'PLAIN', cmd.username);
   },
 };
 
@@ -48,7 +48,7 @@ export const AUTHENTICATE: CommandHandler<'AUTHENTICATE'> = {
     let response: Buffer | null = cmd.initialResponse === null ? null : cmd.initialResponse === '=' ? Buffer.alloc(0) : Buffer.from(cmd.initialResponse, 'base64');
     for (;;) {
       const step = await mechanism.step(response);
-      if ('done' in step) return finishAuth(session, step.done, name);
+      if ('done' in step) return finishAuth(session, step.done, name, '');
       session.conn.write(`+ ${step.challenge.toString('base64')}\r\n`);
       const line = await session.conn.readLine();
       if (line === null) return null;
@@ -69,11 +69,13 @@ function clientInfo(session: ImapSession, mech: string) {
     remotePort: session.conn.remotePort,
     secured: session.secured,
     mech,
+    sessionId: session.sessionId,
   };
 }
 
-async function finishAuth(session: ImapSession, result: AuthResult, method: string): Promise<CommandResult | null> {
+async function finishAuth(session: ImapSession, result: AuthResult, method: string, user: string): Promise<CommandResult | null> {
   if (!result.ok) {
+    session.noteAuthFailure(user, method);
     if (result.reason === 'tempfail') return no(result.message, 'UNAVAILABLE');
     // Dovecot keeps the reason from the client except for explicit passdb messages.
     return no(result.message || AUTH_FAILED_MSG, 'AUTHENTICATIONFAILED');

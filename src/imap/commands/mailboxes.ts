@@ -2,7 +2,7 @@
 // (§6.3.4), RENAME (§6.3.5), SUBSCRIBE/UNSUBSCRIBE (§6.3.6-7), NAMESPACE (RFC 2342), STATUS (§6.3.10,
 // RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE).
 import type { MailboxStatus } from '../../storage/types.js';
-import { formatMailbox, type StatusItem } from '../protocol/index.js';
+import { encodeMailboxName, formatAstring, formatMailbox, type StatusItem } from '../protocol/index.js';
 import type { ImapSession } from '../session.js';
 import { AUTHENTICATED, no, ok, type CommandHandler } from './types.js';
 
@@ -67,6 +67,8 @@ export const STATUS: CommandHandler<'STATUS'> = {
     const status = session.store.status(cmd.mailbox);
     if (cmd.items.includes('HIGHESTMODSEQ')) session.condstore = true; // RFC 7162 §3.1
     session.conn.write(statusLine(session, cmd.mailbox, status, cmd.items));
+    // RFC 3501 §6.3.10 discourages STATUS on the selected mailbox; Dovecot says so in a code.
+    if (session.selected && session.selected.name === status.name) return ok('Status on selected mailbox completed.', 'CLIENTBUG');
     return ok('Status completed.');
   },
 };
@@ -75,7 +77,9 @@ export const STATUS: CommandHandler<'STATUS'> = {
 export function statusLine(session: ImapSession, name: string, s: MailboxStatus, items: readonly StatusItem[]): string {
   // The selected mailbox's counts are this session's view (its \Recent, its pending changes).
   const view = session.selected && session.selected.name === s.name ? session.selected : null;
-  const values = items.map((item) => {
+  // Dovecot writes the items in one fixed order, whatever order they were asked in.
+  const ordered = STATUS_ORDER.filter((i) => items.includes(i));
+  const values = ordered.map((item) => {
     switch (item) {
       case 'MESSAGES':
         return `MESSAGES ${s.messages}`;
@@ -93,5 +97,12 @@ export function statusLine(session: ImapSession, name: string, s: MailboxStatus,
         return `SIZE ${s.size}`;
     }
   });
-  return `* STATUS ${formatMailbox(name)} (${values.join(' ')})\r\n`;
+  return `* STATUS ${mailboxAstring(name)} (${values.join(' ')})\r\n`;
+}
+
+const STATUS_ORDER: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE'];
+
+/** A mailbox name in a response: mUTF-7, an atom when possible, else quoted (Dovecot's imap_append_astring). */
+export function mailboxAstring(name: string): string {
+  return formatAstring(encodeMailboxName(name));
 }

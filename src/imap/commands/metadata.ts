@@ -2,15 +2,16 @@
 // is the server; entries are /private/... or /shared/...; limits imap_metadata_max_value_size
 // ([METADATA MAXSIZE n]) and imap_metadata_max_entries ([METADATA TOOMANY]).
 import { StorageError, type MetadataEntry } from '../../storage/types.js';
-import { formatAstring, formatMailbox, formatString } from '../protocol/index.js';
-import { AUTHENTICATED, bad, no, ok, type CommandHandler } from './types.js';
+import { formatAstring, formatString } from '../protocol/index.js';
+import { mailboxAstring } from './mailboxes.js';
+import { AUTHENTICATED, badSyntax, no, ok, type CommandHandler } from './types.js';
 
 const DISABLED = 'METADATA disabled.';
 
 export const GETMETADATA: CommandHandler<'GETMETADATA'> = {
   states: AUTHENTICATED,
   async run(session, _tag, cmd) {
-    if (!session.settings.imap_metadata) return bad(DISABLED);
+    if (!session.settings.imap_metadata) return badSyntax(DISABLED);
     const store = session.store;
     if (cmd.mailbox !== '') store.status(cmd.mailbox); // NONEXISTENT for a missing mailbox
     const found: Array<[string, Buffer | null]> = [];
@@ -34,7 +35,7 @@ export const GETMETADATA: CommandHandler<'GETMETADATA'> = {
     });
     if (shown.length > 0) {
       const items = shown.map(([e, v]) => `${formatAstring(e)} ${v === null ? 'NIL' : formatString(v)}`);
-      session.conn.write(`* METADATA ${cmd.mailbox === '' ? '""' : formatMailbox(cmd.mailbox)} (${items.join(' ')})\r\n`);
+      session.conn.write(`* METADATA ${cmd.mailbox === '' ? '""' : mailboxAstring(cmd.mailbox)} (${items.join(' ')})\r\n`);
     }
     if (longest > 0) return ok('Getmetadata completed.', `METADATA LONGENTRIES ${longest}`);
     return ok('Getmetadata completed.');
@@ -44,7 +45,7 @@ export const GETMETADATA: CommandHandler<'GETMETADATA'> = {
 export const SETMETADATA: CommandHandler<'SETMETADATA'> = {
   states: AUTHENTICATED,
   async run(session, _tag, cmd) {
-    if (!session.settings.imap_metadata) return bad(DISABLED);
+    if (!session.settings.imap_metadata) return badSyntax(DISABLED);
     const store = session.store;
     if (cmd.mailbox !== '') store.status(cmd.mailbox);
     const maxValue = session.settings.imap_metadata_max_value_size;

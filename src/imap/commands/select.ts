@@ -25,6 +25,7 @@ async function select(session: ImapSession, cmd: CommandOf<'SELECT' | 'EXAMINE'>
   if (firstUnseen > 0) w(`* OK [UNSEEN ${firstUnseen}] First unseen.`);
   w(`* OK [UIDVALIDITY ${view.uidValidity}] UIDs valid`);
   w(`* OK [UIDNEXT ${Math.max(view.uidNext, status.uidNext)}] Predicted next UID`);
+  // Dovecot leaves it out only while its index does not track modseqs; Roost always tracks them.
   w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
   session.selected = view;
   session.state = 'selected';

@@ -1,7 +1,7 @@
 // STORE / UID STORE (RFC 3501 §6.4.6; RFC 7162 §3.1.3 UNCHANGEDSINCE → [MODIFIED]).
 import { formatNumberSet } from '../protocol/index.js';
 import { resolveMessageSet } from './message-set.js';
-import { bad, no, ok, SELECTED, type CommandHandler } from './types.js';
+import { badSyntax, no, ok, SELECTED, type CommandHandler } from './types.js';
 
 export const STORE: CommandHandler<'STORE'> = {
   states: SELECTED,
@@ -9,7 +9,7 @@ export const STORE: CommandHandler<'STORE'> = {
   async run(session, _tag, cmd) {
     const view = session.selected!;
     const resolved = resolveMessageSet(session, cmd.set, cmd.uid);
-    if (!resolved.ok) return bad(resolved.error);
+    if (!resolved.ok) return badSyntax(resolved.error);
     if (view.readOnly) return no('Mailbox is read-only.', 'READ-ONLY');
     if (cmd.unchangedSince !== null) session.condstore = true;
     // \Recent is the server's to set (RFC 3501 §2.3.2); Dovecot ignores it in STORE.

@@ -8,6 +8,8 @@ export interface CommandResult {
   text: string;
   /** Response code without brackets, e.g. `READ-WRITE`, `APPENDUID 7 3`. */
   code?: string;
+  /** A BAD for malformed arguments: rendered `Error in IMAP command <NAME>: <text>`. */
+  syntax?: boolean;
 }
 
 /** The command variants a name can be (some variants share several names, e.g. DELETE/SUBSCRIBE). */
@@ -30,6 +32,8 @@ export type HandlerTable = { [N in ImapCommandName]: CommandHandler<N> };
 export const ok = (text: string, code?: string): CommandResult => ({ status: 'OK', text, code });
 export const no = (text: string, code?: string): CommandResult => ({ status: 'NO', text, code });
 export const bad = (text: string, code?: string): CommandResult => ({ status: 'BAD', text, code });
+/** BAD for a malformed argument (bad message set, ...). */
+export const badSyntax = (text: string): CommandResult => ({ status: 'BAD', text, syntax: true });
 
 export const ANY_STATE = ['not-authenticated', 'authenticated', 'selected'] as const;
 export const NOT_AUTHENTICATED = ['not-authenticated'] as const;

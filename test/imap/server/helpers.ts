@@ -114,8 +114,15 @@ export class RawClient {
     return this.lines[0] ?? '';
   }
 
-  /** The next line not yet read. */
+  /**
+   * The next line not yet read, with Dovecot's command timing (`completed (0.001 + 0.000 secs).`)
+   * cut back to `completed.` so tests compare texts; `rawLines` keeps the original.
+   */
   async readLine(timeoutMs = 5000): Promise<string> {
+    return (await this.readRawLine(timeoutMs)).replace(TIMING, '.');
+  }
+
+  async readRawLine(timeoutMs = 5000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (this.consumed >= this.lines.length) {
       if (this.closed) throw new Error('connection closed');
@@ -176,3 +183,4 @@ export class RawClient {
 }
 
 export const LOGIN = 'LOGIN alice pw';
+export const TIMING = / \(\d+\.\d{3}(?: \+ \d+\.\d{3})+ secs\)\.$/;

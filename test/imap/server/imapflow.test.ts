@@ -102,3 +102,22 @@ test('IDLE sees an APPEND made by another client at once', async () => {
   await watcher.logout();
   await idling.catch(() => undefined);
 });
+
+test('special-use mailboxes from the namespace config are created and listed', async () => {
+  const u = await startTestServer((s) => {
+    s.namespace[0]!.mailboxes.push(
+      { name: 'Sent', special_use: ['\\Sent'], auto: 'subscribe' },
+      { name: 'Trash', special_use: ['\\Trash'], auto: 'create' },
+    );
+  });
+  const c = new ImapFlow({ host: '127.0.0.1', port: u.port, secure: false, auth: { user: 'alice', pass: 'pw' }, logger: false, tls: { rejectUnauthorized: false } });
+  await c.connect();
+  const list = await c.list();
+  const byPath = new Map(list.map((m) => [m.path, m]));
+  expect(byPath.get('Sent')?.specialUse).toBe('\\Sent');
+  expect(byPath.get('Sent')?.subscribed).toBe(true);
+  expect(byPath.get('Trash')?.specialUse).toBe('\\Trash');
+  await c.mailboxCreate('Archive2025');
+  await c.logout();
+  await u.stop();
+});

@@ -84,10 +84,10 @@ test('CONDSTORE: HIGHESTMODSEQ, CHANGEDSINCE, UNCHANGEDSINCE → MODIFIED', asyn
   expect(modseq).toBeGreaterThan(hms);
   expect(await c.command('g', `FETCH 1:* (FLAGS) (CHANGEDSINCE ${hms})`)).toEqual([`* 1 FETCH (FLAGS (\\Seen \\Recent) MODSEQ (${modseq}))`, 'g OK Fetch completed.']);
   const cond = await c.command('u', `STORE 1:2 (UNCHANGEDSINCE ${hms}) +FLAGS (\\Flagged)`);
-  expect(cond.pop()).toBe('u OK [MODIFIED 1] Conditional store failed');
+  expect(cond.pop()).toBe('u OK [MODIFIED 1] Conditional store failed.');
   expect(cond.some((l) => l.startsWith('* 2 FETCH (FLAGS (\\Flagged \\Recent) MODSEQ'))).toBe(true);
   const status = await c.command('t', 'STATUS Cond (MESSAGES HIGHESTMODSEQ SIZE)');
-  expect(status[0]).toMatch(/^\* STATUS "Cond" \(MESSAGES 2 HIGHESTMODSEQ \d+ SIZE \d+\)$/);
+  expect(status[0]).toMatch(/^\* STATUS Cond \(MESSAGES 2 HIGHESTMODSEQ \d+ SIZE \d+\)$/);
   c.close();
 });
 
@@ -98,12 +98,26 @@ test('METADATA: server and mailbox entries, MAXSIZE, limits', async () => {
   expect(await c.command('g1', 'GETMETADATA "" /private/comment')).toEqual(['* METADATA "" (/private/comment "hello")', 'g1 OK Getmetadata completed.']);
   expect(await c.command('g2', 'GETMETADATA (MAXSIZE 2) "" /private/comment')).toEqual(['g2 OK [METADATA LONGENTRIES 5] Getmetadata completed.']);
   await c.command('s2', 'SETMETADATA INBOX (/shared/vendor/x "1" /shared/vendor/y "2")');
-  expect(await c.command('g3', 'GETMETADATA (DEPTH 1) INBOX /shared/vendor')).toEqual(['* METADATA "INBOX" (/shared/vendor/x "1" /shared/vendor/y "2")', 'g3 OK Getmetadata completed.']);
+  expect(await c.command('g3', 'GETMETADATA (DEPTH 1) INBOX /shared/vendor')).toEqual(['* METADATA INBOX (/shared/vendor/x "1" /shared/vendor/y "2")', 'g3 OK Getmetadata completed.']);
   const big = 'x'.repeat(2000);
   c.send(`s3 SETMETADATA "" (/private/big {${big.length}}\r\n`);
   expect(await c.readLine()).toBe('+ OK');
   c.send(`${big})\r\n`);
-  expect(await c.until((l) => l.startsWith('s3 '))).toEqual(['s3 NO [METADATA MAXSIZE 1024] Metadata entry value too large']);
-  expect((await c.command('s4', 'SETMETADATA Nope (/private/a "1")')).pop()).toBe("s4 NO [NONEXISTENT] Mailbox doesn't exist: Nope");
+  expect(await c.until((l) => l.startsWith('s3 '))).toEqual(['s3 NO [METADATA MAXSIZE 1024] Metadata entry value too large.']);
+  expect((await c.command('s4', 'SETMETADATA Nope (/private/a "1")')).pop()).toBe("s4 NO [NONEXISTENT] Mailbox doesn't exist: Nope.");
   c.close();
+});
+
+test('the selected mailbox deleted by another session ends the session as in Dovecot', async () => {
+  const a = await RawClient.connect(t.port);
+  const b = await RawClient.connect(t.port);
+  await a.command('l', 'LOGIN bob pw');
+  await b.command('l', 'LOGIN bob pw');
+  await a.command('c', 'CREATE Gone');
+  await a.command('s', 'SELECT Gone');
+  expect(await b.command('d', 'DELETE Gone')).toEqual(['d OK Delete completed.']);
+  a.send('n NOOP\r\n');
+  expect(await a.readLine()).toBe('* BYE Selected mailbox was deleted, have to disconnect.');
+  await a.waitClosed();
+  b.close();
 });

@@ -45,7 +45,7 @@ describe('local (trusted) connections', () => {
     await new Promise((res) => setTimeout(res, 50));
     logs.stop();
     expect(logs.lines.some((l) => /^imap-login: Info: Login: user=<alice>, method=PLAIN, rip=127\.0\.0\.1, lip=127\.0\.0\.1, mpid=\d+, secured, session=<[^>]+>$/.test(l))).toBe(true);
-    expect(logs.lines.some((l) => /^imap\(alice\)<\d+><[^>]+>: Info: Logged out in=\d+ out=\d+ deleted=0 expunged=0/.test(l))).toBe(true);
+    expect(logs.lines.some((l) => /^imap\(alice\)<\d+><[^>]+>: Info: Disconnected: Logged out in=\d+ out=\d+ deleted=0 expunged=0/.test(l))).toBe(true);
 
     const d = await RawClient.connect(t.port);
     d.send('b AUTHENTICATE LOGIN\r\n');
@@ -63,6 +63,18 @@ describe('local (trusted) connections', () => {
     expect(await e.readLine()).toBe('c BAD Authentication aborted by client.');
     expect(await e.command('d', 'AUTHENTICATE NOPE')).toEqual(['d NO Unsupported authentication mechanism.']);
     e.close();
+  });
+
+  test('a failed login is logged when the client goes away', async () => {
+    const logs = captureLogs();
+    const c = await RawClient.connect(t.port);
+    expect(await c.command('a', 'LOGIN alice wrong')).toEqual(['a NO [AUTHENTICATIONFAILED] Authentication failed.']);
+    c.close();
+    await new Promise((res) => setTimeout(res, 100));
+    logs.stop();
+    expect(logs.lines).toContainEqual(
+      expect.stringMatching(/^imap-login: Info: Disconnected \(auth failed, 1 attempts in \d+ secs\): user=<alice>, method=PLAIN, rip=127\.0\.0\.1, lip=127\.0\.0\.1, secured, session=<[^>]+>$/),
+    );
   });
 
   test('mail_max_userip_connections', async () => {
