@@ -11,7 +11,6 @@ import { newSessionId } from '../mail-user/session-id.js';
 import type { MailUser } from '../mail-user/mail-user.js';
 import { StorageError, type ChangeNotice, type UserStore } from '../storage/types.js';
 import { postLoginCapabilities, preLoginCapabilities } from './capabilities.js';
-import { autocreateMailboxes } from './mailbox-autocreate.js';
 import { HANDLERS } from './commands/index.js';
 import type { CommandHandler, CommandResult } from './commands/types.js';
 import type { ImapConnection } from './connection.js';
@@ -292,7 +291,6 @@ export class ImapSession {
     }
     this.user = user;
     this.storeRef = user.getStore();
-    autocreateMailboxes(this.storeRef, this.settings.namespace);
     this.unsubscribeChanges = this.storeRef.onChange((n) => this.onStoreChange(n));
     this.state = 'authenticated';
     this.conn.setTimeout(this.settings.imap_idle_timeout);

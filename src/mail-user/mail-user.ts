@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { Logger } from '../log/logger.js';
 import { actorView, userDbPath } from '../storage/index.js';
-import type { UserStore, UserStoreOptions } from '../storage/types.js';
+import { StorageError, type UserStore, type UserStoreOptions } from '../storage/types.js';
 import { MailUserInitError, type MailUserHooks } from './hooks.js';
 import { newSessionId } from './session-id.js';
 import { quotaLimitsFromRule } from './quota-rule.js';
@@ -151,20 +151,25 @@ export class MailUser implements MailUserVariableSource {
 
   /**
    * Dovecot's `mailbox NAME { auto = create|subscribe special_use = ... }`: autocreated mailboxes
-   * exist from the first login on, and a configured mailbox carries its special-use attributes
-   * whoever created it.
+   * exist (and, for `subscribe`, are subscribed when created) from the user's first session on,
+   * for IMAP, LMTP and Lua alike. A configured special_use is applied to an existing mailbox that
+   * has none of its own.
    */
   private applyConfiguredMailboxes(store: UserStore): void {
-    const configured = this.settings.mailboxes ?? [];
-    if (!configured.length) return;
-    const subscribed = new Set(store.listSubscriptions());
-    for (const mb of configured) {
-      let info = store.getMailbox(mb.name);
-      if (!info && mb.auto !== 'no') info = store.createMailbox(mb.name, { specialUse: mb.specialUse });
-      if (info && mb.specialUse.length && info.specialUse.join(' ') !== mb.specialUse.join(' ')) {
-        store.setSpecialUse(mb.name, mb.specialUse);
+    for (const box of this.settings.mailboxes ?? []) {
+      const name = box.name.toUpperCase() === 'INBOX' ? 'INBOX' : box.name;
+      let info = store.getMailbox(name);
+      if (!info && box.auto !== 'no') {
+        try {
+          info = store.createMailbox(name, box.specialUse.length ? { specialUse: box.specialUse } : undefined);
+          if (box.auto === 'subscribe') store.setSubscribed(name, true);
+        } catch (err) {
+          // Another thread (a Lua worker) may have created it a moment ago.
+          if (!(err instanceof StorageError && err.code === 'ALREADYEXISTS')) throw err;
+          info = store.getMailbox(name);
+        }
       }
-      if (info && mb.auto === 'subscribe' && !subscribed.has(mb.name)) store.setSubscribed(mb.name, true);
+      if (info && !info.noselect && info.specialUse.length === 0 && box.specialUse.length) store.setSpecialUse(name, box.specialUse);
     }
   }
 

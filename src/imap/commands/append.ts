@@ -3,7 +3,8 @@
 // parsed from the file in chunks and the store copies the file in place, so no APPEND is ever held
 // whole in memory. Over-size literals are refused by the reader (NO [TOOBIG]) before they are sent.
 import { closeSync, openSync, readSync } from 'node:fs';
-import { parseMessage } from '../../mime/parser.js';
+import { imapMessageSize, parseMessage } from '../../mime/parser.js';
+import type { MimePart } from '../../mime/types.js';
 import type { AppendInput } from '../../storage/types.js';
 import type { AppendMessage } from '../protocol/index.js';
 import { formatNumberSet } from '../protocol/index.js';
@@ -34,14 +35,17 @@ async function appendInput(m: AppendMessage, recentForSession: boolean): Promise
   const internalDate = m.internalDate?.date;
   if (m.body.path && m.body.ready) {
     await m.body.ready();
-    return { content: { path: m.body.path, size: m.body.size }, flags, internalDate, recentForSession, mimeStructure: parseFile(m.body.path, m.body.size) };
+    const mimeStructure = parseFile(m.body.path, m.body.size);
+    const content = { path: m.body.path, size: m.body.size };
+    return { content, flags, internalDate, recentForSession, mimeStructure, virtualSize: imapMessageSize(mimeStructure) };
   }
   const content = await m.body.toBuffer();
-  return { content, flags, internalDate, recentForSession, mimeStructure: parseMessage(content) };
+  const mimeStructure = parseMessage(content);
+  return { content, flags, internalDate, recentForSession, mimeStructure, virtualSize: imapMessageSize(mimeStructure) };
 }
 
 /** The MIME tree of a spooled message, read through the file in chunks. */
-function parseFile(path: string, size: number): unknown {
+function parseFile(path: string, size: number): MimePart {
   const fd = openSync(path, 'r');
   try {
     return parseMessage({
