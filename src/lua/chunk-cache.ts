@@ -13,18 +13,20 @@ interface EmscriptenFunctions {
 }
 
 export class ChunkCache {
-  private readonly byText = new Map<string, Buffer>();
-  private readonly bySource = new WeakMap<Buffer, Buffer>();
+  /** Keyed by the source text (constants of the code: their hashes stay cached); per chunk name. */
+  private readonly byText = new Map<string, { chunkName: string; bytecode: Buffer }>();
+  private readonly bySource = new WeakMap<Buffer, { chunkName: string; bytecode: Buffer }>();
   private writer: { module: unknown; ptr: number } | null = null;
   private parts: Buffer[] = [];
 
-  get(key: string | Buffer): Buffer | undefined {
-    return typeof key === 'string' ? this.byText.get(key) : this.bySource.get(key);
+  get(source: string | Buffer, chunkName: string): Buffer | undefined {
+    const hit = typeof source === 'string' ? this.byText.get(source) : this.bySource.get(source);
+    return hit?.chunkName === chunkName ? hit.bytecode : undefined;
   }
 
-  set(key: string | Buffer, bytecode: Buffer): void {
-    if (typeof key === 'string') this.byText.set(key, bytecode);
-    else this.bySource.set(key, bytecode);
+  set(source: string | Buffer, chunkName: string, bytecode: Buffer): void {
+    if (typeof source === 'string') this.byText.set(source, { chunkName, bytecode });
+    else this.bySource.set(source, { chunkName, bytecode });
   }
 
   /** lua_dump of the Lua function on top of the stack (left there), with debug information. */

@@ -56,14 +56,23 @@ export function installMailLua(
         return fail(msg);
       }
       // Without mail_user_created the script is unloaded at once and the deinit hooks are
-      // never called (spec §5.2 step 5).
-      if (!(await state.hasFunction('mail_user_created'))) {
+      // never called (spec §5.2 step 5). With mail_debug the debug line must come before the
+      // script's own output, so the lookup is a round trip of its own.
+      let error: string | null | typeof MISSING;
+      if (user.settings.mailDebug) {
+        if (!(await state.hasFunction('mail_user_created'))) error = MISSING;
+        else {
+          // mail_debug is per user: the line is forced through like the script's own debug lines.
+          user.log.log('Debug', 'mail-lua: Calling mail_user_created(user)', { forced: 1 });
+          error = await callUserHook(state, 'mail_user_created', false);
+        }
+      } else {
+        error = await callUserHook(state, 'mail_user_created', false, true);
+      }
+      if (error === MISSING) {
         await closeState(user, state);
         return;
       }
-      // mail_debug is per user: the line is forced through like the script's own debug lines.
-      if (user.settings.mailDebug) user.log.log('Debug', 'mail-lua: Calling mail_user_created(user)', { forced: 1 });
-      const error = await callUserHook(state, 'mail_user_created', false);
       if (error !== null) {
         await closeState(user, state);
         return fail(`mail_user_created(user) failed: ${error}`);
@@ -99,14 +108,27 @@ function userArg(storage: boolean): LuaArg {
   return { $binding: 'mail_user', data: { storage } satisfies MailUserArgData };
 }
 
+const MISSING = Symbol('missing hook');
+
 /**
  * Calls `name(user)` with 2 results and a full GC afterwards (spec §5.2 step 4); returns null on
  * success, else the error text: the Lua error, or the second result when the first is < 0.
+ * With `ifDefined`, MISSING when `name` is not a global function (looked up in the same round trip).
  */
-async function callUserHook(state: LuaStateHandle, name: string, storage: boolean): Promise<string | null> {
+async function callUserHook(state: LuaStateHandle, name: string, storage: boolean): Promise<string | null>;
+async function callUserHook(state: LuaStateHandle, name: string, storage: boolean, ifDefined: true): Promise<string | null | typeof MISSING>;
+async function callUserHook(state: LuaStateHandle, name: string, storage: boolean, ifDefined = false): Promise<string | null | typeof MISSING> {
   let res: LuaValue[];
   try {
-    res = await state.callHook(name, [userArg(storage)], 2, { fullGc: true });
+    const args = [userArg(storage)];
+    const opts = { fullGc: true };
+    if (ifDefined) {
+      const r = await state.callHookIfDefined(name, args, 2, opts);
+      if (r === null) return MISSING;
+      res = r;
+    } else {
+      res = await state.callHook(name, args, 2, opts);
+    }
   } catch (e) {
     return errorText(e);
   }
@@ -116,14 +138,13 @@ async function callUserHook(state: LuaStateHandle, name: string, storage: boolea
 
 /** Deinit hooks: a missing function is a no-op, errors are only logged (spec §5.4). */
 async function callLoggedHook(user: MailUser, state: LuaStateHandle, name: string, storage: boolean): Promise<void> {
-  let error: string | null;
+  let error: string | null | typeof MISSING;
   try {
-    if (!(await state.hasFunction(name))) return;
-    error = await callUserHook(state, name, storage);
+    error = await callUserHook(state, name, storage, true);
   } catch (e) {
     error = errorText(e);
   }
-  if (error !== null) user.log.error(`mail-lua: ${name}(user) failed: ${error}`);
+  if (error !== null && error !== MISSING) user.log.error(`mail-lua: ${name}(user) failed: ${error}`);
 }
 
 async function closeState(user: MailUser, state: LuaStateHandle): Promise<void> {

@@ -208,6 +208,16 @@ export class LuaStateHandle {
     return (await this.pool.send(this.id, { op: 'call', name, args, nresults, fullGc: opts.fullGc ?? false })) as LuaValue[];
   }
 
+  /**
+   * callHook when `name` is a global function (raw lookup), else null: hasFunction and the call
+   * in one round trip to the worker.
+   */
+  async callHookIfDefined(name: string, args: LuaArg[] = [], nresults = 0, opts: { fullGc?: boolean } = {}): Promise<LuaValue[] | null> {
+    return (await this.pool.send(this.id, { op: 'call', name, args, nresults, fullGc: opts.fullGc ?? false, ifDefined: true })) as
+      | LuaValue[]
+      | null;
+  }
+
   /** Raw lookup in _G: is `name` a function? */
   async hasFunction(name: string): Promise<boolean> {
     return (await this.pool.send(this.id, { op: 'hasFunction', name })) as boolean;

@@ -5,6 +5,7 @@ import { LUA_REGISTRYINDEX, LuaEventMasks, LuaMultiReturn, type LuaEngine, type 
 import { PRELUDE_CHUNK_NAME, PRELUDE_LUA } from './prelude-lua.js';
 import { isBindingArg, pushString, pushValue, rawModule, readString, readValue } from './lua-stack.js';
 import { skipShebang, type ScriptSourceCache } from './script-source.js';
+import type { ChunkCache } from './chunk-cache.js';
 import type { SyncHttpClient } from './http-sync.js';
 import type { HostFunctions, LuaBindingContext, LuaBindingModule } from './binding.js';
 import type { LuaArg, LuaFailurePhase, LuaLimits, LuaLogRecord, LuaStateOptions, LuaValue } from './types.js';
@@ -21,6 +22,8 @@ export class LuaScriptFailure extends Error {
 export interface StateServices {
   factory: LuaFactory;
   sources: ScriptSourceCache;
+  /** Bytecode of the prelude, binding chunks and scripts, shared by the worker's states. */
+  chunks: ChunkCache;
   http: SyncHttpClient;
   log(record: LuaLogRecord): void;
   loadBinding(moduleUrl: string): Promise<LuaBindingModule>;
@@ -35,15 +38,35 @@ const HTTP_DEFAULT_TIMEOUT_MS = 60_000;
 
 interface EmscriptenFunctions {
   addFunction(fn: (...args: number[]) => number | void, signature: string): number;
-  removeFunction(ptr: number): void;
 }
+
+const ENGINE_OPTIONS = { openStandardLibs: true, injectObjects: false, enableProxy: false, traceAllocations: true };
+
+/**
+ * One fresh engine kept ready per worker: creating a wasmoon engine (standard libraries, type
+ * extensions, the allocator) is the largest fixed cost of a state, so it happens between
+ * requests rather than while a login waits.
+ */
+const spareEngines = new WeakMap<LuaFactory, Promise<LuaEngine>>();
+function takeEngine(factory: LuaFactory): Promise<LuaEngine> {
+  const spare = spareEngines.get(factory);
+  spareEngines.delete(factory);
+  setImmediate(() => {
+    if (!spareEngines.has(factory)) spareEngines.set(factory, factory.createEngine(ENGINE_OPTIONS));
+  });
+  return spare ?? factory.createEngine(ENGINE_OPTIONS);
+}
+
+/** The state whose Lua code runs now (a worker runs one call at a time): the count hook checks its deadline. */
+let running: LuaScriptState | null = null;
+/** One count hook per wasm module (adding a wasm function costs time and ~2 KB per state). */
+const hookPointers = new WeakMap<object, number>();
 
 export class LuaScriptState {
   private readonly lua: LuaWasm;
   private readonly L: number;
   private runnerRef = -1;
   private deadline = Infinity;
-  private hookPtr = 0;
   private closed = false;
 
   private constructor(
@@ -57,12 +80,7 @@ export class LuaScriptState {
   }
 
   static async create(options: LuaStateOptions, limits: LuaLimits, services: StateServices): Promise<LuaScriptState> {
-    const engine = await services.factory.createEngine({
-      openStandardLibs: true,
-      injectObjects: false,
-      enableProxy: false,
-      traceAllocations: true,
-    });
+    const engine = await takeEngine(services.factory);
     const state = new LuaScriptState(engine, options, limits, services);
     try {
       state.installHook();
@@ -138,12 +156,14 @@ export class LuaScriptState {
         this.log('Error', this.options.logPrefix, `script_deinit() failed: ${(e as Error).message}`);
       }
     }
+    const previous = running;
     try {
+      running = this;
       this.deadline = Date.now() + this.limits.callTimeoutMs;
       this.engine.global.close();
     } finally {
       this.deadline = Infinity;
-      if (this.hookPtr) (this.lua.module as unknown as EmscriptenFunctions).removeFunction(this.hookPtr);
+      running = previous;
     }
   }
 
@@ -163,16 +183,37 @@ export class LuaScriptState {
     }
   }
 
+  /**
+   * Like loadChunk, but through the worker's bytecode cache: the first state parses `source()`
+   * and dumps the function, later ones load that bytecode. Failures are never cached.
+   */
+  private loadCached(key: string | Buffer, source: () => Buffer, chunkName: string, mode: string | null): number {
+    const cache = this.services.chunks;
+    const bytecode = cache.get(key, chunkName);
+    if (bytecode) return this.loadChunk(bytecode, chunkName, 'b');
+    const status = this.loadChunk(source(), chunkName, mode);
+    if (status === 0) {
+      const dumped = cache.dump(this.lua, this.L);
+      if (dumped) cache.set(key, chunkName, dumped);
+    }
+    return status;
+  }
+
   /** Count hook checking a wall-clock deadline: a Lua error when lua_call_timeout has passed. */
   private installHook(): void {
-    const em = this.lua.module as unknown as EmscriptenFunctions;
-    this.hookPtr = em.addFunction((L: number) => {
-      if (Date.now() <= this.deadline) return;
-      this.deadline = Date.now() + TIMEOUT_GRACE_MS;
-      pushString(this.lua, L, `Lua script exceeded lua_call_timeout (${this.limits.callTimeoutMs} ms)`);
-      this.lua.lua_error(L);
-    }, 'vii');
-    this.lua.lua_sethook(this.L, this.hookPtr, LuaEventMasks.Count, HOOK_INSTRUCTION_COUNT);
+    let ptr = hookPointers.get(this.lua.module);
+    if (ptr === undefined) {
+      ptr = (this.lua.module as unknown as EmscriptenFunctions).addFunction((L: number) => running?.onCountHook(L), 'vii');
+      hookPointers.set(this.lua.module, ptr);
+    }
+    this.lua.lua_sethook(this.L, ptr, LuaEventMasks.Count, HOOK_INSTRUCTION_COUNT);
+  }
+
+  private onCountHook(L: number): void {
+    if (Date.now() <= this.deadline) return;
+    this.deadline = Date.now() + TIMEOUT_GRACE_MS;
+    pushString(this.lua, L, `Lua script exceeded lua_call_timeout (${this.limits.callTimeoutMs} ms)`);
+    this.lua.lua_error(L);
   }
 
   private installPrelude(): void {
@@ -183,7 +224,7 @@ export class LuaScriptState {
       http_check_url: (url: string) => checkUrl(url),
       http_submit: (...a: Array<string | number>) => this.httpSubmit(a),
     };
-    if (this.loadChunk(Buffer.from(PRELUDE_LUA, 'utf8'), PRELUDE_CHUNK_NAME, 't') !== 0) {
+    if (this.loadCached(PRELUDE_LUA, () => Buffer.from(PRELUDE_LUA, 'utf8'), PRELUDE_CHUNK_NAME, 't') !== 0) {
       throw new LuaScriptFailure('load', `prelude: ${readString(lua, L, -1)}`);
     }
     this.engine.global.pushValue(hostTable);
@@ -205,7 +246,7 @@ export class LuaScriptState {
     const path = this.options.scriptPath;
     const read = this.services.sources.read(path);
     if (!read.ok) throw new LuaScriptFailure('load', read.error);
-    const status = this.loadChunk(skipShebang(read.source), `@${path}`, null);
+    const status = this.loadCached(read.source, () => skipShebang(read.source), `@${path}`, null);
     if (status !== 0) {
       const msg = readString(lua, L, -1);
       lua.lua_settop(L, -2);
@@ -243,10 +284,13 @@ export class LuaScriptState {
     const nargs = pushArgs();
     global.setMemoryMax(Math.max(this.limits.memoryLimitBytes, global.getMemoryUsed() + 64 * 1024));
     this.deadline = Date.now() + this.limits.callTimeoutMs;
+    const previous = running;
+    running = this;
     let status: number;
     try {
       status = lua.lua_pcallk(L, nargs, LUA_MULTRET, 0, 0, null);
     } finally {
+      running = previous;
       this.deadline = Infinity;
       global.setMemoryMax(undefined);
     }
@@ -270,7 +314,7 @@ export class LuaScriptState {
       log: (level, prefix, message) => this.log(level, prefix, message),
       runLua: (source, chunkName, host, data) => {
         const { lua, L } = this;
-        const status = this.loadChunk(Buffer.from(source, 'utf8'), `=${chunkName}`, 't');
+        const status = this.loadCached(source, () => Buffer.from(source, 'utf8'), `=${chunkName}`, 't');
         if (status !== 0) {
           const msg = readString(lua, L, -1);
           lua.lua_settop(L, -2);

@@ -82,7 +82,17 @@ export interface LuaLogRecord {
 
 export type WorkerRequest =
   | { id: number; op: 'create'; stateId: number; options: LuaStateOptions; defaults: LuaLimits }
-  | { id: number; op: 'call'; stateId: number; name: string; args: LuaArg[]; nresults: number; fullGc: boolean }
+  | {
+      id: number;
+      op: 'call';
+      stateId: number;
+      name: string;
+      args: LuaArg[];
+      nresults: number;
+      fullGc: boolean;
+      /** Resolve null instead of calling when `name` is not a global function (saves a hasFunction round trip). */
+      ifDefined?: boolean;
+    }
   | { id: number; op: 'hasFunction'; stateId: number; name: string }
   | { id: number; op: 'close'; stateId: number }
   | { id: number; op: 'stats' };

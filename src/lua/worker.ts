@@ -3,6 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { LuaFactory } from 'wasmoon';
 import type { LuaBindingModule } from './binding.js';
+import { ChunkCache } from './chunk-cache.js';
 import { SyncHttpClient } from './http-sync.js';
 import { LuaScriptFailure, LuaScriptState, type StateServices } from './script-state.js';
 import { ScriptSourceCache } from './script-source.js';
@@ -28,6 +29,7 @@ async function loadBinding(url: string): Promise<LuaBindingModule> {
 const services: StateServices = {
   factory: new LuaFactory(),
   sources: new ScriptSourceCache(),
+  chunks: new ChunkCache(),
   http: new SyncHttpClient(),
   log: (record: LuaLogRecord) => port.postMessage({ kind: 'log', record } satisfies WorkerMessage),
   loadBinding,
@@ -52,8 +54,11 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       states.set(req.stateId, await LuaScriptState.create(req.options, limits, services));
       return null;
     }
-    case 'call':
-      return stateOf(req.stateId).callHook(req.name, req.args, req.nresults, req.fullGc);
+    case 'call': {
+      const state = stateOf(req.stateId);
+      if (req.ifDefined && !state.hasFunction(req.name)) return null;
+      return state.callHook(req.name, req.args, req.nresults, req.fullGc);
+    }
     case 'hasFunction':
       return stateOf(req.stateId).hasFunction(req.name);
     case 'close': {

@@ -24,7 +24,7 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
   if (protocols.has('lmtp')) {
     const lmtp = await startLmtpServer(ctx);
     closers.push(() => lmtp.close());
-    for (const a of lmtp.addresses) env.io.out(`roost: LMTP listening on ${a}\n`);
+    for (const a of lmtp.addresses) env.io.out(`roost: LMTP listening on ${'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`}\n`);
   }
   env.io.out(`roost: data under ${settings.data_dir}\n`);
   if (ctx.serverDb.listUsers().length === 0) {
