@@ -201,7 +201,7 @@ async function holdSessions(label: string, n: number, workers: number): Promise<
     rss: rss1,
   };
   console.log(
-    `  ${String(n).padStart(6)} sessions held (${workers} worker${workers > 1 ? 's' : ''}, created in ${(createMs / 1000).toFixed(1)} s, ${Math.round((n * 1000) / createMs)}/s): ` +
+    `  ${String(n).padStart(6)} sessions held (${pool.workerCount} worker${pool.workerCount > 1 ? 's' : ''}, created in ${(createMs / 1000).toFixed(1)} s, ${Math.round((n * 1000) / createMs)}/s): ` +
       `RSS ${(rss0 / MB).toFixed(0)} -> ${(rss1 / MB).toFixed(0)} MB; per session: RSS ${(result.rssPer / 1024).toFixed(1)} KB, ` +
       `wasm heap ${(result.wasmPer / 1024).toFixed(1)} KB, Lua allocator ${(result.luaPer / 1024).toFixed(1)} KB`,
   );

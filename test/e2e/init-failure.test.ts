@@ -23,7 +23,7 @@ const CASES: Record<string, [string, (path: string) => string]> = {
   ],
   'has a syntax error': [
     'function mail_user_created(user)\n  return 0\n',
-    (p) => re(`dlua_script_create_file(${p}) failed: lua_load(${p}) failed: ${p}:3: 'end' expected near <eof>`) + '$',
+    (p) => re(`dlua_script_create_file(${p}) failed: lua_load(${p}) failed: ${p}:3: 'end' expected (to close 'function' at line 1) near <eof>`) + '$',
   ],
 };
 const names = Object.keys(CASES);
@@ -63,8 +63,22 @@ describe.each(names.map((n, i) => [n, i] as const))('mail_user_created that %s',
     const r = await roost.deliver([user, GOOD], message(`to ${user}`));
     expect(r.rcpt).toEqual([expect.stringMatching(/^250 /), expect.stringMatching(/^250 /)]);
     expect(r.data).toEqual([`451 4.3.0 <${user}> Temporary internal error`, expect.stringMatching(new RegExp(`^250 2\\.0\\.0 <${re(GOOD)}> `))]);
-    await roost.waitForLine(new RegExp(`^lmtp\\(${re(user)}\\)<\\d+><[^>]+>: Error: Failed to initialize user: ${expected()}`));
+    await roost.waitForLine(new RegExp(`^lmtp\\(${re(user)}\\)(?:<[^>]*>)+: Error: Failed to initialize user: ${expected()}`));
     expect(roost.lines.slice(mark).some((l) => l.endsWith(`Info: good script ran for ${GOOD}`))).toBe(true);
+  });
+
+  // Dovecot's mail-lua only sets user->error; the caller logs it once (IMAP: the error,
+  // LMTP: "Failed to initialize user: <error>"). An admin must not see every failure twice.
+  test('each failed session logs the error once', async () => {
+    const mark = roost.lines.length;
+    const c = await roost.raw();
+    await c.command('a', `LOGIN ${user} pw`);
+    c.close();
+    await roost.deliver([user], message('once'));
+    await roost.waitForLine(/Failed to initialize user: /);
+    await new Promise((r) => setTimeout(r, 100));
+    const errors = roost.lines.slice(mark).filter((l) => new RegExp(`Error: (?:Failed to initialize user: )?${expected()}`).test(l));
+    expect(errors.map((l) => l.replace(/(?:<[^>]*>)*: Error: [\s\S]*/, ''))).toEqual([`imap(${user})`, `lmtp(${user})`]);
   });
 });
 

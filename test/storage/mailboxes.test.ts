@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { StorageError, type UserStore } from '../../src/storage/index.js';
-import { msg, tempStores, type TempStores } from './helpers/temp-store.js';
+import { msg, tempStores, type TempStores, errorCode } from './helpers/temp-store.js';
 
 let t: TempStores;
 let store: UserStore;
@@ -11,15 +11,7 @@ beforeEach(() => {
 afterEach(() => t.cleanup());
 
 const names = () => store.listMailboxes().map((m) => `${m.name}${m.noselect ? ' (noselect)' : ''}`);
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StorageError) return e.code;
-    throw e;
-  }
-  return 'no error';
-};
+const code = errorCode;
 
 describe('mailboxes', () => {
   test('a new store has INBOX, found case-insensitively', () => {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StorageError, type ChangeNotice, type UserStore } from '../../src/storage/index.js';
-import { msg, tempStores, type TempStores } from './helpers/temp-store.js';
+import { msg, tempStores, type TempStores, errorCode } from './helpers/temp-store.js';
 
 let t: TempStores;
 let store: UserStore;
@@ -15,15 +15,7 @@ beforeEach(() => {
 });
 afterEach(() => t.cleanup());
 
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StorageError) return e.code;
-    throw e;
-  }
-  return 'no error';
-};
+const code = errorCode;
 
 describe('append and list', () => {
   test('UIDs ascend, modseq strictly increases, metadata is kept', () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { isDovecotInternalEntry, StorageError, type UserStore } from '../../src/storage/index.js';
-import { tempStores, type TempStores } from './helpers/temp-store.js';
+import { tempStores, type TempStores, errorCode } from './helpers/temp-store.js';
 
 let t: TempStores;
 let store: UserStore;
@@ -10,15 +10,7 @@ beforeEach(() => {
 });
 afterEach(() => t.cleanup());
 
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StorageError) return e.code;
-    throw e;
-  }
-  return 'no error';
-};
+const code = errorCode;
 const show = (entries: { entry: string; value: Buffer }[]) => entries.map((e) => `${e.entry}=${e.value.toString()}`);
 
 describe('metadata (RFC 5464)', () => {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logHub } from '../../src/log/logger.js';
+import { errorCode } from './helpers/temp-store.js';
 import { openServerDb, StorageError, type ServerDb } from '../../src/storage/index.js';
 
 let dir: string;
@@ -17,15 +18,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof StorageError) return e.code;
-    throw e;
-  }
-  return 'no error';
-};
+const code = errorCode;
 
 describe('server database', () => {
   test('add, get, list, delete users', () => {

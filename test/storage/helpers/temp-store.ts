@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logHub } from '../../../src/log/logger.js';
-import { openUserStore } from '../../../src/storage/index.js';
+import { openUserStore, StorageError } from '../../../src/storage/index.js';
 import type { StorageSettings, UserStore, UserStoreOptions, QuotaLimits } from '../../../src/storage/types.js';
 
 export interface TempStores {
@@ -42,4 +42,15 @@ export function tempStores(): TempStores {
 
 export function msg(subject: string, body = 'Hello\r\n'): Buffer {
   return Buffer.from(`From: a@example.org\r\nTo: b@example.org\r\nSubject: ${subject}\r\n\r\n${body}`);
+}
+
+/** The StorageError code a call throws, or 'no error' (other errors propagate). */
+export function errorCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof StorageError) return e.code;
+    throw e;
+  }
+  return 'no error';
 }
