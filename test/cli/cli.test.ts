@@ -40,6 +40,11 @@ test('user add, list, show, passwd, auth test and del', async () => {
   const dup = await roost('user', 'add', 'alice', '-p', 'x');
   expect(dup.code).not.toBe(0);
   expect(dup.err).toMatch(/already exists/);
+  expect((await roost('user', 'set', 'alice', 'quota_rule=*:storage=1M', 'mail_lua_script=/srv/a.lua')).code).toBe(0);
+  const fields = await roost('user', 'alice');
+  expect(fields.out).toContain('quota_rule\t*:storage=1M\n');
+  expect(fields.out).toContain('mail_lua_script\t/srv/a.lua\n');
+  expect((await roost('user', 'set', 'alice', 'uid=abc')).err).toMatch(/uid must be a number/);
   const show = await roost('user', 'show', 'alice');
   expect(show.out).toMatch(/password scheme\s*: SHA512-CRYPT/);
   const ok = await roost('auth', 'test', 'alice', 'secret');

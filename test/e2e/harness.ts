@@ -16,6 +16,7 @@ import { RawClient as RawImap } from '../imap/server/helpers.js';
 import { RawClient as RawLmtp } from '../lmtp/helpers.js';
 
 export { RawImap, RawLmtp };
+export type RawImapClient = RawImap;
 
 export interface E2eUser {
   username: string;

@@ -1,11 +1,13 @@
 // `roost user add|del|list|show|passwd` manage the built-in account database; `roost user USER`
 // and `roost user '*'` look users up through the userdbs like `doveadm user`.
 import { DEFAULT_PASSWORD_SCHEME, hashPassword } from '../../auth/index.js';
-import { StorageError } from '../../storage/types.js';
+import { StorageError, type UserFieldChanges } from '../../storage/types.js';
 import { optionValue, parseArgs, UsageError, type ParsedArgs } from '../args.js';
 import type { CliEnv } from '../cli-context.js';
 
-const USAGE = 'user add USER [-p PASSWORD] [-s SCHEME] | user del USER | user list | user show USER | user passwd USER [-p PASSWORD] | user USER|\'*\'';
+const USAGE =
+  "user add USER [-p PASSWORD] [-s SCHEME] | user del USER | user list | user show USER | user passwd USER [-p PASSWORD] | " +
+  "user set USER FIELD=VALUE... | user USER|'*'";
 
 export async function runUser(env: CliEnv, argv: string[]): Promise<number> {
   const args = parseArgs(argv, [
@@ -14,6 +16,7 @@ export async function runUser(env: CliEnv, argv: string[]): Promise<number> {
     { names: ['f', 'field'], value: true },
   ]);
   const [sub, name, ...rest] = args.positional;
+  if (sub === 'set') return setFields(env, need(name), rest);
   if (rest.length) throw new UsageError(`Unexpected argument: ${rest[0]}\nusage: roost ${USAGE}`);
   switch (sub) {
     case 'add':
@@ -70,6 +73,33 @@ async function setPassword(env: CliEnv, name: string, args: ParsedArgs): Promise
   const scheme = optionValue(args, 's') ?? DEFAULT_PASSWORD_SCHEME;
   db.setPassword(name, await hashPassword(password, scheme));
   env.io.out(`Password changed for ${name}\n`);
+  return 0;
+}
+
+/**
+ * `user set USER field=value ...`: userdb fields of a built-in account (uid, gid, home,
+ * quota_rule, or any extra field such as mail_lua_script); an empty value removes the field.
+ */
+function setFields(env: CliEnv, name: string, assignments: string[]): number {
+  if (!assignments.length) throw new UsageError(`usage: roost user set USER FIELD=VALUE...`);
+  const changes: UserFieldChanges = {};
+  const fields: Record<string, string | null> = {};
+  for (const a of assignments) {
+    const eq = a.indexOf('=');
+    if (eq <= 0) throw new UsageError(`Expected FIELD=VALUE, got: ${a}`);
+    const key = a.slice(0, eq);
+    const value = a.slice(eq + 1);
+    if (key === 'uid' || key === 'gid') {
+      if (value !== '' && !/^\d+$/.test(value)) throw new UsageError(`${key} must be a number: ${value}`);
+      changes[key] = value === '' ? null : Number(value);
+    } else if (key === 'home') changes.home = value || null;
+    else if (key === 'quota_rule') changes.quotaRule = value || null;
+    else if (key === 'password') throw new UsageError('Use `roost user passwd` to change a password');
+    else fields[key] = value === '' ? null : value;
+  }
+  if (Object.keys(fields).length) changes.fields = fields;
+  env.context().serverDb.setFields(name, changes);
+  env.io.out(`Updated user ${name}\n`);
   return 0;
 }
 
