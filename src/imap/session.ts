@@ -57,8 +57,23 @@ export class ImapSession {
   user: MailUser | null = null;
   private storeRef: UserStore | null = null;
   selected: SelectedMailbox | null = null;
+  private condstoreOn = false;
   /** RFC 7162 §3.1: CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), or a CONDSTORE command). */
-  condstore = false;
+  get condstore(): boolean {
+    return this.condstoreOn;
+  }
+  /**
+   * Turning CONDSTORE on while a mailbox is selected (FETCH MODSEQ, SEARCH MODSEQ, STORE
+   * UNCHANGEDSINCE, ...) tells the client where it starts from: Dovecot's client_enable() sends
+   * `* OK [HIGHESTMODSEQ n] Highest` then (RFC 7162 §3.1).
+   */
+  set condstore(on: boolean) {
+    const enabling = on && !this.condstoreOn;
+    this.condstoreOn = on;
+    if (enabling && this.selected && this.state === 'selected') {
+      this.conn.write(`* OK [HIGHESTMODSEQ ${this.selected.highestModseq}] Highest\r\n`);
+    }
+  }
   /** RFC 5182: UIDs saved by the last `SEARCH RETURN (SAVE)`, for `$`. */
   savedSearch: number[] | null = null;
   /** A plugin's created hook failed: the next command gets BYE (Dovecot). */

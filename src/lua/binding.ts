@@ -1,7 +1,7 @@
 // How a binding module (mail_user/mailbox/mail, auth request, push events) plugs into a state.
 // A binding module is an ES module exporting `binding: LuaBindingModule`; the worker imports it
 // by URL (LuaStateOptions.bindings) and calls `install` once per state, before script_init.
-import type { LuaEngine, LuaWasm } from 'wasmoon';
+import type { LuaWasm } from 'wasmoon';
 import type { LuaArg, LuaStateOptions, LuaValue } from './types.js';
 
 /** JS functions called synchronously from Lua (inside the worker; may use sync SQLite etc.). */
@@ -9,7 +9,6 @@ export type HostFunctions = Record<string, (...args: never[]) => unknown>;
 
 export interface LuaBindingContext {
   readonly options: LuaStateOptions;
-  readonly engine: LuaEngine;
   readonly lua: LuaWasm;
   /** The lua_State pointer of the state's main thread. */
   readonly L: number;

@@ -1,7 +1,8 @@
 // One Lua state running one script for one session (spec §1), inside a worker thread.
 // Lifecycle: create (load) → register `dovecot` + bindings → init (main chunk, script_init)
 // → hook calls → close (script_deinit, lua_close).
-import { LUA_REGISTRYINDEX, LuaEventMasks, LuaMultiReturn, type LuaEngine, type LuaFactory, type LuaWasm } from 'wasmoon';
+import { LUA_REGISTRYINDEX, LuaEventMasks, LuaMultiReturn, type LuaFactory, type LuaWasm } from 'wasmoon';
+import { LuaRuntime } from './lua-runtime.js';
 import { PRELUDE_CHUNK_NAME, PRELUDE_LUA } from './prelude-lua.js';
 import { isBindingArg, pushString, pushValue, rawModule, readString, readValue } from './lua-stack.js';
 import { skipShebang, type ScriptSourceCache } from './script-source.js';
@@ -40,23 +41,6 @@ interface EmscriptenFunctions {
   addFunction(fn: (...args: number[]) => number | void, signature: string): number;
 }
 
-const ENGINE_OPTIONS = { openStandardLibs: true, injectObjects: false, enableProxy: false, traceAllocations: true };
-
-/**
- * One fresh engine kept ready per worker: creating a wasmoon engine (standard libraries, type
- * extensions, the allocator) is the largest fixed cost of a state, so it happens between
- * requests rather than while a login waits.
- */
-const spareEngines = new WeakMap<LuaFactory, Promise<LuaEngine>>();
-function takeEngine(factory: LuaFactory): Promise<LuaEngine> {
-  const spare = spareEngines.get(factory);
-  spareEngines.delete(factory);
-  setImmediate(() => {
-    if (!spareEngines.has(factory)) spareEngines.set(factory, factory.createEngine(ENGINE_OPTIONS));
-  });
-  return spare ?? factory.createEngine(ENGINE_OPTIONS);
-}
-
 /** The state whose Lua code runs now (a worker runs one call at a time): the count hook checks its deadline. */
 let running: LuaScriptState | null = null;
 /** One count hook per wasm module (adding a wasm function costs time and ~2 KB per state). */
@@ -65,24 +49,32 @@ const hookPointers = new WeakMap<object, number>();
 export class LuaScriptState {
   private readonly lua: LuaWasm;
   private readonly L: number;
+  private readonly account: { used: number; max: number | undefined };
+  private readonly releaseAccount: () => void;
+  /** Host functions registered for this state (unregistered after lua_close). */
+  private readonly hostIds: number[] = [];
   private runnerRef = -1;
   private deadline = Infinity;
   private closed = false;
 
   private constructor(
-    private readonly engine: LuaEngine,
+    private readonly rt: LuaRuntime,
     readonly options: LuaStateOptions,
     private readonly limits: LuaLimits,
     private readonly services: StateServices,
   ) {
-    this.lua = engine.global.lua;
-    this.L = engine.global.address;
+    this.lua = rt.lua;
+    const st = rt.newState();
+    this.L = st.L;
+    this.account = st.account;
+    this.releaseAccount = st.release;
   }
 
   static async create(options: LuaStateOptions, limits: LuaLimits, services: StateServices): Promise<LuaScriptState> {
-    const engine = await takeEngine(services.factory);
-    const state = new LuaScriptState(engine, options, limits, services);
+    const rt = LuaRuntime.of(await services.factory.getLuaModule());
+    const state = new LuaScriptState(rt, options, limits, services);
     try {
+      state.lua.luaL_openlibs(state.L);
       state.installHook();
       state.installPrelude();
       const chunkRef = state.loadScript();
@@ -140,7 +132,7 @@ export class LuaScriptState {
   }
 
   memoryUsed(): number {
-    return this.engine.global.getMemoryUsed();
+    return this.account.used;
   }
 
   // ---- internals ----
@@ -160,10 +152,12 @@ export class LuaScriptState {
     try {
       running = this;
       this.deadline = Date.now() + this.limits.callTimeoutMs;
-      this.engine.global.close();
+      this.lua.lua_close(this.L);
     } finally {
       this.deadline = Infinity;
       running = previous;
+      this.rt.unregister(this.hostIds);
+      this.releaseAccount();
     }
   }
 
@@ -227,7 +221,7 @@ export class LuaScriptState {
     if (this.loadCached(PRELUDE_LUA, () => Buffer.from(PRELUDE_LUA, 'utf8'), PRELUDE_CHUNK_NAME, 't') !== 0) {
       throw new LuaScriptFailure('load', `prelude: ${readString(lua, L, -1)}`);
     }
-    this.engine.global.pushValue(hostTable);
+    this.pushHostTable(hostTable);
     pushString(lua, L, this.options.context);
     pushString(lua, L, this.options.logPrefix);
     pushString(lua, L, this.options.processLogPrefix ?? this.options.logPrefix);
@@ -275,14 +269,14 @@ export class LuaScriptState {
   private runRunner(fn: string, pushArgs: () => number): LuaValue[] {
     if (this.closed && fn !== 'deinit') throw new LuaScriptFailure('lost', 'Lua state is closed');
     const { lua, L } = this;
-    const global = this.engine.global;
-    global.setMemoryMax(undefined);
+    const account = this.account;
+    account.max = undefined;
     const top = lua.lua_gettop(L);
     lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(this.runnerRef));
     lua.lua_getfield(L, -1, fn);
     lua.lua_remove(L, -2);
     const nargs = pushArgs();
-    global.setMemoryMax(Math.max(this.limits.memoryLimitBytes, global.getMemoryUsed() + 64 * 1024));
+    account.max = Math.max(this.limits.memoryLimitBytes, account.used + 64 * 1024);
     this.deadline = Date.now() + this.limits.callTimeoutMs;
     const previous = running;
     running = this;
@@ -292,7 +286,7 @@ export class LuaScriptState {
     } finally {
       running = previous;
       this.deadline = Infinity;
-      global.setMemoryMax(undefined);
+      account.max = undefined;
     }
     if (status !== 0) {
       const msg = lua.lua_type(L, -1) === 4 ? readString(lua, L, -1) : 'unknown Lua error';
@@ -308,7 +302,6 @@ export class LuaScriptState {
   private bindingContext(): LuaBindingContext {
     return {
       options: this.options,
-      engine: this.engine,
       lua: this.lua,
       L: this.L,
       log: (level, prefix, message) => this.log(level, prefix, message),
@@ -324,7 +317,7 @@ export class LuaScriptState {
         try {
           const res = this.runRunner('run_binding', () => {
             lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(chunkRef));
-            this.engine.global.pushValue(host);
+            this.pushHostTable(host);
             pushValue(lua, L, data ?? null, () => lua.lua_pushnil(L));
             return 3;
           });
@@ -335,6 +328,19 @@ export class LuaScriptState {
         }
       },
     };
+  }
+
+  /** A table of host functions (closures over the worker's shared trampoline). */
+  private pushHostTable(host: HostFunctions): void {
+    const { lua, L, rt } = this;
+    const names = Object.keys(host);
+    lua.lua_createtable(L, 0, names.length);
+    for (const name of names) {
+      const id = rt.register(host[name]!);
+      this.hostIds.push(id);
+      rt.pushHost(L, id);
+      lua.lua_setfield(L, -2, name);
+    }
   }
 
   private emitLog(level: string, prefix: string, message: string, forced: boolean, fields: Record<string, unknown> | null): void {

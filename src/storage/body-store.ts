@@ -110,6 +110,18 @@ export class BodyStore {
     if (!row) throw expunged(bodyId);
     return new ChunkedBodyReader(this.stmts, bodyId, row.size, row.chunk_size);
   }
+
+  /** open() and getMimeStructure() in one query; the reader keeps chunk 0 (no second read). */
+  openWithStructure(bodyId: number): { body: BodyReader; mimeStructure: unknown } {
+    const row = this.stmts.get('SELECT size, chunk_size, first_chunk, mime_structure FROM body WHERE id = ?').get(bodyId) as
+      | { size: number; chunk_size: number; first_chunk: Buffer; mime_structure: string | null }
+      | undefined;
+    if (!row) throw expunged(bodyId);
+    return {
+      body: new ChunkedBodyReader(this.stmts, bodyId, row.size, row.chunk_size, row.first_chunk),
+      mimeStructure: row.mime_structure === null ? undefined : (JSON.parse(row.mime_structure) as unknown),
+    };
+  }
 }
 
 function expunged(bodyId: number): StorageError {
@@ -122,6 +134,8 @@ class ChunkedBodyReader implements BodyReader {
     readonly bodyId: number,
     readonly size: number,
     private readonly chunkSize: number,
+    /** Chunk 0 when the caller already read it with the body row. */
+    private readonly firstChunk?: Buffer,
   ) {}
 
   read(offset: number, length: number): Buffer {
@@ -144,6 +158,7 @@ class ChunkedBodyReader implements BodyReader {
   }
 
   private chunk(seq: number): Buffer {
+    if (seq === 0 && this.firstChunk) return this.firstChunk;
     const row = (
       seq === 0
         ? this.stmts.get('SELECT first_chunk AS data FROM body WHERE id = ?').get(this.bodyId)

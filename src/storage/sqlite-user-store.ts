@@ -701,6 +701,11 @@ export class SqliteUserStore implements UserStore {
     return this.bodies.open(bodyId);
   }
 
+  openBodyWithStructure(bodyId: number): { body: BodyReader; mimeStructure: unknown } {
+    this.assertOpen();
+    return this.bodies.openWithStructure(bodyId);
+  }
+
   getMimeStructure(bodyId: number): unknown {
     this.assertOpen();
     return this.bodies.getMimeStructure(bodyId);

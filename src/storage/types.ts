@@ -274,6 +274,11 @@ export interface UserStore {
   /** The messages with these UIDs that exist, in UID order. */
   getMessages(mailboxId: number, uids: number[]): MessageMeta[];
   openBody(bodyId: number): BodyReader;
+  /**
+   * openBody() and getMimeStructure() in one read, with the first chunk already loaded (SEARCH
+   * reads the header block and the text parts of thousands of small messages: one query each).
+   */
+  openBodyWithStructure(bodyId: number): { body: BodyReader; mimeStructure: unknown };
   /** Parsed MIME structure cached at append (JSON produced by src/mime); undefined if none was given. */
   getMimeStructure(bodyId: number): unknown;
   /** Caches a MIME structure computed later (e.g. for a message appended without one). */

@@ -16,15 +16,22 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
   await ctx.auth.init();
   const closers: (() => Promise<void>)[] = [];
   const protocols = new Set(settings.protocols);
-  if (protocols.has('imap')) {
-    const imap = await startImapServer(ctx);
-    closers.push(() => imap.close());
-    for (const l of imap.listeners) env.io.out(`roost: IMAP${l.ssl ? 'S' : ''} listening on ${l.address}:${l.boundPort}\n`);
-  }
-  if (protocols.has('lmtp')) {
-    const lmtp = await startLmtpServer(ctx);
-    closers.push(() => lmtp.close());
-    for (const a of lmtp.addresses) env.io.out(`roost: LMTP listening on ${'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`}\n`);
+  try {
+    if (protocols.has('imap')) {
+      const imap = await startImapServer(ctx);
+      closers.push(() => imap.close());
+      for (const l of imap.listeners) env.io.out(`roost: IMAP${l.ssl ? 'S' : ''} listening on ${l.address}:${l.boundPort}\n`);
+    }
+    if (protocols.has('lmtp')) {
+      const lmtp = await startLmtpServer(ctx);
+      closers.push(() => lmtp.close());
+      for (const a of lmtp.addresses) env.io.out(`roost: LMTP listening on ${'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`}\n`);
+    }
+  } catch (err) {
+    // A listener that cannot bind (EADDRINUSE) stops the server: close the ones already open,
+    // or they would keep the process running with half the service and no error exit.
+    for (const close of closers.reverse()) await close();
+    throw err;
   }
   env.io.out(`roost: data under ${settings.data_dir}\n`);
   if (ctx.serverDb.listUsers().length === 0) {

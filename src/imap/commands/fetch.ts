@@ -14,15 +14,27 @@ export const FETCH: CommandHandler<'FETCH'> = {
     const resolved = resolveMessageSet(session, cmd.set, cmd.uid);
     if (!resolved.ok) return badSyntax(resolved.error);
     if (cmd.changedSince !== null || cmd.attributes.some((a) => a.type === 'MODSEQ')) session.condstore = true;
-    let refs = resolved.messages.filter((m) => !view.isExpungePending(m.uid));
+    let refs = resolved.messages;
     if (cmd.changedSince !== null) {
       const since = cmd.changedSince;
       refs = refs.filter((m) => view.modseqOf(m.uid) > since);
     }
-    if (refs.length === 0) return ok('Fetch completed.');
     const plan = planFetch(cmd.attributes, { includeUid: cmd.uid, includeModseq: cmd.changedSince !== null });
+    // Expunged by another session but not yet announced: the sequence number still stands, and as
+    // in Dovecot (whose index view keeps the record) UID, FLAGS and MODSEQ are still answered from
+    // what this view holds. Anything needing the message itself is skipped, and the tagged reply
+    // says so (Dovecot: `OK [EXPUNGEISSUED] Some messages were already expunged.`).
+    const pending = refs.filter((m) => view.isExpungePending(m.uid));
+    const fromView = plan.inline.every((i) => i.type === 'UID' || i.type === 'FLAGS' || i.type === 'MODSEQ') && plan.literals.length === 0;
+    const done = (): ReturnType<typeof ok> =>
+      pending.length > 0 && !fromView ? ok('Some messages were already expunged.', 'EXPUNGEISSUED') : ok('Fetch completed.');
+    if (pending.length > 0) refs = refs.filter((m) => !view.isExpungePending(m.uid));
     const out = new ResponseBatcher(session.conn.sink());
     const fetchCtx = { store: session.store, out, recentUids: view.recentUids };
+    const pendingRows = fromView
+      ? pending.map((m) => ({ seq: m.seq, meta: { uid: m.uid, modseq: view.modseqOf(m.uid), flags: view.storedFlagsOf(m.uid), size: 0 } }))
+      : [];
+    if (refs.length === 0 && pendingRows.length === 0) return done();
     if (plan.flagsOnly) {
       // The hot `FETCH 1:* (UID FLAGS RFC822.SIZE)`: the compact listing, no message metadata rows.
       const wanted = refs.length === view.count ? null : new Set(refs.map((m) => m.uid));
@@ -32,9 +44,13 @@ export const FETCH: CommandHandler<'FETCH'> = {
         const seq = view.seqOf(meta.uid);
         if (seq > 0 && !view.isExpungePending(meta.uid)) rows.push({ seq, meta });
       }
+      if (pendingRows.length > 0) {
+        rows.push(...pendingRows);
+        rows.sort((a, b) => a.seq - b.seq);
+      }
       await renderFetchFlagsOnly(fetchCtx, rows, plan);
       await out.flush();
-      return ok('Fetch completed.');
+      return done();
     }
     const metas = session.store.getMessages(view.id, refs.map((m) => m.uid));
     const seqByUid = new Map(refs.map((m) => [m.uid, m.seq]));
@@ -58,7 +74,7 @@ export const FETCH: CommandHandler<'FETCH'> = {
     await renderFetchAll(fetchCtx, messages, plan, implicitFlags);
     await out.flush();
     countFetch(session.stats, cmd.attributes, messages.length);
-    return ok('Fetch completed.');
+    return done();
   },
 };
 

@@ -30,8 +30,15 @@ export const LIST: CommandHandler<'LIST'> = {
     const names: string[] = [];
     if (sel.subscribed) {
       const all = new Set([...subscribed].filter(matches));
-      // RFC 5258 §3.5 RECURSIVEMATCH: parents of subscribed matches are listed with CHILDINFO.
-      if (sel.recursiveMatch) for (const s of subscribed) for (const parent of parents(s, sep)) if (matches(parent)) all.add(parent);
+      // RFC 5258 §3.5 RECURSIVEMATCH: parents of subscribed matches are listed with CHILDINFO, but
+      // only for a subscribed descendant that is not itself being returned ("servers SHOULD
+      // suppress redundant non-matching mailbox names"; Dovecot does).
+      if (sel.recursiveMatch) {
+        for (const s of subscribed) {
+          if (matches(s)) continue;
+          for (const parent of parents(s, sep)) if (matches(parent)) all.add(parent);
+        }
+      }
       names.push(...[...all].sort());
     } else {
       for (const m of mailboxes) if (matches(m.name)) names.push(m.name);

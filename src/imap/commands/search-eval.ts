@@ -1,16 +1,18 @@
 // The SEARCH engine (RFC 3501 §6.4.4, RFC 4731/5182 saved results, RFC 5032 OLDER/YOUNGER,
-// RFC 7162 MODSEQ). Two passes, cheap keys first: pass one decides every message it can from the
-// index alone (flags, size, dates, numbers, modseq); only messages still undecided reach pass two,
-// which reads headers and, if still needed, decoded body text (cached per body, search-text.ts).
+// RFC 7162 MODSEQ). Cheap keys first: each message is decided from the index alone (flags, size,
+// dates, numbers, modseq) when possible; only a message still undecided has its headers and, if
+// still needed, its decoded body text read (cached per body, search-text.ts). Reading text is the
+// expensive part, so the network thread evaluates in slices (searchInSlices) and gives the event
+// loop a turn between them (DESIGN.md §6).
+import { performance } from 'node:perf_hooks';
 import { sequenceSetHas, type SequenceSet } from '../protocol/sequence-set.js';
 import type { SearchKey } from '../protocol/commands.js';
-import type { MessageMeta } from '../../storage/types.js';
-import type { MessageBodyStore } from './fetch-mime.js';
+import { StorageError, type MessageMeta } from '../../storage/types.js';
 import { imapDayNumber, localDayNumber, sentDayNumber } from './search-dates.js';
-import { foldForSearch, messageText, type MessageText, type SearchTextCache } from './search-text.js';
+import { foldForSearch, messageText, type MessageText, type SearchBodyStore, type SearchTextCache } from './search-text.js';
 
 export interface SearchContext {
-  store: MessageBodyStore;
+  store: SearchBodyStore;
   /** Decoded-text cache shared by the user's sessions (optional but makes repeated TEXT fast). */
   textCache?: SearchTextCache;
   /** "Now" for OLDER/YOUNGER; default the current time. */
@@ -178,28 +180,120 @@ function usesModseq(key: SearchKey): boolean {
   }
 }
 
-/**
- * Evaluates `key` over `messages` (the selected mailbox, in sequence order). Storage errors (a
- * body expunged by another session meanwhile) propagate: the caller answers NO.
- */
-export function evaluateSearch(ctx: SearchContext, messages: readonly SearchMessage[], key: SearchKey, opts: SearchOptions): SearchResult {
-  const env: Env = {
-    opts,
-    saved: opts.savedResult ? new Set(opts.savedResult) : null,
-    nowMs: (ctx.now ?? new Date()).getTime(),
-  };
-  const numbers: number[] = [];
-  let highestModseq = 0;
-  for (const m of messages) {
-    let match = cheap(key, m, env);
-    if (match === null) {
-      let loaded: MessageText | null = null;
-      match = full(key, m, env, () => (loaded ??= messageText(ctx.store, m.meta, ctx.textCache)));
-    }
-    if (match) {
-      numbers.push(opts.returnUids ? m.meta.uid : m.seq);
-      if (m.meta.modseq > highestModseq) highestModseq = m.meta.modseq;
+/** How searchInSlices shares the event loop. Every field has a default. */
+export interface SliceOptions {
+  /** Work between two turns of the event loop, in ms (default 8). */
+  sliceMs?: number;
+  /** At most this many messages that needed header or body text per slice (default 256). */
+  textMessagesPerSlice?: number;
+  /** Gives the event loop a turn (default: a setImmediate). */
+  pause?: () => Promise<void>;
+  /** Asked after every pause: true abandons the search (the connection closed meanwhile). */
+  aborted?: () => boolean;
+}
+
+export const DEFAULT_SLICE_MS = 8;
+export const DEFAULT_TEXT_MESSAGES_PER_SLICE = 256;
+/** Messages decided from the index alone between two looks at the clock. */
+const CHEAP_CHECK_EVERY = 1024;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** One evaluation over a fixed list of messages, resumable between slices. */
+class SearchRun {
+  private next = 0;
+  private readonly numbers: number[] = [];
+  private highestModseq = 0;
+  private readonly env: Env;
+
+  constructor(
+    private readonly ctx: SearchContext,
+    private readonly messages: readonly SearchMessage[],
+    private readonly key: SearchKey,
+    private readonly opts: SearchOptions,
+  ) {
+    this.env = {
+      opts,
+      saved: opts.savedResult ? new Set(opts.savedResult) : null,
+      nowMs: (ctx.now ?? new Date()).getTime(),
+    };
+    ctx.textCache?.beginScan();
+  }
+
+  get done(): boolean {
+    return this.next >= this.messages.length;
+  }
+
+  /** Evaluates messages in order until all are done, `deadline` (performance.now()) passes or `maxText` messages needed text. */
+  step(deadline: number, maxText: number): void {
+    let textMessages = 0;
+    while (this.next < this.messages.length) {
+      const m = this.messages[this.next++]!;
+      let match = cheap(this.key, m, this.env);
+      let checkClock = false;
+      if (match === null) {
+        match = this.evaluateText(m);
+        checkClock = true;
+        textMessages++;
+      } else checkClock = (this.next & (CHEAP_CHECK_EVERY - 1)) === 0;
+      if (match) {
+        this.numbers.push(this.opts.returnUids ? m.meta.uid : m.seq);
+        if (m.meta.modseq > this.highestModseq) this.highestModseq = m.meta.modseq;
+      }
+      if (textMessages >= maxText || (checkClock && deadline !== Infinity && performance.now() >= deadline)) return;
     }
   }
-  return { numbers, highestModseq: usesModseq(key) && numbers.length > 0 ? highestModseq : null };
+
+  /** Pass two for one message; a body freed meanwhile (expunged by another session) matches nothing. */
+  private evaluateText(m: SearchMessage): boolean {
+    let loaded: MessageText | null = null;
+    try {
+      return full(this.key, m, this.env, () => (loaded ??= messageText(this.ctx.store, m.meta, this.ctx.textCache)));
+    } catch (err) {
+      if (err instanceof StorageError && err.code === 'EXPUNGEISSUED') return false;
+      throw err;
+    }
+  }
+
+  result(): SearchResult {
+    const n = this.numbers;
+    return { numbers: n, highestModseq: usesModseq(this.key) && n.length > 0 ? this.highestModseq : null };
+  }
+}
+
+/**
+ * Evaluates `key` over `messages` (the selected mailbox, in sequence order) in one go. For the
+ * network thread use searchInSlices. A message whose body was freed meanwhile (expunged by another
+ * session) is left out; other storage errors propagate: the caller answers NO.
+ */
+export function evaluateSearch(ctx: SearchContext, messages: readonly SearchMessage[], key: SearchKey, opts: SearchOptions): SearchResult {
+  const run = new SearchRun(ctx, messages, key, opts);
+  run.step(Infinity, Infinity);
+  return run.result();
+}
+
+/**
+ * evaluateSearch in time slices: after `sliceMs` of work (or `textMessagesPerSlice` messages that
+ * needed text) it pauses for a turn of the event loop, so one `SEARCH TEXT` over a large mailbox
+ * does not stall every other connection. Same results, same order of evaluation. The message list
+ * is a snapshot: the caller keeps its view (sequence numbers) fixed while the search runs. Resolves
+ * null when `aborted()` says so after a pause.
+ */
+export async function searchInSlices(
+  ctx: SearchContext,
+  messages: readonly SearchMessage[],
+  key: SearchKey,
+  opts: SearchOptions,
+  slicing: SliceOptions = {},
+): Promise<SearchResult | null> {
+  const sliceMs = slicing.sliceMs ?? DEFAULT_SLICE_MS;
+  const maxText = slicing.textMessagesPerSlice ?? DEFAULT_TEXT_MESSAGES_PER_SLICE;
+  const pause = slicing.pause ?? nextTurn;
+  const run = new SearchRun(ctx, messages, key, opts);
+  for (;;) {
+    run.step(performance.now() + sliceMs, maxText);
+    if (run.done) return run.result();
+    await pause();
+    if (slicing.aborted?.()) return null;
+  }
 }

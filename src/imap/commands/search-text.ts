@@ -1,12 +1,22 @@
 // Decoded, case-folded message text for SEARCH HEADER/FROM/.../BODY/TEXT, cached per stored body
-// in an LRU bounded by bytes: bodies are shared by COPY and never change, so the body id is a
-// stable key, and a repeated `SEARCH TEXT` over a large mailbox reads no body twice.
+// in an LRU bounded by bytes: bodies are shared by COPY and never change, so the body id (checked
+// against the GUID, since SQLite may hand a freed id out again) is a stable key, and a repeated
+// `SEARCH TEXT` over a large mailbox reads no body twice.
 import { decodeHeaderText } from '../../mime/content-type.js';
 import { bodyText } from '../../mime/decode.js';
 import { parseHeaderFields } from '../../mime/header.js';
 import { readRange } from '../../mime/source.js';
-import type { MessageMeta } from '../../storage/types.js';
+import type { MimePart } from '../../mime/types.js';
+import type { BodyReader, MessageMeta, UserStore } from '../../storage/types.js';
 import { loadMimeStructure, type MessageBodyStore } from './fetch-mime.js';
+
+/** What SEARCH reads; with `openBodyWithStructure` a message costs one storage read instead of three. */
+export type SearchBodyStore = MessageBodyStore & Partial<Pick<UserStore, 'openBodyWithStructure'>>;
+
+/** True when every UTF-16 unit is ASCII (UTF-8 length = string length); native, no regex pass. */
+function isAscii(s: string): boolean {
+  return Buffer.byteLength(s, 'utf8') === s.length;
+}
 
 /**
  * Comparison form of text (Dovecot compares with i;unicode-casemap: decomposed, case-folded).
@@ -15,8 +25,7 @@ import { loadMimeStructure, type MessageBodyStore } from './fetch-mime.js';
  */
 export function foldForSearch(s: string): string {
   // ASCII is the common case and needs no normalisation.
-  // eslint-disable-next-line no-control-regex
-  if (/^[\x00-\x7f]*$/.test(s)) return s.toLowerCase();
+  if (isAscii(s)) return s.toLowerCase();
   return s.normalize('NFKD').toUpperCase().toLowerCase();
 }
 
@@ -30,16 +39,26 @@ export interface MessageText {
 }
 
 interface CacheEntry {
+  /** The message GUID the text was read for (a body id can be reused once its body was freed). */
+  guid: string;
   headers: Map<string, string[]>;
   headerText: string;
   body: string | null;
   bytes: number;
+  /** The scan that last used the entry (SearchTextCache.beginScan). */
+  scan: number;
 }
 
-/** LRU of decoded message text by body id, bounded by (approximate) bytes. One per user store. */
+/**
+ * LRU of decoded message text by body id, bounded by (approximate) bytes. One per user store.
+ * Scan-resistant: a search never evicts text it has itself read or used. When a mailbox's text is
+ * larger than the budget, a repeated search keeps hitting the part that fits instead of evicting
+ * each entry just before it would be needed (plain LRU under a cyclic scan hits nothing).
+ */
 export class SearchTextCache {
   private readonly entries = new Map<number, CacheEntry>();
   private bytes = 0;
+  private scan = 0;
 
   constructor(readonly maxBytes = 32 * 1024 * 1024) {}
 
@@ -47,44 +66,88 @@ export class SearchTextCache {
     return this.bytes;
   }
 
-  get(bodyId: number): CacheEntry | undefined {
+  /** Starts a search: what it touches from now on outranks everything older. */
+  beginScan(): void {
+    this.scan++;
+  }
+
+  get(bodyId: number, guid: string): CacheEntry | undefined {
     const e = this.entries.get(bodyId);
-    if (e) {
+    if (!e) return undefined;
+    if (e.guid !== guid) {
+      this.remove(bodyId, e);
+      return undefined;
+    }
+    if (e.scan !== this.scan) {
+      // Most recently used: once per scan is enough (a scan reads each body once).
+      e.scan = this.scan;
       this.entries.delete(bodyId);
       this.entries.set(bodyId, e);
     }
     return e;
   }
 
-  set(bodyId: number, entry: CacheEntry): void {
+  /** Adds a new entry if room can be made without evicting the current scan's text. */
+  add(bodyId: number, entry: CacheEntry): void {
     const old = this.entries.get(bodyId);
-    if (old) { this.bytes -= old.bytes; this.entries.delete(bodyId); }
-    if (entry.bytes > this.maxBytes) return;
+    if (old) this.remove(bodyId, old);
+    if (!this.makeRoom(entry.bytes, null)) return;
+    entry.scan = this.scan;
     this.entries.set(bodyId, entry);
     this.bytes += entry.bytes;
-    for (const [id, e] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
-      this.entries.delete(id);
-      this.bytes -= e.bytes;
-    }
   }
 
-  /** After body text was loaded into an entry: account for it (and evict if needed). */
+  /** After body text was loaded into an entry: account for it, or drop the entry if it cannot stay. */
   grew(bodyId: number, entry: CacheEntry, added: number): void {
     if (this.entries.get(bodyId) !== entry) return;
-    this.set(bodyId, { ...entry, bytes: entry.bytes + added });
+    if (!this.makeRoom(added, entry)) {
+      this.remove(bodyId, entry);
+      return;
+    }
+    entry.bytes += added;
+    this.bytes += added;
+  }
+
+  private makeRoom(needed: number, keep: CacheEntry | null): boolean {
+    if (needed > this.maxBytes) return false;
+    for (const [id, e] of this.entries) {
+      if (this.bytes + needed <= this.maxBytes) break;
+      if (e === keep) continue;
+      // Oldest first; from here on everything belongs to the running scan.
+      if (e.scan === this.scan) return false;
+      this.remove(id, e);
+    }
+    return this.bytes + needed <= this.maxBytes;
+  }
+
+  private remove(bodyId: number, e: CacheEntry): void {
+    this.entries.delete(bodyId);
+    this.bytes -= e.bytes;
   }
 }
 
-// Strings are UTF-16 in memory: about two bytes per character.
-const stringBytes = (s: string) => s.length * 2 + 32;
+// V8 keeps ASCII text one byte per character, other text two; plus the string header.
+const stringBytes = (s: string) => (isAscii(s) ? s.length : s.length * 2) + 32;
 
-function loadHeaders(store: MessageBodyStore, meta: MessageMeta): CacheEntry {
+interface OpenedMessage {
+  body: BodyReader;
+  root: MimePart;
+}
+
+/** The body and its MIME tree: one storage read (chunk 0 included) when the store offers it. */
+function openMessage(store: SearchBodyStore, meta: MessageMeta): OpenedMessage {
+  if (store.openBodyWithStructure) {
+    const { body, mimeStructure } = store.openBodyWithStructure(meta.bodyId);
+    return { body, root: mimeStructure !== undefined ? (mimeStructure as MimePart) : loadMimeStructure(store, meta, body) };
+  }
   const body = store.openBody(meta.bodyId);
-  const root = loadMimeStructure(store, meta, body);
-  const block = readRange(body, root.headerStart, root.bodyStart);
+  return { body, root: loadMimeStructure(store, meta, body) };
+}
+
+function loadHeaders(opened: OpenedMessage, guid: string): CacheEntry {
+  const block = readRange(opened.body, opened.root.headerStart, opened.root.bodyStart);
   const headers = new Map<string, string[]>();
-  let headerText = '';
+  const lines: string[] = [];
   let bytes = 64;
   for (const f of parseHeaderFields(block)) {
     if (!f.hasColon) continue;
@@ -93,18 +156,26 @@ function loadHeaders(store: MessageBodyStore, meta: MessageMeta): CacheEntry {
     const list = headers.get(name);
     if (list) list.push(value);
     else headers.set(name, [value]);
-    headerText += `${name}: ${value}\n`;
+    lines.push(`${name}: ${value}\n`);
     bytes += stringBytes(value) + stringBytes(name);
   }
-  return { headers, headerText, body: null, bytes: bytes + stringBytes(headerText) };
+  // One flat string (not a chain of concatenations): searched as is, counted as it is.
+  const headerText = lines.join('');
+  return { guid, headers, headerText, body: null, bytes: bytes + stringBytes(headerText), scan: 0 };
 }
 
-/** The message's searchable text, from the cache when possible. */
-export function messageText(store: MessageBodyStore, meta: MessageMeta, cache: SearchTextCache | undefined): MessageText {
-  let entry = cache?.get(meta.bodyId);
+/**
+ * The message's searchable text, from the cache when possible. A message not cached is read from
+ * storage once (header block and text parts); only text/* parts are decoded. Throws StorageError
+ * EXPUNGEISSUED when the body was freed meanwhile.
+ */
+export function messageText(store: SearchBodyStore, meta: MessageMeta, cache: SearchTextCache | undefined): MessageText {
+  let opened: OpenedMessage | null = null;
+  let entry = cache?.get(meta.bodyId, meta.guid);
   if (!entry) {
-    entry = loadHeaders(store, meta);
-    cache?.set(meta.bodyId, entry);
+    opened = openMessage(store, meta);
+    entry = loadHeaders(opened, meta.guid);
+    cache?.add(meta.bodyId, entry);
   }
   const e = entry;
   return {
@@ -112,8 +183,8 @@ export function messageText(store: MessageBodyStore, meta: MessageMeta, cache: S
     headerText: e.headerText,
     body() {
       if (e.body === null) {
-        const reader = store.openBody(meta.bodyId);
-        e.body = foldForSearch(bodyText(reader, loadMimeStructure(store, meta, reader)));
+        opened ??= openMessage(store, meta);
+        e.body = foldForSearch(bodyText(opened.body, opened.root));
         cache?.grew(meta.bodyId, e, stringBytes(e.body));
       }
       return e.body;

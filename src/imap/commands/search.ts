@@ -1,8 +1,10 @@
 // SEARCH / UID SEARCH (RFC 3501 §6.4.4), ESEARCH return options (RFC 4731) and SAVE (RFC 5182):
 // the session supplies the view (sequence numbers, \Recent, `$`); the SEARCH engine
-// (search-eval.ts) decides which messages match.
-import type { UserStore } from '../../storage/types.js';
-import { evaluateSearch, type SearchMessage } from './search-eval.js';
+// (search-eval.ts) decides which messages match, in time slices so other connections keep being
+// served while it reads message text (DESIGN.md §6).
+import type { MessageMeta, UserStore } from '../../storage/types.js';
+import type { SelectedMailbox } from '../selected-mailbox.js';
+import { searchInSlices, type SearchMessage } from './search-eval.js';
 import { BADCHARSET_CODE, formatEsearch, formatSearchResponse, isSearchCharsetSupported } from './search-response.js';
 import { SearchTextCache } from './search-text.js';
 import { no, ok, SELECTED, type CommandHandler } from './types.js';
@@ -19,6 +21,37 @@ function textCacheFor(store: UserStore): SearchTextCache {
   return cache;
 }
 
+/** Messages read from the index per storage call: listing a large mailbox is sliced too. */
+const LIST_BATCH = 1000;
+
+/**
+ * The view's messages with their index data, in sequence order (those expunged in storage
+ * meanwhile are left out). A large mailbox is read in batches with a turn of the event loop
+ * between them; null when the connection went away during one.
+ */
+async function listMessages(store: UserStore, view: SelectedMailbox, aborted: () => boolean): Promise<SearchMessage[] | null> {
+  const uids = view.allUids;
+  const messages: SearchMessage[] = [];
+  const add = (metas: MessageMeta[]) => {
+    for (const meta of metas) {
+      const seq = view.seqOf(meta.uid);
+      if (seq > 0) messages.push({ seq, meta });
+    }
+  };
+  if (uids.length <= LIST_BATCH) {
+    if (uids.length > 0) add(store.listMessages(view.id));
+    return messages;
+  }
+  for (let i = 0; i < uids.length; i += LIST_BATCH) {
+    if (i > 0) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (aborted()) return null;
+    }
+    add(store.getMessages(view.id, uids.slice(i, i + LIST_BATCH)));
+  }
+  return messages;
+}
+
 export const SEARCH: CommandHandler<'SEARCH'> = {
   states: SELECTED,
   mayAnnounceExpunge: (cmd) => cmd.uid,
@@ -27,19 +60,21 @@ export const SEARCH: CommandHandler<'SEARCH'> = {
     const view = session.selected!;
     const store = session.store;
     const uids = view.allUids;
-    const metas = uids.length === 0 ? [] : store.listMessages(view.id);
-    const messages: SearchMessage[] = [];
-    for (const meta of metas) {
-      const seq = view.seqOf(meta.uid);
-      if (seq > 0) messages.push({ seq, meta });
-    }
-    const result = evaluateSearch({ store, textCache: textCacheFor(store) }, messages, cmd.criteria, {
+    const aborted = () => session.conn.isClosed || session.selected !== view;
+    const messages = await listMessages(store, view, aborted);
+    if (messages === null) return null;
+    // While the search pauses, this session runs no other command and its view takes in nobody
+    // else's changes (they wait for the sync after the tagged reply): sequence numbers stay valid.
+    // A message expunged meanwhile by another session is left out once its body is gone.
+    const result = await searchInSlices({ store, textCache: textCacheFor(store) }, messages, cmd.criteria, {
       recentUids: view.recentUids,
       highestSeq: view.count,
       maxUid: uids.length > 0 ? uids[uids.length - 1]! : 0,
       savedResult: session.savedSearch ?? undefined,
       returnUids: cmd.uid,
-    });
+    }, { aborted });
+    // The connection closed during a pause (its store may be closed too): nobody to answer.
+    if (result === null) return null;
     if (result.highestModseq !== null) session.condstore = true;
     if (cmd.returnOptions === null) {
       session.conn.write(formatSearchResponse(result.numbers, result.highestModseq));

@@ -58,8 +58,12 @@ function formatAddressList(raw: string | undefined): string {
 /** The ENVELOPE list for a message header (raw values as kept by parseMessage). */
 export function formatEnvelope(headers: EnvelopeHeaders): string {
   const from = formatAddressList(headers.from);
-  const sender = headers.sender === undefined ? from : formatAddressList(headers.sender);
-  const replyTo = headers.replyTo === undefined ? from : formatAddressList(headers.replyTo);
+  // RFC 3501 §7.4.2: Sender and Reply-To default to From when absent *or present but empty*
+  // (Dovecot: an address list that parses to nothing is NULL and falls back to From as well).
+  const senderList = formatAddressList(headers.sender);
+  const replyToList = formatAddressList(headers.replyTo);
+  const sender = senderList === 'NIL' ? from : senderList;
+  const replyTo = replyToList === 'NIL' ? from : replyToList;
   return '(' + [
     imapNString(headers.date),
     headers.subject === undefined ? 'NIL' : imapStringForHumans(headers.subject),
