@@ -295,7 +295,7 @@ export class ImapSession {
       });
     } catch (err) {
       if (!(err instanceof MailUserInitError)) throw err;
-      new Logger(`imap(${auth.user})<${process.pid}>: `).error(err.message);
+      new Logger(`imap(${auth.user})<${process.pid}><${this.sessionId}>: `).error(err.message);
       this.initFailed = true;
       this.state = 'logout';
       return { status: 'OK', text: 'Logged in, but initialization failed.' };

@@ -15,6 +15,7 @@ import { newSessionId } from '../mail-user/session-id.js';
 import { receiveAndDeliver, type DataOptions } from './data.js';
 import { resolveRecipient, type ResolvedRecipient } from './recipients.js';
 import { installOwnEnhancedCodes } from './replies.js';
+import { installDomainlessRecipients } from './domainless-recipients.js';
 
 export type LmtpListenAddress = { host: string; port: number } | { path: string };
 
@@ -64,6 +65,7 @@ function unixListeners(s: Settings): string[] {
 
 export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOptions = {}): Promise<LmtpServer> {
   installOwnEnhancedCodes();
+  installDomainlessRecipients();
   const settings = settingsFor(ctx.settings, 'lmtp');
   const dataOptions: DataOptions = {
     ctx,

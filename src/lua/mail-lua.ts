@@ -28,8 +28,9 @@ export function installMailLua(
     async created(user) {
       const scriptPath = user.pluginGetenv('mail_lua_script');
       if (!scriptPath) return;
+      // The service that created the user logs the failure once (IMAP, LMTP "Failed to initialize
+      // user: ..."), as Dovecot sets user->error and leaves the logging to the caller.
       const fail = (message: string): never => {
-        user.log.error(message);
         throw new MailUserInitError(message);
       };
       let state: LuaStateHandle;

@@ -336,6 +336,138 @@ elseif CONTEXT == 'auth' then
 end
 
 ---------------------------------------------------------------------------------------------
+-- dovecot.http (spec §4): loaded on first use (HTTP_LUA); until then a stub whose metatable
+-- (the same table that stays its metatable, __name 'dovecot_http') loads it on any access.
+
+local http_mt = { __name = 'dovecot_http' }
+local http = setmetatable({}, http_mt)
+local lazy_internal
+local function load_http()
+  if rawget(http_mt, '__index') == nil then return end
+  http_mt.__index, http_mt.__newindex, http_mt.__pairs = nil, nil, nil
+  H.load_lazy('http')(lazy_internal, H, http)
+end
+http_mt.__index = function(t, k) load_http(); return rawget(t, k) end
+http_mt.__newindex = function(t, k, v) load_http(); rawset(t, k, v) end
+http_mt.__pairs = function(t) load_http(); return next, t, nil end
+dovecot.http = http
+
+
+_G.dovecot = dovecot
+
+---------------------------------------------------------------------------------------------
+-- the runner: what the worker calls (spec §1.2-§1.4)
+
+local R = {}
+
+-- Main chunk with a traceback handler (spec §1.2 step 1).
+function R.run_main(chunk, filename)
+  local ok, err = xpcall(chunk, traceback)
+  if not ok then return false, sformat('lua_pcall(%s) failed: %s', filename, tostring(err)) end
+  return true
+end
+
+-- script_init: raw lookup, exactly one result, must be integer 0 (spec §1.2 step 2).
+function R.init()
+  local f = rawget(_G, 'script_init')
+  if type(f) ~= 'function' then return true end
+  local r = tpack(xpcall(f, traceback))
+  if not r[1] then return false, 'lua_pcall(script_init, 0, 1) failed: ' .. tostring(r[2]) end
+  local v = r[2]
+  if mtype(v) ~= 'integer' then return false, 'script_init() returned non-number' end
+  if v ~= 0 then return false, 'Script init failed' end
+  return true
+end
+
+function R.deinit()
+  local f = rawget(_G, 'script_deinit')
+  if type(f) ~= 'function' then return true end
+  local ok, err = xpcall(f, traceback)
+  if not ok then return false, 'script_deinit() failed: ' .. tostring(err) end
+  return true
+end
+
+function R.has_function(name)
+  return type(rawget(_G, name)) == 'function'
+end
+
+-- Generic hook call (spec §1.4), lookup raw (spec §2.3 caveat), fixed result count.
+-- mask: one character per argument, '1' = {name=, data=} to be built by a binding's maker.
+local makers = {}
+-- Entry points a binding module registers (register_entry); the host calls them as '@<name>',
+-- which no Lua global can be named, so a script's globals never shadow them nor see them.
+local entries = {}
+function R.call(name, nresults, mask, ...)
+  local f
+  if name:byte(1) == 64 then f = entries[name:sub(2)] else f = rawget(_G, name) end
+  if type(f) ~= 'function' then return false, "'" .. tostring(name) .. "' is not a function" end
+  local args = tpack(...)
+  for i = 1, args.n do
+    if mask:byte(i) == 49 then
+      local maker = makers[args[i].name]
+      if maker == nil then return false, 'no Lua binding named ' .. tostring(args[i].name) end
+      local ok, v = pcall(maker, args[i].data)
+      if not ok then return false, tostring(v) end
+      args[i] = v
+    end
+  end
+  local nargs = args.n
+  local r = tpack(xpcall(f, traceback, tunpack(args, 1, nargs)))
+  if not r[1] then
+    return false, sformat('lua_pcall(%s, %d, %d) failed: %s', name, nargs, nresults, tostring(r[2]))
+  end
+  return true, tunpack(r, 2, nresults + 1)
+end
+
+-- A passthrough left unlogged by a finished call would block every later one; Dovecot 2.4
+-- aborts such leaks, Roost does the same at the end of each call from the host.
+function R.end_call()
+  pending_passthrough = nil
+end
+
+-- For binding modules: events under the session/script event, and the helpers above.
+R.internal = {
+  event_mt = event_mt, passthrough_mt = passthrough_mt, item_mt = item_mt,
+  session_record = session_record, script_record = script_record,
+  new_record = new_record, wrap_event = wrap_event, record_of = record_of,
+  emit = emit, source_of = source_of, checkstring = checkstring, checkinteger = checkinteger,
+  require_args = require_args, argerror = argerror, typename = typename, dovecot = dovecot,
+  dovecot_mt = dovecot_mt,
+  register_maker = function(name, fn) makers[name] = fn end,
+  register_entry = function(name, fn) entries[name] = fn end,
+}
+lazy_internal = R.internal
+
+function R.gc()
+  collectgarbage('collect')
+end
+
+-- Runs a binding module's Lua chunk with the internals (see binding.ts).
+function R.run_binding(chunk, host, data)
+  local r = tpack(xpcall(chunk, traceback, R.internal, host, data))
+  if not r[1] then return false, tostring(r[2]) end
+  return true, tunpack(r, 2, r.n)
+end
+
+function R.set_script_name(name)
+  script_record.fields.script = name
+end
+
+return R
+`;
+
+/** dovecot.http (spec §4), loaded into a state on first access to `dovecot.http`. */
+export const HTTP_CHUNK_NAME = '=roost-http';
+export const HTTP_LUA = String.raw`
+local internal, H, http = ...
+local type, select, error, tostring, rawget, setmetatable, getmetatable, ipairs =
+      type, select, error, tostring, rawget, setmetatable, getmetatable, ipairs
+local mtointeger = math.tointeger
+local sformat, smatch, slower, gmatch, tconcat = string.format, string.match, string.lower, string.gmatch, table.concat
+local require_args, checkstring, record_of, event_mt =
+      internal.require_args, internal.checkstring, internal.record_of, internal.event_mt
+
+---------------------------------------------------------------------------------------------
 -- dovecot.http (spec §4)
 
 local client_mt = { __name = 'struct http_client' }
@@ -359,7 +491,6 @@ local function check_self(v, mt, name)
   return v
 end
 
-local http = {}
 http.client = function(...)
   require_args(select('#', ...), 1)
   local s = ...
@@ -481,106 +612,9 @@ response_mt.payload = function(...)
   return check_self((...), response_mt, 'struct http_response').body
 end
 
-dovecot.http = setmetatable(http, { __name = 'dovecot_http' })
-
-_G.dovecot = dovecot
-
----------------------------------------------------------------------------------------------
--- the runner: what the worker calls (spec §1.2-§1.4)
-
-local R = {}
-
--- Main chunk with a traceback handler (spec §1.2 step 1).
-function R.run_main(chunk, filename)
-  local ok, err = xpcall(chunk, traceback)
-  if not ok then return false, sformat('lua_pcall(%s) failed: %s', filename, tostring(err)) end
-  return true
-end
-
--- script_init: raw lookup, exactly one result, must be integer 0 (spec §1.2 step 2).
-function R.init()
-  local f = rawget(_G, 'script_init')
-  if type(f) ~= 'function' then return true end
-  local r = tpack(xpcall(f, traceback))
-  if not r[1] then return false, 'lua_pcall(script_init, 0, 1) failed: ' .. tostring(r[2]) end
-  local v = r[2]
-  if mtype(v) ~= 'integer' then return false, 'script_init() returned non-number' end
-  if v ~= 0 then return false, 'Script init failed' end
-  return true
-end
-
-function R.deinit()
-  local f = rawget(_G, 'script_deinit')
-  if type(f) ~= 'function' then return true end
-  local ok, err = xpcall(f, traceback)
-  if not ok then return false, 'script_deinit() failed: ' .. tostring(err) end
-  return true
-end
-
-function R.has_function(name)
-  return type(rawget(_G, name)) == 'function'
-end
-
--- Generic hook call (spec §1.4), lookup raw (spec §2.3 caveat), fixed result count.
--- mask: one character per argument, '1' = {name=, data=} to be built by a binding's maker.
-local makers = {}
--- Entry points a binding module registers (register_entry); the host calls them as '@<name>',
--- which no Lua global can be named, so a script's globals never shadow them nor see them.
-local entries = {}
-function R.call(name, nresults, mask, ...)
-  local f
-  if name:byte(1) == 64 then f = entries[name:sub(2)] else f = rawget(_G, name) end
-  if type(f) ~= 'function' then return false, "'" .. tostring(name) .. "' is not a function" end
-  local args = tpack(...)
-  for i = 1, args.n do
-    if mask:byte(i) == 49 then
-      local maker = makers[args[i].name]
-      if maker == nil then return false, 'no Lua binding named ' .. tostring(args[i].name) end
-      local ok, v = pcall(maker, args[i].data)
-      if not ok then return false, tostring(v) end
-      args[i] = v
-    end
-  end
-  local nargs = args.n
-  local r = tpack(xpcall(f, traceback, tunpack(args, 1, nargs)))
-  if not r[1] then
-    return false, sformat('lua_pcall(%s, %d, %d) failed: %s', name, nargs, nresults, tostring(r[2]))
-  end
-  return true, tunpack(r, 2, nresults + 1)
-end
-
--- A passthrough left unlogged by a finished call would block every later one; Dovecot 2.4
--- aborts such leaks, Roost does the same at the end of each call from the host.
-function R.end_call()
-  pending_passthrough = nil
-end
-
--- For binding modules: events under the session/script event, and the helpers above.
-R.internal = {
-  event_mt = event_mt, passthrough_mt = passthrough_mt, item_mt = item_mt,
-  session_record = session_record, script_record = script_record,
-  new_record = new_record, wrap_event = wrap_event, record_of = record_of,
-  emit = emit, source_of = source_of, checkstring = checkstring, checkinteger = checkinteger,
-  require_args = require_args, argerror = argerror, typename = typename, dovecot = dovecot,
-  dovecot_mt = dovecot_mt,
-  register_maker = function(name, fn) makers[name] = fn end,
-  register_entry = function(name, fn) entries[name] = fn end,
-}
-
-function R.gc()
-  collectgarbage('collect')
-end
-
--- Runs a binding module's Lua chunk with the internals (see binding.ts).
-function R.run_binding(chunk, host, data)
-  local r = tpack(xpcall(chunk, traceback, R.internal, host, data))
-  if not r[1] then return false, tostring(r[2]) end
-  return true, tunpack(r, 2, r.n)
-end
-
-function R.set_script_name(name)
-  script_record.fields.script = name
-end
-
-return R
 `;
+
+/** Chunks a state loads on demand through `H.load_lazy(name)`. */
+export const LAZY_CHUNKS: Record<string, { source: string; chunkName: string }> = {
+  http: { source: HTTP_LUA, chunkName: HTTP_CHUNK_NAME },
+};

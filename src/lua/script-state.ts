@@ -2,8 +2,8 @@
 // Lifecycle: create (load) → register `dovecot` + bindings → init (main chunk, script_init)
 // → hook calls → close (script_deinit, lua_close).
 import { LUA_REGISTRYINDEX, LuaEventMasks, LuaMultiReturn, type LuaFactory, type LuaWasm } from 'wasmoon';
-import { LuaRuntime } from './lua-runtime.js';
-import { PRELUDE_CHUNK_NAME, PRELUDE_LUA } from './prelude-lua.js';
+import { LuaRuntime, rawHost } from './lua-runtime.js';
+import { LAZY_CHUNKS, PRELUDE_CHUNK_NAME, PRELUDE_LUA } from './prelude-lua.js';
 import { isBindingArg, pushString, pushValue, rawModule, readString, readValue } from './lua-stack.js';
 import { skipShebang, type ScriptSourceCache } from './script-source.js';
 import type { ChunkCache } from './chunk-cache.js';
@@ -166,12 +166,12 @@ export class LuaScriptState {
   }
 
   /** luaL_loadbufferx on a copy in the wasm heap (binary-safe); pushes the chunk or the error. */
-  private loadChunk(code: Buffer, chunkName: string, mode: string | null): number {
+  private loadChunk(code: Buffer, chunkName: string, mode: string | null, L = this.L): number {
     const m = rawModule(this.lua);
     const ptr = m._malloc(code.length + 1);
     try {
       m.HEAPU8.set(code, ptr);
-      return this.lua.luaL_loadbufferx(this.L, ptr, code.length, chunkName, mode);
+      return this.lua.luaL_loadbufferx(L, ptr, code.length, chunkName, mode);
     } finally {
       m._free(ptr);
     }
@@ -181,13 +181,13 @@ export class LuaScriptState {
    * Like loadChunk, but through the worker's bytecode cache: the first state parses `source()`
    * and dumps the function, later ones load that bytecode. Failures are never cached.
    */
-  private loadCached(key: string | Buffer, source: () => Buffer, chunkName: string, mode: string | null): number {
+  private loadCached(key: string | Buffer, source: () => Buffer, chunkName: string, mode: string | null, L = this.L): number {
     const cache = this.services.chunks;
     const bytecode = cache.get(key, chunkName);
-    if (bytecode) return this.loadChunk(bytecode, chunkName, 'b');
-    const status = this.loadChunk(source(), chunkName, mode);
+    if (bytecode) return this.loadChunk(bytecode, chunkName, 'b', L);
+    const status = this.loadChunk(source(), chunkName, mode, L);
     if (status === 0) {
-      const dumped = cache.dump(this.lua, this.L);
+      const dumped = cache.dump(this.lua, L);
       if (dumped) cache.set(key, chunkName, dumped);
     }
     return status;
@@ -217,6 +217,16 @@ export class LuaScriptState {
         this.emitLog(level, prefix, message, forced, fields),
       http_check_url: (url: string) => checkUrl(url),
       http_submit: (...a: Array<string | number>) => this.httpSubmit(a),
+      // H.load_lazy(name): the compiled chunk of a part of the API loaded on first use.
+      load_lazy: rawHost((L: number) => {
+        const chunk = LAZY_CHUNKS[lua.lua_tolstring(L, 1, null)];
+        if (!chunk) {
+          pushString(lua, L, 'unknown lazy chunk');
+          return lua.lua_error(L);
+        }
+        if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L) !== 0) return lua.lua_error(L);
+        return 1;
+      }),
     };
     if (this.loadCached(PRELUDE_LUA, () => Buffer.from(PRELUDE_LUA, 'utf8'), PRELUDE_CHUNK_NAME, 't') !== 0) {
       throw new LuaScriptFailure('load', `prelude: ${readString(lua, L, -1)}`);

@@ -195,7 +195,7 @@ async function createMailUser(ctx: ServerContext, req: Omit<DeliveryRequest, 'me
       remoteIp: req.remoteIp,
     });
   } catch (err) {
-    const prefix = `${req.service}(${req.username})${req.sessionId ? `<${req.sessionId}>` : ''}: `;
+    const prefix = `${req.service}(${req.username})<${process.pid}>${req.sessionId ? `<${req.sessionId}>` : ''}: `;
     // Dovecot: lmtp_local_rcpt_fail_all → "Failed to initialize user: <error>"
     new Logger(prefix).error(`Failed to initialize user: ${err instanceof MailUserInitError ? err.message : errorText(err)}`);
     return TEMP_FAILURE;

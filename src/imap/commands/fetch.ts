@@ -4,6 +4,7 @@
 import { planFetch, renderFetchAll, renderFetchFlagsOnly, uidsToMarkSeen, type FetchMessage } from './fetch-items.js';
 import { ResponseBatcher } from './fetch-output.js';
 import { resolveMessageSet } from './message-set.js';
+import type { MessageRef } from '../selected-mailbox.js';
 import { badSyntax, ok, SELECTED, type CommandHandler } from './types.js';
 
 export const FETCH: CommandHandler<'FETCH'> = {
@@ -20,33 +21,41 @@ export const FETCH: CommandHandler<'FETCH'> = {
       refs = refs.filter((m) => view.modseqOf(m.uid) > since);
     }
     const plan = planFetch(cmd.attributes, { includeUid: cmd.uid, includeModseq: cmd.changedSince !== null });
-    // Expunged by another session but not yet announced: the sequence number still stands, and as
-    // in Dovecot (whose index view keeps the record) UID, FLAGS and MODSEQ are still answered from
-    // what this view holds. Anything needing the message itself is skipped, and the tagged reply
-    // says so (Dovecot: `OK [EXPUNGEISSUED] Some messages were already expunged.`).
-    const pending = refs.filter((m) => view.isExpungePending(m.uid));
+    // Expunged by another session but not yet announced (RFC 3501 §7.4.1): the sequence number
+    // still stands. As in Dovecot, whose index view keeps the record, UID, FLAGS and MODSEQ are
+    // still answered from what this view holds; anything that needs the message itself is skipped
+    // and the tagged reply says so (Dovecot: `OK [EXPUNGEISSUED] Some messages were already
+    // expunged.`). "Gone" is either known to the view already or found missing in storage now.
     const fromView = plan.inline.every((i) => i.type === 'UID' || i.type === 'FLAGS' || i.type === 'MODSEQ') && plan.literals.length === 0;
+    let skippedExpunged = false;
     const done = (): ReturnType<typeof ok> =>
-      pending.length > 0 && !fromView ? ok('Some messages were already expunged.', 'EXPUNGEISSUED') : ok('Fetch completed.');
-    if (pending.length > 0) refs = refs.filter((m) => !view.isExpungePending(m.uid));
+      skippedExpunged ? ok('Some messages were already expunged.', 'EXPUNGEISSUED') : ok('Fetch completed.');
+    const gone: MessageRef[] = [];
+    refs = refs.filter((m) => (view.isExpungePending(m.uid) ? (gone.push(m), false) : true));
     const out = new ResponseBatcher(session.conn.sink());
     const fetchCtx = { store: session.store, out, recentUids: view.recentUids };
-    const pendingRows = fromView
-      ? pending.map((m) => ({ seq: m.seq, meta: { uid: m.uid, modseq: view.modseqOf(m.uid), flags: view.storedFlagsOf(m.uid), size: 0 } }))
-      : [];
-    if (refs.length === 0 && pendingRows.length === 0) return done();
+    if (refs.length === 0 && gone.length === 0) return done();
     if (plan.flagsOnly) {
       // The hot `FETCH 1:* (UID FLAGS RFC822.SIZE)`: the compact listing, no message metadata rows.
       const wanted = refs.length === view.count ? null : new Set(refs.map((m) => m.uid));
       const rows = [];
+      const found = new Set<number>();
       for (const meta of session.store.listMessageFlags(view.id)) {
         if (wanted && !wanted.has(meta.uid)) continue;
         const seq = view.seqOf(meta.uid);
-        if (seq > 0 && !view.isExpungePending(meta.uid)) rows.push({ seq, meta });
+        if (seq > 0 && !view.isExpungePending(meta.uid)) {
+          rows.push({ seq, meta });
+          found.add(meta.uid);
+        }
       }
-      if (pendingRows.length > 0) {
-        rows.push(...pendingRows);
-        rows.sort((a, b) => a.seq - b.seq);
+      for (const m of refs) if (!found.has(m.uid)) gone.push(m);
+      if (gone.length > 0) {
+        if (fromView) {
+          for (const m of gone) rows.push({ seq: m.seq, meta: { uid: m.uid, modseq: view.modseqOf(m.uid), flags: view.storedFlagsOf(m.uid), size: 0 } });
+          rows.sort((a, b) => a.seq - b.seq);
+        } else {
+          skippedExpunged = true;
+        }
       }
       await renderFetchFlagsOnly(fetchCtx, rows, plan);
       await out.flush();
@@ -55,6 +64,7 @@ export const FETCH: CommandHandler<'FETCH'> = {
     const metas = session.store.getMessages(view.id, refs.map((m) => m.uid));
     const seqByUid = new Map(refs.map((m) => [m.uid, m.seq]));
     const messages: FetchMessage[] = metas.map((meta) => ({ seq: seqByUid.get(meta.uid)!, meta }));
+    if (gone.length > 0 || messages.length < refs.length) skippedExpunged = true;
 
     // RFC 3501 §6.4.5: BODY[...] (not PEEK), RFC822 and RFC822.TEXT set \Seen; not in EXAMINE.
     let implicitFlags: Set<number> | undefined;

@@ -1,0 +1,97 @@
+// Protocol details found by running Dovecot's imaptest compliance scripts against Roost, pinned
+// here over a raw socket: each test states the behaviour Dovecot 2.3 shows and the RFC asks for.
+import { RawClient, startTestServer, type TestServer } from './helpers.js';
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startTestServer();
+});
+afterAll(async () => t.stop());
+
+async function appendRaw(c: RawClient, tag: string, box: string, body: string): Promise<string[]> {
+  c.send(`${tag} APPEND ${box} {${Buffer.byteLength(body)}+}\r\n${body}\r\n`);
+  return c.until((l) => l.startsWith(`${tag} `));
+}
+
+async function login(): Promise<RawClient> {
+  const c = await RawClient.connect(t.port);
+  expect((await c.command('l', 'LOGIN alice pw')).pop()).toMatch(/^l OK /);
+  return c;
+}
+
+test('a message expunged by another session still answers FETCH UID/FLAGS until the EXPUNGE is announced', async () => {
+  const a = await login();
+  const b = await login();
+  await a.command('c', 'CREATE gone');
+  for (let i = 1; i <= 3; i++) await appendRaw(a, `p${i}`, 'gone', `Subject: m${i}\r\n\r\nbody ${i}\r\n`);
+  await a.command('s', 'SELECT gone');
+  await b.command('s', 'SELECT gone');
+  await a.command('d', 'STORE 3 +FLAGS.SILENT (\\Deleted)');
+  expect(await a.command('e', 'EXPUNGE')).toEqual(['* 3 EXPUNGE', 'e OK Expunge completed.']);
+
+  // B has not been told: sequence 3 is still UID 3 with the flags B last saw.
+  expect(await b.command('f1', 'FETCH 3 (UID FLAGS)')).toEqual(['* 3 FETCH (UID 3 FLAGS ())', 'f1 OK Fetch completed.']);
+  expect(await b.command('f2', 'FETCH 2:3 UID')).toEqual(['* 2 FETCH (UID 2)', '* 3 FETCH (UID 3)', 'f2 OK Fetch completed.']);
+  // The body is gone: the others are answered and the tagged reply says some were skipped.
+  expect(await b.command('f3', 'FETCH 2:3 BODY.PEEK[TEXT]')).toEqual([
+    '* 2 FETCH (BODY[TEXT] {8}',
+    'body 2',
+    ')',
+    'f3 OK [EXPUNGEISSUED] Some messages were already expunged.',
+  ]);
+  expect(await b.command('n', 'NOOP')).toEqual(['* 3 EXPUNGE', 'n OK NOOP completed.']);
+  a.close();
+  b.close();
+});
+
+test('ENVELOPE: an empty Sender or Reply-To header falls back to From, like an absent one', async () => {
+  const c = await login();
+  await c.command('c', 'CREATE env');
+  const msg = 'Date: Sat, 01 Feb 2007 01:02:03 +0200\r\nFrom: user@domain (Real Name)\r\nSender: \r\nReply-To: \r\n\r\nbody\r\n';
+  await appendRaw(c, 'a', 'env', msg);
+  await c.command('s', 'EXAMINE env');
+  const from = '(("Real Name" NIL "user" "domain"))';
+  expect(await c.command('f', 'FETCH 1 ENVELOPE')).toEqual([
+    `* 1 FETCH (ENVELOPE ("Sat, 01 Feb 2007 01:02:03 +0200" NIL ${from} ${from} ${from} NIL NIL NIL NIL NIL))`,
+    'f OK Fetch completed.',
+  ]);
+  c.close();
+});
+
+test('LIST (SUBSCRIBED RECURSIVEMATCH) lists a parent with CHILDINFO only for a subscribed child it does not list', async () => {
+  const c = await login();
+  for (const box of ['rm/test2/test1', 'rm/test8/test8', 'rm/test8/test9']) await c.command('c', `CREATE ${box}`);
+  for (const box of ['rm/test2/test1', 'rm/test8/test8', 'rm/test8/test9']) await c.command('s', `SUBSCRIBE ${box}`);
+
+  // The child is not matched: the parent stands in for it.
+  expect(await c.command('a', 'LIST (SUBSCRIBED RECURSIVEMATCH) "" (rm/test2)')).toEqual([
+    '* LIST (\\Noselect \\HasChildren) "/" rm/test2 ("CHILDINFO" ("SUBSCRIBED"))',
+    'a OK List completed.',
+  ]);
+  // The child is matched by the second pattern: the parent would be redundant (RFC 5258 §3.5).
+  expect(await c.command('b', 'LIST (SUBSCRIBED RECURSIVEMATCH) "" (rm/test2 rm/test2/test1)')).toEqual([
+    '* LIST (\\HasNoChildren \\Subscribed) "/" rm/test2/test1',
+    'b OK List completed.',
+  ]);
+  // One child listed (test8/test8), one not (test8/test9): the parent is listed for the latter.
+  expect(await c.command('d', 'LIST (SUBSCRIBED RECURSIVEMATCH) "" *test8')).toEqual([
+    '* LIST (\\Noselect \\HasChildren) "/" rm/test8 ("CHILDINFO" ("SUBSCRIBED"))',
+    '* LIST (\\HasNoChildren \\Subscribed) "/" rm/test8/test8',
+    'd OK List completed.',
+  ]);
+  c.close();
+});
+
+test('a CONDSTORE-enabling FETCH MODSEQ in a selected mailbox first reports HIGHESTMODSEQ', async () => {
+  const c = await login();
+  await c.command('c', 'CREATE cs');
+  await appendRaw(c, 'a', 'cs', 'Subject: x\r\n\r\nx\r\n');
+  const sel = await c.command('s', 'SELECT cs');
+  const highest = sel.find((l) => l.startsWith('* OK [HIGHESTMODSEQ '))!;
+  expect(highest).toMatch(/^\* OK \[HIGHESTMODSEQ \d+\] Highest$/);
+  const first = await c.command('f', 'FETCH 1 MODSEQ');
+  expect(first).toEqual([highest, expect.stringMatching(/^\* 1 FETCH \(MODSEQ \(\d+\)\)$/), 'f OK Fetch completed.']);
+  // Once enabled it is not repeated.
+  expect((await c.command('g', 'FETCH 1 MODSEQ')).length).toBe(2);
+  c.close();
+});
