@@ -42,6 +42,8 @@ export interface SearchResult {
   numbers: number[];
   /** RFC 7162 §3.1.5: highest mod-sequence of the matches when MODSEQ was a key; else null. */
   highestModseq: number | null;
+  /** The mod-sequence of each match, parallel to `numbers` (ESEARCH MIN/MAX report theirs). */
+  modseqs: number[];
 }
 
 type Tri = boolean | null; // null: cannot be decided without reading the message
@@ -203,6 +205,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 class SearchRun {
   private next = 0;
   private readonly numbers: number[] = [];
+  private readonly modseqs: number[] = [];
   private highestModseq = 0;
   private readonly env: Env;
 
@@ -238,6 +241,7 @@ class SearchRun {
       } else checkClock = (this.next & (CHEAP_CHECK_EVERY - 1)) === 0;
       if (match) {
         this.numbers.push(this.opts.returnUids ? m.meta.uid : m.seq);
+        this.modseqs.push(m.meta.modseq);
         if (m.meta.modseq > this.highestModseq) this.highestModseq = m.meta.modseq;
       }
       if (textMessages >= maxText || (checkClock && deadline !== Infinity && performance.now() >= deadline)) return;
@@ -257,7 +261,7 @@ class SearchRun {
 
   result(): SearchResult {
     const n = this.numbers;
-    return { numbers: n, highestModseq: usesModseq(this.key) && n.length > 0 ? this.highestModseq : null };
+    return { numbers: n, highestModseq: usesModseq(this.key) && n.length > 0 ? this.highestModseq : null, modseqs: this.modseqs };
   }
 }
 

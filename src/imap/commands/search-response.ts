@@ -31,20 +31,36 @@ export function formatSearchResponse(numbers: readonly number[], highestModseq: 
  * `* ESEARCH (TAG "tag") [UID] ...\r\n` for `SEARCH RETURN (...)`; `RETURN ()` means ALL. Returns
  * null when SAVE is the only option (RFC 5182 §2.4: no ESEARCH response then).
  */
-export function formatEsearch(tag: string, uid: boolean, numbers: readonly number[], returnOptions: readonly SearchReturnOption[], highestModseq: number | null = null): string | null {
+export function formatEsearch(
+  tag: string,
+  uid: boolean,
+  numbers: readonly number[],
+  returnOptions: readonly SearchReturnOption[],
+  highestModseq: number | null = null,
+  modseqs?: readonly number[],
+): string | null {
   const opts = new Set(returnOptions.length === 0 ? ['ALL'] : returnOptions);
   if (opts.size === 1 && opts.has('SAVE')) return null;
   let line = `* ESEARCH (TAG "${tag.replace(/[\\"]/g, '\\$&')}")`;
   if (uid) line += ' UID';
+  let modseq = highestModseq;
   if (numbers.length > 0) {
-    let min = numbers[0]!;
-    let max = numbers[0]!;
-    for (const n of numbers) { if (n < min) min = n; if (n > max) max = n; }
-    if (opts.has('MIN')) line += ` MIN ${min}`;
-    if (opts.has('MAX')) line += ` MAX ${max}`;
+    let minAt = 0;
+    let maxAt = 0;
+    numbers.forEach((n, i) => {
+      if (n < numbers[minAt]!) minAt = i;
+      if (n > numbers[maxAt]!) maxAt = i;
+    });
+    if (opts.has('MIN')) line += ` MIN ${numbers[minAt]}`;
+    if (opts.has('MAX')) line += ` MAX ${numbers[maxAt]}`;
     if (opts.has('ALL')) line += ` ALL ${formatNumberSet(numbers)}`;
+    // RFC 7162 §3.2.5: with only MIN and/or MAX returned, MODSEQ is the highest of those messages.
+    const onlyMinMax = !opts.has('ALL') && !opts.has('COUNT');
+    if (modseq !== null && onlyMinMax && modseqs && modseqs.length === numbers.length) {
+      modseq = Math.max(opts.has('MIN') ? modseqs[minAt]! : 0, opts.has('MAX') ? modseqs[maxAt]! : 0);
+    }
   }
   if (opts.has('COUNT')) line += ` COUNT ${numbers.length}`;
-  if (highestModseq !== null && numbers.length > 0) line += ` MODSEQ ${highestModseq}`;
+  if (modseq !== null && numbers.length > 0) line += ` MODSEQ ${modseq}`;
   return line + '\r\n';
 }

@@ -84,7 +84,7 @@ export const SEARCH: CommandHandler<'SEARCH'> = {
       // RFC 5182: `$` keeps UIDs whatever form the search returned.
       session.savedSearch = cmd.uid ? [...result.numbers] : result.numbers.map((s) => view.uidAt(s)!).filter((u) => u !== undefined);
     }
-    const line = formatEsearch(tag, cmd.uid, result.numbers, cmd.returnOptions, result.highestModseq);
+    const line = formatEsearch(tag, cmd.uid, result.numbers, cmd.returnOptions, result.highestModseq, result.modseqs);
     if (line) session.conn.write(line);
     return ok('Search completed.');
   },

@@ -113,6 +113,11 @@ describe('SEARCH responses', () => {
     expect(formatEsearch('t19', false, [], ['MIN'])).toBe('* ESEARCH (TAG "t19")\r\n');
     expect(formatEsearch('t15', false, [1, 2, 3], ['ALL'], 11)).toBe('* ESEARCH (TAG "t15") ALL 1:3 MODSEQ 11\r\n');
     expect(formatEsearch('s', false, [1], ['SAVE'])).toBeNull();
+    // RFC 7162 §3.2.5: MIN/MAX alone report the modseq of the returned messages, not of all matches.
+    expect(formatEsearch('m1', false, [1, 2, 3], ['MIN'], 8, [6, 8, 7])).toBe('* ESEARCH (TAG "m1") MIN 1 MODSEQ 6\r\n');
+    expect(formatEsearch('m2', false, [1, 2, 3], ['MAX'], 8, [6, 8, 7])).toBe('* ESEARCH (TAG "m2") MAX 3 MODSEQ 7\r\n');
+    expect(formatEsearch('m3', false, [1, 2, 3], ['MIN', 'MAX'], 8, [6, 8, 7])).toBe('* ESEARCH (TAG "m3") MIN 1 MAX 3 MODSEQ 7\r\n');
+    expect(formatEsearch('m4', false, [1, 2, 3], ['MIN', 'COUNT'], 8, [6, 8, 7])).toBe('* ESEARCH (TAG "m4") MIN 1 COUNT 3 MODSEQ 8\r\n');
   });
 
   test('charsets', () => {
