@@ -163,6 +163,10 @@ test('IMAP APPEND, STORE, COPY and MOVE from a real client', async () => {
       'begin alice', 'MessageAppend mailbox="Archive" uid=f2.0', 'end true 1',
       'begin alice', 'MessageExpunge mailbox="INBOX" uid=f2.0', 'end true 1',
     ]);
+    // The session that selected INBOX owns \Recent for both messages: it shows in flags_old (§16.5).
+    const clears = cap.records.filter((r) => r.prefix.startsWith('imap(alice)') && r.message.startsWith('FlagsClear {'));
+    expect(clears).toHaveLength(2);
+    for (const r of clears) expect(r.message).toContain('flags_old={"\\\\Recent"}');
   } finally {
     cap.stop();
     plugin.uninstall();
