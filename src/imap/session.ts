@@ -212,6 +212,7 @@ export class ImapSession {
     } else this.badCommands = 0;
     this.flushUpdates(handler.mayAnnounceExpunge ? handler.mayAnnounceExpunge(cmd) : true, cmd);
     this.writeTagged(tag, result, timed ? started : null, cmd.name === 'CLOSE');
+    if (result.byeAfterReply) this.conn.close(`* BYE ${result.byeAfterReply}\r\n`);
   }
 
   private stateError(handler: CommandHandler, cmd: ImapCommand): string | null {

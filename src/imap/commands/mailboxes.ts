@@ -4,7 +4,7 @@
 import type { MailboxStatus } from '../../storage/types.js';
 import { encodeMailboxName, formatAstring, formatMailbox, type StatusItem } from '../protocol/index.js';
 import type { ImapSession } from '../session.js';
-import { AUTHENTICATED, no, ok, type CommandHandler } from './types.js';
+import { AUTHENTICATED, no, ok, type CommandHandler, type CommandResult } from './types.js';
 
 export const CREATE: CommandHandler<'CREATE'> = {
   states: AUTHENTICATED,
@@ -21,10 +21,22 @@ export const CREATE: CommandHandler<'CREATE'> = {
 export const DELETE: CommandHandler<'DELETE'> = {
   states: AUTHENTICATED,
   async run(session, _tag, cmd) {
-    // Dovecot refuses to delete the selected mailbox under the client (its view would dangle).
-    if (session.selected && session.selected.name === cmd.mailbox) return no("Can't delete the selected mailbox.", 'INUSE');
-    session.store.deleteMailbox(cmd.mailbox);
-    return ok('Delete completed.');
+    // Dovecot (cmd-delete.c): deleting the selected mailbox closes it first, deletes it, replies
+    // OK and then disconnects, since the client's view of the mailbox is gone.
+    const deletingSelected = session.selected !== null && session.selected.name === cmd.mailbox;
+    if (deletingSelected) {
+      session.selected = null;
+      session.state = 'authenticated';
+    }
+    let result: CommandResult;
+    try {
+      session.store.deleteMailbox(cmd.mailbox);
+      result = ok('Delete completed.');
+    } catch (err) {
+      if (!deletingSelected) throw err;
+      result = session.errorResult(err, cmd);
+    }
+    return deletingSelected ? { ...result, byeAfterReply: 'Selected mailbox was deleted, have to disconnect.' } : result;
   },
 };
 

@@ -10,6 +10,8 @@ export interface CommandResult {
   code?: string;
   /** A BAD for malformed arguments: rendered `Error in IMAP command <NAME>: <text>`. */
   syntax?: boolean;
+  /** Ends the connection after the tagged reply with this untagged BYE text. */
+  byeAfterReply?: string;
 }
 
 /** The command variants a name can be (some variants share several names, e.g. DELETE/SUBSCRIBE). */

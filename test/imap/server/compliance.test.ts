@@ -95,3 +95,16 @@ test('a CONDSTORE-enabling FETCH MODSEQ in a selected mailbox first reports HIGH
   expect((await c.command('g', 'FETCH 1 MODSEQ')).length).toBe(2);
   c.close();
 });
+
+test('DELETE of the selected mailbox succeeds, then the server disconnects (Dovecot cmd-delete.c)', async () => {
+  const c = await login();
+  await c.command('c', 'CREATE doomed');
+  await appendRaw(c, 'a', 'doomed', 'Subject: x\r\n\r\nbody\r\n');
+  await c.command('s', 'SELECT doomed');
+  expect((await c.command('d', 'DELETE doomed')).pop()).toMatch(/^d OK Delete completed\./);
+  await c.waitClosed();
+  expect(c.lines.at(-1)).toBe('* BYE Selected mailbox was deleted, have to disconnect.');
+  const other = await login();
+  expect((await other.command('l', 'LIST "" doomed'))).toEqual(['l OK List completed.']);
+  other.close();
+});
