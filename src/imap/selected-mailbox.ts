@@ -35,7 +35,7 @@ export class SelectedMailbox {
   private constructor(
     private readonly store: UserStore,
     readonly id: number,
-    readonly name: string,
+    private selectedName: string,
     readonly readOnly: boolean,
     readonly uidValidity: number,
     uidNext: number,
@@ -43,6 +43,16 @@ export class SelectedMailbox {
   ) {
     this.uidNext = uidNext;
     this.highestModseq = highestModseq;
+  }
+
+  /**
+   * The mailbox's current name: another session may RENAME the selected mailbox, which stays
+   * selected under its new name (the view follows the mailbox id, as Dovecot's does).
+   */
+  get name(): string {
+    const info = this.store.getMailboxById(this.id);
+    if (info) this.selectedName = info.name;
+    return this.selectedName;
   }
 
   /** Opens the view; throws StorageError NONEXISTENT for a missing or \Noselect mailbox. */

@@ -108,3 +108,20 @@ test('DELETE of the selected mailbox succeeds, then the server disconnects (Dove
   expect((await other.command('l', 'LIST "" doomed'))).toEqual(['l OK List completed.']);
   other.close();
 });
+
+test('a mailbox renamed by another session stays selected under its new name', async () => {
+  const a = await login();
+  const b = await login();
+  await a.command('c', 'CREATE before');
+  await appendRaw(a, 'p', 'before', 'Subject: r\r\n\r\nbody\r\n');
+  await a.command('s', 'SELECT before');
+  expect((await b.command('r', 'RENAME before after')).pop()).toMatch(/^r OK /);
+  // The selected mailbox is now "after": STATUS on it is refused as on any selected mailbox
+  // (CLIENTBUG), and an APPEND to it shows up in the session at once.
+  expect((await a.command('st', 'STATUS after (MESSAGES)')).join('\n')).toMatch(/CLIENTBUG/);
+  const appended = await appendRaw(a, 'p2', 'after', 'Subject: r2\r\n\r\nbody\r\n');
+  expect(appended).toContain('* 2 EXISTS');
+  expect((await a.command('f', 'FETCH 2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])')).join('\n')).toContain('Subject: r2');
+  a.close();
+  b.close();
+});
