@@ -49,6 +49,11 @@ export interface SessionStats {
 
 /** imap-login's reply to any command it cannot run (Dovecot 2.3.19, verified). */
 const PRELOGIN_ERROR = 'Error in IMAP command received by server.';
+/**
+ * Parser refusals imap-login does not hide: an undecodable SASL-IR goes to the auth server, whose
+ * INVALID_BASE64 failure imap-login answers with `BAD <reason>` (client_auth_result).
+ */
+const PRELOGIN_VISIBLE = new Set(['Invalid base64 data in initial response']);
 
 export const INTERNAL_ERROR = 'Internal error occurred. Refer to server log for more information.';
 
@@ -158,7 +163,8 @@ export class ImapSession {
       const e = parsed.error;
       if (e.tag !== null && e.status === 'BAD') {
         // Dovecot: imap-login hides the reason; the imap process names the command.
-        const text = this.state === 'not-authenticated' ? PRELOGIN_ERROR : `Error in IMAP command ${commandLabel(ev.name, ev.args)}: ${e.text}`;
+        const text =
+          this.state === 'not-authenticated' ? (PRELOGIN_VISIBLE.has(e.text) ? e.text : PRELOGIN_ERROR) : `Error in IMAP command ${commandLabel(ev.name, ev.args)}: ${e.text}`;
         this.writeTagged(e.tag, { status: 'BAD', text, code: e.code }, started);
       } else this.conn.write(errorLine(e));
       if (e.status === 'BAD') this.countBad();
