@@ -19,6 +19,12 @@ export interface LuaBindingContext {
    * Throws an Error with the Lua message on failure.
    */
   runLua(source: string, chunkName: string, host: HostFunctions, data?: LuaArg): LuaValue[];
+  /**
+   * Registers a chunk the state loads and runs on first use, from Lua:
+   * `internal.load_lazy(name, ...)` runs it with `(internal, host, data, ...)` (host functions
+   * registered only then) and returns its results. The Lua side loads each name once.
+   */
+  defineLazy(name: string, source: string, chunkName: string, host?: HostFunctions, data?: LuaArg): void;
   /** Emits a log line like the script's events do (main thread's logHub). */
   log(level: 'Debug' | 'Info' | 'Warning' | 'Error', prefix: string, message: string): void;
 }

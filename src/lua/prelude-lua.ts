@@ -20,7 +20,7 @@ local mtointeger, mtype = math.tointeger, math.type
 local sformat, smatch, sfind, sgsub, slower = string.format, string.match, string.find, string.gsub, string.lower
 local tpack, tunpack, tconcat = table.pack, table.unpack, table.concat
 local ipairs, gmatch = ipairs, string.gmatch
-local collectgarbage = collectgarbage
+local collectgarbage, _G = collectgarbage, _G
 
 -- os.exit would end the whole worker (and every session on it): Dovecot documents it as
 -- "never use"; Roost turns it into an error (spec §10).
@@ -91,7 +91,28 @@ local function source_of(level)
 end
 
 ---------------------------------------------------------------------------------------------
--- events (spec §3)
+-- lazily loaded parts of the API (H.load_lazy): each runs once per state, on first use, with
+-- (internal, host, data, ...) and an environment holding the standard functions as they were
+-- when the state was created (a script that changes globals does not change the API).
+
+local internal
+local LOADED = debug.getregistry()._LOADED
+local dsetupvalue, rawequal = debug.setupvalue, rawequal
+local lazy_env
+local function load_lazy(name, ...)
+  local f, host, data = H.load_lazy(name)
+  if lazy_env == nil then
+    lazy_env = setmetatable({ type = type, select = select, error = error, tostring = tostring,
+      tonumber = tonumber, rawget = rawget, rawset = rawset, rawequal = rawequal, next = next,
+      setmetatable = setmetatable, getmetatable = getmetatable, ipairs = ipairs, pairs = pairs,
+      pcall = pcall, xpcall = xpcall, collectgarbage = collectgarbage }, { __index = LOADED })
+  end
+  dsetupvalue(f, 1, lazy_env)
+  return f(internal, host or H, data, ...)
+end
+
+---------------------------------------------------------------------------------------------
+-- events (spec §3); their methods are loaded with the first event object (EVENTS_LUA)
 
 local item_mt = { __name = 'struct event*', __metatable = false }
 local event_mt = { __name = 'struct event' }
@@ -108,10 +129,20 @@ end
 local session_record = new_record(nil)
 session_record.session_root = true
 local script_record = new_record(session_record)
-local pending_passthrough = nil
+
+local EV
+local function events()
+  if EV == nil then EV = load_lazy('events') end
+  return EV
+end
 
 local function wrap_event(rec)
+  if EV == nil then events() end
   return setmetatable({ item = rec }, event_mt)
+end
+
+local function emit(rec, level, msg, file, line)
+  return events().emit(rec, level, msg, file, line)
 end
 
 local function record_of(v, wanted_mt, wanted_name, argn)
@@ -126,113 +157,6 @@ local function record_of(v, wanted_mt, wanted_name, argn)
   return rec
 end
 
--- <replaced prefix or session prefix>Level: <appended prefixes, parent first><message>
-local function compose_prefix(rec)
-  local parts, n = {}, 0
-  local r = rec
-  while r ~= nil do
-    if r.replace then
-      local appended = {}
-      for i = n, 1, -1 do appended[#appended + 1] = parts[i] end
-      return r.prefix, tconcat(appended)
-    end
-    if r.session_root then break end
-    n = n + 1
-    parts[n] = r.prefix
-    r = r.parent
-  end
-  local appended = {}
-  for i = n, 1, -1 do appended[#appended + 1] = parts[i] end
-  return SESSION_PREFIX, tconcat(appended)
-end
-
-local function collect_fields(rec)
-  local chain, out = {}, {}
-  local r = rec
-  while r ~= nil do chain[#chain + 1] = r; r = r.parent end
-  for i = #chain, 1, -1 do
-    for k, v in pairs(chain[i].fields) do out[k] = v end
-    if chain[i].name ~= nil then out.event = chain[i].name end
-  end
-  return out
-end
-
-local function emit(rec, level, msg, file, line)
-  if level == 'Debug' and not DEBUG then return end
-  local head, appended = compose_prefix(rec)
-  local fields = collect_fields(rec)
-  fields.source = file .. ':' .. tostring(line)
-  H.log(level, head, appended .. msg, level == 'Debug', fields)
-end
-
--- Builds the method set shared by events and passthroughs. Argument counts include self.
-local function define_methods(mt, selfname, is_passthrough)
-  local function method(name, nargs, body)
-    mt[name] = function(...)
-      require_args(select('#', ...), nargs)
-      local self = ...
-      local rec = record_of(self, mt, selfname, 1)
-      if is_passthrough and rec.finished then
-        error('Passthrough event was already logged and cannot be used any more', 0)
-      end
-      local r = body(self, rec, select(2, ...))
-      return r
-    end
-  end
-  -- In every body the check helpers sit 2 frames (body + method wrapper) below the caller.
-  method('append_log_prefix', 2, function(self, rec, p)
-    rec.prefix = checkstring(p, 2, 1); rec.replace = false; return self end)
-  method('replace_log_prefix', 2, function(self, rec, p)
-    rec.prefix = checkstring(p, 2, 1); rec.replace = true; return self end)
-  method('set_name', 2, function(self, rec, n)
-    rec.name = checkstring(n, 2, 1); return self end)
-  method('set_always_log_source', 1, function(self, rec)
-    rec.always_log_source = true; return self end)
-  method('add_str', 3, function(self, rec, k, v)
-    local key = checkstring(k, 2, 1)
-    rec.fields[key] = checkstring(v, 3, 1); return self end)
-  method('add_int', 3, function(self, rec, k, v)
-    local key = checkstring(k, 2, 1)
-    rec.fields[key] = checkinteger(v, 3, 1); return self end)
-  method('add_timeval', 3, function(self, rec, k, v)
-    local key = checkstring(k, 2, 1)
-    rec.fields[key] = checkinteger(v, 3, 1); return self end)
-  method('inc_int', 3, function(self, rec, k, v)
-    local key = checkstring(k, 2, 1)
-    local diff = checkinteger(v, 3, 1)
-    local old = rec.fields[key]
-    if mtype(old) ~= 'integer' then old = 0 end
-    rec.fields[key] = old + diff; return self end)
-  for _, level in ipairs({ 'Debug', 'Info', 'Warning', 'Error' }) do
-    method('log_' .. slower(level), 2, function(self, rec, m)
-      local msg = checkstring(m, 2, 1)
-      local file, line = source_of(3)
-      emit(rec, level, msg, file, line)
-      if is_passthrough then
-        rec.finished = true
-        if pending_passthrough == self then pending_passthrough = nil end
-      end
-      return self
-    end)
-  end
-  if not is_passthrough then
-    method('passthrough_event', 1, function(self, rec)
-      if pending_passthrough ~= nil then
-        -- Dovecot panics here (spec §3.3); Roost raises the same text as a Lua error.
-        error("Can't create multiple passthrough events - finish the earlier with ->event()", 0)
-      end
-      local child = new_record(rec)
-      local file, line = source_of(3)
-      child.source_file, child.source_line = file, line
-      local pt = setmetatable({ item = child }, passthrough_mt)
-      pending_passthrough = pt
-      return pt
-    end)
-  end
-end
-define_methods(event_mt, 'struct event', false)
-define_methods(passthrough_mt, 'struct event_passthrough', true)
-
 ---------------------------------------------------------------------------------------------
 -- the dovecot table (spec §2)
 
@@ -240,68 +164,13 @@ local dovecot_mt = { __name = 'dovecot' }
 dovecot_mt.__index = dovecot_mt
 local dovecot = setmetatable({}, dovecot_mt)
 
-local function global_logger(level)
-  return function(...)
-    require_args(select('#', ...), 1)
-    local msg = checkstring((...), 1, 0)
-    -- Process-global logger: process prefix only. i_debug is printed even without
-    -- mail_debug (spec §16.7), so it is always forced through.
-    H.log(level, PROCESS_PREFIX, msg, true, nil)
-  end
-end
-dovecot_mt.i_debug = global_logger('Debug')
-dovecot_mt.i_info = global_logger('Info')
-dovecot_mt.i_warning = global_logger('Warning')
-dovecot_mt.i_error = global_logger('Error')
-
-dovecot_mt.event = function(...)
-  local n = select('#', ...)
-  if n > 1 then error(sformat('expected 0 to 1 arguments, got %d', n), 0) end
-  local parent = script_record
-  if n == 1 then parent = record_of((...), event_mt, 'struct event', 1) end
-  local rec = new_record(parent)
-  local file, line = source_of(2)
-  rec.source_file, rec.source_line = file, line
-  return wrap_event(rec)
-end
-
-dovecot_mt.has_flag = function(...)
-  require_args(select('#', ...), 2)
-  local value, flag = ...
-  local v = checkinteger(value, 1, 0)
-  local f = checkinteger(flag, 2, 0)
-  return (v & f) == f
-end
-dovecot_mt.set_flag = function(...)
-  require_args(select('#', ...), 2)
-  local value, flag = ...
-  local v = checkinteger(value, 1, 0)
-  local f = checkinteger(flag, 2, 0)
-  return v | f
-end
-dovecot_mt.clear_flag = function(...)
-  require_args(select('#', ...), 2)
-  local value, flag = ...
-  local v = checkinteger(value, 1, 0)
-  local f = checkinteger(flag, 2, 0)
-  return v & ~f
-end
-
-dovecot_mt.restrict_global_variables = function(...)
-  require_args(select('#', ...), 1)
-  local mt = {}
-  if (...) then
-    mt.__newindex = function(t, k, v)
-      if type(v) == 'function' then rawset(t, k, v); return end
-      error('attempt to write to undeclared global variable ' .. tostring(k), 2)
-    end
-    mt.__index = function(_, k)
-      -- sic: Dovecot's text really says "write to read" (spec §2.3)
-      error('attempt to write to read undeclared global variable ' .. tostring(k), 2)
-    end
-  end
-  setmetatable(_G, mt)
-end
+-- The functions (API_LUA) are loaded on the first lookup of one of them: until then the
+-- metatable has a metatable of its own whose __index loads them into it as raw fields.
+setmetatable(dovecot_mt, { __index = function(t, k)
+  load_lazy('api')
+  setmetatable(t, nil)
+  return rawget(t, k)
+end })
 
 ---------------------------------------------------------------------------------------------
 -- constants (spec §6, §11.2); numbers are floats like Dovecot pushes them
@@ -341,11 +210,10 @@ end
 
 local http_mt = { __name = 'dovecot_http' }
 local http = setmetatable({}, http_mt)
-local lazy_internal
 local function load_http()
   if rawget(http_mt, '__index') == nil then return end
   http_mt.__index, http_mt.__newindex, http_mt.__pairs = nil, nil, nil
-  H.load_lazy('http')(lazy_internal, H, http)
+  load_lazy('http', http)
 end
 http_mt.__index = function(t, k) load_http(); return rawget(t, k) end
 http_mt.__newindex = function(t, k, v) load_http(); rawset(t, k, v) end
@@ -369,6 +237,8 @@ end
 
 -- script_init: raw lookup, exactly one result, must be integer 0 (spec §1.2 step 2).
 function R.init()
+  -- Only needed while the state is created: their functions can be collected.
+  R.run_main, R.init, R.set_script_name = nil, nil, nil
   local f = rawget(_G, 'script_init')
   if type(f) ~= 'function' then return true end
   local r = tpack(xpcall(f, traceback))
@@ -422,11 +292,12 @@ end
 -- A passthrough left unlogged by a finished call would block every later one; Dovecot 2.4
 -- aborts such leaks, Roost does the same at the end of each call from the host.
 function R.end_call()
-  pending_passthrough = nil
+  internal.pending_passthrough = nil
 end
 
 -- For binding modules: events under the session/script event, and the helpers above.
-R.internal = {
+internal = {
+  SESSION_PREFIX = SESSION_PREFIX, PROCESS_PREFIX = PROCESS_PREFIX, DEBUG = DEBUG, load_lazy = load_lazy, pending_passthrough = nil,
   event_mt = event_mt, passthrough_mt = passthrough_mt, item_mt = item_mt,
   session_record = session_record, script_record = script_record,
   new_record = new_record, wrap_event = wrap_event, record_of = record_of,
@@ -436,7 +307,7 @@ R.internal = {
   register_maker = function(name, fn) makers[name] = fn end,
   register_entry = function(name, fn) entries[name] = fn end,
 }
-lazy_internal = R.internal
+R.internal = internal
 
 function R.gc()
   collectgarbage('collect')
@@ -444,7 +315,7 @@ end
 
 -- Runs a binding module's Lua chunk with the internals (see binding.ts).
 function R.run_binding(chunk, host, data)
-  local r = tpack(xpcall(chunk, traceback, R.internal, host, data))
+  local r = tpack(xpcall(chunk, traceback, internal, host, data))
   if not r[1] then return false, tostring(r[2]) end
   return true, tunpack(r, 2, r.n)
 end
@@ -459,7 +330,7 @@ return R
 /** dovecot.http (spec §4), loaded into a state on first access to `dovecot.http`. */
 export const HTTP_CHUNK_NAME = '=roost-http';
 export const HTTP_LUA = String.raw`
-local internal, H, http = ...
+local internal, H, _, http = ...
 local type, select, error, tostring, rawget, setmetatable, getmetatable, ipairs =
       type, select, error, tostring, rawget, setmetatable, getmetatable, ipairs
 local mtointeger = math.tointeger
@@ -614,7 +485,207 @@ end
 
 `;
 
+/** Event methods (spec §3.2, §3.3) and log emission, loaded with a state's first event object. */
+export const EVENTS_CHUNK_NAME = '=roost-events';
+export const EVENTS_LUA = String.raw`
+local internal, H = ...
+local type, select, error, tostring, pairs, ipairs, setmetatable =
+      type, select, error, tostring, pairs, ipairs, setmetatable
+local mtype, slower, tconcat = math.type, string.lower, table.concat
+local SESSION_PREFIX, DEBUG = internal.SESSION_PREFIX, internal.DEBUG
+local event_mt, passthrough_mt, new_record, record_of = internal.event_mt, internal.passthrough_mt, internal.new_record, internal.record_of
+local require_args, checkstring, checkinteger, source_of =
+      internal.require_args, internal.checkstring, internal.checkinteger, internal.source_of
+
+-- <replaced prefix or session prefix>Level: <appended prefixes, parent first><message>
+local function compose_prefix(rec)
+  local parts, n = {}, 0
+  local r = rec
+  while r ~= nil do
+    if r.replace then
+      local appended = {}
+      for i = n, 1, -1 do appended[#appended + 1] = parts[i] end
+      return r.prefix, tconcat(appended)
+    end
+    if r.session_root then break end
+    n = n + 1
+    parts[n] = r.prefix
+    r = r.parent
+  end
+  local appended = {}
+  for i = n, 1, -1 do appended[#appended + 1] = parts[i] end
+  return SESSION_PREFIX, tconcat(appended)
+end
+
+local function collect_fields(rec)
+  local chain, out = {}, {}
+  local r = rec
+  while r ~= nil do chain[#chain + 1] = r; r = r.parent end
+  for i = #chain, 1, -1 do
+    for k, v in pairs(chain[i].fields) do out[k] = v end
+    if chain[i].name ~= nil then out.event = chain[i].name end
+  end
+  return out
+end
+
+local function emit(rec, level, msg, file, line)
+  if level == 'Debug' and not DEBUG then return end
+  local head, appended = compose_prefix(rec)
+  local fields = collect_fields(rec)
+  fields.source = file .. ':' .. tostring(line)
+  H.log(level, head, appended .. msg, level == 'Debug', fields)
+end
+
+-- Builds the method set shared by events and passthroughs. Argument counts include self.
+local function define_methods(mt, selfname, is_passthrough)
+  local function method(name, nargs, body)
+    mt[name] = function(...)
+      require_args(select('#', ...), nargs)
+      local self = ...
+      local rec = record_of(self, mt, selfname, 1)
+      if is_passthrough and rec.finished then
+        error('Passthrough event was already logged and cannot be used any more', 0)
+      end
+      local r = body(self, rec, select(2, ...))
+      return r
+    end
+  end
+  -- In every body the check helpers sit 2 frames (body + method wrapper) below the caller.
+  method('append_log_prefix', 2, function(self, rec, p)
+    rec.prefix = checkstring(p, 2, 1); rec.replace = false; return self end)
+  method('replace_log_prefix', 2, function(self, rec, p)
+    rec.prefix = checkstring(p, 2, 1); rec.replace = true; return self end)
+  method('set_name', 2, function(self, rec, n)
+    rec.name = checkstring(n, 2, 1); return self end)
+  method('set_always_log_source', 1, function(self, rec)
+    rec.always_log_source = true; return self end)
+  method('add_str', 3, function(self, rec, k, v)
+    local key = checkstring(k, 2, 1)
+    rec.fields[key] = checkstring(v, 3, 1); return self end)
+  method('add_int', 3, function(self, rec, k, v)
+    local key = checkstring(k, 2, 1)
+    rec.fields[key] = checkinteger(v, 3, 1); return self end)
+  method('add_timeval', 3, function(self, rec, k, v)
+    local key = checkstring(k, 2, 1)
+    rec.fields[key] = checkinteger(v, 3, 1); return self end)
+  method('inc_int', 3, function(self, rec, k, v)
+    local key = checkstring(k, 2, 1)
+    local diff = checkinteger(v, 3, 1)
+    local old = rec.fields[key]
+    if mtype(old) ~= 'integer' then old = 0 end
+    rec.fields[key] = old + diff; return self end)
+  for _, level in ipairs({ 'Debug', 'Info', 'Warning', 'Error' }) do
+    method('log_' .. slower(level), 2, function(self, rec, m)
+      local msg = checkstring(m, 2, 1)
+      local file, line = source_of(3)
+      emit(rec, level, msg, file, line)
+      if is_passthrough then
+        rec.finished = true
+        if internal.pending_passthrough == self then internal.pending_passthrough = nil end
+      end
+      return self
+    end)
+  end
+  if not is_passthrough then
+    method('passthrough_event', 1, function(self, rec)
+      if internal.pending_passthrough ~= nil then
+        -- Dovecot panics here (spec §3.3); Roost raises the same text as a Lua error.
+        error("Can't create multiple passthrough events - finish the earlier with ->event()", 0)
+      end
+      local child = new_record(rec)
+      local file, line = source_of(3)
+      child.source_file, child.source_line = file, line
+      local pt = setmetatable({ item = child }, passthrough_mt)
+      internal.pending_passthrough = pt
+      return pt
+    end)
+  end
+end
+define_methods(event_mt, 'struct event', false)
+define_methods(passthrough_mt, 'struct event_passthrough', true)
+
+return { emit = emit }
+`;
+
+/** The functions of the dovecot table (spec §2), loaded on the first lookup of one of them. */
+export const API_CHUNK_NAME = '=roost-dovecot';
+export const API_LUA = String.raw`
+local internal, H = ...
+local type, select, error, tostring, rawset, setmetatable = type, select, error, tostring, rawset, setmetatable
+local sformat = string.format
+local dovecot_mt, PROCESS_PREFIX = internal.dovecot_mt, internal.PROCESS_PREFIX
+local require_args, checkstring, checkinteger, source_of =
+      internal.require_args, internal.checkstring, internal.checkinteger, internal.source_of
+local record_of, new_record, wrap_event, event_mt, script_record =
+      internal.record_of, internal.new_record, internal.wrap_event, internal.event_mt, internal.script_record
+
+local function global_logger(level)
+  return function(...)
+    require_args(select('#', ...), 1)
+    local msg = checkstring((...), 1, 0)
+    -- Process-global logger: process prefix only. i_debug is printed even without
+    -- mail_debug (spec §16.7), so it is always forced through.
+    H.log(level, PROCESS_PREFIX, msg, true, nil)
+  end
+end
+dovecot_mt.i_debug = global_logger('Debug')
+dovecot_mt.i_info = global_logger('Info')
+dovecot_mt.i_warning = global_logger('Warning')
+dovecot_mt.i_error = global_logger('Error')
+
+dovecot_mt.event = function(...)
+  local n = select('#', ...)
+  if n > 1 then error(sformat('expected 0 to 1 arguments, got %d', n), 0) end
+  local parent = script_record
+  if n == 1 then parent = record_of((...), event_mt, 'struct event', 1) end
+  local rec = new_record(parent)
+  local file, line = source_of(2)
+  rec.source_file, rec.source_line = file, line
+  return wrap_event(rec)
+end
+
+dovecot_mt.has_flag = function(...)
+  require_args(select('#', ...), 2)
+  local value, flag = ...
+  local v = checkinteger(value, 1, 0)
+  local f = checkinteger(flag, 2, 0)
+  return (v & f) == f
+end
+dovecot_mt.set_flag = function(...)
+  require_args(select('#', ...), 2)
+  local value, flag = ...
+  local v = checkinteger(value, 1, 0)
+  local f = checkinteger(flag, 2, 0)
+  return v | f
+end
+dovecot_mt.clear_flag = function(...)
+  require_args(select('#', ...), 2)
+  local value, flag = ...
+  local v = checkinteger(value, 1, 0)
+  local f = checkinteger(flag, 2, 0)
+  return v & ~f
+end
+
+dovecot_mt.restrict_global_variables = function(...)
+  require_args(select('#', ...), 1)
+  local mt = {}
+  if (...) then
+    mt.__newindex = function(t, k, v)
+      if type(v) == 'function' then rawset(t, k, v); return end
+      error('attempt to write to undeclared global variable ' .. tostring(k), 2)
+    end
+    mt.__index = function(_, k)
+      -- sic: Dovecot's text really says "write to read" (spec §2.3)
+      error('attempt to write to read undeclared global variable ' .. tostring(k), 2)
+    end
+  end
+  setmetatable(_G, mt)
+end
+`;
+
 /** Chunks a state loads on demand through `H.load_lazy(name)`. */
 export const LAZY_CHUNKS: Record<string, { source: string; chunkName: string }> = {
   http: { source: HTTP_LUA, chunkName: HTTP_CHUNK_NAME },
+  events: { source: EVENTS_LUA, chunkName: EVENTS_CHUNK_NAME },
+  api: { source: API_LUA, chunkName: API_CHUNK_NAME },
 };

@@ -54,6 +54,8 @@ export class LuaScriptState {
   /** Host functions registered for this state (unregistered after lua_close). */
   private readonly hostIds: number[] = [];
   private runnerRef = -1;
+  /** Lazy chunks a binding module defined for this state (ctx.defineLazy), by name. */
+  private lazyChunks: Map<string, { source: string; chunkName: string; host?: HostFunctions; data?: LuaArg }> | undefined;
   private deadline = Infinity;
   private closed = false;
 
@@ -217,15 +219,22 @@ export class LuaScriptState {
         this.emitLog(level, prefix, message, forced, fields),
       http_check_url: (url: string) => checkUrl(url),
       http_submit: (...a: Array<string | number>) => this.httpSubmit(a),
-      // H.load_lazy(name): the compiled chunk of a part of the API loaded on first use.
+      // H.load_lazy(name): the compiled chunk of a part of the API loaded on first use, plus
+      // the host functions and data of a binding module's lazy chunk (ctx.defineLazy).
       load_lazy: rawHost((L: number) => {
-        const chunk = LAZY_CHUNKS[lua.lua_tolstring(L, 1, null)];
+        const name = lua.lua_tolstring(L, 1, null);
+        const own = this.lazyChunks?.get(name);
+        const chunk = own ?? LAZY_CHUNKS[name];
         if (!chunk) {
           pushString(lua, L, 'unknown lazy chunk');
           return lua.lua_error(L);
         }
         if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L) !== 0) return lua.lua_error(L);
-        return 1;
+        if (!own) return 1;
+        if (own.host) this.pushHostTable(own.host, L);
+        else lua.lua_pushnil(L);
+        pushValue(lua, L, own.data ?? null, () => lua.lua_pushnil(L));
+        return 3;
       }),
     };
     if (this.loadCached(PRELUDE_LUA, () => Buffer.from(PRELUDE_LUA, 'utf8'), PRELUDE_CHUNK_NAME, 't') !== 0) {
@@ -315,6 +324,9 @@ export class LuaScriptState {
       lua: this.lua,
       L: this.L,
       log: (level, prefix, message) => this.log(level, prefix, message),
+      defineLazy: (name, source, chunkName, host, data) => {
+        (this.lazyChunks ??= new Map()).set(name, { source, chunkName: `=${chunkName}`, host, data });
+      },
       runLua: (source, chunkName, host, data) => {
         const { lua, L } = this;
         const status = this.loadCached(source, () => Buffer.from(source, 'utf8'), `=${chunkName}`, 't');
@@ -341,8 +353,8 @@ export class LuaScriptState {
   }
 
   /** A table of host functions (closures over the worker's shared trampoline). */
-  private pushHostTable(host: HostFunctions): void {
-    const { lua, L, rt } = this;
+  private pushHostTable(host: HostFunctions, L = this.L): void {
+    const { lua, rt } = this;
     const names = Object.keys(host);
     lua.lua_createtable(L, 0, names.length);
     for (const name of names) {

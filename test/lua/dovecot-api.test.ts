@@ -25,6 +25,15 @@ describe('dovecot table (§2)', () => {
     const auth = await evalLua(pool, 'local k = {} for n in pairs(dovecot) do k[#k+1] = n end table.sort(k) return table.concat(k, ",")', 1, { context: 'auth' });
     expect(auth).toEqual(['auth,http']);
   });
+  test('API parts loaded on first use ignore globals the script changed before', async () => {
+    const lines = await logsOf([
+      'string, table, math, type, select, error, setmetatable = nil, nil, nil, nil, nil, nil, nil',
+      'local e = dovecot.event()',
+      'e:append_log_prefix("p: "):log_info("late")',
+      'dovecot.i_warning(dovecot.has_flag(6, 2) and "flag" or "no flag")',
+    ].join('\n'));
+    expect(lines).toEqual(['imap(alice): Info: p: late', 'imap(alice): Warning: flag']);
+  });
   test('storage and auth constants are floats with named metatables (§6, §11.2, §14)', async () => {
     expect(await evalLua(pool, 'return tostring(dovecot.storage.STATUS_MESSAGES), math.type(dovecot.storage.MAILBOX_FLAG_AUTO_CREATE), dovecot.storage.MAILBOX_ATTRIBUTE_PREFIX_DOVECOT_PVT_SERVER, (tostring(dovecot.storage):match("^storage: 0x"))', 4))
       .toEqual(['1.0', 'float', 'vendor/vendor.dovecot/pvt/server/', 'storage: 0x']);

@@ -7,7 +7,7 @@ import { LuaMultiReturn } from 'wasmoon';
 import { varExpand } from '../../config/var-expand.js';
 import type { LuaBindingContext, LuaBindingModule } from '../binding.js';
 import { installMail } from './mail.js';
-import { installMailbox } from './mailbox.js';
+import { HANDLE_REGISTRY_KEY, installMailbox } from './mailbox.js';
 import type { MailUserBindingData } from './mail-user-data.js';
 import { StorageHost } from './storage-host.js';
 
@@ -15,11 +15,16 @@ export type { MailUserArgData, MailUserBindingData } from './mail-user-data.js';
 
 const MAIL_USER_LUA = String.raw`
 local internal, H, data = ...
-local S = internal.storage
 local type, select, error, tostring, rawget, setmetatable, ipairs =
       type, select, error, tostring, rawget, setmetatable, ipairs
-local sformat, tunpack = string.format, table.unpack
+local sformat = string.format
 local require_args, checkstring, typename = internal.require_args, internal.checkstring, internal.typename
+
+-- Shared with the lazily loaded storage chunk (mailbox.ts) and mail chunk (mail.ts).
+local reg = debug.getregistry()
+local S = { ready = false, handle = reg['${HANDLE_REGISTRY_KEY}'], SEP = data.separator, loaded = false }
+reg['${HANDLE_REGISTRY_KEY}'] = nil
+internal.storage = S
 
 local FIELDS = { 'home', 'username', 'uid', 'gid', 'service', 'session_id', 'session_create_time',
   'nonexistent', 'anonymous', 'autocreated', 'mail_debug', 'fuzzy_search', 'dsyncing', 'admin',
@@ -29,6 +34,7 @@ local fields, plugin_env = data.fields, data.pluginEnv
 local user_mt = { __name = 'struct mail_user' }
 user_mt.__index = user_mt
 local users = setmetatable({}, { __mode = 'k' })
+S.user_mt = user_mt
 
 -- Dovecot only checks "is a table"; Roost also refuses tables that are not user objects.
 local function check_user(v)
@@ -36,6 +42,16 @@ local function check_user(v)
     error(sformat('Bad argument #1, expected struct mail_user got %s', type(v)), 0)
   end
   if not users[v] then error(sformat('Bad argument #1, expected struct mail_user got %s', typename(v)), 0) end
+end
+S.check_user = check_user
+
+-- Mailboxes and metadata (user:mailbox(), user:metadata_*()) are loaded on first use.
+function S.load()
+  if not S.loaded then
+    internal.load_lazy('storage')
+    S.loaded = true
+  end
+  return S
 end
 
 user_mt.plugin_getenv = function(...)
@@ -56,89 +72,22 @@ user_mt.var_expand = function(...)
   return value
 end
 
-user_mt.mailbox = function(...)
-  local n = select('#', ...)
-  if n < 2 or n > 3 then error(sformat('expected 2 to 3 arguments, got %d', n), 0) end
-  local self, name, flags = ...
-  check_user(self)
-  local vname = checkstring(name, 2, 0)
-  local f = 0
-  if n == 3 then f = internal.checkinteger(flags, 3, 0) end
-  -- Namespaces do not exist inside mail_user_created; Dovecot asserts (spec §5.3).
-  if not S.ready then error('No namespace found for mailbox ' .. vname, 0) end
-  return S.new_mailbox(vname, f)
-end
-
-local NO_INBOX = 'Cannot open INBOX: ' .. S.NO_STORAGE
-
-user_mt.metadata_get = function(...)
-  local n = select('#', ...)
-  if n < 2 then error('expecting at least 1 parameter', 0) end
-  check_user((...))
-  if not S.ready then error(NO_INBOX, 0) end
-  local out = {}
-  for i = 2, n do
-    local key = select(i, ...)
-    if type(key) ~= 'string' and type(key) ~= 'number' then error(sformat('expected string at #%d', i), 0) end
-    key = tostring(key)
-    local bad = S.check_key_prefix(key)
-    if bad then error(bad, 0) end
-    local err, hex = S.H.meta_get('', key)
-    if err ~= '' then error('Cannot get attribute: ' .. err, 0) end
-    out[i - 1] = hex ~= nil and S.fromhex(hex) or nil
-  end
-  return tunpack(out, 1, n - 1)
-end
-
-local function set_metadata(key, value)
-  local bad = S.check_key_prefix(key)
-  if bad then error(bad, 0) end
-  if not S.ready then error(NO_INBOX, 0) end
-  -- sic: Dovecot says "get" for storage failures of set/unset too (spec §7.6).
-  if value ~= nil and value:find('\0', 1, true) then
-    error('Cannot get attribute: Attribute string value has NULs', 0)
-  end
-  local err = S.H.meta_set('', key, value ~= nil and S.tohex(value) or nil)
-  if err ~= '' then error('Cannot get attribute: ' .. err, 0) end
-end
-
-user_mt.metadata_set = function(...)
-  require_args(select('#', ...), 3)
-  local self, key, value = ...
-  check_user(self)
-  set_metadata(checkstring(key, 2, 0), S.value_of(value))
-end
-
-user_mt.metadata_unset = function(...)
-  require_args(select('#', ...), 2)
-  local self, key = ...
-  check_user(self)
-  set_metadata(checkstring(key, 2, 0), nil)
-end
-
-user_mt.metadata_list = function(...)
-  local n = select('#', ...)
-  if n < 2 then error('expecting at least 1 parameter', 0) end
-  check_user((...))
-  if not S.ready then error(NO_INBOX, 0) end
-  local out = {}
-  for i = 2, n do
-    local prefix = checkstring((select(i, ...)), i, 0)
-    local bad = S.check_key_prefix(prefix)
-    if bad then error(bad, 0) end
-    local err, encoded = S.H.meta_list('', prefix)
-    if err ~= '' then error(err, 0) end
-    S.decode_list(out, encoded)
-  end
-  return out
-end
-
 -- Dovecot's comparisons are broken (spec §7.2); Roost compares usernames.
 local function name_of(v) return users[v] and rawget(v, 'username') or tostring(v) end
 user_mt.__tostring = function(u) return rawget(u, 'username') end
 user_mt.__eq = function(a, b) return users[a] ~= nil and users[b] ~= nil and name_of(a) == name_of(b) end
 user_mt.__lt = function(a, b) return name_of(a) < name_of(b) end
 user_mt.__le = function(a, b) return name_of(a) <= name_of(b) end
+
+-- Until the storage chunk is loaded, a lookup of one of its methods loads it (then user_mt
+-- holds them as raw fields, like the others).
+setmetatable(user_mt, { __index = function(t, k)
+  if k == 'mailbox' or k == 'metadata_get' or k == 'metadata_set' or k == 'metadata_unset' or k == 'metadata_list' then
+    S.load()
+    setmetatable(t, nil)
+    return rawget(t, k)
+  end
+end })
 
 -- A fresh object per hook call (spec §5.5); the call also says whether namespaces exist.
 internal.register_maker('mail_user', function(d)
@@ -150,6 +99,12 @@ internal.register_maker('mail_user', function(d)
   users[u] = true
   return u
 end)
+
+internal.register_maker('mail', function(d)
+  S.load()
+  if S.new_mail == nil then internal.load_lazy('mail') end
+  return S.new_mail(d)
+end)
 `;
 
 export const binding: LuaBindingModule = {
@@ -157,7 +112,7 @@ export const binding: LuaBindingModule = {
   install(ctx: LuaBindingContext, raw: unknown): void {
     const data = raw as MailUserBindingData;
     const store = new StorageHost(data.store, { admin: data.serverAdmin, comment: data.serverComment });
-    installMailbox(ctx, store, 'error' in data.store ? '/' : data.store.separator);
+    installMailbox(ctx, store);
     installMail(ctx);
     const host = {
       var_expand: (template: string) => {
@@ -171,6 +126,7 @@ export const binding: LuaBindingModule = {
     ctx.runLua(MAIL_USER_LUA, 'roost-mail-user', host, {
       fields: { ...data.fields },
       pluginEnv: data.pluginEnv,
+      separator: 'error' in data.store ? '/' : data.store.separator,
     } as unknown as Parameters<LuaBindingContext['runLua']>[3]);
   },
 };

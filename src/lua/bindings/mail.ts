@@ -39,7 +39,7 @@ mail_mt.__le = function(a, b)
 end
 mail_mt.__gc = function(m) rawset(m, 'item', nil) end
 
-internal.register_maker('mail', function(d)
+S.new_mail = function(d)
   return setmetatable({
     seq = d.seq + 0.0,
     uid = d.uid + 0.0,
@@ -47,10 +47,10 @@ internal.register_maker('mail', function(d)
     mailbox = S.new_mailbox(d.mailbox, 0),
     item = S.handle,
   }, mail_mt)
-end)
+end
 `;
 
-/** Installs `struct mail` (needs installMailbox first). */
+/** Prepares `struct mail` (loaded by the mail_user binding's `mail` maker on first use). */
 export function installMail(ctx: LuaBindingContext): void {
-  ctx.runLua(MAIL_LUA, 'roost-mail', {});
+  ctx.defineLazy('mail', MAIL_LUA, 'roost-mail');
 }

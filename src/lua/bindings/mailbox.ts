@@ -18,10 +18,8 @@ local tunpack = table.unpack
 local require_args, checkstring, checkinteger, typename =
   internal.require_args, internal.checkstring, internal.checkinteger, internal.typename
 
-local reg = debug.getregistry()
-local S = { ready = false, handle = reg['${HANDLE_REGISTRY_KEY}'], H = H }
-reg['${HANDLE_REGISTRY_KEY}'] = nil
-internal.storage = S
+local S = internal.storage
+S.H = H
 
 S.NO_STORAGE = 'Mail storage is not available: namespaces do not exist yet in mail_user_created, ' ..
   'nor any more in mail_user_deinit'
@@ -59,8 +57,7 @@ mailbox_mt.__index = mailbox_mt
 local boxes = setmetatable({}, { __mode = 'k' })
 
 -- Dovecot's mailbox_alloc spells INBOX (and an INBOX<sep> prefix) in upper case.
-local SEP = '/'
-function S.set_separator(sep) SEP = sep end
+local SEP = S.SEP
 local function normalize(vname)
   local head = vname:sub(1, 5)
   if supper(head) == 'INBOX' and head ~= 'INBOX' then
@@ -265,15 +262,100 @@ end
 mailbox_mt.__lt = function(a, b) return tostring(rawget(a, 'vname')) < tostring(rawget(b, 'vname')) end
 mailbox_mt.__le = function(a, b) return tostring(rawget(a, 'vname')) <= tostring(rawget(b, 'vname')) end
 
+---------------------------------------------------------------------------------------------
+-- the storage methods of struct mail_user (spec §7.5, §7.6); see mail-user.ts
+
+local user_mt, check_user = S.user_mt, S.check_user
+
+user_mt.mailbox = function(...)
+  local n = select('#', ...)
+  if n < 2 or n > 3 then error(sformat('expected 2 to 3 arguments, got %d', n), 0) end
+  local self, name, flags = ...
+  check_user(self)
+  local vname = checkstring(name, 2, 0)
+  local f = 0
+  if n == 3 then f = internal.checkinteger(flags, 3, 0) end
+  -- Namespaces do not exist inside mail_user_created; Dovecot asserts (spec §5.3).
+  if not S.ready then error('No namespace found for mailbox ' .. vname, 0) end
+  return S.new_mailbox(vname, f)
+end
+
+local NO_INBOX = 'Cannot open INBOX: ' .. S.NO_STORAGE
+
+user_mt.metadata_get = function(...)
+  local n = select('#', ...)
+  if n < 2 then error('expecting at least 1 parameter', 0) end
+  check_user((...))
+  if not S.ready then error(NO_INBOX, 0) end
+  local out = {}
+  for i = 2, n do
+    local key = select(i, ...)
+    if type(key) ~= 'string' and type(key) ~= 'number' then error(sformat('expected string at #%d', i), 0) end
+    key = tostring(key)
+    local bad = S.check_key_prefix(key)
+    if bad then error(bad, 0) end
+    local err, hex = H.meta_get('', key)
+    if err ~= '' then error('Cannot get attribute: ' .. err, 0) end
+    out[i - 1] = hex ~= nil and S.fromhex(hex) or nil
+  end
+  return tunpack(out, 1, n - 1)
+end
+
+local function set_metadata(key, value)
+  local bad = S.check_key_prefix(key)
+  if bad then error(bad, 0) end
+  if not S.ready then error(NO_INBOX, 0) end
+  -- sic: Dovecot says "get" for storage failures of set/unset too (spec §7.6).
+  if value ~= nil and value:find('\0', 1, true) then
+    error('Cannot get attribute: Attribute string value has NULs', 0)
+  end
+  local err = H.meta_set('', key, value ~= nil and S.tohex(value) or nil)
+  if err ~= '' then error('Cannot get attribute: ' .. err, 0) end
+end
+
+user_mt.metadata_set = function(...)
+  require_args(select('#', ...), 3)
+  local self, key, value = ...
+  check_user(self)
+  set_metadata(checkstring(key, 2, 0), S.value_of(value))
+end
+
+user_mt.metadata_unset = function(...)
+  require_args(select('#', ...), 2)
+  local self, key = ...
+  check_user(self)
+  set_metadata(checkstring(key, 2, 0), nil)
+end
+
+user_mt.metadata_list = function(...)
+  local n = select('#', ...)
+  if n < 2 then error('expecting at least 1 parameter', 0) end
+  check_user((...))
+  if not S.ready then error(NO_INBOX, 0) end
+  local out = {}
+  for i = 2, n do
+    local prefix = checkstring((select(i, ...)), i, 0)
+    local bad = S.check_key_prefix(prefix)
+    if bad then error(bad, 0) end
+    local err, encoded = H.meta_list('', prefix)
+    if err ~= '' then error(err, 0) end
+    S.decode_list(out, encoded)
+  end
+  return out
+end
+
+
 -- The state's store reference goes when the state closes (lua_close finalises this sentinel).
 S.sentinel = setmetatable({}, { __gc = function() H.release() end })
 `;
 
-/** Installs `struct mailbox` and the shared storage helpers (`internal.storage`) into a state. */
-export function installMailbox(ctx: LuaBindingContext, host: StorageHost, separator: string): void {
+/**
+ * Prepares `struct mailbox`, the storage helpers and the storage methods of `struct mail_user`
+ * (the chunk above, loaded by the mail_user binding on first use) and the shared `item` handle.
+ */
+export function installMailbox(ctx: LuaBindingContext, host: StorageHost): void {
   const { lua, L } = ctx;
   lua.lua_newuserdatauv(L, 0, 0);
   lua.lua_setfield(L, LUA_REGISTRYINDEX, HANDLE_REGISTRY_KEY);
-  ctx.runLua(MAILBOX_LUA, 'roost-mailbox', host.functions());
-  ctx.runLua('local internal, H, sep = ...; internal.storage.set_separator(sep)', 'roost-mailbox-sep', {}, separator);
+  ctx.defineLazy('storage', MAILBOX_LUA, 'roost-mailbox', host.functions());
 }
