@@ -8,7 +8,7 @@ import { getAuthDriver } from './drivers/registry.js';
 import type { AccountStore, PassdbDriver, PassdbReply, PassdbResultCode, UserdbDriver } from './drivers/types.js';
 import { AuthPenalty } from './penalty.js';
 import { AuthRequest, type AuthClientInfo } from './request.js';
-import { DEFAULT_USERNAME_CHARS, parseRule, parseSkip, type AuthDbRule, type AuthDbSkip, type AuthSettings } from './settings.js';
+import { DEFAULT_USERNAME_CHARS, parseRule, parseSkip, type AuthDbRule, type AuthDbSkip, type AuthDbSettings, type AuthSettings } from './settings.js';
 import { ipInNetworks } from './networks.js';
 import { parseKeyValues } from './var-expand.js';
 
@@ -77,6 +77,19 @@ interface ChainOutcome {
   credentials?: Buffer;
 }
 
+/** What a passdb and a userdb share: name, result_* rules, skip and field templates. */
+function chainRules(s: AuthDbSettings, kind: 'passdb' | 'userdb') {
+  return {
+    name: s.name ?? s.driver,
+    success: parseRule(s.result_success, 'return-ok', 'result_success'),
+    failure: parseRule(s.result_failure, 'continue', 'result_failure'),
+    internalfail: parseRule(s.result_internalfail, 'continue', 'result_internalfail'),
+    skip: parseSkip(s.skip, kind),
+    defaultFields: parseKeyValues(s.default_fields ?? ''),
+    overrideFields: parseKeyValues(s.override_fields ?? ''),
+  };
+}
+
 export class AuthService {
   readonly penalty: AuthPenalty;
   private readonly passdbs: ConfiguredPassdb[];
@@ -98,13 +111,7 @@ export class AuthService {
       if (!mod?.passdb) throw new Error(`Unknown passdb driver '${s.driver}'`);
       return {
         driver: mod.passdb(s.args, ctx),
-        name: s.name ?? s.driver,
-        success: parseRule(s.result_success, 'return-ok', 'result_success'),
-        failure: parseRule(s.result_failure, 'continue', 'result_failure'),
-        internalfail: parseRule(s.result_internalfail, 'continue', 'result_internalfail'),
-        skip: parseSkip(s.skip, 'passdb'),
-        defaultFields: parseKeyValues(s.default_fields ?? ''),
-        overrideFields: parseKeyValues(s.override_fields ?? ''),
+        ...chainRules(s, 'passdb'),
         master: s.master ?? false,
         pass: s.pass ?? false,
         deny: s.deny ?? false,
@@ -115,16 +122,7 @@ export class AuthService {
     this.userdbs = settings.userdbs.map((s): ConfiguredUserdb => {
       const mod = getAuthDriver(s.driver);
       if (!mod?.userdb) throw new Error(`Unknown userdb driver '${s.driver}'`);
-      return {
-        driver: mod.userdb(s.args, ctx),
-        name: s.name ?? s.driver,
-        success: parseRule(s.result_success, 'return-ok', 'result_success'),
-        failure: parseRule(s.result_failure, 'continue', 'result_failure'),
-        internalfail: parseRule(s.result_internalfail, 'continue', 'result_internalfail'),
-        skip: parseSkip(s.skip, 'userdb'),
-        defaultFields: parseKeyValues(s.default_fields ?? ''),
-        overrideFields: parseKeyValues(s.override_fields ?? ''),
-      };
+      return { driver: mod.userdb(s.args, ctx), ...chainRules(s, 'userdb') };
     });
   }
 

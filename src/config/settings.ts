@@ -368,7 +368,8 @@ export function defaultMailbox(name: string): MailboxSettings {
   return { name, special_use: [], auto: 'no' };
 }
 
-export function defaultPassdb(): PassdbSettings {
+/** Dovecot's defaults shared by passdb and userdb blocks. */
+function defaultAuthDb(): AuthDbCommon {
   return {
     driver: '',
     args: '',
@@ -378,25 +379,15 @@ export function defaultPassdb(): PassdbSettings {
     result_internalfail: 'continue',
     default_fields: '',
     override_fields: '',
-    skip: 'never',
-    master: false,
-    pass: false,
-    deny: false,
   };
 }
 
+export function defaultPassdb(): PassdbSettings {
+  return { ...defaultAuthDb(), skip: 'never', master: false, pass: false, deny: false };
+}
+
 export function defaultUserdb(): UserdbSettings {
-  return {
-    driver: '',
-    args: '',
-    name: '',
-    result_success: 'return-ok',
-    result_failure: 'continue',
-    result_internalfail: 'continue',
-    default_fields: '',
-    override_fields: '',
-    skip: 'never',
-  };
+  return { ...defaultAuthDb(), skip: 'never' };
 }
 
 /** Built-in defaults before derived values (paths under data_dir, hostname) are filled in. */
