@@ -42,13 +42,24 @@ class LogHub {
     for (const s of this.sinks) s(r);
   }
 
-  /** `log_path`: "syslog" is not supported here, "/dev/stderr" (Dovecot's default) keeps stderr. */
+  /**
+   * Dovecot's `log_path`, `info_log_path` and `debug_log_path`: an empty info path means log_path,
+   * an empty debug path means the info path; `/dev/stderr` (the default) writes to stderr and a
+   * file path appends lines with a timestamp, as Dovecot does.
+   */
+  setLogPaths(paths: { log_path: string; info_log_path?: string; debug_log_path?: string }): void {
+    const sinkFor = (path: string): LogSink =>
+      !path || path === '/dev/stderr'
+        ? (r) => process.stderr.write(formatLogLine(r) + '\n')
+        : (r) => appendFileSync(path, formatLogLine(r, true) + '\n');
+    const main = sinkFor(paths.log_path);
+    const info = paths.info_log_path ? sinkFor(paths.info_log_path) : main;
+    const debug = paths.debug_log_path ? sinkFor(paths.debug_log_path) : info;
+    this.defaultSink = (r) => (r.level === 'Debug' ? debug : r.level === 'Info' ? info : main)(r);
+  }
+
   setLogPath(path: string): void {
-    if (!path || path === '/dev/stderr') {
-      this.defaultSink = (r) => process.stderr.write(formatLogLine(r) + '\n');
-    } else {
-      this.defaultSink = (r) => appendFileSync(path, formatLogLine(r, true) + '\n');
-    }
+    this.setLogPaths({ log_path: path });
   }
 
   /** Silences the default stderr sink (tests, CLI commands that print their own output). */

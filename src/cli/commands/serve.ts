@@ -9,7 +9,7 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
   parseArgs(argv, []);
   const settings = env.settings;
   logHub.debug = settings.mail_debug;
-  logHub.setLogPath(settings.log_path);
+  logHub.setLogPaths(settings);
   for (const w of env.warnings) rootLogger.warning(w);
   const ctx = await env.mailContext();
   // A broken auth script stops the server, as it stops Dovecot's auth process.
