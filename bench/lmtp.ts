@@ -1,5 +1,6 @@
 // LMTP benchmark: deliveries per second over real sockets, 4 concurrent connections, 1 KB and
-// 100 KB messages, one and five recipients per message; every 250 is durable (synchronous=FULL).
+// 100 KB messages, one and five recipients per message; every 250 is durable (the copy's WAL is
+// fsynced in the threadpool before the reply: storage durability 'async-fsync', the default).
 // Run: npm run build && node dist/bench/lmtp.js
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';

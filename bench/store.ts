@@ -1,5 +1,5 @@
-// Storage benchmark: durable appends per second (1 KB and 10 KB messages, synchronous=FULL, one
-// commit each, as LMTP delivers) and the time to list UID/FLAGS/RFC822.SIZE of 10,000 messages
+// Storage benchmark: durable appends per second (1 KB and 10 KB messages, one fsync'd commit each:
+// synchronous append() as IMAP APPEND does, and durably() with 4 in flight as LMTP delivers) and the time to list UID/FLAGS/RFC822.SIZE of 10,000 messages
 // (what `FETCH 1:* (UID FLAGS RFC822.SIZE)` needs). Run: npm run build && node dist/bench/store.js
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,24 @@ function appendRate(label: string, size: number, count: number): void {
   const secs = (performance.now() - start) / 1000;
   store.close();
   console.log(`append ${String(size / 1024).padStart(3)} KB, durable (one fsync'd commit each): ${Math.round(count / secs)} appends/s (${count} in ${secs.toFixed(2)} s)`);
+}
+
+/** As LMTP stores: `lanes` appends in flight, each acknowledged when durably() resolves. */
+async function durablyRate(label: string, size: number, count: number, lanes: number): Promise<void> {
+  const store = openUserStore({ username: label, home: join(dir, label), dbPath: join(dir, label, 'mail.db'), separator: '/' });
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < count) {
+        const c = message(next++, size);
+        await store.durably(() => store.append('INBOX', { content: c }));
+      }
+    }),
+  );
+  const secs = (performance.now() - start) / 1000;
+  store.close();
+  console.log(`append ${String(size / 1024).padStart(3)} KB, durably(), ${lanes} in flight (fsync in threadpool): ${Math.round(count / secs)} appends/s (${count} in ${secs.toFixed(2)} s)`);
 }
 
 function listTiming(count: number): void {
@@ -62,6 +80,8 @@ try {
   appendRate('warmup', 1024, 300);
   appendRate('a1k', 1024, 3000);
   appendRate('a10k', 10 * 1024, 2000);
+  await durablyRate('d1k', 1024, 3000, 4);
+  await durablyRate('d10k', 10 * 1024, 2000, 4);
   listTiming(10_000);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,9 @@
-// DATA: receive the message once, then store one copy per accepted recipient, in RCPT order, and
-// answer each (RFC 2033 §4.2: one reply per successful RCPT, in order). A 250 goes out only after
-// that copy is durable; a message that did not arrive whole is never stored.
+// DATA: receive the message once, then store one copy per accepted recipient and answer each
+// (RFC 2033 §4.2: one reply per successful RCPT, in RCPT order). The copies are delivered
+// concurrently: each is a synchronous commit into its user's own database followed by an fsync in
+// the libuv threadpool, so the fsyncs of one message overlap; the replies are collected in RCPT
+// order and smtp-server sends them only when all are known. A 250 goes out only after that copy is
+// durable; a message that did not arrive whole is never stored.
 import type { Readable } from 'node:stream';
 import type { Settings } from '../config/index.js';
 import type { ServerContext } from '../mail-user/context.js';
@@ -70,21 +73,28 @@ export async function receiveAndDeliver(opts: DataOptions, stream: Readable, t: 
       rootLogger.error(`lmtp: Failed to read the message: ${errorText(err)}`);
       return t.recipients.map((r) => recipientFailure(r.address, TEMP_FAILURE));
     }
-    const replies: RecipientReply[] = [];
-    for (const r of t.recipients) {
-      const result = await deliver(opts.ctx, {
-        username: r.user,
-        userdbFields: r.userdbFields,
-        service: 'lmtp',
-        sessionId: r.id,
-        localIp: t.localIp,
-        remoteIp: t.remoteIp,
-        detail: r.detail || undefined,
-        message,
-      });
-      replies.push(result.ok ? savedReply(r.address, r.id) : recipientFailure(r.address, result.failure));
-    }
-    return replies;
+    // Every promise settles (deliver() reports failures as values; anything else becomes a 451
+    // here), so the spool is disposed only after the last copy has been read.
+    return await Promise.all(
+      t.recipients.map(async (r): Promise<RecipientReply> => {
+        try {
+          const result = await deliver(opts.ctx, {
+            username: r.user,
+            userdbFields: r.userdbFields,
+            service: 'lmtp',
+            sessionId: r.id,
+            localIp: t.localIp,
+            remoteIp: t.remoteIp,
+            detail: r.detail || undefined,
+            message,
+          });
+          return result.ok ? savedReply(r.address, r.id) : recipientFailure(r.address, result.failure);
+        } catch (err) {
+          rootLogger.error(`lmtp: delivery to ${r.address} failed: ${errorText(err)}`);
+          return recipientFailure(r.address, TEMP_FAILURE);
+        }
+      }),
+    );
   } finally {
     await spooled.dispose();
   }

@@ -205,7 +205,8 @@ export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOption
     addresses,
     async close() {
       const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-      // Open sessions end now; a delivery in progress is one synchronous SQLite commit, never cut.
+      // Open sessions end now. A delivery in progress commits synchronously (never cut); its WAL
+      // fsync finishes in the threadpool, and closing the store syncs whatever is still pending.
       for (const socket of sockets) socket.destroy();
       await closed;
       for (const p of unixPaths) rmSync(p, { force: true });

@@ -9,6 +9,7 @@
 // Errors as a `js_error` userdata whose tostring is the message.
 import { LUA_REGISTRYINDEX, LuaMultiReturn, LuaType, type LuaWasm } from 'wasmoon';
 import { rawModule } from './lua-stack.js';
+import { fastLua, rawExportsOf } from './raw-exports.js';
 
 interface EmscriptenFunctions {
   addFunction(fn: (...args: number[]) => number | void, signature: string): number;
@@ -24,41 +25,10 @@ export function rawHost(fn: (L: number) => number): RawHostFunction {
   return Object.assign(fn, { raw: true as const });
 }
 
-/**
- * The wasm instance's own exports. The emscripten glue of wasmoon 1.16.0 is an ASSERTIONS build:
- * every `module._realloc` etc. goes through a checking wrapper and `apply`, which made the JS
- * allocator (called for every Lua allocation) a fifth of a state's creation time. The exports
- * are captured when the glue instantiates the module (worker threads import this file before
- * they create their LuaFactory); without them the wrappers are used.
- */
-interface RawExports {
-  realloc(ptr: number, size: number): number;
-  free(ptr: number): void;
-}
-const capturedExports: RawExports[] = [];
-{
-  const wa = WebAssembly as unknown as { instantiate: (...a: unknown[]) => Promise<unknown>; __roostHooked?: boolean };
-  if (!wa.__roostHooked) {
-    const original = wa.instantiate.bind(WebAssembly);
-    wa.instantiate = async (...a: unknown[]) => {
-      const result = (await original(...a)) as { instance?: WebAssembly.Instance };
-      const exp = result.instance?.exports as Partial<RawExports> & { lua_newstate?: unknown } | undefined;
-      if (exp && typeof exp.lua_newstate === 'function' && typeof exp.realloc === 'function' && typeof exp.free === 'function') {
-        capturedExports.push(exp as RawExports);
-      }
-      return result;
-    };
-    wa.__roostHooked = true;
-  }
-}
-
-function rawExportsOf(lua: LuaWasm): RawExports {
-  const em = lua.module as unknown as EmscriptenFunctions & { HEAPU8: Uint8Array; _memory?: WebAssembly.Memory };
-  // Pick the captured instance whose memory is this module's (one per worker in practice).
-  for (const exp of capturedExports) {
-    const mem = (exp as unknown as { memory?: WebAssembly.Memory }).memory;
-    if (mem && mem.buffer === em.HEAPU8.buffer) return exp;
-  }
+function allocatorExportsOf(lua: LuaWasm): { realloc(ptr: number, size: number): number; free(ptr: number): void } {
+  const exp = rawExportsOf(lua);
+  if (exp) return exp;
+  const em = lua.module as unknown as EmscriptenFunctions;
   return { realloc: (p, n) => em._realloc(p, n), free: (p) => em._free(p) };
 }
 
@@ -93,10 +63,15 @@ export class LuaRuntime {
     return rt;
   }
 
-  private constructor(readonly lua: LuaWasm) {
+  /** wasmoon's LuaWasm with its hot methods replaced by the wasm exports (raw-exports.ts). */
+  readonly lua: LuaWasm;
+
+  private constructor(wasm: LuaWasm) {
+    const lua = fastLua(wasm);
+    this.lua = lua;
     const em = lua.module as unknown as EmscriptenFunctions;
     const accounts = this.accounts;
-    const { realloc, free } = rawExportsOf(lua);
+    const { realloc, free } = allocatorExportsOf(lua);
     // Same accounting as wasmoon's traceAllocations allocator, per state.
     this.allocPtr = em.addFunction((ud: number, pointer: number, oldSize: number, newSize: number) => {
       const acc = accounts[ud]!;

@@ -2,6 +2,7 @@
 // float subtypes and binary strings survive (wasmoon's own conversion turns every number into
 // a double and decodes strings as NUL-terminated UTF-8).
 import { LuaType, type LuaWasm } from 'wasmoon';
+import { rawExportsOf } from './raw-exports.js';
 import type { LuaArg, LuaBindingArg, LuaTableValue, LuaValue } from './types.js';
 
 type LuaStatePtr = number;
@@ -16,8 +17,37 @@ interface RawLuaModule {
   getValue(ptr: number, type: string): number;
 }
 
+const rawModules = new WeakMap<object, RawLuaModule>();
+
+/**
+ * The emscripten module's functions used here, bound to the wasm exports when they were captured
+ * (raw-exports.ts: skips the glue's checking wrappers), else the module itself.
+ */
 export function rawModule(lua: LuaWasm): RawLuaModule {
-  return lua.module as unknown as RawLuaModule;
+  let m = rawModules.get(lua.module);
+  if (m) return m;
+  const em = lua.module as unknown as RawLuaModule;
+  const exp = rawExportsOf(lua);
+  if (!exp) m = em;
+  else {
+    let heap = new Int32Array(exp.memory.buffer);
+    m = {
+      _malloc: exp.malloc,
+      _free: exp.free,
+      _lua_tolstring: exp.lua_tolstring,
+      _lua_pushlstring: exp.lua_pushlstring,
+      get HEAPU8() {
+        return em.HEAPU8;
+      },
+      getValue(ptr: number, type: string): number {
+        if (type !== 'i32') return em.getValue(ptr, type);
+        if (heap.buffer !== exp.memory.buffer) heap = new Int32Array(exp.memory.buffer);
+        return heap[ptr >> 2]!;
+      },
+    };
+  }
+  rawModules.set(lua.module, m);
+  return m;
 }
 
 export function pushBytes(lua: LuaWasm, L: LuaStatePtr, bytes: Uint8Array): void {

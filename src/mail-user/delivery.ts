@@ -1,6 +1,7 @@
 // The delivery service shared by LMTP and `roost deliver` (Dovecot's lib-lda / mail-deliver.c):
 // one copy of a message into one user's mailbox, with the trace headers Dovecot adds, durable
-// before it returns (the store commits with synchronous=FULL). Failures are values with an
+// before it returns (store.durably(): the WAL fsync runs in the libuv threadpool, so the event loop
+// stays free and several copies sync in parallel). Failures are values with an
 // SMTP meaning (class + enhanced code) that the protocol layer renders per recipient.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Logger } from '../log/logger.js';
@@ -256,16 +257,19 @@ export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise
     try {
       const store = user.getStore();
       if (req.service === 'lmtp') warmStoresFor(ctx).touch(user);
-      mailbox = targetMailbox(user, store, req);
-      let result;
-      try {
-        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' });
-      } catch (err) {
-        // The mailbox vanished between the check and the save: Dovecot falls back to INBOX.
-        if (!(err instanceof StorageError && err.code === 'NONEXISTENT') || mailbox === INBOX) throw err;
-        mailbox = INBOX;
-        result = store.append(mailbox, { content: req.message.content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' });
-      }
+      const input = { content: req.message.content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' as const };
+      // Resolves once the copy (and an autocreated mailbox) is durable: only then may LMTP say 250.
+      const result = await store.durably(() => {
+        mailbox = targetMailbox(user, store, req);
+        try {
+          return store.append(mailbox, input);
+        } catch (err) {
+          // The mailbox vanished between the check and the save: Dovecot falls back to INBOX.
+          if (!(err instanceof StorageError && err.code === 'NONEXISTENT') || mailbox === INBOX) throw err;
+          mailbox = INBOX;
+          return store.append(mailbox, input);
+        }
+      });
       user.log.info(`msgid=${messageIdForLog(req.message)}: saved mail to ${mailbox}`);
       return { ok: true, mailbox, uid: result.uid };
     } catch (err) {

@@ -16,7 +16,8 @@ import { validateEntry, validatePrefix } from './metadata-entries.js';
 import { applyMigrations } from './migrations.js';
 import type { MailEvent, MailEventListener, StoreActor } from './mail-events.js';
 import { Logger } from '../log/logger.js';
-import { openDb, StatementCache, type Db } from './sqlite.js';
+import { openDb, StatementCache, type Db, type Statement } from './sqlite.js';
+import { WalSync } from './wal-sync.js';
 import {
   DEFAULT_STORAGE_SETTINGS,
   StorageError,
@@ -71,8 +72,8 @@ export function resolveSettings(partial: Partial<StorageSettings> | undefined): 
       throw new StorageError('PARAMETERS', `Storage setting ${key} must be a positive integer, got ${String(value)}`);
     }
   }
-  if (s.durability !== 'full' && s.durability !== 'normal') {
-    throw new StorageError('PARAMETERS', `Storage setting durability must be "full" or "normal", got ${String(s.durability)}`);
+  if (s.durability !== 'full' && s.durability !== 'normal' && s.durability !== 'async-fsync') {
+    throw new StorageError('PARAMETERS', `Storage setting durability must be "async-fsync", "full" or "normal", got ${String(s.durability)}`);
   }
   if (s.bodyChunkBytes < 1024 || s.bodyChunkBytes > 64 * 1024 * 1024) {
     throw new StorageError('PARAMETERS', 'Storage setting bodyChunkBytes must be between 1 KiB and 64 MiB');
@@ -107,6 +108,11 @@ export class SqliteUserStore implements UserStore {
   private actor: StoreActor | undefined;
   private txnActor: StoreActor | undefined;
   private closed = false;
+  /** durability 'async-fsync': syncs the WAL after commits (null otherwise: SQLite does or does not). */
+  private readonly walSync: WalSync | null = null;
+  private totalChanges: Statement | null = null;
+  /** >0 inside durably(): commits leave their WAL sync to the threadpool. */
+  private deferSync = 0;
 
   constructor(opts: UserStoreOptions) {
     this.username = opts.username;
@@ -123,6 +129,13 @@ export class SqliteUserStore implements UserStore {
       this.bodies = new BodyStore(this.stmts, this.settings.bodyChunkBytes);
       this.tx = this.db.transaction((fn: () => unknown) => fn());
       this.tx.immediate(() => this.initStore());
+      if (this.settings.durability === 'async-fsync') {
+        this.walSync = new WalSync(`${opts.dbPath}-wal`);
+        this.totalChanges = this.db.prepare('SELECT total_changes()').pluck();
+        // Migrations and initStore committed with NORMAL: make them durable like everything else.
+        this.walSync.noteCommit();
+        this.walSync.syncNow();
+      }
     } catch (e) {
       this.db.close();
       throw e;
@@ -155,6 +168,8 @@ export class SqliteUserStore implements UserStore {
     if (this.depth === 0) this.txnActor = this.actor;
     this.depth++;
     let result: T;
+    const sync = this.depth === 1 ? this.walSync : null;
+    const changesBefore = sync ? (this.totalChanges!.get() as number) : 0;
     try {
       // Nested calls become savepoints (better-sqlite3), so a failed inner step undoes only itself.
       result = this.tx.immediate(fn) as T;
@@ -167,12 +182,47 @@ export class SqliteUserStore implements UserStore {
     } finally {
       this.depth--;
     }
+    let syncError: unknown = null;
+    // Committed with synchronous=NORMAL (async-fsync): the WAL frames are written, not yet synced.
+    // Outside durably() sync now, before notices go out and before the caller can reply: what
+    // synchronous=FULL does inside the commit. (A read-only transaction wrote no frames.)
+    if (sync && (this.totalChanges!.get() as number) !== changesBefore) {
+      sync.noteCommit();
+      if (this.deferSync === 0) {
+        try {
+          sync.syncNow();
+        } catch (e) {
+          syncError = e; // committed and visible, maybe not durable: tell the caller, notify anyway
+          log.error(`${this.username}: ${(e as Error).message}`);
+        }
+      }
+    }
     if (this.depth === 0 && this.pending.length > 0) {
       const notices = this.pending;
       this.pending = [];
       for (const n of notices) this.bus.publish(n);
     }
     if (this.depth === 0 && this.pendingEvents.length > 0) this.publishMailEvents(true);
+    if (syncError) throw syncError;
+    return result;
+  }
+
+  async durably<T>(fn: () => T): Promise<T> {
+    this.assertOpen();
+    const sync = this.walSync;
+    if (!sync) return fn(); // full: durable at commit; normal: durable at checkpoints only
+    this.deferSync++;
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      // What fn committed before failing still gets its sync, without holding up the error.
+      sync.whenDurable().catch((err: unknown) => log.error(`${this.username}: ${(err as Error).message}`));
+      throw e;
+    } finally {
+      this.deferSync--;
+    }
+    await sync.whenDurable();
     return result;
   }
 
@@ -237,6 +287,7 @@ export class SqliteUserStore implements UserStore {
     this.listeners.clear();
     this.mailEventListeners.clear();
     this.releaseBus();
+    this.walSync?.close(); // syncs what a durably() is still waiting for
     this.db.close();
   }
 

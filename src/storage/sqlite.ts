@@ -9,13 +9,14 @@ export type Statement = Database.Statement;
 
 export interface OpenDbOptions {
   busyTimeoutMs: number;
-  durability: 'full' | 'normal';
+  durability: 'full' | 'normal' | 'async-fsync';
 }
 
 /**
  * Opens (creating if needed) a database in WAL mode. With WAL, `synchronous=FULL` fsyncs the WAL on
  * every commit, so a committed append survives power loss; `NORMAL` would only lose durability, not
- * consistency (https://www.sqlite.org/pragma.html#pragma_synchronous).
+ * consistency (https://www.sqlite.org/pragma.html#pragma_synchronous). `async-fsync` commits with
+ * NORMAL and the store syncs the WAL itself after each commit (wal-sync.ts).
  */
 export function openDb(path: string, opts: OpenDbOptions): Db {
   mkdirSync(dirname(path), { recursive: true });
@@ -26,7 +27,7 @@ export function openDb(path: string, opts: OpenDbOptions): Db {
     throw new StorageError('SERVERBUG', `Cannot open database ${path}: ${(e as Error).message}`);
   }
   db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${opts.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma(`synchronous = ${opts.durability === 'full' ? 'FULL' : 'NORMAL'}`); // async-fsync: NORMAL + wal-sync.ts
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
   db.pragma('foreign_keys = ON');
   return db;

@@ -219,7 +219,8 @@ export interface BodyReader {
  *
  * Mailbox names use `separator`; `INBOX` (and an `INBOX<sep>` prefix) is case-insensitive and
  * always returned as `INBOX`. Names are UTF-8 (the IMAP layer converts modified UTF-7). Every
- * mutating call is one transaction: it commits durably before it returns, then notices go out.
+ * mutating call is one transaction: it commits durably before it returns (inside `durably()`: before
+ * the promise resolves), then notices go out.
  * Errors are StorageError with a protocol meaning.
  */
 export interface UserStore {
@@ -324,6 +325,16 @@ export interface UserStore {
    */
   transaction<T>(fn: () => T): T;
 
+  /**
+   * Runs `fn` (synchronous store calls) and resolves with its result once every commit it made, and
+   * every earlier commit of this database, is durable. Inside `fn` mutating calls return as soon as
+   * they commit, and the WAL fsync runs in the libuv threadpool afterwards (durability
+   * `async-fsync`), shared with other commits of the same file made meanwhile. Use it where a reply
+   * acknowledges the change (LMTP 250, APPENDUID): reply only after it resolved. Rejects with
+   * SERVERBUG if the sync fails (the change may or may not survive a power loss then).
+   */
+  durably<T>(fn: () => T): Promise<T>;
+
   /** Subscribes to change notices for this user (from any thread). Returns an unsubscribe function. */
   onChange(listener: (n: ChangeNotice) => void): () => void;
 
@@ -349,8 +360,14 @@ export interface StorageSettings {
   bodyChunkBytes: number;
   /** SQLite busy_timeout: how long a writer waits for another thread's transaction (ms). */
   busyTimeoutMs: number;
-  /** `full`: fsync every commit (acknowledged = durable). `normal`: WAL fsync at checkpoints only. */
-  durability: 'full' | 'normal';
+  /**
+   * `async-fsync` (default): commits use synchronous=NORMAL and the store fdatasyncs the WAL itself
+   * after each commit: on the calling thread for the synchronous methods (as durable as FULL), in
+   * the libuv threadpool inside `durably()` (the event loop stays free; see wal-sync.ts).
+   * `full`: SQLite fsyncs the WAL in every commit. Both: acknowledged = durable, even on power loss.
+   * `normal`: WAL fsync at checkpoints only (a power loss can drop recent commits; tests, benches).
+   */
+  durability: 'full' | 'normal' | 'async-fsync';
   /** Largest message accepted by append (TOOBIG). */
   maxMessageBytes: number;
   /** Maximum bytes of one mailbox name (UTF-8) and of one hierarchy level. */
@@ -372,7 +389,7 @@ export interface StorageSettings {
 export const DEFAULT_STORAGE_SETTINGS: Readonly<StorageSettings> = Object.freeze({
   bodyChunkBytes: 64 * 1024,
   busyTimeoutMs: 10_000,
-  durability: 'full',
+  durability: 'async-fsync',
   maxMessageBytes: 128 * 1024 * 1024,
   maxMailboxNameBytes: 1024,
   maxMailboxLevelBytes: 255,

@@ -1,5 +1,7 @@
-// Crash safety: the LMTP server runs in a child process, two connections stream deliveries, the
-// child is SIGKILLed mid-stream, and every message that got a 250 must be in the store, intact.
+// Crash safety: the LMTP server runs in a child process, three connections stream deliveries (one
+// with two recipients per message, whose copies are stored concurrently and acknowledged after
+// their WAL fsync in the threadpool), the child is SIGKILLed mid-stream, and every copy that got a
+// 250 must be in the store, intact.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -61,12 +63,15 @@ async function stream(port: number, conn: number, acked: Set<string>, stop: () =
     ]);
   if (!(await expectN(1))) return;
   if (!(await expectN(1, 'LHLO crash.test\r\n'))) return;
-  const rcpt = conn === 0 ? 'alice@example.com' : 'bob@example.com';
+  const rcpts = conn === 0 ? ['alice@example.com'] : conn === 1 ? ['bob@example.com'] : ['alice@example.com', 'bob@example.com'];
+  const envelope = `MAIL FROM:<c@remote.test>\r\n${rcpts.map((r) => `RCPT TO:<${r}>\r\n`).join('')}DATA\r\n`;
   for (let i = 0; !stop(); i++) {
-    if (!(await expectN(3, `MAIL FROM:<c@remote.test>\r\nRCPT TO:<${rcpt}>\r\nDATA\r\n`))) return;
-    const reply = await expectN(1, body(conn, i) + '.\r\n');
-    if (!reply) return;
-    if (reply[0]!.startsWith('250 ')) acked.add(`${rcpt} ${conn}-${i}`);
+    if (!(await expectN(2 + rcpts.length, envelope))) return;
+    const replies = await expectN(rcpts.length, body(conn, i) + '.\r\n');
+    if (!replies) return;
+    replies.forEach((reply, k) => {
+      if (reply.startsWith('250 ')) acked.add(`${rcpts[k]} ${conn}-${i}`);
+    });
   }
   socket.destroy();
 }
@@ -84,7 +89,7 @@ test('every delivery acknowledged with 250 survives SIGKILL intact', async () =>
   });
   const acked = new Set<string>();
   let killed = false;
-  const streams = [0, 1].map((c) => stream(port, c, acked, () => killed));
+  const streams = [0, 1, 2].map((c) => stream(port, c, acked, () => killed));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`only ${acked.size} acks; ${stderr}`)), 20_000);
     const check = setInterval(() => {
@@ -115,6 +120,7 @@ test('every delivery acknowledged with 250 survives SIGKILL intact', async () =>
     store.close();
   }
   expect(acked.size).toBeGreaterThanOrEqual(150);
+  expect([...acked].some((k) => k.endsWith(' 2-0'))).toBe(true); // the two-recipient connection was acknowledged
   for (const key of acked) {
     const text = stored.get(key);
     expect(text).toBeDefined();
