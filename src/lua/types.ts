@@ -76,26 +76,62 @@ export interface LuaLogRecord {
   prefix: string;
   message: string;
   fields?: Record<string, string | number>;
+  /** Date.now() in the worker when the line was produced. */
+  time?: number;
 }
 
 // ---- worker protocol ----
 
+/** A hook call as the worker runs it (see LuaStateHandle.callHook). */
+export interface HookCall {
+  name: string;
+  args: LuaArg[];
+  nresults: number;
+  fullGc: boolean;
+  /** Resolve null instead of calling when `name` is not a global function (saves a hasFunction round trip). */
+  ifDefined?: boolean;
+}
+
+/** Outcome of a hook call folded into a create/close request: never a rejection of the request. */
+export type HookOutcome = { ok: true; result: LuaValue[] | null } | { ok: false; failure: LuaFailure };
+
 export type WorkerRequest =
-  | { id: number; op: 'create'; stateId: number; options: LuaStateOptions; defaults: LuaLimits }
   | {
+      id: number;
+      op: 'create';
+      stateId: number;
+      options: LuaStateOptions;
+      defaults: LuaLimits;
+      /**
+       * Then call this hook in the same round trip and close the state again unless it ran and
+       * its first result is >= 0 (mail-lua's convention, spec §5.2 steps 4-5). The reply is a
+       * CreateAndCallResult instead of null.
+       */
+      then?: HookCall;
+    }
+  | ({
       id: number;
       op: 'call';
       stateId: number;
-      name: string;
-      args: LuaArg[];
-      nresults: number;
-      fullGc: boolean;
-      /** Resolve null instead of calling when `name` is not a global function (saves a hasFunction round trip). */
-      ifDefined?: boolean;
-    }
+      /** Close the state after the call (script_deinit, lua_close); the reply is a CallAndCloseResult. */
+      close?: boolean;
+    } & HookCall)
   | { id: number; op: 'hasFunction'; stateId: number; name: string }
   | { id: number; op: 'close'; stateId: number }
   | { id: number; op: 'stats' };
+
+export interface CreateAndCallResult {
+  call: HookOutcome;
+  /** The state was closed again (hook missing, failed or returned < 0). */
+  closed: boolean;
+  /** lua_close failed (the state is gone anyway). */
+  closeError?: string;
+}
+
+export interface CallAndCloseResult {
+  call: HookOutcome;
+  closeError?: string;
+}
 
 /** Memory of one worker (bench/lua.ts): its wasm heap is shared by all its Lua states. */
 export interface LuaWorkerStats {
@@ -106,7 +142,14 @@ export interface LuaWorkerStats {
   luaBytes: number;
 }
 
+/**
+ * Worker to main thread. A log record produced while a request runs carries the request's id:
+ * the pool holds it until the reply (or the loss of the worker) and emits the request's records
+ * in order then, so a request combining several steps (create + hook, hook + close) still lets
+ * the caller log its own lines between the steps' lines (`deferLogsFrom`: records from this
+ * index on belong to the last step and are handed to the caller instead of being emitted).
+ */
 export type WorkerMessage =
-  | { kind: 'reply'; id: number; ok: true; result: unknown }
+  | { kind: 'reply'; id: number; ok: true; result: unknown; deferLogsFrom?: number }
   | { kind: 'reply'; id: number; ok: false; failure: LuaFailure }
-  | { kind: 'log'; record: LuaLogRecord };
+  | { kind: 'log'; id?: number; record: LuaLogRecord };

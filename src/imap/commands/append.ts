@@ -19,7 +19,9 @@ export const APPEND: CommandHandler<'APPEND'> = {
       const intoSelected = view !== null && view.name === cmd.mailbox && !view.readOnly;
       const inputs: AppendInput[] = [];
       for (const m of cmd.messages) inputs.push(await appendInput(m, intoSelected));
-      const results = inputs.length === 1 ? [session.store.append(cmd.mailbox, inputs[0]!)] : session.store.appendMany(cmd.mailbox, inputs);
+      // APPENDUID only once the commit is durable; the fsync runs off the event loop.
+      const store = session.store;
+      const results = await store.durably(() => (inputs.length === 1 ? [store.append(cmd.mailbox, inputs[0]!)] : store.appendMany(cmd.mailbox, inputs)));
       // The appending session owns \Recent for what it appended into its own selected mailbox.
       if (intoSelected) for (const r of results) view!.markRecent(r.uid);
       const uidValidity = results[0]!.uidValidity;
