@@ -10,7 +10,10 @@ import { mailUserBindingData, type MailUserArgData } from './bindings/mail-user-
 import { LuaScriptError, type LuaStateHandle, type LuaWorkerPool } from './pool.js';
 import { pushNotificationBindingSpec } from './push-notification/module-url.js';
 import { pushNotificationEnabled } from './push-notification/settings.js';
-import type { LuaArg, LuaValue } from './types.js';
+import { mailHookError } from './lua-convert.js';
+import type { LuaArg, LuaStateOptions, LuaValue } from './types.js';
+
+export { luaToNumber, luaToString } from './lua-convert.js';
 
 const PLUGIN = 'mail-lua';
 
@@ -33,42 +36,60 @@ export function installMailLua(
       const fail = (message: string): never => {
         throw new MailUserInitError(message);
       };
-      let state: LuaStateHandle;
-      try {
-        state = await (typeof pool === 'function' ? pool() : pool).createState({
-          scriptPath,
-          context: 'mail',
-          logPrefix: user.log.prefix,
-          debug: user.settings.mailDebug,
-          bindings: [
-            {
-              module: bindingModuleUrl('mail-user'),
-              data: mailUserBindingData(user, (name) => settingsLookup(user, name)),
-            },
-            // push_notification_lua may reuse this state (spec §12.1): it needs its entry point.
-            ...(pushNotificationEnabled(user) ? [pushNotificationBindingSpec()] : []),
-          ],
-        });
-      } catch (e) {
+      const lua = typeof pool === 'function' ? pool() : pool;
+      const options: LuaStateOptions = {
+        scriptPath,
+        context: 'mail',
+        logPrefix: user.log.prefix,
+        debug: user.settings.mailDebug,
+        bindings: [
+          {
+            module: bindingModuleUrl('mail-user'),
+            data: mailUserBindingData(user, (name) => settingsLookup(user, name)),
+          },
+          // push_notification_lua may reuse this state (spec §12.1): it needs its entry point.
+          ...(pushNotificationEnabled(user) ? [pushNotificationBindingSpec()] : []),
+        ],
+      };
+      const createFailed = (e: unknown): never => {
         const msg = errorText(e);
         const phase = e instanceof LuaScriptError ? e.phase : 'load';
         if (phase === 'load') return fail(`dlua_script_create_file(${scriptPath}) failed: ${msg}`);
         if (phase === 'init') return fail(`dlua_script_init(${scriptPath}) failed: ${msg}`);
         return fail(msg);
-      }
-      // Without mail_user_created the script is unloaded at once and the deinit hooks are
-      // never called (spec §5.2 step 5). With mail_debug the debug line must come before the
-      // script's own output, so the lookup is a round trip of its own.
-      let error: string | null | typeof MISSING;
-      if (user.settings.mailDebug) {
-        if (!(await state.hasFunction('mail_user_created'))) error = MISSING;
-        else {
-          // mail_debug is per user: the line is forced through like the script's own debug lines.
-          user.log.log('Debug', 'mail-lua: Calling mail_user_created(user)', { forced: 1 });
-          error = await callUserHook(state, 'mail_user_created', false);
+      };
+      if (!user.settings.mailDebug) {
+        // Load, init, mail_user_created and (when it is missing or fails) the unload in one
+        // round trip to the worker; the log lines keep their order (pool.ts).
+        let r: Awaited<ReturnType<LuaWorkerPool['createStateAndCall']>>;
+        try {
+          r = await lua.createStateAndCall(options, 'mail_user_created', [userArg(false)], 2, { fullGc: true, ifDefined: true });
+        } catch (e) {
+          return createFailed(e);
         }
-      } else {
-        error = await callUserHook(state, 'mail_user_created', false, true);
+        if (r.closeError !== undefined) user.log.error(`mail-lua: ${r.closeError}`);
+        // Without mail_user_created the script is unloaded at once and the deinit hooks are
+        // never called (spec §5.2 step 5).
+        if (r.outcome === null) return;
+        const error = r.outcome instanceof LuaScriptError ? r.outcome.message : mailHookError(r.outcome);
+        if (error !== null) return fail(`mail_user_created(user) failed: ${error}`);
+        user.pluginData.set(PLUGIN, r.state);
+        return;
+      }
+      let state: LuaStateHandle;
+      try {
+        state = await lua.createState(options);
+      } catch (e) {
+        return createFailed(e);
+      }
+      // With mail_debug the debug line must come before the script's own output, so the
+      // lookup is a round trip of its own.
+      let error: string | null | typeof MISSING;
+      if (!(await state.hasFunction('mail_user_created'))) error = MISSING;
+      else {
+        // mail_debug is per user: the line is forced through like the script's own debug lines.
+        user.log.log('Debug', 'mail-lua: Calling mail_user_created(user)', { forced: 1 });
+        error = await callUserHook(state, 'mail_user_created', false);
       }
       if (error === MISSING) {
         await closeState(user, state);
@@ -91,11 +112,21 @@ export function installMailLua(
       const state = stateOf(user);
       if (!state) return;
       user.pluginData.delete(PLUGIN);
+      // mail_user_deinit, then the unload (script_deinit, lua_close), in one round trip: the
+      // hook's failure is logged before the unload's own lines (spec §5.4).
+      const name = 'mail_user_deinit';
+      let r: Awaited<ReturnType<LuaStateHandle['callHookAndClose']>>;
       try {
-        await callLoggedHook(user, state, 'mail_user_deinit', false);
-      } finally {
-        await closeState(user, state);
+        r = await state.callHookAndClose(name, [userArg(false)], 2, { fullGc: true, ifDefined: true });
+      } catch (e) {
+        // Only when the state was lost (its worker replaced): nothing left to unload.
+        user.log.error(`mail-lua: ${name}(user) failed: ${errorText(e)}`);
+        return;
       }
+      const error = r.outcome === null ? null : r.outcome instanceof LuaScriptError ? r.outcome.message : mailHookError(r.outcome);
+      if (error !== null) user.log.error(`mail-lua: ${name}(user) failed: ${error}`);
+      r.closeLogs.flush();
+      if (r.closeError !== undefined) user.log.error(`mail-lua: ${r.closeError}`);
     },
   });
 }
@@ -133,8 +164,7 @@ async function callUserHook(state: LuaStateHandle, name: string, storage: boolea
   } catch (e) {
     return errorText(e);
   }
-  if (luaToNumber(res[0] ?? null) >= 0) return null;
-  return luaToString(res[1] ?? null) ?? '(null)';
+  return mailHookError(res);
 }
 
 /** Deinit hooks: a missing function is a no-op, errors are only logged (spec §5.4). */
@@ -154,43 +184,6 @@ async function closeState(user: MailUser, state: LuaStateHandle): Promise<void> 
   } catch (e) {
     user.log.error(`mail-lua: ${errorText(e)}`);
   }
-}
-
-/** lua_tonumber semantics then truncation to an integer: nil and non-numeric values are 0. */
-export function luaToNumber(v: LuaValue): number {
-  if (typeof v === 'bigint') return Number(v);
-  if (typeof v === 'number') return Math.trunc(v);
-  if (typeof v !== 'string') return 0;
-  const s = v.trim();
-  let n: number;
-  if (/^[+-]?0[xX][0-9a-fA-F]+$/.test(s)) n = (s.startsWith('-') ? -1 : 1) * parseInt(s.replace(/^[+-]?0[xX]/, ''), 16);
-  else if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) n = Number(s);
-  else return 0;
-  return Number.isFinite(n) ? Math.trunc(n) : 0;
-}
-
-/** lua_tostring semantics: strings and numbers (floats as Lua prints them); anything else null. */
-export function luaToString(v: LuaValue): string | null {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'number') return luaFloatToString(v);
-  return null;
-}
-
-/** Lua 5.4's `%.14g` for floats, with `.0` added when the result looks like an integer. */
-function luaFloatToString(v: number): string {
-  if (Number.isNaN(v)) return v > 0 ? 'nan' : '-nan';
-  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
-  let s = v.toPrecision(14);
-  if (s.includes('e')) {
-    let [mant, exp] = s.split('e') as [string, string];
-    if (mant.includes('.')) mant = mant.replace(/0+$/, '').replace(/\.$/, '');
-    const e = Number(exp);
-    s = `${mant}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
-    return s;
-  }
-  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
-  return /^-?\d+$/.test(s) ? `${s}.0` : s;
 }
 
 function errorText(e: unknown): string {

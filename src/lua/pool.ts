@@ -8,8 +8,12 @@ import { Logger, logHub } from '../log/logger.js';
 import { workerEntryUrl } from './worker-files.js';
 import {
   DEFAULT_LUA_LIMITS,
+  type CallAndCloseResult,
+  type CreateAndCallResult,
+  type HookOutcome,
   type LuaArg,
   type LuaFailure,
+  type LuaLogRecord,
   type LuaFailurePhase,
   type LuaLimits,
   type LuaStateOptions,
@@ -41,7 +45,18 @@ export class LuaScriptError extends Error {
   }
 }
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; logs: LuaLogRecord[] };
+
+/** Log records a combined request handed back to the caller (see LuaStateHandle.callHookAndClose). */
+export interface DeferredLogs {
+  /** Emits the records (in order) on the main thread's logHub. */
+  flush(): void;
+}
+
+function emitLog(record: LuaLogRecord): void {
+  const { time, ...rest } = record;
+  logHub.emit({ ...rest, time: time === undefined ? new Date() : new Date(time) });
+}
 
 interface WorkerSlot {
   index: number;
@@ -96,6 +111,48 @@ export class LuaWorkerPool {
     return new LuaStateHandle(this, stateId, slot.index);
   }
 
+  /**
+   * createState, then `name(...args)` (when defined, with `ifDefined`) in the same round trip;
+   * the state is closed again at once unless the hook ran and its first result is >= 0
+   * (mail-lua, spec §5.2 steps 4-5). Load/init failures reject like createState; the hook's
+   * outcome never rejects. `state` is null when the state was closed.
+   */
+  async createStateAndCall(
+    options: LuaStateOptions,
+    name: string,
+    args: LuaArg[],
+    nresults: number,
+    opts: { fullGc?: boolean; ifDefined?: boolean } = {},
+  ): Promise<{ state: LuaStateHandle | null; outcome: LuaValue[] | null | LuaScriptError; closeError?: string }> {
+    const slot = this.leastLoaded();
+    const stateId = nextStateId++;
+    slot.states.add(stateId);
+    this.stateSlot.set(stateId, slot);
+    let res: CreateAndCallResult;
+    try {
+      res = (await this.request(slot, {
+        op: 'create',
+        stateId,
+        options,
+        defaults: this.limits,
+        then: { name, args, nresults, fullGc: opts.fullGc ?? false, ifDefined: opts.ifDefined ?? false },
+      })) as CreateAndCallResult;
+    } catch (e) {
+      slot.states.delete(stateId);
+      this.stateSlot.delete(stateId);
+      throw e;
+    }
+    if (res.closed) {
+      slot.states.delete(stateId);
+      this.stateSlot.delete(stateId);
+    }
+    return {
+      state: res.closed ? null : new LuaStateHandle(this, stateId, slot.index),
+      outcome: outcomeOf(res.call),
+      ...(res.closeError !== undefined ? { closeError: res.closeError } : {}),
+    };
+  }
+
   /** Per-worker memory figures (bench/lua.ts). */
   async workerStats(): Promise<LuaWorkerStats[]> {
     return Promise.all(this.slots.map((slot) => this.request(slot, { op: 'stats' }) as Promise<LuaWorkerStats>));
@@ -130,7 +187,7 @@ export class LuaWorkerPool {
     const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
       if (slot.pending.size === 0) slot.lastProgress = Date.now();
-      slot.pending.set(id, { resolve, reject });
+      slot.pending.set(id, { resolve, reject, logs: [] });
       slot.worker.postMessage({ ...req, id } as WorkerRequest);
     });
   }
@@ -144,15 +201,23 @@ export class LuaWorkerPool {
     const slot: WorkerSlot = { index, worker, pending: new Map(), states: new Set(), lastProgress: Date.now() };
     worker.on('message', (msg: WorkerMessage) => {
       if (msg.kind === 'log') {
-        logHub.emit({ time: new Date(), ...msg.record });
+        const p = msg.id === undefined ? undefined : slot.pending.get(msg.id);
+        if (p) p.logs.push(msg.record);
+        else emitLog(msg.record);
         return;
       }
       slot.lastProgress = Date.now();
       const p = slot.pending.get(msg.id);
       if (!p) return;
       slot.pending.delete(msg.id);
-      if (msg.ok) p.resolve(msg.result);
-      else p.reject(toError(msg.failure));
+      const split = msg.ok && msg.deferLogsFrom !== undefined ? msg.deferLogsFrom : p.logs.length;
+      for (let i = 0; i < split && i < p.logs.length; i++) emitLog(p.logs[i]!);
+      if (!msg.ok) return p.reject(toError(msg.failure));
+      if (split < p.logs.length) {
+        const rest = p.logs.slice(split);
+        (msg.result as { deferredLogs?: DeferredLogs }).deferredLogs = { flush: () => rest.forEach(emitLog) };
+      }
+      p.resolve(msg.result);
     });
     worker.on('error', (err) => this.replace(slot, `Lua worker ${index} failed: ${err.message}`));
     worker.on('exit', () => {
@@ -183,7 +248,10 @@ export class LuaWorkerPool {
   }
 
   private failPending(slot: WorkerSlot, message: string): void {
-    for (const p of slot.pending.values()) p.reject(new LuaScriptError('lost', message));
+    for (const p of slot.pending.values()) {
+      for (const r of p.logs) emitLog(r);
+      p.reject(new LuaScriptError('lost', message));
+    }
     slot.pending.clear();
   }
 }
@@ -218,6 +286,41 @@ export class LuaStateHandle {
       | null;
   }
 
+  /**
+   * `name(...args)` (skipped when not defined, with `ifDefined`), then close (script_deinit,
+   * lua_close), in one round trip. The hook's outcome never rejects (a LuaScriptError value);
+   * log lines of the close step are returned in `closeLogs` for the caller to flush after its
+   * own lines about the hook (Dovecot logs a deinit hook's failure before unloading). Rejects
+   * only when the state is already lost.
+   */
+  async callHookAndClose(
+    name: string,
+    args: LuaArg[],
+    nresults: number,
+    opts: { fullGc?: boolean; ifDefined?: boolean } = {},
+  ): Promise<{ outcome: LuaValue[] | null | LuaScriptError; closeError?: string; closeLogs: DeferredLogs }> {
+    if (this.closed) throw new LuaScriptError('lost', 'Lua state is closed');
+    this.closed = true;
+    try {
+      const res = (await this.pool.send(this.id, {
+        op: 'call',
+        name,
+        args,
+        nresults,
+        fullGc: opts.fullGc ?? false,
+        ifDefined: opts.ifDefined ?? false,
+        close: true,
+      })) as CallAndCloseResult & { deferredLogs?: DeferredLogs };
+      return {
+        outcome: outcomeOf(res.call),
+        ...(res.closeError !== undefined ? { closeError: res.closeError } : {}),
+        closeLogs: res.deferredLogs ?? { flush: () => {} },
+      };
+    } finally {
+      this.pool.forget(this.id);
+    }
+  }
+
   /** Raw lookup in _G: is `name` a function? */
   async hasFunction(name: string): Promise<boolean> {
     return (await this.pool.send(this.id, { op: 'hasFunction', name })) as boolean;
@@ -235,6 +338,10 @@ export class LuaStateHandle {
       this.pool.forget(this.id);
     }
   }
+}
+
+function outcomeOf(o: HookOutcome): LuaValue[] | null | LuaScriptError {
+  return o.ok ? o.result : toError(o.failure);
 }
 
 function toError(f: LuaFailure): LuaScriptError {

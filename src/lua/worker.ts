@@ -8,7 +8,19 @@ import { SyncHttpClient } from './http-sync.js';
 import { LuaScriptFailure, LuaScriptState, type StateServices } from './script-state.js';
 import { ScriptSourceCache } from './script-source.js';
 import { rawModule } from './lua-stack.js';
-import type { LuaFailure, LuaLogRecord, LuaWorkerStats, WorkerMessage, WorkerRequest } from './types.js';
+import { luaToNumber } from './lua-convert.js';
+import type {
+  CallAndCloseResult,
+  CreateAndCallResult,
+  HookCall,
+  HookOutcome,
+  LuaFailure,
+  LuaLogRecord,
+  LuaValue,
+  LuaWorkerStats,
+  WorkerMessage,
+  WorkerRequest,
+} from './types.js';
 
 if (!parentPort) throw new Error('worker.ts must run in a worker thread');
 const port = parentPort;
@@ -31,10 +43,19 @@ const services: StateServices = {
   sources: new ScriptSourceCache(),
   chunks: new ChunkCache(),
   http: new SyncHttpClient(),
-  log: (record: LuaLogRecord) => port.postMessage({ kind: 'log', record } satisfies WorkerMessage),
+  // Posted at once (a worker the watchdog replaces loses nothing), tagged with the request
+  // that produced it: the pool emits a request's records in order with its reply.
+  log: (record: LuaLogRecord) => {
+    record.time = Date.now();
+    if (current) current.logs++;
+    port.postMessage({ kind: 'log', id: current?.id, record } satisfies WorkerMessage);
+  },
   loadBinding,
 };
 const states = new Map<number, LuaScriptState>();
+
+/** The request being handled (requests run one at a time, in arrival order). */
+let current: { id: number; logs: number; deferLogsFrom?: number } | null = null;
 
 function failureOf(e: unknown): LuaFailure {
   if (e instanceof LuaScriptFailure) return { phase: e.phase, message: e.message };
@@ -47,26 +68,56 @@ function stateOf(id: number): LuaScriptState {
   return s;
 }
 
+function runCall(state: LuaScriptState, call: HookCall): LuaValue[] | null {
+  if (call.ifDefined && !state.hasFunction(call.name)) return null;
+  return state.callHook(call.name, call.args, call.nresults, call.fullGc);
+}
+
+function tryCall(state: LuaScriptState, call: HookCall): HookOutcome {
+  try {
+    return { ok: true, result: runCall(state, call) };
+  } catch (e) {
+    return { ok: false, failure: failureOf(e) };
+  }
+}
+
+/** Removes and closes a state; the error text when lua_close failed. */
+function closeState(id: number): string | undefined {
+  const s = states.get(id);
+  states.delete(id);
+  try {
+    s?.close();
+    return undefined;
+  } catch (e) {
+    return failureOf(e).message;
+  }
+}
+
 async function handle(req: WorkerRequest): Promise<unknown> {
   switch (req.op) {
     case 'create': {
       const limits = { ...req.defaults, ...req.options.limits };
-      states.set(req.stateId, await LuaScriptState.create(req.options, limits, services));
-      return null;
+      const state = await LuaScriptState.create(req.options, limits, services);
+      states.set(req.stateId, state);
+      if (!req.then) return null;
+      const call = tryCall(state, req.then);
+      const keep = call.ok && call.result !== null && luaToNumber(call.result[0] ?? null) >= 0;
+      const closeError = keep ? undefined : closeState(req.stateId);
+      return { call, closed: !keep, ...(closeError !== undefined ? { closeError } : {}) } satisfies CreateAndCallResult;
     }
     case 'call': {
       const state = stateOf(req.stateId);
-      if (req.ifDefined && !state.hasFunction(req.name)) return null;
-      return state.callHook(req.name, req.args, req.nresults, req.fullGc);
+      if (!req.close) return runCall(state, req);
+      const call = tryCall(state, req);
+      if (current) current.deferLogsFrom = current.logs;
+      const closeError = closeState(req.stateId);
+      return { call, ...(closeError !== undefined ? { closeError } : {}) } satisfies CallAndCloseResult;
     }
     case 'hasFunction':
       return stateOf(req.stateId).hasFunction(req.name);
-    case 'close': {
-      const s = states.get(req.stateId);
-      states.delete(req.stateId);
-      s?.close();
+    case 'close':
+      closeState(req.stateId);
       return null;
-    }
     case 'stats': {
       const wasm = await services.factory.getLuaModule();
       let luaBytes = 0;
@@ -76,9 +127,37 @@ async function handle(req: WorkerRequest): Promise<unknown> {
   }
 }
 
+// One request at a time: a request that awaits (first load of a binding module) holds the
+// others back, so log records always belong to the request that is running.
+const queue: WorkerRequest[] = [];
+let busy = false;
+
+async function pump(): Promise<void> {
+  if (busy) return;
+  busy = true;
+  try {
+    while (queue.length > 0) {
+      const req = queue.shift()!;
+      const ctx = { id: req.id, logs: 0 } as { id: number; logs: number; deferLogsFrom?: number };
+      current = ctx;
+      let reply: WorkerMessage;
+      try {
+        const result = await handle(req);
+        reply = { kind: 'reply', id: req.id, ok: true, result };
+        if (ctx.deferLogsFrom !== undefined) reply.deferLogsFrom = ctx.deferLogsFrom;
+      } catch (e) {
+        reply = { kind: 'reply', id: req.id, ok: false, failure: failureOf(e) };
+      } finally {
+        current = null;
+      }
+      port.postMessage(reply);
+    }
+  } finally {
+    busy = false;
+  }
+}
+
 port.on('message', (req: WorkerRequest) => {
-  handle(req).then(
-    (result) => port.postMessage({ kind: 'reply', id: req.id, ok: true, result } satisfies WorkerMessage),
-    (e: unknown) => port.postMessage({ kind: 'reply', id: req.id, ok: false, failure: failureOf(e) } satisfies WorkerMessage),
-  );
+  queue.push(req);
+  void pump();
 });
