@@ -95,9 +95,12 @@ export class LuaWorkerPool {
     return this.slots.length;
   }
 
-  /** Loads and initialises the script in a new state; rejects with phase 'load' or 'init'. */
-  async createState(options: LuaStateOptions): Promise<LuaStateHandle> {
-    const slot = this.leastLoaded();
+  /**
+   * Loads and initialises the script in a new state; rejects with phase 'load' or 'init'.
+   * `worker` pins the state to that worker (index modulo workerCount) instead of the least loaded.
+   */
+  async createState(options: LuaStateOptions, placement: { worker?: number } = {}): Promise<LuaStateHandle> {
+    const slot = placement.worker === undefined ? this.leastLoaded() : this.slots[placement.worker % this.slots.length]!;
     const stateId = nextStateId++;
     slot.states.add(stateId);
     this.stateSlot.set(stateId, slot);
@@ -151,6 +154,16 @@ export class LuaWorkerPool {
       outcome: outcomeOf(res.call),
       ...(res.closeError !== undefined ? { closeError: res.closeError } : {}),
     };
+  }
+
+  /** Requests sent to worker `index` and not answered yet (0 = idle): for dispatching to the least busy. */
+  workerLoad(index: number): number {
+    return this.slots[index]?.pending.size ?? 0;
+  }
+
+  /** @internal false once the state was closed or lost with its worker (see LuaStateHandle.alive). */
+  hasState(stateId: number): boolean {
+    return this.stateSlot.has(stateId);
   }
 
   /** Per-worker memory figures (bench/lua.ts). */
@@ -319,6 +332,11 @@ export class LuaStateHandle {
     } finally {
       this.pool.forget(this.id);
     }
+  }
+
+  /** False once the state was closed, or lost because the watchdog replaced its worker. */
+  get alive(): boolean {
+    return !this.closed && this.pool.hasState(this.id);
   }
 
   /** Raw lookup in _G: is `name` a function? */

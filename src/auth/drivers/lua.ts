@@ -1,8 +1,10 @@
 // driver = lua: passdb and userdb scripts, Dovecot 2.3 compatible (spec §11; Dovecot
 // src/auth/passdb-lua.c, userdb-lua.c, db-lua.c). Each passdb and each userdb gets its own Lua
-// state on the shared Lua worker pool (DriverContext.lua), so a failing or looping script costs
-// only the login that ran it (internal failure → tempfail); the state is re-created if its worker
-// had to be replaced. Return values are interpreted here on the main thread (§11.4).
+// state on each worker of the shared Lua worker pool (DriverContext.lua), as Dovecot gives each
+// auth-worker process its own copies: lookups go to an idle copy, so a looping script delays only
+// the login that ran it (internal failure → tempfail) and logins use every worker. A copy is
+// re-created if its worker had to be replaced. Return values are interpreted here on the main
+// thread (§11.4).
 import { fileURLToPath } from 'node:url';
 import { LuaScriptError, type LuaStateHandle, type LuaValue, type LuaWorkerPool } from '../../lua/index.js';
 import { authRequestArg, type AuthRequestSnapshot } from '../../lua/bindings/auth-request.js';
@@ -47,10 +49,48 @@ function bindingModuleUrl(): string {
   return url.href;
 }
 
-/** One db's script: created at startup, re-created after its worker was replaced. */
+/** One copy of a db's script, ready to call. */
+interface ReadyState {
+  handle: LuaStateHandle;
+  /** auth_password_verify exists (checked once, when this copy was initialised). */
+  hasPasswordVerify: boolean;
+}
+
+/** The copy of a db's script pinned to one pool worker (Dovecot: the copy in one auth-worker process). */
+interface StateSlot {
+  worker: number;
+  ready?: ReadyState;
+  /** (Re-)creation in progress. */
+  creating?: Promise<ReadyState>;
+  /** Calls waiting for `creating`. */
+  waiting: number;
+  /** Load/init failure of this copy: permanent for this file version. */
+  failed?: Error;
+}
+
+class InitFailure extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+  }
+}
+
+type CallResult = { values: LuaValue[] } | { error: string; initFailed?: true };
+
+/**
+ * One db's script: one Lua state per pool worker, like Dovecot's per-auth-worker copies (spec
+ * §11.1), all created at startup (script_init runs once per copy). Each call goes to an idle copy,
+ * else to the one whose worker has the least work queued, so a looping call delays only the calls
+ * on its own worker. A copy lost with its worker (watchdog) is re-created in place.
+ */
 class LuaAuthScript {
-  private state?: Promise<{ handle: LuaStateHandle; hasPasswordVerify: boolean }>;
+  private readonly slots: StateSlot[];
   private readonly firstInit: Promise<void>;
+  /** Where the search for the least busy copy starts (rotates, so ties spread over the workers). */
+  private nextSlot = 0;
+  private closed = false;
 
   constructor(
     private readonly kind: DbKind,
@@ -58,73 +98,129 @@ class LuaAuthScript {
     private readonly pool: LuaWorkerPool,
     private readonly debug: boolean,
   ) {
-    this.firstInit = this.get().then(() => undefined);
+    this.slots = Array.from({ length: pool.workerCount }, (_, worker) => ({ worker, waiting: 0 }));
+    this.firstInit = Promise.all(this.slots.map((slot) => this.create(slot))).then(() => undefined);
     this.firstInit.catch(() => undefined); // reported by init() and by each lookup
   }
 
-  /** Rejects with `<kind>-lua: initialization failed: <error>`. */
+  /** Rejects with `<kind>-lua: initialization failed: <error>` (the first copy that failed). */
   init(): Promise<void> {
     return this.firstInit;
   }
 
-  get(): Promise<{ handle: LuaStateHandle; hasPasswordVerify: boolean }> {
-    this.state ??= (async () => {
+  private create(slot: StateSlot): Promise<ReadyState> {
+    const creating = this.load(slot.worker);
+    slot.creating = creating;
+    creating.then(
+      (ready) => {
+        slot.creating = undefined;
+        slot.ready = ready;
+      },
+      (e: InitFailure) => {
+        slot.creating = undefined;
+        if (e.permanent) slot.failed = e;
+      },
+    );
+    return creating;
+  }
+
+  /** A new copy on `worker`; rejects with `<kind>-lua: initialization failed: <error>`. */
+  private async load(worker: number): Promise<ReadyState> {
+    try {
+      const handle = await this.pool.createState(
+        { scriptPath: this.file, context: 'auth', logPrefix: 'auth: ', debug: this.debug, bindings: [{ module: bindingModuleUrl() }] },
+        { worker },
+      );
       try {
-        const handle = await this.pool.createState({
-          scriptPath: this.file,
-          context: 'auth',
-          logPrefix: 'auth: ',
-          debug: this.debug,
-          bindings: [{ module: bindingModuleUrl() }],
-        });
-        const hasPasswordVerify = this.kind === 'passdb' && (await handle.hasFunction('auth_password_verify'));
-        return { handle, hasPasswordVerify };
+        return { handle, hasPasswordVerify: this.kind === 'passdb' && (await handle.hasFunction('auth_password_verify')) };
       } catch (e) {
-        // A load/init failure is permanent for this file version; a lost worker is not.
-        const failure = new Error(`${this.kind}-lua: initialization failed: ${(e as Error).message}`);
-        if (e instanceof LuaScriptError && e.phase === 'lost') this.state = undefined;
-        throw failure;
+        await handle.close().catch(() => undefined);
+        throw e;
       }
-    })();
-    return this.state;
+    } catch (e) {
+      // A load/init failure is permanent for this file version; a lost worker is not.
+      const permanent = !(e instanceof LuaScriptError && e.phase === 'lost');
+      throw new InitFailure(`${this.kind}-lua: initialization failed: ${(e as Error).message}`, permanent);
+    }
+  }
+
+  /** Drops copies whose worker was replaced and starts re-creating them. */
+  private refresh(): void {
+    if (this.closed) return;
+    for (const slot of this.slots) {
+      if (slot.ready && !slot.ready.handle.alive) slot.ready = undefined;
+      if (!slot.ready && !slot.creating && !slot.failed) this.create(slot).catch(() => undefined);
+    }
+  }
+
+  /** The copy to call: an idle one if any, else the least busy; a copy still being created counts one more. */
+  private pick(): StateSlot | undefined {
+    this.refresh();
+    const n = this.slots.length;
+    let best: StateSlot | undefined;
+    let bestLoad = Infinity;
+    for (let i = 0; i < n; i++) {
+      const slot = this.slots[(this.nextSlot + i) % n]!;
+      if (slot.failed || (!slot.ready && !slot.creating)) continue;
+      const load = this.pool.workerLoad(slot.worker) + (slot.ready ? 0 : 1 + slot.waiting);
+      if (load < bestLoad) [best, bestLoad] = [slot, load];
+      if (load === 0) break;
+    }
+    this.nextSlot = (this.nextSlot + 1) % n;
+    return best;
   }
 
   /**
-   * Calls `name` with exactly `nresults` results. A Lua error comes back as `{ error }` with
-   * Dovecot's `lua_pcall(...) failed: ...` text; a lost worker drops the state for re-creation.
+   * Calls `name` with exactly `nresults` results on the least busy copy (null when `only` rejects
+   * that copy). A Lua error comes back as `{ error }` with Dovecot's `lua_pcall(...) failed: ...`
+   * text. The request is sent synchronously when the copy is ready, so concurrent calls see each
+   * other in the workers' load.
    */
-  async call(name: string, args: Parameters<LuaStateHandle['callHook']>[1], nresults: number): Promise<{ values: LuaValue[] } | { error: string }> {
-    let st;
-    try {
-      st = await this.get();
-    } catch (e) {
-      return { error: (e as Error).message };
+  async call(
+    name: string,
+    args: Parameters<LuaStateHandle['callHook']>[1],
+    nresults: number,
+    only?: (st: ReadyState) => boolean,
+  ): Promise<CallResult | null> {
+    const slot = this.pick();
+    if (!slot) {
+      const failed = this.slots.find((s) => s.failed)?.failed;
+      return { error: failed?.message ?? `${this.kind}-lua: Lua script is closed`, initFailed: true };
     }
+    let st = slot.ready;
+    if (!st) {
+      slot.waiting++;
+      try {
+        st = await slot.creating!;
+      } catch (e) {
+        return { error: (e as Error).message, initFailed: true };
+      } finally {
+        slot.waiting--;
+      }
+    }
+    if (only && !only(st)) return null;
     try {
       return { values: await st.handle.callHook(name, args, nresults) };
     } catch (e) {
-      if (e instanceof LuaScriptError && e.phase === 'lost') this.state = undefined;
+      if (e instanceof LuaScriptError && e.phase === 'lost') this.refresh();
       return { error: (e as Error).message };
     }
   }
 
-  async hasPasswordVerify(): Promise<boolean> {
-    try {
-      return (await this.get()).hasPasswordVerify;
-    } catch {
-      return false; // the lookup reports the init failure
-    }
-  }
-
+  /** script_deinit in every copy (after any creation in progress). */
   async close(): Promise<void> {
-    const st = this.state;
-    this.state = undefined;
-    if (!st) return;
-    try {
-      await (await st).handle.close();
-    } catch {
-      // init failed or the worker is gone: nothing to deinit
-    }
+    this.closed = true;
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        const st = slot.ready ?? (await slot.creating?.catch(() => undefined));
+        slot.ready = undefined;
+        try {
+          await st?.handle.close();
+        } catch {
+          // the worker is gone: nothing to deinit
+        }
+      }),
+    );
   }
 }
 
@@ -262,7 +358,7 @@ export const luaDriver: AuthDriverModule = {
 
     /** passdb_lua_lookup: logged errors get `db-lua: ` in front (hence `db-lua: db-lua: ...`). */
     const lookup = async (req: AuthDbRequest): Promise<PassdbReply> => {
-      const res = await script.call('auth_passdb_lookup', [authRequestArg(snapshot(req, false))], 2);
+      const res = (await script.call('auth_passdb_lookup', [authRequestArg(snapshot(req, false))], 2))!;
       if ('error' in res) return { result: 'internal', error: res.error.startsWith('passdb-lua: ') ? res.error : `db-lua: ${res.error}` };
       const r = interpret(res.values, 'auth_passdb_lookup(req)', [1n, -6n], warnFor(req));
       if (r.kind === 'bad') return { result: 'internal', error: `db-lua: ${r.error}` };
@@ -292,8 +388,9 @@ export const luaDriver: AuthDriverModule = {
       lookup,
       /** auth_password_verify when the script defines it (checked once at init), else lookup. */
       verify: async (req, plain): Promise<PassdbReply | undefined> => {
-        if (!(await script.hasPasswordVerify())) return undefined;
-        const res = await script.call('auth_password_verify', [authRequestArg(snapshot(req, false)), plain], 2);
+        const res = await script.call('auth_password_verify', [authRequestArg(snapshot(req, false)), plain], 2, (st) => st.hasPasswordVerify);
+        // No auth_password_verify in this copy, or no copy (the lookup reports the init failure).
+        if (res === null || ('error' in res && res.initFailed)) return undefined;
         if ('error' in res) return { result: 'internal', error: `passdb-lua: ${res.error}` };
         const r = interpret(res.values, 'auth_password_verify', [1n], warnFor(req));
         if (r.kind === 'bad') return { result: 'internal', error: `passdb-lua: ${r.error}` };
@@ -314,7 +411,7 @@ export const luaDriver: AuthDriverModule = {
       init: () => script.init(),
       close: () => script.close(),
       lookup: async (req): Promise<UserdbReply> => {
-        const res = await script.call('auth_userdb_lookup', [authRequestArg(snapshot(req, true))], 2);
+        const res = (await script.call('auth_userdb_lookup', [authRequestArg(snapshot(req, true))], 2))!;
         if ('error' in res) return { result: 'internal', error: res.error.startsWith('userdb-lua: ') ? res.error : `userdb-lua: ${res.error}` };
         const warn = (msg: string) => ctx.logger.warning(`${req.logPrefix('lua')}${msg}`);
         const r = interpret(res.values, 'auth_userdb_lookup(req)', [1n], warn);
@@ -328,7 +425,7 @@ export const luaDriver: AuthDriverModule = {
       /** auth_userdb_iterate(): every value of the returned table, keys ignored (spec §11.6). */
       async *iterate() {
         const prefix = 'lua(*): ';
-        const res = await script.call('auth_userdb_iterate', [], 1);
+        const res = (await script.call('auth_userdb_iterate', [], 1))!;
         if ('error' in res) {
           // A missing function fails the iteration without a log line, like Dovecot.
           if (res.error !== "'auth_userdb_iterate' is not a function") ctx.logger.error(`${prefix}userdb-lua: ${res.error}`);
