@@ -205,8 +205,13 @@ export class LuaWorkerPool {
     });
   }
 
+  /**
+   * Where a new state goes: the worker with the least work waiting (a worker stuck in a long
+   * call must not also delay new sessions), then the one holding the fewest states.
+   */
   private leastLoaded(): WorkerSlot {
-    return this.slots.reduce((best, s) => (s.states.size < best.states.size ? s : best));
+    const load = (s: WorkerSlot) => s.pending.size * 1_000_000 + s.states.size;
+    return this.slots.reduce((best, s) => (load(s) < load(best) ? s : best));
   }
 
   private spawn(index: number): WorkerSlot {
