@@ -1,5 +1,7 @@
-// Storage benchmark: durable appends per second (1 KB and 10 KB messages, one fsync'd commit each:
-// synchronous append() as IMAP APPEND does, and durably() with 4 in flight as LMTP delivers) and the time to list UID/FLAGS/RFC822.SIZE of 10,000 messages
+// Storage benchmark: durable appends per second (1 KB and 10 KB messages in SQLite, 100 KB ones as
+// body files; one fsync'd commit each: synchronous append() as IMAP APPEND does, and durably() with
+// 4 in flight as LMTP delivers, large bodies staged ahead with stageBody() as LMTP does) and the
+// time to list UID/FLAGS/RFC822.SIZE of 10,000 messages
 // (what `FETCH 1:* (UID FLAGS RFC822.SIZE)` needs). Run: npm run build && node dist/bench/store.js
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +36,7 @@ async function durablyRate(label: string, size: number, count: number, lanes: nu
   await Promise.all(
     Array.from({ length: lanes }, async () => {
       while (next < count) {
-        const c = message(next++, size);
+        const c = await store.stageBody(message(next++, size));
         await store.durably(() => store.append('INBOX', { content: c }));
       }
     }),
@@ -80,8 +82,10 @@ try {
   appendRate('warmup', 1024, 300);
   appendRate('a1k', 1024, 3000);
   appendRate('a10k', 10 * 1024, 2000);
+  appendRate('a100k', 100 * 1024, 500);
   await durablyRate('d1k', 1024, 3000, 4);
   await durablyRate('d10k', 10 * 1024, 2000, 4);
+  await durablyRate('d100k', 100 * 1024, 1000, 4);
   listTiming(10_000);
 } finally {
   rmSync(dir, { recursive: true, force: true });

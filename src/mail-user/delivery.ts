@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { Logger } from '../log/logger.js';
 import { imapMessageSize, parseMessage } from '../mime/parser.js';
 import type { MessageSource, MimePart } from '../mime/types.js';
-import { INBOX, StorageError, type UserStore } from '../storage/index.js';
+import { INBOX, StorageError, type AppendInput, type BodyLinkSource, type StagedBody, type UserStore } from '../storage/index.js';
 import type { ServerContext } from './context.js';
 import { MailUserInitError } from './hooks.js';
 import { errorText, type MailUser, type ServiceName } from './mail-user.js';
@@ -20,6 +20,13 @@ export type DeliveryContent = Buffer | { path: string; size: number };
 export interface PreparedMessage {
   content: DeliveryContent;
   mimeStructure: MimePart;
+  /**
+   * Set by the first copy stored: its body file as soon as the bytes are written (undefined when
+   * the body stays in SQLite or could not be written). The other recipients hard-link it instead
+   * of writing the bytes again (Dovecot's LMTP does the same with the first saved mail), and wait
+   * for its sync besides their own.
+   */
+  bodyFile?: Promise<BodyLinkSource | undefined>;
 }
 
 /** The SMTP-ish meaning of a failed delivery, rendered by LMTP as `<code> <enhanced> <rcpt> <text>`. */
@@ -248,16 +255,43 @@ function warmStoresFor(ctx: ServerContext): WarmStores {
   return w;
 }
 
+function isStaged(c: AppendInput['content']): c is StagedBody {
+  return !Buffer.isBuffer(c) && (c as Partial<StagedBody>).kind === 'staged';
+}
+
+/**
+ * A large body is written durably before the transaction that refers to it (syncs in the
+ * threadpool): by the first recipient; the others hard-link that file into their own homes as soon
+ * as its bytes are written.
+ */
+async function stageContent(store: UserStore, message: PreparedMessage): Promise<AppendInput['content']> {
+  const first = message.bodyFile;
+  if (first) {
+    const linkFrom = await first;
+    return store.stageBody(message.content, linkFrom ? { linkFrom } : undefined);
+  }
+  let announce!: (file: BodyLinkSource | undefined) => void;
+  message.bodyFile = new Promise((resolve) => (announce = resolve));
+  try {
+    return await store.stageBody(message.content, { onWritten: announce });
+  } finally {
+    announce(undefined); // no-op once announced; otherwise the others store their own copies
+  }
+}
+
 /** Stores one copy for one user; returns only once the copy is durable (or has failed). */
 export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise<DeliveryResult> {
   const user = await createMailUser(ctx, req);
   if (!('username' in user)) return { ok: false, failure: user };
   try {
     let mailbox = INBOX;
+    let content: AppendInput['content'] | undefined;
+    let saved = false;
     try {
       const store = user.getStore();
       if (req.service === 'lmtp') warmStoresFor(ctx).touch(user);
-      const input = { content: req.message.content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' as const };
+      content = await stageContent(store, req.message);
+      const input = { content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' as const };
       // Resolves once the copy (and an autocreated mailbox) is durable: only then may LMTP say 250.
       const result = await store.durably(() => {
         mailbox = targetMailbox(user, store, req);
@@ -270,6 +304,7 @@ export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise
           return store.append(mailbox, input);
         }
       });
+      saved = true;
       user.log.info(`msgid=${messageIdForLog(req.message)}: saved mail to ${mailbox}`);
       return { ok: true, mailbox, uid: result.uid };
     } catch (err) {
@@ -277,6 +312,9 @@ export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise
         user.log.info(`msgid=${messageIdForLog(req.message)}: save failed to ${mailbox}: ${QUOTA_TEXT}`);
       }
       return { ok: false, failure: failureFor(user, err) };
+    } finally {
+      // A staged body no committed message refers to (discard() leaves a committed one alone).
+      if (!saved && content && isStaged(content)) await content.discard();
     }
   } finally {
     await ctx.mailUsers.destroyUser(user);

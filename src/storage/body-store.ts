@@ -2,17 +2,30 @@
 // `chunk_size` pieces: chunk 0 inline in `body.first_chunk` (one row for a typical message),
 // chunks 1.. in `body_chunk`. A range read loads only the chunks it covers. Bodies are shared by
 // COPY and freed when the last message referencing them is expunged (refcount).
+// Large bodies are files instead (body.file, see body-files.ts): the row keeps size, refcount and
+// MIME structure, the bytes are read with positional reads.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { FileBodyReader, type BodyFiles } from './body-files.js';
 import type { StatementCache } from './sqlite.js';
-import { StorageError, type BodyReader } from './types.js';
+import { StorageError, type BodyReader, type SpooledContent } from './types.js';
 
-export type BodyContent = Buffer | { path: string; size: number };
+export type BodyContent = Buffer | SpooledContent;
 
 export class BodyStore {
   constructor(
     private readonly stmts: StatementCache,
     private readonly chunkBytes: number,
+    readonly files: BodyFiles,
   ) {}
+
+  /** Inserts a row for a durable body file (call inside a transaction). Returns its id. */
+  insertFileRow(name: string, size: number, mimeStructure: unknown): number {
+    const mime = mimeStructure === undefined ? null : JSON.stringify(mimeStructure);
+    const r = this.stmts
+      .get('INSERT INTO body (size, chunk_size, refcount, first_chunk, mime_structure, file) VALUES (?, ?, 1, ?, ?, ?)')
+      .run(size, this.chunkBytes, EMPTY, mime, name);
+    return Number(r.lastInsertRowid);
+  }
 
   /** Size of the content without reading it. */
   static sizeOf(content: BodyContent): number {
@@ -79,15 +92,20 @@ export class BodyStore {
     this.stmts.get('UPDATE body SET refcount = refcount + 1 WHERE id = ?').run(bodyId);
   }
 
-  /** Drops one reference; frees the body and its chunks with the last one. */
-  release(bodyId: number): void {
-    const row = this.stmts.get('UPDATE body SET refcount = refcount - 1 WHERE id = ? RETURNING refcount').get(bodyId) as
-      | { refcount: number }
+  /**
+   * Drops one reference; frees the body and its chunks with the last one. Returns the name of the
+   * body file to unlink once the transaction is durably committed, if the freed body had one.
+   */
+  release(bodyId: number): string | null {
+    const row = this.stmts.get('UPDATE body SET refcount = refcount - 1 WHERE id = ? RETURNING refcount, file').get(bodyId) as
+      | { refcount: number; file: string | null }
       | undefined;
     if (row && row.refcount <= 0) {
-      this.stmts.get('DELETE FROM body_chunk WHERE body_id = ?').run(bodyId);
+      if (row.file === null) this.stmts.get('DELETE FROM body_chunk WHERE body_id = ?').run(bodyId);
       this.stmts.get('DELETE FROM body WHERE id = ?').run(bodyId);
+      return row.file;
     }
+    return null;
   }
 
   getMimeStructure(bodyId: number): unknown {
@@ -104,25 +122,31 @@ export class BodyStore {
   }
 
   open(bodyId: number): BodyReader {
-    const row = this.stmts.get('SELECT size, chunk_size FROM body WHERE id = ?').get(bodyId) as
-      | { size: number; chunk_size: number }
+    const row = this.stmts.get('SELECT size, chunk_size, file FROM body WHERE id = ?').get(bodyId) as
+      | { size: number; chunk_size: number; file: string | null }
       | undefined;
     if (!row) throw expunged(bodyId);
+    if (row.file !== null) return new FileBodyReader(bodyId, row.size, this.files.pathOf(row.file), row.chunk_size);
     return new ChunkedBodyReader(this.stmts, bodyId, row.size, row.chunk_size);
   }
 
   /** open() and getMimeStructure() in one query; the reader keeps chunk 0 (no second read). */
   openWithStructure(bodyId: number): { body: BodyReader; mimeStructure: unknown } {
-    const row = this.stmts.get('SELECT size, chunk_size, first_chunk, mime_structure FROM body WHERE id = ?').get(bodyId) as
-      | { size: number; chunk_size: number; first_chunk: Buffer; mime_structure: string | null }
+    const row = this.stmts.get('SELECT size, chunk_size, first_chunk, mime_structure, file FROM body WHERE id = ?').get(bodyId) as
+      | { size: number; chunk_size: number; first_chunk: Buffer; mime_structure: string | null; file: string | null }
       | undefined;
     if (!row) throw expunged(bodyId);
     return {
-      body: new ChunkedBodyReader(this.stmts, bodyId, row.size, row.chunk_size, row.first_chunk),
+      body:
+        row.file !== null
+          ? new FileBodyReader(bodyId, row.size, this.files.pathOf(row.file), row.chunk_size)
+          : new ChunkedBodyReader(this.stmts, bodyId, row.size, row.chunk_size, row.first_chunk),
       mimeStructure: row.mime_structure === null ? undefined : (JSON.parse(row.mime_structure) as unknown),
     };
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function expunged(bodyId: number): StorageError {
   return new StorageError('EXPUNGEISSUED', `Message body ${bodyId} has been expunged`);

@@ -2,6 +2,8 @@
 // Every mutating call is one IMMEDIATE transaction (take the write lock up front, so two threads
 // never deadlock upgrading read locks); notices are published after the commit.
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { BodyFiles, StagedBodyFile } from './body-files.js';
 import { BodyStore } from './body-store.js';
 import { acquireBus, type UserBus } from './change-bus.js';
 import { flagsToList, keywordsFromColumn, keywordsToColumn, parseFlags, SEEN_BIT } from './flags.js';
@@ -23,6 +25,7 @@ import {
   StorageError,
   type AppendInput,
   type AppendResult,
+  type BodyLinkSource,
   type BodyReader,
   type ChangeNotice,
   type ChangeRecord,
@@ -34,6 +37,8 @@ import {
   type MetadataEntry,
   type QuotaLimits,
   type QuotaUsage,
+  type SpooledContent,
+  type StagedBody,
   type StorageSettings,
   type StoreFlagsInput,
   type StoreFlagsResult,
@@ -68,7 +73,8 @@ export function resolveSettings(partial: Partial<StorageSettings> | undefined): 
   const s: StorageSettings = { ...DEFAULT_STORAGE_SETTINGS, ...partial };
   for (const [key, value] of Object.entries(s)) {
     if (key === 'durability') continue;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < (key === 'busyTimeoutMs' ? 0 : 1)) {
+    const min = key === 'busyTimeoutMs' || key === 'bodyFileThresholdBytes' ? 0 : 1;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
       throw new StorageError('PARAMETERS', `Storage setting ${key} must be a positive integer, got ${String(value)}`);
     }
   }
@@ -113,6 +119,10 @@ export class SqliteUserStore implements UserStore {
   private totalChanges: Statement | null = null;
   /** >0 inside durably(): commits leave their WAL sync to the threadpool. */
   private deferSync = 0;
+  /** Body files freed by the open transaction: unlinked once its commit is durable. */
+  private txnUnlinks: string[] = [];
+  /** Staged bodies the open transaction refers to: committed with it. */
+  private txnStaged: StagedBodyFile[] = [];
 
   constructor(opts: UserStoreOptions) {
     this.username = opts.username;
@@ -126,7 +136,7 @@ export class SqliteUserStore implements UserStore {
     try {
       applyMigrations(this.db, 'user', opts.migrationsDir);
       this.stmts = new StatementCache(this.db);
-      this.bodies = new BodyStore(this.stmts, this.settings.bodyChunkBytes);
+      this.bodies = new BodyStore(this.stmts, this.settings.bodyChunkBytes, new BodyFiles(join(opts.home, 'bodies')));
       this.tx = this.db.transaction((fn: () => unknown) => fn());
       this.tx.immediate(() => this.initStore());
       if (this.settings.durability === 'async-fsync') {
@@ -165,6 +175,8 @@ export class SqliteUserStore implements UserStore {
     this.assertOpen();
     const mark = this.pending.length;
     const eventMark = this.pendingEvents.length;
+    const unlinkMark = this.txnUnlinks.length;
+    const stagedMark = this.txnStaged.length;
     if (this.depth === 0) this.txnActor = this.actor;
     this.depth++;
     let result: T;
@@ -175,6 +187,8 @@ export class SqliteUserStore implements UserStore {
       result = this.tx.immediate(fn) as T;
     } catch (e) {
       this.pending.length = mark;
+      this.txnUnlinks.length = unlinkMark;
+      for (const b of this.txnStaged.splice(stagedMark)) b.inUse = false;
       const hadEvents = this.pendingEvents.length > eventMark;
       this.pendingEvents.length = eventMark;
       if (hadEvents && this.depth === 1) this.publishMailEvents(false);
@@ -197,6 +211,7 @@ export class SqliteUserStore implements UserStore {
         }
       }
     }
+    if (this.depth === 0) this.afterCommit(sync, syncError === null);
     if (this.depth === 0 && this.pending.length > 0) {
       const notices = this.pending;
       this.pending = [];
@@ -205,6 +220,47 @@ export class SqliteUserStore implements UserStore {
     if (this.depth === 0 && this.pendingEvents.length > 0) this.publishMailEvents(true);
     if (syncError) throw syncError;
     return result;
+  }
+
+  /**
+   * After the outermost commit: staged bodies now belong to committed rows; freed body files are
+   * unlinked once the commit is durable (at once when it already is; after the threadpool sync
+   * inside durably(); never when the sync failed: an orphan file is harmless, a row without its
+   * file is not).
+   */
+  private afterCommit(sync: WalSync | null, synced: boolean): void {
+    for (const b of this.txnStaged.splice(0)) {
+      b.committed = true;
+      b.inUse = false;
+    }
+    if (this.txnUnlinks.length === 0) return;
+    const names = this.txnUnlinks;
+    this.txnUnlinks = [];
+    const files = this.bodies.files;
+    if (!synced) return;
+    if (sync && this.deferSync > 0) {
+      sync.whenDurable().then(
+        () => names.forEach((n) => files.unlinkQuiet(n)),
+        () => {},
+      );
+    } else {
+      for (const n of names) files.unlinkQuiet(n);
+    }
+  }
+
+  async stageBody(
+    content: Buffer | SpooledContent,
+    opts?: { linkFrom?: BodyLinkSource; onWritten?: (file: BodyLinkSource) => void },
+  ): Promise<Buffer | SpooledContent | StagedBody> {
+    this.assertOpen();
+    const size = BodyStore.sizeOf(content);
+    if (!this.usesFile(size) || size > this.settings.maxMessageBytes) return content; // append() decides
+    return this.bodies.files.stage(content, size, opts ?? {});
+  }
+
+  private usesFile(size: number): boolean {
+    const t = this.settings.bodyFileThresholdBytes;
+    return t > 0 && size >= t;
   }
 
   async durably<T>(fn: () => T): Promise<T> {
@@ -646,7 +702,7 @@ export class SqliteUserStore implements UserStore {
 
   appendMany(mailbox: string, inputs: AppendInput[]): AppendResult[] {
     const parsed = inputs.map((input) => {
-      const physical = BodyStore.sizeOf(input.content);
+      const physical = isStaged(input.content) ? input.content.size : BodyStore.sizeOf(input.content);
       const size = input.virtualSize ?? physical;
       if (!Number.isInteger(size) || size < physical) throw new StorageError('PARAMETERS', `Invalid message size ${String(size)}`);
       if (size > this.settings.maxMessageBytes) {
@@ -654,8 +710,37 @@ export class SqliteUserStore implements UserStore {
       }
       const internalDate = input.internalDate ?? new Date();
       if (Number.isNaN(internalDate.getTime())) throw new StorageError('PARAMETERS', 'Invalid internal date');
-      return { input, size, internalDate, flags: parseFlags(input.flags ?? [], this.settings.maxKeywordBytes) };
+      const c = input.content;
+      if (isStaged(c) && (!(c instanceof StagedBodyFile) || c.files !== this.bodies.files || c.committed || c.inUse)) {
+        throw new StorageError('PARAMETERS', 'Staged message body belongs to another store or was already saved');
+      }
+      return { input, size, internalDate, flags: parseFlags(input.flags ?? [], this.settings.maxKeywordBytes), file: null as StagedBodyFile | null };
     });
+    this.assertOpen();
+    // Large bodies not staged ahead: written and synced here, before the transaction refers to them.
+    // Not inside durably() (async-fsync): that would put two fsyncs on the event loop; the body
+    // goes to SQLite there, whose WAL sync runs in the threadpool (stage it to get a file).
+    const written: StagedBodyFile[] = [];
+    const syncWriteOk = this.deferSync === 0;
+    try {
+      for (const p of parsed) {
+        const c = p.input.content;
+        if (isStaged(c) || !syncWriteOk || !this.usesFile(BodyStore.sizeOf(c))) continue;
+        p.file = new StagedBodyFile(this.bodies.files, this.bodies.files.writeSync(c), BodyStore.sizeOf(c));
+        written.push(p.file);
+      }
+      return this.insertMessages(mailbox, parsed);
+    } catch (e) {
+      // Not when the commit happened and only its sync failed: the rows refer to the files then.
+      for (const b of written) if (!b.committed) this.bodies.files.unlinkQuiet(b.name);
+      throw e;
+    }
+  }
+
+  private insertMessages(
+    mailbox: string,
+    parsed: { input: AppendInput; size: number; internalDate: Date; flags: ReturnType<typeof parseFlags>; file: StagedBodyFile | null }[],
+  ): AppendResult[] {
     return this.transaction(() => {
       const box = this.selectable(mailbox);
       this.addUsage(
@@ -669,7 +754,17 @@ export class SqliteUserStore implements UserStore {
       for (const p of parsed) {
         modseq++;
         const keywords = this.canonicalKeywords(box.id, p.flags.keywords, true);
-        const bodyId = this.bodies.insert(p.input.content, p.input.mimeStructure);
+        const c = p.input.content;
+        const staged = p.file ?? (isStaged(c) ? (c as StagedBodyFile) : null);
+        let bodyId: number;
+        if (staged) {
+          if (staged.inUse) throw new StorageError('PARAMETERS', 'The same staged message body was given twice');
+          bodyId = this.bodies.insertFileRow(staged.name, staged.size, p.input.mimeStructure);
+          staged.inUse = true;
+          this.txnStaged.push(staged);
+        } else {
+          bodyId = this.bodies.insert(c as Buffer | SpooledContent, p.input.mimeStructure);
+        }
         const guid = randomUUID().replaceAll('-', '');
         this.stmts
           .get(
@@ -892,7 +987,8 @@ export class SqliteUserStore implements UserStore {
     const log = this.stmts.get('INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)');
     for (const [uid, bodyId, size] of removed) {
       if (logExpunges) log.run(box.id, uid, modseq);
-      this.bodies.release(bodyId);
+      const file = this.bodies.release(bodyId);
+      if (file !== null) this.txnUnlinks.push(file);
       bytes += size;
     }
     this.addUsage(-bytes, -removed.length);
@@ -995,6 +1091,10 @@ export class SqliteUserStore implements UserStore {
       })
       .map((r) => ({ entry: r.entry, value: r.value }));
   }
+}
+
+function isStaged(c: AppendInput['content']): c is StagedBody {
+  return !Buffer.isBuffer(c) && (c as Partial<StagedBody>).kind === 'staged';
 }
 
 function sameKeywords(a: string | null, b: string | null): boolean {

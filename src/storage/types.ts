@@ -101,9 +101,40 @@ export interface MessageFlags {
   size: number;
 }
 
+/** A message spooled to a temp file (read in chunks, never whole). */
+export interface SpooledContent {
+  path: string;
+  size: number;
+}
+
+/**
+ * A body file another store may hard-link (stageBody linkFrom): its path, and a promise that
+ * resolves once its data is durable (rejects if that failed). A StagedBody is one (already durable).
+ */
+export interface BodyLinkSource {
+  readonly path: string;
+  readonly durable: Promise<void>;
+}
+
+/**
+ * A large body already written durably into one store's body files (UserStore.stageBody), waiting
+ * for the append that refers to it. Only the store that staged it can append it, once.
+ */
+export interface StagedBody extends BodyLinkSource {
+  readonly kind: 'staged';
+  /** Absolute path of the body file: the hard-link source for another user's copy (stageBody linkFrom). */
+  readonly path: string;
+  readonly size: number;
+  /** Removes the file unless a committed append refers to it (call when the append failed). Idempotent. */
+  discard(): Promise<void>;
+}
+
 export interface AppendInput {
-  /** The message bytes; large messages may be given as a path to a spooled temp file. */
-  content: Buffer | { path: string; size: number };
+  /**
+   * The message bytes; large messages may be given as a path to a spooled temp file, or staged
+   * ahead with stageBody() (bodies of at least bodyFileThresholdBytes become files).
+   */
+  content: Buffer | SpooledContent | StagedBody;
   flags?: string[];
   internalDate?: Date;
   /**
@@ -274,6 +305,22 @@ export interface UserStore {
   listMessageFlags(mailboxId: number): MessageFlags[];
   /** The messages with these UIDs that exist, in UID order. */
   getMessages(mailboxId: number, uids: number[]): MessageMeta[];
+  /**
+   * Bodies of at least bodyFileThresholdBytes are stored as files under the home. stageBody writes
+   * such a file durably ahead of the transaction (file and directory fsync in the libuv threadpool,
+   * so the event loop stays free) and returns what to pass as AppendInput.content; smaller content
+   * is returned as it is. `onWritten` is told the new file as soon as its bytes are written (before
+   * its sync): `linkFrom` of another store's stageBody with the same bytes (the other recipients of
+   * an LMTP message) hard-links it instead of writing it again (copies across filesystems) and
+   * resolves once the link and the source's data are durable (writes its own copy if the source
+   * is gone or its sync failed). If the append fails, call discard(). append() given a Buffer or spooled file at
+   * or above the threshold writes and syncs the file itself, on the calling thread; inside
+   * durably() it keeps such a body in SQLite instead (no fsync on the event loop), so stage first.
+   */
+  stageBody(
+    content: Buffer | SpooledContent,
+    opts?: { linkFrom?: BodyLinkSource; onWritten?: (file: BodyLinkSource) => void },
+  ): Promise<Buffer | SpooledContent | StagedBody>;
   openBody(bodyId: number): BodyReader;
   /**
    * openBody() and getMimeStructure() in one read, with the first chunk already loaded (SEARCH
@@ -358,6 +405,12 @@ export interface UserStore {
 export interface StorageSettings {
   /** Body chunk size in bytes; a partial FETCH reads whole chunks. */
   bodyChunkBytes: number;
+  /**
+   * Bodies of at least this many bytes are stored as files under the home (`<home>/bodies/`),
+   * written once, shared by COPY and hard-linked between the recipients of one LMTP message;
+   * smaller ones stay in SQLite. 0 keeps every body in SQLite.
+   */
+  bodyFileThresholdBytes: number;
   /** SQLite busy_timeout: how long a writer waits for another thread's transaction (ms). */
   busyTimeoutMs: number;
   /**
@@ -388,6 +441,7 @@ export interface StorageSettings {
 
 export const DEFAULT_STORAGE_SETTINGS: Readonly<StorageSettings> = Object.freeze({
   bodyChunkBytes: 64 * 1024,
+  bodyFileThresholdBytes: 32 * 1024,
   busyTimeoutMs: 10_000,
   durability: 'async-fsync',
   maxMessageBytes: 128 * 1024 * 1024,

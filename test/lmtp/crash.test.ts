@@ -1,7 +1,8 @@
 // Crash safety: the LMTP server runs in a child process, three connections stream deliveries (one
 // with two recipients per message, whose copies are stored concurrently and acknowledged after
 // their WAL fsync in the threadpool), the child is SIGKILLed mid-stream, and every copy that got a
-// 250 must be in the store, intact.
+// 250 must be in the store, intact. Large messages are body files under the homes (hard links
+// between the two recipients): acknowledged means the file is there, whole.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,8 +24,10 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** Every third message is ~50 KB: a body file (hard-linked for the second recipient of connection 2). */
 function body(conn: number, i: number): string {
-  return `Subject: crash ${conn}-${i}\r\nMessage-ID: <${conn}-${i}@crash>\r\n\r\n${`payload ${conn}-${i} `.repeat(40)}\r\n`;
+  const repeat = i % 3 === 0 ? 4000 : 40;
+  return `Subject: crash ${conn}-${i}\r\nMessage-ID: <${conn}-${i}@crash>\r\n\r\n${`payload ${conn}-${i} `.repeat(repeat)}\r\n`;
 }
 
 /** Delivers messages back to back on one connection; records each acknowledged one. */
@@ -121,6 +124,8 @@ test('every delivery acknowledged with 250 survives SIGKILL intact', async () =>
   }
   expect(acked.size).toBeGreaterThanOrEqual(150);
   expect([...acked].some((k) => k.endsWith(' 2-0'))).toBe(true); // the two-recipient connection was acknowledged
+  // ... and a large one (a body file, hard-linked for the second recipient) was acknowledged too.
+  expect([...acked].some((k) => k.includes(' 2-') && Number(k.split('-').pop()) % 3 === 0 && Number(k.split('-').pop()) > 0)).toBe(true);
   for (const key of acked) {
     const text = stored.get(key);
     expect(text).toBeDefined();

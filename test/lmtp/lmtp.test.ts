@@ -1,7 +1,7 @@
 // LMTP over real sockets: per-recipient replies in order, stored copies byte-exact plus the
 // trace headers, detail mailboxes, quota, size limit, pipelining, the unix socket, bad input.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { captureLogs } from '../../src/log/logger.js';
@@ -211,6 +211,37 @@ describe('size limit and bad input', () => {
       expect(splitAdded(all[all.length - 1]!).rest.toString()).toBe(message('spooled', body));
     }
     expect(readdirSync(join(env.dir, 'spool'))).toEqual([]);
+  });
+
+  test('a large message for several recipients is written once and hard-linked into each home', async () => {
+    const homeOf = (u: string) => join(env.dir, 'home', u.split('@')[1]!, u.split('@')[0]!);
+    const files = (u: string) => {
+      const root = join(homeOf(u), 'bodies');
+      if (!existsSync(root)) return new Map<string, number>();
+      return new Map(readdirSync(root).flatMap((d) => readdirSync(join(root, d)).map((f) => [join(root, d, f), statSync(join(root, d, f)).ino] as const)));
+    };
+    const before = [ALICE, BOB, FULL].map((u) => new Set(files(u).keys()));
+    const body = Array.from({ length: 450 }, (_, i) => `row ${i} ${'w'.repeat(90)}\r\n`).join('');
+    const c = await RawClient.connect({ port: env.port });
+    await greet(c);
+    c.send(`MAIL FROM:<s@remote.test>\r\nRCPT TO:<${ALICE}>\r\nRCPT TO:<${FULL}>\r\nRCPT TO:<${BOB}>\r\nDATA\r\n`);
+    await c.replies(5);
+    c.send(dataOf(message('linked', body)));
+    const replies = await c.replies(3);
+    expect(replies[0]).toMatch(/^250 2\.0\.0 /);
+    expect(replies[1]).toMatch(/^552 5\.2\.2 /); // over quota: its staged link is removed again
+    expect(replies[2]).toMatch(/^250 2\.0\.0 /);
+    c.close();
+    const added = [ALICE, BOB, FULL].map((u, i) => [...files(u)].filter(([p]) => !before[i]!.has(p)));
+    expect(added[0]).toHaveLength(1);
+    expect(added[1]).toHaveLength(1);
+    expect(added[2]).toHaveLength(0);
+    expect(added[0]![0]![1]).toBe(added[1]![0]![1]); // one inode, two links
+    expect(statSync(added[0]![0]![0]).nlink).toBe(2);
+    for (const u of [ALICE, BOB]) {
+      const all = await env.messages(u);
+      expect(splitAdded(all[all.length - 1]!).rest.toString()).toBe(message('linked', body));
+    }
   });
 
   test('bare LF, bare CR, NUL bytes and broken MIME are stored as received', async () => {

@@ -5,7 +5,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { imapMessageSize, parseMessage } from '../../mime/parser.js';
 import type { MimePart } from '../../mime/types.js';
-import type { AppendInput } from '../../storage/types.js';
+import type { AppendInput, StagedBody } from '../../storage/types.js';
 import type { AppendMessage } from '../protocol/index.js';
 import { formatNumberSet } from '../protocol/index.js';
 import { AUTHENTICATED, no, ok, type CommandHandler } from './types.js';
@@ -17,15 +17,27 @@ export const APPEND: CommandHandler<'APPEND'> = {
       if (cmd.messages.some((m) => m.body.size === 0)) return no("Can't save a zero byte message.");
       const view = session.selected;
       const intoSelected = view !== null && view.name === cmd.mailbox && !view.readOnly;
-      const inputs: AppendInput[] = [];
-      for (const m of cmd.messages) inputs.push(await appendInput(m, intoSelected));
-      // APPENDUID only once the commit is durable; the fsync runs off the event loop.
       const store = session.store;
-      const results = await store.durably(() => (inputs.length === 1 ? [store.append(cmd.mailbox, inputs[0]!)] : store.appendMany(cmd.mailbox, inputs)));
-      // The appending session owns \Recent for what it appended into its own selected mailbox.
-      if (intoSelected) for (const r of results) view!.markRecent(r.uid);
-      const uidValidity = results[0]!.uidValidity;
-      return ok('Append completed.', `APPENDUID ${uidValidity} ${formatNumberSet(results.map((r) => r.uid))}`);
+      const inputs: AppendInput[] = [];
+      let saved = false;
+      try {
+        for (const m of cmd.messages) {
+          const input = await appendInput(m, intoSelected);
+          // A large body becomes a file, written and synced in the threadpool before the commit.
+          input.content = await store.stageBody(input.content as Buffer | { path: string; size: number });
+          inputs.push(input);
+        }
+        // APPENDUID only once the commit is durable; the fsync runs off the event loop.
+        const results = await store.durably(() => (inputs.length === 1 ? [store.append(cmd.mailbox, inputs[0]!)] : store.appendMany(cmd.mailbox, inputs)));
+        saved = true;
+        // The appending session owns \Recent for what it appended into its own selected mailbox.
+        if (intoSelected) for (const r of results) view!.markRecent(r.uid);
+        const uidValidity = results[0]!.uidValidity;
+        return ok('Append completed.', `APPENDUID ${uidValidity} ${formatNumberSet(results.map((r) => r.uid))}`);
+      } finally {
+        // Staged files no committed message refers to (a failed APPEND, e.g. TRYCREATE).
+        if (!saved) for (const i of inputs) if (isStaged(i.content)) await i.content.discard();
+      }
     } finally {
       for (const m of cmd.messages) await m.body.dispose();
     }
@@ -67,4 +79,8 @@ function parseFile(path: string, size: number): MimePart {
   } finally {
     closeSync(fd);
   }
+}
+
+function isStaged(c: AppendInput['content']): c is StagedBody {
+  return !Buffer.isBuffer(c) && (c as Partial<StagedBody>).kind === 'staged';
 }
