@@ -12,7 +12,7 @@ export const IGNORED_SETTINGS: ReadonlySet<string> = new Set([
   'ssl_cert_username_field', 'ssl_options', 'ssl_crypto_device', 'ssl_alt_cert', 'ssl_alt_key',
   'ssl_key_password', 'verbose_proctitle', 'verbose_ssl', 'shutdown_clients', 'version_ignore',
   'instance_name', 'import_environment', 'libexec_dir', 'mmap_disable', 'dotlock_use_excl',
-  'mail_fsync', 'mail_nfs_storage', 'mail_nfs_index', 'lock_method', 'mail_max_lock_timeout',
+  'mail_nfs_storage', 'mail_nfs_index', 'lock_method', 'mail_max_lock_timeout',
   'mail_prefetch_count', 'mail_save_crlf', 'mail_vsize_bg_after_count', 'mail_sort_max_read_count',
   'mail_attachment_dir', 'mail_attachment_fs', 'mail_attachment_hash', 'mail_attachment_min_size',
   'mail_attachment_detection_options', 'mail_always_cache_fields', 'mail_never_cache_fields',

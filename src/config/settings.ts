@@ -136,6 +136,8 @@ export interface ScalarSettings {
   lmtp_rcpt_check_quota: boolean;
   lmtp_add_received_header: boolean;
   lmtp_hdr_delivery_address: 'final' | 'none' | 'original';
+  /** When mail is fsynced: `optimized` (before success is reported), `always` (inside every commit), `never`. */
+  mail_fsync: 'optimized' | 'always' | 'never';
   recipient_delimiter: string;
   postmaster_address: string;
   // Roost's own limits (no Dovecot equivalent).
@@ -232,6 +234,7 @@ export const SETTING_KINDS: { [K in keyof ScalarSettings]: SettingKind } = {
   lmtp_rcpt_check_quota: bool,
   lmtp_add_received_header: bool,
   lmtp_hdr_delivery_address: { type: 'enum', values: ['final', 'none', 'original'] },
+  mail_fsync: { type: 'enum', values: ['optimized', 'always', 'never'] },
   recipient_delimiter: str,
   postmaster_address: str,
   mail_max_message_size: size,
@@ -307,6 +310,7 @@ export function defaultScalarSettings(): ScalarSettings {
     lmtp_rcpt_check_quota: false,
     lmtp_add_received_header: true,
     lmtp_hdr_delivery_address: 'final',
+    mail_fsync: 'optimized',
     recipient_delimiter: '+',
     postmaster_address: 'postmaster@%{if;%d;ne;;%d;%{hostname}}',
     mail_max_message_size: 50 * 1024 * 1024,

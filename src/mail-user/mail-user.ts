@@ -29,6 +29,10 @@ export interface MailUserSettings {
   plugin: Record<string, string>;
   /** Other global settings a userdb field may override (e.g. `mail_lua_script`). */
   globals?: Record<string, string>;
+  /** Dovecot's `mail_fsync`: `optimized` (default), `always`, `never`. */
+  mailFsync?: 'optimized' | 'always' | 'never';
+  /** `mail_max_message_size` in bytes (APPEND and delivery refuse bigger messages). */
+  maxMessageSize?: number;
   /** `namespace inbox { mailbox NAME { special_use auto } }`: created/subscribed on first use. */
   mailboxes?: { name: string; specialUse: string[]; auto: 'no' | 'create' | 'subscribe' }[];
 }
@@ -135,6 +139,12 @@ export class MailUser implements MailUserVariableSource {
       dbPath: userDbPath(loc, this.home),
       separator: this.settings.separator,
       quota: quotaLimitsFromRule(this.pluginGetenv('quota_rule')),
+      settings: {
+        // mail_fsync → storage durability: `optimized` syncs before success is reported (the WAL
+        // fsync off the event loop), `always` inside every commit, `never` leaves it to the OS.
+        durability: this.settings.mailFsync === 'always' ? 'full' : this.settings.mailFsync === 'never' ? 'normal' : 'async-fsync',
+        ...(this.settings.maxMessageSize ? { maxMessageBytes: this.settings.maxMessageSize } : {}),
+      },
     };
   }
 

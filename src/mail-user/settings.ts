@@ -23,6 +23,8 @@ export function mailUserSettings(settings: Settings, service: string): MailUserS
     mailGid: s.mail_gid,
     mailDebug: s.mail_debug,
     hostname: s.hostname,
+    mailFsync: s.mail_fsync,
+    maxMessageSize: s.mail_max_message_size,
     plugin: { ...s.plugin },
     globals,
     mailboxes: (inboxNamespace(s)?.mailboxes ?? []).map((m) => ({ name: m.name, specialUse: m.special_use, auto: m.auto })),

@@ -821,10 +821,25 @@ export class SqliteUserStore implements UserStore {
       .get('SELECT uid, modseq, flags, keywords, size FROM message WHERE mailbox_id = ? ORDER BY uid')
       .raw(true)
       .all(mailboxId) as [number, number, number, string | null, number][];
+    // A mailbox has few distinct flag sets: messages with the same one share one frozen list
+    // (fewer allocations; the IMAP layer renders each distinct list once, keyed by identity).
+    const noKeywords = new Map<number, string[]>();
+    const withKeywords = new Map<string, string[]>();
     const out = new Array<MessageFlags>(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
-      out[i] = { uid: r[0], modseq: r[1], flags: flagsToList(r[2], r[3]), size: r[4] };
+      const bits = r[2];
+      const kw = r[3];
+      let flags: string[] | undefined;
+      if (kw === null) {
+        flags = noKeywords.get(bits);
+        if (flags === undefined) noKeywords.set(bits, (flags = Object.freeze(flagsToList(bits, null)) as string[]));
+      } else {
+        const key = `${bits} ${kw}`;
+        flags = withKeywords.get(key);
+        if (flags === undefined) withKeywords.set(key, (flags = Object.freeze(flagsToList(bits, kw)) as string[]));
+      }
+      out[i] = { uid: r[0], modseq: r[1], flags, size: r[4] };
     }
     return out;
   }

@@ -132,3 +132,15 @@ test('var_expand with the mail-user table', async () => {
   expect(u.expand('%h')).toBe(u.home);
   await ctx.mailUsers.destroyUser(u);
 });
+
+test('mail_fsync and mail_max_message_size reach the store', async () => {
+  for (const [value, durability] of [['always', 'full'], ['optimized', 'async-fsync'], ['never', 'normal']] as const) {
+    setup(`mail_fsync = ${value}\nmail_max_message_size = 1M\n`);
+    const u = await ctx.mailUsers.createUser({ username: 'gina', service: 'imap' });
+    expect(u.storeOptions().settings).toEqual({ durability, maxMessageBytes: 1024 * 1024 });
+    await ctx.mailUsers.destroyUser(u);
+    await ctx.close();
+  }
+  setup();
+  expect(() => parseConfigText('mail_fsync = sometimes\n', 'bad.conf')).toThrow(/bad\.conf line 1: .*mail_fsync/);
+});
