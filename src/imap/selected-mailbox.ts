@@ -16,6 +16,9 @@ export const FLAGS_LIST = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
 export class SelectedMailbox {
   /** UIDs by sequence number − 1, ascending. */
   private uids: number[] = [];
+  /** RFC822.SIZE by sequence number − 1 (parallel to `uids`); -1 while not known (appended later). */
+  private sizes: number[] = [];
+  private unknownSizes = 0;
   private flags = new Map<number, string[]>();
   private modseqs = new Map<number, number>();
   private recent = new Set<number>();
@@ -81,6 +84,7 @@ export class SelectedMailbox {
 
   private addMessage(m: MessageFlags): void {
     this.uids.push(m.uid);
+    this.sizes.push(m.size);
     this.flags.set(m.uid, m.flags);
     this.modseqs.set(m.uid, m.modseq);
     for (const f of m.flags) if (!f.startsWith('\\')) this.keywords.add(f);
@@ -125,6 +129,40 @@ export class SelectedMailbox {
 
   storedFlagsOf(uid: number): string[] {
     return this.flags.get(uid) ?? [];
+  }
+
+  /** RFC822.SIZE of the message at `seq`, -1 when the view does not know it (see loadSizes). */
+  sizeAt(seq: number): number {
+    return this.sizes[seq - 1] ?? -1;
+  }
+
+  /**
+   * Fills in the sizes of `seqs` the view does not know yet (messages appended since SELECT) with
+   * one storage query; false when some message is no longer in storage.
+   */
+  loadSizes(seqs: Iterable<number>): boolean {
+    if (this.unknownSizes === 0) return true;
+    const missing: number[] = [];
+    for (const seq of seqs) if (this.sizes[seq - 1] === -1) missing.push(this.uids[seq - 1]!);
+    if (missing.length === 0) return true;
+    const metas = this.store.getMessages(this.id, missing);
+    for (const m of metas) {
+      const seq = this.seqOf(m.uid);
+      if (seq > 0 && this.sizes[seq - 1] === -1) {
+        this.sizes[seq - 1] = m.size;
+        this.unknownSizes--;
+      }
+    }
+    return metas.length === missing.length;
+  }
+
+  /**
+   * True when storage holds no change this view has not taken in: its UIDs, flags and modseqs are
+   * then storage's own, and a flags-only FETCH can be answered without a listing.
+   */
+  inSyncWithStore(): boolean {
+    const info = this.store.getMailboxById(this.id);
+    return info !== undefined && info.highestModseq === this.syncedModseq;
   }
 
   modseqOf(uid: number): number {
@@ -294,6 +332,8 @@ export class SelectedMailbox {
 
   private addMessageWithKeywordCheck(uid: number, flags: string[], modseq: number): void {
     this.uids.push(uid);
+    this.sizes.push(-1);
+    this.unknownSizes++;
     this.flags.set(uid, flags);
     this.modseqs.set(uid, modseq);
     this.noteKeywords(flags);
@@ -309,6 +349,7 @@ export class SelectedMailbox {
 
   private removeAt(seq: number, uid: number): void {
     this.uids.splice(seq - 1, 1);
+    if (this.sizes.splice(seq - 1, 1)[0] === -1) this.unknownSizes--;
     this.flags.delete(uid);
     this.modseqs.delete(uid);
     // An expunged \Recent message leaves the count without a RECENT response (Dovecot).

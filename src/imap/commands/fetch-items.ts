@@ -260,26 +260,73 @@ export async function renderFetchAll(ctx: FetchContext, messages: readonly Fetch
   for (const m of messages) await renderFetch(ctx, m, plan, implicitFlagsUids?.has(m.meta.uid) ?? false);
 }
 
+/**
+ * One flags-only response per index for renderFlagsRows(): from listMessageFlags() rows or straight
+ * from the session's view (no per-message objects either way).
+ */
+export interface FlagsRows {
+  readonly length: number;
+  seq(i: number): number;
+  uid(i: number): number;
+  /** Stored flags; lists shared between messages are rendered once. */
+  flags(i: number): readonly string[];
+  size(i: number): number;
+  modseq(i: number): number;
+}
+
+const UID = 0;
+const FLAGS = 1;
+const SIZE = 2;
+const MODSEQ = 3;
+
 /** The fast path for a `flagsOnly` plan, over listMessageFlags() rows (no per-message objects). */
-export async function renderFetchFlagsOnly(ctx: FetchContext, messages: readonly { seq: number; meta: MessageFlags }[], plan: FetchPlan, implicitFlagsUids?: ReadonlySet<number>): Promise<void> {
+export function renderFetchFlagsOnly(ctx: FetchContext, messages: readonly { seq: number; meta: MessageFlags }[], plan: FetchPlan, implicitFlagsUids?: ReadonlySet<number>): Promise<void> {
+  const rows: FlagsRows = {
+    length: messages.length,
+    seq: (i) => messages[i]!.seq,
+    uid: (i) => messages[i]!.meta.uid,
+    flags: (i) => messages[i]!.meta.flags,
+    size: (i) => messages[i]!.meta.size,
+    modseq: (i) => messages[i]!.meta.modseq,
+  };
+  return renderFlagsRows(ctx, rows, plan, implicitFlagsUids);
+}
+
+/**
+ * Writes `* seq FETCH (...)` for every row of a `flagsOnly` plan. The FLAGS item of a flag list is
+ * formatted once per distinct list (by identity) and reused for every message that shares it.
+ */
+export async function renderFlagsRows(ctx: FetchContext, rows: FlagsRows, plan: FetchPlan, implicitFlagsUids?: ReadonlySet<number>): Promise<void> {
   if (!plan.flagsOnly) throw new Error('renderFetchFlagsOnly needs a plan with only UID, FLAGS, RFC822.SIZE and MODSEQ');
   const recent = ctx.recentUids;
-  for (let i = 0; i < messages.length; i++) {
-    const { seq, meta } = messages[i]!;
-    const isRecent = recent.has(meta.uid);
-    let line = '';
-    for (const item of plan.inline) {
-      if (line) line += ' ';
-      switch (item.type) {
-        case 'UID': line += 'UID ' + meta.uid; break;
-        case 'FLAGS': line += 'FLAGS ' + formatFlagList(meta.flags, isRecent); break;
-        case 'RFC822.SIZE': line += 'RFC822.SIZE ' + meta.size; break;
-        default: line += `MODSEQ (${meta.modseq})`;
+  const checkRecent = recent.size > 0;
+  const items = plan.inline.map((i) => (i.type === 'UID' ? UID : i.type === 'FLAGS' ? FLAGS : i.type === 'RFC822.SIZE' ? SIZE : MODSEQ));
+  const implicit = !plan.hasFlags && implicitFlagsUids !== undefined && implicitFlagsUids.size > 0 ? implicitFlagsUids : null;
+  const addModseq = plan.addModseq;
+  const formatted = new Map<readonly string[], string>();
+  const flagsItem = (flags: readonly string[], isRecent: boolean): string => {
+    if (isRecent) return 'FLAGS ' + formatFlagList(flags, true);
+    let f = formatted.get(flags);
+    if (f === undefined) formatted.set(flags, (f = 'FLAGS ' + formatFlagList(flags, false)));
+    return f;
+  };
+  const n = rows.length;
+  for (let i = 0; i < n; i++) {
+    const uid = rows.uid(i);
+    const isRecent = checkRecent && recent.has(uid);
+    let line = '* ' + rows.seq(i) + ' FETCH (';
+    for (let k = 0; k < items.length; k++) {
+      if (k > 0) line += ' ';
+      switch (items[k]) {
+        case UID: line += 'UID ' + uid; break;
+        case FLAGS: line += flagsItem(rows.flags(i), isRecent); break;
+        case SIZE: line += 'RFC822.SIZE ' + rows.size(i); break;
+        default: line += 'MODSEQ (' + rows.modseq(i) + ')';
       }
     }
-    if (!plan.hasFlags && implicitFlagsUids?.has(meta.uid)) line += (line ? ' ' : '') + 'FLAGS ' + formatFlagList(meta.flags, isRecent);
-    if (plan.addModseq) line += (line ? ' ' : '') + `MODSEQ (${meta.modseq})`;
-    const pending = ctx.out.text(`* ${seq} FETCH (${line})\r\n`);
+    if (implicit?.has(uid)) line += (items.length > 0 ? ' ' : '') + flagsItem(rows.flags(i), isRecent);
+    if (addModseq) line += (items.length > 0 || implicit?.has(uid) ? ' ' : '') + 'MODSEQ (' + rows.modseq(i) + ')';
+    const pending = ctx.out.text(line + ')\r\n');
     if (pending) await pending;
   }
 }

@@ -1,7 +1,7 @@
 // FETCH / UID FETCH (RFC 3501 §6.4.5, §6.4.8; RFC 7162 CHANGEDSINCE): resolves the set against the
 // session's view, sets \Seen for non-PEEK body fetches, then hands the messages to the FETCH
 // engine (fetch-items.ts), which streams the responses through the connection with backpressure.
-import { planFetch, renderFetchAll, renderFetchFlagsOnly, uidsToMarkSeen, type FetchMessage } from './fetch-items.js';
+import { planFetch, renderFetchAll, renderFetchFlagsOnly, renderFlagsRows, uidsToMarkSeen, type FetchMessage } from './fetch-items.js';
 import { ResponseBatcher } from './fetch-output.js';
 import { resolveMessageSet } from './message-set.js';
 import type { MessageRef } from '../selected-mailbox.js';
@@ -30,11 +30,32 @@ export const FETCH: CommandHandler<'FETCH'> = {
     let skippedExpunged = false;
     const done = (): ReturnType<typeof ok> =>
       skippedExpunged ? ok('Some messages were already expunged.', 'EXPUNGEISSUED') : ok('Fetch completed.');
-    const gone: MessageRef[] = [];
-    refs = refs.filter((m) => (view.isExpungePending(m.uid) ? (gone.push(m), false) : true));
     const out = new ResponseBatcher(session.conn.sink());
     const fetchCtx = { store: session.store, out, recentUids: view.recentUids };
-    if (refs.length === 0 && gone.length === 0) return done();
+    if (refs.length === 0) return done();
+    if (plan.flagsOnly && view.inSyncWithStore()) {
+      // The hot `FETCH 1:* (UID FLAGS RFC822.SIZE)` when storage has nothing the view has not taken
+      // in: the view's UIDs, flags, modseqs and sizes are storage's, so no query at all.
+      const seqs = ascendingSeqs(refs);
+      const needSize = plan.inline.some((i) => i.type === 'RFC822.SIZE');
+      if (!needSize || view.loadSizes(seqs)) {
+        // Pending expunges as below: answered from the view when nothing else is asked, else skipped.
+        const shown = fromView ? seqs : seqs.filter((seq) => !view.isExpungePending(view.uidAt(seq)!));
+        if (shown.length < seqs.length) skippedExpunged = true;
+        await renderFlagsRows(fetchCtx, {
+          length: shown.length,
+          seq: (i) => shown[i]!,
+          uid: (i) => view.uidAt(shown[i]!)!,
+          flags: (i) => view.storedFlagsOf(view.uidAt(shown[i]!)!),
+          size: (i) => view.sizeAt(shown[i]!),
+          modseq: (i) => view.modseqOf(view.uidAt(shown[i]!)!),
+        }, plan);
+        await out.flush();
+        return done();
+      }
+    }
+    const gone: MessageRef[] = [];
+    refs = refs.filter((m) => (view.isExpungePending(m.uid) ? (gone.push(m), false) : true));
     if (plan.flagsOnly) {
       // The hot `FETCH 1:* (UID FLAGS RFC822.SIZE)`: the compact listing, no message metadata rows.
       const wanted = refs.length === view.count ? null : new Set(refs.map((m) => m.uid));
@@ -95,4 +116,16 @@ function countFetch(stats: { fetchHdrCount: number; fetchBodyCount: number }, at
     if (a.type === 'RFC822.HEADER') stats.fetchHdrCount += n;
     else if (a.type === 'BODY[]' || a.type === 'RFC822' || a.type === 'RFC822.TEXT' || a.type === 'BINARY[]') stats.fetchBodyCount += n;
   }
+}
+
+/** The sequence numbers of `refs` ascending and once each (the order the listing path answers in). */
+function ascendingSeqs(refs: readonly MessageRef[]): number[] {
+  const seqs = new Array<number>(refs.length);
+  let sorted = true;
+  for (let i = 0; i < refs.length; i++) {
+    seqs[i] = refs[i]!.seq;
+    if (i > 0 && seqs[i]! <= seqs[i - 1]!) sorted = false;
+  }
+  if (sorted) return seqs;
+  return [...new Set(seqs)].sort((a, b) => a - b);
 }

@@ -15,7 +15,8 @@ async function select(session: ImapSession, cmd: CommandOf<'SELECT' | 'EXAMINE'>
   session.savedSearch = null; // RFC 5182 §2.1: the saved result belongs to the mailbox
   const readOnly = cmd.name === 'EXAMINE';
   const view = SelectedMailbox.open(session.store, cmd.mailbox, readOnly);
-  const status = session.store.status(cmd.mailbox);
+  // The mailbox row only (status() would aggregate over every message again for one number).
+  const uidNext = Math.max(view.uidNext, session.store.getMailboxById(view.id)?.uidNext ?? 0);
   const w = (line: string) => session.conn.write(line + '\r\n');
   w(`* FLAGS (${view.flagList()})`);
   w(`* OK [PERMANENTFLAGS (${view.permanentFlagList()})] ${readOnly ? 'Read-only mailbox.' : 'Flags permitted.'}`);
@@ -24,7 +25,7 @@ async function select(session: ImapSession, cmd: CommandOf<'SELECT' | 'EXAMINE'>
   const firstUnseen = firstUnseenSeq(view);
   if (firstUnseen > 0) w(`* OK [UNSEEN ${firstUnseen}] First unseen.`);
   w(`* OK [UIDVALIDITY ${view.uidValidity}] UIDs valid`);
-  w(`* OK [UIDNEXT ${Math.max(view.uidNext, status.uidNext)}] Predicted next UID`);
+  w(`* OK [UIDNEXT ${uidNext}] Predicted next UID`);
   // Dovecot leaves it out only while its index does not track modseqs; Roost always tracks them.
   w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
   session.selected = view;

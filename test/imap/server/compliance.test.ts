@@ -44,6 +44,29 @@ test('a message expunged by another session still answers FETCH UID/FLAGS until 
   b.close();
 });
 
+test('FETCH (UID FLAGS RFC822.SIZE) from the view: sizes of later appends, pending expunges skipped', async () => {
+  const a = await login();
+  const b = await login();
+  await a.command('c', 'CREATE sized');
+  await appendRaw(a, 'p1', 'sized', 'Subject: m1\r\n\r\nbody 1\r\n');
+  await b.command('s', 'EXAMINE sized');
+  // Appended after EXAMINE: the view learns these sizes from storage on the first FETCH.
+  await appendRaw(a, 'p2', 'sized', 'Subject: m22\r\n\r\nbody 22\r\n');
+  await appendRaw(a, 'p3', 'sized', 'Subject: m3\r\n\r\nbody 3\r\n');
+  await b.command('n', 'NOOP');
+  const all = ['* 1 FETCH (UID 1 FLAGS () RFC822.SIZE 23)', '* 2 FETCH (UID 2 FLAGS () RFC822.SIZE 25)', '* 3 FETCH (UID 3 FLAGS () RFC822.SIZE 23)'];
+  expect(await b.command('f1', 'FETCH 1:* (UID FLAGS RFC822.SIZE)')).toEqual([...all, 'f1 OK Fetch completed.']);
+  expect(await b.command('f2', 'FETCH 3,1:2 (UID FLAGS RFC822.SIZE)')).toEqual([...all, 'f2 OK Fetch completed.']);
+  await a.command('s', 'SELECT sized');
+  await a.command('d', 'STORE 2 +FLAGS.SILENT (\\Deleted)');
+  await a.command('e', 'EXPUNGE');
+  // B has not been told: UID 2 keeps its sequence number but its size needs the message.
+  expect(await b.command('f3', 'FETCH 1:* (UID FLAGS RFC822.SIZE)')).toEqual([all[0], all[2], 'f3 OK [EXPUNGEISSUED] Some messages were already expunged.']);
+  expect(await b.command('f4', 'FETCH 2 (UID FLAGS)')).toEqual(['* 2 FETCH (UID 2 FLAGS ())', 'f4 OK Fetch completed.']);
+  a.close();
+  b.close();
+});
+
 test('ENVELOPE: an empty Sender or Reply-To header falls back to From, like an absent one', async () => {
   const c = await login();
   await c.command('c', 'CREATE env');
