@@ -23,6 +23,8 @@ import {
   mkdirSync,
   openSync,
   readSync,
+  readdirSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -189,6 +191,36 @@ export class BodyFiles {
   }
 
 
+
+  /**
+   * Removes body files no row refers to and older than `minAgeMs`: left behind when a crash came
+   * between writing a staged body and committing the message that refers to it. The age keeps a
+   * body that another process (a `roost deliver`) is staging right now. Returns the count removed.
+   */
+  sweepOrphans(isReferenced: (name: string) => boolean, minAgeMs: number, now = Date.now()): number {
+    let removed = 0;
+    let dirs: string[];
+    try {
+      dirs = readdirSync(this.root);
+    } catch {
+      return 0; // no body files yet
+    }
+    for (const d of dirs) {
+      if (!/^[0-9a-f]$/.test(d)) continue;
+      for (const name of readdirSync(join(this.root, d))) {
+        if (!/^[0-9a-f]{32}$/.test(name) || isReferenced(name)) continue;
+        const path = join(this.root, d, name);
+        try {
+          if (now - statSync(path).mtimeMs < minAgeMs) continue;
+          unlinkSync(path);
+          removed++;
+        } catch {
+          // vanished meanwhile
+        }
+      }
+    }
+    return removed;
+  }
 
   /** Removes a body file; one already gone is fine (an orphan left behind is only wasted space). */
   unlinkQuiet(name: string): void {

@@ -2,6 +2,7 @@
 // Every mutating call is one IMMEDIATE transaction (take the write lock up front, so two threads
 // never deadlock upgrading read locks); notices are published after the commit.
 import { randomUUID } from 'node:crypto';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BodyFiles, StagedBodyFile } from './body-files.js';
 import { BodyStore } from './body-store.js';
@@ -62,6 +63,9 @@ const MESSAGE_COLUMNS = 'uid, modseq, flags, keywords, internal_date, save_date,
 type MessageTuple = [number, number, number, string | null, number, number, number, string, number];
 
 const log = new Logger('storage: ');
+/** How often a user's orphaned body files are looked for, and how old one must be to go. */
+const ORPHAN_SWEEP_INTERVAL_MS = 24 * 3600_000;
+const ORPHAN_MIN_AGE_MS = 3600_000;
 
 const MAILBOX_SELECT = `SELECT m.id, m.name, m.uid_validity, m.uid_next, m.highest_modseq, m.noselect, m.special_use,
   (s.name IS NOT NULL) AS subscribed FROM mailbox m LEFT JOIN subscription s ON s.name = m.name`;
@@ -153,6 +157,32 @@ export class SqliteUserStore implements UserStore {
     const h = acquireBus(this.username);
     this.bus = h.bus;
     this.releaseBus = h.release;
+    this.scheduleOrphanSweep(opts.home);
+  }
+
+  /**
+   * At most once a day per user (a marker file's mtime records the last run), shortly after the
+   * store opens and off the hot path: removes body files no message refers to (a crash between
+   * staging a body and committing its message leaves one; see BodyFiles.sweepOrphans).
+   */
+  private scheduleOrphanSweep(home: string): void {
+    const marker = join(home, 'bodies.swept');
+    try {
+      if (Date.now() - statSync(marker).mtimeMs < ORPHAN_SWEEP_INTERVAL_MS) return;
+    } catch {
+      if (!existsSync(join(home, 'bodies'))) return; // no body files at all
+    }
+    setTimeout(() => {
+      if (this.closed) return;
+      try {
+        const used = this.stmts.get('SELECT 1 FROM body WHERE file = ?').pluck();
+        const removed = this.bodies.files.sweepOrphans((name) => used.get(name) !== undefined, ORPHAN_MIN_AGE_MS);
+        writeFileSync(marker, '');
+        if (removed > 0) log.info(`${this.username}: removed ${removed} orphaned body file(s)`);
+      } catch (e) {
+        log.warning(`${this.username}: orphaned body file sweep failed: ${(e as Error).message}`);
+      }
+    }, 1000).unref();
   }
 
   /** Records the separator on first open and refuses another later; makes sure INBOX exists. */

@@ -188,3 +188,47 @@ describe('body files inside durably()', () => {
     expect(store.openBody(r.bodyId).read(0, large.length)).toEqual(large);
   });
 });
+
+describe('orphaned body files', () => {
+  test('a file no message refers to is removed once it is old enough; referenced and young ones stay', async () => {
+    const kept = big('kept', 40);
+    store.append('INBOX', { content: kept });
+    const files = [...bodyFiles().keys()];
+    expect(files).toHaveLength(1);
+    const dir = join(files[0]!, '..');
+    const orphanOld = join(dir, 'a'.repeat(32));
+    const orphanYoung = join(dir, 'b'.repeat(32));
+    writeFileSync(orphanOld, 'left by a crash');
+    writeFileSync(orphanYoung, 'being staged by another process');
+    const { utimesSync } = await import('node:fs');
+    const twoHoursAgo = (Date.now() - 2 * 3600_000) / 1000;
+    utimesSync(orphanOld, twoHoursAgo, twoHoursAgo);
+    utimesSync(files[0]!, twoHoursAgo, twoHoursAgo); // old but referenced
+    const { BodyFiles } = await import('../../src/storage/body-files.js');
+    const referenced = new Set(files.map((f) => f.split('/').pop()!));
+    const removed = new BodyFiles(join(t.dir, 'alice', 'bodies')).sweepOrphans((n) => referenced.has(n), 3600_000);
+    expect(removed).toBe(1);
+    expect(existsSync(orphanOld)).toBe(false);
+    expect(existsSync(orphanYoung)).toBe(true);
+    expect(existsSync(files[0]!)).toBe(true);
+    const [m] = store.listMessages(inboxId);
+    expect(store.openBody(m!.bodyId).read(0, kept.length).equals(kept)).toBe(true);
+  });
+});
+
+test('opening a store sweeps old orphans once a day (marker file in the home)', async () => {
+  store.append('INBOX', { content: big('x', 40) });
+  const [file] = [...bodyFiles().keys()];
+  const orphan = join(file!, '..', 'c'.repeat(32));
+  writeFileSync(orphan, 'orphan');
+  const { utimesSync } = await import('node:fs');
+  const old = (Date.now() - 2 * 3600_000) / 1000;
+  utimesSync(orphan, old, old);
+  store.close();
+  const again = t.open('alice', { settings: { bodyChunkBytes: 4096 } });
+  await new Promise((r) => setTimeout(r, 1300));
+  expect(existsSync(orphan)).toBe(false);
+  expect(existsSync(file!)).toBe(true);
+  expect(existsSync(join(t.dir, 'alice', 'bodies.swept'))).toBe(true);
+  void again;
+});
