@@ -107,6 +107,10 @@ export class ImapConnection {
         }
         await this.handle(ev);
       }
+    } catch (err) {
+      // The reader itself failed (handle() catches the session's errors): this connection only.
+      log.error(`${this.remoteIp}: reading input failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.close('* BYE Internal error occurred. Refer to server log for more information.\r\n');
     } finally {
       this.pumping = false;
       if (!this.closed && this.socket.isPaused()) this.socket.resume();

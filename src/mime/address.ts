@@ -158,7 +158,8 @@ export function parseAddressList(value: string): EnvelopeAddress[] {
     const spec = lx.addrSpec(',;' + (inGroup ? '' : ''));
     lx.skipWs();
     out.push(makeAddress(lx.lastComment, null, spec.mailbox, spec.domain));
-    if (lx.peek() !== undefined && lx.peek() !== ',' && lx.peek() !== ';') lx.pos++;
+    // A `;` outside a group is stray: step over it too, or the loop would never advance.
+    if (lx.peek() !== undefined && lx.peek() !== ',' && (lx.peek() !== ';' || !inGroup)) lx.pos++;
   }
   if (inGroup) out.push({ name: null, route: null, mailbox: null, domain: null });
   return out;

@@ -11,6 +11,9 @@ import type { ContentDisposition, ContentType, EnvelopeHeaders, MessageSource, M
 
 // RFC 2046 section 5.1.1: boundaries are at most 70 characters; Dovecot reads a little more.
 const MAX_BOUNDARY_LINE = 80 + 2 + 2;
+// Dovecot's message_parser max_nested_mime_parts: deeper multipart / message/rfc822 parts are
+// kept as plain leaves, so hostile nesting cannot exhaust the stack.
+const MAX_NESTED_PARTS = 100;
 
 interface Counters {
   pos: number;
@@ -38,6 +41,8 @@ class MessageParser {
   private lastEol = 0;
   private lastEolBare = false;
   private readonly open: OpenBoundary[] = [];
+  /** Multipart / message/rfc822 parts enclosing the part being parsed. */
+  private depth = 0;
 
   constructor(source: MessageSource | Buffer) {
     this.reader = new ChunkedReader(source);
@@ -120,13 +125,18 @@ class MessageParser {
     const boundary = part.contentType && part.mimeType.startsWith('multipart/')
       ? part.contentType.params.find(([n]) => n.toLowerCase() === 'boundary')?.[1]
       : undefined;
-    if (boundary !== undefined && boundary !== '') {
+    const tooDeep = this.depth >= MAX_NESTED_PARTS;
+    if (boundary !== undefined && boundary !== '' && !tooDeep) {
+      this.depth++;
       part.children = this.parseMultipartBody(Buffer.from(boundary, 'latin1'), part.mimeType === 'multipart/digest');
+      this.depth--;
     } else if (part.mimeType.startsWith('multipart/')) {
       part.children = [];
       this.skipToBoundary();
-    } else if (part.mimeType === 'message/rfc822') {
+    } else if (part.mimeType === 'message/rfc822' && !tooDeep) {
+      this.depth++;
       part.message = this.parsePart('text/plain', true);
+      this.depth--;
     } else {
       this.skipToBoundary();
     }

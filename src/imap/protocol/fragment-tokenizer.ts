@@ -22,6 +22,8 @@ export type TokenizeResult = { ok: true; literal: LiteralMarker | null } | { ok:
 const SP = 0x20;
 const DQUOTE = 0x22;
 const BACKSLASH = 0x5c;
+/** Deepest list nesting accepted; no IMAP command needs more, and consumers recurse per level. */
+export const MAX_LIST_DEPTH = 100;
 
 function isAtomInvalid(c: number): string | null {
   if (c === 0x28 || c === 0x29 || c === 0x7b || c === DQUOTE || c < 0x20 || c === 0x7f) return 'Invalid characters in atom';
@@ -43,6 +45,7 @@ export function tokenizeFragment(frag: Buffer, pos: number, state: TokenizeState
       continue;
     }
     if (c === 0x28 /* ( */) {
+      if (state.stack.length >= MAX_LIST_DEPTH) return { ok: false, reason: 'Too deep list nesting' };
       const list: ImapArg[] = [];
       currentList(state).push({ type: 'list', items: list });
       state.stack.push(list);

@@ -22,23 +22,48 @@ export function joinReferenceAndPattern(reference: string, pattern: string, sepa
   return reference + pattern;
 }
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/**
+ * Whether `name` matches `pattern` (`*` anything, `%` anything but `separator`). Tracks the set of
+ * name positions reachable after each pattern character instead of backtracking, so a hostile
+ * pattern like `*a*a*a...b` costs O(pattern x name), not exponential time (a regex did).
+ */
+function globMatch(pattern: string, name: string, separator: string): boolean {
+  const n = name.length;
+  let reach = new Uint8Array(n + 1);
+  let next = new Uint8Array(n + 1);
+  reach[0] = 1;
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    next.fill(0);
+    let any = false;
+    if (ch === '*' || ch === '%') {
+      let on = false;
+      for (let p = 0; p <= n; p++) {
+        if (reach[p]) on = true;
+        if (!on) continue;
+        next[p] = 1;
+        any = true;
+        if (ch === '%' && separator && name.startsWith(separator, p)) on = false;
+      }
+    } else {
+      for (let p = 0; p < n; p++) {
+        if (reach[p] && name[p] === ch) {
+          next[p + 1] = 1;
+          any = true;
+        }
+      }
+    }
+    if (!any) return false;
+    [reach, next] = [next, reach];
+  }
+  return reach[n] === 1;
+}
 
 export function compileMailboxPattern(pattern: string, separator: string): MailboxMatcher {
   const normalized = normalizeInbox(pattern, separator);
-  const notSep = separator ? `(?:(?!${escapeRegExp(separator)})[\\s\\S])*` : '[\\s\\S]*';
-  let source = '';
-  for (const ch of normalized) {
-    if (ch === '*') source += '[\\s\\S]*';
-    else if (ch === '%') source += notSep;
-    else source += escapeRegExp(ch);
-  }
-  const full = new RegExp(`^${source}$`);
   const segments = separator ? normalized.split(separator) : [normalized];
-  const segmentRegex = (seg: string) =>
-    new RegExp(`^${[...seg].map((ch) => (ch === '%' ? notSep : ch === '*' ? '[\\s\\S]*' : escapeRegExp(ch))).join('')}$`);
   return {
-    matches: (name) => full.test(normalizeInbox(name, separator)),
+    matches: (name) => globMatch(normalized, normalizeInbox(name, separator), separator),
     mayMatchChildren: (name) => {
       const levels = separator ? normalizeInbox(name, separator).split(separator) : [name];
       for (let i = 0; i < levels.length; i++) {
@@ -46,8 +71,8 @@ export function compileMailboxPattern(pattern: string, separator: string): Mailb
         if (seg === undefined) return false;
         // From a `*` on, anything below can match if the text before the `*` does.
         const star = seg.indexOf('*');
-        if (star >= 0) return segmentRegex(seg.slice(0, star) + '*').test(levels[i]!);
-        if (!segmentRegex(seg).test(levels[i]!)) return false;
+        if (star >= 0) return globMatch(seg.slice(0, star) + '*', levels[i]!, separator);
+        if (!globMatch(seg, levels[i]!, separator)) return false;
       }
       return segments.length > levels.length;
     },

@@ -54,12 +54,16 @@ function parseDate(text: string): ImapDate {
   return date;
 }
 
-function parseKey(cursor: SearchCursor): SearchKey {
+/** Deepest NOT / OR / list nesting accepted: evaluation recurses per level. */
+const MAX_SEARCH_DEPTH = 100;
+
+function parseKey(cursor: SearchCursor, depth = 0): SearchKey {
+  if (depth > MAX_SEARCH_DEPTH) fail('Too deep search nesting');
   const arg = cursor.next();
   if (!arg) fail('Missing argument');
   if (arg.type === 'list') {
     if (arg.items.length === 0) fail('Empty list');
-    return andOf(parseKeys(new SearchCursor(arg.items)));
+    return andOf(parseKeys(new SearchCursor(arg.items), depth + 1));
   }
   const word = argToAstring(arg);
   if (word === null || arg.type === 'nil') fail('Invalid search argument');
@@ -99,10 +103,10 @@ function parseKey(cursor: SearchCursor): SearchKey {
     case 'UID':
       return { type: 'uid', set: parseSet(cursor.value(key), true) };
     case 'NOT':
-      return { type: 'not', key: parseKey(cursor) };
+      return { type: 'not', key: parseKey(cursor, depth + 1) };
     case 'OR': {
-      const left = parseKey(cursor);
-      return { type: 'or', left, right: parseKey(cursor) };
+      const left = parseKey(cursor, depth + 1);
+      return { type: 'or', left, right: parseKey(cursor, depth + 1) };
     }
     case 'MODSEQ':
       return parseModseq(cursor);
@@ -120,9 +124,9 @@ function parseModseq(cursor: SearchCursor): SearchKey {
   return { type: 'modseq', entry: { name: first, kind }, modseq: parseNumber(cursor.value('MODSEQ')) };
 }
 
-function parseKeys(cursor: SearchCursor): SearchKey[] {
+function parseKeys(cursor: SearchCursor, depth = 0): SearchKey[] {
   const keys: SearchKey[] = [];
-  while (!cursor.done) keys.push(parseKey(cursor));
+  while (!cursor.done) keys.push(parseKey(cursor, depth));
   return keys;
 }
 
