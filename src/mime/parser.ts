@@ -14,6 +14,9 @@ const MAX_BOUNDARY_LINE = 80 + 2 + 2;
 // Dovecot's message_parser max_nested_mime_parts: deeper multipart / message/rfc822 parts are
 // kept as plain leaves, so hostile nesting cannot exhaust the stack.
 const MAX_NESTED_PARTS = 100;
+// Dovecot's max_total_mime_parts: past this many parts the rest of a message is not split further,
+// so a message of 100,000 tiny parts cannot cost seconds of parsing.
+const MAX_TOTAL_PARTS = 10_000;
 
 interface Counters {
   pos: number;
@@ -43,6 +46,10 @@ class MessageParser {
   private readonly open: OpenBoundary[] = [];
   /** Multipart / message/rfc822 parts enclosing the part being parsed. */
   private depth = 0;
+  /** Parts parsed so far in this message. */
+  private parts = 0;
+  /** MAX_TOTAL_PARTS reached: no boundary is recognised any more. */
+  private exhausted = false;
 
   constructor(source: MessageSource | Buffer) {
     this.reader = new ChunkedReader(source);
@@ -73,7 +80,7 @@ class MessageParser {
 
   /** Is the line at the current position a boundary line of an open multipart? */
   private boundaryAtLine(): BoundaryHit | null {
-    if (this.open.length === 0) return null;
+    if (this.open.length === 0 || this.exhausted) return null;
     const pos = this.at.pos;
     if (this.reader.byteAt(pos) !== 45 || this.reader.byteAt(pos + 1) !== 45) return null;
     const head = this.reader.slice(pos + 2, Math.min(this.reader.size, pos + MAX_BOUNDARY_LINE));
@@ -126,6 +133,8 @@ class MessageParser {
       ? part.contentType.params.find(([n]) => n.toLowerCase() === 'boundary')?.[1]
       : undefined;
     const tooDeep = this.depth >= MAX_NESTED_PARTS;
+    // The last part allowed takes the rest of the message: boundaries are no longer looked for.
+    if (++this.parts >= MAX_TOTAL_PARTS) this.exhausted = true;
     if (boundary !== undefined && boundary !== '' && !tooDeep) {
       this.depth++;
       part.children = this.parseMultipartBody(Buffer.from(boundary, 'latin1'), part.mimeType === 'multipart/digest');
