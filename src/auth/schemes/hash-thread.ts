@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
+import { BlockingHelperThread } from '../../lua/blocking-helper.js';
 import type { HashWorkerReply, HashWorkerRequest } from './hash-protocol.js';
 import type { SchemeContext } from './types.js';
 
@@ -111,46 +112,20 @@ export class AsyncHashPool {
   }
 }
 
-/** Blocking client for Lua worker threads (same pattern as src/lua/http-sync.ts). */
+/** Blocking client for Lua worker threads (req:password_verify runs synchronously in Lua). */
 export class SyncHashThread {
-  private helper?: Worker;
-  private port?: MessagePort;
-  private flag = new Int32Array(new SharedArrayBuffer(4));
-  private nextId = 1;
+  private readonly helper = new BlockingHelperThread<HashWorkerRequest, HashWorkerReply>(hashWorkerUrl());
 
   /** Verifies `plain` against `{SCHEME}data`; waits at most `waitLimitMs`. */
   verify(plain: string, stored: string, waitLimitMs: number): VerifyResult {
-    const port = this.ensureHelper();
-    const id = this.nextId++;
-    Atomics.store(this.flag, 0, 0);
-    port.postMessage({ id, op: 'verify', plain: Buffer.from(plain, 'utf8'), stored } satisfies HashWorkerRequest);
-    const deadline = Date.now() + waitLimitMs;
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) return { error: 'Password verification timed out' };
-      Atomics.wait(this.flag, 0, 0, left);
-      Atomics.store(this.flag, 0, 0);
-      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-        const reply = m.message as HashWorkerReply;
-        if (reply.id !== id) continue; // a late answer to a request we gave up on
-        if (reply.op === 'verify') return reply.result;
-        return { error: reply.op === 'error' ? reply.message : 'unexpected hash worker reply' };
-      }
-    }
+    const reply = this.helper.call({ op: 'verify', plain: Buffer.from(plain, 'utf8'), stored }, waitLimitMs);
+    if (!reply) return { error: 'Password verification timed out' };
+    if (reply.op === 'verify') return reply.result;
+    return { error: reply.op === 'error' ? reply.message : 'unexpected hash worker reply' };
   }
 
   close(): void {
-    void this.helper?.terminate();
-    this.helper = undefined;
-  }
-
-  private ensureHelper(): MessagePort {
-    if (this.helper && this.port) return this.port;
-    const { port1, port2 } = new MessageChannel();
-    this.helper = new Worker(hashWorkerUrl(), { workerData: { port: port2, flag: this.flag }, transferList: [port2] });
-    this.helper.unref();
-    this.port = port1;
-    return port1;
+    this.helper.close();
   }
 }
 

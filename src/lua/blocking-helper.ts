@@ -1,0 +1,52 @@
+// A helper thread a Lua worker calls synchronously. Lua code on the stack keeps the worker's
+// event loop from running, so the work (an HTTP request, a password hash) runs on a helper thread
+// and the caller sleeps in Atomics.wait until the helper raises a shared flag; the answer travels
+// on a MessagePort and is read with receiveMessageOnPort. The helper's entry receives
+// `workerData = { port, flag }` and must set flag[0] = 1 and notify after each reply.
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+
+/** Omit over each member of a union (a plain Omit would merge the members). */
+export type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+export class BlockingHelperThread<Req extends { id: number }, Res extends { id: number }> {
+  private helper?: Worker;
+  private port?: MessagePort;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private nextId = 1;
+
+  constructor(private readonly entry: URL) {}
+
+  /** Sends the request and waits for its answer; null when `waitLimitMs` passed first. */
+  call(req: WithoutId<Req>, waitLimitMs: number): Res | null {
+    const port = this.ensureHelper();
+    const id = this.nextId++;
+    Atomics.store(this.flag, 0, 0);
+    port.postMessage({ ...req, id });
+    const deadline = Date.now() + waitLimitMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) return null;
+      Atomics.wait(this.flag, 0, 0, left);
+      Atomics.store(this.flag, 0, 0);
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+        const res = m.message as Res;
+        if (res.id === id) return res;
+        // an answer to an earlier request we stopped waiting for: drop it
+      }
+    }
+  }
+
+  close(): void {
+    void this.helper?.terminate();
+    this.helper = undefined;
+  }
+
+  private ensureHelper(): MessagePort {
+    if (this.helper && this.port) return this.port;
+    const { port1, port2 } = new MessageChannel();
+    this.helper = new Worker(this.entry, { workerData: { port: port2, flag: this.flag }, transferList: [port2] });
+    this.helper.unref();
+    this.port = port1;
+    return port1;
+  }
+}
