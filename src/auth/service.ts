@@ -32,8 +32,8 @@ export type UserLookupResult = { found: true; user: string; fields: Record<strin
 export const AUTH_FAILED_MSG = 'Authentication failed.';
 export const AUTH_TEMPFAIL_MSG = 'Temporary authentication failure.';
 
-interface ConfiguredPassdb {
-  driver: PassdbDriver;
+/** What passdbs and userdbs share in the chain: name, result_* rules, skip and field templates. */
+interface ChainRules {
   name: string;
   success: AuthDbRule;
   failure: AuthDbRule;
@@ -41,20 +41,17 @@ interface ConfiguredPassdb {
   skip: AuthDbSkip;
   defaultFields: [string, string][];
   overrideFields: [string, string][];
+}
+
+interface ConfiguredPassdb extends ChainRules {
+  driver: PassdbDriver;
   master: boolean;
   pass: boolean;
   deny: boolean;
 }
 
-interface ConfiguredUserdb {
+interface ConfiguredUserdb extends ChainRules {
   driver: UserdbDriver;
-  name: string;
-  success: AuthDbRule;
-  failure: AuthDbRule;
-  internalfail: AuthDbRule;
-  skip: AuthDbSkip;
-  defaultFields: [string, string][];
-  overrideFields: [string, string][];
 }
 
 export interface AuthServiceOptions {
@@ -77,8 +74,8 @@ interface ChainOutcome {
   credentials?: Buffer;
 }
 
-/** What a passdb and a userdb share: name, result_* rules, skip and field templates. */
-function chainRules(s: AuthDbSettings, kind: 'passdb' | 'userdb') {
+/** The chain rules of one passdb or userdb block. */
+function chainRules(s: AuthDbSettings, kind: 'passdb' | 'userdb'): ChainRules {
   return {
     name: s.name ?? s.driver,
     success: parseRule(s.result_success, 'return-ok', 'result_success'),
