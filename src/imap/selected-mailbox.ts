@@ -2,6 +2,7 @@
 // the flags last reported, the \Recent messages this session owns, and the changes made by other
 // sessions or LMTP deliveries that are still to be announced. Storage is by UID; sequence numbers
 // exist only here, and they change only when this view announces EXISTS/EXPUNGE.
+import type { MailboxViewSnapshot } from '../storage/sqlite-user-store.js';
 import { SYSTEM_FLAGS, type ChangeRecord, type MessageFlags, type UserStore } from '../storage/types.js';
 import { sequenceSetIntervals, type SequenceSet } from './protocol/index.js';
 
@@ -19,8 +20,11 @@ export class SelectedMailbox {
   /** RFC822.SIZE by sequence number − 1 (parallel to `uids`); -1 while not known (appended later). */
   private sizes: number[] = [];
   private unknownSizes = 0;
-  private flags = new Map<number, string[]>();
-  private modseqs = new Map<number, number>();
+  /** Stored flags and modseqs by sequence number − 1 (parallel to `uids`; found by UID with seqOf). */
+  private flags: string[][] = [];
+  private modseqs: number[] = [];
+  /** Sequence number of the first message without \Seen when the view was opened (0: none). */
+  firstUnseenAtOpen = 0;
   private recent = new Set<number>();
   /** Expunged in storage but not yet announced (RFC 3501 §7.4.1: not during FETCH/STORE/SEARCH). */
   private pendingExpunges = new Set<number>();
@@ -60,6 +64,8 @@ export class SelectedMailbox {
 
   /** Opens the view; throws StorageError NONEXISTENT for a missing or \Noselect mailbox. */
   static open(store: UserStore, name: string, readOnly: boolean): SelectedMailbox {
+    const fast = (store as Partial<ViewSource>).openMailboxView;
+    if (typeof fast === 'function') return SelectedMailbox.fromSnapshot(store, fast.call(store, name, !readOnly), readOnly);
     const status = store.status(name);
     const info = store.getMailbox(name)!;
     const view = new SelectedMailbox(store, info.id, info.name, readOnly, info.uidValidity, info.uidNext, info.highestModseq);
@@ -75,6 +81,33 @@ export class SelectedMailbox {
     // Dovecot: EXAMINE does not take \Recent away from the next SELECT.
     if (!readOnly) for (const uid of store.claimRecent(info.id)) view.recent.add(uid);
     else view.recentForExamine = status.recent;
+    view.firstUnseenAtOpen = view.findFirstUnseen();
+    view.announcedExists = view.uids.length;
+    view.announcedRecent = view.recentCount;
+    return view;
+  }
+
+  /** One storage transaction read the listing (and, for SELECT, claimed \Recent): only the view is built here. */
+  private static fromSnapshot(store: UserStore, snap: MailboxViewSnapshot, readOnly: boolean): SelectedMailbox {
+    const info = snap.info;
+    const view = new SelectedMailbox(store, info.id, info.name, readOnly, info.uidValidity, info.uidNext, info.highestModseq);
+    view.syncedModseq = info.highestModseq;
+    view.uids = snap.uids;
+    view.sizes = snap.sizes;
+    view.flags = snap.flags;
+    view.modseqs = snap.modseqs;
+    // Keywords in use, in order of first appearance, then the other registered ones (as open() by
+    // messages does). Messages with the same flags share one list: each list is looked at once.
+    const seen = new Set<string[]>();
+    for (const list of snap.flags) {
+      if (seen.has(list)) continue;
+      seen.add(list);
+      for (const f of list) if (!f.startsWith('\\')) view.keywords.add(f);
+    }
+    for (const k of snap.keywords) view.keywords.add(k);
+    if (readOnly) view.recentForExamine = snap.recentCount;
+    else for (const uid of snap.claimedRecent) view.recent.add(uid);
+    view.firstUnseenAtOpen = snap.firstUnseenSeq;
     view.announcedExists = view.uids.length;
     view.announcedRecent = view.recentCount;
     return view;
@@ -85,9 +118,14 @@ export class SelectedMailbox {
   private addMessage(m: MessageFlags): void {
     this.uids.push(m.uid);
     this.sizes.push(m.size);
-    this.flags.set(m.uid, m.flags);
-    this.modseqs.set(m.uid, m.modseq);
+    this.flags.push(m.flags);
+    this.modseqs.push(m.modseq);
     for (const f of m.flags) if (!f.startsWith('\\')) this.keywords.add(f);
+  }
+
+  private findFirstUnseen(): number {
+    for (let i = 0; i < this.flags.length; i++) if (!this.flags[i]!.includes('\\Seen')) return i + 1;
+    return 0;
   }
 
   get count(): number {
@@ -123,12 +161,13 @@ export class SelectedMailbox {
 
   /** Stored flags plus \Recent when this session owns it. */
   flagsOf(uid: number): string[] {
-    const stored = this.flags.get(uid) ?? [];
+    const stored = this.storedFlagsOf(uid);
     return this.recent.has(uid) ? [...stored, '\\Recent'] : stored;
   }
 
   storedFlagsOf(uid: number): string[] {
-    return this.flags.get(uid) ?? [];
+    const seq = this.seqOf(uid);
+    return seq > 0 ? this.flags[seq - 1]! : [];
   }
 
   /** RFC822.SIZE of the message at `seq`, -1 when the view does not know it (see loadSizes). */
@@ -166,7 +205,8 @@ export class SelectedMailbox {
   }
 
   modseqOf(uid: number): number {
-    return this.modseqs.get(uid) ?? 0;
+    const seq = this.seqOf(uid);
+    return seq > 0 ? this.modseqs[seq - 1]! : 0;
   }
 
   /** The \Recent UIDs this session owns (the FETCH/SEARCH engines read it). */
@@ -190,9 +230,10 @@ export class SelectedMailbox {
 
   /** Records flags this session stored itself (so sync does not announce them again). */
   noteFlags(uid: number, flags: string[], modseq: number): void {
-    if (!this.flags.has(uid)) return;
-    this.flags.set(uid, flags);
-    this.modseqs.set(uid, modseq);
+    const seq = this.seqOf(uid);
+    if (seq === 0) return;
+    this.flags[seq - 1] = flags;
+    this.modseqs[seq - 1] = modseq;
     this.noteKeywords(flags);
   }
 
@@ -300,12 +341,12 @@ export class SelectedMailbox {
     for (const c of changes) {
       if (c.modseq > this.syncedModseq) this.syncedModseq = c.modseq;
       if (c.modseq > this.highestModseq) this.highestModseq = c.modseq;
+      const seq = this.seqOf(c.uid);
       if (c.kind === 'expunge') {
-        if (this.flags.has(c.uid)) this.pendingExpunges.add(c.uid);
+        if (seq > 0) this.pendingExpunges.add(c.uid);
         continue;
       }
-      const known = this.flags.get(c.uid);
-      if (known === undefined) {
+      if (seq === 0) {
         // New message: UIDs only grow, so it goes at the end of the map.
         if (c.kind === 'append' && (this.uids.length === 0 || c.uid > this.uids[this.uids.length - 1]!)) {
           this.addMessageWithKeywordCheck(c.uid, c.flags, c.modseq);
@@ -315,9 +356,9 @@ export class SelectedMailbox {
         continue;
       }
       if (this.pendingExpunges.has(c.uid)) continue;
-      this.modseqs.set(c.uid, c.modseq);
-      if (!sameFlags(known, c.flags)) {
-        this.flags.set(c.uid, c.flags);
+      this.modseqs[seq - 1] = c.modseq;
+      if (!sameFlags(this.flags[seq - 1]!, c.flags)) {
+        this.flags[seq - 1] = c.flags;
         this.noteKeywords(c.flags);
         this.flagUpdates.add(c.uid);
       }
@@ -334,8 +375,8 @@ export class SelectedMailbox {
     this.uids.push(uid);
     this.sizes.push(-1);
     this.unknownSizes++;
-    this.flags.set(uid, flags);
-    this.modseqs.set(uid, modseq);
+    this.flags.push(flags);
+    this.modseqs.push(modseq);
     this.noteKeywords(flags);
   }
 
@@ -350,8 +391,8 @@ export class SelectedMailbox {
   private removeAt(seq: number, uid: number): void {
     this.uids.splice(seq - 1, 1);
     if (this.sizes.splice(seq - 1, 1)[0] === -1) this.unknownSizes--;
-    this.flags.delete(uid);
-    this.modseqs.delete(uid);
+    this.flags.splice(seq - 1, 1);
+    this.modseqs.splice(seq - 1, 1);
     // An expunged \Recent message leaves the count without a RECENT response (Dovecot).
     if (this.recent.delete(uid)) this.announcedRecent--;
   }
@@ -373,12 +414,18 @@ export class SelectedMailbox {
   /** Messages with \Deleted among `candidates` (or all), for EXPUNGE / CLOSE. */
   deletedUids(candidates?: Set<number>): number[] {
     const out: number[] = [];
-    for (const uid of this.uids) {
+    for (let i = 0; i < this.uids.length; i++) {
+      const uid = this.uids[i]!;
       if (candidates && !candidates.has(uid)) continue;
-      if ((this.flags.get(uid) ?? []).includes('\\Deleted')) out.push(uid);
+      if (this.flags[i]!.includes('\\Deleted')) out.push(uid);
     }
     return out;
   }
+}
+
+/** SqliteUserStore.openMailboxView, used when the store has it. */
+interface ViewSource {
+  openMailboxView(name: string, claim: boolean): MailboxViewSnapshot;
 }
 
 function sameFlags(a: string[], b: string[]): boolean {

@@ -98,6 +98,25 @@ function checkUids(uids: readonly number[]): string {
   return JSON.stringify(uids);
 }
 
+/** The selected-mailbox view's starting state (SqliteUserStore.openMailboxView). */
+export interface MailboxViewSnapshot {
+  /** The mailbox row, read in the same transaction as the listing. */
+  info: MailboxInfo;
+  /** Parallel columns in UID order. */
+  uids: number[];
+  modseqs: number[];
+  flags: string[][];
+  sizes: number[];
+  /** \Recent messages (before the claim). */
+  recentCount: number;
+  /** With `claim`: the UIDs whose \Recent this caller took, ascending; else empty. */
+  claimedRecent: number[];
+  /** Sequence number of the first message without \Seen, 0 when there is none. */
+  firstUnseenSeq: number;
+  /** The mailbox's registered keywords (as MailboxStatus.keywords). */
+  keywords: string[];
+}
+
 export class SqliteUserStore implements UserStore {
   readonly username: string;
   readonly separator: string;
@@ -874,6 +893,87 @@ export class SqliteUserStore implements UserStore {
     return out;
   }
 
+  /**
+   * What SELECT/EXAMINE needs, read in one transaction (additive; SelectedMailbox uses it when the
+   * store has it): the mailbox row, the listing as parallel columns in UID order (messages with the
+   * same flags share one frozen list, as in listMessageFlags), the mailbox's registered keywords,
+   * the number of \Recent messages and, with `claim`, their UIDs, taken as claimRecent() does.
+   * Throws NONEXISTENT for a missing or \Noselect mailbox.
+   */
+  openMailboxView(name: string, claim: boolean): MailboxViewSnapshot {
+    this.assertOpen();
+    return this.transaction(() => {
+      const row = this.selectable(name);
+      const cols = this.stmts
+        .get(
+          `SELECT json_group_array(uid), json_group_array(modseq), json_group_array(flags), json_group_array(keywords),
+             json_group_array(size), json_group_array(recent)
+           FROM (SELECT uid, modseq, flags, keywords, size, recent FROM message WHERE mailbox_id = ? ORDER BY uid)`,
+        )
+        .raw(true)
+        .get(row.id) as [string, string, string, string, string, string];
+      let uids = JSON.parse(cols[0]) as number[];
+      let modseqs = JSON.parse(cols[1]) as number[];
+      let bits = JSON.parse(cols[2]) as number[];
+      let kws = JSON.parse(cols[3]) as (string | null)[];
+      let sizes = JSON.parse(cols[4]) as number[];
+      let recentCol = JSON.parse(cols[5]) as number[];
+      let ascending = true;
+      for (let i = 1; i < uids.length && ascending; i++) if (uids[i - 1]! >= uids[i]!) ascending = false;
+      if (!ascending) {
+        // SQLite does not promise the aggregate keeps the subquery's order: read it row by row.
+        const rows = this.stmts
+          .get('SELECT uid, modseq, flags, keywords, size, recent FROM message WHERE mailbox_id = ? ORDER BY uid')
+          .raw(true)
+          .all(row.id) as [number, number, number, string | null, number, number][];
+        uids = rows.map((r) => r[0]);
+        modseqs = rows.map((r) => r[1]);
+        bits = rows.map((r) => r[2]);
+        kws = rows.map((r) => r[3]);
+        sizes = rows.map((r) => r[4]);
+        recentCol = rows.map((r) => r[5]);
+      }
+      const n = uids.length;
+      const noKeywords = new Map<number, string[]>();
+      const withKeywords = new Map<string, string[]>();
+      const flags = new Array<string[]>(n);
+      const recentUids: number[] = [];
+      let firstUnseenSeq = 0;
+      for (let i = 0; i < n; i++) {
+        const b = bits[i]!;
+        const kw = kws[i]!;
+        let list: string[] | undefined;
+        if (kw === null) {
+          list = noKeywords.get(b);
+          if (list === undefined) noKeywords.set(b, (list = Object.freeze(flagsToList(b, null)) as string[]));
+        } else {
+          const key = `${b} ${kw}`;
+          list = withKeywords.get(key);
+          if (list === undefined) withKeywords.set(key, (list = Object.freeze(flagsToList(b, kw)) as string[]));
+        }
+        flags[i] = list;
+        if (firstUnseenSeq === 0 && (b & SEEN_BIT) === 0) firstUnseenSeq = i + 1;
+        if (recentCol[i] === 1) recentUids.push(uids[i]!);
+      }
+      // Every \Recent row of the mailbox is in the listing: the UPDATE starts at the first of them
+      // (usually the newest few) and returns nothing, the listing already named them.
+      if (claim && recentUids.length > 0) {
+        this.stmts.get('UPDATE message SET recent = 0 WHERE mailbox_id = ? AND uid >= ? AND recent = 1').run(row.id, recentUids[0]);
+      }
+      return {
+        info: this.toInfo(row),
+        uids,
+        modseqs,
+        flags,
+        sizes,
+        recentCount: recentUids.length,
+        claimedRecent: claim ? recentUids : [],
+        firstUnseenSeq,
+        keywords: this.stmts.get('SELECT keyword FROM mailbox_keyword WHERE mailbox_id = ? ORDER BY keyword_lc').pluck().all(row.id) as string[],
+      };
+    });
+  }
+
   getMessages(mailboxId: number, uids: number[]): MessageMeta[] {
     this.assertOpen();
     return this.selectByUids(mailboxId, uids).map((t) => this.toMeta(t));
@@ -1066,11 +1166,14 @@ export class SqliteUserStore implements UserStore {
 
   claimRecent(mailboxId: number): number[] {
     return this.transaction(() => {
+      // Found through the partial index (only \Recent rows), already in UID order; the UPDATE then
+      // starts at the first of them instead of going through the whole mailbox.
       const uids = this.stmts
-        .get('UPDATE message SET recent = 0 WHERE mailbox_id = ? AND recent = 1 RETURNING uid')
+        .get('SELECT uid FROM message INDEXED BY message_recent WHERE mailbox_id = ? AND recent = 1 ORDER BY uid')
         .pluck()
         .all(mailboxId) as number[];
-      return uids.sort((a, b) => a - b);
+      if (uids.length > 0) this.stmts.get('UPDATE message SET recent = 0 WHERE mailbox_id = ? AND uid >= ? AND recent = 1').run(mailboxId, uids[0]);
+      return uids;
     });
   }
 

@@ -22,7 +22,7 @@ async function select(session: ImapSession, cmd: CommandOf<'SELECT' | 'EXAMINE'>
   w(`* OK [PERMANENTFLAGS (${view.permanentFlagList()})] ${readOnly ? 'Read-only mailbox.' : 'Flags permitted.'}`);
   w(`* ${view.count} EXISTS`);
   w(`* ${view.recentCount} RECENT`);
-  const firstUnseen = firstUnseenSeq(view);
+  const firstUnseen = view.firstUnseenAtOpen;
   if (firstUnseen > 0) w(`* OK [UNSEEN ${firstUnseen}] First unseen.`);
   w(`* OK [UIDVALIDITY ${view.uidValidity}] UIDs valid`);
   w(`* OK [UIDNEXT ${uidNext}] Predicted next UID`);
@@ -31,12 +31,6 @@ async function select(session: ImapSession, cmd: CommandOf<'SELECT' | 'EXAMINE'>
   session.selected = view;
   session.state = 'selected';
   return ok(`${cmd.name === 'SELECT' ? 'Select' : 'Examine'} completed.`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
-}
-
-function firstUnseenSeq(view: SelectedMailbox): number {
-  const uids = view.allUids;
-  for (let i = 0; i < uids.length; i++) if (!view.storedFlagsOf(uids[i]!).includes('\\Seen')) return i + 1;
-  return 0;
 }
 
 export const SELECT: CommandHandler<'SELECT'> = { states: AUTHENTICATED, run: (session, _tag, cmd) => select(session, cmd) };
