@@ -12,7 +12,7 @@ import {
 import type { ConfigNode, ConfigSectionNode, ConfigSettingNode } from './parser.js';
 import {
   SETTING_KINDS, defaultInetListener, defaultMailbox, defaultNamespace, defaultPassdb, defaultService,
-  defaultServices, defaultUnixListener, defaultUserdb, type MailboxSettings, type NamespaceSettings,
+  defaultUnixListener, defaultUserdb, type MailboxSettings, type NamespaceSettings,
   type PassdbSettings, type ResultAction, type ScalarSettings, type ServiceSettings, type SettingKind,
   type Settings, type UserdbSettings,
 } from './settings.js';

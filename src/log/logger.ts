@@ -58,10 +58,6 @@ class LogHub {
     this.defaultSink = (r) => (r.level === 'Debug' ? debug : r.level === 'Info' ? info : main)(r);
   }
 
-  setLogPath(path: string): void {
-    this.setLogPaths({ log_path: path });
-  }
-
   /** Silences the default stderr sink (tests, CLI commands that print their own output). */
   setDefaultOutput(enabled: boolean): void {
     this.useDefault = enabled;
