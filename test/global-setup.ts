@@ -1,9 +1,10 @@
 // Jest globalSetup: worker threads cannot load TypeScript, so compile the worker entries (and
 // what they import) to dist/ exactly like `npm run build` would, before any test spawns them.
-// Only the worker entry graph is compiled, so unrelated work in progress cannot break it.
+// The Lua chunks (src/lua/chunks/*.lua) are copied beside them. Only the worker entry graph is compiled, so unrelated work in progress cannot break it.
 import ts from 'typescript';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { cpSync } from 'node:fs';
 
 const WORKER_ENTRIES = [
   'src/lua/worker.ts',
@@ -27,4 +28,7 @@ export default function globalSetup(): void {
   );
   const result = program.emit();
   if (result.emitSkipped) throw new Error('globalSetup: compiling the Lua worker entries failed');
+  // tsc emits no .lua: the workers read the Lua chunks from dist/src/lua/chunks/ (as
+  // scripts/copy-lua-chunks.ts does for `npm run build`; jest's globalSetup cannot import it).
+  cpSync(join(root, 'src/lua/chunks'), join(root, 'dist/src/lua/chunks'), { recursive: true });
 }

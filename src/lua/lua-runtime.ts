@@ -8,6 +8,7 @@
 // as its pushValue (integral numbers as Lua integers, LuaMultiReturn as several values), thrown
 // Errors as a `js_error` userdata whose tostring is the message.
 import { LUA_REGISTRYINDEX, LuaMultiReturn, LuaType, type LuaWasm } from 'wasmoon';
+import { luaChunk } from './lua-chunks.js';
 import { rawModule } from './lua-stack.js';
 import { fastLua, rawExportsOf } from './raw-exports.js';
 
@@ -38,11 +39,6 @@ interface MemoryAccount {
 }
 
 const JS_ERROR = 'js_error';
-const JS_ERROR_LUA = `local mt = ...
-local getuv = debug.getuservalue
-mt.__metatable = 'protected metatable'
-mt.__index = function(u, k) if k == 'message' then return (getuv(u, 1)) end return nil end
-mt.__tostring = function(u) return (getuv(u, 1)) end`;
 
 /** Per wasm module (= per worker): the shared allocator and trampoline, host function table. */
 export class LuaRuntime {
@@ -264,12 +260,13 @@ export class LuaRuntime {
     lua.lua_setiuservalue(L, -2, 1);
     if (lua.luaL_newmetatable(L, JS_ERROR)) {
       // First js_error of this state: fill the metatable (__name is set by luaL_newmetatable).
-      const code = Buffer.from(JS_ERROR_LUA, 'utf8');
+      const chunk = luaChunk('js-error.lua');
+      const code = Buffer.from(chunk.source, 'utf8');
       const m = rawModule(lua);
       const ptr = m._malloc(code.length + 1);
       try {
         m.HEAPU8.set(code, ptr);
-        if (lua.luaL_loadbufferx(L, ptr, code.length, '=js_error', 't') !== 0) throw new Error(lua.lua_tolstring(L, -1, null));
+        if (lua.luaL_loadbufferx(L, ptr, code.length, chunk.chunkName, 't') !== 0) throw new Error(lua.lua_tolstring(L, -1, null));
       } finally {
         m._free(ptr);
       }

@@ -3,7 +3,7 @@
 // → hook calls → close (script_deinit, lua_close).
 import { LUA_REGISTRYINDEX, LuaEventMasks, LuaMultiReturn, type LuaFactory, type LuaWasm } from 'wasmoon';
 import { LuaRuntime, rawHost } from './lua-runtime.js';
-import { LAZY_CHUNKS, PRELUDE_CHUNK_NAME, PRELUDE_LUA } from './prelude-lua.js';
+import { LAZY_CHUNK_FILES, luaChunk, type LuaChunk } from './lua-chunks.js';
 import { isBindingArg, pushString, pushValue, rawModule, readString, readValue } from './lua-stack.js';
 import { skipShebang, type ScriptSourceCache } from './script-source.js';
 import type { ChunkCache } from './chunk-cache.js';
@@ -55,7 +55,7 @@ export class LuaScriptState {
   private readonly hostIds: number[] = [];
   private runnerRef = -1;
   /** Lazy chunks a binding module defined for this state (ctx.defineLazy), by name. */
-  private lazyChunks: Map<string, { source: string; chunkName: string; host?: HostFunctions; data?: LuaArg }> | undefined;
+  private lazyChunks: Map<string, { chunk: LuaChunk; host?: HostFunctions; data?: LuaArg }> | undefined;
   private deadline = Infinity;
   private closed = false;
 
@@ -224,7 +224,8 @@ export class LuaScriptState {
       load_lazy: rawHost((L: number) => {
         const name = lua.lua_tolstring(L, 1, null);
         const own = this.lazyChunks?.get(name);
-        const chunk = own ?? LAZY_CHUNKS[name];
+        const file = LAZY_CHUNK_FILES[name];
+        const chunk = own?.chunk ?? (file !== undefined ? luaChunk(file) : undefined);
         if (!chunk) {
           pushString(lua, L, 'unknown lazy chunk');
           return lua.lua_error(L);
@@ -237,7 +238,8 @@ export class LuaScriptState {
         return 3;
       }),
     };
-    if (this.loadCached(PRELUDE_LUA, () => Buffer.from(PRELUDE_LUA, 'utf8'), PRELUDE_CHUNK_NAME, 't') !== 0) {
+    const prelude = luaChunk('prelude.lua');
+    if (this.loadCached(prelude.source, () => Buffer.from(prelude.source, 'utf8'), prelude.chunkName, 't') !== 0) {
       throw new LuaScriptFailure('load', `prelude: ${readString(lua, L, -1)}`);
     }
     this.pushHostTable(hostTable);
@@ -324,12 +326,12 @@ export class LuaScriptState {
       lua: this.lua,
       L: this.L,
       log: (level, prefix, message) => this.log(level, prefix, message),
-      defineLazy: (name, source, chunkName, host, data) => {
-        (this.lazyChunks ??= new Map()).set(name, { source, chunkName: `=${chunkName}`, host, data });
+      defineLazy: (name, chunk, host, data) => {
+        (this.lazyChunks ??= new Map()).set(name, { chunk, host, data });
       },
-      runLua: (source, chunkName, host, data) => {
+      runLua: (chunk, host, data) => {
         const { lua, L } = this;
-        const status = this.loadCached(source, () => Buffer.from(source, 'utf8'), `=${chunkName}`, 't');
+        const status = this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't');
         if (status !== 0) {
           const msg = readString(lua, L, -1);
           lua.lua_settop(L, -2);
