@@ -4,7 +4,7 @@ export type { AuthResult, AuthFailure, AuthFailureReason, PlainAuthRequest, User
 export type { AuthSettings, AuthDbSettings } from './settings.js';
 export type { AuthClientInfo } from './request.js';
 export { AuthPenalty } from './penalty.js';
-export { registerAuthDriver } from './drivers/registry.js';
+export { registerAuthDriver, hasAuthDriver, authDriverNames } from './drivers/registry.js';
 export type { AccountStore, AccountRecord, AuthDriverModule, PassdbDriver, UserdbDriver } from './drivers/types.js';
 export { verifyPassword, hashPassword, credentialsFor, DEFAULT_PASSWORD_SCHEME } from './schemes/registry.js';
 export { createMechanism, SASL_MECHANISMS } from './sasl/index.js';

@@ -2,6 +2,7 @@
 // context (so `roost version` or `roost pw` never open a database).
 import type { Readable } from 'node:stream';
 import type { Settings } from '../config/index.js';
+import { checkSettings } from './config-check.js';
 import { loadSettings } from './overrides.js';
 import { createServerContext, type CreatedContext } from './context.js';
 import { installPlugins, type Plugins } from './plugins.js';
@@ -28,7 +29,9 @@ export class CliEnv {
 
   get settings(): Settings {
     if (!this.loaded) {
-      this.loaded = loadSettings(this.configPath, this.overrides);
+      const loaded = loadSettings(this.configPath, this.overrides);
+      checkSettings(loaded.settings, this.configPath);
+      this.loaded = loaded;
     }
     return this.loaded.settings;
   }

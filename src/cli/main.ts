@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `roost`: the server and its admin CLI. Verbs and output follow doveadm where doveadm has the verb.
+import { realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../config/index.js';
 import { logHub } from '../log/logger.js';
 import { StorageError } from '../storage/types.js';
@@ -20,18 +22,20 @@ import { ROOST_VERSION } from './version.js';
 
 export const DEFAULT_CONFIG = 'config/roost.conf';
 
-const HELP = `usage: roost [-c FILE] [-o key=value]... VERB ...
+const HELP = `usage: roost [-c FILE] [-o key=value]... VERB ...   (-c and -o may also follow the verb)
   serve                                   run the IMAP and LMTP servers
-  user add|del|list|show|passwd ...       manage built-in accounts
+  user add|del|list|show|passwd|set ...   manage built-in accounts
   user USER | user '*'                    userdb lookup / iterate (doveadm user)
   mailbox list|create|delete|rename|status -u USER ...
   metadata get|set|unset|list -u USER MAILBOX [KEY [VALUE]]
   deliver -u USER [-m MAILBOX] [-f FROM]  deliver a message from stdin (like dovecot-lda)
   auth test USER [PASS] | auth lookup USER
-  pw [-s SCHEME] [-p PASS] [-t HASH]      hash or test a password
-  config [-a]                             print the effective configuration
+  pw [-s SCHEME] [-p PASS] [-t HASH] | pw -l   hash or test a password; -l lists the schemes
+  config [-a|-n] [SETTING...]             print the effective configuration (like doveconf)
   migrate                                 apply database migrations
-  version
+  version                                 print the version
+  help                                    print this list
+-o takes doveconf's paths for nested settings: -o service/imap-login/inet_listener/imap/port=1143
 `;
 
 type Verb = (env: CliEnv, argv: string[]) => Promise<number> | number;
@@ -56,22 +60,32 @@ const VERBS: Record<string, Verb> = {
   },
 };
 
-/** Splits the global options (-c, -o) from the verb and its arguments. */
+/**
+ * Takes the global options (-c, -o) out of argv, before or after the verb (`roost -c FILE serve`,
+ * `roost serve -c FILE`, `npm start -- -c FILE`); no verb uses -c or -o for itself. Scanning
+ * stops at `--`, after which every word is the verb's.
+ */
 function splitGlobal(argv: string[]): { config: string | null; overrides: string[]; rest: string[] } {
   let config: string | null = null;
   const overrides: string[] = [];
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const a = argv[i];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
     if (a === '-c' || a === '--config') {
       if (i + 1 >= argv.length) throw new UsageError(`${a} needs a file`);
-      config = argv[++i];
+      config = argv[++i]!;
+    } else if (a.startsWith('--config=')) {
+      config = a.slice('--config='.length);
     } else if (a === '-o') {
       if (i + 1 >= argv.length) throw new UsageError('-o needs key=value');
-      overrides.push(argv[++i]);
-    } else break;
+      overrides.push(argv[++i]!);
+    } else rest.push(a);
   }
-  return { config, overrides, rest: argv.slice(i) };
+  return { config, overrides, rest };
 }
 
 export function processIo(): CliIo {
@@ -136,8 +150,22 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
   }
 }
 
-// Run when executed directly (not when imported by tests).
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+/**
+ * Whether this module is the program node was started with (not imported by tests). argv[1] is
+ * the path as invoked: through a symlink (`npm link`, `npm install -g`, `npx`, node_modules/.bin)
+ * it names the link, so both sides are compared after resolving links.
+ */
+function isEntryPoint(): boolean {
+  const invoked = process.argv[1];
+  if (!invoked) return false;
+  try {
+    return realpathSync(invoked) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
   runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

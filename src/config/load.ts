@@ -1,6 +1,7 @@
 // Entry points: read a config file (or text) into finalized Settings plus warnings.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
+import { overrideNodes } from './overrides.js';
 import { parseConfigTree } from './parser.js';
 import { applyFilterNodes, buildSettings, finalizeSettings } from './settings-builder.js';
 import { builtinSettings, type Settings } from './settings.js';
@@ -11,22 +12,25 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-/** Parses configuration text; `fileName` names it in messages and anchors relative includes. */
-export function parseConfigText(text: string, fileName: string): LoadedConfig {
+/**
+ * Parses configuration text; `fileName` names it in messages and anchors relative includes.
+ * `overrides` are command-line `-o path=value` settings, applied after the text.
+ */
+export function parseConfigText(text: string, fileName: string, overrides: readonly string[] = []): LoadedConfig {
   const { nodes, warnings } = parseConfigTree(text, fileName);
-  const settings = buildSettings(nodes, builtinSettings(), warnings);
+  const settings = buildSettings([...nodes, ...overrideNodes(overrides)], builtinSettings(), warnings);
   return { settings, warnings };
 }
 
 /** Loads a configuration file with its includes. Throws ConfigError naming file and line. */
-export function loadConfig(path: string): LoadedConfig {
+export function loadConfig(path: string, overrides: readonly string[] = []): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new ConfigError(path, 0, `Can't read configuration file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return parseConfigText(text, path);
+  return parseConfigText(text, path, overrides);
 }
 
 /** Every setting at its default (paths derived from `./data` under the current directory). */

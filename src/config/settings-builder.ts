@@ -10,6 +10,8 @@ import {
   IGNORED_SERVICE_SETTINGS, IGNORED_SETTINGS, IGNORED_SETTING_PREFIXES,
 } from './ignored-settings.js';
 import type { ConfigNode, ConfigSectionNode, ConfigSettingNode } from './parser.js';
+import { recordSource } from './source.js';
+import { didYouMean } from './suggest.js';
 import {
   SETTING_KINDS, defaultInetListener, defaultMailbox, defaultNamespace, defaultPassdb, defaultService,
   defaultUnixListener, defaultUserdb, type MailboxSettings, type NamespaceSettings,
@@ -25,6 +27,8 @@ const RESULT_ACTIONS: readonly ResultAction[] = ['return-ok', 'return-fail', 're
 /** RFC 6154 + RFC 8457 special-use flags. */
 const SPECIAL_USE = new Set(['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash', '\\Important']);
 const OTHER_STORE_FORMATS = ['sdbox', 'mdbox', 'maildir', 'mbox', 'dbox'];
+/** Sections applySection knows, for "did you mean" on a misspelled one. */
+const TOP_LEVEL_SECTIONS = ['plugin', 'namespace', 'passdb', 'userdb', 'service', 'protocol', 'local', 'remote'];
 
 interface BuildContext {
   warnings: string[];
@@ -66,6 +70,7 @@ function applyScalar(node: ConfigSettingNode, target: Settings, ctx: BuildContex
     const raw = settingText(node, kind, target);
     const value = convertValue(node, kind, raw);
     (target as unknown as Record<string, unknown>)[k] = checkScalar(node, k, value, ctx);
+    recordSource(target, k, node);
     return;
   }
   if (IGNORED_SETTINGS.has(key) || IGNORED_SETTING_PREFIXES.some((p) => key.startsWith(p))) {
@@ -75,7 +80,7 @@ function applyScalar(node: ConfigSettingNode, target: Settings, ctx: BuildContex
   if (key === 'mail_lua_script' || key.startsWith('push_notification_driver') || key.startsWith('quota')) {
     errorAt(node, `Unknown setting: ${key} (it belongs inside plugin { })`, key);
   }
-  errorAt(node, `Unknown setting: ${key}`, key);
+  errorAt(node, `Unknown setting: ${key}${didYouMean(key, [...Object.keys(SETTING_KINDS), ...IGNORED_SETTINGS, ...TOP_LEVEL_SECTIONS])}`, key);
 }
 
 /** The value's text after `<file` reading and `$setting` expansion. */
@@ -179,6 +184,7 @@ function applySection(node: ConfigSectionNode, target: Settings, ctx: BuildConte
         if (child.kind === 'section') errorAt(child, `Unexpected section ${child.type} inside plugin { }`);
         const c = child as ConfigSettingNode;
         target.plugin[c.key] = settingText(c);
+        recordSource(target.plugin, c.key, c);
       }
       return;
     case 'namespace':
@@ -205,7 +211,7 @@ function applySection(node: ConfigSectionNode, target: Settings, ctx: BuildConte
         if (node.children.length) warnAt(ctx, node, `${node.type} { } is a Dovecot section that Roost does not use (ignored)`);
         return;
       }
-      errorAt(node, `Unknown section: ${node.type}`, node.type);
+      errorAt(node, `Unknown section: ${node.type}${didYouMean(node.type, [...TOP_LEVEL_SECTIONS, ...IGNORED_SECTIONS])}`, node.type);
   }
 }
 
@@ -221,7 +227,7 @@ function applyFields<T extends object>(
   for (const child of node.children) {
     if (child.kind === 'section') {
       const handler = sections[child.type];
-      if (!handler) errorAt(child, `Unknown section ${child.type} inside ${node.type} { }`, child.type);
+      if (!handler) errorAt(child, `Unknown section ${child.type} inside ${node.type} { }${didYouMean(child.type, Object.keys(sections))}`, child.type);
       handler!(child);
       continue;
     }
@@ -230,6 +236,7 @@ function applyFields<T extends object>(
       const raw = settingText(child);
       try {
         (obj as Record<string, unknown>)[child.key] = conv(raw, child);
+        recordSource(obj, child.key, child);
       } catch (e) {
         if (e instanceof ValueError) errorAt(child, `${child.key}: ${e.message}`, child.key);
         throw e;
@@ -237,7 +244,7 @@ function applyFields<T extends object>(
     } else if (ignored.has(child.key)) {
       warnAt(ctx, child, `${node.type} ${child.key} is a Dovecot setting that Roost does not use (ignored)`);
     } else {
-      errorAt(child, `Unknown setting: ${child.key}`, child.key);
+      errorAt(child, `Unknown setting: ${child.key}${didYouMean(child.key, [...Object.keys(converters), ...ignored])}`, child.key);
     }
   }
 }

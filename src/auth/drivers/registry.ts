@@ -16,6 +16,16 @@ export function getAuthDriver(name: string): AuthDriverModule | undefined {
   return drivers.get(name);
 }
 
+/** Whether `driver = name` is valid in a passdb (or userdb) block. */
+export function hasAuthDriver(name: string, kind: 'passdb' | 'userdb'): boolean {
+  return Boolean(drivers.get(name)?.[kind]);
+}
+
+/** The driver names a passdb (or userdb) block accepts, for error messages. */
+export function authDriverNames(kind: 'passdb' | 'userdb'): string[] {
+  return [...drivers.values()].filter((d) => d[kind]).map((d) => d.name);
+}
+
 registerAuthDriver(roostDriver);
 registerAuthDriver(passwdFileDriver);
 registerAuthDriver(staticDriver);
