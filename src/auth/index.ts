@@ -6,5 +6,5 @@ export type { AuthClientInfo } from './request.js';
 export { AuthPenalty } from './penalty.js';
 export { registerAuthDriver, hasAuthDriver, authDriverNames } from './drivers/registry.js';
 export type { AccountStore, AccountRecord, AuthDriverModule, PassdbDriver, UserdbDriver } from './drivers/types.js';
-export { verifyPassword, hashPassword, credentialsFor, DEFAULT_PASSWORD_SCHEME } from './schemes/registry.js';
+export { verifyPassword, hashPassword, credentialsFor, listPasswordSchemes, DEFAULT_PASSWORD_SCHEME } from './schemes/registry.js';
 export { createMechanism, SASL_MECHANISMS } from './sasl/index.js';

@@ -116,7 +116,7 @@ export function formatConfig(settings: Settings, options: FormatOptions = {}): s
 }
 
 /** Re-prints raw filter contents; `$setting` references stay references. */
-function formatNodes(nodes: ConfigNode[], depth: number, out: string[]): void {
+export function formatNodes(nodes: ConfigNode[], depth: number, out: string[]): void {
   for (const n of nodes) {
     const pad = '  '.repeat(depth);
     if (n.kind === 'setting') {

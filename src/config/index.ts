@@ -3,6 +3,7 @@ export { ConfigError } from './errors.js';
 export { loadConfig, parseConfigText, defaultSettings, settingsFor, type LoadedConfig } from './load.js';
 export { formatConfig, type FormatOptions } from './format.js';
 export { sourceOf, type SourcePosition } from './source.js';
+export { lookupSetting, type LookupResult } from './lookup.js';
 export { parseSize, parseTime, parseBool, formatSize, formatTime } from './units.js';
 export type {
   Settings, ScalarSettings, ServiceSettings, NamespaceSettings, MailboxSettings, PassdbSettings,

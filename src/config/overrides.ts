@@ -8,9 +8,33 @@ import { ConfigError } from './errors.js';
 import { parseConfigTree, type ConfigNode, type ConfigSectionNode } from './parser.js';
 
 /** Section types followed by a name in a path (`service/NAME/...`); others (`plugin/KEY`) are not. */
-const NAMED_SECTIONS = new Set([
+export const NAMED_SECTIONS: ReadonlySet<string> = new Set([
   'service', 'inet_listener', 'unix_listener', 'fifo_listener', 'namespace', 'mailbox', 'passdb', 'userdb', 'protocol',
 ]);
+
+export interface SettingPath {
+  /** Outermost first: `service/imap-login/inet_listener/imap/port` → service imap-login, inet_listener imap. */
+  sections: { type: string; name: string }[];
+  key: string;
+}
+
+/** Splits a setting's path; null when a segment is empty or a named section lacks its name. */
+export function parseSettingPath(path: string): SettingPath | null {
+  const parts = path.split('/');
+  if (parts.some((p) => p === '')) return null;
+  const key = parts.pop()!;
+  const sections: SettingPath['sections'] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const type = parts[i]!;
+    if (NAMED_SECTIONS.has(type)) {
+      if (i + 1 >= parts.length) return null;
+      sections.push({ type, name: parts[++i]! });
+    } else {
+      sections.push({ type, name: '' });
+    }
+  }
+  return { sections, key };
+}
 
 /** The config nodes for `-o` values, applied after the file's, in order. */
 export function overrideNodes(overrides: readonly string[]): ConfigNode[] {
@@ -24,9 +48,9 @@ function overrideNode(override: string): ConfigNode {
   };
   const eq = override.indexOf('=');
   if (eq <= 0) fail('-o needs key=value');
-  const path = override.slice(0, eq).trim().split('/');
-  if (path.some((p) => p === '')) fail(`Invalid setting path: ${override.slice(0, eq).trim()}`);
-  const key = path.pop()!;
+  const path = parseSettingPath(override.slice(0, eq).trim());
+  if (!path) return fail(`Invalid setting path: ${override.slice(0, eq).trim()}`);
+  const key = path.key;
   let value: ConfigNode;
   try {
     // Parsed as a line of a file in the current folder, so `<file` paths are relative to it.
@@ -38,16 +62,7 @@ function overrideNode(override: string): ConfigNode {
   }
   Object.assign(value, { file: label, line: 0 });
   // Wrap the setting in its sections, innermost first.
-  const sections: { type: string; name: string }[] = [];
-  for (let i = 0; i < path.length; i++) {
-    const type = path[i]!;
-    if (NAMED_SECTIONS.has(type)) {
-      if (i + 1 >= path.length) fail(`${type} needs a name in the path: ${type}/NAME/${key}`);
-      sections.push({ type, name: path[++i]! });
-    } else {
-      sections.push({ type, name: '' });
-    }
-  }
+  const sections = [...path.sections];
   let node: ConfigNode = value;
   for (const s of sections.reverse()) {
     const section: ConfigSectionNode = { kind: 'section', type: s.type, name: s.name, children: [node], file: label, line: 0 };

@@ -12,6 +12,9 @@ export interface SmtpReplyError extends Error {
 }
 
 const OWN_CODE = /^[245]\.\d{1,3}\.\d{1,3} /;
+const LMTP_HELO_REFUSED = /^Error: (?:HELO|EHLO) not allowed in LMTP server$/;
+/** lib-smtp's reply to a command LMTP does not have (smtp-server-command.c). */
+const UNKNOWN_COMMAND = '5.5.1 Unknown command';
 
 type Send = (this: unknown, code: number, data: unknown, context?: unknown) => void;
 interface PatchableConnection {
@@ -26,6 +29,9 @@ export function installOwnEnhancedCodes(): void {
   const patched: PatchableConnection['send'] = function (this: unknown, code, data, context) {
     // `false` is smtp-server's own "no enhanced code" context.
     if (typeof data === 'string' && OWN_CODE.test(data)) return original.call(this, code, data, false);
+    // HELO/EHLO on LMTP: smtp-server answers `500 Error: HELO not allowed in LMTP server` without
+    // an enhanced code although ENHANCEDSTATUSCODES is announced (RFC 2034 §3); Dovecot's answer.
+    if (typeof data === 'string' && LMTP_HELO_REFUSED.test(data)) return original.call(this, 500, UNKNOWN_COMMAND, false);
     return original.call(this, code, data, context);
   };
   patched.roostOwnCodes = true;

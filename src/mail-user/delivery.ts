@@ -170,7 +170,8 @@ function targetMailbox(user: MailUser, store: UserStore, req: DeliveryRequest): 
   const existing = store.getMailbox(wanted);
   if (existing && !existing.noselect) return existing.name;
   if (!flag(user, 'lda_mailbox_autocreate')) {
-    user.log.info(`save failed to open mailbox ${wanted}: Mailbox doesn't exist: ${wanted}`);
+    // dovecot-lda 2.3.19 logs exactly this, then `saved mail to INBOX`.
+    user.log.info(`msgid=${messageIdForLog(req.message)}: save failed to open mailbox ${wanted}: Mailbox doesn't exist: ${wanted}`);
     return INBOX;
   }
   try {
@@ -179,7 +180,7 @@ function targetMailbox(user: MailUser, store: UserStore, req: DeliveryRequest): 
     return created.name;
   } catch (err) {
     if (err instanceof StorageError && err.code === 'ALREADYEXISTS') return wanted; // created meanwhile
-    user.log.info(`save failed to create mailbox ${wanted}: ${errorText(err)}`);
+    user.log.info(`msgid=${messageIdForLog(req.message)}: save failed to create mailbox ${wanted}: ${errorText(err)}`);
     return INBOX;
   }
 }

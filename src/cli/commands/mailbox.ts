@@ -54,12 +54,21 @@ export async function runMailbox(env: CliEnv, argv: string[]): Promise<number> {
         const [fieldsArg, ...masks] = ops;
         if (!fieldsArg || !masks.length) throw new UsageError(`usage: roost mailbox status -u USER FIELDS MASK...`);
         const fields = parseStatusFields(fieldsArg);
-        for (const mb of store.listMailboxes()) {
+        const mailboxes = store.listMailboxes();
+        for (const mb of mailboxes) {
           if (mb.noselect || !masks.some((m) => matchMailboxPattern(m, mb.name, store.separator))) continue;
           const st = store.status(mb.name);
           env.io.out(`${mb.name} ${fields.map((f) => `${f}=${statusValue(st, f)}`).join(' ')}\n`);
         }
-        return 0;
+        // A name without wildcards that matches nothing is an error, as in doveadm (exit 68,
+        // DOVEADM_EX_NOTFOUND); a pattern that matches nothing is an empty answer.
+        let status = 0;
+        for (const name of masks.filter((m) => !/[*%]/.test(m))) {
+          if (mailboxes.some((mb) => !mb.noselect && matchMailboxPattern(name, mb.name, store.separator))) continue;
+          env.io.err(`roost: Error: Mailbox ${name}: Failed to lookup mailbox status: Mailbox doesn't exist: ${name}\n`);
+          status = 68;
+        }
+        return status;
       }
       default:
         throw new UsageError(`Unknown mailbox command: ${sub}\nusage: roost ${USAGE}`);

@@ -1,5 +1,5 @@
-// `roost pw [-s SCHEME] [-p PASSWORD] [-t HASH]`: like `doveadm pw`.
-import { DEFAULT_PASSWORD_SCHEME, hashPassword, verifyPassword } from '../../auth/index.js';
+// `roost pw [-s SCHEME] [-p PASSWORD] [-t HASH]` and `roost pw -l`: like `doveadm pw`.
+import { DEFAULT_PASSWORD_SCHEME, hashPassword, listPasswordSchemes, verifyPassword } from '../../auth/index.js';
 import { optionValue, parseArgs, UsageError } from '../args.js';
 import type { CliEnv } from '../cli-context.js';
 
@@ -9,8 +9,15 @@ export async function runPw(env: CliEnv, argv: string[]): Promise<number> {
     { names: ['p', 'password'], value: true },
     { names: ['t', 'test'], value: true },
     { names: ['r', 'rounds'], value: true },
+    { names: ['l', 'list'], value: false },
   ]);
-  if (args.positional.length) throw new UsageError('usage: roost pw [-s SCHEME] [-p PASSWORD] [-t HASH] [-r ROUNDS]');
+  if (args.positional.length) throw new UsageError('usage: roost pw [-s SCHEME] [-p PASSWORD] [-t HASH] [-r ROUNDS] | roost pw -l');
+  if (optionValue(args, 'l') === 'yes') {
+    // doveadm pw -l: the scheme names (aliases included) on one line.
+    env.io.out(`${listPasswordSchemes().join(' ')}
+`);
+    return 0;
+  }
   let password = optionValue(args, 'p');
   if (password === undefined) {
     const a = await env.io.promptSecret('Enter new password: ');
