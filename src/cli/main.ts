@@ -60,6 +60,9 @@ const VERBS: Record<string, Verb> = {
   },
 };
 
+/** Every verb `roost` accepts (`--help` lists each). */
+export const VERB_NAMES: readonly string[] = Object.keys(VERBS);
+
 /**
  * Takes the global options (-c, -o) out of argv, before or after the verb (`roost -c FILE serve`,
  * `roost serve -c FILE`, `npm start -- -c FILE`); no verb uses -c or -o for itself. Scanning

@@ -6,7 +6,7 @@ import type { CliEnv } from '../cli-context.js';
 import { withMailUser } from './user-session.js';
 
 const USAGE =
-  'mailbox list -u USER [MASK...] | mailbox create -u USER [-s] NAME... | mailbox delete -u USER [-s] NAME... | ' +
+  'mailbox list -u USER [-s] [MASK...] | mailbox create -u USER [-s] NAME... | mailbox delete -u USER [-s] NAME... | ' +
   'mailbox rename -u USER OLD NEW | mailbox status -u USER FIELDS MASK...';
 
 /** doveadm mailbox status fields (`all` expands to the common ones). */
@@ -28,6 +28,8 @@ export async function runMailbox(env: CliEnv, argv: string[]): Promise<number> {
       case 'list': {
         const masks = ops.length ? ops : ['*'];
         for (const mb of store.listMailboxes()) {
+          // -s: subscribed mailboxes only (doveadm mailbox list -s).
+          if (subscribe && !mb.subscribed) continue;
           if (masks.some((m) => matchMailboxPattern(m, mb.name, store.separator))) env.io.out(`${mb.name}\n`);
         }
         return 0;
