@@ -65,7 +65,13 @@ export function luaPoolFor(settings: Settings): LuaWorkerPool {
   });
 }
 
-export function createServerContext(settings: Settings, opts: { serverDb?: ServerDb } = {}): CreatedContext {
+export interface ServerContextOptions {
+  serverDb?: ServerDb;
+  /** How auth waits (penalty, auth_failure_delay); tests pass a clock they control. */
+  authSleep?: (ms: number) => Promise<void>;
+}
+
+export function createServerContext(settings: Settings, opts: ServerContextOptions = {}): CreatedContext {
   mkdirSync(settings.data_dir, { recursive: true });
   const serverDb = opts.serverDb ?? openServerDb(serverDbPath(settings));
   let pool: LuaWorkerPool | null = null;
@@ -77,6 +83,7 @@ export function createServerContext(settings: Settings, opts: { serverDb?: Serve
     accounts: accountStoreFor(serverDb),
     lua: authUsesLua ? luaPool() : undefined,
     authDebug: settings.auth_debug,
+    ...(opts.authSleep ? { sleep: opts.authSleep } : {}),
   });
   const mailUsers = new MailUserService((service) => mailUserSettings(settings, service), openUserStore);
   return {

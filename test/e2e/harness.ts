@@ -66,7 +66,9 @@ export function message(subject: string): string {
  * Starts the server. `config` is appended to a base configuration (data_dir etc. filled in, the
  * roost passdb/userdb, METADATA on, 1 s / 16 MiB Lua limits); `{DIR}` in it is the temp folder.
  */
-export async function startRoost(opts: { config?: string; users?: E2eUser[]; files?: Record<string, string> } = {}): Promise<Roost> {
+export async function startRoost(
+  opts: { config?: string; users?: E2eUser[]; files?: Record<string, string>; authSleep?: (ms: number) => Promise<void> } = {},
+): Promise<Roost> {
   logHub.setDefaultOutput(false);
   const dir = mkdtempSync(join(tmpdir(), 'roost-e2e-'));
   const file = (name: string, text: string) => {
@@ -98,7 +100,7 @@ export async function startRoost(opts: { config?: string; users?: E2eUser[]; fil
   const { settings } = parseConfigText(text, join(dir, 'roost.conf'));
   const cap = captureLogs();
   // What runServe does, in order: context, auth init, plugins, IMAP, LMTP.
-  const ctx = createServerContext(settings);
+  const ctx = createServerContext(settings, { authSleep: opts.authSleep });
   let plugins: Plugins | null = null;
   let imap: ImapServer | null = null;
   let lmtp: LmtpServer | null = null;
