@@ -5,17 +5,11 @@
 // is asked for, and the reply stays back until the test lets that wait end — no real seconds pass.
 import { AUTH_PENALTY_MAX_SECS, penaltyToSecs } from '../../src/auth/penalty.js';
 import { startRoost, type Roost } from '../e2e/harness.js';
+import { waitUntil } from '../poll.js';
 
 /** Waits auth asked for, each ended by the test. */
 const waits: { ms: number; end: () => void }[] = [];
 const authSleep = (ms: number) => new Promise<void>((end) => void waits.push({ ms, end }));
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; !check(); i++) {
-    if (i > 2000) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 let roost: Roost;
 beforeAll(async () => {
@@ -43,7 +37,7 @@ test('a failed login slows the next one from the same IP; a success resets the p
     replied = true;
     return lines;
   });
-  await until('the penalty wait', () => waits.length === 1);
+  await waitUntil('the penalty wait', () => waits.length === 1);
   expect(waits[0]!.ms).toBe(penaltyToSecs(1) * 1000);
   // The server is parked on that wait: a NOOP on the first connection is answered meanwhile.
   expect((await c.command('n', 'NOOP')).at(-1)).toBe('n OK NOOP completed.');

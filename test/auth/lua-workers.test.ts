@@ -9,6 +9,7 @@ import { LuaWorkerPool } from '../../src/lua/index.js';
 import { captureLogs, logHub } from '../../src/log/logger.js';
 import { info } from './helpers.js';
 import { luaPassdbUserdb, luaScript, luaService } from './lua-helpers.js';
+import { waitUntil } from '../poll.js';
 
 logHub.setDefaultOutput(false);
 // Generous limits: what these tests show is the order of events (a login finishes while another
@@ -56,13 +57,6 @@ local function signal(kind, name)
   return res:status() == 200
 end`;
 
-/** Polls for `check` (bounded by a number of turns, not by a time limit on the machine's speed). */
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; !check(); i++) {
-    if (i > 4000) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Tracks whether a promise has settled. */
 function settled(p: Promise<unknown>): () => boolean {
@@ -105,7 +99,7 @@ test('while one login loops until lua_call_timeout, logins through the same Lua 
   const logs = captureLogs();
   const looped = login(auth, 'loopy');
   const loopEnded = settled(looped);
-  await until('the loop has started', () => reached.has('loopy'));
+  await waitUntil('the loop has started', () => reached.has('loopy'));
   for (let i = 0; i < 5; i++) {
     expect(await login(auth, `user${i}`)).toMatchObject({ ok: true });
     expect(await auth.lookupUser(`user${i}`, 'imap', info)).toMatchObject({ found: true });
@@ -140,7 +134,7 @@ test('a copy lost with its worker (watchdog) is re-created; the other copy serve
   const auth = await luaPassdbUserdb(pool, script());
   const stuck = login(auth, 'stuck');
   const stuckEnded = settled(stuck);
-  await until('the script is stuck', () => reached.has('stuck'));
+  await waitUntil('the script is stuck', () => reached.has('stuck'));
   expect(await login(auth, 'other')).toMatchObject({ ok: true });
   expect(stuckEnded()).toBe(false);
   expect(await stuck).toMatchObject({ ok: false, reason: 'tempfail' });

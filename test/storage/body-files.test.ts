@@ -6,6 +6,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StagedBody, UserStore } from '../../src/storage/index.js';
 import { errorCode, msg, tempStores, type TempStores } from './helpers/temp-store.js';
+import { waitUntil } from '../poll.js';
 
 let t: TempStores;
 let store: UserStore;
@@ -33,8 +34,6 @@ function bodyFiles(user = 'alice'): Map<string, number> {
   return out;
 }
 
-/** Unlinks after a commit inside durably() wait for its sync; outside they are immediate. */
-const settle = () => new Promise((r) => setTimeout(r, 50));
 
 describe('body files', () => {
   test('a body at the threshold is a file, a smaller one stays in SQLite; both read back exactly', () => {
@@ -128,8 +127,8 @@ describe('body files', () => {
     expect(existsSync(staged.path)).toBe(true);
     expect(errorCode(() => store.append('INBOX', { content: staged }))).toBe('PARAMETERS'); // saved once only
     await store.durably(() => store.expunge(inboxId, [r.uid]));
-    await settle();
-    expect(existsSync(staged.path)).toBe(false);
+    // Unlinks after a commit inside durably() wait for its sync; outside they are immediate.
+    await waitUntil('the unlink after the sync', () => !existsSync(staged.path));
 
     // A staged body whose append failed is removed by discard().
     const lost = (await store.stageBody(large)) as StagedBody;
@@ -226,8 +225,7 @@ test('opening a store sweeps old orphans once a day (marker file in the home)', 
   utimesSync(orphan, old, old);
   store.close();
   const again = t.open('alice', { settings: { bodyChunkBytes: 4096 } });
-  await new Promise((r) => setTimeout(r, 1300));
-  expect(existsSync(orphan)).toBe(false);
+  await waitUntil('the sweep to remove the orphan', () => !existsSync(orphan));
   expect(existsSync(file!)).toBe(true);
   expect(existsSync(join(t.dir, 'alice', 'bodies.swept'))).toBe(true);
   void again;

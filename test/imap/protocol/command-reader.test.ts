@@ -1,4 +1,5 @@
 import { CommandReader, describeArg, memorySinkFactory, type CommandReaderOptions, type ReaderEvent } from '../../../src/imap/protocol/index.js';
+import { waitUntil } from '../../poll.js';
 
 type Options = Partial<CommandReaderOptions>;
 
@@ -213,12 +214,10 @@ describe('CommandReader', () => {
     reader.push(Buffer.from(`a APPEND INBOX (\\Bogus) {100+}\r\n${'q'.repeat(100)}\r\n`));
     const ev = reader.next();
     if (ev?.kind !== 'command') throw new Error('expected a command');
-    await new Promise((r) => setTimeout(r, 50));
-    expect(readdirSync(dir)).toHaveLength(1);
+    await waitUntil('the spooled literal', () => readdirSync(dir).length === 1);
     const parsed = parseCommand(ev.tag, ev.name, ev.args);
     expect(parsed.ok).toBe(false);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(readdirSync(dir)).toEqual([]);
+    await waitUntil('the spool file to be deleted', () => readdirSync(dir).length === 0);
     rmdirSync(dir);
   });
 

@@ -3,6 +3,7 @@
 import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { RawClient, startTestServer, type TestServer } from './helpers.js';
+import { waitUntil } from '../../poll.js';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -41,7 +42,7 @@ test('APPEND of 200 KB: a body file, byte-exact FETCH, partial FETCH; a failed A
   // Expunging the message removes its file.
   await c.command('d', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
   await c.command('e', 'EXPUNGE');
-  await new Promise((r) => setTimeout(r, 200)); // the unlink follows the durable commit
-  expect(bodyFiles()).toHaveLength(0);
+  // The unlink follows the durable commit.
+  await waitUntil('the body file to go', () => bodyFiles().length === 0);
   c.close();
 });
