@@ -57,7 +57,6 @@ local function signal(kind, name)
   return res:status() == 200
 end`;
 
-
 /** Tracks whether a promise has settled. */
 function settled(p: Promise<unknown>): () => boolean {
   let done = false;
