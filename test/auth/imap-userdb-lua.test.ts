@@ -39,6 +39,8 @@ beforeAll(async () => {
       'auth.lua': AUTH_LUA,
     },
     config: [
+      // Long enough that the logins shown to complete while a script loops do so on a busy machine.
+      'lua_call_timeout = 3s',
       'mail_plugins = $mail_plugins mail_lua',
       'auth_username_format = %Ln',
       'auth_default_realm = example.com',
@@ -136,29 +138,28 @@ describe('a failing Lua passdb costs only that login', () => {
   test('a looping script: NO [UNAVAILABLE] for that user, other logins succeed meanwhile', async () => {
     const mark = roost.lines.length;
     const loopy = await roost.raw();
-    const t0 = performance.now();
     const pending = loopy.command('a', 'LOGIN loopy secret');
+    let loopEnded = false;
+    void pending.finally(() => (loopEnded = true));
 
     // Meanwhile, on another connection, a roost user logs in and selects at once: no Lua involved.
     const alice = await roost.raw();
-    const ta = performance.now();
     expect((await alice.command('b', 'LOGIN alice pw')).at(-1)).toMatch(/^b OK /);
     expect((await alice.command('c', 'SELECT INBOX')).at(-1)).toBe('c OK [READ-WRITE] Select completed.');
-    expect(performance.now() - ta).toBeLessThan(500);
+    expect(loopEnded).toBe(false);
     // Logins that need Lua meanwhile (dave's mail script, frank through the same Lua passdb, whose
-    // other copy runs on the other worker) succeed before the loop's lua_call_timeout (1 s) ends.
+    // other copy runs on the other worker) succeed before the loop's lua_call_timeout ends.
     const dave = await roost.raw();
     const frank = await roost.raw();
     const [d, f] = await Promise.all([dave.command('d', 'LOGIN dave davepw'), frank.command('f', 'LOGIN frank frankpw')]);
     expect(d.at(-1)).toMatch(/^d OK \[CAPABILITY /);
     expect(f.at(-1)).toMatch(/^f OK \[CAPABILITY /);
-    expect(performance.now() - ta).toBeLessThan(900);
+    expect(loopEnded).toBe(false);
 
     expect(await pending).toEqual(['a NO [UNAVAILABLE] Temporary authentication failure.']);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(900); // lua_call_timeout = 1s
     const errors = roost.lines.slice(mark).filter((l) => l.startsWith('auth: Error: '));
     expect(errors).toEqual([
-      expect.stringMatching(/^auth: Error: lua\(loopy,127\.0\.0\.1,[^)]+\): db-lua: lua_pcall\(auth_passdb_lookup, 1, 2\) failed: Lua script exceeded lua_call_timeout \(1000 ms\)\nstack traceback:\n\t[^\n]*auth\.lua:4: in function 'auth_passdb_lookup'/),
+      expect.stringMatching(/^auth: Error: lua\(loopy,127\.0\.0\.1,[^)]+\): db-lua: lua_pcall\(auth_passdb_lookup, 1, 2\) failed: Lua script exceeded lua_call_timeout \(3000 ms\)\nstack traceback:\n\t[^\n]*auth\.lua:4: in function 'auth_passdb_lookup'/),
     ]);
     // A temporary failure does not count as guessing: no penalty.
     expect(roost.ctx.auth.penalty.lookup('127.0.0.1')).toBe(0);

@@ -2,14 +2,13 @@
 // as Dovecot gives each auth-worker process its own (spec §11.1). A login whose script loops
 // until lua_call_timeout holds up only its own copy; the others keep serving logins. A copy
 // lost with its worker (watchdog) is re-created.
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { AuthService } from '../../src/auth/service.js';
 import { LuaWorkerPool } from '../../src/lua/index.js';
 import { captureLogs, logHub } from '../../src/log/logger.js';
 import { info } from './helpers.js';
 import { luaPassdbUserdb, luaScript, luaService } from './lua-helpers.js';
 import { waitUntil } from '../poll.js';
+import { startSignalServer, type SignalServer } from '../lua/signal-server.js';
 
 logHub.setDefaultOutput(false);
 // Generous limits: what these tests show is the order of events (a login finishes while another
@@ -23,39 +22,11 @@ afterAll(() => pool.close());
 
 const login = (auth: AuthService, user: string, password = 'secret') => auth.authenticatePlain({ ...info, user, password });
 
-/**
- * Scripts tell the test when they reach a point (`GET /at/<name>`) over dovecot.http; `/meet/<x>`
- * is answered only once every name in the meeting has arrived, so two logins can show that
- * they run at the same time.
- */
-const reached = new Set<string>();
-const meeting = new Map<string, ServerResponse>();
-const signals = createServer((req, res) => {
-  const [, kind, name] = (req.url ?? '').split('/');
-  reached.add(name!);
-  if (kind !== 'meet') return void res.end('ok');
-  meeting.set(name!, res);
-  if (meeting.size === 2) {
-    for (const r of meeting.values()) r.end('met');
-    meeting.clear();
-  }
-});
-let signalUrl = '';
+let signals: SignalServer;
 beforeAll(async () => {
-  await new Promise<void>((resolve) => signals.listen(0, '127.0.0.1', resolve));
-  signalUrl = `http://127.0.0.1:${(signals.address() as AddressInfo).port}`;
+  signals = await startSignalServer();
 });
-afterAll(async () => {
-  signals.closeAllConnections();
-  await new Promise((resolve) => signals.close(resolve));
-});
-
-/** Lua: `signal("at", name)` — a blocking GET to the test's signal server. */
-const LUA_SIGNAL = (url: string) => String.raw`
-local function signal(kind, name)
-  local res = dovecot.http.client({ request_timeout_msecs = 20000 }):request({ url = "${url}/" .. kind .. "/" .. name }):submit()
-  return res:status() == 200
-end`;
+afterAll(() => signals.close());
 
 /** Tracks whether a promise has settled. */
 function settled(p: Promise<unknown>): () => boolean {
@@ -64,7 +35,7 @@ function settled(p: Promise<unknown>): () => boolean {
   return () => done;
 }
 
-const script = () => LUA_SIGNAL(signalUrl) + String.raw`
+const script = () => signals.lua + String.raw`
 function script_init()
   dovecot.i_info("init")
   return 0
@@ -98,7 +69,7 @@ test('while one login loops until lua_call_timeout, logins through the same Lua 
   const logs = captureLogs();
   const looped = login(auth, 'loopy');
   const loopEnded = settled(looped);
-  await waitUntil('the loop has started', () => reached.has('loopy'));
+  await waitUntil('the loop has started', () => signals.reached.has('loopy'));
   for (let i = 0; i < 5; i++) {
     expect(await login(auth, `user${i}`)).toMatchObject({ ok: true });
     expect(await auth.lookupUser(`user${i}`, 'imap', info)).toMatchObject({ found: true });
@@ -117,7 +88,7 @@ test('while one login loops until lua_call_timeout, logins through the same Lua 
 test('logins spread over the copies: two logins run side by side', async () => {
   // Each login waits, inside Lua, until the other one has arrived too: run one after the other,
   // the first would wait for a meeting that never happens and fail.
-  const file = luaScript(LUA_SIGNAL(signalUrl) + String.raw`
+  const file = luaScript(signals.lua + String.raw`
 function auth_passdb_lookup(req)
   if not signal("meet", req.user) then return dovecot.auth.PASSDB_RESULT_INTERNAL_FAILURE, "" end
   return dovecot.auth.PASSDB_RESULT_OK, "password=secret"
@@ -133,7 +104,7 @@ test('a copy lost with its worker (watchdog) is re-created; the other copy serve
   const auth = await luaPassdbUserdb(pool, script());
   const stuck = login(auth, 'stuck');
   const stuckEnded = settled(stuck);
-  await waitUntil('the script is stuck', () => reached.has('stuck'));
+  await waitUntil('the script is stuck', () => signals.reached.has('stuck'));
   expect(await login(auth, 'other')).toMatchObject({ ok: true });
   expect(stuckEnded()).toBe(false);
   expect(await stuck).toMatchObject({ ok: false, reason: 'tempfail' });

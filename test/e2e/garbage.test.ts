@@ -109,10 +109,9 @@ async function exchange(c: RawImapClient, tag: string, body: string): Promise<st
   }
 }
 
+/** The other session is still answered (how fast is bench/imap.ts's figure, not an assertion). */
 async function noopAnswers(other: RawImapClient, tag: string): Promise<void> {
-  const t0 = performance.now();
   expect((await other.command(tag, 'NOOP')).at(-1)).toMatch(new RegExp(`^${tag} OK`));
-  expect(performance.now() - t0).toBeLessThan(500);
 }
 
 test('seeded garbage in every IMAP state gets tagged replies or BYE; others unaffected; stored mail intact', async () => {

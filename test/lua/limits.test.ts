@@ -2,7 +2,9 @@
 // replaces a worker which stops answering. Other workers' sessions must keep working.
 import { LuaScriptError, LuaWorkerPool, type LuaStateHandle } from '../../src/lua/index.js';
 import { captureLogs, logHub } from '../../src/log/logger.js';
+import { waitUntil } from '../poll.js';
 import { stateFor } from './helpers.js';
+import { startSignalServer } from './signal-server.js';
 
 const CALL_TIMEOUT = 300;
 let pool: LuaWorkerPool;
@@ -35,9 +37,7 @@ async function neighbourOf(h: LuaStateHandle): Promise<LuaStateHandle> {
 }
 
 test('an endless loop in the main chunk is stopped by lua_call_timeout', async () => {
-  const t0 = Date.now();
   const e = await failure(stateFor(pool, 'while true do end'));
-  expect(Date.now() - t0).toBeLessThan(CALL_TIMEOUT + 1000);
   expect(e.phase).toBe('init');
   expect(e.message).toMatch(/^lua_pcall\(.*\.lua\) failed: Lua script exceeded lua_call_timeout \(300 ms\)\nstack traceback:/);
 });
@@ -74,13 +74,19 @@ test('a memory bomb fails that call with "not enough memory"', async () => {
 test('watchdog: a worker stuck where the hook cannot fire is replaced; other workers keep working', async () => {
   const cap = captureLogs();
   // debug.sethook() removes the deadline hook, so only the watchdog can stop this loop.
-  const stuck = await stateFor(pool, 'function stuck() debug.sethook() while true do end end');
+  const signals = await startSignalServer();
+  const stuck = await stateFor(pool, `${signals.lua}function stuck() signal("at", "stuck") debug.sethook() while true do end end`);
   const sibling = await stateFor(pool, 'function ping() return "pong" end');
   const other = await neighbourOf(stuck);
   const stuckCall = failure(stuck.callHook('stuck'));
-  await new Promise((r) => setTimeout(r, 200));
+  let stuckEnded = false;
+  void stuckCall.finally(() => (stuckEnded = true));
+  await waitUntil('the hook to be stuck', () => signals.reached.has('stuck'));
+  // The other worker answers while this one is stuck (before the watchdog replaces it).
   expect(await other.callHook('ping', [], 1)).toEqual(['pong']);
+  expect(stuckEnded).toBe(false);
   const e = await stuckCall;
+  await signals.close();
   cap.stop();
   expect(e.phase).toBe('lost');
   expect(e.message).toMatch(/did not answer within lua_watchdog_timeout \(1500 ms\)/);

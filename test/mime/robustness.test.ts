@@ -55,14 +55,13 @@ test('decoded header values and body text', () => {
   expect(attachment.decodedDispositionParams['filename']).toBe('Geschäftsbericht 2024 – final.docx');
 });
 
-test('a message of 30,000 tiny parts is cut at 10,000 parts and parses quickly', () => {
+// How long it takes is a figure for bench/, not an assertion (the test's timeout catches a parser
+// that goes quadratic on it).
+test('a message of 30,000 tiny parts is cut at 10,000 parts', () => {
   const parts: string[] = [];
   for (let i = 0; i < 30_000; i++) parts.push(`--b\r\nContent-Type: text/plain\r\n\r\n${i}\r\n`);
   const raw = Buffer.from(`Content-Type: multipart/mixed; boundary="b"\r\n\r\n${parts.join('')}--b--\r\n`);
-  const started = performance.now();
   const root = parseMessage(raw);
-  const elapsed = performance.now() - started;
   expect(root.children!.length).toBeLessThan(10_000);
   expect(root.body.physical).toBe(raw.length - root.bodyStart);
-  expect(elapsed).toBeLessThan(2000);
 });
