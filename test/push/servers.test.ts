@@ -12,6 +12,7 @@ import { installPushNotification } from '../../src/lua/push-notification/plugin.
 import { lmtpEnv, RawClient, type LmtpEnv } from '../lmtp/helpers.js';
 import { startTestServer } from '../imap/server/helpers.js';
 import { MESSAGE, RECORDER_LUA } from './helpers.js';
+import { waitUntil } from '../poll.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../config/examples/push-new-mail.lua', import.meta.url));
 const PLUGINS = ['mail_lua', 'notify', 'push_notification', 'push_notification_lua'];
@@ -146,7 +147,8 @@ test('IMAP APPEND, STORE, COPY and MOVE from a real client', async () => {
     await c.messageCopy('1', 'Archive');
     await c.messageMove('2', 'Archive');
     await c.logout();
-    await new Promise((r) => setTimeout(r, 100)); // the server ends the session after LOGOUT
+    // The server ends the session after LOGOUT.
+    await waitUntil('the session to end', () => t.server.connectionCount === 0 && cap.lines.some((l) => /^imap\(alice\).*Disconnected: Logged out/.test(l)));
     await plugin.close();
     const calls = cap.records
       .filter((r) => r.prefix.startsWith('imap(alice)') && r.level === 'Info' && /^(begin|end|[A-Z]\w+ \{)/.test(r.message))

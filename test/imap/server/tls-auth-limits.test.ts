@@ -83,7 +83,7 @@ describe('local (trusted) connections', () => {
     expect(await clients[2]!.readLine()).toBe('* BYE Maximum number of connections from user+IP exceeded (mail_max_userip_connections=2)');
     await clients[2]!.waitClosed();
     clients[0]!.close();
-    await new Promise((res) => setTimeout(res, 50));
+    await waitUntil('the server to see the close', () => t.server.connectionCount === 1);
     const again = await RawClient.connect(t.port);
     expect((await again.command('b', 'LOGIN bob pw')).pop()).toMatch(/^b OK/);
     again.close();
@@ -91,7 +91,7 @@ describe('local (trusted) connections', () => {
   });
 
   test('client_limit', async () => {
-    await new Promise((res) => setTimeout(res, 50));
+    await waitUntil('earlier connections to be gone', () => t.server.connectionCount === 0);
     const open: RawClient[] = [];
     for (let i = 0; i < 6; i++) open.push(await RawClient.connect(t.port));
     const extra = await RawClient.connect(t.port).catch((e: Error) => e);
