@@ -1,11 +1,15 @@
 // The built `roost` command as users run it (a child process): through links, with global
 // options after the verb, Dovecot's CLI habits (doveconf, doveadm pw -l, doveadm mailbox status,
 // dovecot-lda -m), and configuration problems reported with file and line before anything starts.
+import { jest } from '@jest/globals';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VERB_NAMES } from '../../src/cli/main.js';
 import { buildCli, MAIN, roost, ROOT, run } from './built-roost.js';
+
+// Each test spawns the command several times; on a busy machine a spawn can take seconds.
+jest.setTimeout(180_000);
 
 let dir: string;
 let conf: string;

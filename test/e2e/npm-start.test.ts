@@ -41,7 +41,7 @@ let err = '';
 beforeAll(() => {
   buildCli();
   dir = mkdtempSync(join(tmpdir(), 'roost-e2e-cli-'));
-}, 60000);
+}, 180_000);
 
 afterAll(() => {
   // Only if a test failed before SIGTERM: never leave the child behind.
@@ -125,7 +125,7 @@ test('serve, user add, IMAP login, LMTP delivery, fetch, SIGTERM', async () => {
   server.kill('SIGTERM');
   expect(await exited).toBe(0);
   expect(out).toContain('roost: shutting down');
-}, 60000);
+}, 180_000);
 
 test('npm start -- -c FILE: the global option after the verb reaches serve; SIGTERM through npm stops it', async () => {
   const [imapPort, lmtpPort] = await freePorts(2);
@@ -146,7 +146,7 @@ test('npm start -- -c FILE: the global option after the verb reaches serve; SIGT
   server.kill('SIGTERM');
   expect(await exited).toBe(0);
   expect(out).toContain('roost: shutting down');
-}, 90000);
+}, 180_000);
 
 test('a listener that cannot bind makes serve exit with an error instead of running half a server', async () => {
   const [imapPort, lmtpPort] = await freePorts(2);
@@ -165,4 +165,4 @@ test('a listener that cannot bind makes serve exit with an error instead of runn
   } finally {
     await new Promise<void>((resolve) => squatter.close(() => resolve()));
   }
-}, 20000);
+}, 60_000);
