@@ -2,7 +2,7 @@
 // options after the verb, Dovecot's CLI habits (doveconf, doveadm pw -l, doveadm mailbox status,
 // dovecot-lda -m), and configuration problems reported with file and line before anything starts.
 import { jest } from '@jest/globals';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VERB_NAMES } from '../../src/cli/main.js';
@@ -46,6 +46,17 @@ describe('the roost command through links', () => {
     expect(r).toEqual({ code: 0, stdout: '', stderr: '' });
     const add = await run(join(dir, 'bin/roost'), ['user', 'add', 'alice', '-p', 'pw', '-c', conf]);
     expect(add).toEqual({ code: 0, stdout: 'Added user alice\n', stderr: '' });
+  });
+});
+
+describe('npm run roost', () => {
+  test('runs the built command without compiling it again; with -s stdout is the command output only', async () => {
+    const { mtimeMs } = statSync(MAIN);
+    expect((await roost(['-c', conf, 'user', 'add', 'erin', '-p', 'pw'])).code).toBe(0);
+    const r = await run('npm', ['run', '-s', 'roost', '--', 'user', 'list', '-c', conf], { cwd: ROOT });
+    expect(r).toEqual({ code: 0, stdout: 'erin\n', stderr: '' });
+    // scripts/build-if-stale.mjs found dist/ current: nothing was rewritten.
+    expect(statSync(MAIN).mtimeMs).toBe(mtimeMs);
   });
 });
 
