@@ -141,7 +141,8 @@ test('npm start -- -c FILE: the global option after the verb reaches serve; SIGT
   server.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => server!.once('exit', (code) => resolve(code)));
   await waitForOutput(`IMAP listening on 127.0.0.1:${imapPort}`, 60000);
-  expect(out).toContain(`data under ${dir}/data`);
+  // The configuration given after `--` is the one serve runs with.
+  await waitForOutput(`data under ${dir}/data`, 60000);
   expect(err).not.toContain('Unknown option');
   server.kill('SIGTERM');
   expect(await exited).toBe(0);
