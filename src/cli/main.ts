@@ -30,7 +30,8 @@ const HELP = `usage: roost [-c FILE] [-o key=value]... VERB ...   (-c and -o may
   metadata get|set|unset|list -u USER MAILBOX [KEY [VALUE]]
   deliver -u USER [-m MAILBOX] [-f FROM]  deliver a message from stdin (like dovecot-lda)
   auth test USER [PASS] | auth lookup USER
-  pw [-s SCHEME] [-p PASS] [-t HASH] | pw -l   hash or test a password; -l lists the schemes
+  pw [-s SCHEME] [-p PASS] [-t HASH]      hash or test a password
+  pw -l                                   list the password schemes
   config [-a|-n] [SETTING...]             print the effective configuration (like doveconf)
   migrate                                 apply database migrations
   version                                 print the version

@@ -35,6 +35,14 @@ describe('the roost command through links', () => {
     expect(r).toEqual({ code: 0, stdout: expect.stringMatching(/^roost \d+\.\d+\.\d+\n$/), stderr: '' });
   });
 
+  test('npx roost in the package folder (npx links the package into its cache and runs the bin link)', async () => {
+    // --offline and a private cache: nothing is fetched, the user's npm cache is left alone.
+    const r = await run('npx', ['--offline', '--cache', join(dir, 'npm-cache'), 'roost', '-c', conf, 'user', 'list'], { cwd: ROOT });
+    expect(r).toEqual({ code: 0, stdout: '', stderr: '' });
+    const v = await run('npx', ['--offline', '--cache', join(dir, 'npm-cache'), 'roost', 'version'], { cwd: ROOT });
+    expect(v.stdout).toMatch(/^roost \d+\.\d+\.\d+\n$/);
+  });
+
   test('npm link / npm install -g layout: bin link into a linked package folder, run by its shebang', async () => {
     // <prefix>/lib/node_modules/roost -> the package; <prefix>/bin/roost -> ../lib/node_modules/roost/dist/src/cli/main.js
     mkdirSync(join(dir, 'lib/node_modules'), { recursive: true });
