@@ -16,6 +16,13 @@ export interface AuthClientInfo {
   cert?: string;
   /** PID of the client process (Dovecot %p); Roost's protocol layers run in-process. */
   clientPid?: number;
+  /**
+   * Authentication only, no login follows (Dovecot's auth_only: requests from an auth-client
+   * socket such as Postfix's): no userdb lookup, and a passdb `nologin` is returned, not refused.
+   */
+  authOnly?: boolean;
+  /** The client asked not to be delayed or counted by the auth penalty (`no-penalty`). */
+  noPenalty?: boolean;
 }
 
 export interface AuthDbRequest {
@@ -59,6 +66,8 @@ export class AuthRequest implements AuthDbRequest {
   userdbsSeenInternalFailure = false;
   /** Plaintext from PLAIN/LOGIN; exposed as %w. */
   password?: string;
+  /** The authenticating username exactly as the client sent it (Dovecot's original_username). */
+  clientUser?: string;
 
   constructor(
     user: string,

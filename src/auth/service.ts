@@ -15,8 +15,26 @@ import { parseKeyValues } from './var-expand.js';
 export type AuthFailureReason = 'mismatch' | 'unknown' | 'disabled' | 'expired' | 'nologin' | 'invalid-user' | 'tempfail';
 
 export type AuthResult =
-  | { ok: true; user: string; masterUser?: string; userdbFields: Record<string, string>; passdbFields: Record<string, string> }
-  | { ok: false; reason: AuthFailureReason; message: string };
+  | {
+      ok: true;
+      user: string;
+      masterUser?: string;
+      /** The authenticating username as the client sent it, before normalisation. */
+      originalUser?: string;
+      userdbFields: Record<string, string>;
+      passdbFields: Record<string, string>;
+    }
+  | {
+      ok: false;
+      reason: AuthFailureReason;
+      message: string;
+      /** The (normalised) user the request was about, when one was known. */
+      user?: string;
+      /** Set when a master user authenticated but could not log in as `user` (Dovecot: authz). */
+      masterUser?: string;
+      /** The passdb asked for the failure to be answered at once (`nodelay`). */
+      nodelay?: boolean;
+    };
 
 export type AuthFailure = Extract<AuthResult, { ok: false }>;
 
@@ -167,7 +185,7 @@ export class AuthService {
     if ('ok' in prepared) return this.fail(request, prepared, request.user, undefined);
     const outcome = await this.runPassdbs(prepared, { kind: 'credentials', scheme: request.scheme });
     if (outcome.result !== 'ok' || !outcome.credentials) {
-      return this.fail(request, this.failureFor(outcome.result === 'ok' ? 'internal' : outcome.result), request.user, undefined);
+      return this.fail(request, this.failureOf(prepared, outcome.result === 'ok' ? 'internal' : outcome.result), request.user, undefined);
     }
     return {
       ok: true,
@@ -175,7 +193,7 @@ export class AuthService {
       complete: async (verified) => {
         if (!verified) {
           this.log.info(`${prepared.logPrefix('mech')}Password mismatch`);
-          return this.fail(request, this.failureFor('mismatch'), request.user, undefined);
+          return this.fail(request, this.failureOf(prepared, 'mismatch'), request.user, undefined);
         }
         return this.finish(request, prepared);
       },
@@ -216,12 +234,12 @@ export class AuthService {
     if ('ok' in prepared) return this.fail(info, prepared, user, password);
     if (mode.kind === 'verify') prepared.password = mode.plain;
     const outcome = await this.runPassdbs(prepared, mode);
-    if (outcome.result !== 'ok') return this.fail(info, this.failureFor(outcome.result), user, password);
+    if (outcome.result !== 'ok') return this.fail(info, this.failureOf(prepared, outcome.result), user, password);
     return this.finish(info, prepared);
   }
 
   private async penaltyDelay(info: AuthClientInfo): Promise<void> {
-    const ms = info.remoteIp ? this.penalty.delayMs(info.remoteIp) : 0;
+    const ms = info.remoteIp && !info.noPenalty ? this.penalty.delayMs(info.remoteIp) : 0;
     if (ms > 0) await this.sleep(ms);
   }
 
@@ -241,6 +259,7 @@ export class AuthService {
       return { ok: false, reason: 'invalid-user', message: AUTH_FAILED_MSG };
     }
     const req = new AuthRequest(normalized, info);
+    req.clientUser = authUser;
     if (loginUser !== undefined) {
       const target = this.normalizeUsername(loginUser, info);
       if (target === undefined) return { ok: false, reason: 'invalid-user', message: AUTH_FAILED_MSG };
@@ -446,21 +465,36 @@ export class AuthService {
     return seenInternal ? 'internal' : 'unknown';
   }
 
-  /** After a successful passdb: nologin, userdb lookup, penalty reset. */
+  /** After a successful passdb: nologin, userdb lookup, penalty reset (auth-only: neither of the first two). */
   private async finish(info: AuthClientInfo, req: AuthRequest): Promise<AuthResult> {
-    if ('nologin' in req.passdbFields) {
+    if ('nologin' in req.passdbFields && !info.authOnly) {
       const reason = req.passdbFields.reason;
       this.log.info(`${req.logPrefix('passdb')}Login disabled${reason ? `: ${reason}` : ''}`);
       return this.fail(info, { ok: false, reason: 'nologin', message: reason || AUTH_FAILED_MSG }, req.user, undefined);
     }
     req.skipPasswordCheck = true;
-    const userdb = this.userdbs.length === 0 ? 'ok' : await this.runUserdbs(req);
+    const userdb = this.userdbs.length === 0 || info.authOnly ? 'ok' : await this.runUserdbs(req);
     if (userdb !== 'ok') {
       this.log.error(`${req.logPrefix('userdb')}user not found from any userdbs`);
       return this.fail(info, userdb === 'internal' ? this.failureFor('internal') : { ok: false, reason: 'unknown', message: AUTH_FAILED_MSG }, req.user, undefined);
     }
-    if (info.remoteIp) this.penalty.success(info.remoteIp);
-    return { ok: true, user: req.user, masterUser: req.masterUser, userdbFields: req.userdbFields, passdbFields: req.passdbFields };
+    if (info.remoteIp && !info.noPenalty) this.penalty.success(info.remoteIp);
+    return {
+      ok: true,
+      user: req.user,
+      masterUser: req.masterUser,
+      originalUser: req.clientUser,
+      userdbFields: req.userdbFields,
+      passdbFields: req.passdbFields,
+    };
+  }
+
+  /** A passdb chain failure with what the protocol layers report besides the reason. */
+  private failureOf(req: AuthRequest, result: PassdbResultCode): AuthFailure {
+    const failure: AuthFailure = { ...this.failureFor(result), user: req.user };
+    if (req.masterUser !== undefined && req.user === req.loginUser) failure.masterUser = req.masterUser;
+    if ('nodelay' in req.passdbFields) failure.nodelay = true;
+    return failure;
   }
 
   private failureFor(result: PassdbResultCode): AuthFailure {
@@ -481,9 +515,9 @@ export class AuthService {
 
   /** Every failure: raise the IP's penalty (not for temporary failures) and wait auth_failure_delay. */
   private async fail(info: AuthClientInfo, failure: AuthFailure, user: string, password: string | undefined): Promise<AuthFailure> {
-    if (info.remoteIp && failure.reason !== 'tempfail') this.penalty.failure(info.remoteIp, user, password);
+    if (info.remoteIp && !info.noPenalty && failure.reason !== 'tempfail') this.penalty.failure(info.remoteIp, user, password);
     const delaySecs = this.settings.auth_failure_delay ?? 2;
-    if (delaySecs > 0) await this.sleep(delaySecs * 1000);
+    if (delaySecs > 0 && !failure.nodelay) await this.sleep(delaySecs * 1000);
     return failure;
   }
 }

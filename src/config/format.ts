@@ -83,6 +83,7 @@ export function formatConfig(settings: Settings, options: FormatOptions = {}): s
     const body: string[] = [];
     const sub = (depth: number, text: string) => body.push('  '.repeat(depth) + text);
     if (all || svc.client_limit !== d.client_limit) sub(1, `client_limit = ${svc.client_limit}`);
+    if (svc.executable !== d.executable) sub(1, `executable = ${svc.executable}`);
     for (const l of svc.inet_listener) {
       const ld = d.inet_listener.find((x) => x.name === l.name && l.name !== '') ?? defaultInetListener(l.name);
       if (!all && same(l, ld) && d.inet_listener.includes(ld)) continue;

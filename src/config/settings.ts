@@ -29,6 +29,8 @@ export interface ServiceSettings {
   name: string;
   /** Maximum concurrent connections this service accepts. */
   client_limit: number;
+  /** Only read for `service quota-status` (`quota-status -p postfix`); other services ignore it. */
+  executable: string;
   inet_listener: InetListenerSettings[];
   unix_listener: UnixListenerSettings[];
 }
@@ -335,7 +337,7 @@ export function defaultUnixListener(path: string): UnixListenerSettings {
 }
 
 export function defaultService(name: string): ServiceSettings {
-  return { name, client_limit: 1000, inet_listener: [], unix_listener: [] };
+  return { name, client_limit: 1000, executable: '', inet_listener: [], unix_listener: [] };
 }
 
 /** Roost's listeners out of the box: IMAP 1143, IMAPS 1993, LMTP 2424 on `listen` (loopback). */

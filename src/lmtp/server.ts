@@ -2,10 +2,10 @@
 // ENHANCEDSTATUSCODES, 8BITMIME, SMTPUTF8, SIZE, dot-unstuffing); this file wires its callbacks to
 // recipient resolution (recipients.ts) and delivery (data.ts), and opens the listeners of
 // `service lmtp { inet_listener lmtp { } unix_listener lmtp { } }`.
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { settingsFor, type Settings } from '../config/index.js';
 import { rootLogger } from '../log/logger.js';
@@ -16,13 +16,15 @@ import { receiveAndDeliver, type DataOptions } from './data.js';
 import { resolveRecipient, type ResolvedRecipient } from './recipients.js';
 import { installOwnEnhancedCodes } from './replies.js';
 import { installDomainlessRecipients } from './domainless-recipients.js';
+import { inetListenAddresses, listenInet } from '../listeners/inet.js';
+import { listenUnix, resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
 
 export type LmtpListenAddress = { host: string; port: number } | { path: string };
 
 export interface LmtpServerOptions {
   /** TCP listeners; default: `service lmtp { inet_listener }` on `listen` (127.0.0.1:2424). */
   inet?: { host: string; port: number }[];
-  /** Unix socket paths; default: `service lmtp { unix_listener }`, relative paths under base_dir. */
+  /** Unix socket paths (mode 0600); default: `service lmtp { unix_listener }` with its mode, user and group. */
   unix?: string[];
   /** Messages above this many bytes are spooled to a temp file (default 1 MiB). */
   spoolMemoryLimit?: number;
@@ -49,18 +51,8 @@ function plainIp(ip: string | undefined): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
-function inetListeners(s: Settings): { host: string; port: number }[] {
-  const out: { host: string; port: number }[] = [];
-  for (const l of s.service.lmtp?.inet_listener ?? []) {
-    if (l.port <= 0) continue;
-    const hosts = l.address ? l.address.split(/[\s,]+/) : s.listen;
-    for (const h of hosts) if (h) out.push({ host: h === '*' ? '0.0.0.0' : h === '::' ? '::' : h, port: l.port });
-  }
-  return out;
-}
-
-function unixListeners(s: Settings): string[] {
-  return (s.service.lmtp?.unix_listener ?? []).map((l) => (isAbsolute(l.path) ? l.path : join(s.base_dir, l.path)));
+function unixListeners(s: Settings): UnixListenerSpec[] {
+  return (s.service.lmtp?.unix_listener ?? []).map((l) => resolveUnixListener(l, s.base_dir));
 }
 
 export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOptions = {}): Promise<LmtpServer> {
@@ -167,34 +159,19 @@ export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOption
   const servers: net.Server[] = [];
   const addresses: LmtpListenAddress[] = [];
   const unixPaths: string[] = [];
-  const listen = (server: net.Server, arg: { host: string; port: number } | string) =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      const done = () => {
-        server.off('error', reject);
-        resolve();
-      };
-      if (typeof arg === 'string') server.listen(arg, done);
-      else server.listen(arg.port, arg.host, done);
-    });
   try {
-    for (const l of opts.inet ?? inetListeners(settings)) {
+    for (const l of opts.inet ?? inetListenAddresses(settings.service.lmtp, settings.listen)) {
       const server = net.createServer(accept);
-      await listen(server, l);
+      addresses.push(await listenInet(server, l));
       servers.push(server);
-      const a = server.address() as net.AddressInfo;
-      addresses.push({ host: a.address, port: a.port });
     }
-    for (const path of opts.unix ?? unixListeners(settings)) {
-      mkdirSync(dirname(path), { recursive: true });
-      rmSync(path, { force: true }); // a stale socket from a previous run
+    const unix = opts.unix?.map((path) => ({ path, mode: 0o600, user: '', group: '' })) ?? unixListeners(settings);
+    for (const spec of unix) {
       const server = net.createServer(accept);
-      await listen(server, path);
-      const mode = (settings.service.lmtp?.unix_listener ?? []).find((u) => path.endsWith(u.path))?.mode;
-      chmodSync(path, mode ?? 0o600);
+      await listenUnix(server, spec, 'service(lmtp)');
       servers.push(server);
-      unixPaths.push(path);
-      addresses.push({ path });
+      unixPaths.push(spec.path);
+      addresses.push({ path: spec.path });
     }
   } catch (err) {
     for (const s of servers) s.close();

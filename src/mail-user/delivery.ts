@@ -8,6 +8,7 @@ import { Logger } from '../log/logger.js';
 import { imapMessageSize, parseMessage } from '../mime/parser.js';
 import type { MessageSource, MimePart } from '../mime/types.js';
 import { INBOX, StorageError, type AppendInput, type BodyLinkSource, type StagedBody, type UserStore } from '../storage/index.js';
+import type { QuotaLimits, QuotaUsage } from '../storage/types.js';
 import type { ServerContext } from './context.js';
 import { MailUserInitError } from './hooks.js';
 import { errorText, type MailUser, type ServiceName } from './mail-user.js';
@@ -322,6 +323,53 @@ export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise
   }
 }
 
+/** Whether a message of `size` bytes fits: `toolarge` when it exceeds the limit by itself. */
+export type QuotaVerdict = 'ok' | 'over' | 'toolarge';
+
+/**
+ * The store's own arithmetic (addUsage refuses a save when usage + size passes a limit), so the
+ * answer before a delivery is the one the delivery will get. Dovecot's quota_test_alloc adds
+ * quota_grace on top; Roost's store has no grace, so neither has this.
+ */
+export function quotaVerdict(limits: QuotaLimits, usage: QuotaUsage, size: number): QuotaVerdict {
+  if (limits.storageBytes && size > limits.storageBytes) return 'toolarge';
+  if (limits.messages && usage.messages + 1 > limits.messages) return 'over';
+  if (limits.storageBytes && usage.storageBytes + size > limits.storageBytes) return 'over';
+  return 'ok';
+}
+
+/** The verdict for `size` bytes, and the user's quota_full_tempfail; or a temporary failure. */
+async function quotaCheck(
+  ctx: ServerContext,
+  req: Omit<DeliveryRequest, 'message' | 'mailbox' | 'detail'>,
+  size: number,
+): Promise<{ verdict: QuotaVerdict; tempfail: boolean } | DeliveryFailure> {
+  const limits = quotaLimitsFromRule(req.userdbFields?.quota_rule ?? ctx.settings.plugin.quota_rule);
+  if (!limits || (!limits.storageBytes && !limits.messages)) return { verdict: 'ok', tempfail: false };
+  const user = await createMailUser(ctx, req);
+  if (!('username' in user)) return user;
+  try {
+    return { verdict: quotaVerdict(limits, user.getStore().quotaUsage(), size), tempfail: flag(user, 'quota_full_tempfail') };
+  } catch (err) {
+    return failureFor(user, err);
+  } finally {
+    await ctx.mailUsers.destroyUser(user);
+  }
+}
+
+/**
+ * Would a message of `size` bytes fit in the user's quota now (Postfix's quota-status policy
+ * check)? The user's quota_rule (userdb, then plugin setting) against the store's current usage.
+ */
+export async function recipientQuotaVerdict(
+  ctx: ServerContext,
+  req: Omit<DeliveryRequest, 'message' | 'mailbox' | 'detail'>,
+  size: number,
+): Promise<QuotaVerdict | DeliveryFailure> {
+  const r = await quotaCheck(ctx, req, size);
+  return 'verdict' in r ? r.verdict : r;
+}
+
 /**
  * lmtp_rcpt_check_quota: is the user already over quota at RCPT time? Like Dovecot's test with a
  * zero-size message: over when one more message would exceed the message limit, or when storage
@@ -331,17 +379,7 @@ export async function checkRecipientQuota(
   ctx: ServerContext,
   req: Omit<DeliveryRequest, 'message' | 'mailbox' | 'detail'>,
 ): Promise<DeliveryFailure | null> {
-  const limits = quotaLimitsFromRule(req.userdbFields?.quota_rule ?? ctx.settings.plugin.quota_rule);
-  if (!limits || (!limits.storageBytes && !limits.messages)) return null;
-  const user = await createMailUser(ctx, req);
-  if (!('username' in user)) return user;
-  try {
-    const usage = user.getStore().quotaUsage();
-    const over = (limits.messages && usage.messages + 1 > limits.messages) || (limits.storageBytes && usage.storageBytes > limits.storageBytes);
-    return over ? quotaFailure(flag(user, 'quota_full_tempfail')) : null;
-  } catch (err) {
-    return failureFor(user, err);
-  } finally {
-    await ctx.mailUsers.destroyUser(user);
-  }
+  const r = await quotaCheck(ctx, req, 0);
+  if (!('verdict' in r)) return r;
+  return r.verdict === 'ok' ? null : quotaFailure(r.tempfail);
 }

@@ -1,7 +1,10 @@
-// `roost serve`: IMAP and LMTP listeners from the configuration, until SIGINT/SIGTERM.
+// `roost serve`: IMAP and LMTP listeners from the configuration, and the auth and quota-status
+// services when their listeners are configured, until SIGINT/SIGTERM.
+import { authServerConfigured, startAuthServer } from '../../auth-server/server.js';
 import { startImapServer } from '../../imap/server.js';
 import { startLmtpServer } from '../../lmtp/server.js';
 import { logHub, rootLogger } from '../../log/logger.js';
+import { quotaStatusConfigured, startQuotaStatusServer } from '../../quota-status/server.js';
 import { parseArgs } from '../args.js';
 import type { CliEnv } from '../cli-context.js';
 
@@ -26,6 +29,17 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
       const lmtp = await startLmtpServer(ctx);
       closers.push(() => lmtp.close());
       for (const a of lmtp.addresses) env.io.out(`roost: LMTP listening on ${'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`}\n`);
+    }
+    // Dovecot runs these services whatever `protocols` says; Roost starts them when listeners exist.
+    if (authServerConfigured(settings)) {
+      const auth = await startAuthServer(ctx);
+      closers.push(() => auth.close());
+      for (const a of auth.addresses) env.io.out(`roost: auth listening on ${'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`}\n`);
+    }
+    if (quotaStatusConfigured(settings)) {
+      const qs = await startQuotaStatusServer(ctx);
+      closers.push(() => qs.close());
+      for (const a of qs.addresses) env.io.out(`roost: quota-status listening on ${'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`}\n`);
     }
   } catch (err) {
     // A listener that cannot bind (EADDRINUSE) stops the server: close the ones already open,

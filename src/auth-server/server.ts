@@ -1,0 +1,102 @@
+// The auth service for other programs (Dovecot's `service auth`): Dovecot's auth client protocol on
+// the unix (or TCP) listeners of `service auth { unix_listener /var/spool/postfix/private/auth {
+// mode = 0660  user = postfix  group = postfix } }`, so Postfix (`smtpd_sasl_type = dovecot`) and
+// other SMTP servers check passwords against the same passdb chain, mechanisms, master users and
+// auth penalty as IMAP logins. Listeners named auth-master or auth-userdb speak Dovecot's other
+// (master/userdb) protocol, which Roost does not serve; they are skipped with a warning.
+import { rmSync } from 'node:fs';
+import net from 'node:net';
+import { basename } from 'node:path';
+import { SASL_MECHANISMS } from '../auth/index.js';
+import type { Settings } from '../config/index.js';
+import { inetListenAddresses, listenInet, type InetAddress } from '../listeners/inet.js';
+import { listenUnix, resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
+import { Logger } from '../log/logger.js';
+import type { ServerContext } from '../mail-user/context.js';
+import { AuthClientConnection } from './connection.js';
+import { AUTH_CLIENT_MAX_LINE_LENGTH } from './protocol.js';
+
+export interface AuthServerOptions {
+  /** Unix listeners; default: `service auth { unix_listener }` (auth-client protocol ones). */
+  unix?: UnixListenerSpec[];
+  /** TCP listeners; default: `service auth { inet_listener }`. */
+  inet?: InetAddress[];
+  maxLineLength?: number;
+}
+
+export interface AuthServer {
+  readonly addresses: ({ path: string } | InetAddress)[];
+  close(): Promise<void>;
+}
+
+const OTHER_PROTOCOL_SOCKETS = new Set(['auth-master', 'auth-userdb', 'auth-worker', 'auth-login', 'token-login', 'tokenlogin']);
+
+/** The auth-client listeners of the configuration, and warnings for the ones Roost skips. */
+export function authClientListeners(settings: Settings): { unix: UnixListenerSpec[]; skipped: string[] } {
+  const unix: UnixListenerSpec[] = [];
+  const skipped: string[] = [];
+  for (const l of settings.service.auth?.unix_listener ?? []) {
+    if (OTHER_PROTOCOL_SOCKETS.has(basename(l.path))) skipped.push(l.path);
+    else unix.push(resolveUnixListener(l, settings.base_dir));
+  }
+  return { unix, skipped };
+}
+
+/** Whether the configuration asks for the auth service (any auth-client listener). */
+export function authServerConfigured(settings: Settings): boolean {
+  return authClientListeners(settings).unix.length > 0 || inetListenAddresses(settings.service.auth, settings.listen).length > 0;
+}
+
+export async function startAuthServer(ctx: ServerContext, opts: AuthServerOptions = {}): Promise<AuthServer> {
+  const settings = ctx.settings;
+  const log = new Logger('auth: ');
+  const offered = settings.auth_mechanisms.map((m) => m.toUpperCase());
+  const unsupported = offered.filter((m) => !(SASL_MECHANISMS as readonly string[]).includes(m));
+  if (unsupported.length) throw new Error(`auth_mechanisms: Unknown authentication mechanism '${unsupported[0]}'`);
+  const configured = authClientListeners(settings);
+  for (const path of configured.skipped) log.warning(`service auth unix_listener ${path}: Roost serves only the auth client protocol here (ignored)`);
+  const clientLimit = settings.service.auth?.client_limit ?? 1000;
+  const maxLineLength = opts.maxLineLength ?? AUTH_CLIENT_MAX_LINE_LENGTH;
+  const sockets = new Set<net.Socket>();
+  let cuid = 0;
+  const accept = (socket: net.Socket) => {
+    if (sockets.size >= clientLimit) {
+      log.warning(`service auth: client_limit (${clientLimit}) reached, connection refused`);
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    new AuthClientConnection(socket, { auth: ctx.auth, mechanisms: offered, cuid: ++cuid, maxLineLength, log });
+  };
+
+  const servers: net.Server[] = [];
+  const addresses: AuthServer['addresses'] = [];
+  const unixPaths: string[] = [];
+  try {
+    for (const a of opts.inet ?? inetListenAddresses(settings.service.auth, settings.listen)) {
+      const server = net.createServer(accept);
+      addresses.push(await listenInet(server, a));
+      servers.push(server);
+    }
+    for (const spec of opts.unix ?? configured.unix) {
+      const server = net.createServer(accept);
+      await listenUnix(server, spec, 'service(auth)');
+      servers.push(server);
+      unixPaths.push(spec.path);
+      addresses.push({ path: spec.path });
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    throw err;
+  }
+  return {
+    addresses,
+    async close() {
+      const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      for (const p of unixPaths) rmSync(p, { force: true });
+    },
+  };
+}
