@@ -88,6 +88,10 @@ function serveConnection(ctx: ServerContext, socket: net.Socket, maxLineLength: 
   let queue: Promise<void> = Promise.resolve();
   socket.setEncoding('utf8');
   socket.on('error', () => socket.destroy());
+  const tooLong = () => {
+    log.error(`Client sent a line longer than ${maxLineLength} bytes`);
+    socket.destroy();
+  };
   socket.on('data', (chunk: string) => {
     buffer += chunk;
     for (;;) {
@@ -96,9 +100,9 @@ function serveConnection(ctx: ServerContext, socket: net.Socket, maxLineLength: 
       let line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       if (line.endsWith('\r')) line = line.slice(0, -1);
-      if (line.length > maxLineLength) break;
+      if (line.length > maxLineLength) return tooLong();
       if (line.startsWith('recipient=') && parseRecipientAddress(line.slice(10)) === undefined) {
-        log.error(`quota-status: Client sent invalid recipient address: ${line.slice(10, 200)}`);
+        log.error(`Client sent invalid recipient address: ${line.slice(10, 200)}`);
         socket.destroy();
         return;
       }
@@ -115,10 +119,7 @@ function serveConnection(ctx: ServerContext, socket: net.Socket, maxLineLength: 
         if (!socket.destroyed) socket.write(actionReply(action));
       });
     }
-    if (buffer.length > maxLineLength) {
-      log.error(`quota-status: Client sent a line longer than ${maxLineLength} bytes`);
-      socket.destroy();
-    }
+    if (buffer.length > maxLineLength) tooLong();
   });
 }
 
