@@ -213,7 +213,6 @@ describe('real configuration files', () => {
       'conf.d/10-mail.conf line 114: mail_privileged_group is a Dovecot setting that Roost does not use (ignored)',
       'conf.d/10-master.conf line 38: service pop3-login is a Dovecot service that Roost does not run (ignored)',
       'conf.d/10-master.conf line 48: service submission-login is a Dovecot service that Roost does not run (ignored)',
-      'conf.d/10-master.conf line 86: service auth is a Dovecot service that Roost does not run (ignored)',
       'conf.d/10-master.conf line 122: service dict is a Dovecot service that Roost does not run (ignored)',
       'conf.d/10-ssl.conf line 36: ssl_client_ca_dir is a Dovecot setting that Roost does not use (ignored)',
       'conf.d/10-ssl.conf line 55: ssl_dh is a Dovecot setting that Roost does not use (ignored)',
