@@ -90,7 +90,7 @@ describe('return convention (spec §11.4)', () => {
   test('returning only a code is a temp failure with the doubled db-lua prefix', async () => {
     const auth = await passdb('return dovecot.auth.PASSDB_RESULT_OK');
     const logs = captureLogs();
-    expect(await login(auth)).toEqual({ ok: false, reason: 'tempfail', message: 'Temporary authentication failure.' });
+    expect(await login(auth)).toEqual({ ok: false, reason: 'tempfail', message: 'Temporary authentication failure.', user: 't1' });
     logs.stop();
     expect(logs.lines).toContain('auth: Error: lua(t1,192.0.2.7): db-lua: db-lua: auth_passdb_lookup(req) invalid return value (expected string or table, got nil)');
   });

@@ -27,10 +27,10 @@ describe('roost driver', () => {
     const logs = captureLogs();
     const auth = service(roost, accounts);
     expect(await auth.authenticatePlain({ ...info, user: 'Alice', password: 'wonderland' })).toEqual({
-      ok: true, user: 'alice', masterUser: undefined, passdbFields: { quota_rule: '*:storage=1G' },
+      ok: true, user: 'alice', masterUser: undefined, originalUser: 'Alice', passdbFields: { quota_rule: '*:storage=1G' },
       userdbFields: { uid: '1000', home: '/srv/mail/alice', quota_rule: '*:storage=1G' },
     });
-    expect(await auth.authenticatePlain({ ...info, user: 'bob', password: 'nope' })).toEqual({ ok: false, reason: 'mismatch', message: 'Authentication failed.' });
+    expect(await auth.authenticatePlain({ ...info, user: 'bob', password: 'nope' })).toEqual({ ok: false, reason: 'mismatch', message: 'Authentication failed.', user: 'bob' });
     expect(await auth.authenticatePlain({ ...info, user: 'carol', password: 'x' })).toMatchObject({ ok: false, reason: 'unknown' });
     logs.stop();
     expect(logs.lines).toContain('auth: Info: roost(bob,192.0.2.7): Password mismatch');
