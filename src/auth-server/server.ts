@@ -4,13 +4,12 @@
 // other SMTP servers check passwords against the same passdb chain, mechanisms, master users and
 // auth penalty as IMAP logins. Listeners named auth-master or auth-userdb speak Dovecot's other
 // (master/userdb) protocol, which Roost does not serve; they are skipped with a warning.
-import { rmSync } from 'node:fs';
-import net from 'node:net';
 import { basename } from 'node:path';
 import { SASL_MECHANISMS } from '../auth/index.js';
 import type { Settings } from '../config/index.js';
-import { inetListenAddresses, listenInet, type InetAddress } from '../listeners/inet.js';
-import { listenUnix, resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
+import { openListeners, type ListenAddress } from '../listeners/group.js';
+import { inetListenAddresses, type InetAddress } from '../listeners/inet.js';
+import { resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
 import { Logger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { AuthClientConnection } from './connection.js';
@@ -25,7 +24,7 @@ export interface AuthServerOptions {
 }
 
 export interface AuthServer {
-  readonly addresses: ({ path: string } | InetAddress)[];
+  readonly addresses: ListenAddress[];
   close(): Promise<void>;
 }
 
@@ -55,48 +54,15 @@ export async function startAuthServer(ctx: ServerContext, opts: AuthServerOption
   if (unsupported.length) throw new Error(`auth_mechanisms: Unknown authentication mechanism '${unsupported[0]}'`);
   const configured = authClientListeners(settings);
   for (const path of configured.skipped) log.warning(`service auth unix_listener ${path}: Roost serves only the auth client protocol here (ignored)`);
-  const clientLimit = settings.service.auth?.client_limit ?? 1000;
   const maxLineLength = opts.maxLineLength ?? AUTH_CLIENT_MAX_LINE_LENGTH;
-  const sockets = new Set<net.Socket>();
+  const clientLimit = settings.service.auth?.client_limit ?? 1000;
   let cuid = 0;
-  const accept = (socket: net.Socket) => {
-    if (sockets.size >= clientLimit) {
-      log.warning(`service auth: client_limit (${clientLimit}) reached, connection refused`);
-      socket.destroy();
-      return;
-    }
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    new AuthClientConnection(socket, { auth: ctx.auth, mechanisms: offered, cuid: ++cuid, maxLineLength, log });
-  };
-
-  const servers: net.Server[] = [];
-  const addresses: AuthServer['addresses'] = [];
-  const unixPaths: string[] = [];
-  try {
-    for (const a of opts.inet ?? inetListenAddresses(settings.service.auth, settings.listen)) {
-      const server = net.createServer(accept);
-      addresses.push(await listenInet(server, a));
-      servers.push(server);
-    }
-    for (const spec of opts.unix ?? configured.unix) {
-      const server = net.createServer(accept);
-      await listenUnix(server, spec, 'service(auth)');
-      servers.push(server);
-      unixPaths.push(spec.path);
-      addresses.push({ path: spec.path });
-    }
-  } catch (err) {
-    for (const s of servers) s.close();
-    throw err;
-  }
-  return {
-    addresses,
-    async close() {
-      const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-      for (const socket of sockets) socket.destroy();
-      await closed;
-      for (const p of unixPaths) rmSync(p, { force: true });
-    },
-  };
+  return openListeners({
+    label: 'service(auth)',
+    inet: opts.inet ?? inetListenAddresses(settings.service.auth, settings.listen),
+    unix: opts.unix ?? configured.unix,
+    clientLimit,
+    onLimit: () => log.warning(`service auth: client_limit (${clientLimit}) reached, connection refused`),
+    accept: (socket) => void new AuthClientConnection(socket, { auth: ctx.auth, mechanisms: offered, cuid: ++cuid, maxLineLength, log }),
+  });
 }

@@ -2,8 +2,6 @@
 // ENHANCEDSTATUSCODES, 8BITMIME, SMTPUTF8, SIZE, dot-unstuffing); this file wires its callbacks to
 // recipient resolution (recipients.ts) and delivery (data.ts), and opens the listeners of
 // `service lmtp { inet_listener lmtp { } unix_listener lmtp { } }`.
-import { rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
@@ -16,8 +14,9 @@ import { receiveAndDeliver, type DataOptions } from './data.js';
 import { resolveRecipient, type ResolvedRecipient } from './recipients.js';
 import { installOwnEnhancedCodes } from './replies.js';
 import { installDomainlessRecipients } from './domainless-recipients.js';
-import { inetListenAddresses, listenInet } from '../listeners/inet.js';
-import { listenUnix, resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
+import { openListeners } from '../listeners/group.js';
+import { inetListenAddresses } from '../listeners/inet.js';
+import { resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
 
 export type LmtpListenAddress = { host: string; port: number } | { path: string };
 
@@ -149,44 +148,19 @@ export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOption
   const smtp = new SMTPServer(options);
   smtp.on('error', (err: Error) => rootLogger.error(`lmtp: ${err.message}`));
 
-  const sockets = new Set<net.Socket>();
-  const accept = (socket: net.Socket) => {
-    socket.setNoDelay(true); // replies are small writes; Nagle + delayed ACK would add 40 ms
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    smtp.connect(socket, {});
-  };
-  const servers: net.Server[] = [];
-  const addresses: LmtpListenAddress[] = [];
-  const unixPaths: string[] = [];
-  try {
-    for (const l of opts.inet ?? inetListenAddresses(settings.service.lmtp, settings.listen)) {
-      const server = net.createServer(accept);
-      addresses.push(await listenInet(server, l));
-      servers.push(server);
-    }
-    const unix = opts.unix?.map((path) => ({ path, mode: 0o600, user: '', group: '' })) ?? unixListeners(settings);
-    for (const spec of unix) {
-      const server = net.createServer(accept);
-      await listenUnix(server, spec, 'service(lmtp)');
-      servers.push(server);
-      unixPaths.push(spec.path);
-      addresses.push({ path: spec.path });
-    }
-  } catch (err) {
-    for (const s of servers) s.close();
-    throw err;
-  }
-
-  return {
-    addresses,
-    async close() {
-      const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-      // Open sessions end now. A delivery in progress commits synchronously (never cut); its WAL
-      // fsync finishes in the threadpool, and closing the store syncs whatever is still pending.
-      for (const socket of sockets) socket.destroy();
-      await closed;
-      for (const p of unixPaths) rmSync(p, { force: true });
+  const listeners = await openListeners({
+    label: 'service(lmtp)',
+    inet: opts.inet ?? inetListenAddresses(settings.service.lmtp, settings.listen),
+    unix: opts.unix?.map((path) => ({ path, mode: 0o600, user: '', group: '' })) ?? unixListeners(settings),
+    accept(socket) {
+      socket.setNoDelay(true); // replies are small writes; Nagle + delayed ACK would add 40 ms
+      smtp.connect(socket, {});
     },
+  });
+  return {
+    addresses: listeners.addresses,
+    // Open sessions end now. A delivery in progress commits synchronously (never cut); its WAL
+    // fsync finishes in the threadpool, and closing the store syncs whatever is still pending.
+    close: () => listeners.close(),
   };
 }

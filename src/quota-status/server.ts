@@ -6,11 +6,11 @@
 //   quota_status_success  (OK)        quota_status_nouser (REJECT Unknown user)
 //   quota_status_overquota (554 5.2.2 <quota error>)   quota_status_toolarge (= overquota)
 // Outside RCPT (e.g. END-OF-MESSAGE) or without a recipient the answer is DUNNO.
-import { rmSync } from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import type { Settings } from '../config/index.js';
-import { inetListenAddresses, listenInet, type InetAddress } from '../listeners/inet.js';
-import { listenUnix, resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
+import { openListeners, type ListenAddress } from '../listeners/group.js';
+import { inetListenAddresses, type InetAddress } from '../listeners/inet.js';
+import { resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
 import { Logger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { recipientQuotaVerdict } from '../mail-user/delivery.js';
@@ -30,7 +30,7 @@ export interface QuotaStatusOptions {
 }
 
 export interface QuotaStatusServer {
-  readonly addresses: ({ path: string } | InetAddress)[];
+  readonly addresses: ListenAddress[];
   close(): Promise<void>;
 }
 
@@ -130,44 +130,12 @@ export async function startQuotaStatusServer(ctx: ServerContext, opts: QuotaStat
   const log = new Logger('quota-status: ');
   const clientLimit = svc?.client_limit ?? 1000;
   const maxLineLength = opts.maxLineLength ?? POLICY_MAX_LINE_LENGTH;
-  const sockets = new Set<net.Socket>();
-  const accept = (socket: net.Socket) => {
-    if (sockets.size >= clientLimit) {
-      log.warning(`client_limit (${clientLimit}) reached, connection refused`);
-      socket.destroy();
-      return;
-    }
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    serveConnection(ctx, socket, maxLineLength, log);
-  };
-  const servers: net.Server[] = [];
-  const addresses: QuotaStatusServer['addresses'] = [];
-  const unixPaths: string[] = [];
-  try {
-    for (const a of opts.inet ?? inetListenAddresses(svc, settings.listen)) {
-      const server = net.createServer(accept);
-      addresses.push(await listenInet(server, a));
-      servers.push(server);
-    }
-    for (const spec of opts.unix ?? (svc?.unix_listener ?? []).map((l) => resolveUnixListener(l, settings.base_dir))) {
-      const server = net.createServer(accept);
-      await listenUnix(server, spec, 'service(quota-status)');
-      servers.push(server);
-      unixPaths.push(spec.path);
-      addresses.push({ path: spec.path });
-    }
-  } catch (err) {
-    for (const s of servers) s.close();
-    throw err;
-  }
-  return {
-    addresses,
-    async close() {
-      const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-      for (const socket of sockets) socket.destroy();
-      await closed;
-      for (const p of unixPaths) rmSync(p, { force: true });
-    },
-  };
+  return openListeners({
+    label: 'service(quota-status)',
+    inet: opts.inet ?? inetListenAddresses(svc, settings.listen),
+    unix: opts.unix ?? (svc?.unix_listener ?? []).map((l) => resolveUnixListener(l, settings.base_dir)),
+    clientLimit,
+    onLimit: () => log.warning(`client_limit (${clientLimit}) reached, connection refused`),
+    accept: (socket) => serveConnection(ctx, socket, maxLineLength, log),
+  });
 }
