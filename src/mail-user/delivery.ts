@@ -349,7 +349,10 @@ async function quotaCheck(
   const user = await createMailUser(ctx, req);
   if (!('username' in user)) return user;
   try {
-    return { verdict: quotaVerdict(limits, user.getStore().quotaUsage(), size), tempfail: flag(user, 'quota_full_tempfail') };
+    const store = user.getStore();
+    // Postfix asks before each delivery: keep the store open for the answers and the delivery after.
+    warmStoresFor(ctx).touch(user);
+    return { verdict: quotaVerdict(limits, store.quotaUsage(), size), tempfail: flag(user, 'quota_full_tempfail') };
   } catch (err) {
     return failureFor(user, err);
   } finally {
