@@ -67,6 +67,14 @@ function booleanized(key: string, value: string): string | undefined {
   return /^(no|n|0|false)$/i.test(value) ? undefined : '';
 }
 
+/** `original_user=` and `auth_user=` after the fields (auth_str_append_extra_fields). */
+function loginFields(user: string, originalUser: string | undefined, masterUser: string | undefined, fields: Record<string, string> = {}): string {
+  let out = '';
+  if (originalUser !== undefined && originalUser !== user && !('original_user' in fields)) out += field('original_user', originalUser);
+  if (masterUser !== undefined && !('auth_user' in fields)) out += field('auth_user', masterUser);
+  return out;
+}
+
 /** `OK <id> user=<user> <extra fields>` (auth-request-handler.c reply_success_finish). */
 export function okLine(id: number, result: Extract<AuthResult, { ok: true }>): string {
   let line = `OK\t${id}\tuser=${tabEscape(result.user)}`;
@@ -76,11 +84,7 @@ export function okLine(id: number, result: Extract<AuthResult, { ok: true }>): s
     const value = booleanized(k, v);
     if (value !== undefined) line += field(k, value);
   }
-  if (result.originalUser !== undefined && result.originalUser !== result.user && !('original_user' in fields)) {
-    line += field('original_user', result.originalUser);
-  }
-  if (result.masterUser !== undefined && !('auth_user' in fields)) line += field('auth_user', result.masterUser);
-  return line;
+  return line + loginFields(result.user, result.originalUser, result.masterUser, fields);
 }
 
 /** Dovecot's failure codes (lib-auth/auth-client-interface.h AUTH_CLIENT_FAIL_CODE_*). */
@@ -92,13 +96,14 @@ function failCode(failure: AuthFailure): string | undefined {
   return undefined;
 }
 
-/** `FAIL <id> [user=] [code=] [nodelay]` (auth-request-handler.c reply_failure_finish). */
+/** `FAIL <id> [user=] [code=] [nodelay] [original_user=] [auth_user=]` (reply_failure_finish). */
 export function failLine(id: number, failure: AuthFailure): string {
   let line = `FAIL\t${id}`;
   if (failure.user !== undefined) line += field('user', failure.user);
   const code = failCode(failure);
   if (code) line += `\tcode=${code}`;
   if (failure.nodelay) line += '\tnodelay';
+  if (failure.user !== undefined) line += loginFields(failure.user, failure.originalUser, failure.masterUser);
   return line;
 }
 

@@ -32,6 +32,8 @@ export type AuthResult =
       user?: string;
       /** Set when a master user authenticated but could not log in as `user` (Dovecot: authz). */
       masterUser?: string;
+      /** The authenticating username as the client sent it, before normalisation. */
+      originalUser?: string;
       /** The passdb asked for the failure to be answered at once (`nodelay`). */
       nodelay?: boolean;
     };
@@ -491,7 +493,7 @@ export class AuthService {
 
   /** A passdb chain failure with what the protocol layers report besides the reason. */
   private failureOf(req: AuthRequest, result: PassdbResultCode): AuthFailure {
-    const failure: AuthFailure = { ...this.failureFor(result), user: req.user };
+    const failure: AuthFailure = { ...this.failureFor(result), user: req.user, originalUser: req.clientUser };
     if (req.masterUser !== undefined && req.user === req.loginUser) failure.masterUser = req.masterUser;
     if ('nodelay' in req.passdbFields) failure.nodelay = true;
     return failure;

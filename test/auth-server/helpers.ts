@@ -19,7 +19,15 @@ export interface AuthRecording {
   passwd: string;
   masters: string;
   auth_lua: string;
-  scenarios: { name: string; steps: ({ server: string[]; client?: string } | { closed: boolean })[] }[];
+  denied: string;
+  scenarios: AuthScenario[];
+  /** Recorded against the second instance: a deny passdb, and a master passdb with pass = yes. */
+  scenarios_deny_and_master_pass: AuthScenario[];
+}
+
+export interface AuthScenario {
+  name: string;
+  steps: ({ server: string[]; client?: string } | { closed: boolean })[];
 }
 
 export function authRecording(): AuthRecording {
@@ -37,15 +45,46 @@ export interface AuthRoost {
   stop(): Promise<void>;
 }
 
-/** The recording's configuration in Roost's (= Dovecot's) syntax; `extra` is appended. */
-export async function startAuthRoost(extra = '', authOptions?: Pick<AuthServiceOptions, 'sleep' | 'penalty'>): Promise<AuthRoost> {
+/**
+ * The recording's configuration in Roost's (= Dovecot's) syntax; `extra` is appended. The
+ * `deny-and-master-pass` variant is the recorder's second instance.
+ */
+export async function startAuthRoost(
+  extra = '',
+  authOptions?: Pick<AuthServiceOptions, 'sleep' | 'penalty'>,
+  variant: 'main' | 'deny-and-master-pass' = 'main',
+): Promise<AuthRoost> {
   logHub.setDefaultOutput(false);
   const rec = authRecording();
   const dir = mkdtempSync(join(tmpdir(), 'roost-auth-server-'));
   writeFileSync(join(dir, 'passwd'), rec.passwd);
   writeFileSync(join(dir, 'masters'), rec.masters);
   writeFileSync(join(dir, 'auth.lua'), rec.auth_lua);
+  writeFileSync(join(dir, 'denied'), rec.denied);
   const socketPath = join(dir, 'auth-client');
+  const passdbs =
+    variant === 'main'
+      ? `passdb {
+  driver = passwd-file
+  args = ${dir}/masters
+  master = yes
+}
+passdb {
+  driver = lua
+  args = file=${dir}/auth.lua blocking=yes
+}`
+      : `auth_mechanisms = plain
+passdb {
+  driver = passwd-file
+  args = ${dir}/denied
+  deny = yes
+}
+passdb {
+  driver = passwd-file
+  args = ${dir}/masters
+  master = yes
+  pass = yes
+}`;
   const text = `
 data_dir = ${dir}/data
 base_dir = ${dir}/run
@@ -54,15 +93,7 @@ auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256 oauthbearer xoa
 auth_master_user_separator = *
 auth_failure_delay = 0
 lua_workers = 1
-passdb {
-  driver = passwd-file
-  args = ${dir}/masters
-  master = yes
-}
-passdb {
-  driver = lua
-  args = file=${dir}/auth.lua blocking=yes
-}
+${passdbs}
 passdb {
   driver = passwd-file
   args = ${dir}/passwd

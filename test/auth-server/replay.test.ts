@@ -3,7 +3,7 @@
 // line: the handshake, AUTH with every parameter Postfix sends, CONT, OK/FAIL with their fields,
 // and the protocol errors after which Dovecot disconnects.
 import { statSync } from 'node:fs';
-import { authRecording, LineClient, startAuthRoost, type AuthRoost } from './helpers.js';
+import { authRecording, LineClient, startAuthRoost, type AuthRoost, type AuthScenario } from './helpers.js';
 
 const rec = authRecording();
 let roost: AuthRoost;
@@ -32,8 +32,8 @@ test('the socket has the configured mode', () => {
   expect(statSync(roost.socketPath).mode & 0o777).toBe(0o660);
 });
 
-test.each(rec.scenarios.map((s) => [s.name, s] as const))('%s', async (_name, scenario) => {
-  const c = await LineClient.connect({ path: roost.socketPath });
+async function replay(socketPath: string, scenario: AuthScenario): Promise<void> {
+  const c = await LineClient.connect({ path: socketPath });
   try {
     let closed = false;
     for (const step of scenario.steps) {
@@ -56,4 +56,17 @@ test.each(rec.scenarios.map((s) => [s.name, s] as const))('%s', async (_name, sc
   } finally {
     c.close();
   }
+}
+
+test.each(rec.scenarios.map((s) => [s.name, s] as const))('%s', (_name, scenario) => replay(roost.socketPath, scenario));
+
+describe('deny passdb and master passdb with pass = yes', () => {
+  let second: AuthRoost;
+  beforeAll(async () => {
+    second = await startAuthRoost('', undefined, 'deny-and-master-pass');
+  });
+  afterAll(async () => {
+    await second.stop();
+  });
+  test.each(rec.scenarios_deny_and_master_pass.map((s) => [s.name, s] as const))('%s', (_name, scenario) => replay(second.socketPath, scenario));
 });
