@@ -49,9 +49,11 @@ export function authServerConfigured(settings: Settings): boolean {
 export async function startAuthServer(ctx: ServerContext, opts: AuthServerOptions = {}): Promise<AuthServer> {
   const settings = ctx.settings;
   const log = new Logger('auth: ');
-  const offered = settings.auth_mechanisms.map((m) => m.toUpperCase());
-  const unsupported = offered.filter((m) => !(SASL_MECHANISMS as readonly string[]).includes(m));
-  if (unsupported.length) throw new Error(`auth_mechanisms: Unknown authentication mechanism '${unsupported[0]}'`);
+  // Mechanisms Roost does not implement (DIGEST-MD5, NTLM, GSSAPI, ...) are not announced.
+  const known = SASL_MECHANISMS as readonly string[];
+  const wanted = settings.auth_mechanisms.map((m) => m.toUpperCase());
+  const offered = wanted.filter((m) => known.includes(m));
+  for (const m of wanted.filter((x) => !known.includes(x))) log.warning(`auth_mechanisms: ${m} is not supported by Roost (not offered)`);
   const configured = authClientListeners(settings);
   for (const path of configured.skipped) log.warning(`service auth unix_listener ${path}: Roost serves only the auth client protocol here (ignored)`);
   const maxLineLength = opts.maxLineLength ?? AUTH_CLIENT_MAX_LINE_LENGTH;

@@ -165,3 +165,17 @@ test('tab-escaping round-trips TAB, LF, CR and \\001 (Dovecot str_tabescape)', (
   expect(tabEscape(raw)).toBe('a\x01tb\x01nc\x01rd\x011e');
   expect(tabUnescape(tabEscape(raw))).toBe(raw);
 });
+
+test('auth_mechanisms Roost lacks are left out of the MECH lines, with a warning', async () => {
+  const roost = await startAuthRoost('auth_mechanisms = plain digest-md5 login');
+  try {
+    const c = await LineClient.connect({ path: roost.socketPath });
+    const greeting = await c.lines(7);
+    expect(greeting.slice(0, 3)).toEqual(['VERSION\t1\t2', 'MECH\tPLAIN\tplaintext', 'MECH\tLOGIN\tplaintext']);
+    expect(greeting.at(-1)).toBe('DONE');
+    expect(roost.lines).toContain('auth: Warning: auth_mechanisms: DIGEST-MD5 is not supported by Roost (not offered)');
+    c.close();
+  } finally {
+    await roost.stop();
+  }
+});
