@@ -4,7 +4,7 @@
 // kept (Dovecot's plugins/quota/quota-status.c): recipient, size and protocol_state.
 
 export interface PolicyRequest {
-  /** The first `recipient=` attribute, '' when there was none. */
+  /** The first `recipient=` attribute without its angle brackets, '' when there was none. */
   recipient: string;
   /** `size=`, 0 when absent or not a number (str_to_uoff failure = 0). */
   size: number;
@@ -18,8 +18,11 @@ export class PolicyRequestReader {
   private size = 0;
   private protocolState = '';
 
-  /** Feeds one line; returns the finished request on the empty line that ends it. */
-  line(line: string): PolicyRequest | undefined {
+  /**
+   * Feeds one line; returns the finished request on the empty line that ends it, or an error for
+   * a malformed first `recipient=` (Dovecot drops such a client).
+   */
+  line(line: string): PolicyRequest | { error: string } | undefined {
     if (line === '') {
       const request = { recipient: this.recipient ?? '', size: this.size, protocolState: this.protocolState };
       this.recipient = undefined;
@@ -27,7 +30,11 @@ export class PolicyRequestReader {
       this.protocolState = '';
       return request;
     }
-    if (this.recipient === undefined && line.startsWith('recipient=')) this.recipient = line.slice(10);
+    if (this.recipient === undefined && line.startsWith('recipient=')) {
+      const address = parseRecipientAddress(line.slice(10));
+      if (address === undefined) return { error: `Client sent invalid recipient address: ${line.slice(10, 200)}` };
+      this.recipient = address;
+    }
     else if (line.startsWith('size=')) this.size = /^\d+$/.test(line.slice(5)) ? Number(line.slice(5)) : 0;
     else if (line.startsWith('protocol_state=')) this.protocolState = line.slice(15);
     return undefined;

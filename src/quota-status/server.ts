@@ -16,7 +16,7 @@ import type { ServerContext } from '../mail-user/context.js';
 import { recipientQuotaVerdict } from '../mail-user/delivery.js';
 import { newSessionId } from '../mail-user/session-id.js';
 import { parseRecipient } from '../lmtp/address.js';
-import { actionReply, parseRecipientAddress, PolicyRequestReader, type PolicyRequest } from './policy.js';
+import { actionReply, PolicyRequestReader, type PolicyRequest } from './policy.js';
 
 /** The quota error text Dovecot puts after `554 5.2.2` (quota_alloc_result_errstr). */
 export const QUOTA_EXCEEDED_TEXT = 'Quota exceeded (mailbox for user is full)';
@@ -57,8 +57,7 @@ async function answer(ctx: ServerContext, request: PolicyRequest, remoteIp: stri
     return 'DUNNO';
   }
   if (request.recipient === '') return 'DUNNO';
-  const address = parseRecipientAddress(request.recipient)!;
-  const { username } = parseRecipient(address, ctx.settings.recipient_delimiter);
+  const { username } = parseRecipient(request.recipient, ctx.settings.recipient_delimiter);
   const found = await ctx.auth.lookupUser(username, 'quota-status', { remoteIp });
   if (!found.found) {
     if (found.reason === 'tempfail') {
@@ -101,13 +100,13 @@ function serveConnection(ctx: ServerContext, socket: net.Socket, maxLineLength: 
       buffer = buffer.slice(nl + 1);
       if (line.endsWith('\r')) line = line.slice(0, -1);
       if (line.length > maxLineLength) return tooLong();
-      if (line.startsWith('recipient=') && parseRecipientAddress(line.slice(10)) === undefined) {
-        log.error(`Client sent invalid recipient address: ${line.slice(10, 200)}`);
+      const request = reader.line(line);
+      if (!request) continue;
+      if ('error' in request) {
+        log.error(request.error);
         socket.destroy();
         return;
       }
-      const request = reader.line(line);
-      if (!request) continue;
       queue = queue.then(async () => {
         let action: string;
         try {

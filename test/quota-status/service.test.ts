@@ -59,6 +59,9 @@ test('unix listener under base_dir with its mode; answers from a Lua userdb; a u
     expect(await c.lines(2)).toEqual(['action=OK', '']);
     c.send(ask('broken@example.com'));
     expect(await c.lines(2)).toEqual(['action=DEFER_IF_PERMIT Temporary internal error', '']);
+    // Only the first recipient= counts (and is checked), as in Dovecot.
+    c.send('recipient=someone@example.com\nrecipient=<not an address>\n\n');
+    expect(await c.lines(2)).toEqual(['action=OK', '']);
     // Dovecot logs and drops a client that sends a malformed address.
     c.send('recipient=<not an address>\n');
     await c.waitClosed();
