@@ -493,7 +493,8 @@ export class AuthService {
 
   /** A passdb chain failure with what the protocol layers report besides the reason. */
   private failureOf(req: AuthRequest, result: PassdbResultCode): AuthFailure {
-    const failure: AuthFailure = { ...this.failureFor(result), user: req.user, originalUser: req.clientUser };
+    const failure: AuthFailure = { ...this.failureFor(result), user: req.user };
+    if (req.clientUser !== undefined && req.clientUser !== req.user) failure.originalUser = req.clientUser;
     if (req.masterUser !== undefined && req.user === req.loginUser) failure.masterUser = req.masterUser;
     if ('nodelay' in req.passdbFields) failure.nodelay = true;
     return failure;

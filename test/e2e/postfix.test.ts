@@ -206,6 +206,8 @@ maybe(name('Postfix: SMTP AUTH PLAIN against Roost, quota-status refuses at RCPT
     expect(await smtp(c, 'RCPT TO:<full@example.com>')).toBe(
       '554 5.2.2 <full@example.com>: Recipient address rejected: Quota exceeded (mailbox for user is full)',
     );
+    // An unknown user: quota-status's "REJECT Unknown user".
+    expect(await smtp(c, 'RCPT TO:<nobody@example.com>')).toMatch(/^5\d\d 5\.\d\.\d <nobody@example\.com>: Recipient address rejected: Unknown user$/);
     expect(await smtp(c, 'RCPT TO:<alice@example.com>')).toMatch(/^250 /);
     expect(await smtp(c, 'DATA')).toMatch(/^354 /);
     c.send('From: sender@example.net\r\nTo: alice@example.com\r\nSubject: through Postfix\r\n\r\nHello via lmtp:unix.\r\n.\r\n');
