@@ -6,8 +6,6 @@ import type { AuthFailure, AuthResult } from '../auth/index.js';
 
 export const AUTH_PROTOCOL_MAJOR = 1;
 export const AUTH_PROTOCOL_MINOR = 2;
-/** AUTH_CLIENT_MAX_LINE_LENGTH (lib-auth/auth-client-interface.h): longer lines disconnect. */
-export const AUTH_CLIENT_MAX_LINE_LENGTH = 16384;
 
 const ESCAPES: Record<string, string> = { '\x01': '\x011', '\t': '\x01t', '\r': '\x01r', '\n': '\x01n' };
 const UNESCAPES: Record<string, string> = { '1': '\x01', t: '\t', r: '\r', n: '\n', '0': '\0' };

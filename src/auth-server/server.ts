@@ -13,13 +13,13 @@ import { resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js
 import { Logger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { AuthClientConnection } from './connection.js';
-import { AUTH_CLIENT_MAX_LINE_LENGTH } from './protocol.js';
 
 export interface AuthServerOptions {
   /** Unix listeners; default: `service auth { unix_listener }` (auth-client protocol ones). */
   unix?: UnixListenerSpec[];
   /** TCP listeners; default: `service auth { inet_listener }`. */
   inet?: InetAddress[];
+  /** Default: auth_client_max_line_length. */
   maxLineLength?: number;
 }
 
@@ -56,7 +56,7 @@ export async function startAuthServer(ctx: ServerContext, opts: AuthServerOption
   for (const m of wanted.filter((x) => !known.includes(x))) log.warning(`auth_mechanisms: ${m} is not supported by Roost (not offered)`);
   const configured = authClientListeners(settings);
   for (const path of configured.skipped) log.warning(`service auth unix_listener ${path}: Roost serves only the auth client protocol here (ignored)`);
-  const maxLineLength = opts.maxLineLength ?? AUTH_CLIENT_MAX_LINE_LENGTH;
+  const maxLineLength = opts.maxLineLength ?? settings.auth_client_max_line_length;
   const clientLimit = settings.service.auth?.client_limit ?? 1000;
   let cuid = 0;
   return openListeners({

@@ -153,6 +153,10 @@ export interface ScalarSettings {
   lua_call_timeout: number;
   lua_memory_limit: number;
   lua_watchdog_timeout: number;
+  /** Longest line of Dovecot's auth client protocol (Dovecot: AUTH_CLIENT_MAX_LINE_LENGTH, fixed). */
+  auth_client_max_line_length: number;
+  /** Longest attribute line of a quota-status policy request (Dovecot: unbounded). */
+  quota_status_max_line_length: number;
 }
 
 export interface Settings extends ScalarSettings {
@@ -249,6 +253,8 @@ export const SETTING_KINDS: { [K in keyof ScalarSettings]: SettingKind } = {
   lua_call_timeout: time,
   lua_memory_limit: size,
   lua_watchdog_timeout: time,
+  auth_client_max_line_length: size,
+  quota_status_max_line_length: size,
 };
 
 /** Scalar defaults: Dovecot 2.3's where Dovecot has the setting, unless noted. */
@@ -325,6 +331,8 @@ export function defaultScalarSettings(): ScalarSettings {
     lua_call_timeout: 5000,
     lua_memory_limit: 64 * 1024 * 1024,
     lua_watchdog_timeout: 10_000,
+    auth_client_max_line_length: 16 * 1024,
+    quota_status_max_line_length: 64 * 1024,
   };
 }
 

@@ -20,12 +20,11 @@ import { actionReply, PolicyRequestReader, type PolicyRequest } from './policy.j
 
 /** The quota error text Dovecot puts after `554 5.2.2` (quota_alloc_result_errstr). */
 export const QUOTA_EXCEEDED_TEXT = 'Quota exceeded (mailbox for user is full)';
-/** Longest attribute line accepted; Postfix's own attributes are far shorter. */
-export const POLICY_MAX_LINE_LENGTH = 64 * 1024;
 
 export interface QuotaStatusOptions {
   inet?: InetAddress[];
   unix?: UnixListenerSpec[];
+  /** Default: quota_status_max_line_length. */
   maxLineLength?: number;
 }
 
@@ -128,7 +127,7 @@ export async function startQuotaStatusServer(ctx: ServerContext, opts: QuotaStat
   checkQuotaStatusExecutable(svc?.executable ?? '');
   const log = new Logger('quota-status: ');
   const clientLimit = svc?.client_limit ?? 1000;
-  const maxLineLength = opts.maxLineLength ?? POLICY_MAX_LINE_LENGTH;
+  const maxLineLength = opts.maxLineLength ?? settings.quota_status_max_line_length;
   return openListeners({
     label: 'service(quota-status)',
     inet: opts.inet ?? inetListenAddresses(svc, settings.listen),

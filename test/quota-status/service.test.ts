@@ -71,8 +71,10 @@ test('unix listener under base_dir with its mode; answers from a Lua userdb; a u
   }
 });
 
-test('a line above the limit closes the connection', async () => {
-  const qs = await startQuotaStatusServer(ctx, { unix: [{ path: join(dir, 'small'), mode: 0o600, user: '', group: '' }], inet: [], maxLineLength: 64 });
+test('quota_status_max_line_length: a longer line closes the connection (default 64k)', async () => {
+  expect(ctx.settings.quota_status_max_line_length).toBe(64 * 1024);
+  const small = parseConfigText(`data_dir = ${dir}/data\nquota_status_max_line_length = 64\n`, join(dir, 'small.conf')).settings;
+  const qs = await startQuotaStatusServer({ ...ctx, settings: small }, { unix: [{ path: join(dir, 'small'), mode: 0o600, user: '', group: '' }], inet: [] });
   try {
     const c = await LineClient.connect({ path: join(dir, 'small') });
     c.send(`client_name=${'x'.repeat(100)}\n`);
