@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LineClient } from '../auth-server/helpers.js';
 import { RawClient as RawLmtp } from '../lmtp/helpers.js';
-import { buildCli, freePorts, MAIN } from './cli-build.js';
+import { buildCli, freePorts, MAIN } from '../cli/built-roost.js';
 import { waitFor } from './harness.js';
 
 const run = promisify(execFile);
