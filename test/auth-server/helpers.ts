@@ -117,8 +117,17 @@ ${extra}
   const auth = authOptions
     ? new AuthService(authSettingsFrom(settings), { accounts: accountStoreFor(ctx.serverDb), lua: ctx.luaPool(), ...authOptions })
     : ctx.auth;
-  await auth.init();
-  const server = await startAuthServer({ ...ctx, auth });
+  let server: AuthServer;
+  try {
+    await auth.init();
+    server = await startAuthServer({ ...ctx, auth });
+  } catch (err) {
+    if (auth !== ctx.auth) await auth.close();
+    await ctx.close();
+    cap.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     dir,
     socketPath,

@@ -2,7 +2,7 @@
 // `no-penalty` parameter, a challenge-response mechanism over CONT, limits, and the owner and
 // mode of the unix listener.
 import { createHmac } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { AuthPenalty } from '../../src/auth/index.js';
 import { parseConfigText } from '../../src/config/index.js';
 import { tabEscape, tabUnescape } from '../../src/auth-server/protocol.js';
@@ -137,6 +137,7 @@ asRoot('unix_listener user and group own the socket (root only, as in Dovecot)',
     expect([st.uid, st.gid, st.mode & 0o777]).toEqual([65534, 65534, 0o660]);
   } finally {
     await roost.stop();
+    rmSync(`/tmp/roost-owned-${process.pid}`, { recursive: true, force: true });
   }
 });
 
