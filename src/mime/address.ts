@@ -1,6 +1,6 @@
 // RFC 5322 address lists as Dovecot's lib-mail/message-address.c reads them for ENVELOPE:
 // groups become a start marker (mailbox = group name) and an end marker (all NIL), a comment
-// stands in for a missing display name, encoded words are kept raw. Binary strings in and out.
+// stands in for the missing display name of a bare addr-spec, encoded words are kept raw. Binary strings in and out.
 
 export interface EnvelopeAddress {
   name: string | null;
@@ -149,7 +149,8 @@ export function parseAddressList(value: string): EnvelopeAddress[] {
       }
       const spec = lx.addrSpec('>,;');
       if (lx.peek() === '>') lx.pos++;
-      out.push(makeAddress(phrase !== '' ? phrase : lx.lastComment, route, spec.mailbox, spec.domain));
+      // A comment never names a name-addr (Dovecot: `(c) <a@b>` and `<a (c)@b>` have a NIL name).
+      out.push(makeAddress(phrase !== '' ? phrase : null, route, spec.mailbox, spec.domain));
       continue;
     }
     // a bare addr-spec: re-read from the start as local@domain
@@ -172,4 +173,48 @@ function makeAddress(name: string | null, route: string | null, mailbox: string,
     mailbox: mailbox === '' ? MISSING_MAILBOX : mailbox,
     domain: domain === null || domain === '' ? MISSING_DOMAIN : domain,
   };
+}
+
+// RFC 5322 §3.2.3 atext; bytes above 127 count as atext too (Dovecot's rfc822_atext_chars).
+const ATEXT = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\x80-\xff]+$/;
+
+/** Dovecot's str_append_maybe_escape(): as is when all atext, else quoted with `"` and `\` escaped. */
+function maybeQuote(s: string, quoteDquote: boolean): string {
+  const plain = quoteDquote ? ATEXT.test(s) : /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\x80-\xff".]+$/.test(s);
+  if (plain) return s;
+  return `"${s.replace(/["\\]/g, (c) => '\\' + c)}"`;
+}
+
+/**
+ * The address list rewritten in one standard form, which SEARCH FROM/TO/CC/BCC match against (as
+ * Dovecot 2.3.19's index-search.c does with message_address_write, checked against a running
+ * Dovecot): every mailbox as `[name ]<[@route:]local@domain>`, a name quoted unless it is all atext
+ * or carries an encoded word, comments gone unless one stands in for a missing name, groups as
+ * `name: a, b;`, missing parts filled with MISSING_MAILBOX / MISSING_DOMAIN, `, ` between entries.
+ */
+export function formatAddressesForSearch(list: readonly EnvelopeAddress[]): string {
+  let out = '';
+  let first = true;
+  let inGroup = false;
+  for (const a of list) {
+    if (!first) out += ', ';
+    first = false;
+    if (a.domain === null) {
+      if (!inGroup) {
+        const name = a.mailbox ?? '';
+        out += name === '' ? '""' : name.includes('=?') ? name : maybeQuote(name, true);
+        out += ': ';
+        first = true;
+      } else {
+        // End of group: `a, b` + `;`, or an empty group `name:;`.
+        out = out.endsWith(', ') ? out.slice(0, -2) : out.endsWith(': ') ? out.slice(0, -1) : out;
+        out += ';';
+      }
+      inGroup = !inGroup;
+      continue;
+    }
+    if (a.name !== null) out += (a.name.includes('=?') ? a.name : maybeQuote(a.name, true)) + ' ';
+    out += '<' + (a.route !== null ? a.route + ':' : '') + a.mailbox + '@' + a.domain + '>';
+  }
+  return out;
 }

@@ -129,8 +129,9 @@ function cost(key: SearchKey): number {
   }
 }
 
-function headerMatches(text: MessageText, field: string, value: string): boolean {
-  const values = text.headers.get(field.toLowerCase());
+function headerMatches(text: MessageText, field: string, value: string, address = false): boolean {
+  // FROM/TO/CC/BCC match the rewritten address list; HEADER FROM matches the field as written.
+  const values = (address ? text.addresses : text.headers).get(field.toLowerCase());
   if (!values) return false;
   // RFC 3501: an empty string matches every message that has the field.
   if (value === '') return true;
@@ -148,7 +149,7 @@ function sentDay(text: MessageText, meta: MessageMeta): number {
 /** Pass two: full evaluation, the message's text loaded on first need. */
 function full(key: SearchKey, m: SearchMessage, env: Env, text: () => MessageText): boolean {
   switch (key.type) {
-    case 'header': return headerMatches(text(), key.field, key.value);
+    case 'header': return headerMatches(text(), key.field, key.value, key.address);
     case 'date':
       if (key.field === 'internal') return cheap(key, m, env) === true;
       return compareDay(sentDay(text(), m.meta), key.op, imapDayNumber(key.date));

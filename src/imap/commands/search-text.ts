@@ -2,6 +2,7 @@
 // in an LRU bounded by bytes: bodies are shared by COPY and never change, so the body id (checked
 // against the GUID, since SQLite may hand a freed id out again) is a stable key, and a repeated
 // `SEARCH TEXT` over a large mailbox reads no body twice.
+import { formatAddressesForSearch, parseAddressList } from '../../mime/address.js';
 import { decodeHeaderText } from '../../mime/content-type.js';
 import { bodyText } from '../../mime/decode.js';
 import { parseHeaderFields } from '../../mime/header.js';
@@ -32,6 +33,8 @@ export function foldForSearch(s: string): string {
 export interface MessageText {
   /** Lowercased field name → folded, decoded (RFC 2047), unfolded values. */
   headers: Map<string, string[]>;
+  /** From/To/Cc/Bcc rewritten in one standard form (formatAddressesForSearch), decoded, folded. */
+  addresses: Map<string, string[]>;
   /** All header fields as `Name: value` lines, folded (TEXT searches headers too). */
   headerText: string;
   /** Decoded text of all text parts, folded; loaded on first use. */
@@ -42,6 +45,7 @@ interface CacheEntry {
   /** The message GUID the text was read for (a body id can be reused once its body was freed). */
   guid: string;
   headers: Map<string, string[]>;
+  addresses: Map<string, string[]>;
   headerText: string;
   body: string | null;
   bytes: number;
@@ -144,15 +148,27 @@ function openMessage(store: SearchBodyStore, meta: MessageMeta): OpenedMessage {
   return { body, root: loadMimeStructure(store, meta, body) };
 }
 
+/** The fields SEARCH FROM/TO/CC/BCC look at (RFC 3501 §6.4.4). */
+const ADDRESS_FIELDS = new Set(['from', 'to', 'cc', 'bcc']);
+
 function loadHeaders(opened: OpenedMessage, guid: string): CacheEntry {
   const block = readRange(opened.body, opened.root.headerStart, opened.root.bodyStart);
   const headers = new Map<string, string[]>();
+  const addresses = new Map<string, string[]>();
   const lines: string[] = [];
   let bytes = 64;
   for (const f of parseHeaderFields(block)) {
     if (!f.hasColon) continue;
-    const value = foldForSearch(decodeHeaderText(f.value.replace(/\r?\n(?=[ \t])/g, '')));
+    const unfolded = f.value.replace(/\r?\n(?=[ \t])/g, '');
+    const value = foldForSearch(decodeHeaderText(unfolded));
     const name = f.name.toLowerCase();
+    if (ADDRESS_FIELDS.has(name)) {
+      const rebuilt = foldForSearch(decodeHeaderText(formatAddressesForSearch(parseAddressList(unfolded))));
+      const list = addresses.get(name);
+      if (list) list.push(rebuilt);
+      else addresses.set(name, [rebuilt]);
+      bytes += stringBytes(rebuilt);
+    }
     const list = headers.get(name);
     if (list) list.push(value);
     else headers.set(name, [value]);
@@ -161,7 +177,7 @@ function loadHeaders(opened: OpenedMessage, guid: string): CacheEntry {
   }
   // One flat string (not a chain of concatenations): searched as is, counted as it is.
   const headerText = lines.join('');
-  return { guid, headers, headerText, body: null, bytes: bytes + stringBytes(headerText), scan: 0 };
+  return { guid, headers, addresses, headerText, body: null, bytes: bytes + stringBytes(headerText), scan: 0 };
 }
 
 /**
@@ -180,6 +196,7 @@ export function messageText(store: SearchBodyStore, meta: MessageMeta, cache: Se
   const e = entry;
   return {
     headers: e.headers,
+    addresses: e.addresses,
     headerText: e.headerText,
     body() {
       if (e.body === null) {

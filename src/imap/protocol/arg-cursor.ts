@@ -127,16 +127,18 @@ export function decodeMailbox(wire: string, options: ParseOptions): string {
 }
 
 /** A LIST pattern or reference: like a mailbox, but `*`/`%` stay and INBOX is left as sent. */
+/** A LIST/LSUB pattern: one that is not valid mUTF-7 is matched as given (Dovecot 2.3.19). */
 export function decodePattern(wire: string, options: ParseOptions): string {
-  const name = options.utf8Accept ? wire : decodeMailboxName(wire);
-  if (name === null) throw new CommandSyntaxError(INVALID_MUTF7, 'NO');
-  return name;
+  if (options.utf8Accept) return wire;
+  return decodeMailboxName(wire) ?? wire;
 }
 
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
 /** A flag for STORE/APPEND: a system flag (canonical case) or a keyword atom. */
 export function parseFlag(arg: ImapArg): string {
+  // Dovecot 2.3.19 reads NIL here as the keyword `NIL` (`STORE 1 +FLAGS NIL` sets it).
+  if (arg.type === 'nil') return 'NIL';
   if (arg.type !== 'atom') fail();
   const text = arg.value;
   if (text.startsWith('\\')) {

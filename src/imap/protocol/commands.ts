@@ -16,7 +16,8 @@ export type SearchKey =
   /** RFC 5032 OLDER/YOUNGER (seconds). */
   | { type: 'age'; op: 'older' | 'younger'; seconds: number }
   /** FROM/TO/CC/BCC/SUBJECT and HEADER <field> <string>; an empty value means "has the field". */
-  | { type: 'header'; field: string; value: string }
+  /** `address`: FROM/TO/CC/BCC, matched against the rebuilt address list (Dovecot's index-search.c). */
+  | { type: 'header'; field: string; value: string; address?: true }
   | { type: 'body'; value: string }
   | { type: 'text'; value: string }
   | { type: 'size'; op: 'larger' | 'smaller'; size: number }

@@ -28,7 +28,8 @@ const DATE_KEYS: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']
   SENTSINCE: ['sent', 'since'],
 };
 
-const ADDRESS_KEYS: Record<string, string> = { FROM: 'From', TO: 'To', CC: 'Cc', BCC: 'Bcc', SUBJECT: 'Subject' };
+/** Keys that search one header field; the address ones match the rewritten address list. */
+const HEADER_KEYS: Record<string, string> = { FROM: 'From', TO: 'To', CC: 'Cc', BCC: 'Bcc', SUBJECT: 'Subject' };
 
 const RETURN_OPTIONS: SearchReturnOption[] = ['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE'];
 
@@ -73,8 +74,8 @@ function parseKey(cursor: SearchCursor, depth = 0): SearchKey {
   if (flag) return { type: 'flag', flag: flag[0], set: flag[1] };
   const date = DATE_KEYS[key];
   if (date) return { type: 'date', field: date[0], op: date[1], date: parseDate(cursor.value(key)) };
-  const address = ADDRESS_KEYS[key];
-  if (address) return { type: 'header', field: address, value: cursor.value(key) };
+  const field = HEADER_KEYS[key];
+  if (field) return field === 'Subject' ? { type: 'header', field, value: cursor.value(key) } : { type: 'header', field, value: cursor.value(key), address: true };
 
   switch (key) {
     case 'ALL':

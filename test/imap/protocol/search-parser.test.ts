@@ -47,10 +47,10 @@ describe('SEARCH', () => {
     expect(criteria('FROM alice TO "bob smith" CC c BCC d SUBJECT {5}\r\nhello')).toEqual({
       type: 'and',
       keys: [
-        { type: 'header', field: 'From', value: 'alice' },
-        { type: 'header', field: 'To', value: 'bob smith' },
-        { type: 'header', field: 'Cc', value: 'c' },
-        { type: 'header', field: 'Bcc', value: 'd' },
+        { type: 'header', address: true, field: 'From', value: 'alice' },
+        { type: 'header', address: true, field: 'To', value: 'bob smith' },
+        { type: 'header', address: true, field: 'Cc', value: 'c' },
+        { type: 'header', address: true, field: 'Bcc', value: 'd' },
         { type: 'header', field: 'Subject', value: 'hello' },
       ],
     });

@@ -148,3 +148,33 @@ test('a mailbox renamed by another session stays selected under its new name', a
   a.close();
   b.close();
 });
+
+test('a LIST/LSUB pattern that is not valid mUTF-7 is matched as given (Dovecot 2.3.19)', async () => {
+  const c = await login();
+  await c.command('c', 'CREATE "a&-b"');
+  expect(await c.command('l1', 'LIST "" "!#$$&\'+,-.0123456789:;<=>?@^_`|[}%*"')).toEqual(['l1 OK List completed.']);
+  expect(await c.command('l2', 'LIST "" "&Jjo"')).toEqual(['l2 OK List completed.']);
+  expect(await c.command('l3', 'LSUB "" "&"')).toEqual(['l3 OK Lsub completed.']);
+  // A valid pattern still decodes: `&-` is `&`.
+  expect(await c.command('l4', 'LIST "" "a&-*"')).toEqual(['* LIST (\\HasNoChildren) "/" a&-b', 'l4 OK List completed.']);
+  c.close();
+});
+
+test('STORE with NIL as the flag stores the keyword NIL, as Dovecot 2.3.19 does; the connection stays usable', async () => {
+  const c = await login();
+  await c.command('c', 'CREATE nilflags');
+  await appendRaw(c, 'p', 'nilflags', 'Subject: n\r\n\r\nbody\r\n');
+  await c.command('s', 'SELECT nilflags');
+  expect(await c.command('s1', 'STORE 1 +FLAGS NIL')).toEqual([
+    '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft NIL)',
+    '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft NIL \\*)] Flags permitted.',
+    '* 1 FETCH (FLAGS (NIL \\Recent))',
+    's1 OK Store completed.',
+  ]);
+  expect(await c.command('s2', 'STORE 1 -FLAGS NIL')).toEqual(['* 1 FETCH (FLAGS (\\Recent))', 's2 OK Store completed.']);
+  expect(await c.command('s3', 'STORE 1 +FLAGS.SILENT (NIL)')).toEqual(['s3 OK Store completed.']);
+  // A malformed STORE is a BAD for that command only.
+  expect(await c.command('s4', 'STORE 1 +FLAGS ("x")')).toEqual(['s4 BAD Error in IMAP command STORE: Invalid arguments.']);
+  expect(await c.command('n', 'NOOP')).toEqual(['n OK NOOP completed.']);
+  c.close();
+});
