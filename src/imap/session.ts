@@ -2,7 +2,7 @@
 // logout, the logged-in mail user and its store, the selected mailbox view, and the dispatch of
 // each parsed command to its handler with the state check, error rendering and the untagged
 // updates that may be announced before the tagged reply (RFC 3501 §7.4.1, §5.2).
-import type { AuthResult } from '../auth/index.js';
+import type { AuthResult, AuthService } from '../auth/index.js';
 import type { Settings } from '../config/index.js';
 import { Logger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
@@ -11,6 +11,8 @@ import { newSessionId } from '../mail-user/session-id.js';
 import type { MailUser } from '../mail-user/mail-user.js';
 import { StorageError, type ChangeNotice, type UserStore } from '../storage/types.js';
 import { postLoginCapabilities, preLoginCapabilities } from './capabilities.js';
+import type { CommandContext, SessionExtension, SessionHooks, SessionState, SessionStats } from './commands/context.js';
+import type { ResponseSink } from './commands/fetch-output.js';
 import { HANDLERS } from './commands/index.js';
 import type { CommandHandler, CommandResult } from './commands/types.js';
 import type { ImapConnection } from './connection.js';
@@ -19,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import type tls from 'node:tls';
 
-export type SessionState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
+export type { SessionState, SessionStats } from './commands/context.js';
 
 /** What all sessions of one server share. */
 export interface ServerShared {
@@ -37,16 +39,6 @@ export interface ServerShared {
   loginLog: Logger;
 }
 
-export interface SessionStats {
-  deleted: number;
-  expunged: number;
-  trashed: number;
-  fetchHdrCount: number;
-  fetchHdrBytes: number;
-  fetchBodyCount: number;
-  fetchBodyBytes: number;
-}
-
 /** imap-login's reply to any command it cannot run (Dovecot 2.3.19, verified). */
 const PRELOGIN_ERROR = 'Error in IMAP command received by server.';
 /**
@@ -57,27 +49,86 @@ const PRELOGIN_VISIBLE = new Set(['Invalid base64 data in initial response']);
 
 export const INTERNAL_ERROR = 'Internal error occurred. Refer to server log for more information.';
 
-export class ImapSession {
+export class ImapSession implements CommandContext {
+  /** Changed only by the transitions below (login, select, unselect, end). */
   state: SessionState = 'not-authenticated';
   user: MailUser | null = null;
   private storeRef: UserStore | null = null;
   selected: SelectedMailbox | null = null;
-  private condstoreOn = false;
-  /** RFC 7162 §3.1: CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), or a CONDSTORE command). */
-  get condstore(): boolean {
-    return this.condstoreOn;
+  private readonly extensions = new Set<SessionExtension>();
+  private readonly hooks = new Set<SessionHooks>();
+
+  // ---- transitions ----
+
+  select(view: SelectedMailbox): void {
+    this.unselect();
+    this.selected = view;
+    this.state = 'selected';
+    for (const h of this.hooks) h.selected?.(view);
   }
+
+  unselect(): void {
+    const view = this.selected;
+    if (!view) return;
+    this.selected = null;
+    if (this.state === 'selected') this.state = 'authenticated';
+    for (const h of this.hooks) h.unselected?.(view);
+  }
+
   /**
-   * Turning CONDSTORE on while a mailbox is selected (FETCH MODSEQ, SEARCH MODSEQ, STORE
-   * UNCHANGEDSINCE, ...) tells the client where it starts from: Dovecot's client_enable() sends
-   * `* OK [HIGHESTMODSEQ n] Highest` then (RFC 7162 §3.1).
+   * RFC 7162 §3.1: CONDSTORE is enabled by ENABLE, SELECT (CONDSTORE) or any command that uses it;
+   * turning it on while a mailbox is selected tells the client where it starts from (Dovecot's
+   * client_enable() sends `* OK [HIGHESTMODSEQ n] Highest`). RFC 7162 §3.2.3: QRESYNC implies it.
    */
-  set condstore(on: boolean) {
-    const enabling = on && !this.condstoreOn;
-    this.condstoreOn = on;
-    if (enabling && this.selected && this.state === 'selected') {
-      this.conn.write(`* OK [HIGHESTMODSEQ ${this.selected.highestModseq}] Highest\r\n`);
+  enableExtension(extension: SessionExtension): boolean {
+    if (this.extensions.has(extension)) return false;
+    this.extensions.add(extension);
+    if (extension === 'QRESYNC') this.enableExtension('CONDSTORE');
+    if (extension === 'CONDSTORE' && this.selected && this.state === 'selected') {
+      this.respond(`* OK [HIGHESTMODSEQ ${this.selected.highestModseq}] Highest\r\n`);
     }
+    for (const h of this.hooks) h.enabled?.(extension);
+    return true;
+  }
+
+  isEnabled(extension: SessionExtension): boolean {
+    return this.extensions.has(extension);
+  }
+
+  addHooks(hooks: SessionHooks): () => void {
+    this.hooks.add(hooks);
+    return () => this.hooks.delete(hooks);
+  }
+
+  // ---- responses ----
+
+  respond(...lines: string[]): void {
+    for (const line of lines) this.conn.write(line);
+  }
+
+  responseSink(): ResponseSink {
+    return this.conn.sink();
+  }
+
+  get client(): ImapConnection {
+    return this.conn;
+  }
+
+  get auth(): AuthService {
+    return this.shared.ctx.auth;
+  }
+
+  startTls(okLine: string): Promise<void> | null {
+    const context = this.shared.tlsContext;
+    if (!context) return null;
+    this.respond(okLine);
+    return this.conn.drain().then(() => this.conn.startTls(context));
+  }
+
+  async logout(...lines: string[]): Promise<void> {
+    this.respond(...lines);
+    await this.end('logout');
+    this.conn.close();
   }
   /** RFC 5182: UIDs saved by the last `SEARCH RETURN (SAVE)`, for `$`. */
   savedSearch: number[] | null = null;
@@ -259,14 +310,15 @@ export class ImapSession {
       this.checkSelectedExists = false;
       if (!this.store.getMailboxById(this.selected.id)) {
         // Dovecot's answer when another session deletes the selected mailbox.
-        this.selected = null;
-        this.state = 'authenticated';
+        this.unselect();
         this.conn.close('* BYE Selected mailbox was deleted, have to disconnect.\r\n');
         return;
       }
     }
     const uidInFetch = cmd !== undefined && 'uid' in cmd && cmd.uid === true;
-    for (const line of this.selected.sync({ allowExpunge, condstore: this.condstore, uidInFetch })) this.conn.write(line);
+    const view = this.selected;
+    for (const line of view.sync({ allowExpunge, condstore: this.isEnabled('CONDSTORE'), uidInFetch })) this.conn.write(line);
+    for (const h of this.hooks) h.updatesFlushed?.(view);
   }
 
   // ---- login ----
@@ -324,6 +376,7 @@ export class ImapSession {
   }
 
   private onStoreChange(n: ChangeNotice): void {
+    for (const h of this.hooks) h.changed?.(n);
     if (this.selected) {
       if (n.mailboxId === this.selected.id) this.selected.dirty = true;
       // A mailbox-list change may be the deletion of the selected mailbox.
@@ -370,6 +423,8 @@ export class ImapSession {
     this.unsubscribeChanges?.();
     this.unsubscribeChanges = null;
     this.wakeIdle?.();
+    for (const h of this.hooks) h.ended?.();
+    this.hooks.clear();
     const user = this.user;
     const summary = user ? this.logoutSummary() : '';
     this.user = null;

@@ -1,12 +1,13 @@
 // Commands valid in every state (RFC 3501 §6.1) plus ID (RFC 2971) and ENABLE (RFC 5161).
 import { formatNString } from '../protocol/index.js';
 import { ENABLEABLE } from '../capabilities.js';
+import type { SessionExtension } from './context.js';
 import { ANY_STATE, AUTHENTICATED, ok, type CommandHandler } from './types.js';
 
 export const CAPABILITY: CommandHandler<'CAPABILITY'> = {
   states: ANY_STATE,
   async run(session) {
-    session.conn.write(`* CAPABILITY ${session.capabilities().join(' ')}\r\n`);
+    session.respond(`* CAPABILITY ${session.capabilities().join(' ')}\r\n`);
     return ok('Capability completed.');
   },
 };
@@ -22,11 +23,8 @@ export const NOOP: CommandHandler<'NOOP'> = {
 export const LOGOUT: CommandHandler<'LOGOUT'> = {
   states: ANY_STATE,
   async run(session, tag) {
-    session.conn.write('* BYE Logging out\r\n');
-    // After login the imap process adds its timing, as to every reply (see ImapSession.writeTagged).
-    session.conn.write(`${tag} OK ${session.user ? 'Logout completed (0.001 + 0.000 secs).' : 'Logout completed.'}\r\n`);
-    await session.end('logout');
-    session.conn.close();
+    // After login the imap process adds its timing, as to every reply (see the session's writeTagged).
+    await session.logout('* BYE Logging out\r\n', `${tag} OK ${session.user ? 'Logout completed (0.001 + 0.000 secs).' : 'Logout completed.'}\r\n`);
     return null;
   },
 };
@@ -40,7 +38,7 @@ export const ID: CommandHandler<'ID'> = {
       const logged = cmd.params.filter(([k]) => wanted.includes('*') || wanted.includes(k.toLowerCase()));
       if (logged.length > 0) (session.user?.log ?? session.log).info(`ID sent: ${logged.map(([k, v]) => `${k}=${v ?? 'NIL'}`).join(', ')}`);
     }
-    session.conn.write(`* ID ${idResponse(session.settings.imap_id_send)}\r\n`);
+    session.respond(`* ID ${idResponse(session.settings.imap_id_send)}\r\n`);
     return ok('ID completed.');
   },
 };
@@ -78,13 +76,9 @@ export const ENABLE: CommandHandler<'ENABLE'> = {
   async run(session, _tag, cmd) {
     const enabled: string[] = [];
     for (const cap of cmd.capabilities) {
-      if (!ENABLEABLE.has(cap)) continue;
-      if (cap === 'CONDSTORE' && !session.condstore) {
-        session.condstore = true;
-        enabled.push(cap);
-      }
+      if (ENABLEABLE.has(cap) && session.enableExtension(cap as SessionExtension)) enabled.push(cap);
     }
-    session.conn.write(`* ENABLED${enabled.map((c) => ` ${c}`).join('')}\r\n`);
+    session.respond(`* ENABLED${enabled.map((c) => ` ${c}`).join('')}\r\n`);
     return ok('Enabled.');
   },
 };

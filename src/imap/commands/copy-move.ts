@@ -1,11 +1,11 @@
 // COPY / UID COPY (RFC 3501 §6.4.7, RFC 4315 COPYUID) and MOVE / UID MOVE (RFC 6851: COPYUID in an
 // untagged OK, then EXPUNGE lines, then the tagged OK).
 import { formatNumberSet } from '../protocol/index.js';
-import type { ImapSession } from '../session.js';
+import type { CommandContext } from './context.js';
 import { resolveMessageSet } from './message-set.js';
 import { badSyntax, no, ok, SELECTED, type CommandHandler, type CommandOf, type CommandResult } from './types.js';
 
-async function copyOrMove(session: ImapSession, cmd: CommandOf<'COPY' | 'MOVE'>): Promise<CommandResult> {
+async function copyOrMove(session: CommandContext, cmd: CommandOf<'COPY' | 'MOVE'>): Promise<CommandResult> {
   const view = session.selected!;
   const resolved = resolveMessageSet(session, cmd.set, cmd.uid);
   if (!resolved.ok) return badSyntax(resolved.error);
@@ -21,8 +21,8 @@ async function copyOrMove(session: ImapSession, cmd: CommandOf<'COPY' | 'MOVE'>)
   const result = isMove ? session.store.move(view.id, uids, cmd.mailbox) : session.store.copy(view.id, uids, cmd.mailbox);
   const code = `COPYUID ${result.uidValidity} ${formatNumberSet(result.sourceUids)} ${formatNumberSet(result.destUids)}`;
   if (!isMove) return ok(done, code);
-  session.conn.write(`* OK [${code}] Moved UIDs.\r\n`);
-  for (const line of view.expungeOwn(result.sourceUids)) session.conn.write(line);
+  session.respond(`* OK [${code}] Moved UIDs.\r\n`);
+  for (const line of view.expungeOwn(result.sourceUids)) session.respond(line);
   return ok(done);
 }
 

@@ -14,7 +14,7 @@ export const FETCH: CommandHandler<'FETCH'> = {
     const view = session.selected!;
     const resolved = resolveMessageSet(session, cmd.set, cmd.uid);
     if (!resolved.ok) return badSyntax(resolved.error);
-    if (cmd.changedSince !== null || cmd.attributes.some((a) => a.type === 'MODSEQ')) session.condstore = true;
+    if (cmd.changedSince !== null || cmd.attributes.some((a) => a.type === 'MODSEQ')) session.enableExtension('CONDSTORE');
     let refs = resolved.messages;
     if (cmd.changedSince !== null) {
       const since = cmd.changedSince;
@@ -30,7 +30,7 @@ export const FETCH: CommandHandler<'FETCH'> = {
     let skippedExpunged = false;
     const done = (): ReturnType<typeof ok> =>
       skippedExpunged ? ok('Some messages were already expunged.', 'EXPUNGEISSUED') : ok('Fetch completed.');
-    const out = new ResponseBatcher(session.conn.sink());
+    const out = new ResponseBatcher(session.responseSink());
     const fetchCtx = { store: session.store, out, recentUids: view.recentUids };
     if (refs.length === 0) return done();
     if (plan.flagsOnly && view.inSyncWithStore()) {

@@ -5,25 +5,25 @@ import { AUTHENTICATED, bad, ok, type CommandHandler } from './types.js';
 export const IDLE: CommandHandler<'IDLE'> = {
   states: AUTHENTICATED,
   async run(session) {
-    session.conn.write('+ idling\r\n');
+    session.respond('+ idling\r\n');
     session.flushUpdates(true);
     let finished = false;
     let line: string | null = null;
-    const lineRead = session.conn.readLine().then((l) => {
+    const lineRead = session.client.readLine().then((l) => {
       finished = true;
       line = l;
     });
     // Dovecot's imap_idle_notify_interval: keep NAT boxes and clients from dropping the connection.
     const interval = session.settings.imap_idle_notify_interval;
-    const keepalive = interval > 0 ? setInterval(() => session.conn.write('* OK Still here\r\n'), interval) : null;
+    const keepalive = interval > 0 ? setInterval(() => session.respond('* OK Still here\r\n'), interval) : null;
     try {
       while (!finished) {
         const wake = session.waitForChange();
         await Promise.race([wake.promise, lineRead]);
         wake.cancel();
-        if (session.conn.isClosed) break;
+        if (session.client.isClosed) break;
         session.flushUpdates(true);
-        await session.conn.drain();
+        await session.client.drain();
       }
     } finally {
       if (keepalive) clearInterval(keepalive);

@@ -14,7 +14,7 @@ export const LIST: CommandHandler<'LIST'> = {
     const quotedSep = formatMailbox(sep);
     // RFC 3501 §6.3.8: an empty pattern asks for the separator and the root.
     if (!cmd.extended && cmd.patterns.length === 1 && cmd.patterns[0] === '') {
-      session.conn.write(`* LIST (\\Noselect) ${quotedSep} ""\r\n`);
+      session.respond(`* LIST (\\Noselect) ${quotedSep} ""\r\n`);
       return ok('List completed.');
     }
     const matchers = cmd.patterns.filter((p) => p !== '').map((p) => compileMailboxPattern(joinReferenceAndPattern(cmd.reference, p, sep), sep));
@@ -57,11 +57,11 @@ export const LIST: CommandHandler<'LIST'> = {
       let extra = '';
       if (sel.recursiveMatch && sel.subscribed && !subscribed.has(name)) extra = ' ("CHILDINFO" ("SUBSCRIBED"))';
       else if (sel.recursiveMatch && sel.subscribed && [...subscribed].some((s) => s.startsWith(name + sep))) extra = ' ("CHILDINFO" ("SUBSCRIBED"))';
-      session.conn.write(`* LIST (${attrs.join(' ')}) ${quotedSep} ${mailboxAstring(name)}${extra}\r\n`);
+      session.respond(`* LIST (${attrs.join(' ')}) ${quotedSep} ${mailboxAstring(name)}${extra}\r\n`);
       // RFC 5819: STATUS follows the LIST line of each selectable mailbox.
       if (wantStatus && info && !info.noselect) {
-        if (wantStatus.includes('HIGHESTMODSEQ')) session.condstore = true;
-        session.conn.write(statusLine(session, name, session.store.status(name), wantStatus));
+        if (wantStatus.includes('HIGHESTMODSEQ')) session.enableExtension('CONDSTORE');
+        session.respond(statusLine(session, name, session.store.status(name), wantStatus));
       }
     }
     return ok('List completed.');
@@ -74,7 +74,7 @@ export const LSUB: CommandHandler<'LSUB'> = {
     const sep = session.store.separator;
     const quotedSep = formatMailbox(sep);
     if (cmd.pattern === '') {
-      session.conn.write(`* LSUB (\\Noselect) ${quotedSep} ""\r\n`);
+      session.respond(`* LSUB (\\Noselect) ${quotedSep} ""\r\n`);
       return ok('Lsub completed.');
     }
     const matcher: MailboxMatcher = compileMailboxPattern(joinReferenceAndPattern(cmd.reference, cmd.pattern, sep), sep);
@@ -90,7 +90,7 @@ export const LSUB: CommandHandler<'LSUB'> = {
       // RFC 3501 §6.3.9: with `%`, an unsubscribed parent of a subscribed match is \Noselect.
       for (const parent of parents(name, sep)) if (matcher.matches(parent) && !lines.has(parent)) lines.set(parent, '\\Noselect');
     }
-    for (const name of [...lines.keys()].sort()) session.conn.write(`* LSUB (${lines.get(name)}) ${quotedSep} ${mailboxAstring(name)}\r\n`);
+    for (const name of [...lines.keys()].sort()) session.respond(`* LSUB (${lines.get(name)}) ${quotedSep} ${mailboxAstring(name)}\r\n`);
     return ok('Lsub completed.');
   },
 };

@@ -2,7 +2,7 @@
 // LOGIN (§6.2.3), with Dovecot's disable_plaintext_auth / LOGINDISABLED rules and reply texts.
 import { AUTH_FAILED_MSG, createMechanism, type AuthResult } from '../../auth/index.js';
 import { SASL_ABORTED, SASL_BASE64_ERROR, decodeClientResponse } from '../../auth/sasl/index.js';
-import type { ImapSession } from '../session.js';
+import type { CommandContext } from './context.js';
 import { bad, no, NOT_AUTHENTICATED, type CommandHandler, type CommandResult } from './types.js';
 
 const PLAINTEXT_DISALLOWED = 'Plaintext authentication disallowed on non-secure (SSL/TLS) connections.';
@@ -12,12 +12,10 @@ const PLAINTEXT_MECHANISMS = new Set(['PLAIN', 'LOGIN']);
 export const STARTTLS: CommandHandler<'STARTTLS'> = {
   states: NOT_AUTHENTICATED,
   async run(session, tag) {
-    if (session.conn.secured) return bad('TLS is already active.');
-    const context = session.shared.tlsContext;
-    if (!context) return bad("TLS support isn't enabled.");
-    session.conn.write(`${tag} OK Begin TLS negotiation now.\r\n`);
-    await session.conn.drain();
-    await session.conn.startTls(context);
+    if (session.client.secured) return bad('TLS is already active.');
+    const handshake = session.startTls(`${tag} OK Begin TLS negotiation now.\r\n`);
+    if (!handshake) return bad("TLS support isn't enabled.");
+    await handshake;
     return null;
   },
 };
@@ -26,7 +24,7 @@ export const LOGIN: CommandHandler<'LOGIN'> = {
   states: NOT_AUTHENTICATED,
   async run(session, _tag, cmd) {
     if (session.plaintextAuthDisabled) return no(PLAINTEXT_DISALLOWED, 'PRIVACYREQUIRED');
-    const result = await session.shared.ctx.auth.authenticatePlain({
+    const result = await session.auth.authenticatePlain({
       user: cmd.username,
       password: cmd.password,
       ...clientInfo(session, 'PLAIN'),
@@ -42,15 +40,15 @@ export const AUTHENTICATE: CommandHandler<'AUTHENTICATE'> = {
     const offered = session.settings.auth_mechanisms.map((m) => m.toUpperCase());
     if (!offered.includes(name)) return no('Unsupported authentication mechanism.');
     if (PLAINTEXT_MECHANISMS.has(name) && session.plaintextAuthDisabled) return no(PLAINTEXT_DISALLOWED, 'PRIVACYREQUIRED');
-    const mechanism = createMechanism(name, session.shared.ctx.auth, clientInfo(session, name));
+    const mechanism = createMechanism(name, session.auth, clientInfo(session, name));
     if (!mechanism) return no('Unsupported authentication mechanism.');
     // RFC 4959: "=" is an empty initial response; no initial response means the first step gets null.
     let response: Buffer | null = cmd.initialResponse === null ? null : cmd.initialResponse === '=' ? Buffer.alloc(0) : Buffer.from(cmd.initialResponse, 'base64');
     for (;;) {
       const step = await mechanism.step(response);
       if ('done' in step) return finishAuth(session, step.done, name, '');
-      session.conn.write(`+ ${step.challenge.toString('base64')}\r\n`);
-      const line = await session.conn.readLine();
+      session.respond(`+ ${step.challenge.toString('base64')}\r\n`);
+      const line = await session.client.readLine();
       if (line === null) return null;
       const decoded = decodeClientResponse(line);
       if ('aborted' in decoded) return bad(SASL_ABORTED);
@@ -60,20 +58,20 @@ export const AUTHENTICATE: CommandHandler<'AUTHENTICATE'> = {
   },
 };
 
-function clientInfo(session: ImapSession, mech: string) {
+function clientInfo(session: CommandContext, mech: string) {
   return {
     service: 'imap',
-    localIp: session.conn.localIp,
-    remoteIp: session.conn.remoteIp,
-    localPort: session.conn.localPort,
-    remotePort: session.conn.remotePort,
+    localIp: session.client.localIp,
+    remoteIp: session.client.remoteIp,
+    localPort: session.client.localPort,
+    remotePort: session.client.remotePort,
     secured: session.secured,
     mech,
     sessionId: session.sessionId,
   };
 }
 
-async function finishAuth(session: ImapSession, result: AuthResult, method: string, user: string): Promise<CommandResult | null> {
+async function finishAuth(session: CommandContext, result: AuthResult, method: string, user: string): Promise<CommandResult | null> {
   if (!result.ok) {
     session.noteAuthFailure(user, method);
     if (result.reason === 'tempfail') return no(result.message, 'UNAVAILABLE');

@@ -3,7 +3,7 @@
 // RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE).
 import type { MailboxStatus } from '../../storage/types.js';
 import { encodeMailboxName, formatAstring, formatMailbox, type StatusItem } from '../protocol/index.js';
-import type { ImapSession } from '../session.js';
+import type { CommandContext } from './context.js';
 import { AUTHENTICATED, no, ok, type CommandHandler, type CommandResult } from './types.js';
 
 export const CREATE: CommandHandler<'CREATE'> = {
@@ -24,10 +24,7 @@ export const DELETE: CommandHandler<'DELETE'> = {
     // Dovecot (cmd-delete.c): deleting the selected mailbox closes it first, deletes it, replies
     // OK and then disconnects, since the client's view of the mailbox is gone.
     const deletingSelected = session.selected !== null && session.selected.name === cmd.mailbox;
-    if (deletingSelected) {
-      session.selected = null;
-      session.state = 'authenticated';
-    }
+    if (deletingSelected) session.unselect();
     let result: CommandResult;
     try {
       session.store.deleteMailbox(cmd.mailbox);
@@ -68,7 +65,7 @@ export const NAMESPACE: CommandHandler<'NAMESPACE'> = {
   states: AUTHENTICATED,
   async run(session) {
     // One private namespace with an empty prefix (the inbox namespace), as Roost's store has.
-    session.conn.write(`* NAMESPACE (("" ${formatMailbox(session.store.separator)})) NIL NIL\r\n`);
+    session.respond(`* NAMESPACE (("" ${formatMailbox(session.store.separator)})) NIL NIL\r\n`);
     return ok('Namespace completed.');
   },
 };
@@ -77,8 +74,8 @@ export const STATUS: CommandHandler<'STATUS'> = {
   states: AUTHENTICATED,
   async run(session, _tag, cmd) {
     const status = session.store.status(cmd.mailbox);
-    if (cmd.items.includes('HIGHESTMODSEQ')) session.condstore = true; // RFC 7162 §3.1
-    session.conn.write(statusLine(session, cmd.mailbox, status, cmd.items));
+    if (cmd.items.includes('HIGHESTMODSEQ')) session.enableExtension('CONDSTORE'); // RFC 7162 §3.1
+    session.respond(statusLine(session, cmd.mailbox, status, cmd.items));
     // RFC 3501 §6.3.10 discourages STATUS on the selected mailbox; Dovecot says so in a code.
     if (session.selected && session.selected.name === status.name) return ok('Status on selected mailbox completed.', 'CLIENTBUG');
     return ok('Status completed.');
@@ -86,7 +83,7 @@ export const STATUS: CommandHandler<'STATUS'> = {
 };
 
 /** `* STATUS name (ITEM n ...)` in the order asked. */
-export function statusLine(session: ImapSession, name: string, s: MailboxStatus, items: readonly StatusItem[]): string {
+export function statusLine(session: CommandContext, name: string, s: MailboxStatus, items: readonly StatusItem[]): string {
   // The selected mailbox's counts are this session's view (its \Recent, its pending changes).
   const view = session.selected && session.selected.name === s.name ? session.selected : null;
   // Dovecot writes the items in one fixed order, whatever order they were asked in.

@@ -2,11 +2,11 @@
 // for sequence numbers (Dovecot: BAD "Invalid messageset") and RFC 5182 `$` (the saved SEARCH result).
 import { INVALID_MESSAGESET, sequenceSetFitsMessageCount, type SequenceSet } from '../protocol/index.js';
 import type { MessageRef } from '../selected-mailbox.js';
-import type { ImapSession } from '../session.js';
+import type { CommandContext } from './context.js';
 
 export type ResolvedSet = { ok: true; messages: MessageRef[] } | { ok: false; error: string };
 
-export function resolveMessageSet(session: ImapSession, set: SequenceSet, uid: boolean): ResolvedSet {
+export function resolveMessageSet(session: CommandContext, set: SequenceSet, uid: boolean): ResolvedSet {
   const view = session.selected!;
   if (set.kind === 'saved') {
     // `$` always names UIDs saved by SEARCH RETURN (SAVE); those expunged since are skipped.

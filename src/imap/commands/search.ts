@@ -60,7 +60,7 @@ export const SEARCH: CommandHandler<'SEARCH'> = {
     const view = session.selected!;
     const store = session.store;
     const uids = view.allUids;
-    const aborted = () => session.conn.isClosed || session.selected !== view;
+    const aborted = () => session.client.isClosed || session.selected !== view;
     const messages = await listMessages(store, view, aborted);
     if (messages === null) return null;
     // While the search pauses, this session runs no other command and its view takes in nobody
@@ -75,9 +75,9 @@ export const SEARCH: CommandHandler<'SEARCH'> = {
     }, { aborted });
     // The connection closed during a pause (its store may be closed too): nobody to answer.
     if (result === null) return null;
-    if (result.highestModseq !== null) session.condstore = true;
+    if (result.highestModseq !== null) session.enableExtension('CONDSTORE');
     if (cmd.returnOptions === null) {
-      session.conn.write(formatSearchResponse(result.numbers, result.highestModseq));
+      session.respond(formatSearchResponse(result.numbers, result.highestModseq));
       return ok('Search completed.');
     }
     if (cmd.returnOptions.includes('SAVE')) {
@@ -85,7 +85,7 @@ export const SEARCH: CommandHandler<'SEARCH'> = {
       session.savedSearch = cmd.uid ? [...result.numbers] : result.numbers.map((s) => view.uidAt(s)!).filter((u) => u !== undefined);
     }
     const line = formatEsearch(tag, cmd.uid, result.numbers, cmd.returnOptions, result.highestModseq, result.modseqs);
-    if (line) session.conn.write(line);
+    if (line) session.respond(line);
     return ok('Search completed.');
   },
 };

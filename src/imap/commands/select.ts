@@ -1,23 +1,22 @@
 // SELECT/EXAMINE (RFC 3501 §6.3.1-2, RFC 7162 §3.1.8 CONDSTORE), CHECK (§6.4.1), CLOSE (§6.4.2),
 // UNSELECT (RFC 3691), EXPUNGE (§6.4.3) and UID EXPUNGE (RFC 4315 §2.1).
 import { SelectedMailbox } from '../selected-mailbox.js';
-import type { ImapSession } from '../session.js';
+import type { CommandContext } from './context.js';
 import { AUTHENTICATED, no, ok, SELECTED, type CommandHandler, type CommandOf, type CommandResult } from './types.js';
 
-async function select(session: ImapSession, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise<CommandResult> {
+async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise<CommandResult> {
   const hadSelected = session.selected !== null;
   // RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected.
-  session.selected = null;
-  if (session.state === 'selected') session.state = 'authenticated';
+  session.unselect();
   // RFC 7162 §3.2.11: tells a CONDSTORE/QRESYNC client the old mailbox's updates end here.
-  if (hadSelected) session.conn.write('* OK [CLOSED] Previous mailbox closed.\r\n');
-  if (cmd.condstore) session.condstore = true;
+  if (hadSelected) session.respond('* OK [CLOSED] Previous mailbox closed.\r\n');
+  if (cmd.condstore) session.enableExtension('CONDSTORE');
   session.savedSearch = null; // RFC 5182 §2.1: the saved result belongs to the mailbox
   const readOnly = cmd.name === 'EXAMINE';
   const view = SelectedMailbox.open(session.store, cmd.mailbox, readOnly);
   // The mailbox row only (status() would aggregate over every message again for one number).
   const uidNext = Math.max(view.uidNext, session.store.getMailboxById(view.id)?.uidNext ?? 0);
-  const w = (line: string) => session.conn.write(line + '\r\n');
+  const w = (line: string) => session.respond(line + '\r\n');
   w(`* FLAGS (${view.flagList()})`);
   w(`* OK [PERMANENTFLAGS (${view.permanentFlagList()})] ${readOnly ? 'Read-only mailbox.' : 'Flags permitted.'}`);
   w(`* ${view.count} EXISTS`);
@@ -28,8 +27,7 @@ async function select(session: ImapSession, cmd: CommandOf<'SELECT' | 'EXAMINE'>
   w(`* OK [UIDNEXT ${uidNext}] Predicted next UID`);
   // Dovecot leaves it out only while its index does not track modseqs; Roost always tracks them.
   w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
-  session.selected = view;
-  session.state = 'selected';
+  session.select(view);
   return ok(`${cmd.name === 'SELECT' ? 'Select' : 'Examine'} completed.`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
 }
 
@@ -44,11 +42,6 @@ export const CHECK: CommandHandler<'CHECK'> = {
   },
 };
 
-function deselect(session: ImapSession): void {
-  session.selected = null;
-  session.state = 'authenticated';
-}
-
 export const CLOSE: CommandHandler<'CLOSE'> = {
   states: SELECTED,
   async run(session) {
@@ -59,7 +52,7 @@ export const CLOSE: CommandHandler<'CLOSE'> = {
       const uids = view.deletedUids();
       if (uids.length > 0) session.stats.expunged += session.store.expunge(view.id, uids).length;
     }
-    deselect(session);
+    session.unselect();
     return ok('Close completed.');
   },
 };
@@ -67,7 +60,7 @@ export const CLOSE: CommandHandler<'CLOSE'> = {
 export const UNSELECT: CommandHandler<'UNSELECT'> = {
   states: SELECTED,
   async run(session) {
-    deselect(session);
+    session.unselect();
     return ok('Unselect completed.');
   },
 };
@@ -84,7 +77,7 @@ export const EXPUNGE: CommandHandler<'EXPUNGE'> = {
     if (uids.length > 0) {
       const expunged = session.store.expunge(view.id, uids);
       session.stats.expunged += expunged.length;
-      for (const line of view.expungeOwn(expunged)) session.conn.write(line);
+      for (const line of view.expungeOwn(expunged)) session.respond(line);
     }
     return ok('Expunge completed.');
   },

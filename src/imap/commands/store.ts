@@ -11,7 +11,7 @@ export const STORE: CommandHandler<'STORE'> = {
     const resolved = resolveMessageSet(session, cmd.set, cmd.uid);
     if (!resolved.ok) return badSyntax(resolved.error);
     if (view.readOnly) return no('Mailbox is read-only.', 'READ-ONLY');
-    if (cmd.unchangedSince !== null) session.condstore = true;
+    if (cmd.unchangedSince !== null) session.enableExtension('CONDSTORE');
     // \Recent is the server's to set (RFC 3501 §2.3.2); Dovecot ignores it in STORE.
     const flags = cmd.flags.filter((f) => f.toLowerCase() !== '\\recent');
     const refs = resolved.messages.filter((m) => !view.isExpungePending(m.uid));
@@ -31,8 +31,8 @@ export const STORE: CommandHandler<'STORE'> = {
       if (c.flags.includes('\\Deleted') && !c.oldFlags.includes('\\Deleted')) session.stats.deleted++;
     }
     // Announce keywords new to the mailbox (FLAGS / PERMANENTFLAGS) before the FETCH lines.
-    for (const line of view.takeKeywordAnnouncements()) session.conn.write(line);
-    const withModseq = session.condstore;
+    for (const line of view.takeKeywordAnnouncements()) session.respond(line);
+    const withModseq = session.isEnabled('CONDSTORE');
     for (const c of result.changed) {
       const seq = seqByUid.get(c.uid)!;
       const parts: string[] = [];
@@ -40,7 +40,7 @@ export const STORE: CommandHandler<'STORE'> = {
       // RFC 7162 §3.1.3: with UNCHANGEDSINCE the FETCH (with MODSEQ) is sent even for .SILENT.
       if (!cmd.silent) parts.push(`FLAGS (${view.flagsOf(c.uid).join(' ')})`);
       if (withModseq) parts.push(`MODSEQ (${c.modseq})`);
-      if (!cmd.silent || (cmd.unchangedSince !== null && withModseq)) session.conn.write(`* ${seq} FETCH (${parts.join(' ')})\r\n`);
+      if (!cmd.silent || (cmd.unchangedSince !== null && withModseq)) session.respond(`* ${seq} FETCH (${parts.join(' ')})\r\n`);
     }
     if (result.modified.length > 0) {
       const numbers = cmd.uid ? result.modified : result.modified.map((u) => seqByUid.get(u)!).filter((s) => s !== undefined);

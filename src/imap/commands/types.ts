@@ -1,7 +1,7 @@
 // The shape every command handler has: the states it is valid in (RFC 3501 §3) and what it does.
 // A handler returns its tagged result; the session writes pending untagged updates before it.
 import type { ImapCommand, ImapCommandName } from '../protocol/index.js';
-import type { ImapSession, SessionState } from '../session.js';
+import type { CommandContext, SessionState } from './context.js';
 
 export interface CommandResult {
   status: 'OK' | 'NO' | 'BAD';
@@ -26,7 +26,7 @@ export interface CommandHandler<N extends ImapCommandName = ImapCommandName> {
    */
   mayAnnounceExpunge?(cmd: CommandOf<N>): boolean;
   /** null: the handler wrote everything itself (LOGOUT, a login that closed the connection). */
-  run(session: ImapSession, tag: string, cmd: CommandOf<N>): Promise<CommandResult | null>;
+  run(session: CommandContext, tag: string, cmd: CommandOf<N>): Promise<CommandResult | null>;
 }
 
 export type HandlerTable = { [N in ImapCommandName]: CommandHandler<N> };
