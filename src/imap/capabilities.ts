@@ -44,6 +44,7 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'UIDPLUS',
     'LIST-EXTENDED',
     'CONDSTORE',
+    'QRESYNC',
     'ESEARCH',
     'SEARCHRES',
     'LIST-STATUS',
@@ -60,4 +61,4 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
 }
 
 /** Extensions that ENABLE accepts (RFC 5161): the rest are ignored silently. */
-export const ENABLEABLE = new Set(['CONDSTORE']);
+export const ENABLEABLE = new Set(['CONDSTORE', 'QRESYNC']);

@@ -4,7 +4,7 @@
 // exist only here, and they change only when this view announces EXISTS/EXPUNGE.
 import type { MailboxViewSnapshot } from '../storage/sqlite-user-store.js';
 import { SYSTEM_FLAGS, type ChangeRecord, type MessageFlags, type UserStore } from '../storage/types.js';
-import { sequenceSetIntervals, type SequenceSet } from './protocol/index.js';
+import { formatNumberSet, sequenceSetIntervals, type SequenceSet } from './protocol/index.js';
 
 export interface MessageRef {
   seq: number;
@@ -294,7 +294,7 @@ export class SelectedMailbox {
    * `allowExpunge` false (during FETCH, STORE, SEARCH) keeps expunged messages in the map until a
    * later sync may announce them. `condstore` adds MODSEQ to flag updates (RFC 7162 §3.2.4).
    */
-  sync(opts: { allowExpunge: boolean; condstore: boolean; uidInFetch?: boolean }): string[] {
+  sync(opts: { allowExpunge: boolean; condstore: boolean; uidInFetch?: boolean; qresync?: boolean }): string[] {
     const lines: string[] = [];
     if (this.dirty) {
       this.dirty = false;
@@ -303,22 +303,22 @@ export class SelectedMailbox {
     }
     if (opts.allowExpunge && this.pendingExpunges.size > 0) {
       // Highest first, so each sequence number is still valid when its line is read.
-      const seqs = [...this.pendingExpunges].map((u) => this.seqOf(u)).filter((s) => s > 0).sort((a, b) => b - a);
-      for (const seq of seqs) {
-        const uid = this.uids[seq - 1]!;
-        this.removeAt(seq, uid);
-        lines.push(`* ${seq} EXPUNGE\r\n`);
-      }
+      lines.push(...this.expungeOwn([...this.pendingExpunges], opts.qresync));
       this.pendingExpunges.clear();
-      this.announcedExists = this.uids.length;
     }
     lines.push(...this.takeKeywordAnnouncements());
     for (const uid of this.flagUpdates) {
       const seq = this.seqOf(uid);
       if (seq === 0 || this.pendingExpunges.has(uid)) continue;
-      const parts = [`FLAGS (${this.flagsOf(uid).join(' ')})`];
-      if (opts.uidInFetch) parts.unshift(`UID ${uid}`);
-      if (opts.condstore) parts.push(`MODSEQ (${this.modseqOf(uid)})`);
+      // Dovecot's order: UID (always once QRESYNC is on, RFC 7162 §3.2.4), MODSEQ, FLAGS.
+      const parts: string[] = [];
+      if (opts.uidInFetch || opts.qresync) parts.push(`UID ${uid}`);
+      if (opts.condstore) {
+        const modseq = this.modseqOf(uid);
+        parts.push(`MODSEQ (${modseq})`);
+        if (modseq > this.highestModseqSent) this.highestModseqSent = modseq;
+      }
+      parts.push(`FLAGS (${this.flagsOf(uid).join(' ')})`);
       lines.push(`* ${seq} FETCH (${parts.join(' ')})\r\n`);
     }
     this.flagUpdates.clear();
@@ -397,18 +397,44 @@ export class SelectedMailbox {
     if (this.recent.delete(uid)) this.announcedRecent--;
   }
 
-  /** This session expunged `uids` itself: returns the `* n EXPUNGE` lines, highest first. */
-  expungeOwn(uids: number[]): string[] {
+  /**
+   * Takes `uids` out of the view and returns the lines that announce it: `* n EXPUNGE`, highest
+   * first, or once QRESYNC is on one `* VANISHED uid-set` (RFC 7162 §3.2.10).
+   */
+  expungeOwn(uids: number[], qresync = false): string[] {
     const lines: string[] = [];
+    const gone: number[] = [];
     const seqs = uids.map((u) => this.seqOf(u)).filter((s) => s > 0).sort((a, b) => b - a);
     for (const seq of seqs) {
       const uid = this.uids[seq - 1]!;
       this.removeAt(seq, uid);
       this.pendingExpunges.delete(uid);
-      lines.push(`* ${seq} EXPUNGE\r\n`);
+      if (qresync) gone.push(uid);
+      else lines.push(`* ${seq} EXPUNGE\r\n`);
     }
+    if (gone.length > 0) lines.push(`* VANISHED ${formatNumberSet(gone.sort((a, b) => a - b))}\r\n`);
     this.announcedExists = this.uids.length;
     return lines;
+  }
+
+  /** Expunges by others the view holds back (RFC 3501 §7.4.1): Dovecot's sync_delayed_expunges. */
+  get hasDelayedExpunges(): boolean {
+    return this.pendingExpunges.size > 0;
+  }
+
+  /** The highest MODSEQ sent in FETCH responses since the last takeHighestModseqSent(). */
+  private highestModseqSent = 0;
+
+  /** A command's own FETCH/STORE responses carried this MODSEQ. */
+  noteModseqSent(modseq: number): void {
+    if (modseq > this.highestModseqSent) this.highestModseqSent = modseq;
+  }
+
+  /** Reads and resets the highest MODSEQ announced in FETCH responses (Dovecot's highest_fetch_modseq). */
+  takeHighestModseqSent(): number {
+    const m = this.highestModseqSent;
+    this.highestModseqSent = 0;
+    return m;
   }
 
   /** Messages with \Deleted among `candidates` (or all), for EXPUNGE / CLOSE. */

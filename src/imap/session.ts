@@ -13,7 +13,7 @@ import { StorageError, type ChangeNotice, type UserStore } from '../storage/type
 import { postLoginCapabilities, preLoginCapabilities } from './capabilities.js';
 import type { CommandContext, SessionExtension, SessionHooks, SessionState, SessionStats } from './commands/context.js';
 import type { ResponseSink } from './commands/fetch-output.js';
-import { HANDLERS } from './commands/index.js';
+import { HANDLERS, SESSION_HOOKS } from './commands/index.js';
 import type { CommandHandler, CommandResult } from './commands/types.js';
 import type { ImapConnection } from './connection.js';
 import { encodeMailboxName, errorLine, parseCommand, taggedLine, type ImapArg, type ImapCommand, type ReaderEvent } from './protocol/index.js';
@@ -151,7 +151,9 @@ export class ImapSession implements CommandContext {
   constructor(
     readonly shared: ServerShared,
     readonly conn: ImapConnection,
-  ) {}
+  ) {
+    for (const hooksFor of SESSION_HOOKS) this.addHooks(hooksFor(this));
+  }
 
   get settings(): Settings {
     return this.shared.settings;
@@ -268,6 +270,7 @@ export class ImapSession implements CommandContext {
       if (result.syntax) result = { ...result, text: `Error in IMAP command ${cmdLabel(cmd)}: ${result.text}` };
     } else this.badCommands = 0;
     this.flushUpdates(handler.mayAnnounceExpunge ? handler.mayAnnounceExpunge(cmd) : true, cmd);
+    for (const h of this.hooks) if (h.tagged) result = h.tagged(result, cmd);
     this.writeTagged(tag, result, timed ? started : null, cmd.name === 'CLOSE');
     if (result.byeAfterReply) this.conn.close(`* BYE ${result.byeAfterReply}\r\n`);
   }
@@ -317,7 +320,7 @@ export class ImapSession implements CommandContext {
     }
     const uidInFetch = cmd !== undefined && 'uid' in cmd && cmd.uid === true;
     const view = this.selected;
-    for (const line of view.sync({ allowExpunge, condstore: this.isEnabled('CONDSTORE'), uidInFetch })) this.conn.write(line);
+    for (const line of view.sync({ allowExpunge, condstore: this.isEnabled('CONDSTORE'), uidInFetch, qresync: this.isEnabled('QRESYNC') })) this.conn.write(line);
     for (const h of this.hooks) h.updatesFlushed?.(view);
   }
 

@@ -47,6 +47,8 @@ export interface SessionHooks {
    * a hook may add its own untagged responses (CONTEXT=SEARCH ADDTO/REMOVEFROM).
    */
   updatesFlushed?(view: SelectedMailbox): void;
+  /** The tagged reply about to be written: a hook may return it with a response code added. */
+  tagged?(result: CommandResult, cmd: ImapCommand): CommandResult;
   /** The session ends (LOGOUT or disconnect); the store is still open. */
   ended?(): void;
 }

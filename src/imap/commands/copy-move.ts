@@ -22,7 +22,7 @@ async function copyOrMove(session: CommandContext, cmd: CommandOf<'COPY' | 'MOVE
   const code = `COPYUID ${result.uidValidity} ${formatNumberSet(result.sourceUids)} ${formatNumberSet(result.destUids)}`;
   if (!isMove) return ok(done, code);
   session.respond(`* OK [${code}] Moved UIDs.\r\n`);
-  for (const line of view.expungeOwn(result.sourceUids)) session.respond(line);
+  session.respond(...view.expungeOwn(result.sourceUids, session.isEnabled('QRESYNC')));
   return ok(done);
 }
 

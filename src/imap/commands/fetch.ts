@@ -4,6 +4,7 @@
 import { planFetch, renderFetchAll, renderFetchFlagsOnly, renderFlagsRows, uidsToMarkSeen, type FetchMessage } from './fetch-items.js';
 import { ResponseBatcher } from './fetch-output.js';
 import { resolveMessageSet } from './message-set.js';
+import { expungedSince, QRESYNC_NOT_ENABLED, vanishedEarlierLines } from './qresync.js';
 import type { MessageRef } from '../selected-mailbox.js';
 import { badSyntax, ok, SELECTED, type CommandHandler } from './types.js';
 
@@ -15,11 +16,17 @@ export const FETCH: CommandHandler<'FETCH'> = {
     const resolved = resolveMessageSet(session, cmd.set, cmd.uid);
     if (!resolved.ok) return badSyntax(resolved.error);
     if (cmd.changedSince !== null || cmd.attributes.some((a) => a.type === 'MODSEQ')) session.enableExtension('CONDSTORE');
+    // RFC 7162 §3.2.6: VANISHED only once QRESYNC is enabled (Dovecot's text).
+    if (cmd.vanished && !session.isEnabled('QRESYNC')) return badSyntax(QRESYNC_NOT_ENABLED);
     let refs = resolved.messages;
     if (cmd.changedSince !== null) {
       const since = cmd.changedSince;
       refs = refs.filter((m) => view.modseqOf(m.uid) > since);
+      // UID FETCH (CHANGEDSINCE n VANISHED): the set's UIDs expunged since n come first.
+      if (cmd.vanished) session.respond(...vanishedEarlierLines(expungedSince(session.store, view, since, cmd.set.kind === 'ranges' ? cmd.set : null)));
     }
+    // The client sees these MODSEQs: the QRESYNC HIGHESTMODSEQ rule needs the highest.
+    if (cmd.changedSince !== null || cmd.attributes.some((a) => a.type === 'MODSEQ')) for (const m of refs) view.noteModseqSent(view.modseqOf(m.uid));
     const plan = planFetch(cmd.attributes, { includeUid: cmd.uid, includeModseq: cmd.changedSince !== null });
     // Expunged by another session but not yet announced (RFC 3501 §7.4.1): the sequence number
     // still stands. As in Dovecot, whose index view keeps the record, UID, FLAGS and MODSEQ are

@@ -11,6 +11,8 @@ import { GETMETADATA, SETMETADATA } from './metadata.js';
 import { SEARCH } from './search.js';
 import { CHECK, CLOSE, EXAMINE, EXPUNGE, SELECT, UNSELECT } from './select.js';
 import { STORE } from './store.js';
+import { qresyncHooks } from './qresync.js';
+import type { CommandContext, SessionHooks } from './context.js';
 import type { HandlerTable } from './types.js';
 
 export const HANDLERS: HandlerTable = {
@@ -22,3 +24,6 @@ export const HANDLERS: HandlerTable = {
   APPEND, FETCH, STORE, SEARCH, COPY, MOVE, IDLE,
   GETMETADATA, SETMETADATA,
 };
+
+/** Extensions that follow the whole session: each gives the hooks it attaches to a new session. */
+export const SESSION_HOOKS: ReadonlyArray<(session: CommandContext) => SessionHooks> = [qresyncHooks];

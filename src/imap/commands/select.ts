@@ -2,7 +2,8 @@
 // UNSELECT (RFC 3691), EXPUNGE (§6.4.3) and UID EXPUNGE (RFC 4315 §2.1).
 import { SelectedMailbox } from '../selected-mailbox.js';
 import type { CommandContext } from './context.js';
-import { AUTHENTICATED, no, ok, SELECTED, type CommandHandler, type CommandOf, type CommandResult } from './types.js';
+import { qresyncSelectLines, QRESYNC_NOT_ENABLED } from './qresync.js';
+import { AUTHENTICATED, badSyntax, no, ok, SELECTED, type CommandHandler, type CommandOf, type CommandResult } from './types.js';
 
 async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise<CommandResult> {
   const hadSelected = session.selected !== null;
@@ -11,6 +12,7 @@ async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMIN
   // RFC 7162 §3.2.11: tells a CONDSTORE/QRESYNC client the old mailbox's updates end here.
   if (hadSelected) session.respond('* OK [CLOSED] Previous mailbox closed.\r\n');
   if (cmd.condstore) session.enableExtension('CONDSTORE');
+  if (cmd.qresync && !session.isEnabled('QRESYNC')) return badSyntax(QRESYNC_NOT_ENABLED);
   session.savedSearch = null; // RFC 5182 §2.1: the saved result belongs to the mailbox
   const readOnly = cmd.name === 'EXAMINE';
   const view = SelectedMailbox.open(session.store, cmd.mailbox, readOnly);
@@ -27,6 +29,8 @@ async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMIN
   w(`* OK [UIDNEXT ${uidNext}] Predicted next UID`);
   // Dovecot leaves it out only while its index does not track modseqs; Roost always tracks them.
   w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
+  // RFC 7162 §3.2.5.1: what changed since the client's last visit, after the usual responses.
+  if (cmd.qresync) session.respond(...qresyncSelectLines(session.store, view, cmd.qresync));
   session.select(view);
   return ok(`${cmd.name === 'SELECT' ? 'Select' : 'Examine'} completed.`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
 }
@@ -77,7 +81,7 @@ export const EXPUNGE: CommandHandler<'EXPUNGE'> = {
     if (uids.length > 0) {
       const expunged = session.store.expunge(view.id, uids);
       session.stats.expunged += expunged.length;
-      for (const line of view.expungeOwn(expunged)) session.respond(line);
+      session.respond(...view.expungeOwn(expunged, session.isEnabled('QRESYNC')));
     }
     return ok('Expunge completed.');
   },

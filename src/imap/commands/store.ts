@@ -35,11 +35,15 @@ export const STORE: CommandHandler<'STORE'> = {
     const withModseq = session.isEnabled('CONDSTORE');
     for (const c of result.changed) {
       const seq = seqByUid.get(c.uid)!;
+      // Dovecot's order: UID (UID STORE, or always with QRESYNC), MODSEQ, FLAGS.
       const parts: string[] = [];
-      if (cmd.uid) parts.push(`UID ${c.uid}`);
+      if (cmd.uid || session.isEnabled('QRESYNC')) parts.push(`UID ${c.uid}`);
+      if (withModseq) {
+        parts.push(`MODSEQ (${c.modseq})`);
+        view.noteModseqSent(c.modseq);
+      }
       // RFC 7162 §3.1.3: with UNCHANGEDSINCE the FETCH (with MODSEQ) is sent even for .SILENT.
       if (!cmd.silent) parts.push(`FLAGS (${view.flagsOf(c.uid).join(' ')})`);
-      if (withModseq) parts.push(`MODSEQ (${c.modseq})`);
       if (!cmd.silent || (cmd.unchangedSince !== null && withModseq)) session.respond(`* ${seq} FETCH (${parts.join(' ')})\r\n`);
     }
     if (result.modified.length > 0) {

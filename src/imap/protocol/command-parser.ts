@@ -2,12 +2,13 @@
 // error value (`BAD <reason>`; `NO` for an invalid mUTF-7 name as in Dovecot).
 import type { ImapArg, ProtocolError } from './args.js';
 import { ArgCursor, CommandSyntaxError, decodeMailbox, decodePattern, fail, INVALID_ARGUMENTS, parseFlag, parseNumber, type ParseOptions } from './arg-cursor.js';
-import type { AppendMessage, ImapCommand, ListReturn, ListSelection, MetadataDepth, StatusItem, StoreAction } from './commands.js';
+import type { AppendMessage, ImapCommand, QresyncParams, ListReturn, ListSelection, MetadataDepth, StatusItem, StoreAction } from './commands.js';
 import { disposeSpooled } from './command-reader.js';
 import { parseImapDateTime } from './datetime.js';
 import { parseFetchAttributes } from './fetch-parser.js';
 import { BufferLiteral } from './literal.js';
 import { parseSearchArguments } from './search-parser.js';
+import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
 
 export type { ParseOptions } from './arg-cursor.js';
 
@@ -138,15 +139,56 @@ function oneMailbox(name: 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE', c: ArgCursor):
 function parseSelect(name: 'SELECT' | 'EXAMINE', c: ArgCursor): ImapCommand {
   const mailbox = c.mailbox();
   let condstore = false;
+  let qresync: QresyncParams | null = null;
   if (!c.done) {
-    // RFC 4466 select-params; RFC 7162 §3.1.8 CONDSTORE.
-    for (const param of c.list()) {
-      if (param.type === 'atom' && param.value.toUpperCase() === 'CONDSTORE') condstore = true;
+    // RFC 4466 select-params; RFC 7162 §3.1.8 CONDSTORE, §3.2.5 QRESYNC.
+    const params = new ArgCursor(c.list(), c.options);
+    while (!params.done) {
+      const word = params.atom().toUpperCase();
+      if (word === 'CONDSTORE') condstore = true;
+      else if (word === 'QRESYNC' && qresync === null) qresync = parseQresyncParams(params.peek());
       else fail(`Unknown ${name} parameter`);
+      if (word === 'QRESYNC') params.next();
     }
   }
   c.end();
-  return { name, mailbox, condstore };
+  return { name, mailbox, condstore, qresync };
+}
+
+// Dovecot's texts (imap/cmd-select.c).
+const INVALID_QRESYNC = 'Invalid QRESYNC parameters';
+
+function parseQresyncParams(arg: ImapArg | undefined): QresyncParams {
+  if (arg?.type !== 'list') fail(INVALID_QRESYNC);
+  const items = arg.items;
+  if (items.length < 2 || items.length > 4) fail(INVALID_QRESYNC);
+  const atomOf = (a: ImapArg | undefined, reason: string): string => (a?.type === 'atom' ? a.value : fail(reason));
+  const uidValidity = parseNumber(atomOf(items[0], INVALID_QRESYNC), INVALID_QRESYNC);
+  const modseq = parseNumber(atomOf(items[1], INVALID_QRESYNC), INVALID_QRESYNC);
+  if (uidValidity === 0) fail(INVALID_QRESYNC);
+  let knownUids: SequenceSet | null = null;
+  let seqMatch: QresyncParams['seqMatch'] = null;
+  let rest = 2;
+  if (items[rest]?.type === 'atom') {
+    knownUids = parseSequenceSetOr(atomOf(items[rest], ''), 'Invalid QRESYNC known-uids');
+    rest++;
+  }
+  const match = items[rest];
+  if (match !== undefined) {
+    if (match.type !== 'list' || match.items.length !== 2) fail('Invalid QRESYNC known-sequence-set');
+    const seqs = parseSequenceSetOr(atomOf(match.items[0], 'Invalid QRESYNC known-sequence-set'), 'Invalid QRESYNC known-sequence-set');
+    const uids = parseSequenceSetOr(atomOf(match.items[1], 'Invalid QRESYNC known-uid-set'), 'Invalid QRESYNC known-uid-set');
+    seqMatch = { seqs, uids };
+    rest++;
+  }
+  if (rest !== items.length) fail(INVALID_QRESYNC);
+  return { uidValidity, modseq, knownUids, seqMatch };
+}
+
+function parseSequenceSetOr(text: string, reason: string): SequenceSet {
+  const set = parseSequenceSet(text);
+  if (!set || set.kind !== 'ranges') fail(reason);
+  return set;
 }
 
 function parseStatusItems(items: ImapArg[]): StatusItem[] {

@@ -90,7 +90,7 @@ export type ImapCommand =
   /** RFC 4959 SASL-IR: `initialResponse` is the base64 text ("=" for empty). */
   | { name: 'AUTHENTICATE'; mechanism: string; initialResponse: string | null }
   | { name: 'LOGIN'; username: string; password: string }
-  | { name: 'SELECT' | 'EXAMINE'; mailbox: string; condstore: boolean }
+  | { name: 'SELECT' | 'EXAMINE'; mailbox: string; condstore: boolean; qresync: QresyncParams | null }
   /** RFC 6154 CREATE ... (USE (\Sent)). */
   | { name: 'CREATE'; mailbox: string; specialUse: string[] }
   | { name: 'DELETE' | 'SUBSCRIBE' | 'UNSUBSCRIBE'; mailbox: string }
@@ -138,3 +138,13 @@ export type ImapCommand =
   | { name: 'SETMETADATA'; mailbox: string; entries: Array<{ entry: string; value: Buffer | null }> };
 
 export type ImapCommandName = ImapCommand['name'];
+
+/** RFC 7162 §3.2.5: SELECT/EXAMINE (QRESYNC (uidvalidity modseq [known-uids [seq-match-data]])). */
+export interface QresyncParams {
+  uidValidity: number;
+  modseq: number;
+  /** The UIDs the client knows (null: all). */
+  knownUids: SequenceSet | null;
+  /** Sequence numbers and the UIDs the client has for them (a hint Roost does not need). */
+  seqMatch: { seqs: SequenceSet; uids: SequenceSet } | null;
+}

@@ -40,9 +40,20 @@ describe('authentication', () => {
 
 describe('mailbox commands', () => {
   test('SELECT/EXAMINE with CONDSTORE, INBOX normalised, mUTF-7 decoded', () => {
-    expect(cmd('a SELECT inbox\r\n')).toEqual({ name: 'SELECT', mailbox: 'INBOX', condstore: false });
-    expect(cmd('a EXAMINE "Entw&APw-rfe" (CONDSTORE)\r\n')).toEqual({ name: 'EXAMINE', mailbox: 'Entwürfe', condstore: true });
+    expect(cmd('a SELECT inbox\r\n')).toEqual({ name: 'SELECT', mailbox: 'INBOX', condstore: false, qresync: null });
+    expect(cmd('a EXAMINE "Entw&APw-rfe" (CONDSTORE)\r\n')).toEqual({ name: 'EXAMINE', mailbox: 'Entwürfe', condstore: true, qresync: null });
     expect(err('a SELECT INBOX (QRESYNC-X)\r\n')).toBe('BAD Unknown SELECT parameter');
+  });
+
+  test('SELECT/EXAMINE (QRESYNC (...)): RFC 7162 §3.2.5 with Dovecot\'s error texts', () => {
+    expect(cmd('a SELECT INBOX (QRESYNC (67890007 715194045007))\r\n')).toMatchObject({ qresync: { uidValidity: 67890007, modseq: 715194045007, knownUids: null, seqMatch: null } });
+    const full = cmd('a SELECT INBOX (CONDSTORE QRESYNC (67890007 5 41:211,214:541 (1:3 1,2,6)))\r\n');
+    expect(full).toMatchObject({ condstore: true, qresync: { uidValidity: 67890007, modseq: 5, knownUids: { kind: 'ranges' }, seqMatch: { seqs: { kind: 'ranges' }, uids: { kind: 'ranges' } } } });
+    expect(err('a SELECT INBOX (QRESYNC (67890007))\r\n')).toBe('BAD Invalid QRESYNC parameters');
+    expect(err('a SELECT INBOX (QRESYNC (0 5))\r\n')).toBe('BAD Invalid QRESYNC parameters');
+    expect(err('a SELECT INBOX (QRESYNC (1 5 1:x))\r\n')).toBe('BAD Invalid QRESYNC known-uids');
+    expect(err('a SELECT INBOX (QRESYNC (1 5 1:3 (1:2)))\r\n')).toBe('BAD Invalid QRESYNC known-sequence-set');
+    expect(err('a SELECT INBOX (QRESYNC 1 5)\r\n')).toBe('BAD Invalid QRESYNC parameters');
   });
 
   test('an invalid mUTF-7 name is refused with NO, as Dovecot does', () => {
