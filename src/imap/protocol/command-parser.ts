@@ -281,13 +281,15 @@ function parseFetch(c: ArgCursor, uid: boolean): ImapCommand {
     while (!mods.done) {
       const word = mods.atom().toUpperCase();
       if (word === 'CHANGEDSINCE') changedSince = parseNumber(mods.atom(), 'Invalid CHANGEDSINCE modseq.');
-      else if (word === 'VANISHED') vanished = true;
-      else fail(`Unknown FETCH modifier ${word}`);
+      // Dovecot's texts (imap/cmd-fetch.c): VANISHED is a UID FETCH modifier only.
+      else if (word === 'VANISHED' && uid) vanished = true;
+      else fail('Unknown FETCH modifier');
     }
   }
   c.end();
   // RFC 7162 §3.2.6: VANISHED only for UID FETCH together with CHANGEDSINCE.
-  if (vanished && (!uid || changedSince === null)) fail('VANISHED can only be used with UID FETCH and CHANGEDSINCE');
+  // RFC 7162 §3.2.6: VANISHED only together with CHANGEDSINCE.
+  if (vanished && changedSince === null) fail('VANISHED used without CHANGEDSINCE');
   return { name: 'FETCH', uid, set, attributes, changedSince, vanished };
 }
 
