@@ -52,6 +52,7 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'STATUS=SIZE',
     input.literalMinus ? 'LITERAL-' : 'LITERAL+',
     'SPECIAL-USE',
+    'COMPRESS=DEFLATE',
   ];
   if (input.metadata) builtin.push('METADATA');
   const override = input.override.trim();

@@ -1,8 +1,11 @@
 // One client socket: bytes in → CommandReader → one event at a time to the session (strictly in
 // order, the next command is read only when the previous one has answered and its output has
-// drained), bytes out through a write path with backpressure. STARTTLS swaps the socket underneath.
+// drained), bytes out through a write path with backpressure. STARTTLS swaps the socket underneath;
+// COMPRESS=DEFLATE puts raw deflate streams between the socket and the reader / the write path.
 import type net from 'node:net';
 import tls from 'node:tls';
+import zlib from 'node:zlib';
+import type { Writable } from 'node:stream';
 import { CommandReader, type ReaderEvent } from './protocol/index.js';
 import type { ResponseSink } from './commands/fetch-output.js';
 import { Logger } from '../log/logger.js';
@@ -37,6 +40,9 @@ export class ImapConnection {
   private closed = false;
   private needDrain = false;
   private events: ConnectionEvents | null = null;
+  /** RFC 4978: output goes through this deflate stream (piped to the socket) once COMPRESS is on. */
+  private deflate: zlib.DeflateRaw | null = null;
+  private flushScheduled = false;
   bytesIn = 0;
   bytesOut = 0;
   secured: boolean;
@@ -170,22 +176,70 @@ export class ImapConnection {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) return;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     this.bytesOut += bytes.length;
-    if (!this.socket.write(bytes)) this.needDrain = true;
+    if (!this.output.write(bytes)) this.needDrain = true;
+    if (this.deflate) this.scheduleFlush();
   }
 
-  /** Resolves when the socket's buffer has room again (or the connection closed). */
+  /** Where responses go: the socket, or the deflate stream in front of it. */
+  private get output(): Writable {
+    return this.deflate ?? this.socket;
+  }
+
+  /**
+   * RFC 4978 §4: each burst of responses is flushed (Z_SYNC_FLUSH) so the client can decode it at
+   * once; one flush per turn of the event loop keeps a large FETCH compressing well.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (this.deflate && !this.deflate.writableEnded && !this.deflate.destroyed) this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+    });
+  }
+
+  /** COMPRESS=DEFLATE is on for this connection. */
+  get compressed(): boolean {
+    return this.deflate !== null;
+  }
+
+  /**
+   * RFC 4978 §3: after the tagged OK of COMPRESS DEFLATE both directions are raw deflate (RFC
+   * 1951, no zlib header). A client that sends data that does not inflate loses its connection.
+   */
+  startCompression(): void {
+    if (this.deflate || this.closed) return;
+    const socket = this.socket;
+    const deflate = zlib.createDeflateRaw({ level: zlib.constants.Z_DEFAULT_COMPRESSION });
+    const inflate = zlib.createInflateRaw();
+    deflate.pipe(socket);
+    deflate.on('error', () => socket.destroy());
+    inflate.on('error', () => socket.destroy());
+    socket.removeAllListeners('data');
+    socket.on('data', (chunk: Buffer) => {
+      if (!inflate.write(chunk)) socket.pause();
+    });
+    inflate.on('drain', () => {
+      if (!this.pumping && !this.closed) socket.resume();
+    });
+    inflate.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.deflate = deflate;
+  }
+
+  /** Resolves when the output buffers have room again (or the connection closed). */
   async drain(): Promise<void> {
     while (this.needDrain && !this.closed && !this.socket.destroyed) {
+      const out = this.output;
       await new Promise<void>((resolve) => {
         const done = () => {
-          this.socket.off('drain', done);
+          out.off('drain', done);
           this.socket.off('close', done);
           resolve();
         };
-        this.socket.once('drain', done);
+        out.once('drain', done);
         this.socket.once('close', done);
       });
-      this.needDrain = this.socket.writableNeedDrain;
+      this.needDrain = out.writableNeedDrain;
     }
     this.needDrain = false;
   }
@@ -245,7 +299,9 @@ export class ImapConnection {
   close(text?: string): void {
     if (this.closed) return;
     if (text) this.write(text);
-    this.socket.end();
+    // The deflate stream flushes what is left and then ends the socket it is piped to.
+    if (this.deflate) this.deflate.end();
+    else this.socket.end();
     // A client that never reads must not keep the socket open.
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }

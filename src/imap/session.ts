@@ -110,6 +110,14 @@ export class ImapSession implements CommandContext {
     return this.conn.sink();
   }
 
+  get compressionActive(): boolean {
+    return this.conn.compressed;
+  }
+
+  startCompression(): void {
+    this.conn.startCompression();
+  }
+
   get client(): ImapConnection {
     return this.conn;
   }
@@ -272,6 +280,7 @@ export class ImapSession implements CommandContext {
     this.flushUpdates(handler.mayAnnounceExpunge ? handler.mayAnnounceExpunge(cmd) : true, cmd);
     for (const h of this.hooks) if (h.tagged) result = h.tagged(result, cmd);
     this.writeTagged(tag, result, timed ? started : null, cmd.name === 'CLOSE');
+    result.afterReply?.();
     if (result.byeAfterReply) this.conn.close(`* BYE ${result.byeAfterReply}\r\n`);
   }
 

@@ -114,6 +114,10 @@ export interface CommandContext {
   /** After a successful LOGIN/AUTHENTICATE: the mail user is created; null when the connection closed. */
   completeLogin(auth: Extract<AuthResult, { ok: true }>, method: string): Promise<CommandResult | null>;
   noteAuthFailure(user: string, method: string): void;
+  /** RFC 4978: COMPRESS=DEFLATE is on. */
+  readonly compressionActive: boolean;
+  /** Both directions go through raw deflate from now on (call once the tagged OK is written). */
+  startCompression(): void;
   /** LOGOUT: ends the session, then closes the connection once `lines` are written. */
   logout(...lines: string[]): Promise<void>;
 }

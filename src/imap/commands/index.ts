@@ -1,6 +1,7 @@
 // Every IMAP command's handler, by command name (the parser's ImapCommand['name']).
 import { CAPABILITY, ENABLE, ID, LOGOUT, NOOP } from './any-state.js';
 import { APPEND } from './append.js';
+import { COMPRESS } from './compress.js';
 import { COPY, MOVE } from './copy-move.js';
 import { FETCH } from './fetch.js';
 import { IDLE } from './idle.js';
@@ -23,6 +24,7 @@ export const HANDLERS: HandlerTable = {
   LIST, LSUB,
   APPEND, FETCH, STORE, SEARCH, COPY, MOVE, IDLE,
   GETMETADATA, SETMETADATA,
+  COMPRESS,
 };
 
 /** Extensions that follow the whole session: each gives the hooks it attaches to a new session. */

@@ -12,6 +12,8 @@ export interface CommandResult {
   syntax?: boolean;
   /** Ends the connection after the tagged reply with this untagged BYE text. */
   byeAfterReply?: string;
+  /** Runs right after the tagged reply is written (COMPRESS switches the stream then). */
+  afterReply?: () => void;
 }
 
 /** The command variants a name can be (some variants share several names, e.g. DELETE/SUBSCRIBE). */

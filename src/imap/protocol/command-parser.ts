@@ -110,6 +110,11 @@ const PARSERS: Record<string, Parser> = {
     if (capabilities.length === 0) fail(INVALID_ARGUMENTS);
     return { name: 'ENABLE', capabilities };
   },
+  COMPRESS: (c) => {
+    const mechanism = c.atom().toUpperCase();
+    c.end();
+    return { name: 'COMPRESS', mechanism };
+  },
   GETMETADATA: parseGetMetadata,
   SETMETADATA: parseSetMetadata,
 };

@@ -132,6 +132,8 @@ export type ImapCommand =
   /** RFC 2971: null for `ID NIL`. */
   | { name: 'ID'; params: Array<[string, string | null]> | null }
   | { name: 'ENABLE'; capabilities: string[] }
+  /** RFC 4978 COMPRESS mechanism. */
+  | { name: 'COMPRESS'; mechanism: string }
   /** RFC 5464 GETMETADATA. `mailbox` "" is the server. */
   | { name: 'GETMETADATA'; mailbox: string; entries: string[]; maxSize: number | null; depth: MetadataDepth }
   /** RFC 5464 SETMETADATA: a null value removes the entry. */
