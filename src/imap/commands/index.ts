@@ -11,7 +11,9 @@ import { CREATE, DELETE, NAMESPACE, RENAME, STATUS, SUBSCRIBE, UNSUBSCRIBE } fro
 import { GETMETADATA, SETMETADATA } from './metadata.js';
 import { SEARCH } from './search.js';
 import { CHECK, CLOSE, EXAMINE, EXPUNGE, SELECT, UNSELECT } from './select.js';
+import { SORT } from './sort.js';
 import { STORE } from './store.js';
+import { THREAD } from './thread.js';
 import { qresyncHooks } from './qresync.js';
 import type { CommandContext, SessionHooks } from './context.js';
 import type { HandlerTable } from './types.js';
@@ -24,7 +26,7 @@ export const HANDLERS: HandlerTable = {
   LIST, LSUB,
   APPEND, FETCH, STORE, SEARCH, COPY, MOVE, IDLE,
   GETMETADATA, SETMETADATA,
-  COMPRESS,
+  COMPRESS, SORT, THREAD,
 };
 
 /** Extensions that follow the whole session: each gives the hooks it attaches to a new session. */

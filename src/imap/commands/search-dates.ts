@@ -30,3 +30,35 @@ export function sentDayNumber(value: string): number | null {
   if (day < 1 || day > 31) return null;
   return year * 10000 + month * 100 + day;
 }
+
+// RFC 5322 §4.3 obsolete zone names.
+const ZONES: Record<string, number> = { ut: 0, gmt: 0, z: 0, est: -300, edt: -240, cst: -360, cdt: -300, mst: -420, mdt: -360, pst: -480, pdt: -420 };
+
+/**
+ * The instant an RFC 5322 Date: value names, in ms since the epoch (UTC), or null if it does not
+ * parse (SORT DATE, RFC 5256 §3: the caller falls back to the internal date). A missing or unknown
+ * zone counts as UTC, seconds are optional.
+ */
+export function sentTimestamp(value: string): number | null {
+  const m = /(?:^|[\s,])(\d{1,2})\s+([A-Za-z]{3})[a-z]*\s+(\d{2,4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s+([+-]\d{4}|[A-Za-z]+))?/.exec(value);
+  if (!m) return null;
+  const month = MONTHS.indexOf(m[2]!.toLowerCase());
+  if (month < 0) return null;
+  let year = Number(m[3]);
+  if (m[3]!.length === 2) year += year < 50 ? 2000 : 1900;
+  else if (m[3]!.length === 3) year += 1900;
+  const day = Number(m[1]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
+  let offset = 0;
+  const zone = m[7];
+  if (zone !== undefined) {
+    if (/^[+-]\d{4}$/.test(zone)) {
+      const sign = zone[0] === '-' ? -1 : 1;
+      offset = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3, 5)));
+    } else offset = ZONES[zone.toLowerCase()] ?? 0;
+  }
+  return Date.UTC(year, month, day, hour, minute, second) - offset * 60000;
+}

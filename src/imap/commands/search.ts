@@ -12,7 +12,7 @@ import { no, ok, SELECTED, type CommandHandler } from './types.js';
 /** One decoded-text cache per open user store (shared by that user's sessions). */
 const textCaches = new WeakMap<UserStore, SearchTextCache>();
 
-function textCacheFor(store: UserStore): SearchTextCache {
+export function textCacheFor(store: UserStore): SearchTextCache {
   let cache = textCaches.get(store);
   if (!cache) {
     cache = new SearchTextCache();
@@ -29,7 +29,7 @@ const LIST_BATCH = 1000;
  * meanwhile are left out). A large mailbox is read in batches with a turn of the event loop
  * between them; null when the connection went away during one.
  */
-async function listMessages(store: UserStore, view: SelectedMailbox, aborted: () => boolean): Promise<SearchMessage[] | null> {
+export async function listMessages(store: UserStore, view: SelectedMailbox, aborted: () => boolean): Promise<SearchMessage[] | null> {
   const uids = view.allUids;
   const messages: SearchMessage[] = [];
   const add = (metas: MessageMeta[]) => {

@@ -7,7 +7,7 @@ import { disposeSpooled } from './command-reader.js';
 import { parseImapDateTime } from './datetime.js';
 import { parseFetchAttributes } from './fetch-parser.js';
 import { BufferLiteral } from './literal.js';
-import { parseSearchArguments } from './search-parser.js';
+import { parseSearchArguments, parseSortArguments, parseThreadArguments } from './search-parser.js';
 import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
 
 export type { ParseOptions } from './arg-cursor.js';
@@ -98,6 +98,8 @@ const PARSERS: Record<string, Parser> = {
   },
   APPEND: parseAppend,
   SEARCH: (c) => ({ name: 'SEARCH', uid: false, ...parseSearchArguments(c) }),
+  SORT: (c) => ({ name: 'SORT', uid: false, ...parseSortArguments(c) }),
+  THREAD: (c) => ({ name: 'THREAD', uid: false, ...parseThreadArguments(c) }),
   FETCH: (c) => parseFetch(c, false),
   STORE: (c) => parseStore(c, false),
   COPY: (c) => parseCopyMove('COPY', c, false),
@@ -345,6 +347,10 @@ function parseUid(c: ArgCursor): ImapCommand {
       return parseCopyMove('MOVE', c, true);
     case 'SEARCH':
       return { name: 'SEARCH', uid: true, ...parseSearchArguments(c) };
+    case 'SORT':
+      return { name: 'SORT', uid: true, ...parseSortArguments(c) };
+    case 'THREAD':
+      return { name: 'THREAD', uid: true, ...parseThreadArguments(c) };
     case 'EXPUNGE': {
       const set = c.sequenceSet(true);
       c.end();

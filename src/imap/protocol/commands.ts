@@ -31,6 +31,14 @@ export type SearchKey =
 
 export type SearchReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
 
+/** RFC 5256 §3 sort-key, RFC 5957 DISPLAYFROM / DISPLAYTO. */
+export type SortKey = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
+export interface SortCriterion {
+  key: SortKey;
+  reverse: boolean;
+}
+export type ThreadAlgorithm = 'ORDEREDSUBJECT' | 'REFERENCES' | 'REFS';
+
 export type SectionSpecifier = 'HEADER' | 'HEADER.FIELDS' | 'HEADER.FIELDS.NOT' | 'MIME' | 'TEXT';
 
 export interface BodySection {
@@ -132,6 +140,10 @@ export type ImapCommand =
   /** RFC 2971: null for `ID NIL`. */
   | { name: 'ID'; params: Array<[string, string | null]> | null }
   | { name: 'ENABLE'; capabilities: string[] }
+  /** RFC 5256 SORT (RFC 5957 DISPLAYFROM/DISPLAYTO, RFC 5267 ESORT RETURN). */
+  | { name: 'SORT'; uid: boolean; program: SortCriterion[]; charset: string; returnOptions: SearchReturnOption[] | null; criteria: SearchKey }
+  /** RFC 5256 THREAD. */
+  | { name: 'THREAD'; uid: boolean; algorithm: ThreadAlgorithm; charset: string; criteria: SearchKey }
   /** RFC 4978 COMPRESS mechanism. */
   | { name: 'COMPRESS'; mechanism: string }
   /** RFC 5464 GETMETADATA. `mailbox` "" is the server. */

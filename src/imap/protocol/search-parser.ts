@@ -2,7 +2,7 @@
 // RFC 5032 OLDER/YOUNGER). Error texts follow Dovecot's imap-search-args.
 import { argToAstring, type ImapArg } from './args.js';
 import { ArgCursor, fail, parseNumber, parseSet } from './arg-cursor.js';
-import type { SearchKey, SearchReturnOption } from './commands.js';
+import type { SearchKey, SearchReturnOption, SortCriterion, SortKey, ThreadAlgorithm } from './commands.js';
 import { parseImapDate, type ImapDate } from './datetime.js';
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
@@ -143,6 +143,59 @@ export interface ParsedSearch {
 
 /** `[RETURN (...)] [CHARSET name] key...` */
 export function parseSearchArguments(cursor: ArgCursor): ParsedSearch {
+  const returnOptions = parseReturnOptions(cursor);
+  let charset: string | null = null;
+  if (cursor.acceptAtom('CHARSET')) charset = cursor.astring();
+  return { charset, returnOptions, criteria: parseCriteria(cursor) };
+}
+
+function parseCriteria(cursor: ArgCursor): SearchKey {
+  const rest: ImapArg[] = [];
+  while (!cursor.done) rest.push(cursor.next());
+  if (rest.length === 0) fail('Missing search parameters');
+  return andOf(parseKeys(new SearchCursor(rest)));
+}
+
+const SORT_KEYS: readonly SortKey[] = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO'];
+
+/** RFC 5256 §3: `[RETURN (...)] (sort-criteria) charset key...` (Dovecot's texts, imap/cmd-sort.c). */
+export function parseSortArguments(cursor: ArgCursor): { program: SortCriterion[]; charset: string; returnOptions: SearchReturnOption[] | null; criteria: SearchKey } {
+  const returnOptions = parseReturnOptions(cursor);
+  const list = cursor.peek();
+  if (list?.type !== 'list') fail('Invalid sort argument');
+  cursor.next();
+  const program: SortCriterion[] = [];
+  let reverse = false;
+  for (const item of list.items) {
+    const word = item.type === 'atom' ? item.value.toUpperCase() : '';
+    if (word === 'REVERSE') {
+      // REVERSE REVERSE cancels out, as in Dovecot.
+      reverse = !reverse;
+      continue;
+    }
+    const key = SORT_KEYS.find((k) => k === word);
+    if (!key) fail(`Unknown sort argument: ${item.type === 'atom' ? item.value : ''}`);
+    program.push({ key, reverse });
+    reverse = false;
+  }
+  if (reverse) fail('Sort list ends with REVERSE');
+  if (program.length === 0) fail('Empty sort program');
+  const charset = cursor.astring();
+  return { program, charset, returnOptions, criteria: parseCriteria(cursor) };
+}
+
+const THREAD_ALGORITHMS: readonly ThreadAlgorithm[] = ['ORDEREDSUBJECT', 'REFERENCES', 'REFS'];
+
+/** RFC 5256 §3: `algorithm charset key...`. */
+export function parseThreadArguments(cursor: ArgCursor): { algorithm: ThreadAlgorithm; charset: string; criteria: SearchKey } {
+  const name = cursor.atom().toUpperCase();
+  const algorithm = THREAD_ALGORITHMS.find((a) => a === name);
+  if (!algorithm) fail('Unknown thread algorithm');
+  const charset = cursor.astring();
+  return { algorithm, charset, criteria: parseCriteria(cursor) };
+}
+
+function parseReturnOptions(cursor: ArgCursor): SearchReturnOption[] | null {
   let returnOptions: SearchReturnOption[] | null = null;
   if (cursor.acceptAtom('RETURN')) {
     returnOptions = [];
@@ -155,10 +208,5 @@ export function parseSearchArguments(cursor: ArgCursor): ParsedSearch {
     // RFC 4731 §3.1: an empty RETURN () means RETURN (ALL).
     if (returnOptions.length === 0) returnOptions.push('ALL');
   }
-  let charset: string | null = null;
-  if (cursor.acceptAtom('CHARSET')) charset = cursor.astring();
-  const rest: ImapArg[] = [];
-  while (!cursor.done) rest.push(cursor.next());
-  if (rest.length === 0) fail('Missing search parameters');
-  return { charset, returnOptions, criteria: andOf(parseKeys(new SearchCursor(rest))) };
+  return returnOptions;
 }
