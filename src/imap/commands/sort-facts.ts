@@ -47,35 +47,43 @@ function firstAddressKeys(text: MessageText, field: string): { mailbox: string; 
   return { mailbox: mailbox.toUpperCase(), display: display.toUpperCase() };
 }
 
-function factsOf(m: SearchMessage, text: MessageText): SortFacts {
-  const subject = baseSubject(text.headers.get('subject')?.[0] ?? '');
-  const dateHeader = text.headers.get('date')?.[0];
-  const sent = dateHeader === undefined ? null : sentTimestamp(dateHeader);
-  const from = firstAddressKeys(text, 'from');
-  const to = firstAddressKeys(text, 'to');
-  const cc = firstAddressKeys(text, 'cc');
-  const messageId = text.headers.get('message-id')?.[0]?.match(MSG_ID)?.[0] ?? null;
-  let references = text.headers.get('references')?.[0]?.match(MSG_ID) ?? [];
-  if (references.length === 0) {
-    const first = text.headers.get('in-reply-to')?.[0]?.match(MSG_ID)?.[0];
-    if (first) references = [first];
-  }
-  return {
-    seq: m.seq,
-    uid: m.meta.uid,
-    arrival: m.meta.internalDate.getTime(),
-    size: m.meta.size,
-    date: sent ?? m.meta.internalDate.getTime(),
-    subject: subject.base,
-    subjectIsReply: subject.isReplyOrForward,
-    from: from.mailbox,
-    to: to.mailbox,
-    cc: cc.mailbox,
-    displayFrom: from.display,
-    displayTo: to.display,
-    messageId,
-    references,
+/** The facts a SORT program or THREAD algorithm reads; the others stay empty (and unread). */
+export type FactNeed = 'date' | 'subject' | 'from' | 'to' | 'cc' | 'references';
+
+const NO_ADDRESS = { mailbox: '', display: '' };
+
+function factsOf(m: SearchMessage, text: MessageText | null, needs: ReadonlySet<FactNeed>): SortFacts {
+  const arrival = m.meta.internalDate.getTime();
+  const f: SortFacts = {
+    seq: m.seq, uid: m.meta.uid, arrival, size: m.meta.size, date: arrival, subject: '', subjectIsReply: false,
+    from: '', to: '', cc: '', displayFrom: '', displayTo: '', messageId: null, references: [],
   };
+  if (!text) return f;
+  if (needs.has('date')) {
+    const dateHeader = text.headers.get('date')?.[0];
+    f.date = (dateHeader === undefined ? null : sentTimestamp(dateHeader)) ?? arrival;
+  }
+  if (needs.has('subject')) {
+    const subject = baseSubject(text.headers.get('subject')?.[0] ?? '');
+    f.subject = subject.base;
+    f.subjectIsReply = subject.isReplyOrForward;
+  }
+  const from = needs.has('from') ? firstAddressKeys(text, 'from') : NO_ADDRESS;
+  const to = needs.has('to') ? firstAddressKeys(text, 'to') : NO_ADDRESS;
+  f.from = from.mailbox;
+  f.displayFrom = from.display;
+  f.to = to.mailbox;
+  f.displayTo = to.display;
+  if (needs.has('cc')) f.cc = firstAddressKeys(text, 'cc').mailbox;
+  if (needs.has('references')) {
+    f.messageId = text.headers.get('message-id')?.[0]?.match(MSG_ID)?.[0] ?? null;
+    f.references = text.headers.get('references')?.[0]?.match(MSG_ID) ?? [];
+    if (f.references.length === 0) {
+      const first = text.headers.get('in-reply-to')?.[0]?.match(MSG_ID)?.[0];
+      if (first) f.references = [first];
+    }
+  }
+  return f;
 }
 
 /**
@@ -85,8 +93,11 @@ function factsOf(m: SearchMessage, text: MessageText): SortFacts {
 export async function collectSortFacts(
   ctx: SearchContext,
   messages: readonly SearchMessage[],
+  needs: ReadonlySet<FactNeed>,
   slicing: { sliceMs?: number; aborted?: () => boolean } = {},
 ): Promise<SortFacts[] | null> {
+  // ARRIVAL and SIZE come from the index: no message text to read.
+  const readText = needs.size > 0;
   const out: SortFacts[] = [];
   const sliceMs = slicing.sliceMs ?? DEFAULT_SLICE_MS;
   let deadline = performance.now() + sliceMs;
@@ -98,7 +109,7 @@ export async function collectSortFacts(
       deadline = performance.now() + sliceMs;
     }
     try {
-      out.push(factsOf(m, messageText(ctx.store, m.meta, ctx.textCache)));
+      out.push(factsOf(m, readText ? messageText(ctx.store, m.meta, ctx.textCache) : null, needs));
     } catch (err) {
       if (err instanceof StorageError && err.code === 'EXPUNGEISSUED') continue;
       throw err;

@@ -4,7 +4,7 @@
 import type { SortCriterion, SearchKey, SearchReturnOption } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
 import { searchInSlices, type SearchMessage } from './search-eval.js';
-import { collectSortFacts, type SortFacts } from './sort-facts.js';
+import { collectSortFacts, type FactNeed, type SortFacts } from './sort-facts.js';
 import { listMessages, textCacheFor } from './search.js';
 import { no, ok, SELECTED, type CommandHandler, type CommandResult } from './types.js';
 
@@ -42,14 +42,18 @@ export async function matchingMessages(session: CommandContext, criteria: Search
 }
 
 /** Matching messages with their sort facts; null when the client went away. */
-export async function matchingFacts(session: CommandContext, criteria: SearchKey): Promise<SortFacts[] | null> {
+export async function matchingFacts(session: CommandContext, criteria: SearchKey, needs: ReadonlySet<FactNeed>): Promise<SortFacts[] | null> {
   const matched = await matchingMessages(session, criteria);
   if (matched === null) return null;
   const view = session.selected!;
-  return collectSortFacts({ store: session.store, textCache: textCacheFor(session.store) }, matched, {
+  return collectSortFacts({ store: session.store, textCache: textCacheFor(session.store) }, matched, needs, {
     aborted: () => session.client.isClosed || session.selected !== view,
   });
 }
+
+const SORT_NEEDS: Record<SortCriterion['key'], FactNeed | null> = {
+  ARRIVAL: null, SIZE: null, DATE: 'date', SUBJECT: 'subject', FROM: 'from', TO: 'to', CC: 'cc', DISPLAYFROM: 'from', DISPLAYTO: 'to',
+};
 
 function compareKey(a: SortFacts, b: SortFacts, c: SortCriterion): number {
   let d: number;
@@ -113,7 +117,7 @@ export const SORT: CommandHandler<'SORT'> = {
   async run(session, tag, cmd) {
     const charsetError = sortCharsetError(cmd.charset);
     if (charsetError) return charsetError;
-    const facts = await matchingFacts(session, cmd.criteria);
+    const facts = await matchingFacts(session, cmd.criteria, new Set(cmd.program.map((c) => SORT_NEEDS[c.key]).filter((n) => n !== null)));
     if (facts === null) return null;
     const sorted = sortFacts(facts, cmd.program);
     const numbers = sorted.map((f) => (cmd.uid ? f.uid : f.seq));

@@ -2,7 +2,7 @@
 // algorithm of RFC 5256 §4 with subject grouping) and REFS (REFERENCES without subject grouping,
 // threads ordered by their latest message, as Dovecot's THREAD=REFS). Sent dates and base
 // subjects come from sort-facts.ts; ties go by sequence number.
-import type { SortFacts } from './sort-facts.js';
+import type { FactNeed, SortFacts } from './sort-facts.js';
 import { matchingFacts, sortCharsetError } from './sort.js';
 import { ok, SELECTED, type CommandHandler } from './types.js';
 
@@ -183,16 +183,22 @@ export function threadLine(roots: readonly Node[], uid: boolean): string {
   return `* THREAD ${roots.map((r) => `(${formatNode(r, uid)})`).join('')}\r\n`;
 }
 
-export function threadFacts(facts: SortFacts[], algorithm: 'ORDEREDSUBJECT' | 'REFERENCES' | 'REFS'): Node[] {
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Threads `facts`; a turn of the event loop between the steps keeps other connections served. */
+export async function threadFacts(facts: SortFacts[], algorithm: 'ORDEREDSUBJECT' | 'REFERENCES' | 'REFS'): Promise<Node[]> {
   if (algorithm === 'ORDEREDSUBJECT') return orderedSubject(facts);
   let roots = buildRoots(facts);
+  await nextTurn();
+  sortTree(roots);
   if (algorithm === 'REFERENCES') {
-    sortTree(roots);
+    await nextTurn();
     roots = groupBySubject(roots);
+    await nextTurn();
     sortTree(roots);
     return roots;
   }
-  sortTree(roots);
+  await nextTurn();
   // Threads by their latest sent date, then the root's number, a dummy root counting as 0
   // (Dovecot's sort_root_nodes_ref2 in index-thread-finish.c).
   const keys = new Map(roots.map((r) => [r, latest(r)]));
@@ -205,9 +211,11 @@ export const THREAD: CommandHandler<'THREAD'> = {
   async run(session, _tag, cmd) {
     const charsetError = sortCharsetError(cmd.charset);
     if (charsetError) return charsetError;
-    const facts = await matchingFacts(session, cmd.criteria);
+    const needs = new Set<FactNeed>(cmd.algorithm === 'ORDEREDSUBJECT' ? ['date', 'subject'] : cmd.algorithm === 'REFS' ? ['date', 'references'] : ['date', 'subject', 'references']);
+    const facts = await matchingFacts(session, cmd.criteria, needs);
     if (facts === null) return null;
-    session.respond(threadLine(threadFacts(facts, cmd.algorithm), cmd.uid));
+    const roots = await threadFacts(facts, cmd.algorithm);
+    session.respond(threadLine(roots, cmd.uid));
     return ok('Thread completed.');
   },
 };
