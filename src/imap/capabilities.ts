@@ -53,12 +53,14 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'ESEARCH',
     'ESORT',
     'SEARCHRES',
+    'WITHIN',
     'LIST-STATUS',
     'MOVE',
     'STATUS=SIZE',
     input.literalMinus ? 'LITERAL-' : 'LITERAL+',
     'SPECIAL-USE',
     'COMPRESS=DEFLATE',
+    'QUOTA',
   ];
   if (input.metadata) builtin.push('METADATA');
   const override = input.override.trim();

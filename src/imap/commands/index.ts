@@ -12,6 +12,7 @@ import { GETMETADATA, SETMETADATA } from './metadata.js';
 import { SEARCH } from './search.js';
 import { CHECK, CLOSE, EXAMINE, EXPUNGE, SELECT, UNSELECT } from './select.js';
 import { SORT } from './sort.js';
+import { GETQUOTA, GETQUOTAROOT, SETQUOTA } from './quota.js';
 import { STORE } from './store.js';
 import { THREAD } from './thread.js';
 import { qresyncHooks } from './qresync.js';
@@ -27,6 +28,7 @@ export const HANDLERS: HandlerTable = {
   APPEND, FETCH, STORE, SEARCH, COPY, MOVE, IDLE,
   GETMETADATA, SETMETADATA,
   COMPRESS, SORT, THREAD,
+  GETQUOTAROOT, GETQUOTA, SETQUOTA,
 };
 
 /** Extensions that follow the whole session: each gives the hooks it attaches to a new session. */

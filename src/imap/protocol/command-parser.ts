@@ -112,6 +112,26 @@ const PARSERS: Record<string, Parser> = {
     if (capabilities.length === 0) fail(INVALID_ARGUMENTS);
     return { name: 'ENABLE', capabilities };
   },
+  // Dovecot's text for a missing argument (imap_quota plugin).
+  GETQUOTAROOT: (c) => {
+    if (c.done) fail('Missing arguments');
+    const mailbox = c.mailbox();
+    c.end();
+    return { name: 'GETQUOTAROOT', mailbox };
+  },
+  GETQUOTA: (c) => {
+    if (c.done) fail('Missing arguments');
+    const root = c.astring();
+    c.end();
+    return { name: 'GETQUOTA', root };
+  },
+  SETQUOTA: (c) => {
+    if (c.done) fail('Missing arguments');
+    const root = c.astring();
+    const limits = c.list();
+    c.end();
+    return { name: 'SETQUOTA', root, limits };
+  },
   COMPRESS: (c) => {
     const mechanism = c.atom().toUpperCase();
     c.end();

@@ -3,6 +3,7 @@
 import type { ImapDate } from './datetime.js';
 import type { LiteralBody } from './literal.js';
 import type { SequenceSet } from './sequence-set.js';
+import type { ImapArg } from './args.js';
 
 export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'HIGHESTMODSEQ' | 'SIZE';
 
@@ -144,6 +145,10 @@ export type ImapCommand =
   | { name: 'SORT'; uid: boolean; program: SortCriterion[]; charset: string; returnOptions: SearchReturnOption[] | null; criteria: SearchKey }
   /** RFC 5256 THREAD. */
   | { name: 'THREAD'; uid: boolean; algorithm: ThreadAlgorithm; charset: string; criteria: SearchKey }
+  /** RFC 9208 §4.2-4.4 (Dovecot 2.3's QUOTA). */
+  | { name: 'GETQUOTAROOT'; mailbox: string }
+  | { name: 'GETQUOTA'; root: string }
+  | { name: 'SETQUOTA'; root: string; limits: ImapArg[] }
   /** RFC 4978 COMPRESS mechanism. */
   | { name: 'COMPRESS'; mechanism: string }
   /** RFC 5464 GETMETADATA. `mailbox` "" is the server. */
