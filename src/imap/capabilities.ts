@@ -55,6 +55,7 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'SEARCHRES',
     'WITHIN',
     'LIST-STATUS',
+    'BINARY',
     'MOVE',
     'STATUS=SIZE',
     input.literalMinus ? 'LITERAL-' : 'LITERAL+',

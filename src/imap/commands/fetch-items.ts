@@ -26,6 +26,11 @@ export interface FetchContext {
   out: ResponseBatcher;
   /** UIDs that are \Recent in this session (Dovecot: the session that claimed them). */
   recentUids: ReadonlySet<number>;
+  /**
+   * Set when a BINARY item met a Content-Transfer-Encoding it cannot undo: that message was left
+   * out and the tagged reply is `NO [UNKNOWN-CTE]` (RFC 3516 §4.3).
+   */
+  unknownCte?: boolean;
 }
 
 export interface FetchMessage {
@@ -61,6 +66,8 @@ export interface FetchPlan {
    * storage listMessageFlags() (the hot `FETCH 1:* (UID FLAGS RFC822.SIZE)` of mail clients).
    */
   flagsOnly: boolean;
+  /** A BINARY[...] or BINARY.SIZE[...] item is asked for (their parts' CTEs are checked first). */
+  hasBinary: boolean;
 }
 
 /** RFC 3501 §6.4.5: these set \Seen (BODY.PEEK, BINARY.PEEK and RFC822.HEADER do not). */
@@ -124,7 +131,7 @@ export function planFetch(attributes: readonly FetchAttribute[], opts: FetchOpti
   const hasModseq = inline.some((i) => i.type === 'MODSEQ');
   const needsMime = literals.length > 0 || inline.some((i) => i.type === 'ENVELOPE' || i.type === 'BODY' || i.type === 'BODYSTRUCTURE' || i.type === 'BINARY.SIZE');
   const flagsOnly = literals.length === 0 && inline.every((i) => i.type === 'UID' || i.type === 'FLAGS' || i.type === 'RFC822.SIZE' || i.type === 'MODSEQ');
-  return { inline, literals, hasFlags, addModseq: opts.includeModseq && !hasModseq, needsMime, needsBody: literals.length > 0 || inline.some((i) => i.type === 'BINARY.SIZE'), flagsOnly };
+  return { inline, literals, hasFlags, addModseq: opts.includeModseq && !hasModseq, needsMime, needsBody: literals.length > 0 || inline.some((i) => i.type === 'BINARY.SIZE'), flagsOnly, hasBinary: literals.some((l) => l.kind === 'binary') || inline.some((i) => i.type === 'BINARY.SIZE') };
 }
 
 /** Per-message lazy access to the MIME tree and body. */
@@ -150,12 +157,41 @@ function binaryContent(data: MessageData, path: number[]): Buffer | null {
   const encoding = (part.encoding ?? '7bit').toLowerCase();
   // Only base64/quoted-printable change the bytes; identity encodings are sent in IMAP form (CRLF).
   if (encoding === 'base64' || encoding === 'quoted-printable') return decodedBody(data.body, part);
-  return toImapBytes(readRange(data.body, part.bodyStart, part.bodyEnd));
+  // Content with NULs goes out unchanged as literal8 (RFC 3516 §4.2); other text in IMAP form.
+  const raw = readRange(data.body, part.bodyStart, part.bodyEnd);
+  return raw.includes(0) ? raw : toImapBytes(raw);
 }
 
-function hasEightBit(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0 || bytes[i]! >= 0x80) return true;
+function hasNul(bytes: Buffer): boolean {
+  return bytes.includes(0);
+}
+
+/** Encodings BINARY can undo (RFC 2045 §6.1); anything else is UNKNOWN-CTE. */
+const KNOWN_CTES = new Set(['', '7bit', '8bit', 'binary', 'base64', 'quoted-printable']);
+
+function hasUnknownCte(part: MimePart): boolean {
+  if (part.children) return part.children.some(hasUnknownCte);
+  if (part.message) return hasUnknownCte(part.message);
+  return !KNOWN_CTES.has((part.encoding ?? '').toLowerCase());
+}
+
+/** True when a BINARY item of `plan` names a part (or, for BINARY[], any part) with an unknown CTE. */
+function binaryItemsBlocked(plan: FetchPlan, data: MessageData): boolean {
+  const paths: number[][] = [];
+  for (const l of plan.literals) if (l.kind === 'binary') paths.push(l.part);
+  for (const i of plan.inline) if (i.type === 'BINARY.SIZE') paths.push(i.part);
+  for (const path of paths) {
+    const part = path.length === 0 ? data.root : findPart(data.root, path);
+    if (part && hasUnknownCte(part)) return true;
+  }
   return false;
+}
+
+/** Dovecot sends a decoded part as literal8 when it was base64 or quoted-printable, or holds NULs. */
+function needsLiteral8(data: MessageData, path: number[], content: Buffer): boolean {
+  const part = path.length > 0 ? findPart(data.root, path) : null;
+  const encoding = (part?.encoding ?? '').toLowerCase();
+  return encoding === 'base64' || encoding === 'quoted-printable' || hasNul(content);
 }
 
 function sumSizes(a: PartSize, b: PartSize): PartSize {
@@ -203,7 +239,7 @@ async function writeLiteralItem(ctx: FetchContext, item: LiteralItem, data: Mess
   await ctx.out.text(`${separator}${item.name} `);
   if (item.kind === 'binary') {
     const content = binaryContent(data, item.part);
-    if (content) return writeBufferLiteral(ctx.out, content, item.partial, hasEightBit(content));
+    if (content) return writeBufferLiteral(ctx.out, content, item.partial, needsLiteral8(data, item.part, content));
     return writeRangeLiteral(ctx.out, data.body, { start: 0, end: data.body.size, known: knownSectionSize(data.root, { path: [], kind: 'full' }) }, item.partial);
   }
   const root = data.root;
@@ -228,6 +264,10 @@ function inlinePart(plan: FetchPlan, data: MessageData, recent: boolean, implici
  */
 export async function renderFetch(ctx: FetchContext, message: FetchMessage, plan: FetchPlan, implicitFlags = false): Promise<void> {
   const data = new MessageData(ctx.store, message.meta);
+  if (plan.hasBinary && binaryItemsBlocked(plan, data)) {
+    ctx.unknownCte = true;
+    return;
+  }
   const line = inlinePart(plan, data, ctx.recentUids.has(message.meta.uid), implicitFlags);
   if (plan.literals.length === 0) {
     await ctx.out.text(`* ${message.seq} FETCH (${line})\r\n`);

@@ -1,12 +1,12 @@
 // FETCH / UID FETCH (RFC 3501 §6.4.5, §6.4.8; RFC 7162 CHANGEDSINCE): resolves the set against the
 // session's view, sets \Seen for non-PEEK body fetches, then hands the messages to the FETCH
 // engine (fetch-items.ts), which streams the responses through the connection with backpressure.
-import { planFetch, renderFetchAll, renderFetchFlagsOnly, renderFlagsRows, uidsToMarkSeen, type FetchMessage } from './fetch-items.js';
+import { planFetch, renderFetchAll, renderFetchFlagsOnly, renderFlagsRows, uidsToMarkSeen, type FetchContext, type FetchMessage } from './fetch-items.js';
 import { ResponseBatcher } from './fetch-output.js';
 import { resolveMessageSet } from './message-set.js';
 import { expungedSince, QRESYNC_NOT_ENABLED, vanishedEarlierLines } from './qresync.js';
 import type { MessageRef } from '../selected-mailbox.js';
-import { badSyntax, ok, SELECTED, type CommandHandler } from './types.js';
+import { badSyntax, no, ok, SELECTED, type CommandHandler } from './types.js';
 
 export const FETCH: CommandHandler<'FETCH'> = {
   states: SELECTED,
@@ -36,9 +36,11 @@ export const FETCH: CommandHandler<'FETCH'> = {
     const fromView = plan.inline.every((i) => i.type === 'UID' || i.type === 'FLAGS' || i.type === 'MODSEQ') && plan.literals.length === 0;
     let skippedExpunged = false;
     const done = (): ReturnType<typeof ok> =>
-      skippedExpunged ? ok('Some messages were already expunged.', 'EXPUNGEISSUED') : ok('Fetch completed.');
+      // RFC 3516 §4.3 with Dovecot's text: a BINARY item met an encoding it cannot undo.
+      fetchCtx.unknownCte ? no('Unknown Content-Transfer-Encoding', 'UNKNOWN-CTE')
+      : skippedExpunged ? ok('Some messages were already expunged.', 'EXPUNGEISSUED') : ok('Fetch completed.');
     const out = new ResponseBatcher(session.responseSink());
-    const fetchCtx = { store: session.store, out, recentUids: view.recentUids };
+    const fetchCtx: FetchContext = { store: session.store, out, recentUids: view.recentUids };
     if (refs.length === 0) return done();
     if (plan.flagsOnly && view.inSyncWithStore()) {
       // The hot `FETCH 1:* (UID FLAGS RFC822.SIZE)` when storage has nothing the view has not taken

@@ -9,7 +9,9 @@ describe('simple commands', () => {
 
   test('unknown command', () => {
     expect(err('a FROBNICATE x\r\n')).toBe('BAD Unknown command.');
-    expect(err('a COMPRESS DEFLATE\r\n')).toBe('BAD Unknown command.');
+    expect(err('a XAPPLEPUSHSERVICE aps-version 2\r\n')).toBe('BAD Unknown command.');
+    expect(cmd('a COMPRESS deflate\r\n')).toEqual({ name: 'COMPRESS', mechanism: 'DEFLATE' });
+    expect(err('a COMPRESS\r\n')).toBe('BAD Invalid arguments.');
     expect(err('a UID FROB 1\r\n')).toBe('BAD Unknown command.');
   });
 
