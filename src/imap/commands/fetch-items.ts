@@ -11,7 +11,8 @@ import { formatImapDateTime } from '../protocol/datetime.js';
 import { formatBodyStructure } from '../protocol/bodystructure.js';
 import { formatEnvelope } from '../protocol/envelope.js';
 import type { FetchAttribute } from '../protocol/commands.js';
-import { decodedBody } from '../../mime/decode.js';
+import { decodedBody, snippet } from '../../mime/decode.js';
+import { formatString } from '../protocol/response-writer.js';
 import { findPart, readSection, resolveSection, toImapBytes, type SectionSpec } from '../../mime/section.js';
 import { readRange } from '../../mime/source.js';
 import type { MimePart, PartSize } from '../../mime/types.js';
@@ -129,9 +130,9 @@ export function planFetch(attributes: readonly FetchAttribute[], opts: FetchOpti
   }
   const hasFlags = inline.some((i) => i.type === 'FLAGS');
   const hasModseq = inline.some((i) => i.type === 'MODSEQ');
-  const needsMime = literals.length > 0 || inline.some((i) => i.type === 'ENVELOPE' || i.type === 'BODY' || i.type === 'BODYSTRUCTURE' || i.type === 'BINARY.SIZE');
+  const needsMime = literals.length > 0 || inline.some((i) => i.type === 'ENVELOPE' || i.type === 'BODY' || i.type === 'BODYSTRUCTURE' || i.type === 'BINARY.SIZE' || i.type === 'PREVIEW');
   const flagsOnly = literals.length === 0 && inline.every((i) => i.type === 'UID' || i.type === 'FLAGS' || i.type === 'RFC822.SIZE' || i.type === 'MODSEQ');
-  return { inline, literals, hasFlags, addModseq: opts.includeModseq && !hasModseq, needsMime, needsBody: literals.length > 0 || inline.some((i) => i.type === 'BINARY.SIZE'), flagsOnly, hasBinary: literals.some((l) => l.kind === 'binary') || inline.some((i) => i.type === 'BINARY.SIZE') };
+  return { inline, literals, hasFlags, addModseq: opts.includeModseq && !hasModseq, needsMime, needsBody: literals.length > 0 || inline.some((i) => i.type === 'BINARY.SIZE' || i.type === 'PREVIEW'), flagsOnly, hasBinary: literals.some((l) => l.kind === 'binary') || inline.some((i) => i.type === 'BINARY.SIZE') };
 }
 
 /** Per-message lazy access to the MIME tree and body. */
@@ -219,6 +220,11 @@ function inlineItem(item: InlineItem, data: MessageData, seqRecent: boolean): st
     case 'FLAGS': return `FLAGS ${formatFlagList(meta.flags, seqRecent)}`;
     case 'RFC822.SIZE': return `RFC822.SIZE ${meta.size}`;
     case 'MODSEQ': return `MODSEQ (${meta.modseq})`;
+    // RFC 8970 §3: the preview is computed on request (LAZY is answered the same way).
+    case 'PREVIEW': {
+      const text = formatString(snippet(data.body, data.root));
+      return item.snippet ? `SNIPPET (FUZZY ${text})` : `PREVIEW ${text}`;
+    }
     // Like Dovecot on maildir: the internal date in the server's time zone.
     case 'INTERNALDATE': return `INTERNALDATE "${formatImapDateTime(meta.internalDate, -meta.internalDate.getTimezoneOffset())}"`;
     case 'ENVELOPE': return `ENVELOPE ${formatEnvelope(data.root.envelope ?? {})}`;

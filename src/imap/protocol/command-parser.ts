@@ -5,7 +5,7 @@ import { ArgCursor, CommandSyntaxError, decodeMailbox, decodePattern, fail, INVA
 import type { AppendMessage, ImapCommand, QresyncParams, ListReturn, ListSelection, MetadataDepth, StatusItem, StoreAction } from './commands.js';
 import { disposeSpooled } from './command-reader.js';
 import { parseImapDateTime } from './datetime.js';
-import { parseFetchAttributes } from './fetch-parser.js';
+import { parseFetchAttributes, parsePreview } from './fetch-parser.js';
 import { BufferLiteral } from './literal.js';
 import { parseSearchArguments, parseSortArguments, parseThreadArguments } from './search-parser.js';
 import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
@@ -300,6 +300,11 @@ function parseAppend(c: ArgCursor): ImapCommand {
 function parseFetch(c: ArgCursor, uid: boolean): ImapCommand {
   const set = c.sequenceSet(uid);
   const attributes = parseFetchAttributes(c.next());
+  // `FETCH n PREVIEW (LAZY)`: the list is PREVIEW's modifier, not a FETCH modifier (Dovecot).
+  const afterPreview = c.peek();
+  if (attributes.length === 1 && attributes[0]!.type === 'PREVIEW' && afterPreview?.type === 'list' && afterPreview.items[0]?.type === 'atom' && afterPreview.items[0].value.toUpperCase() === 'LAZY') {
+    parsePreview('PREVIEW', c.list());
+  }
   let changedSince: number | null = null;
   let vanished = false;
   if (!c.done) {

@@ -62,7 +62,9 @@ export type FetchAttribute =
   | { type: 'BODY[]'; peek: boolean; section: BodySection; partial: Partial | null; responseName: string }
   /** RFC 3516 BINARY[part]<partial>, BINARY.PEEK. */
   | { type: 'BINARY[]'; peek: boolean; part: number[]; partial: Partial | null; responseName: string }
-  | { type: 'BINARY.SIZE'; part: number[]; responseName: string };
+  | { type: 'BINARY.SIZE'; part: number[]; responseName: string }
+  /** RFC 8970 PREVIEW [(LAZY)]; `snippet`: the older SNIPPET (FUZZY) form Dovecot also answers. */
+  | { type: 'PREVIEW'; snippet: boolean };
 
 export type StoreAction = 'set' | 'add' | 'remove';
 

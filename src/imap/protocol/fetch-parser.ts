@@ -18,13 +18,37 @@ export function parseFetchAttributes(arg: ImapArg): FetchAttribute[] {
   if (arg.type === 'atom') {
     const macro = MACROS[arg.value.toUpperCase()];
     if (macro) return macro.map((type) => ({ type }));
+    if (arg.value.toUpperCase() === 'PREVIEW') return [parsePreview('PREVIEW', null)];
     return [parseFetchAttribute(arg)];
   }
   if (arg.type === 'list') {
     if (arg.items.length === 0) fail('Invalid arguments.');
-    return arg.items.map(parseFetchAttribute);
+    const out: FetchAttribute[] = [];
+    for (let i = 0; i < arg.items.length; i++) {
+      const item = arg.items[i]!;
+      const word = item.type === 'atom' ? item.value.toUpperCase() : '';
+      if (word === 'PREVIEW' || word === 'SNIPPET') {
+        // RFC 8970: PREVIEW may carry a modifier list; SNIPPET needs one.
+        const next = arg.items[i + 1];
+        const mods = next?.type === 'list' ? next.items : null;
+        if (mods) i++;
+        out.push(parsePreview(word, mods));
+      } else out.push(parseFetchAttribute(item));
+    }
+    return out;
   }
   fail('Invalid arguments.');
+}
+
+/** PREVIEW [(LAZY)] or SNIPPET (FUZZY); Dovecot 2.3.19's error text for other modifiers. */
+export function parsePreview(word: 'PREVIEW' | 'SNIPPET' | string, mods: ImapArg[] | null): FetchAttribute {
+  const allowed = word === 'PREVIEW' ? 'LAZY' : 'FUZZY';
+  if (word === 'SNIPPET' && !mods) fail('Invalid arguments.');
+  for (const m of mods ?? []) {
+    const name = m.type === 'atom' ? m.value : '';
+    if (name.toUpperCase() !== allowed) fail(`'${name}' is not a supported ${word} modifier`);
+  }
+  return { type: 'PREVIEW', snippet: word === 'SNIPPET' };
 }
 
 function parseFetchAttribute(arg: ImapArg): FetchAttribute {
