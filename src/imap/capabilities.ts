@@ -23,6 +23,8 @@ export function preLoginCapabilities(input: PreLoginCapabilityInput): string[] {
 
 export interface PostLoginCapabilityInput {
   metadata: boolean;
+  /** RFC 7889 APPENDLIMIT=n: mail_max_message_size (0: no limit, the capability without a value). */
+  appendLimit?: number;
   literalMinus: boolean;
   /** The `imap_capability` setting ('' = the built-in list). */
   override: string;
@@ -67,6 +69,7 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'QUOTA',
   ];
   if (input.metadata) builtin.push('METADATA');
+  if (input.appendLimit !== undefined) builtin.push(input.appendLimit > 0 ? `APPENDLIMIT=${input.appendLimit}` : 'APPENDLIMIT');
   const override = input.override.trim();
   if (override === '') return builtin;
   if (override.startsWith('+')) return [...builtin, ...override.slice(1).trim().split(/\s+/).filter(Boolean)];

@@ -197,7 +197,12 @@ export class ImapSession implements CommandContext {
         literalMinus: this.settings.imap_literal_minus,
       });
     }
-    return postLoginCapabilities({ metadata: this.settings.imap_metadata, literalMinus: this.settings.imap_literal_minus, override: this.settings.imap_capability });
+    return postLoginCapabilities({
+      metadata: this.settings.imap_metadata,
+      literalMinus: this.settings.imap_literal_minus,
+      override: this.settings.imap_capability,
+      appendLimit: this.settings.mail_max_message_size,
+    });
   }
 
   greet(): void {

@@ -104,12 +104,15 @@ export function statusLine(session: CommandContext, name: string, s: MailboxStat
         return `HIGHESTMODSEQ ${s.highestModseq}`;
       case 'SIZE':
         return `SIZE ${s.size}`;
+      // RFC 7889 §3.2: the same limit for every mailbox, mail_max_message_size (0: none, NIL).
+      case 'APPENDLIMIT':
+        return `APPENDLIMIT ${session.settings.mail_max_message_size > 0 ? session.settings.mail_max_message_size : 'NIL'}`;
     }
   });
   return `* STATUS ${mailboxAstring(name)} (${values.join(' ')})\r\n`;
 }
 
-const STATUS_ORDER: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE'];
+const STATUS_ORDER: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE', 'APPENDLIMIT'];
 
 /** A mailbox name in a response: mUTF-7, an atom when possible, else quoted (Dovecot's imap_append_astring). */
 export function mailboxAstring(name: string): string {

@@ -5,7 +5,8 @@ import type { LiteralBody } from './literal.js';
 import type { SequenceSet } from './sequence-set.js';
 import type { ImapArg } from './args.js';
 
-export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'HIGHESTMODSEQ' | 'SIZE';
+/** RFC 3501 §6.3.10, RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE, RFC 7889 APPENDLIMIT. */
+export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'HIGHESTMODSEQ' | 'SIZE' | 'APPENDLIMIT';
 
 export type SearchKey =
   | { type: 'all' }
