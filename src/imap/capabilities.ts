@@ -67,6 +67,7 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'SPECIAL-USE',
     'COMPRESS=DEFLATE',
     'QUOTA',
+    'UNAUTHENTICATE',
   ];
   if (input.metadata) builtin.push('METADATA');
   if (input.appendLimit !== undefined) builtin.push(input.appendLimit > 0 ? `APPENDLIMIT=${input.appendLimit}` : 'APPENDLIMIT');

@@ -431,12 +431,7 @@ export class ImapSession implements CommandContext {
 
   /** LOGOUT and disconnects: Dovecot's `Logged out in=N out=N ...` line, mail user destroyed. */
   async end(reason: 'logout' | 'disconnect'): Promise<void> {
-    if (this.userIpKey) {
-      const n = (this.shared.userIpCounts.get(this.userIpKey) ?? 1) - 1;
-      if (n <= 0) this.shared.userIpCounts.delete(this.userIpKey);
-      else this.shared.userIpCounts.set(this.userIpKey, n);
-      this.userIpKey = null;
-    }
+    this.releaseUserIp();
     this.unsubscribeChanges?.();
     this.unsubscribeChanges = null;
     this.wakeIdle?.();
@@ -452,6 +447,39 @@ export class ImapSession implements CommandContext {
       return;
     }
     user.log.info(`Disconnected: ${reason === 'logout' ? 'Logged out' : 'Connection closed'} ${summary}`);
+    await this.shared.ctx.mailUsers.destroyUser(user);
+    this.storeRef = null;
+  }
+
+  private releaseUserIp(): void {
+    if (!this.userIpKey) return;
+    const n = (this.shared.userIpCounts.get(this.userIpKey) ?? 1) - 1;
+    if (n <= 0) this.shared.userIpCounts.delete(this.userIpKey);
+    else this.shared.userIpCounts.set(this.userIpKey, n);
+    this.userIpKey = null;
+  }
+
+  /**
+   * RFC 8437 UNAUTHENTICATE: back to the not-authenticated state on the same connection. The
+   * selected mailbox is closed without expunging, the mail user ends (its deinit hooks run, the
+   * logout line is logged) and enabled extensions are forgotten; TLS and COMPRESS stay.
+   */
+  async unauthenticate(): Promise<void> {
+    this.unselect();
+    this.releaseUserIp();
+    this.unsubscribeChanges?.();
+    this.unsubscribeChanges = null;
+    this.wakeIdle?.();
+    const user = this.user;
+    const summary = user ? this.logoutSummary() : '';
+    this.user = null;
+    this.state = 'not-authenticated';
+    this.extensions.clear();
+    this.savedSearch = null;
+    this.badCommands = 0;
+    this.conn.setTimeout(this.settings.imap_login_timeout);
+    if (!user) return;
+    user.log.info(`Disconnected: Unauthenticated ${summary}`);
     await this.shared.ctx.mailUsers.destroyUser(user);
     this.storeRef = null;
   }

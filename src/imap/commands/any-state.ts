@@ -29,6 +29,15 @@ export const LOGOUT: CommandHandler<'LOGOUT'> = {
   },
 };
 
+/** RFC 8437 §3: the tagged OK comes after the session is back in the not-authenticated state. */
+export const UNAUTHENTICATE: CommandHandler<'UNAUTHENTICATE'> = {
+  states: AUTHENTICATED,
+  async run(session) {
+    await session.unauthenticate();
+    return ok('Unauthenticate completed.');
+  },
+};
+
 /** RFC 2971: the server's answer is `imap_id_send` (Dovecot's default `name *` → "Dovecot"; Roost's name). */
 export const ID: CommandHandler<'ID'> = {
   states: ANY_STATE,

@@ -118,6 +118,8 @@ export interface CommandContext {
   readonly compressionActive: boolean;
   /** Both directions go through raw deflate from now on (call once the tagged OK is written). */
   startCompression(): void;
+  /** RFC 8437: back to not-authenticated on the same connection. */
+  unauthenticate(): Promise<void>;
   /** LOGOUT: ends the session, then closes the connection once `lines` are written. */
   logout(...lines: string[]): Promise<void>;
 }

@@ -1,5 +1,5 @@
 // Every IMAP command's handler, by command name (the parser's ImapCommand['name']).
-import { CAPABILITY, ENABLE, ID, LOGOUT, NOOP } from './any-state.js';
+import { CAPABILITY, ENABLE, ID, LOGOUT, NOOP, UNAUTHENTICATE } from './any-state.js';
 import { APPEND } from './append.js';
 import { COMPRESS } from './compress.js';
 import { COPY, MOVE } from './copy-move.js';
@@ -27,7 +27,7 @@ export const HANDLERS: HandlerTable = {
   LIST, LSUB,
   APPEND, FETCH, STORE, SEARCH, COPY, MOVE, IDLE,
   GETMETADATA, SETMETADATA,
-  COMPRESS, SORT, THREAD,
+  COMPRESS, SORT, THREAD, UNAUTHENTICATE,
   GETQUOTAROOT, GETQUOTA, SETQUOTA,
 };
 

@@ -21,7 +21,7 @@ const STATUS_ITEMS: StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDIT
 type Parser = (c: ArgCursor) => ImapCommand;
 
 const noArgs =
-  (name: 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'IDLE' | 'NAMESPACE'): Parser =>
+  (name: 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'IDLE' | 'NAMESPACE' | 'UNAUTHENTICATE'): Parser =>
   (c) => {
     c.end();
     return { name };
@@ -37,6 +37,7 @@ const PARSERS: Record<string, Parser> = {
   UNSELECT: noArgs('UNSELECT'),
   IDLE: noArgs('IDLE'),
   NAMESPACE: noArgs('NAMESPACE'),
+  UNAUTHENTICATE: noArgs('UNAUTHENTICATE'),
   EXPUNGE: (c) => {
     c.end();
     return { name: 'EXPUNGE', uid: false };

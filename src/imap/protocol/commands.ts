@@ -95,7 +95,7 @@ export interface ListReturn {
 export type MetadataDepth = '0' | '1' | 'infinity';
 
 export type ImapCommand =
-  | { name: 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'IDLE' | 'NAMESPACE' }
+  | { name: 'CAPABILITY' | 'NOOP' | 'LOGOUT' | 'STARTTLS' | 'CHECK' | 'CLOSE' | 'UNSELECT' | 'IDLE' | 'NAMESPACE' | 'UNAUTHENTICATE' }
   | { name: 'EXPUNGE'; uid: false }
   /** RFC 4315 UID EXPUNGE. */
   | { name: 'EXPUNGE'; uid: true; set: SequenceSet }
