@@ -68,9 +68,11 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'COMPRESS=DEFLATE',
     'QUOTA',
     'UNAUTHENTICATE',
+    'SAVEDATE',
+    'OBJECTID',
   ];
-  if (input.metadata) builtin.push('METADATA');
   if (input.appendLimit !== undefined) builtin.push(input.appendLimit > 0 ? `APPENDLIMIT=${input.appendLimit}` : 'APPENDLIMIT');
+  if (input.metadata) builtin.push('METADATA');
   const override = input.override.trim();
   if (override === '') return builtin;
   if (override.startsWith('+')) return [...builtin, ...override.slice(1).trim().split(/\s+/).filter(Boolean)];

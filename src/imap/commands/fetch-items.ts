@@ -220,6 +220,10 @@ function inlineItem(item: InlineItem, data: MessageData, seqRecent: boolean): st
     case 'FLAGS': return `FLAGS ${formatFlagList(meta.flags, seqRecent)}`;
     case 'RFC822.SIZE': return `RFC822.SIZE ${meta.size}`;
     case 'MODSEQ': return `MODSEQ (${meta.modseq})`;
+    case 'SAVEDATE': return `SAVEDATE "${formatImapDateTime(meta.saveDate, -meta.saveDate.getTimezoneOffset())}"`;
+    // RFC 8474 §5.1: the content GUID (shared by copies); no thread ids, so THREADID is NIL.
+    case 'EMAILID': return `EMAILID (${meta.guid})`;
+    case 'THREADID': return 'THREADID NIL';
     // RFC 8970 §3: the preview is computed on request (LAZY is answered the same way).
     case 'PREVIEW': {
       const text = formatString(snippet(data.body, data.root));

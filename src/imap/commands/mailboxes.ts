@@ -1,7 +1,7 @@
 // Mailbox management in the authenticated state: CREATE (RFC 3501 §6.3.3, RFC 6154 USE), DELETE
 // (§6.3.4), RENAME (§6.3.5), SUBSCRIBE/UNSUBSCRIBE (§6.3.6-7), NAMESPACE (RFC 2342), STATUS (§6.3.10,
 // RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE).
-import type { MailboxStatus } from '../../storage/types.js';
+import type { MailboxInfo, MailboxStatus } from '../../storage/types.js';
 import { encodeMailboxName, formatAstring, formatMailbox, type StatusItem } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
 import { AUTHENTICATED, no, ok, type CommandHandler, type CommandResult } from './types.js';
@@ -13,8 +13,9 @@ export const CREATE: CommandHandler<'CREATE'> = {
     // RFC 3501 §6.3.3: a trailing separator only says the client means to create children.
     const name = cmd.mailbox.endsWith(sep) ? cmd.mailbox.slice(0, -sep.length) : cmd.mailbox;
     if (name === 'INBOX') return no('Mailbox already exists', 'ALREADYEXISTS');
-    session.store.createMailbox(name, cmd.specialUse.length > 0 ? { specialUse: cmd.specialUse } : undefined);
-    return ok('Create completed.');
+    const created = session.store.createMailbox(name, cmd.specialUse.length > 0 ? { specialUse: cmd.specialUse } : undefined);
+    // RFC 8474 §4.1: the new mailbox's id in the tagged OK.
+    return ok('Create completed.', `MAILBOXID (${mailboxObjectId(created)})`);
   },
 };
 
@@ -82,6 +83,14 @@ export const STATUS: CommandHandler<'STATUS'> = {
   },
 };
 
+/**
+ * RFC 8474 MAILBOXID: stable across RENAME, never given to another mailbox of the user (the row id
+ * alone could be reused after a DELETE; with its UIDVALIDITY it is not).
+ */
+export function mailboxObjectId(info: Pick<MailboxInfo, 'id' | 'uidValidity'>): string {
+  return `F${info.uidValidity.toString(16)}-${info.id}`;
+}
+
 /** `* STATUS name (ITEM n ...)` in the order asked. */
 export function statusLine(session: CommandContext, name: string, s: MailboxStatus, items: readonly StatusItem[]): string {
   // The selected mailbox's counts are this session's view (its \Recent, its pending changes).
@@ -105,6 +114,10 @@ export function statusLine(session: CommandContext, name: string, s: MailboxStat
       case 'SIZE':
         return `SIZE ${s.size}`;
       // RFC 7889 §3.2: the same limit for every mailbox, mail_max_message_size (0: none, NIL).
+      case 'MAILBOXID': {
+        const info = session.store.getMailbox(s.name);
+        return `MAILBOXID (${info ? mailboxObjectId(info) : 'NIL'})`;
+      }
       case 'APPENDLIMIT':
         return `APPENDLIMIT ${session.settings.mail_max_message_size > 0 ? session.settings.mail_max_message_size : 'NIL'}`;
     }
@@ -112,7 +125,7 @@ export function statusLine(session: CommandContext, name: string, s: MailboxStat
   return `* STATUS ${mailboxAstring(name)} (${values.join(' ')})\r\n`;
 }
 
-const STATUS_ORDER: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE', 'APPENDLIMIT'];
+const STATUS_ORDER: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE', 'APPENDLIMIT', 'MAILBOXID'];
 
 /** A mailbox name in a response: mUTF-7, an atom when possible, else quoted (Dovecot's imap_append_astring). */
 export function mailboxAstring(name: string): string {

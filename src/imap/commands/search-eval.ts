@@ -81,7 +81,9 @@ function cheap(key: SearchKey, m: SearchMessage, env: Env): Tri {
     case 'old': return !env.opts.recentUids.has(meta.uid);
     case 'date':
       if (key.field === 'sent') return null;
-      return compareDay(localDayNumber(meta.internalDate), key.op, imapDayNumber(key.date));
+      return compareDay(localDayNumber(key.field === 'saved' ? meta.saveDate : meta.internalDate), key.op, imapDayNumber(key.date));
+    // RFC 8474: EMAILID is the content GUID; Roost gives no THREADID, so none matches.
+    case 'objectid': return key.field === 'emailid' && key.id === meta.guid;
     case 'age': {
       // Dovecot: OLDER n = internal date < now - n, YOUNGER n = internal date >= now - n.
       const limit = env.nowMs - key.seconds * 1000;

@@ -2,6 +2,7 @@
 // UNSELECT (RFC 3691), EXPUNGE (§6.4.3) and UID EXPUNGE (RFC 4315 §2.1).
 import { SelectedMailbox } from '../selected-mailbox.js';
 import type { CommandContext } from './context.js';
+import { mailboxObjectId } from './mailboxes.js';
 import { qresyncSelectLines, QRESYNC_NOT_ENABLED } from './qresync.js';
 import { AUTHENTICATED, badSyntax, no, ok, SELECTED, type CommandHandler, type CommandOf, type CommandResult } from './types.js';
 
@@ -29,6 +30,8 @@ async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMIN
   w(`* OK [UIDNEXT ${uidNext}] Predicted next UID`);
   // Dovecot leaves it out only while its index does not track modseqs; Roost always tracks them.
   w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
+  // RFC 8474 §4.2.
+  w(`* OK [MAILBOXID (${mailboxObjectId(view)})] Ok`);
   // RFC 7162 §3.2.5.1: what changed since the client's last visit, after the usual responses.
   if (cmd.qresync) session.respond(...qresyncSelectLines(session.store, view, cmd.qresync));
   session.select(view);

@@ -16,7 +16,7 @@ export type ParseResult = { ok: true; tag: string; command: ImapCommand } | { ok
 
 export const UNKNOWN_COMMAND = 'Unknown command.';
 
-const STATUS_ITEMS: StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE', 'APPENDLIMIT'];
+const STATUS_ITEMS: StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE', 'APPENDLIMIT', 'MAILBOXID'];
 
 type Parser = (c: ArgCursor) => ImapCommand;
 

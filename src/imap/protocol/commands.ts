@@ -6,7 +6,7 @@ import type { SequenceSet } from './sequence-set.js';
 import type { ImapArg } from './args.js';
 
 /** RFC 3501 §6.3.10, RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE, RFC 7889 APPENDLIMIT. */
-export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'HIGHESTMODSEQ' | 'SIZE' | 'APPENDLIMIT';
+export type StatusItem = 'MESSAGES' | 'RECENT' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'HIGHESTMODSEQ' | 'SIZE' | 'APPENDLIMIT' | 'MAILBOXID';
 
 export type SearchKey =
   | { type: 'all' }
@@ -14,7 +14,10 @@ export type SearchKey =
   | { type: 'flag'; flag: string; set: boolean }
   | { type: 'new' }
   | { type: 'old' }
-  | { type: 'date'; field: 'internal' | 'sent'; op: 'before' | 'on' | 'since'; date: ImapDate }
+  /** `saved`: RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE. */
+  | { type: 'date'; field: 'internal' | 'sent' | 'saved'; op: 'before' | 'on' | 'since'; date: ImapDate }
+  /** RFC 8474 EMAILID / THREADID. */
+  | { type: 'objectid'; field: 'emailid' | 'threadid'; id: string }
   /** RFC 5032 OLDER/YOUNGER (seconds). */
   | { type: 'age'; op: 'older' | 'younger'; seconds: number }
   /** FROM/TO/CC/BCC/SUBJECT and HEADER <field> <string>; an empty value means "has the field". */
@@ -58,6 +61,8 @@ export interface Partial {
 
 export type FetchAttribute =
   | { type: 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'UID' | 'MODSEQ' }
+  /** RFC 8514 SAVEDATE, RFC 8474 EMAILID / THREADID. */
+  | { type: 'SAVEDATE' | 'EMAILID' | 'THREADID' }
   | { type: 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT' }
   /** BODY[section]<partial> and BODY.PEEK[...]. `responseName` is what the FETCH response echoes. */
   | { type: 'BODY[]'; peek: boolean; section: BodySection; partial: Partial | null; responseName: string }

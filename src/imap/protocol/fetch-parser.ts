@@ -3,7 +3,7 @@ import type { ImapArg } from './args.js';
 import { fail } from './arg-cursor.js';
 import type { BodySection, FetchAttribute, Partial, SectionSpecifier } from './commands.js';
 
-const SIMPLE = ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'UID', 'MODSEQ', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT'] as const;
+const SIMPLE = ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'UID', 'MODSEQ', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'SAVEDATE', 'EMAILID', 'THREADID'] as const;
 
 // RFC 3501 §6.4.5 macros; only valid on their own, never inside a list.
 const MACROS: Record<string, Array<(typeof SIMPLE)[number]>> = {

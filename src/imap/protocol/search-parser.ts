@@ -19,7 +19,10 @@ const FLAG_KEYS: Record<string, [string, boolean]> = {
   UNSEEN: ['\\Seen', false],
 };
 
-const DATE_KEYS: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']> = {
+const DATE_KEYS: Record<string, ['internal' | 'sent' | 'saved', 'before' | 'on' | 'since']> = {
+  SAVEDBEFORE: ['saved', 'before'],
+  SAVEDON: ['saved', 'on'],
+  SAVEDSINCE: ['saved', 'since'],
   BEFORE: ['internal', 'before'],
   ON: ['internal', 'on'],
   SINCE: ['internal', 'since'],
@@ -111,6 +114,12 @@ function parseKey(cursor: SearchCursor, depth = 0): SearchKey {
     }
     case 'MODSEQ':
       return parseModseq(cursor);
+    // RFC 8514 §4.2: every message here has a save date.
+    case 'SAVEDATESUPPORTED':
+      return { type: 'all' };
+    case 'EMAILID':
+    case 'THREADID':
+      return { type: 'objectid', field: key === 'EMAILID' ? 'emailid' : 'threadid', id: cursor.value(key) };
   }
   if (/^[0-9*$]/.test(key)) return { type: 'sequence', set: parseSet(key, false) };
   fail(`Unknown argument ${word}`);

@@ -26,7 +26,7 @@ async function fill(c: RawClient, box: string, n: number): Promise<void> {
 
 const modseqOf = (lines: string[]) => Number(/HIGHESTMODSEQ (\d+)/.exec(lines.join('\n'))![1]);
 const uidValidityOf = (lines: string[]) => Number(/UIDVALIDITY (\d+)/.exec(lines.join('\n'))![1]);
-const withoutPreamble = (lines: string[]) => lines.filter((l) => !/^\* (FLAGS|OK \[(PERMANENTFLAGS|UNSEEN|UIDVALIDITY|UIDNEXT)|\d+ (EXISTS|RECENT))/.test(l));
+const withoutPreamble = (lines: string[]) => lines.filter((l) => !/^\* (FLAGS|OK \[(PERMANENTFLAGS|UNSEEN|UIDVALIDITY|UIDNEXT|MAILBOXID)|\d+ (EXISTS|RECENT))/.test(l));
 
 test('ENABLE QRESYNC, SELECT (QRESYNC ...) with and without known UIDs, UIDVALIDITY mismatch, BAD before ENABLE', async () => {
   const c = await login();
