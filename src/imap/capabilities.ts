@@ -56,6 +56,7 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'ESORT',
     'SEARCHRES',
     'WITHIN',
+    'CONTEXT=SEARCH',
     'LIST-STATUS',
     'BINARY',
     'MOVE',

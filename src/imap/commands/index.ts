@@ -16,6 +16,7 @@ import { GETQUOTA, GETQUOTAROOT, SETQUOTA } from './quota.js';
 import { STORE } from './store.js';
 import { THREAD } from './thread.js';
 import { qresyncHooks } from './qresync.js';
+import { CANCELUPDATE, contextSearchHooks } from './context-search.js';
 import type { CommandContext, SessionHooks } from './context.js';
 import type { HandlerTable } from './types.js';
 
@@ -27,9 +28,9 @@ export const HANDLERS: HandlerTable = {
   LIST, LSUB,
   APPEND, FETCH, STORE, SEARCH, COPY, MOVE, IDLE,
   GETMETADATA, SETMETADATA,
-  COMPRESS, SORT, THREAD, UNAUTHENTICATE,
+  COMPRESS, SORT, THREAD, UNAUTHENTICATE, CANCELUPDATE,
   GETQUOTAROOT, GETQUOTA, SETQUOTA,
 };
 
 /** Extensions that follow the whole session: each gives the hooks it attaches to a new session. */
-export const SESSION_HOOKS: ReadonlyArray<(session: CommandContext) => SessionHooks> = [qresyncHooks];
+export const SESSION_HOOKS: ReadonlyArray<(session: CommandContext) => SessionHooks> = [qresyncHooks, contextSearchHooks];

@@ -1,7 +1,7 @@
 // SEARCH / ESEARCH responses (RFC 3501 §7.2.5, RFC 4731 §3.1, RFC 7162 §3.1.5), formatted as
 // Dovecot 2.3.19 writes them: `* ESEARCH (TAG "a1") UID MIN 1 MAX 7 ALL 1:3,7 COUNT 4 MODSEQ 9`
 // (MIN, MAX, ALL, COUNT, MODSEQ in that order; MIN/MAX/ALL left out when nothing matched).
-import type { SearchReturnOption } from '../protocol/commands.js';
+import type { PartialRange, SearchReturnOption } from '../protocol/commands.js';
 import { formatNumberSet } from '../protocol/sequence-set.js';
 
 /**
@@ -38,6 +38,7 @@ export function formatEsearch(
   returnOptions: readonly SearchReturnOption[],
   highestModseq: number | null = null,
   modseqs?: readonly number[],
+  partial: PartialRange | null = null,
 ): string | null {
   const opts = new Set(returnOptions.length === 0 ? ['ALL'] : returnOptions);
   if (opts.size === 1 && opts.has('SAVE')) return null;
@@ -60,7 +61,14 @@ export function formatEsearch(
       modseq = Math.max(opts.has('MIN') ? modseqs[minAt]! : 0, opts.has('MAX') ? modseqs[maxAt]! : 0);
     }
   }
+  if (partial) line += ` ${formatPartial(numbers, partial, formatNumberSet)}`;
   if (opts.has('COUNT')) line += ` COUNT ${numbers.length}`;
   if (modseq !== null && numbers.length > 0) line += ` MODSEQ ${modseq}`;
   return line + '\r\n';
+}
+
+/** RFC 5267 §4.4: `PARTIAL (m:n set)` of the results at positions m..n, `NIL` when there are none. */
+export function formatPartial(numbers: readonly number[], range: PartialRange, format: (n: readonly number[]) => string): string {
+  const slice = numbers.slice(range.from - 1, range.to);
+  return `PARTIAL (${range.from}:${range.to} ${slice.length > 0 ? format(slice) : 'NIL'})`;
 }

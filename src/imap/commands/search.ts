@@ -7,6 +7,7 @@ import type { SelectedMailbox } from '../selected-mailbox.js';
 import { searchInSlices, type SearchMessage } from './search-eval.js';
 import { BADCHARSET_CODE, formatEsearch, formatSearchResponse, isSearchCharsetSupported } from './search-response.js';
 import { SearchTextCache } from './search-text.js';
+import { searchUpdatesOf } from './context-search.js';
 import { no, ok, SELECTED, type CommandHandler } from './types.js';
 
 /** One decoded-text cache per open user store (shared by that user's sessions). */
@@ -84,7 +85,12 @@ export const SEARCH: CommandHandler<'SEARCH'> = {
       // RFC 5182: `$` keeps UIDs whatever form the search returned.
       session.savedSearch = cmd.uid ? [...result.numbers] : result.numbers.map((s) => view.uidAt(s)!).filter((u) => u !== undefined);
     }
-    const line = formatEsearch(tag, cmd.uid, result.numbers, cmd.returnOptions, result.highestModseq, result.modseqs);
+    // RFC 5267 §4.3: UPDATE keeps the search alive; ADDTO/REMOVEFROM follow as the mailbox changes.
+    if (cmd.returnOptions.includes('UPDATE')) {
+      const uidsNow = cmd.uid ? result.numbers : result.numbers.map((s) => view.uidAt(s)!).filter((u) => u !== undefined);
+      searchUpdatesOf(session)?.add(tag, cmd.uid, cmd.criteria, uidsNow);
+    }
+    const line = formatEsearch(tag, cmd.uid, result.numbers, cmd.returnOptions, result.highestModseq, result.modseqs, cmd.partial);
     if (line) session.respond(line);
     return ok('Search completed.');
   },

@@ -1,7 +1,8 @@
 // SORT / UID SORT (RFC 5256 §3) with SORT=DISPLAY (RFC 5957) and ESORT (RFC 5267 §3: RETURN
 // (MIN MAX ALL COUNT SAVE) in sort order). The search runs as SEARCH does; the matches' sort facts
 // are read in time slices (sort-facts.ts); ties go by sequence number (RFC 5256 §3).
-import type { SortCriterion, SearchKey, SearchReturnOption } from '../protocol/index.js';
+import type { PartialRange, SortCriterion, SearchKey, SearchReturnOption } from '../protocol/index.js';
+import { formatPartial } from './search-response.js';
 import type { CommandContext } from './context.js';
 import { searchInSlices, type SearchMessage } from './search-eval.js';
 import { collectSortFacts, type FactNeed, type SortFacts } from './sort-facts.js';
@@ -97,7 +98,7 @@ function sortedSet(numbers: readonly number[]): string {
 }
 
 /** RFC 5267 §3: MIN and MAX are the first and last in sort order. Null for SAVE alone. */
-function formatEsort(tag: string, uid: boolean, numbers: readonly number[], options: readonly SearchReturnOption[]): string | null {
+function formatEsort(tag: string, uid: boolean, numbers: readonly number[], options: readonly SearchReturnOption[], partial: PartialRange | null): string | null {
   const opts = new Set(options);
   if (opts.size === 1 && opts.has('SAVE')) return null;
   let line = `* ESEARCH (TAG "${tag.replace(/[\\"]/g, '\\$&')}")`;
@@ -107,6 +108,7 @@ function formatEsort(tag: string, uid: boolean, numbers: readonly number[], opti
     if (opts.has('MAX')) line += ` MAX ${numbers[numbers.length - 1]}`;
     if (opts.has('ALL')) line += ` ALL ${sortedSet(numbers)}`;
   }
+  if (partial) line += ` ${formatPartial(numbers, partial, sortedSet)}`;
   if (opts.has('COUNT')) line += ` COUNT ${numbers.length}`;
   return line + '\r\n';
 }
@@ -127,7 +129,7 @@ export const SORT: CommandHandler<'SORT'> = {
     }
     // RFC 5182 with RFC 5267: SAVE keeps the matches (as UIDs) for `$`.
     if (cmd.returnOptions.includes('SAVE')) session.savedSearch = sorted.map((f) => f.uid).sort((a, b) => a - b);
-    const line = formatEsort(tag, cmd.uid, numbers, cmd.returnOptions);
+    const line = formatEsort(tag, cmd.uid, numbers, cmd.returnOptions, cmd.partial);
     if (line) session.respond(line);
     return ok('Sort completed.');
   },

@@ -133,6 +133,12 @@ const PARSERS: Record<string, Parser> = {
     c.end();
     return { name: 'SETQUOTA', root, limits };
   },
+  CANCELUPDATE: (c) => {
+    const tags: string[] = [];
+    while (!c.done) tags.push(c.string());
+    if (tags.length === 0) fail('Missing arguments');
+    return { name: 'CANCELUPDATE', tags };
+  },
   COMPRESS: (c) => {
     const mechanism = c.atom().toUpperCase();
     c.end();

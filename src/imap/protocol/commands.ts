@@ -34,7 +34,14 @@ export type SearchKey =
   | { type: 'or'; left: SearchKey; right: SearchKey }
   | { type: 'and'; keys: SearchKey[] };
 
-export type SearchReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+/** RFC 4731, RFC 5182 SAVE, RFC 5267 UPDATE and PARTIAL (its range in the command's `partial`). */
+export type SearchReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'UPDATE' | 'PARTIAL';
+
+/** RFC 5267 §4.4 PARTIAL m:n: positions in the result, 1-based, m ≤ n. */
+export interface PartialRange {
+  from: number;
+  to: number;
+}
 
 /** RFC 5256 §3 sort-key, RFC 5957 DISPLAYFROM / DISPLAYTO. */
 export type SortKey = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
@@ -123,6 +130,7 @@ export type ImapCommand =
       charset: string | null;
       /** RFC 4731 ESEARCH: null for a plain SEARCH; `RETURN ()` means ALL. */
       returnOptions: SearchReturnOption[] | null;
+      partial: PartialRange | null;
       criteria: SearchKey;
     }
   | {
@@ -150,7 +158,9 @@ export type ImapCommand =
   | { name: 'ID'; params: Array<[string, string | null]> | null }
   | { name: 'ENABLE'; capabilities: string[] }
   /** RFC 5256 SORT (RFC 5957 DISPLAYFROM/DISPLAYTO, RFC 5267 ESORT RETURN). */
-  | { name: 'SORT'; uid: boolean; program: SortCriterion[]; charset: string; returnOptions: SearchReturnOption[] | null; criteria: SearchKey }
+  | { name: 'SORT'; uid: boolean; program: SortCriterion[]; charset: string; returnOptions: SearchReturnOption[] | null; partial: PartialRange | null; criteria: SearchKey }
+  /** RFC 5267 §4.3 CANCELUPDATE "tag" ... */
+  | { name: 'CANCELUPDATE'; tags: string[] }
   /** RFC 5256 THREAD. */
   | { name: 'THREAD'; uid: boolean; algorithm: ThreadAlgorithm; charset: string; criteria: SearchKey }
   /** RFC 9208 §4.2-4.4 (Dovecot 2.3's QUOTA). */

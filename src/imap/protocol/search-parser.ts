@@ -2,7 +2,7 @@
 // RFC 5032 OLDER/YOUNGER). Error texts follow Dovecot's imap-search-args.
 import { argToAstring, type ImapArg } from './args.js';
 import { ArgCursor, fail, parseNumber, parseSet } from './arg-cursor.js';
-import type { SearchKey, SearchReturnOption, SortCriterion, SortKey, ThreadAlgorithm } from './commands.js';
+import type { PartialRange, SearchKey, SearchReturnOption, SortCriterion, SortKey, ThreadAlgorithm } from './commands.js';
 import { parseImapDate, type ImapDate } from './datetime.js';
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
@@ -34,7 +34,7 @@ const DATE_KEYS: Record<string, ['internal' | 'sent' | 'saved', 'before' | 'on' 
 /** Keys that search one header field; the address ones match the rewritten address list. */
 const HEADER_KEYS: Record<string, string> = { FROM: 'From', TO: 'To', CC: 'Cc', BCC: 'Bcc', SUBJECT: 'Subject' };
 
-const RETURN_OPTIONS: SearchReturnOption[] = ['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE'];
+const RETURN_OPTIONS: SearchReturnOption[] = ['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'UPDATE', 'PARTIAL'];
 
 class SearchCursor {
   private i = 0;
@@ -147,15 +147,16 @@ function andOf(keys: SearchKey[]): SearchKey {
 export interface ParsedSearch {
   charset: string | null;
   returnOptions: SearchReturnOption[] | null;
+  partial: PartialRange | null;
   criteria: SearchKey;
 }
 
 /** `[RETURN (...)] [CHARSET name] key...` */
 export function parseSearchArguments(cursor: ArgCursor): ParsedSearch {
-  const returnOptions = parseReturnOptions(cursor);
+  const { returnOptions, partial } = parseReturnOptions(cursor);
   let charset: string | null = null;
   if (cursor.acceptAtom('CHARSET')) charset = cursor.astring();
-  return { charset, returnOptions, criteria: parseCriteria(cursor) };
+  return { charset, returnOptions, partial, criteria: parseCriteria(cursor) };
 }
 
 function parseCriteria(cursor: ArgCursor): SearchKey {
@@ -168,8 +169,8 @@ function parseCriteria(cursor: ArgCursor): SearchKey {
 const SORT_KEYS: readonly SortKey[] = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO'];
 
 /** RFC 5256 §3: `[RETURN (...)] (sort-criteria) charset key...` (Dovecot's texts, imap/cmd-sort.c). */
-export function parseSortArguments(cursor: ArgCursor): { program: SortCriterion[]; charset: string; returnOptions: SearchReturnOption[] | null; criteria: SearchKey } {
-  const returnOptions = parseReturnOptions(cursor);
+export function parseSortArguments(cursor: ArgCursor): { program: SortCriterion[]; charset: string; returnOptions: SearchReturnOption[] | null; partial: PartialRange | null; criteria: SearchKey } {
+  const { returnOptions, partial } = parseReturnOptions(cursor);
   const list = cursor.peek();
   if (list?.type !== 'list') fail('Invalid sort argument');
   cursor.next();
@@ -190,7 +191,7 @@ export function parseSortArguments(cursor: ArgCursor): { program: SortCriterion[
   if (reverse) fail('Sort list ends with REVERSE');
   if (program.length === 0) fail('Empty sort program');
   const charset = cursor.astring();
-  return { program, charset, returnOptions, criteria: parseCriteria(cursor) };
+  return { program, charset, returnOptions, partial, criteria: parseCriteria(cursor) };
 }
 
 const THREAD_ALGORITHMS: readonly ThreadAlgorithm[] = ['ORDEREDSUBJECT', 'REFERENCES', 'REFS'];
@@ -204,18 +205,30 @@ export function parseThreadArguments(cursor: ArgCursor): { algorithm: ThreadAlgo
   return { algorithm, charset, criteria: parseCriteria(cursor) };
 }
 
-function parseReturnOptions(cursor: ArgCursor): SearchReturnOption[] | null {
+function parseReturnOptions(cursor: ArgCursor): { returnOptions: SearchReturnOption[] | null; partial: PartialRange | null } {
   let returnOptions: SearchReturnOption[] | null = null;
+  let partial: PartialRange | null = null;
   if (cursor.acceptAtom('RETURN')) {
     returnOptions = [];
-    for (const item of cursor.list()) {
+    const items = cursor.list();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
       const name = item.type === 'atom' ? item.value.toUpperCase() : '';
       const option = RETURN_OPTIONS.find((o) => o === name);
       if (!option) fail('Unknown RETURN option');
+      if (option === 'PARTIAL') {
+        // RFC 5267 §4.4: PARTIAL m:n with 1 ≤ m ≤ n.
+        const range = items[++i];
+        const m = range?.type === 'atom' ? /^([1-9][0-9]{0,9}):([1-9][0-9]{0,9})$/.exec(range.value) : null;
+        if (!m) fail('Invalid PARTIAL range');
+        const from = Number(m[1]);
+        const to = Number(m[2]);
+        partial = { from: Math.min(from, to), to: Math.max(from, to) };
+      }
       if (!returnOptions.includes(option)) returnOptions.push(option);
     }
     // RFC 4731 §3.1: an empty RETURN () means RETURN (ALL).
     if (returnOptions.length === 0) returnOptions.push('ALL');
   }
-  return returnOptions;
+  return { returnOptions, partial };
 }

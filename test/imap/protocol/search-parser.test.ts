@@ -90,9 +90,12 @@ describe('SEARCH', () => {
       uid: true,
       charset: 'UTF-8',
       returnOptions: ['MIN', 'COUNT', 'SAVE'],
+      partial: null,
       criteria: { type: 'header', field: 'Subject', value: 'ä' },
     });
     expect(cmd('a SEARCH RETURN () ALL\r\n')).toMatchObject({ returnOptions: ['ALL'] });
+    // RFC 5267: UPDATE and PARTIAL m:n (the range is kept ascending).
+    expect(cmd('a SEARCH RETURN (UPDATE PARTIAL 5:2) ALL\r\n')).toMatchObject({ returnOptions: ['UPDATE', 'PARTIAL'], partial: { from: 2, to: 5 } });
     expect(cmd('a SEARCH ALL\r\n')).toMatchObject({ returnOptions: null, charset: null, uid: false });
   });
 
