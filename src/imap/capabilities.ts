@@ -71,6 +71,7 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'UNAUTHENTICATE',
     'SAVEDATE',
     'OBJECTID',
+    'REPLACE',
   ];
   if (input.appendLimit !== undefined) builtin.push(input.appendLimit > 0 ? `APPENDLIMIT=${input.appendLimit}` : 'APPENDLIMIT');
   if (input.metadata) builtin.push('METADATA');

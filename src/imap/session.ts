@@ -301,7 +301,7 @@ export class ImapSession implements CommandContext {
   /** Renders a thrown error as the tagged reply (StorageError codes are IMAP response codes). */
   errorResult(err: unknown, cmd?: ImapCommand): CommandResult {
     if (err instanceof StorageError) {
-      const target = cmd && (cmd.name === 'APPEND' || cmd.name === 'COPY' || cmd.name === 'MOVE');
+      const target = cmd && (cmd.name === 'APPEND' || cmd.name === 'COPY' || cmd.name === 'MOVE' || cmd.name === 'REPLACE');
       switch (err.code) {
         case 'NONEXISTENT':
           return { status: 'NO', code: target ? 'TRYCREATE' : 'NONEXISTENT', text: err.message };

@@ -44,7 +44,7 @@ export const APPEND: CommandHandler<'APPEND'> = {
   },
 };
 
-async function appendInput(m: AppendMessage, recentForSession: boolean): Promise<AppendInput> {
+export async function appendInput(m: AppendMessage, recentForSession: boolean): Promise<AppendInput> {
   const flags = m.flags.filter((f) => f.toLowerCase() !== '\\recent');
   const internalDate = m.internalDate?.date;
   if (m.body.path && m.body.ready) {
@@ -81,6 +81,6 @@ function parseFile(path: string, size: number): MimePart {
   }
 }
 
-function isStaged(c: AppendInput['content']): c is StagedBody {
+export function isStaged(c: AppendInput['content']): c is StagedBody {
   return !Buffer.isBuffer(c) && (c as Partial<StagedBody>).kind === 'staged';
 }

@@ -11,6 +11,7 @@ import { CREATE, DELETE, NAMESPACE, RENAME, STATUS, SUBSCRIBE, UNSUBSCRIBE } fro
 import { GETMETADATA, SETMETADATA } from './metadata.js';
 import { SEARCH } from './search.js';
 import { CHECK, CLOSE, EXAMINE, EXPUNGE, SELECT, UNSELECT } from './select.js';
+import { REPLACE } from './replace.js';
 import { SORT } from './sort.js';
 import { GETQUOTA, GETQUOTAROOT, SETQUOTA } from './quota.js';
 import { STORE } from './store.js';
@@ -28,7 +29,7 @@ export const HANDLERS: HandlerTable = {
   LIST, LSUB,
   APPEND, FETCH, STORE, SEARCH, COPY, MOVE, IDLE,
   GETMETADATA, SETMETADATA,
-  COMPRESS, SORT, THREAD, UNAUTHENTICATE, CANCELUPDATE,
+  COMPRESS, SORT, THREAD, UNAUTHENTICATE, CANCELUPDATE, REPLACE,
   GETQUOTAROOT, GETQUOTA, SETQUOTA,
 };
 

@@ -139,6 +139,7 @@ const PARSERS: Record<string, Parser> = {
     if (tags.length === 0) fail('Missing arguments');
     return { name: 'CANCELUPDATE', tags };
   },
+  REPLACE: (c) => parseReplace(c, false),
   COMPRESS: (c) => {
     const mechanism = c.atom().toUpperCase();
     c.end();
@@ -286,7 +287,22 @@ function parseList(c: ArgCursor): ImapCommand {
 function parseAppend(c: ArgCursor): ImapCommand {
   const mailbox = c.mailbox();
   const messages: AppendMessage[] = [];
-  do {
+  do messages.push(parseAppendMessage(c));
+  while (!c.done);
+  return { name: 'APPEND', mailbox, messages };
+}
+
+// RFC 8508: REPLACE seq mailbox [flag-list] [date-time] literal
+function parseReplace(c: ArgCursor, uid: boolean): ImapCommand {
+  const set = c.sequenceSet(uid);
+  const mailbox = c.mailbox();
+  const message = parseAppendMessage(c);
+  c.end();
+  return { name: 'REPLACE', uid, set, mailbox, message };
+}
+
+function parseAppendMessage(c: ArgCursor): AppendMessage {
+  {
     let flags: string[] = [];
     let internalDate: AppendMessage['internalDate'] = null;
     if (c.peek()?.type === 'list') flags = c.list().map(parseFlag);
@@ -297,11 +313,10 @@ function parseAppend(c: ArgCursor): ImapCommand {
       c.next();
     }
     const literal = c.next();
-    if (literal.type === 'literal') messages.push({ flags, internalDate, body: new BufferLiteral(literal.data), binary: literal.binary });
-    else if (literal.type === 'spooled') messages.push({ flags, internalDate, body: literal.body, binary: literal.binary });
-    else fail(INVALID_ARGUMENTS);
-  } while (!c.done);
-  return { name: 'APPEND', mailbox, messages };
+    if (literal.type === 'literal') return { flags, internalDate, body: new BufferLiteral(literal.data), binary: literal.binary };
+    if (literal.type === 'spooled') return { flags, internalDate, body: literal.body, binary: literal.binary };
+    fail(INVALID_ARGUMENTS);
+  }
 }
 
 function parseFetch(c: ArgCursor, uid: boolean): ImapCommand {
@@ -381,6 +396,8 @@ function parseUid(c: ArgCursor): ImapCommand {
       return { name: 'SEARCH', uid: true, ...parseSearchArguments(c) };
     case 'SORT':
       return { name: 'SORT', uid: true, ...parseSortArguments(c) };
+    case 'REPLACE':
+      return parseReplace(c, true);
     case 'THREAD':
       return { name: 'THREAD', uid: true, ...parseThreadArguments(c) };
     case 'EXPUNGE': {

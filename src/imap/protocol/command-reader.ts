@@ -196,7 +196,10 @@ export class CommandReader {
 
   private startLiteral(marker: LiteralMarker): ReaderEvent | 'continue' {
     const tag = this.cmd.tag;
-    const isAppend = this.cmd.name === 'APPEND';
+    // APPEND and RFC 8508 REPLACE / UID REPLACE carry a message literal.
+    const name = this.cmd.name?.toUpperCase();
+    const first = this.cmd.root[0];
+    const isAppend = name === 'APPEND' || name === 'REPLACE' || (name === 'UID' && first?.type === 'atom' && first.value.toUpperCase() === 'REPLACE');
     let error: ProtocolError | null = null;
     if (marker.nonSync && this.nonSyncLiterals === 'LITERAL-' && marker.size > LITERAL_MINUS_MAX) {
       // RFC 7888 §4: tagged BAD with [TOOBIG]; the octets are already on their way, so swallow them.

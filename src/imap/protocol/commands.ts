@@ -167,6 +167,8 @@ export type ImapCommand =
   | { name: 'GETQUOTAROOT'; mailbox: string }
   | { name: 'GETQUOTA'; root: string }
   | { name: 'SETQUOTA'; root: string; limits: ImapArg[] }
+  /** RFC 8508 REPLACE / UID REPLACE: one message replaces the one named, possibly in another mailbox. */
+  | { name: 'REPLACE'; uid: boolean; set: SequenceSet; mailbox: string; message: AppendMessage }
   /** RFC 4978 COMPRESS mechanism. */
   | { name: 'COMPRESS'; mechanism: string }
   /** RFC 5464 GETMETADATA. `mailbox` "" is the server. */
