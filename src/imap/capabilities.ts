@@ -72,6 +72,7 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'SAVEDATE',
     'OBJECTID',
     'REPLACE',
+    'UTF8=ACCEPT',
   ];
   if (input.appendLimit !== undefined) builtin.push(input.appendLimit > 0 ? `APPENDLIMIT=${input.appendLimit}` : 'APPENDLIMIT');
   if (input.metadata) builtin.push('METADATA');
@@ -82,4 +83,4 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
 }
 
 /** Extensions that ENABLE accepts (RFC 5161): the rest are ignored silently. */
-export const ENABLEABLE = new Set(['CONDSTORE', 'QRESYNC']);
+export const ENABLEABLE = new Set(['CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT']);

@@ -224,7 +224,8 @@ export class ImapSession implements CommandContext {
       return;
     }
     const started = performance.now();
-    const parsed = parseCommand(ev.tag, ev.name, ev.args);
+    // RFC 6855 §3: after ENABLE UTF8=ACCEPT mailbox names arrive as UTF-8.
+    const parsed = parseCommand(ev.tag, ev.name, ev.args, { utf8Accept: this.isEnabled('UTF8=ACCEPT') });
     if (!parsed.ok) {
       const e = parsed.error;
       if (e.tag !== null && e.status === 'BAD') {

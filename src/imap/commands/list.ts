@@ -57,7 +57,7 @@ export const LIST: CommandHandler<'LIST'> = {
       let extra = '';
       if (sel.recursiveMatch && sel.subscribed && !subscribed.has(name)) extra = ' ("CHILDINFO" ("SUBSCRIBED"))';
       else if (sel.recursiveMatch && sel.subscribed && [...subscribed].some((s) => s.startsWith(name + sep))) extra = ' ("CHILDINFO" ("SUBSCRIBED"))';
-      session.respond(`* LIST (${attrs.join(' ')}) ${quotedSep} ${mailboxAstring(name)}${extra}\r\n`);
+      session.respond(`* LIST (${attrs.join(' ')}) ${quotedSep} ${mailboxAstring(name, session.isEnabled('UTF8=ACCEPT'))}${extra}\r\n`);
       // RFC 5819: STATUS follows the LIST line of each selectable mailbox.
       if (wantStatus && info && !info.noselect) {
         if (wantStatus.includes('HIGHESTMODSEQ')) session.enableExtension('CONDSTORE');
@@ -90,7 +90,7 @@ export const LSUB: CommandHandler<'LSUB'> = {
       // RFC 3501 §6.3.9: with `%`, an unsubscribed parent of a subscribed match is \Noselect.
       for (const parent of parents(name, sep)) if (matcher.matches(parent) && !lines.has(parent)) lines.set(parent, '\\Noselect');
     }
-    for (const name of [...lines.keys()].sort()) session.respond(`* LSUB (${lines.get(name)}) ${quotedSep} ${mailboxAstring(name)}\r\n`);
+    for (const name of [...lines.keys()].sort()) session.respond(`* LSUB (${lines.get(name)}) ${quotedSep} ${mailboxAstring(name, session.isEnabled('UTF8=ACCEPT'))}\r\n`);
     return ok('Lsub completed.');
   },
 };

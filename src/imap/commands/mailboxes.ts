@@ -122,12 +122,18 @@ export function statusLine(session: CommandContext, name: string, s: MailboxStat
         return `APPENDLIMIT ${session.settings.mail_max_message_size > 0 ? session.settings.mail_max_message_size : 'NIL'}`;
     }
   });
-  return `* STATUS ${mailboxAstring(name)} (${values.join(' ')})\r\n`;
+  return `* STATUS ${mailboxAstring(name, session.isEnabled('UTF8=ACCEPT'))} (${values.join(' ')})\r\n`;
 }
 
 const STATUS_ORDER: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE', 'APPENDLIMIT', 'MAILBOXID'];
 
-/** A mailbox name in a response: mUTF-7, an atom when possible, else quoted (Dovecot's imap_append_astring). */
-export function mailboxAstring(name: string): string {
-  return formatAstring(encodeMailboxName(name));
+/**
+ * A mailbox name in a response: mUTF-7, an atom when possible, else quoted (Dovecot's
+ * imap_append_astring). After ENABLE UTF8=ACCEPT (RFC 6855 §3) the name goes as UTF-8 instead, in
+ * a quoted string (as a binary string: one char per byte, as responses are written).
+ */
+export function mailboxAstring(name: string, utf8 = false): string {
+  if (!utf8) return formatAstring(encodeMailboxName(name));
+  if (/^[\x00-\x7f]*$/.test(name)) return formatAstring(name);
+  return `"${Buffer.from(name, 'utf8').toString('latin1').replace(/[\\"]/g, (c) => '\\' + c)}"`;
 }

@@ -35,7 +35,7 @@ export const GETMETADATA: CommandHandler<'GETMETADATA'> = {
     });
     if (shown.length > 0) {
       const items = shown.map(([e, v]) => `${formatAstring(e)} ${v === null ? 'NIL' : formatString(v)}`);
-      session.respond(`* METADATA ${cmd.mailbox === '' ? '""' : mailboxAstring(cmd.mailbox)} (${items.join(' ')})\r\n`);
+      session.respond(`* METADATA ${cmd.mailbox === '' ? '""' : mailboxAstring(cmd.mailbox, session.isEnabled('UTF8=ACCEPT'))} (${items.join(' ')})\r\n`);
     }
     if (longest > 0) return ok('Getmetadata completed.', `METADATA LONGENTRIES ${longest}`);
     return ok('Getmetadata completed.');

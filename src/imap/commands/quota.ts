@@ -32,7 +32,7 @@ export const GETQUOTAROOT: CommandHandler<'GETQUOTAROOT'> = {
   async run(session, _tag, cmd) {
     const root = rootName(session);
     // Dovecot names the root even for a mailbox that does not exist.
-    session.respond(`* QUOTAROOT ${mailboxAstring(cmd.mailbox)} ${formatAstring(root)}\r\n`, quotaLine(session, root));
+    session.respond(`* QUOTAROOT ${mailboxAstring(cmd.mailbox, session.isEnabled('UTF8=ACCEPT'))} ${formatAstring(root)}\r\n`, quotaLine(session, root));
     return ok('Getquotaroot completed.');
   },
 };

@@ -312,7 +312,14 @@ function parseAppendMessage(c: ArgCursor): AppendMessage {
       if (!internalDate) fail('Invalid internal date.');
       c.next();
     }
-    const literal = c.next();
+    let literal = c.next();
+    // RFC 6855 §4: `UTF8 (~{n}...)` carries a message with UTF-8 headers (only after ENABLE).
+    if (literal.type === 'atom' && literal.value.toUpperCase() === 'UTF8') {
+      if (!c.options.utf8Accept) fail('UTF8 APPEND without ENABLE UTF8=ACCEPT');
+      const inner = c.list();
+      if (inner.length !== 1) fail(INVALID_ARGUMENTS);
+      literal = inner[0]!;
+    }
     if (literal.type === 'literal') return { flags, internalDate, body: new BufferLiteral(literal.data), binary: literal.binary };
     if (literal.type === 'spooled') return { flags, internalDate, body: literal.body, binary: literal.binary };
     fail(INVALID_ARGUMENTS);
