@@ -32,11 +32,18 @@ function link(parent: Node, child: Node): void {
   parent.children.push(child);
 }
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Messages linked between two turns of the event loop. */
+const LINK_BATCH = 1000;
+
 /** RFC 5256 §4 steps 1-4: containers linked by Message-ID and References, dummies pruned. */
-function buildRoots(facts: readonly SortFacts[]): Node[] {
+async function buildRoots(facts: readonly SortFacts[]): Promise<Node[]> {
   const byId = new Map<string, Node>();
   const all: Node[] = [];
+  let linked = 0;
   for (const f of facts) {
+    if (++linked % LINK_BATCH === 0) await nextTurn();
     // (1A) a message whose Message-ID is missing or already taken gets a container of its own.
     let node = f.messageId !== null ? byId.get(f.messageId) : undefined;
     if (node && node.facts === null) node.facts = f;
@@ -183,12 +190,10 @@ export function threadLine(roots: readonly Node[], uid: boolean): string {
   return `* THREAD ${roots.map((r) => `(${formatNode(r, uid)})`).join('')}\r\n`;
 }
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 /** Threads `facts`; a turn of the event loop between the steps keeps other connections served. */
 export async function threadFacts(facts: SortFacts[], algorithm: 'ORDEREDSUBJECT' | 'REFERENCES' | 'REFS'): Promise<Node[]> {
   if (algorithm === 'ORDEREDSUBJECT') return orderedSubject(facts);
-  let roots = buildRoots(facts);
+  let roots = await buildRoots(facts);
   await nextTurn();
   sortTree(roots);
   if (algorithm === 'REFERENCES') {
