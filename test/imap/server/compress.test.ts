@@ -24,8 +24,15 @@ class DeflateClient {
   constructor(private readonly socket: net.Socket) {
     socket.on('data', (d: Buffer) => (this.inflate ? this.inflate.write(d) : this.take(d)));
     socket.on('close', () => {
-      this.closed = true;
-      this.wake();
+      // Bytes still inside the inflate stream arrive after the socket closed: wait for them.
+      const done = () => {
+        this.closed = true;
+        this.wake();
+      };
+      if (this.inflate) {
+        this.inflate.once('end', done);
+        this.inflate.end();
+      } else done();
     });
   }
   private take(d: Buffer): void {
