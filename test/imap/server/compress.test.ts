@@ -31,6 +31,8 @@ class DeflateClient {
       };
       if (this.inflate) {
         this.inflate.once('end', done);
+        // A stream cut off without its final block ends in an error: closed all the same.
+        this.inflate.once('error', done);
         this.inflate.end();
       } else done();
     });
