@@ -169,8 +169,45 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
-  runCli(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
+/**
+ * Exit status when the event loop drained while the verb was still running: nothing was left to
+ * finish its work (a bug — e.g. a wait on a thread that did not hold the process open). Never 0:
+ * an MTA takes `deliver`'s 0 for "stored", so deliver says EX_TEMPFAIL and the MTA retries.
+ */
+export function unfinishedExitCode(argv: string[]): number {
+  let verb: string | undefined;
+  try {
+    verb = splitGlobal(argv).rest[0];
+  } catch {
+    verb = undefined;
+  }
+  return verb === 'deliver' ? 75 : 70; // EX_TEMPFAIL : EX_SOFTWARE
+}
+
+/**
+ * Runs the CLI as the process: sets the exit status from `run`, and turns an event loop that
+ * drains while `run` is still pending into an error exit instead of Node's silent exit 0.
+ */
+export function runAsProcess(argv: string[], run: (argv: string[]) => Promise<number> = runCli): void {
+  let settled = false;
+  process.on('beforeExit', () => {
+    if (settled) return;
+    process.stderr.write('roost: Error: the command stopped before finishing its work (nothing was left to wait on); its result is unknown\n');
+    process.exit(unfinishedExitCode(argv));
   });
+  run(argv).then(
+    (code) => {
+      settled = true;
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      settled = true;
+      process.stderr.write(`roost: Error: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = unfinishedExitCode(argv);
+    },
+  );
+}
+
+if (isEntryPoint()) {
+  runAsProcess(process.argv.slice(2));
 }

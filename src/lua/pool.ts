@@ -199,7 +199,12 @@ export class LuaWorkerPool {
   private request(slot: WorkerSlot, req: DistributiveOmit<WorkerRequest, 'id'>): Promise<unknown> {
     const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
-      if (slot.pending.size === 0) slot.lastProgress = Date.now();
+      if (slot.pending.size === 0) {
+        slot.lastProgress = Date.now();
+        // A request in flight keeps the process alive (an idle pool must not): `roost deliver`
+        // waiting on a hook would otherwise see the event loop drain and exit.
+        slot.worker.ref();
+      }
       slot.pending.set(id, { resolve, reject, logs: [] });
       slot.worker.postMessage({ ...req, id } as WorkerRequest);
     });
@@ -228,6 +233,7 @@ export class LuaWorkerPool {
       const p = slot.pending.get(msg.id);
       if (!p) return;
       slot.pending.delete(msg.id);
+      if (slot.pending.size === 0) worker.unref();
       const split = msg.ok && msg.deferLogsFrom !== undefined ? msg.deferLogsFrom : p.logs.length;
       for (let i = 0; i < split && i < p.logs.length; i++) emitLog(p.logs[i]!);
       if (!msg.ok) return p.reject(toError(msg.failure));
@@ -241,6 +247,7 @@ export class LuaWorkerPool {
     worker.on('exit', () => {
       if (this.slots[index] === slot && !this.closing) this.replace(slot, `Lua worker ${index} exited`);
     });
+    // Idle workers do not hold the process open; request() refs a worker while it has work.
     worker.unref();
     return slot;
   }
@@ -271,6 +278,7 @@ export class LuaWorkerPool {
       p.reject(new LuaScriptError('lost', message));
     }
     slot.pending.clear();
+    slot.worker.unref();
   }
 }
 
