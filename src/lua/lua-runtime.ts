@@ -33,9 +33,13 @@ function allocatorExportsOf(lua: LuaWasm): { realloc(ptr: number, size: number):
   return { realloc: (p, n) => em._realloc(p, n), free: (p) => em._free(p) };
 }
 
-interface MemoryAccount {
+export interface MemoryAccount {
   used: number;
   max: number | undefined;
+  /** Set when an allocation was refused because of `max` (lua_memory_limit). */
+  refused?: boolean;
+  /** The lua_call_timeout hook is raising its error as a refused allocation (script-state.ts). */
+  timeoutRaise?: boolean;
 }
 
 const JS_ERROR = 'js_error';
@@ -79,7 +83,10 @@ export class LuaRuntime {
         return 0;
       }
       const end = acc.used + (pointer ? newSize - oldSize : newSize);
-      if (newSize > oldSize && acc.max && end > acc.max) return 0;
+      if (newSize > oldSize && acc.max && end > acc.max) {
+        acc.refused = true;
+        return 0;
+      }
       const p = realloc(pointer, newSize);
       if (p) acc.used = end;
       return p;

@@ -2,7 +2,7 @@
 // Lifecycle: create (load) → register `dovecot` + bindings → init (main chunk, script_init)
 // → hook calls → close (script_deinit, lua_close).
 import { LUA_REGISTRYINDEX, LuaEventMasks, LuaMultiReturn, type LuaFactory, type LuaWasm } from 'wasmoon';
-import { LuaRuntime, rawHost } from './lua-runtime.js';
+import { LuaRuntime, rawHost, type MemoryAccount } from './lua-runtime.js';
 import { LAZY_CHUNK_FILES, luaChunk, type LuaChunk } from './lua-chunks.js';
 import { isBindingArg, pushString, pushValue, rawModule, readString, readValue } from './lua-stack.js';
 import { skipShebang, type ScriptSourceCache } from './script-source.js';
@@ -32,8 +32,6 @@ export interface StateServices {
 
 /** Instructions between two deadline checks of the count hook. */
 const HOOK_INSTRUCTION_COUNT = 10000;
-/** After a timeout error, time the runner gets to report it before the hook fires again. */
-const TIMEOUT_GRACE_MS = 500;
 const LUA_MULTRET = -1;
 const HTTP_DEFAULT_TIMEOUT_MS = 60_000;
 
@@ -45,18 +43,29 @@ interface EmscriptenFunctions {
 let running: LuaScriptState | null = null;
 /** One count hook per wasm module (adding a wasm function costs time and ~2 KB per state). */
 const hookPointers = new WeakMap<object, number>();
+/** A lua_Debug record per wasm module, for walking the stack after a timeout (sizeof is 120 on wasm32). */
+const debugRecords = new WeakMap<object, number>();
+const LUA_DEBUG_SIZE = 256;
+/** Chunk names of Roost's own Lua (prelude, bindings): the timeout hook lets them finish. */
+const ownChunkNames = new Set<string>();
+/** Per worker runtime: the host function that replaces debug.sethook. */
+const refuseSethook = new WeakMap<LuaRuntime, number>();
 
 export class LuaScriptState {
   private readonly lua: LuaWasm;
   private readonly L: number;
-  private readonly account: { used: number; max: number | undefined };
+  private readonly account: MemoryAccount;
   private readonly releaseAccount: () => void;
   /** Host functions registered for this state (unregistered after lua_close). */
   private readonly hostIds: number[] = [];
   private runnerRef = -1;
+  /** The standard library's xpcall (registry reference), recognised on the stack after a timeout. */
+  private xpcallRef = -1;
   /** Lazy chunks a binding module defined for this state (ctx.defineLazy), by name. */
   private lazyChunks: Map<string, { chunk: LuaChunk; host?: HostFunctions; data?: LuaArg }> | undefined;
   private deadline = Infinity;
+  /** The deadline of the call in progress passed: every hook tick raises until the call returns. */
+  private timedOut = false;
   private closed = false;
 
   private constructor(
@@ -184,6 +193,7 @@ export class LuaScriptState {
    * and dumps the function, later ones load that bytecode. Failures are never cached.
    */
   private loadCached(key: string | Buffer, source: () => Buffer, chunkName: string, mode: string | null, L = this.L): number {
+    if (chunkName !== `@${this.options.scriptPath}`) ownChunkNames.add(chunkName);
     const cache = this.services.chunks;
     const bytecode = cache.get(key, chunkName);
     if (bytecode) return this.loadChunk(bytecode, chunkName, 'b', L);
@@ -195,21 +205,133 @@ export class LuaScriptState {
     return status;
   }
 
-  /** Count hook checking a wall-clock deadline: a Lua error when lua_call_timeout has passed. */
+  /**
+   * Count hook checking a wall-clock deadline: a Lua error when lua_call_timeout has passed.
+   * The error must not be catchable: once the deadline has passed, the hook of the thread it
+   * fires in drops to every instruction and raises again on each one, in the script's own
+   * coroutines too (lua_newthread copies the hook, so they have it), until control is back in
+   * the runner functions of the prelude that report the error to the host. A `pcall`, `xpcall`
+   * or `coroutine.resume` around a loop catches one raise, and the next instruction of the
+   * code around it raises again, so the call unwinds level by level.
+   */
   private installHook(): void {
     let ptr = hookPointers.get(this.lua.module);
     if (ptr === undefined) {
-      ptr = (this.lua.module as unknown as EmscriptenFunctions).addFunction((L: number) => running?.onCountHook(L), 'vii');
+      ptr = (this.lua.module as unknown as EmscriptenFunctions).addFunction((L: number, ar: number) => running?.onCountHook(L, ar), 'vii');
       hookPointers.set(this.lua.module, ptr);
     }
+    this.hookPtr = ptr;
     this.lua.lua_sethook(this.L, ptr, LuaEventMasks.Count, HOOK_INSTRUCTION_COUNT);
+    // debug.sethook would replace this hook and with it the time limit.
+    let refuse = refuseSethook.get(this.rt);
+    if (refuse === undefined) {
+      refuse = this.rt.register(() => {
+        throw new Error('debug.sethook is not available: Roost uses the debug hook to enforce lua_call_timeout');
+      });
+      refuseSethook.set(this.rt, refuse);
+    }
+    if (this.lua.lua_getglobal(this.L, 'debug') === 5) {
+      this.rt.pushHost(this.L, refuse);
+      this.lua.lua_setfield(this.L, -2, 'sethook');
+    }
+    this.lua.lua_settop(this.L, -2);
+    this.lua.lua_getglobal(this.L, 'xpcall');
+    this.xpcallRef = this.lua.luaL_ref(this.L, LUA_REGISTRYINDEX);
   }
 
-  private onCountHook(L: number): void {
-    if (Date.now() <= this.deadline) return;
-    this.deadline = Date.now() + TIMEOUT_GRACE_MS;
-    pushString(this.lua, L, `Lua script exceeded lua_call_timeout (${this.limits.callTimeoutMs} ms)`);
-    this.lua.lua_error(L);
+  private hookPtr = 0;
+  /** runRunner is running a runner function (not lua_close's finalizers). */
+  private runnerActive = false;
+  /** lua_memory_limit while the hook raises the timeout as a memory error (see onCountHook). */
+  private limitBeforeRaise: number | undefined | null = null;
+
+  private onCountHook(L: number, ar: number): void {
+    const lua = this.lua;
+    if (!this.timedOut) {
+      if (Date.now() <= this.deadline) {
+        // A thread left at one instruction per tick by an earlier call's timeout goes back to normal.
+        if (lua.lua_gethookcount(L) !== HOOK_INSTRUCTION_COUNT) lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, HOOK_INSTRUCTION_COUNT);
+        return;
+      }
+      this.timedOut = true;
+    }
+    if (lua.lua_gethookcount(L) !== 1) lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, 1);
+    if (this.limitBeforeRaise !== null) {
+      // The memory error raised at the previous tick is delivered: the real limit is back.
+      this.account.max = this.limitBeforeRaise;
+      this.limitBeforeRaise = null;
+    }
+    // The checks and the message need a little memory: not counted against lua_memory_limit.
+    const max = this.account.max;
+    this.account.max = undefined;
+    let viaMemoryError: boolean;
+    try {
+      if (this.inOwnCode(L, ar)) return;
+      viaMemoryError = this.luaHandlerActive(L);
+      if (!viaMemoryError) pushString(lua, L, `Lua script exceeded lua_call_timeout (${this.limits.callTimeoutMs} ms)`);
+    } finally {
+      this.account.max = max;
+    }
+    if (!viaMemoryError) return void lua.lua_error(L);
+    // lua_error would call the xpcall's message handler from inside this hook, where hooks are
+    // off: a handler that loops could never be stopped. A memory error skips message handlers
+    // (Lua 5.4 ldo.c), so raise one by refusing the next allocation; the host reports it as the
+    // timeout (runRunner), and the code around the xpcall raises the timeout proper.
+    this.limitBeforeRaise = max;
+    this.account.max = 1; // refuses any growth, even after the emergency collection
+    this.account.timeoutRaise = true;
+    lua.lua_createtable(L, 64, 0);
+  }
+
+  /**
+   * Is an `xpcall` with a Lua message handler on this thread's stack? Its slot 2 is the handler
+   * (lbaselib.c luaB_xpcall). The runner's own xpcalls use debug.traceback, a C function.
+   */
+  private luaHandlerActive(L: number): boolean {
+    const lua = this.lua;
+    const ar = this.debugRecord();
+    const top = lua.lua_gettop(L);
+    try {
+      for (let level = 0; lua.lua_getstack(L, level, ar); level++) {
+        lua.lua_getinfo(L, 'f', ar);
+        lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(this.xpcallRef));
+        const isXpcall = lua.lua_rawequal(L, -1, -2) === 1;
+        lua.lua_settop(L, top);
+        if (!isXpcall) continue;
+        if (!lua.lua_getlocal(L, ar, 2)) continue;
+        const luaHandler = lua.lua_type(L, -1) === 6 && !lua.lua_iscfunction(L, -1);
+        lua.lua_settop(L, top);
+        if (luaHandler) return true;
+      }
+      return false;
+    } finally {
+      lua.lua_settop(L, top);
+    }
+  }
+
+  /**
+   * Is the hook firing in Roost's own Lua (the prelude's runner, a binding's code), which reports
+   * the script's error and must run to its end? Told by the function's chunk name (lua_getinfo
+   * "S"; lua_Debug.source is at offset 16 on wasm32). A script could name a chunk of its own like
+   * ours with load() and so escape the hook on purpose, as it can with a C function that never
+   * returns: the watchdog remains for those.
+   */
+  private inOwnCode(L: number, ar: number): boolean {
+    if (!this.runnerActive || !this.lua.lua_getinfo(L, 'S', ar)) return false;
+    const heap = rawModule(this.lua).HEAPU8;
+    const ptr = new DataView(heap.buffer, heap.byteOffset).getUint32(ar + 16, true);
+    if (!ptr) return false;
+    const end = heap.indexOf(0, ptr);
+    return ownChunkNames.has(Buffer.from(heap.buffer, heap.byteOffset + ptr, end - ptr).toString('latin1'));
+  }
+
+  private debugRecord(): number {
+    let ar = debugRecords.get(this.lua.module);
+    if (ar === undefined) {
+      ar = rawModule(this.lua)._malloc(LUA_DEBUG_SIZE);
+      debugRecords.set(this.lua.module, ar);
+    }
+    return ar;
   }
 
   private installPrelude(): void {
@@ -302,22 +424,55 @@ export class LuaScriptState {
     const previous = running;
     running = this;
     let status: number;
+    account.refused = false;
+    const outer = this.runnerActive;
+    this.runnerActive = true;
     try {
       status = lua.lua_pcallk(L, nargs, LUA_MULTRET, 0, 0, null);
     } finally {
+      this.runnerActive = outer;
       running = previous;
       this.deadline = Infinity;
+      this.timedOut = false;
+      this.limitBeforeRaise = null;
       account.max = undefined;
+    }
+    const timeoutRaised = account.timeoutRaise === true;
+    account.timeoutRaise = false;
+    if (timeoutRaised) account.refused = false;
+    const refused = account.refused;
+    if (refused) {
+      // What the failed call allocated is garbage now: give it back before the next call.
+      account.refused = false;
+      lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(this.runnerRef));
+      lua.lua_getfield(L, -1, 'gc');
+      if (lua.lua_pcallk(L, 0, 0, 0, 0, null) !== 0) lua.lua_settop(L, -2);
+      lua.lua_settop(L, -2);
     }
     if (status !== 0) {
       const msg = lua.lua_type(L, -1) === 4 ? readString(lua, L, -1) : 'unknown Lua error';
       lua.lua_settop(L, top);
-      throw new LuaScriptFailure('call', msg);
+      throw new LuaScriptFailure('call', this.fixMessage(msg, refused, timeoutRaised));
     }
     const out: LuaValue[] = [];
-    for (let i = top + 1; i <= lua.lua_gettop(L); i++) out.push(readValue(lua, L, i));
+    for (let i = top + 1; i <= lua.lua_gettop(L); i++) {
+      const v = readValue(lua, L, i);
+      out.push(typeof v === 'string' ? this.fixMessage(v, refused, timeoutRaised) : v);
+    }
     lua.lua_settop(L, top);
     return out;
+  }
+
+  /**
+   * Lua's "not enough memory" after the allocator refused: say which limit it was; after the
+   * timeout was raised as a memory error (onCountHook), say it was the timeout.
+   */
+  private fixMessage(message: string, refused: boolean, timeoutRaised: boolean): string {
+    if (timeoutRaised && message.includes('not enough memory')) {
+      return message.replace('not enough memory', `Lua script exceeded lua_call_timeout (${this.limits.callTimeoutMs} ms)`);
+    }
+    if (!refused) return message;
+    return message.replace('not enough memory', `not enough memory (lua_memory_limit ${this.limits.memoryLimitBytes} bytes reached)`);
   }
 
   private bindingContext(): LuaBindingContext {

@@ -43,7 +43,7 @@ end
 function script_deinit() dovecot.i_info("deinit") end
 function auth_passdb_lookup(req)
   if req.user == "loopy" then signal("at", "loopy") while true do end end
-  if req.user == "stuck" then signal("at", "stuck") debug.sethook() while true do end end
+  if req.user == "stuck" then signal("at", "stuck") return string.rep("a", 5000):find(string.rep(".-", 8) .. "b") end
   return dovecot.auth.PASSDB_RESULT_OK, "password=secret"
 end
 function auth_userdb_lookup(req)
