@@ -2,6 +2,7 @@
 // its account adapter, and the mail-user service. `roost serve`, the CLI verbs and tests use it.
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { AuthService, type AccountStore } from '../auth/index.js';
 import type { AuthSettings } from '../auth/settings.js';
 import type { Settings } from '../config/index.js';
@@ -57,8 +58,10 @@ export interface CreatedContext extends ServerContext {
 }
 
 export function luaPoolFor(settings: Settings): LuaWorkerPool {
+  const workers = settings.lua_workers || availableParallelism(); // 0 = one per core
   return new LuaWorkerPool({
-    workers: settings.lua_workers || undefined, // 0 = one per core
+    workers,
+    maxWorkers: settings.lua_max_workers || 4 * workers,
     callTimeoutMs: settings.lua_call_timeout,
     memoryLimitBytes: settings.lua_memory_limit,
     watchdogTimeoutMs: settings.lua_watchdog_timeout || undefined,

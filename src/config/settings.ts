@@ -150,6 +150,8 @@ export interface ScalarSettings {
   imap_metadata_max_value_size: number;
   imap_metadata_max_entries: number;
   lua_workers: number;
+  /** Workers the Lua pool may grow to while calls run long (0 = 4 × lua_workers). */
+  lua_max_workers: number;
   lua_call_timeout: number;
   lua_memory_limit: number;
   lua_watchdog_timeout: number;
@@ -250,6 +252,7 @@ export const SETTING_KINDS: { [K in keyof ScalarSettings]: SettingKind } = {
   imap_metadata_max_value_size: size,
   imap_metadata_max_entries: uint,
   lua_workers: uint,
+  lua_max_workers: uint,
   lua_call_timeout: time,
   lua_memory_limit: size,
   lua_watchdog_timeout: time,
@@ -328,6 +331,7 @@ export function defaultScalarSettings(): ScalarSettings {
     imap_metadata_max_value_size: 64 * 1024,
     imap_metadata_max_entries: 1000,
     lua_workers: 0,
+    lua_max_workers: 0,
     lua_call_timeout: 5000,
     lua_memory_limit: 64 * 1024 * 1024,
     lua_watchdog_timeout: 10_000,

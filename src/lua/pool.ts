@@ -1,7 +1,16 @@
 // Main-thread side of the Lua runtime (DESIGN.md decision 3): a pool of `lua_workers` worker
-// threads, each hosting many Lua states. A state is pinned to one worker for its life. A
-// watchdog terminates and replaces a worker that stops answering (a loop the count hook could
-// not stop, e.g. inside a C function); only that worker's sessions get an error.
+// threads, each hosting many Lua states. A state is pinned to one worker for its life.
+//
+// Fairness: a worker gets one request at a time; what waits stays here, so work that may run
+// anywhere (a new state, a call on any copy of an auth script) goes to the first free worker
+// instead of queueing behind a script that loops until lua_call_timeout. While calls run long,
+// the pool grows (up to lua_max_workers) to keep `lua_workers` workers free of them, and once it
+// may grow it keeps one idle worker warm. Calls on an existing state wait for that state's worker.
+//
+// The count hook stops Lua code at lua_call_timeout (script-state.ts); a watchdog terminates and
+// replaces a worker that stops answering anyway (a C function that never returns, such as a
+// pathological string pattern): the Lua states on that worker are lost (their sessions' later
+// hooks fail with an error; auth scripts re-create their copies).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Logger, logHub } from '../log/logger.js';
@@ -26,6 +35,12 @@ import {
 export interface LuaPoolSettings {
   /** `lua_workers`, default: number of cores. */
   workers?: number;
+  /**
+   * `lua_max_workers`: how many workers the pool may grow to so that calls that run long (a
+   * looping script, up to lua_call_timeout) do not hold up new sessions. Default: `workers` (no
+   * growth, no spare).
+   */
+  maxWorkers?: number;
   /** `lua_call_timeout` in ms, default 5000. */
   callTimeoutMs?: number;
   /** `lua_memory_limit` in bytes, default 64 MiB. */
@@ -45,8 +60,6 @@ export class LuaScriptError extends Error {
   }
 }
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; logs: LuaLogRecord[] };
-
 /** Log records a combined request handed back to the caller (see LuaStateHandle.callHookAndClose). */
 export interface DeferredLogs {
   /** Emits the records (in order) on the main thread's logHub. */
@@ -58,17 +71,47 @@ function emitLog(record: LuaLogRecord): void {
   logHub.emit({ ...rest, time: time === undefined ? new Date() : new Date(time) });
 }
 
+type Request = DistributiveOmit<WorkerRequest, 'id'>;
+
+/**
+ * A request waiting for a worker. `build` gives the request for a worker, or null when it cannot
+ * run there (a call on a state that lives elsewhere); `onStart` runs when it is sent.
+ */
+interface Job {
+  build(slot: WorkerSlot): Request | null;
+  onStart?(slot: WorkerSlot): void;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+interface InFlight {
+  id: number;
+  job: Job;
+  logs: LuaLogRecord[];
+  /** When it was sent: the worker runs one request at a time, so also when it started. */
+  since: number;
+}
+
 interface WorkerSlot {
   index: number;
   worker: Worker;
-  pending: Map<number, Pending>;
+  /** At most one request is on the worker: what waits stays here, where it can still go elsewhere. */
+  inFlight: InFlight | null;
+  /** Requests that can only run on this worker (calls on its states), in order. */
+  queue: Job[];
   states: Set<number>;
-  /** Last time this worker answered, or started having pending work. */
-  lastProgress: number;
 }
 
 const log = new Logger('lua: ');
 let nextStateId = 1;
+
+/**
+ * A call that has run this long counts as long: new work no longer waits for its worker, and
+ * the pool grows (up to lua_max_workers) so that `workers` workers stay free of long calls.
+ */
+export const LONG_CALL_MS = 20;
+/** The warm spare worker of a pool that may grow is started this long after the pool. */
+const SPARE_DELAY_MS = 1000;
 
 export class LuaWorkerPool {
   private slots: WorkerSlot[] = [];
@@ -76,7 +119,14 @@ export class LuaWorkerPool {
   private readonly limits: LuaLimits;
   private readonly watchdogTimeoutMs: number;
   private readonly watchdog: NodeJS.Timeout;
+  private readonly baseWorkers: number;
+  private readonly maxWorkers: number;
+  private spareTimer: NodeJS.Timeout | null = null;
+  private spareDue = false;
   private stateSlot = new Map<number, WorkerSlot>();
+  /** Requests any worker may run (new states, calls on any copy of an auth script), in order. */
+  private floating: Job[] = [];
+  private readonly addedListeners = new Set<(index: number) => void>();
   private closing = false;
 
   constructor(settings: LuaPoolSettings = {}) {
@@ -85,33 +135,60 @@ export class LuaWorkerPool {
       memoryLimitBytes: settings.memoryLimitBytes ?? DEFAULT_LUA_LIMITS.memoryLimitBytes,
     };
     this.watchdogTimeoutMs = settings.watchdogTimeoutMs ?? Math.max(30_000, 3 * this.limits.callTimeoutMs);
-    const count = Math.max(1, settings.workers ?? availableParallelism());
-    for (let i = 0; i < count; i++) this.slots.push(this.spawn(i));
-    this.watchdog = setInterval(() => this.checkWorkers(), Math.min(1000, Math.max(50, this.watchdogTimeoutMs / 4)));
+    this.baseWorkers = Math.max(1, settings.workers ?? availableParallelism());
+    this.maxWorkers = Math.max(this.baseWorkers, settings.maxWorkers ?? this.baseWorkers);
+    for (let i = 0; i < this.baseWorkers; i++) this.slots.push(this.spawn(i));
+    // Checks for stuck workers (watchdog) and for long calls (growth) while work is in flight.
+    const tick = Math.min(LONG_CALL_MS, Math.max(5, this.watchdogTimeoutMs / 4));
+    this.watchdog = setInterval(() => this.checkWorkers(), tick);
     this.watchdog.unref();
+    if (this.maxWorkers > this.baseWorkers) {
+      // One idle worker kept warm, so the first long call's neighbours need not wait for a thread
+      // to start; not at once, so a short-lived CLI command never pays for it.
+      this.spareTimer = setTimeout(() => {
+        this.spareDue = true;
+        this.grow();
+      }, SPARE_DELAY_MS);
+      this.spareTimer.unref();
+    }
   }
 
   get workerCount(): number {
     return this.slots.length;
   }
 
+  /** lua_max_workers: the most workers this pool grows to. */
+  get maxWorkerCount(): number {
+    return this.maxWorkers;
+  }
+
+  /** Calls `listener(index)` for every worker the pool adds from now on (growth, not replacement). */
+  onWorkerAdded(listener: (index: number) => void): () => void {
+    this.addedListeners.add(listener);
+    return () => this.addedListeners.delete(listener);
+  }
+
   /**
    * Loads and initialises the script in a new state; rejects with phase 'load' or 'init'.
-   * `worker` pins the state to that worker (index modulo workerCount) instead of the least loaded.
+   * `worker` pins the state to that worker (index modulo workerCount) instead of the first free one.
    */
   async createState(options: LuaStateOptions, placement: { worker?: number } = {}): Promise<LuaStateHandle> {
-    const slot = placement.worker === undefined ? this.leastLoaded() : this.slots[placement.worker % this.slots.length]!;
     const stateId = nextStateId++;
-    slot.states.add(stateId);
-    this.stateSlot.set(stateId, slot);
+    const pinned = placement.worker === undefined ? undefined : this.slots[placement.worker % this.slots.length]!;
+    let slot: WorkerSlot | undefined;
     try {
-      await this.request(slot, { op: 'create', stateId, options, defaults: this.limits });
+      await this.enqueue(
+        {
+          build: (s) => (pinned && s !== pinned ? null : { op: 'create', stateId, options, defaults: this.limits }),
+          onStart: (s) => this.place(stateId, (slot = s)),
+        },
+        pinned,
+      );
     } catch (e) {
-      slot.states.delete(stateId);
-      this.stateSlot.delete(stateId);
+      this.forget(stateId);
       throw e;
     }
-    return new LuaStateHandle(this, stateId, slot.index);
+    return new LuaStateHandle(this, stateId, slot!.index);
   }
 
   /**
@@ -127,38 +204,49 @@ export class LuaWorkerPool {
     nresults: number,
     opts: { fullGc?: boolean; ifDefined?: boolean } = {},
   ): Promise<{ state: LuaStateHandle | null; outcome: LuaValue[] | null | LuaScriptError; closeError?: string }> {
-    const slot = this.leastLoaded();
     const stateId = nextStateId++;
-    slot.states.add(stateId);
-    this.stateSlot.set(stateId, slot);
+    let slot: WorkerSlot | undefined;
     let res: CreateAndCallResult;
     try {
-      res = (await this.request(slot, {
-        op: 'create',
-        stateId,
-        options,
-        defaults: this.limits,
-        then: { name, args, nresults, fullGc: opts.fullGc ?? false, ifDefined: opts.ifDefined ?? false },
+      res = (await this.enqueue({
+        build: () => ({
+          op: 'create',
+          stateId,
+          options,
+          defaults: this.limits,
+          then: { name, args, nresults, fullGc: opts.fullGc ?? false, ifDefined: opts.ifDefined ?? false },
+        }),
+        onStart: (s) => this.place(stateId, (slot = s)),
       })) as CreateAndCallResult;
     } catch (e) {
-      slot.states.delete(stateId);
-      this.stateSlot.delete(stateId);
+      this.forget(stateId);
       throw e;
     }
-    if (res.closed) {
-      slot.states.delete(stateId);
-      this.stateSlot.delete(stateId);
-    }
+    if (res.closed) this.forget(stateId);
     return {
-      state: res.closed ? null : new LuaStateHandle(this, stateId, slot.index),
+      state: res.closed ? null : new LuaStateHandle(this, stateId, slot!.index),
       outcome: outcomeOf(res.call),
       ...(res.closeError !== undefined ? { closeError: res.closeError } : {}),
     };
   }
 
-  /** Requests sent to worker `index` and not answered yet (0 = idle): for dispatching to the least busy. */
-  workerLoad(index: number): number {
-    return this.slots[index]?.pending.size ?? 0;
+  /**
+   * Calls `name` on whichever of several equivalent states gets a free worker first (the copies
+   * of an auth script, one per worker): `stateOn(workerIndex)` names the copy on that worker, or
+   * null. Rejects like LuaStateHandle.callHook.
+   */
+  callAny(stateOn: (workerIndex: number) => number | null, name: string, args: LuaArg[], nresults: number): Promise<LuaValue[]> {
+    return this.enqueue({
+      build: (s) => {
+        const stateId = stateOn(s.index);
+        return stateId === null || this.stateSlot.get(stateId) !== s ? null : { op: 'call', stateId, name, args, nresults, fullGc: false };
+      },
+    }) as Promise<LuaValue[]>;
+  }
+
+  /** Runs waiting requests that may have become runnable (e.g. a new copy of an auth script is ready). */
+  kick(): void {
+    for (const slot of this.slots) this.dispatch(slot);
   }
 
   /** @internal false once the state was closed or lost with its worker (see LuaStateHandle.alive). */
@@ -168,13 +256,15 @@ export class LuaWorkerPool {
 
   /** Per-worker memory figures (bench/lua.ts). */
   async workerStats(): Promise<LuaWorkerStats[]> {
-    return Promise.all(this.slots.map((slot) => this.request(slot, { op: 'stats' }) as Promise<LuaWorkerStats>));
+    return Promise.all(this.slots.map((slot) => this.enqueue({ build: () => ({ op: 'stats' }) }, slot) as Promise<LuaWorkerStats>));
   }
 
   /** Terminates all workers; pending calls fail with phase 'lost'. */
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.watchdog);
+    if (this.spareTimer) clearTimeout(this.spareTimer);
+    for (const job of this.floating.splice(0)) job.reject(new LuaScriptError('lost', 'Lua worker pool closed'));
     await Promise.all(
       this.slots.map(async (slot) => {
         this.failPending(slot, 'Lua worker pool closed');
@@ -187,7 +277,7 @@ export class LuaWorkerPool {
   send(stateId: number, req: DistributiveOmit<WorkerRequest, 'id' | 'stateId'>): Promise<unknown> {
     const slot = this.stateSlot.get(stateId);
     if (!slot) return Promise.reject(new LuaScriptError('lost', 'Lua state was lost (its worker was replaced) or closed'));
-    return this.request(slot, { ...req, stateId } as DistributiveOmit<WorkerRequest, 'id'>);
+    return this.enqueue({ build: () => ({ ...req, stateId }) as Request }, slot);
   }
 
   /** @internal */
@@ -196,88 +286,149 @@ export class LuaWorkerPool {
     this.stateSlot.delete(stateId);
   }
 
-  private request(slot: WorkerSlot, req: DistributiveOmit<WorkerRequest, 'id'>): Promise<unknown> {
-    const id = this.nextRequestId++;
+  private place(stateId: number, slot: WorkerSlot): void {
+    slot.states.add(stateId);
+    this.stateSlot.set(stateId, slot);
+  }
+
+  /** Queues a job on `slot`, or for any worker; starts it at once when a worker is free. */
+  private enqueue(job: Omit<Job, 'resolve' | 'reject'>, slot?: WorkerSlot): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (slot.pending.size === 0) {
-        slot.lastProgress = Date.now();
-        // A request in flight keeps the process alive (an idle pool must not): `roost deliver`
-        // waiting on a hook would otherwise see the event loop drain and exit.
-        slot.worker.ref();
+      const full: Job = { ...job, resolve, reject };
+      if (this.closing) return reject(new LuaScriptError('lost', 'Lua worker pool closed'));
+      if (slot) {
+        slot.queue.push(full);
+        this.dispatch(slot);
+        return;
       }
-      slot.pending.set(id, { resolve, reject, logs: [] });
-      slot.worker.postMessage({ ...req, id } as WorkerRequest);
+      this.floating.push(full);
+      // The free worker holding the fewest states takes it.
+      const free = this.slots.filter((s) => !s.inFlight && s.queue.length === 0).sort((a, b) => a.states.size - b.states.size);
+      for (const s of free) {
+        this.dispatch(s);
+        if (!this.floating.includes(full)) return;
+      }
     });
   }
 
-  /**
-   * Where a new state goes: the worker with the least work waiting (a worker stuck in a long
-   * call must not also delay new sessions), then the one holding the fewest states.
-   */
-  private leastLoaded(): WorkerSlot {
-    const load = (s: WorkerSlot) => s.pending.size * 1_000_000 + s.states.size;
-    return this.slots.reduce((best, s) => (load(s) < load(best) ? s : best));
+  /** Sends the next job this worker can run, if it is free: its own queue first, then floating work. */
+  private dispatch(slot: WorkerSlot): void {
+    if (slot.inFlight || this.closing || this.slots[slot.index] !== slot) return;
+    let job: Job | undefined;
+    let req: Request | null = null;
+    while (slot.queue.length > 0 && !req) {
+      job = slot.queue.shift()!;
+      req = job.build(slot);
+      if (!req) job.reject(new LuaScriptError('lost', 'Lua state was lost (its worker was replaced) or closed'));
+    }
+    if (!req) {
+      for (let i = 0; i < this.floating.length; i++) {
+        req = this.floating[i]!.build(slot);
+        if (req) {
+          job = this.floating.splice(i, 1)[0]!;
+          break;
+        }
+      }
+    }
+    if (!req || !job) return;
+    const id = this.nextRequestId++;
+    slot.inFlight = { id, job, logs: [], since: Date.now() };
+    job.onStart?.(slot);
+    // A request in flight keeps the process alive (an idle pool must not): `roost deliver`
+    // waiting on a hook would otherwise see the event loop drain and exit.
+    slot.worker.ref();
+    slot.worker.postMessage({ ...req, id } as WorkerRequest);
   }
 
   private spawn(index: number): WorkerSlot {
     const worker = new Worker(workerEntryUrl('worker'));
-    const slot: WorkerSlot = { index, worker, pending: new Map(), states: new Set(), lastProgress: Date.now() };
+    const slot: WorkerSlot = { index, worker, inFlight: null, queue: [], states: new Set() };
     worker.on('message', (msg: WorkerMessage) => {
+      const current = slot.inFlight;
+      if (msg.kind === 'ready') {
+        // Start-up is not the request's time (watchdog, long calls).
+        if (current) current.since = Date.now();
+        return;
+      }
       if (msg.kind === 'log') {
-        const p = msg.id === undefined ? undefined : slot.pending.get(msg.id);
-        if (p) p.logs.push(msg.record);
+        if (current && msg.id === current.id) current.logs.push(msg.record);
         else emitLog(msg.record);
         return;
       }
-      slot.lastProgress = Date.now();
-      const p = slot.pending.get(msg.id);
-      if (!p) return;
-      slot.pending.delete(msg.id);
-      if (slot.pending.size === 0) worker.unref();
-      const split = msg.ok && msg.deferLogsFrom !== undefined ? msg.deferLogsFrom : p.logs.length;
-      for (let i = 0; i < split && i < p.logs.length; i++) emitLog(p.logs[i]!);
-      if (!msg.ok) return p.reject(toError(msg.failure));
-      if (split < p.logs.length) {
-        const rest = p.logs.slice(split);
-        (msg.result as { deferredLogs?: DeferredLogs }).deferredLogs = { flush: () => rest.forEach(emitLog) };
+      if (!current || current.id !== msg.id) return;
+      slot.inFlight = null;
+      worker.unref();
+      const p = current.job;
+      const split = msg.ok && msg.deferLogsFrom !== undefined ? msg.deferLogsFrom : current.logs.length;
+      for (let i = 0; i < split && i < current.logs.length; i++) emitLog(current.logs[i]!);
+      if (!msg.ok) p.reject(toError(msg.failure));
+      else {
+        if (split < current.logs.length) {
+          const rest = current.logs.slice(split);
+          (msg.result as { deferredLogs?: DeferredLogs }).deferredLogs = { flush: () => rest.forEach(emitLog) };
+        }
+        p.resolve(msg.result);
       }
-      p.resolve(msg.result);
+      this.dispatch(slot);
     });
     worker.on('error', (err) => this.replace(slot, `Lua worker ${index} failed: ${err.message}`));
     worker.on('exit', () => {
       if (this.slots[index] === slot && !this.closing) this.replace(slot, `Lua worker ${index} exited`);
     });
-    // Idle workers do not hold the process open; request() refs a worker while it has work.
+    // Idle workers do not hold the process open; dispatch() refs a worker while it has work.
     worker.unref();
     return slot;
   }
 
+  /** Adds a worker (growth), tells the listeners, and gives it waiting work. */
+  private grow(): void {
+    if (this.closing || this.slots.length >= this.maxWorkers) return;
+    const slot = this.spawn(this.slots.length);
+    this.slots.push(slot);
+    log.debug(`Lua worker ${slot.index} started (${this.slots.length} of at most ${this.maxWorkers})`);
+    for (const listener of this.addedListeners) listener(slot.index);
+    this.dispatch(slot);
+  }
+
   private checkWorkers(): void {
     const now = Date.now();
+    let long = 0;
+    let free = 0;
     for (const slot of this.slots) {
-      if (slot.pending.size > 0 && now - slot.lastProgress > this.watchdogTimeoutMs) {
-        this.replace(slot, `Lua worker ${slot.index} did not answer within lua_watchdog_timeout (${this.watchdogTimeoutMs} ms)`);
+      const f = slot.inFlight;
+      if (!f) {
+        free++;
+        continue;
       }
+      if (now - f.since > this.watchdogTimeoutMs) {
+        this.replace(slot, `Lua worker ${slot.index} did not answer within lua_watchdog_timeout (${this.watchdogTimeoutMs} ms)`);
+      } else if (now - f.since > LONG_CALL_MS) long++;
     }
+    // Keep `workers` workers free of long calls (plus the warm spare, once it is due).
+    if (this.slots.length - long < this.baseWorkers + (this.spareDue ? 1 : 0) || (long > 0 && free === 0)) this.grow();
   }
 
   private replace(slot: WorkerSlot, reason: string): void {
     if (this.closing || this.slots[slot.index] !== slot) return;
     const lost = slot.states.size;
     log.error(`${reason}: terminated and replaced, ${lost} Lua session(s) lost`);
-    this.slots[slot.index] = this.spawn(slot.index);
+    const fresh = this.spawn(slot.index);
+    this.slots[slot.index] = fresh;
     for (const id of slot.states) this.stateSlot.delete(id);
     slot.states.clear();
     this.failPending(slot, `${reason}; the Lua session was lost`);
     void slot.worker.terminate();
+    this.dispatch(fresh);
   }
 
   private failPending(slot: WorkerSlot, message: string): void {
-    for (const p of slot.pending.values()) {
-      for (const r of p.logs) emitLog(r);
-      p.reject(new LuaScriptError('lost', message));
+    const current = slot.inFlight;
+    slot.inFlight = null;
+    if (current) {
+      for (const r of current.logs) emitLog(r);
+      current.job.reject(new LuaScriptError('lost', message));
     }
-    slot.pending.clear();
+    for (const job of slot.queue.splice(0)) job.reject(new LuaScriptError('lost', message));
     slot.worker.unref();
   }
 }

@@ -152,4 +152,6 @@ export interface LuaWorkerStats {
 export type WorkerMessage =
   | { kind: 'reply'; id: number; ok: true; result: unknown; deferLogsFrom?: number }
   | { kind: 'reply'; id: number; ok: false; failure: LuaFailure }
-  | { kind: 'log'; id?: number; record: LuaLogRecord };
+  | { kind: 'log'; id?: number; record: LuaLogRecord }
+  /** The worker has its Lua module loaded (sent once, after start-up). */
+  | { kind: 'ready' };

@@ -157,6 +157,13 @@ async function pump(): Promise<void> {
   }
 }
 
+// Compile and instantiate the Lua module at once (a warm spare is ready when work comes), then
+// say so: the pool's watchdog does not count a worker's start-up as the first request's time.
+void services.factory.getLuaModule().then(
+  () => port.postMessage({ kind: 'ready' } satisfies WorkerMessage),
+  () => undefined, // reported by the first request
+);
+
 port.on('message', (req: WorkerRequest) => {
   queue.push(req);
   void pump();

@@ -6,7 +6,7 @@
 // re-created if its worker had to be replaced. Return values are interpreted here on the main
 // thread (§11.4).
 import { fileURLToPath } from 'node:url';
-import { LuaScriptError, type LuaStateHandle, type LuaValue, type LuaWorkerPool } from '../../lua/index.js';
+import { LuaScriptError, type LuaArg, type LuaStateHandle, type LuaValue, type LuaWorkerPool } from '../../lua/index.js';
 import { authRequestArg, type AuthRequestSnapshot } from '../../lua/bindings/auth-request.js';
 import { splitStoredPassword } from '../schemes/registry.js';
 import type { AuthDbRequest } from '../request.js';
@@ -62,8 +62,6 @@ interface StateSlot {
   ready?: ReadyState;
   /** (Re-)creation in progress. */
   creating?: Promise<ReadyState>;
-  /** Calls waiting for `creating`. */
-  waiting: number;
   /** Load/init failure of this copy: permanent for this file version. */
   failed?: Error;
 }
@@ -81,15 +79,15 @@ type CallResult = { values: LuaValue[] } | { error: string; initFailed?: true };
 
 /**
  * One db's script: one Lua state per pool worker, like Dovecot's per-auth-worker copies (spec
- * §11.1), all created at startup (script_init runs once per copy). Each call goes to an idle copy,
- * else to the one whose worker has the least work queued, so a looping call delays only the calls
- * on its own worker. A copy lost with its worker (watchdog) is re-created in place.
+ * §11.1), created at startup and on every worker the pool adds later (script_init runs once per
+ * copy). Each call goes to the first worker that is free and holds a ready copy (the pool keeps
+ * waiting calls on its side, LuaWorkerPool.callAny), so a looping call delays only the login
+ * that ran it. A copy lost with its worker (watchdog) is re-created in place.
  */
 class LuaAuthScript {
-  private readonly slots: StateSlot[];
+  private readonly slots = new Map<number, StateSlot>();
   private readonly firstInit: Promise<void>;
-  /** Where the search for the least busy copy starts (rotates, so ties spread over the workers). */
-  private nextSlot = 0;
+  private readonly stopListening: () => void;
   private closed = false;
 
   constructor(
@@ -98,9 +96,15 @@ class LuaAuthScript {
     private readonly pool: LuaWorkerPool,
     private readonly debug: boolean,
   ) {
-    this.slots = Array.from({ length: pool.workerCount }, (_, worker) => ({ worker, waiting: 0 }));
-    this.firstInit = Promise.all(this.slots.map((slot) => this.create(slot))).then(() => undefined);
+    for (let worker = 0; worker < pool.workerCount; worker++) this.slots.set(worker, { worker });
+    this.firstInit = Promise.all([...this.slots.values()].map((slot) => this.create(slot))).then(() => undefined);
     this.firstInit.catch(() => undefined); // reported by init() and by each lookup
+    this.stopListening = pool.onWorkerAdded((worker) => {
+      if (this.closed) return;
+      const slot: StateSlot = { worker };
+      this.slots.set(worker, slot);
+      this.create(slot).catch(() => undefined);
+    });
   }
 
   /** Rejects with `<kind>-lua: initialization failed: <error>` (the first copy that failed). */
@@ -114,7 +118,9 @@ class LuaAuthScript {
     creating.then(
       (ready) => {
         slot.creating = undefined;
+        if (this.closed) return void ready.handle.close().catch(() => undefined);
         slot.ready = ready;
+        this.pool.kick(); // calls waiting for a copy may run on this one now
       },
       (e: InitFailure) => {
         slot.creating = undefined;
@@ -147,60 +153,53 @@ class LuaAuthScript {
   /** Drops copies whose worker was replaced and starts re-creating them. */
   private refresh(): void {
     if (this.closed) return;
-    for (const slot of this.slots) {
+    for (const slot of this.slots.values()) {
       if (slot.ready && !slot.ready.handle.alive) slot.ready = undefined;
       if (!slot.ready && !slot.creating && !slot.failed) this.create(slot).catch(() => undefined);
     }
   }
 
-  /** The copy to call: an idle one if any, else the least busy; a copy still being created counts one more. */
-  private pick(): StateSlot | undefined {
+  /** A ready copy (waiting for the first one being created); an error text when there is none. */
+  private async anyReady(): Promise<ReadyState | { error: string }> {
     this.refresh();
-    const n = this.slots.length;
-    let best: StateSlot | undefined;
-    let bestLoad = Infinity;
-    for (let i = 0; i < n; i++) {
-      const slot = this.slots[(this.nextSlot + i) % n]!;
-      if (slot.failed || (!slot.ready && !slot.creating)) continue;
-      const load = this.pool.workerLoad(slot.worker) + (slot.ready ? 0 : 1 + slot.waiting);
-      if (load < bestLoad) [best, bestLoad] = [slot, load];
-      if (load === 0) break;
+    for (;;) {
+      const slots = [...this.slots.values()];
+      const ready = slots.find((s) => s.ready)?.ready;
+      if (ready) return ready;
+      const creating = slots.filter((s) => s.creating).map((s) => s.creating!);
+      if (this.closed || creating.length === 0) {
+        const failed = slots.find((s) => s.failed)?.failed;
+        return { error: failed?.message ?? `${this.kind}-lua: Lua script is closed` };
+      }
+      try {
+        await Promise.any(creating);
+      } catch (e) {
+        const first = (e as AggregateError).errors?.[0] as Error | undefined;
+        if (slots.every((s) => s.failed || s.creating === undefined) && first) return { error: first.message };
+      }
     }
-    this.nextSlot = (this.nextSlot + 1) % n;
-    return best;
   }
 
   /**
-   * Calls `name` with exactly `nresults` results on the least busy copy (null when `only` rejects
-   * that copy). A Lua error comes back as `{ error }` with Dovecot's `lua_pcall(...) failed: ...`
-   * text. The request is sent synchronously when the copy is ready, so concurrent calls see each
-   * other in the workers' load.
+   * Calls `name` with exactly `nresults` results on the first free copy (null when `only`
+   * rejects the script's copies). A Lua error comes back as `{ error }` with Dovecot's
+   * `lua_pcall(...) failed: ...` text.
    */
   async call(
     name: string,
-    args: Parameters<LuaStateHandle['callHook']>[1],
+    args: LuaArg[],
     nresults: number,
     only?: (st: ReadyState) => boolean,
   ): Promise<CallResult | null> {
-    const slot = this.pick();
-    if (!slot) {
-      const failed = this.slots.find((s) => s.failed)?.failed;
-      return { error: failed?.message ?? `${this.kind}-lua: Lua script is closed`, initFailed: true };
-    }
-    let st = slot.ready;
-    if (!st) {
-      slot.waiting++;
-      try {
-        st = await slot.creating!;
-      } catch (e) {
-        return { error: (e as Error).message, initFailed: true };
-      } finally {
-        slot.waiting--;
-      }
-    }
-    if (only && !only(st)) return null;
+    const first = await this.anyReady();
+    if ('error' in first) return { error: first.error, initFailed: true };
+    if (only && !only(first)) return null;
+    const stateOn = (worker: number) => {
+      const st = this.slots.get(worker)?.ready;
+      return st && st.handle.alive ? st.handle.id : null;
+    };
     try {
-      return { values: await st.handle.callHook(name, args, nresults) };
+      return { values: await this.pool.callAny(stateOn, name, args, nresults) };
     } catch (e) {
       if (e instanceof LuaScriptError && e.phase === 'lost') this.refresh();
       return { error: (e as Error).message };
@@ -210,8 +209,9 @@ class LuaAuthScript {
   /** script_deinit in every copy (after any creation in progress). */
   async close(): Promise<void> {
     this.closed = true;
+    this.stopListening();
     await Promise.all(
-      this.slots.map(async (slot) => {
+      [...this.slots.values()].map(async (slot) => {
         const st = slot.ready ?? (await slot.creating?.catch(() => undefined));
         slot.ready = undefined;
         try {
