@@ -100,6 +100,9 @@ interface WorkerSlot {
   /** Requests that can only run on this worker (calls on its states), in order. */
   queue: Job[];
   states: Set<number>;
+  /** The worker has loaded its Lua module: only then does it take work that could go elsewhere. */
+  started: boolean;
+  spawnedAt: number;
 }
 
 const log = new Logger('lua: ');
@@ -110,6 +113,8 @@ let nextStateId = 1;
  * the pool grows (up to lua_max_workers) so that `workers` workers stay free of long calls.
  */
 export const LONG_CALL_MS = 20;
+/** Time a worker may take to start, on top of lua_watchdog_timeout, before the watchdog counts. */
+const STARTUP_ALLOWANCE_MS = 30_000;
 /** The warm spare worker of a pool that may grow is started this long after the pool. */
 const SPARE_DELAY_MS = 1000;
 
@@ -127,6 +132,8 @@ export class LuaWorkerPool {
   /** Requests any worker may run (new states, calls on any copy of an auth script), in order. */
   private floating: Job[] = [];
   private readonly addedListeners = new Set<(index: number) => void>();
+  /** Binding modules states have used: new workers import them while they start. */
+  private readonly bindingsSeen = new Set<string>();
   private closing = false;
 
   constructor(settings: LuaPoolSettings = {}) {
@@ -303,7 +310,9 @@ export class LuaWorkerPool {
       }
       this.floating.push(full);
       // The free worker holding the fewest states takes it.
-      const free = this.slots.filter((s) => !s.inFlight && s.queue.length === 0).sort((a, b) => a.states.size - b.states.size);
+      const free = this.slots
+        .filter((s) => !s.inFlight && s.queue.length === 0)
+        .sort((a, b) => Number(b.started) - Number(a.started) || a.states.size - b.states.size);
       for (const s of free) {
         this.dispatch(s);
         if (!this.floating.includes(full)) return;
@@ -321,7 +330,8 @@ export class LuaWorkerPool {
       req = job.build(slot);
       if (!req) job.reject(new LuaScriptError('lost', 'Lua state was lost (its worker was replaced) or closed'));
     }
-    if (!req) {
+    // Floating work waits for a started worker rather than for one still loading (~0.1-0.5 s).
+    if (!req && (slot.started || !this.slots.some((s) => s.started))) {
       for (let i = 0; i < this.floating.length; i++) {
         req = this.floating[i]!.build(slot);
         if (req) {
@@ -334,6 +344,7 @@ export class LuaWorkerPool {
     const id = this.nextRequestId++;
     slot.inFlight = { id, job, logs: [], since: Date.now() };
     job.onStart?.(slot);
+    if (req.op === 'create') for (const b of req.options.bindings ?? []) this.bindingsSeen.add(b.module);
     // A request in flight keeps the process alive (an idle pool must not): `roost deliver`
     // waiting on a hook would otherwise see the event loop drain and exit.
     slot.worker.ref();
@@ -341,13 +352,15 @@ export class LuaWorkerPool {
   }
 
   private spawn(index: number): WorkerSlot {
-    const worker = new Worker(workerEntryUrl('worker'));
-    const slot: WorkerSlot = { index, worker, inFlight: null, queue: [], states: new Set() };
+    const worker = new Worker(workerEntryUrl('worker'), { workerData: { warmBindings: [...this.bindingsSeen] } });
+    const slot: WorkerSlot = { index, worker, inFlight: null, queue: [], states: new Set(), started: false, spawnedAt: Date.now() };
     worker.on('message', (msg: WorkerMessage) => {
       const current = slot.inFlight;
       if (msg.kind === 'ready') {
+        slot.started = true;
         // Start-up is not the request's time (watchdog, long calls).
         if (current) current.since = Date.now();
+        else this.dispatch(slot);
         return;
       }
       if (msg.kind === 'log') {
@@ -400,7 +413,9 @@ export class LuaWorkerPool {
         free++;
         continue;
       }
-      if (now - f.since > this.watchdogTimeoutMs) {
+      // A worker still starting (a busy machine may take seconds) is given extra time.
+      const limit = slot.started ? this.watchdogTimeoutMs : this.watchdogTimeoutMs + STARTUP_ALLOWANCE_MS;
+      if (now - (slot.started ? f.since : slot.spawnedAt) > limit) {
         this.replace(slot, `Lua worker ${slot.index} did not answer within lua_watchdog_timeout (${this.watchdogTimeoutMs} ms)`);
       } else if (now - f.since > LONG_CALL_MS) long++;
     }

@@ -46,6 +46,11 @@ const hookPointers = new WeakMap<object, number>();
 /** A lua_Debug record per wasm module, for walking the stack after a timeout (sizeof is 120 on wasm32). */
 const debugRecords = new WeakMap<object, number>();
 const LUA_DEBUG_SIZE = 256;
+/** A call running longer than this is throttled to RUN_SLICE_MS of every RUN_SLICE_MS + PAUSE_MS. */
+const THROTTLE_AFTER_MS = 20;
+const RUN_SLICE_MS = 1;
+const PAUSE_MS = 9;
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
 /** Chunk names of Roost's own Lua (prelude, bindings): the timeout hook lets them finish. */
 const ownChunkNames = new Set<string>();
 /** Per worker runtime: the host function that replaces debug.sethook. */
@@ -98,6 +103,40 @@ export class LuaScriptState {
     } catch (e) {
       state.destroy(false);
       throw e;
+    }
+  }
+
+  /**
+   * Compiles the prelude and the lazily loaded parts of the API into the worker's chunk cache,
+   * so that the first session on a new worker does not pay for parsing them.
+   */
+  static async warmUp(services: StateServices): Promise<void> {
+    const rt = LuaRuntime.of(await services.factory.getLuaModule());
+    const { lua } = rt;
+    const st = rt.newState();
+    try {
+      const chunks = [{ source: PRELUDE_LUA, chunkName: PRELUDE_CHUNK_NAME }, ...Object.values(LAZY_CHUNKS)];
+      for (const { source, chunkName } of chunks) {
+        if (services.chunks.get(source, chunkName)) continue;
+        const code = Buffer.from(source, 'utf8');
+        const m = rawModule(lua);
+        const ptr = m._malloc(code.length + 1);
+        let status: number;
+        try {
+          m.HEAPU8.set(code, ptr);
+          status = lua.luaL_loadbufferx(st.L, ptr, code.length, chunkName, 't');
+        } finally {
+          m._free(ptr);
+        }
+        if (status === 0) {
+          const dumped = services.chunks.dump(lua, st.L);
+          if (dumped) services.chunks.set(source, chunkName, dumped);
+        }
+        lua.lua_settop(st.L, 0);
+      }
+    } finally {
+      lua.lua_close(st.L);
+      st.release();
     }
   }
 
@@ -240,6 +279,9 @@ export class LuaScriptState {
   }
 
   private hookPtr = 0;
+  /** When the call in progress started, and when it last paused (throttling of long calls). */
+  private callStarted = 0;
+  private lastPause = 0;
   /** runRunner is running a runner function (not lua_close's finalizers). */
   private runnerActive = false;
   /** lua_memory_limit while the hook raises the timeout as a memory error (see onCountHook). */
@@ -248,9 +290,16 @@ export class LuaScriptState {
   private onCountHook(L: number, ar: number): void {
     const lua = this.lua;
     if (!this.timedOut) {
-      if (Date.now() <= this.deadline) {
+      const now = Date.now();
+      if (now <= this.deadline) {
         // A thread left at one instruction per tick by an earlier call's timeout goes back to normal.
         if (lua.lua_gethookcount(L) !== HOOK_INSTRUCTION_COUNT) lua.lua_sethook(L, this.hookPtr, LuaEventMasks.Count, HOOK_INSTRUCTION_COUNT);
+        // A call that runs long (a loop, until lua_call_timeout) gets a tenth of a core: on a
+        // machine with few cores, looping scripts must not take the CPU other users' logins need.
+        if (now - this.callStarted > THROTTLE_AFTER_MS && now - this.lastPause >= RUN_SLICE_MS) {
+          Atomics.wait(pauseCell, 0, 0, PAUSE_MS);
+          this.lastPause = Date.now();
+        }
         return;
       }
       this.timedOut = true;
@@ -420,7 +469,8 @@ export class LuaScriptState {
     lua.lua_remove(L, -2);
     const nargs = pushArgs();
     account.max = Math.max(this.limits.memoryLimitBytes, account.used + 64 * 1024);
-    this.deadline = Date.now() + this.limits.callTimeoutMs;
+    this.callStarted = this.lastPause = Date.now();
+    this.deadline = this.callStarted + this.limits.callTimeoutMs;
     const previous = running;
     running = this;
     let status: number;

@@ -1,6 +1,6 @@
 // Entry of a Lua worker thread: one wasmoon factory, many Lua states (one per session).
 // Requests come from pool.ts; log records are forwarded to the main thread's logHub.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { LuaFactory } from 'wasmoon';
 import type { LuaBindingModule } from './binding.js';
 import { ChunkCache } from './chunk-cache.js';
@@ -159,10 +159,17 @@ async function pump(): Promise<void> {
 
 // Compile and instantiate the Lua module at once (a warm spare is ready when work comes), then
 // say so: the pool's watchdog does not count a worker's start-up as the first request's time.
-void services.factory.getLuaModule().then(
-  () => port.postMessage({ kind: 'ready' } satisfies WorkerMessage),
-  () => undefined, // reported by the first request
-);
+// It also compiles the prelude and imports the binding modules the pool has seen in use.
+const warmBindings = ((workerData as { warmBindings?: string[] } | null)?.warmBindings ?? []);
+void (async () => {
+  try {
+    await LuaScriptState.warmUp(services);
+    await Promise.all(warmBindings.map((url) => loadBinding(url).catch(() => undefined)));
+  } catch {
+    // reported by the first request
+  }
+  port.postMessage({ kind: 'ready' } satisfies WorkerMessage);
+})();
 
 port.on('message', (req: WorkerRequest) => {
   queue.push(req);
