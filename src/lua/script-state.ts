@@ -115,7 +115,7 @@ export class LuaScriptState {
     const { lua } = rt;
     const st = rt.newState();
     try {
-      const chunks = [{ source: PRELUDE_LUA, chunkName: PRELUDE_CHUNK_NAME }, ...Object.values(LAZY_CHUNKS)];
+      const chunks = ['prelude.lua', ...Object.values(LAZY_CHUNK_FILES)].map(luaChunk);
       for (const { source, chunkName } of chunks) {
         if (services.chunks.get(source, chunkName)) continue;
         const code = Buffer.from(source, 'utf8');
