@@ -5,7 +5,10 @@ export interface HttpRequestMessage {
   method: string;
   url: string;
   headers: Array<[string, string]>;
-  payload: string;
+  /** The request body, sent with Content-Length (as Dovecot's http-client does). */
+  payload: Uint8Array;
+  /** proxy_url: an HTTP proxy (absolute-URI request line; CONNECT tunnel for https). */
+  proxyUrl?: string;
   /** request_timeout_msecs: no response within this time → TIMED_OUT. */
   timeoutMs: number;
   /** connect_timeout_msecs. */
@@ -18,7 +21,8 @@ export interface HttpResponseMessage {
   status: number;
   reason: string;
   headers: Array<[string, string]>;
-  body: string;
+  /** The response body as received (bytes, never decoded). */
+  body: Uint8Array;
 }
 
 // Dovecot's internal client error codes (lib-http/http-client.h, enum

@@ -13,7 +13,7 @@ export class SyncHttpClient {
   /** Runs the request; waits at most `waitLimitMs` (the caller's remaining Lua call time). */
   request(req: SyncHttpRequest, waitLimitMs: number): HttpResponseMessage {
     const res = this.helper.call(req, Math.min(waitLimitMs, req.timeoutMs + 1000));
-    return res ?? { id: 0, status: HTTP_ERROR.TIMED_OUT, reason: 'Request timed out', headers: [], body: '' };
+    return res ?? { id: 0, status: HTTP_ERROR.TIMED_OUT, reason: 'Request timed out', headers: [], body: new Uint8Array(0) };
   }
 
   close(): void {

@@ -17,13 +17,55 @@ function reply(msg: HttpResponseMessage): void {
 }
 
 function failure(id: number, status: number, reason: string): HttpResponseMessage {
-  return { id, status, reason, headers: [], body: '' };
+  return { id, status, reason, headers: [], body: new Uint8Array(0) };
+}
+
+/** Methods that carry no body unless one is set (Dovecot's http-client sends none for them). */
+const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+
+/**
+ * Where to connect and what to send: the origin server, or with proxy_url the proxy, given the
+ * absolute URI in the request line (RFC 9112 §3.2.2) and the origin in Host. Dovecot's
+ * http-client (lib-http/http-client-request.c) likewise sends payloads with Content-Length,
+ * never chunked: a plain receiver (python's http.server) reads Content-Length only.
+ */
+function requestTarget(req: HttpRequestMessage, url: URL): http.RequestOptions & { lib: typeof http | typeof https } {
+  const headers: http.OutgoingHttpHeaders = Object.fromEntries(groupHeaders(req.headers));
+  const hasLength = req.headers.some(([k]) => k.toLowerCase() === 'content-length');
+  if (!hasLength && (req.payload.length > 0 || !NO_BODY_METHODS.has(req.method.toUpperCase()))) {
+    headers['Content-Length'] = String(req.payload.length);
+  }
+  if (!req.proxyUrl) return { lib: url.protocol === 'https:' ? https : http, method: req.method, headers, ...urlParts(url) };
+  const proxy = new URL(req.proxyUrl);
+  if (!req.headers.some(([k]) => k.toLowerCase() === 'host')) headers.Host = url.host;
+  return {
+    lib: http,
+    method: req.method,
+    headers,
+    host: proxy.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(proxy.port || 80),
+    path: url.href,
+  };
+}
+
+function urlParts(url: URL): http.RequestOptions {
+  return {
+    protocol: url.protocol,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : undefined,
+    path: `${url.pathname}${url.search}`,
+    ...(url.username ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` } : {}),
+  };
 }
 
 function perform(req: HttpRequestMessage, url: URL, redirectsLeft: number): void {
   const started = Date.now();
-  const lib = url.protocol === 'https:' ? https : http;
-  const hostPort = `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
+  if (req.proxyUrl && url.protocol === 'https:') {
+    reply(failure(req.id, HTTP_ERROR.CONNECT_FAILED, `proxy_url ${req.proxyUrl}: https through an HTTP proxy (CONNECT) is not supported`));
+    return;
+  }
+  const { lib, ...options } = requestTarget(req, url);
+  const hostPort = `${options.host}:${options.port ?? (url.protocol === 'https:' ? 443 : 80)}`;
   let connected = false;
   let done = false;
   const finish = (msg: HttpResponseMessage) => {
@@ -32,7 +74,7 @@ function perform(req: HttpRequestMessage, url: URL, redirectsLeft: number): void
     clearTimeout(timer);
     reply(msg);
   };
-  const outgoing = lib.request(url, { method: req.method, headers: Object.fromEntries(groupHeaders(req.headers)) });
+  const outgoing = lib.request(options);
   const timer = setTimeout(() => {
     const secs = ((Date.now() - started) / 1000).toFixed(3);
     finish(failure(req.id, HTTP_ERROR.TIMED_OUT, `Request timed out (Request sent ${secs} secs ago)`));
@@ -80,7 +122,7 @@ function perform(req: HttpRequestMessage, url: URL, redirectsLeft: number): void
         status: res.statusCode ?? HTTP_ERROR.INVALID_RESPONSE,
         reason: res.statusMessage ?? '',
         headers,
-        body: Buffer.concat(chunks).toString('utf8'),
+        body: Buffer.concat(chunks),
       });
     });
   });

@@ -4,7 +4,7 @@
 import { LUA_REGISTRYINDEX, LuaEventMasks, LuaMultiReturn, type LuaFactory, type LuaWasm } from 'wasmoon';
 import { LuaRuntime, rawHost, type MemoryAccount } from './lua-runtime.js';
 import { LAZY_CHUNK_FILES, luaChunk, type LuaChunk } from './lua-chunks.js';
-import { isBindingArg, pushString, pushValue, rawModule, readString, readValue } from './lua-stack.js';
+import { isBindingArg, pushBytes, pushString, pushValue, rawModule, readBytes, readString, readValue } from './lua-stack.js';
 import { skipShebang, type ScriptSourceCache } from './script-source.js';
 import type { ChunkCache } from './chunk-cache.js';
 import type { SyncHttpClient } from './http-sync.js';
@@ -389,7 +389,7 @@ export class LuaScriptState {
       log: (level: string, prefix: string, message: string, forced: boolean, fields: Record<string, unknown> | null) =>
         this.emitLog(level, prefix, message, forced, fields),
       http_check_url: (url: string) => checkUrl(url),
-      http_submit: (...a: Array<string | number>) => this.httpSubmit(a),
+      http_submit: rawHost((L: number) => this.httpSubmit(L)),
       // H.load_lazy(name): the compiled chunk of a part of the API loaded on first use, plus
       // the host functions and data of a binding module's lazy chunk (ctx.defineLazy).
       load_lazy: rawHost((L: number) => {
@@ -587,31 +587,47 @@ export class LuaScriptState {
     this.services.log({ level, prefix, message });
   }
 
-  private httpSubmit(a: Array<string | number>): LuaMultiReturn {
-    const [method, url, headerText, payload, timeout, connectTimeout, absTimeout, userAgent, , maxRedirects] = a;
+  /**
+   * H.http_submit(method, url, header_lines, payload, timeout, connect_timeout, absolute_timeout,
+   * user_agent, proxy_url, max_redirects) → status, reason, header_lines, body. Payload and body
+   * are bytes (Lua strings are byte strings; Dovecot's http-client never decodes them).
+   */
+  private httpSubmit(L: number): number {
+    const lua = this.lua;
+    const text = (i: number) => (lua.lua_type(L, i) === 4 ? readString(lua, L, i) : '');
+    const num = (i: number) => (lua.lua_type(L, i) === 3 ? lua.lua_tonumberx(L, i, null) : -1);
+    const [method, url, headerText] = [text(1), text(2), text(3)];
+    const payload = lua.lua_type(L, 4) === 4 ? readBytes(lua, L, 4) : Buffer.alloc(0);
+    const [timeout, connectTimeout, absTimeout] = [num(5), num(6), num(7)];
+    const [userAgent, proxyUrl, maxRedirects] = [text(8), text(9), num(10)];
     const headers: Array<[string, string]> = [];
-    for (const line of String(headerText).split('\n')) {
+    for (const line of headerText.split('\n')) {
       const i = line.indexOf(': ');
       if (i > 0) headers.push([line.slice(0, i), line.slice(i + 2)]);
     }
-    if (userAgent && !headers.some(([k]) => k.toLowerCase() === 'user-agent')) headers.push(['User-Agent', String(userAgent)]);
-    const pick = (v: unknown) => (typeof v === 'number' && v > 0 ? v : undefined);
+    if (userAgent && !headers.some(([k]) => k.toLowerCase() === 'user-agent')) headers.push(['User-Agent', userAgent]);
+    const pick = (v: number) => (v > 0 ? v : undefined);
     const timeoutMs = Math.min(pick(timeout) ?? HTTP_DEFAULT_TIMEOUT_MS, pick(absTimeout) ?? Infinity);
     const left = this.deadline === Infinity ? timeoutMs : this.deadline - Date.now();
     const res = this.services.http.request(
       {
-        method: String(method),
-        url: String(url),
+        method,
+        url,
         headers,
-        payload: String(payload),
+        payload,
+        ...(proxyUrl ? { proxyUrl } : {}),
         timeoutMs,
         connectTimeoutMs: pick(connectTimeout) ?? 0,
-        maxRedirects: typeof maxRedirects === 'number' ? maxRedirects : 0,
+        maxRedirects: Math.max(0, maxRedirects),
       },
       Math.max(0, left),
     );
     const headerLines = res.headers.map(([k, v]) => `${k}: ${v}`).join('\n');
-    return LuaMultiReturn.from([res.status, res.reason, headerLines, res.body]) as LuaMultiReturn;
+    lua.lua_pushinteger(L, BigInt(res.status));
+    pushString(lua, L, res.reason);
+    pushString(lua, L, headerLines);
+    pushBytes(lua, L, res.body);
+    return 4;
   }
 }
 
