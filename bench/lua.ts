@@ -125,12 +125,12 @@ async function hookLatency(): Promise<void> {
   const e = env('latency', false);
   const user = await login(e, 0);
   const { mailUserBindingData } = await import('../src/lua/bindings/mail-user-data.js');
-  const { bindingModuleUrl } = await import('../src/lua/bindings/module-url.js');
+  const { compiledModuleUrl } = await import('../src/lua/compiled-module.js');
   const state = await pool.createState({
     scriptPath: trivial,
     context: 'mail',
     logPrefix: user.log.prefix,
-    bindings: [{ module: bindingModuleUrl('mail-user'), data: mailUserBindingData(user) }],
+    bindings: [{ module: compiledModuleUrl('lua/bindings/mail-user.js').href, data: mailUserBindingData(user) }],
   });
   const measure = async (label: string, call: () => Promise<unknown>) => {
     for (let i = 0; i < 200; i++) await call();

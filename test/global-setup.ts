@@ -11,7 +11,7 @@ const WORKER_ENTRIES = [
   'src/lua/http-worker.ts',
   'src/lua/bindings/mail-user.ts',
   // auth (driver = lua): the `req` binding and the password hash helper thread
-  'src/lua/bindings/auth-request.ts',
+  'src/auth/drivers/lua-auth-request.ts',
   'src/auth/schemes/hash-worker.ts',
   // push notifications: the driver's transaction runner
   'src/lua/push-notification/binding.ts',

@@ -3,12 +3,12 @@
 // on a helper thread and this thread sleeps in Atomics.wait until the helper raises the flag.
 import { BlockingHelperThread } from './blocking-helper.js';
 import { HTTP_ERROR, type HttpRequestMessage, type HttpResponseMessage } from './http-protocol.js';
-import { workerEntryUrl } from './worker-files.js';
+import { compiledModuleUrl } from './compiled-module.js';
 
 export type SyncHttpRequest = Omit<HttpRequestMessage, 'id'>;
 
 export class SyncHttpClient {
-  private readonly helper = new BlockingHelperThread<HttpRequestMessage, HttpResponseMessage>(workerEntryUrl('http-worker'));
+  private readonly helper = new BlockingHelperThread<HttpRequestMessage, HttpResponseMessage>(compiledModuleUrl('lua/http-worker.js'));
 
   /** Runs the request; waits at most `waitLimitMs` (the caller's remaining Lua call time). */
   request(req: SyncHttpRequest, waitLimitMs: number): HttpResponseMessage {

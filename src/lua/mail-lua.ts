@@ -5,10 +5,9 @@
 import { MailUserInitError } from '../mail-user/hooks.js';
 import type { MailUser } from '../mail-user/mail-user.js';
 import type { MailUserService } from '../mail-user/service.js';
-import { bindingModuleUrl } from './bindings/module-url.js';
+import { compiledModuleUrl } from './compiled-module.js';
 import { mailUserBindingData, type MailUserArgData } from './bindings/mail-user-data.js';
 import { LuaScriptError, type LuaStateHandle, type LuaWorkerPool } from './pool.js';
-import { pushNotificationBindingSpec } from './push-notification/module-url.js';
 import { pushNotificationEnabled } from './push-notification/settings.js';
 import { mailHookError } from './lua-convert.js';
 import type { LuaArg, LuaStateOptions, LuaValue } from './types.js';
@@ -44,11 +43,11 @@ export function installMailLua(
         debug: user.settings.mailDebug,
         bindings: [
           {
-            module: bindingModuleUrl('mail-user'),
+            module: compiledModuleUrl('lua/bindings/mail-user.js').href,
             data: mailUserBindingData(user, (name) => settingsLookup(user, name)),
           },
           // push_notification_lua may reuse this state (spec §12.1): it needs its entry point.
-          ...(pushNotificationEnabled(user) ? [pushNotificationBindingSpec()] : []),
+          ...(pushNotificationEnabled(user) ? [{ module: compiledModuleUrl('lua/push-notification/binding.js').href }] : []),
         ],
       };
       const createFailed = (e: unknown): never => {

@@ -14,7 +14,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Logger, logHub } from '../log/logger.js';
-import { workerEntryUrl } from './worker-files.js';
+import { compiledModuleUrl } from './compiled-module.js';
 import {
   DEFAULT_LUA_LIMITS,
   type CallAndCloseResult,
@@ -352,7 +352,7 @@ export class LuaWorkerPool {
   }
 
   private spawn(index: number): WorkerSlot {
-    const worker = new Worker(workerEntryUrl('worker'), { workerData: { warmBindings: [...this.bindingsSeen] } });
+    const worker = new Worker(compiledModuleUrl('lua/worker.js'), { workerData: { warmBindings: [...this.bindingsSeen] } });
     const slot: WorkerSlot = { index, worker, inFlight: null, queue: [], states: new Set(), started: false, spawnedAt: Date.now() };
     worker.on('message', (msg: WorkerMessage) => {
       const current = slot.inFlight;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createServerContext, type CreatedContext } from '../../src/cli/context.js';
 import { defaultSettings } from '../../src/config/index.js';
 import { LuaWorkerPool, type LuaArg, type LuaStateHandle, type LuaStateOptions } from '../../src/lua/index.js';
-import { bindingModuleUrl } from '../../src/lua/bindings/module-url.js';
+import { compiledModuleUrl } from '../../src/lua/compiled-module.js';
 import { mailUserBindingData } from '../../src/lua/bindings/mail-user-data.js';
 import type { MailUser, MailUserParams } from '../../src/mail-user/mail-user.js';
 import { scriptFile } from './helpers.js';
@@ -54,7 +54,7 @@ export function userState(env: MailEnv, user: MailUser, source: string, opts: Pa
     scriptPath: scriptFile(source),
     context: 'mail',
     logPrefix: user.log.prefix,
-    bindings: [{ module: bindingModuleUrl('mail-user'), data: mailUserBindingData(user) }],
+    bindings: [{ module: compiledModuleUrl('lua/bindings/mail-user.js').href, data: mailUserBindingData(user) }],
     ...opts,
   });
 }

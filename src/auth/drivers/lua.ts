@@ -7,7 +7,8 @@
 // thread (§11.4).
 import { fileURLToPath } from 'node:url';
 import { LuaScriptError, type LuaArg, type LuaStateHandle, type LuaValue, type LuaWorkerPool } from '../../lua/index.js';
-import { authRequestArg, type AuthRequestSnapshot } from '../../lua/bindings/auth-request.js';
+import { compiledModuleUrl } from '../../lua/compiled-module.js';
+import { authRequestArg, type AuthRequestSnapshot } from './lua-auth-request.js';
 import { splitStoredPassword } from '../schemes/registry.js';
 import type { AuthDbRequest } from '../request.js';
 import type { AuthDriverModule, DriverContext, PassdbReply, PassdbResultCode, UserdbReply } from './types.js';
@@ -40,14 +41,8 @@ export function parseLuaDbArgs(kind: DbKind, args: string): LuaDbArgs {
   return parsed;
 }
 
-/** URL of the compiled binding module the Lua worker imports (from sources: the dist/ copy). */
-function bindingModuleUrl(): string {
-  const here = import.meta.url;
-  const url = here.endsWith('.ts')
-    ? new URL('../../../dist/src/lua/bindings/auth-request.js', here)
-    : new URL('../../lua/bindings/auth-request.js', here);
-  return url.href;
-}
+/** The `req` binding the Lua worker imports (compiled: workers cannot load .ts). */
+const bindingModuleUrl = () => compiledModuleUrl('auth/drivers/lua-auth-request.js').href;
 
 /** One copy of a db's script, ready to call. */
 interface ReadyState {

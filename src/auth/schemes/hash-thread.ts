@@ -2,24 +2,17 @@
 // schemes only, so logins with SHA-crypt/ARGON2/BLF-CRYPT do not stall IMAP connections and
 // verify in parallel on several cores) and a blocking one for Lua workers, whose
 // req:password_verify must return synchronously (each Lua worker has its own helper).
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BlockingHelperThread } from '../../lua/blocking-helper.js';
+import { compiledModuleUrl } from '../../lua/compiled-module.js';
 import type { HashWorkerReply, HashWorkerRequest } from './hash-protocol.js';
 import type { SchemeContext } from './types.js';
 
 type VerifyResult = Extract<HashWorkerReply, { op: 'verify' }>['result'];
 type Job = DistributiveOmit<HashWorkerRequest, 'id'>;
 
-/** The compiled hash-worker.js (from sources, i.e. under ts-jest: the build output in dist/). */
-function hashWorkerUrl(): URL {
-  const here = import.meta.url;
-  const url = here.endsWith('.ts') ? new URL('../../../dist/src/auth/schemes/hash-worker.js', here) : new URL('./hash-worker.js', here);
-  if (!existsSync(fileURLToPath(url))) throw new Error(`hash worker ${fileURLToPath(url)} is missing: run "npm run build" first`);
-  return url;
-}
+const hashWorkerUrl = () => compiledModuleUrl('auth/schemes/hash-worker.js');
 
 const toBytes = (plain: string | Buffer) => (typeof plain === 'string' ? Buffer.from(plain, 'utf8') : plain);
 

@@ -1,5 +1,5 @@
 -- The `struct auth_request` Lua object of the Lua passdb/userdb (spec §11), installed by
--- src/lua/bindings/auth-request.ts. Dovecot: src/auth/db-lua.c.
+-- src/auth/drivers/lua-auth-request.ts. Dovecot: src/auth/db-lua.c.
 local internal, H = ...
 local checkstring, new_record, wrap_event, emit, source_of =
       internal.checkstring, internal.new_record, internal.wrap_event, internal.emit, internal.source_of

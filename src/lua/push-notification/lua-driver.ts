@@ -3,12 +3,11 @@
 // `file=`, else mail-lua's state of the same session. Transactions run through the
 // `@push_notification_txn` entry installed by ./binding.ts.
 import { mailUserBindingData, type MailUserArgData } from '../bindings/mail-user-data.js';
-import { bindingModuleUrl } from '../bindings/module-url.js';
+import { compiledModuleUrl } from '../compiled-module.js';
 import type { MailUser } from '../../mail-user/mail-user.js';
 import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';
 import type { LuaArg } from '../types.js';
 import { handlerName, type PushTransaction } from './events.js';
-import { pushNotificationBindingSpec } from './module-url.js';
 import type { DriverSetting } from './settings.js';
 
 const SCRIPT_FILE_SETTING = 'push_notification_lua_script_file';
@@ -49,8 +48,8 @@ export class LuaPushDriver {
         logPrefix: user.log.prefix,
         debug: user.settings.mailDebug,
         bindings: [
-          { module: bindingModuleUrl('mail-user'), data: mailUserBindingData(user) },
-          pushNotificationBindingSpec(),
+          { module: compiledModuleUrl('lua/bindings/mail-user.js').href, data: mailUserBindingData(user) },
+          { module: compiledModuleUrl('lua/push-notification/binding.js').href },
         ],
       });
     }

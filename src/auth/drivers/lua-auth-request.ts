@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { LuaMultiReturn } from 'wasmoon';
 import { VarExpandError } from '../../config/var-expand.js';
-import { authVarExpand, parseKeyValues } from '../../auth/var-expand.js';
-import { SyncHashThread } from '../../auth/schemes/hash-thread.js';
-import type { LuaBindingModule } from '../binding.js';
-import { luaChunk } from '../lua-chunks.js';
-import type { LuaBindingArg } from '../types.js';
+import { authVarExpand, parseKeyValues } from '../var-expand.js';
+import { SyncHashThread } from '../schemes/hash-thread.js';
+import type { LuaBindingModule } from '../../lua/binding.js';
+import { luaChunk } from '../../lua/lua-chunks.js';
+import type { LuaBindingArg } from '../../lua/types.js';
 
 export const AUTH_REQUEST_BINDING = 'auth_request';
 
