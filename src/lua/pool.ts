@@ -112,7 +112,7 @@ let nextStateId = 1;
  * A call that has run this long counts as long: new work no longer waits for its worker, and
  * the pool grows (up to lua_max_workers) so that `workers` workers stay free of long calls.
  */
-export const LONG_CALL_MS = 20;
+export const LONG_CALL_MS = 50;
 /** Time a worker may take to start, on top of lua_watchdog_timeout, before the watchdog counts. */
 const STARTUP_ALLOWANCE_MS = 30_000;
 /** The warm spare worker of a pool that may grow is started this long after the pool. */

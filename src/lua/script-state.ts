@@ -47,7 +47,7 @@ const hookPointers = new WeakMap<object, number>();
 const debugRecords = new WeakMap<object, number>();
 const LUA_DEBUG_SIZE = 256;
 /** A call running longer than this is throttled to RUN_SLICE_MS of every RUN_SLICE_MS + PAUSE_MS. */
-const THROTTLE_AFTER_MS = 20;
+const THROTTLE_AFTER_MS = 50;
 const RUN_SLICE_MS = 1;
 const PAUSE_MS = 9;
 const pauseCell = new Int32Array(new SharedArrayBuffer(4));
