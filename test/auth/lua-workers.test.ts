@@ -113,7 +113,7 @@ test('a copy lost with its worker (watchdog) is re-created; the other copy serve
   const results = await Promise.all(Array.from({ length: 6 }, (_, i) => login(auth, `after${i}`)));
   expect(results.every((r) => r.ok)).toBe(true);
   // Re-created in the background (logins meanwhile go to the other copies).
-  for (let i = 0; i < 200 && logs.lines.filter((l) => l.endsWith(': init')).length < 6; i++) await sleep(20);
+  await waitUntil('the lost copies are re-created', () => logs.lines.filter((l) => l.endsWith(': init')).length >= 6);
   expect(logs.lines.filter((l) => l.endsWith(': init'))).toHaveLength(4 + 2);
   await auth.close();
   logs.stop();

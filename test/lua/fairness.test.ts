@@ -8,6 +8,7 @@ import { logHub } from '../../src/log/logger.js';
 import { luaPassdbUserdb } from '../auth/lua-helpers.js';
 import { info } from '../auth/helpers.js';
 import { scriptFile } from './helpers.js';
+import { waitUntil } from '../poll.js';
 import { luaPoolFor } from '../../src/cli/context.js';
 import { parseConfigText } from '../../src/config/index.js';
 
@@ -98,7 +99,7 @@ test('lua_max_workers bounds the growth; its default is 4 × lua_workers', async
         .then(() => (settled = true), () => undefined);
     }
     // The first loop holds worker 0; the pool grows to its bound for the second; the third waits.
-    for (let i = 0; i < 500 && bounded.workerCount < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil('the pool grows', () => bounded.workerCount >= 2);
     expect(bounded.workerCount).toBe(2);
     expect(bounded.maxWorkerCount).toBe(2);
     expect(settled).toBe(false);
