@@ -45,6 +45,8 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'THREAD=REFS',
     'THREAD=ORDEREDSUBJECT',
     'MULTIAPPEND',
+    'URL-PARTIAL',
+    'CATENATE',
     'UNSELECT',
     'CHILDREN',
     'NAMESPACE',

@@ -87,7 +87,12 @@ export interface AppendMessage {
   body: LiteralBody;
   /** Sent as literal8 (APPEND with BINARY, RFC 3516). */
   binary: boolean;
+  /** RFC 4469 CATENATE: the message is made of these parts (`body` is then empty). */
+  catenate?: CatenatePart[];
 }
+
+/** RFC 4469: a TEXT literal or an IMAP URL (RFC 5092) naming a message or part of one. */
+export type CatenatePart = { type: 'text'; body: LiteralBody } | { type: 'url'; url: string };
 
 export interface ListSelection {
   subscribed: boolean;
