@@ -7,6 +7,7 @@ import { applyPartial, parseSectionSpec, readSection } from '../../mime/section.
 import type { CatenatePart } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
 import { loadMimeStructure } from './fetch-mime.js';
+import { AUTHENTICATED, badSyntax, type CommandHandler } from './types.js';
 
 export class BadUrlError extends Error {
   constructor(readonly url: string, message: string) {
@@ -70,3 +71,12 @@ export async function catenateMessage(session: CommandContext, parts: readonly C
   }
   return Buffer.concat(pieces, size);
 }
+
+/**
+ * RFC 4467 URLAUTH needs Dovecot's imap-urlauth service and `imap_urlauth_host`; Dovecot 2.3.19
+ * leaves it off by default (no URLAUTH capability) and answers its commands with this error.
+ */
+const urlauthDisabled = { states: AUTHENTICATED, async run() { return badSyntax('URLAUTH disabled'); } };
+export const GENURLAUTH: CommandHandler<'GENURLAUTH'> = urlauthDisabled;
+export const RESETKEY: CommandHandler<'RESETKEY'> = urlauthDisabled;
+export const URLFETCH: CommandHandler<'URLFETCH'> = urlauthDisabled;

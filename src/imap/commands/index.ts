@@ -1,6 +1,7 @@
 // Every IMAP command's handler, by command name (the parser's ImapCommand['name']).
 import { CAPABILITY, ENABLE, ID, LOGOUT, NOOP, UNAUTHENTICATE } from './any-state.js';
 import { APPEND } from './append.js';
+import { GENURLAUTH, RESETKEY, URLFETCH } from './catenate.js';
 import { COMPRESS } from './compress.js';
 import { COPY, MOVE } from './copy-move.js';
 import { FETCH } from './fetch.js';
@@ -31,6 +32,7 @@ export const HANDLERS: HandlerTable = {
   GETMETADATA, SETMETADATA,
   COMPRESS, SORT, THREAD, UNAUTHENTICATE, CANCELUPDATE, REPLACE,
   GETQUOTAROOT, GETQUOTA, SETQUOTA,
+  GENURLAUTH, RESETKEY, URLFETCH,
 };
 
 /** Extensions that follow the whole session: each gives the hooks it attaches to a new session. */

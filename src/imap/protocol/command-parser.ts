@@ -38,6 +38,10 @@ const PARSERS: Record<string, Parser> = {
   IDLE: noArgs('IDLE'),
   NAMESPACE: noArgs('NAMESPACE'),
   UNAUTHENTICATE: noArgs('UNAUTHENTICATE'),
+  // RFC 4467: Dovecot answers these before looking at their arguments (imap/cmd-genurlauth.c etc.).
+  GENURLAUTH: () => ({ name: 'GENURLAUTH' }),
+  RESETKEY: () => ({ name: 'RESETKEY' }),
+  URLFETCH: () => ({ name: 'URLFETCH' }),
   EXPUNGE: (c) => {
     c.end();
     return { name: 'EXPUNGE', uid: false };

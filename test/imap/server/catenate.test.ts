@@ -91,3 +91,14 @@ test('a URL that cannot be resolved fails the whole APPEND with NO [BADURL]; syn
   expect(status[0]).toBe('* STATUS INBOX (MESSAGES 1)');
   c.close();
 });
+
+test('URLAUTH is not advertised and its commands are refused, as by Dovecot without imap_urlauth_host', async () => {
+  const c = await RawClient.connect(t.port);
+  const caps = (await c.command('l', 'LOGIN alice pw')).pop()!;
+  expect(caps).not.toMatch(/URLAUTH/);
+  expect((await c.command('g', 'GENURLAUTH "imap://alice@h/INBOX/;uid=1;urlauth=anonymous" INTERNAL')).pop()).toBe('g BAD Error in IMAP command GENURLAUTH: URLAUTH disabled.');
+  expect((await c.command('r', 'RESETKEY')).pop()).toBe('r BAD Error in IMAP command RESETKEY: URLAUTH disabled.');
+  expect((await c.command('u', 'URLFETCH foo')).pop()).toBe('u BAD Error in IMAP command URLFETCH: URLAUTH disabled.');
+  expect((await c.command('n', 'NOOP')).pop()).toBe('n OK NOOP completed.');
+  c.close();
+});
