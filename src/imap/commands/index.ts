@@ -18,6 +18,7 @@ import { GETQUOTA, GETQUOTAROOT, SETQUOTA } from './quota.js';
 import { STORE } from './store.js';
 import { THREAD } from './thread.js';
 import { qresyncHooks } from './qresync.js';
+import { imap4rev2Hooks } from './imap4rev2.js';
 import { CANCELUPDATE, contextSearchHooks } from './context-search.js';
 import type { CommandContext, SessionHooks } from './context.js';
 import type { HandlerTable } from './types.js';
@@ -36,4 +37,4 @@ export const HANDLERS: HandlerTable = {
 };
 
 /** Extensions that follow the whole session: each gives the hooks it attaches to a new session. */
-export const SESSION_HOOKS: ReadonlyArray<(session: CommandContext) => SessionHooks> = [qresyncHooks, contextSearchHooks];
+export const SESSION_HOOKS: ReadonlyArray<(session: CommandContext) => SessionHooks> = [qresyncHooks, contextSearchHooks, imap4rev2Hooks];
