@@ -10,3 +10,11 @@ export function imap4rev2Hooks(session: CommandContext): SessionHooks {
     },
   };
 }
+
+/**
+ * Mailbox names travel as UTF-8, not modified UTF-7: after ENABLE UTF8=ACCEPT (RFC 6855 §3) or
+ * ENABLE IMAP4rev2 (RFC 9051 §5.1 and appendix E).
+ */
+export function utf8MailboxNames(session: Pick<CommandContext, 'isEnabled'>): boolean {
+  return session.isEnabled('UTF8=ACCEPT') || session.isEnabled('IMAP4rev2');
+}

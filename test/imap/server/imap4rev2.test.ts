@@ -77,3 +77,18 @@ test('ENABLE IMAP4rev2 while a mailbox is selected drops \\Recent from the selec
   expect((await c.command('f2', `UID FETCH ${uid} FLAGS`))[0]).toMatch(/FLAGS \(\)\)$/);
   c.close();
 });
+
+test('ENABLE IMAP4rev2: mailbox names travel as UTF-8 both ways; IMAP4rev1 sessions still see mUTF-7', async () => {
+  const c = await RawClient.connect(t.port);
+  await c.command('l', 'LOGIN alice pw');
+  await c.command('e', 'ENABLE IMAP4rev2');
+  c.socket.write(Buffer.from('c CREATE "Entwürfe"\r\n', 'utf8'));
+  expect((await c.until((l) => l.startsWith('c '))).pop()).toMatch(/^c OK /);
+  const list = (await c.command('li', 'LIST "" "Entw*"')).map((l) => Buffer.from(l, 'latin1').toString('utf8'));
+  expect(list[0]).toBe('* LIST (\\HasNoChildren) "/" "Entwürfe"');
+  const rev1 = await RawClient.connect(t.port);
+  await rev1.command('l', 'LOGIN alice pw');
+  expect((await rev1.command('li', 'LIST "" "Entw*"'))[0]).toBe('* LIST (\\HasNoChildren) "/" Entw&APw-rfe');
+  rev1.close();
+  c.close();
+});
