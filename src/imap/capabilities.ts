@@ -13,7 +13,7 @@ export interface PreLoginCapabilityInput {
 }
 
 export function preLoginCapabilities(input: PreLoginCapabilityInput): string[] {
-  const caps = ['IMAP4rev1', 'SASL-IR', 'LOGIN-REFERRALS', 'ID', 'ENABLE', 'IDLE', input.literalMinus ? 'LITERAL-' : 'LITERAL+'];
+  const caps = ['IMAP4rev1', 'IMAP4rev2', 'SASL-IR', 'LOGIN-REFERRALS', 'ID', 'ENABLE', 'IDLE', input.literalMinus ? 'LITERAL-' : 'LITERAL+'];
   if (input.starttls) caps.push('STARTTLS');
   // Dovecot: with plaintext auth disabled, LOGINDISABLED and only non-plaintext mechanisms.
   if (input.loginDisabled) caps.push('LOGINDISABLED');
@@ -34,6 +34,7 @@ export interface PostLoginCapabilityInput {
 export function postLoginCapabilities(input: PostLoginCapabilityInput): string[] {
   const builtin = [
     'IMAP4rev1',
+    'IMAP4rev2',
     'SASL-IR',
     'LOGIN-REFERRALS',
     'ID',
@@ -45,6 +46,8 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'THREAD=REFS',
     'THREAD=ORDEREDSUBJECT',
     'MULTIAPPEND',
+    'URL-PARTIAL',
+    'CATENATE',
     'UNSELECT',
     'CHILDREN',
     'NAMESPACE',
@@ -82,5 +85,13 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
   return override.split(/\s+/);
 }
 
-/** Extensions that ENABLE accepts (RFC 5161): the rest are ignored silently. */
-export const ENABLEABLE = new Set(['CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT']);
+/**
+ * Extensions that ENABLE accepts (RFC 5161), upper case as parsed, with the spelling `* ENABLED`
+ * answers; the rest are ignored silently.
+ */
+export const ENABLEABLE = new Map([
+  ['CONDSTORE', 'CONDSTORE'],
+  ['QRESYNC', 'QRESYNC'],
+  ['UTF8=ACCEPT', 'UTF8=ACCEPT'],
+  ['IMAP4REV2', 'IMAP4rev2'],
+]);

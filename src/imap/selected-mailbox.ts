@@ -14,6 +14,8 @@ export interface MessageRef {
 /** What the IMAP layer shows for flag lists: system flags, then keywords (Dovecot's order). */
 export const FLAGS_LIST = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
 
+const NO_UIDS: ReadonlySet<number> = new Set();
+
 export class SelectedMailbox {
   /** UIDs by sequence number − 1, ascending. */
   private uids: number[] = [];
@@ -136,6 +138,12 @@ export class SelectedMailbox {
     return this.readOnly ? this.recentForExamine : this.recent.size;
   }
 
+  /** RFC 9051 (IMAP4rev2 enabled): no \Recent flag, RECENT response or RECENT/NEW/OLD matches. */
+  private recentHidden = false;
+  hideRecent(): void {
+    this.recentHidden = true;
+  }
+
   /** Every UID in sequence order (the engines iterate this). */
   get allUids(): readonly number[] {
     return this.uids;
@@ -162,7 +170,7 @@ export class SelectedMailbox {
   /** Stored flags plus \Recent when this session owns it. */
   flagsOf(uid: number): string[] {
     const stored = this.storedFlagsOf(uid);
-    return this.recent.has(uid) ? [...stored, '\\Recent'] : stored;
+    return this.recent.has(uid) && !this.recentHidden ? [...stored, '\\Recent'] : stored;
   }
 
   storedFlagsOf(uid: number): string[] {
@@ -211,11 +219,11 @@ export class SelectedMailbox {
 
   /** The \Recent UIDs this session owns (the FETCH/SEARCH engines read it). */
   get recentUids(): ReadonlySet<number> {
-    return this.recent;
+    return this.recentHidden ? NO_UIDS : this.recent;
   }
 
   isRecent(uid: number): boolean {
-    return this.recent.has(uid);
+    return !this.recentHidden && this.recent.has(uid);
   }
 
   /** Expunged by someone else, not yet announced: FETCH of it fails, STORE skips it. */
@@ -327,7 +335,7 @@ export class SelectedMailbox {
       this.announcedExists = this.uids.length;
     }
     if (this.recentCount !== this.announcedRecent) {
-      lines.push(`* ${this.recentCount} RECENT\r\n`);
+      if (!this.recentHidden) lines.push(`* ${this.recentCount} RECENT\r\n`);
       this.announcedRecent = this.recentCount;
     }
     return lines;

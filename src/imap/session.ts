@@ -19,6 +19,7 @@ import type { ImapConnection } from './connection.js';
 import { encodeMailboxName, errorLine, parseCommand, taggedLine, type ImapArg, type ImapCommand, type ReaderEvent } from './protocol/index.js';
 import { performance } from 'node:perf_hooks';
 import type { SelectedMailbox } from './selected-mailbox.js';
+import { utf8MailboxNames } from './commands/imap4rev2.js';
 import type tls from 'node:tls';
 
 export type { SessionState, SessionStats } from './commands/context.js';
@@ -224,8 +225,8 @@ export class ImapSession implements CommandContext {
       return;
     }
     const started = performance.now();
-    // RFC 6855 §3: after ENABLE UTF8=ACCEPT mailbox names arrive as UTF-8.
-    const parsed = parseCommand(ev.tag, ev.name, ev.args, { utf8Accept: this.isEnabled('UTF8=ACCEPT') });
+    // RFC 6855 §3, RFC 9051: after ENABLE UTF8=ACCEPT or IMAP4rev2 mailbox names arrive as UTF-8.
+    const parsed = parseCommand(ev.tag, ev.name, ev.args, { utf8Accept: utf8MailboxNames(this) });
     if (!parsed.ok) {
       const e = parsed.error;
       if (e.tag !== null && e.status === 'BAD') {

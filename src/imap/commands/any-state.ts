@@ -85,7 +85,8 @@ export const ENABLE: CommandHandler<'ENABLE'> = {
   async run(session, _tag, cmd) {
     const enabled: string[] = [];
     for (const cap of cmd.capabilities) {
-      if (ENABLEABLE.has(cap) && session.enableExtension(cap as SessionExtension)) enabled.push(cap);
+      const known = ENABLEABLE.get(cap) as SessionExtension | undefined;
+      if (known && session.enableExtension(known)) enabled.push(known);
     }
     session.respond(`* ENABLED${enabled.map((c) => ` ${c}`).join('')}\r\n`);
     return ok('Enabled.');

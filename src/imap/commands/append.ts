@@ -7,14 +7,27 @@ import { imapMessageSize, parseMessage } from '../../mime/parser.js';
 import type { MimePart } from '../../mime/types.js';
 import type { AppendInput, StagedBody } from '../../storage/types.js';
 import type { AppendMessage } from '../protocol/index.js';
-import { formatNumberSet } from '../protocol/index.js';
+import { APPEND_TOO_BIG_TEXT, BufferLiteral, formatNumberSet } from '../protocol/index.js';
+import { BadUrlError, catenateMessage, CatenateTooBigError } from './catenate.js';
 import { AUTHENTICATED, no, ok, type CommandHandler } from './types.js';
 
 export const APPEND: CommandHandler<'APPEND'> = {
   states: AUTHENTICATED,
   async run(session, _tag, cmd) {
     try {
-      if (cmd.messages.some((m) => m.body.size === 0)) return no("Can't save a zero byte message.");
+      // Dovecot refuses an empty literal but stores an empty CATENATE result.
+      if (cmd.messages.some((m) => !m.catenate && m.body.size === 0)) return no("Can't save a zero byte message.");
+      // RFC 4469 §5: every URL is resolved before anything is saved; one bad URL fails the APPEND.
+      for (const m of cmd.messages) {
+        if (!m.catenate) continue;
+        try {
+          m.body = new BufferLiteral(await catenateMessage(session, m.catenate, session.settings.mail_max_message_size));
+        } catch (err) {
+          if (err instanceof BadUrlError) return no(err.message, `BADURL ${err.url}`);
+          if (err instanceof CatenateTooBigError) return no(APPEND_TOO_BIG_TEXT, 'TOOBIG');
+          throw err;
+        }
+      }
       const view = session.selected;
       const intoSelected = view !== null && view.name === cmd.mailbox && !view.readOnly;
       const store = session.store;
@@ -39,7 +52,10 @@ export const APPEND: CommandHandler<'APPEND'> = {
         if (!saved) for (const i of inputs) if (isStaged(i.content)) await i.content.discard();
       }
     } finally {
-      for (const m of cmd.messages) await m.body.dispose();
+      for (const m of cmd.messages) {
+        await m.body.dispose();
+        for (const part of m.catenate ?? []) if (part.type === 'text') await part.body.dispose();
+      }
     }
   },
 };

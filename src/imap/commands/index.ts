@@ -1,6 +1,7 @@
 // Every IMAP command's handler, by command name (the parser's ImapCommand['name']).
 import { CAPABILITY, ENABLE, ID, LOGOUT, NOOP, UNAUTHENTICATE } from './any-state.js';
 import { APPEND } from './append.js';
+import { GENURLAUTH, RESETKEY, URLFETCH } from './catenate.js';
 import { COMPRESS } from './compress.js';
 import { COPY, MOVE } from './copy-move.js';
 import { FETCH } from './fetch.js';
@@ -17,6 +18,7 @@ import { GETQUOTA, GETQUOTAROOT, SETQUOTA } from './quota.js';
 import { STORE } from './store.js';
 import { THREAD } from './thread.js';
 import { qresyncHooks } from './qresync.js';
+import { imap4rev2Hooks } from './imap4rev2.js';
 import { CANCELUPDATE, contextSearchHooks } from './context-search.js';
 import type { CommandContext, SessionHooks } from './context.js';
 import type { HandlerTable } from './types.js';
@@ -31,7 +33,8 @@ export const HANDLERS: HandlerTable = {
   GETMETADATA, SETMETADATA,
   COMPRESS, SORT, THREAD, UNAUTHENTICATE, CANCELUPDATE, REPLACE,
   GETQUOTAROOT, GETQUOTA, SETQUOTA,
+  GENURLAUTH, RESETKEY, URLFETCH,
 };
 
 /** Extensions that follow the whole session: each gives the hooks it attaches to a new session. */
-export const SESSION_HOOKS: ReadonlyArray<(session: CommandContext) => SessionHooks> = [qresyncHooks, contextSearchHooks];
+export const SESSION_HOOKS: ReadonlyArray<(session: CommandContext) => SessionHooks> = [qresyncHooks, contextSearchHooks, imap4rev2Hooks];

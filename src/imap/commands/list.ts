@@ -1,6 +1,7 @@
 // LIST (RFC 3501 §6.3.8, RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE,
 // RFC 3348 CHILDREN) and LSUB (§6.3.9). Attributes as Dovecot lists them: \HasChildren or
 // \HasNoChildren always, \Noselect for placeholders, special-use flags, \Subscribed when asked.
+import { utf8MailboxNames } from './imap4rev2.js';
 import type { MailboxInfo } from '../../storage/types.js';
 import { compileMailboxPattern, formatMailbox, joinReferenceAndPattern, type MailboxMatcher } from '../protocol/index.js';
 import { mailboxAstring, statusLine } from './mailboxes.js';
@@ -57,7 +58,7 @@ export const LIST: CommandHandler<'LIST'> = {
       let extra = '';
       if (sel.recursiveMatch && sel.subscribed && !subscribed.has(name)) extra = ' ("CHILDINFO" ("SUBSCRIBED"))';
       else if (sel.recursiveMatch && sel.subscribed && [...subscribed].some((s) => s.startsWith(name + sep))) extra = ' ("CHILDINFO" ("SUBSCRIBED"))';
-      session.respond(`* LIST (${attrs.join(' ')}) ${quotedSep} ${mailboxAstring(name, session.isEnabled('UTF8=ACCEPT'))}${extra}\r\n`);
+      session.respond(`* LIST (${attrs.join(' ')}) ${quotedSep} ${mailboxAstring(name, utf8MailboxNames(session))}${extra}\r\n`);
       // RFC 5819: STATUS follows the LIST line of each selectable mailbox.
       if (wantStatus && info && !info.noselect) {
         if (wantStatus.includes('HIGHESTMODSEQ')) session.enableExtension('CONDSTORE');
@@ -90,7 +91,7 @@ export const LSUB: CommandHandler<'LSUB'> = {
       // RFC 3501 §6.3.9: with `%`, an unsubscribed parent of a subscribed match is \Noselect.
       for (const parent of parents(name, sep)) if (matcher.matches(parent) && !lines.has(parent)) lines.set(parent, '\\Noselect');
     }
-    for (const name of [...lines.keys()].sort()) session.respond(`* LSUB (${lines.get(name)}) ${quotedSep} ${mailboxAstring(name, session.isEnabled('UTF8=ACCEPT'))}\r\n`);
+    for (const name of [...lines.keys()].sort()) session.respond(`* LSUB (${lines.get(name)}) ${quotedSep} ${mailboxAstring(name, utf8MailboxNames(session))}\r\n`);
     return ok('Lsub completed.');
   },
 };

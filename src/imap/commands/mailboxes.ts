@@ -1,6 +1,7 @@
 // Mailbox management in the authenticated state: CREATE (RFC 3501 §6.3.3, RFC 6154 USE), DELETE
 // (§6.3.4), RENAME (§6.3.5), SUBSCRIBE/UNSUBSCRIBE (§6.3.6-7), NAMESPACE (RFC 2342), STATUS (§6.3.10,
 // RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE).
+import { utf8MailboxNames } from './imap4rev2.js';
 import type { MailboxInfo, MailboxStatus } from '../../storage/types.js';
 import { encodeMailboxName, formatAstring, formatMailbox, type StatusItem } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
@@ -122,7 +123,7 @@ export function statusLine(session: CommandContext, name: string, s: MailboxStat
         return `APPENDLIMIT ${session.settings.mail_max_message_size > 0 ? session.settings.mail_max_message_size : 'NIL'}`;
     }
   });
-  return `* STATUS ${mailboxAstring(name, session.isEnabled('UTF8=ACCEPT'))} (${values.join(' ')})\r\n`;
+  return `* STATUS ${mailboxAstring(name, utf8MailboxNames(session))} (${values.join(' ')})\r\n`;
 }
 
 const STATUS_ORDER: readonly StatusItem[] = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE', 'APPENDLIMIT', 'MAILBOXID'];

@@ -1,6 +1,7 @@
 // GETMETADATA / SETMETADATA (RFC 5464), only with `imap_metadata = yes` as in Dovecot. Mailbox ""
 // is the server; entries are /private/... or /shared/...; limits imap_metadata_max_value_size
 // ([METADATA MAXSIZE n]) and imap_metadata_max_entries ([METADATA TOOMANY]).
+import { utf8MailboxNames } from './imap4rev2.js';
 import { StorageError, type MetadataEntry } from '../../storage/types.js';
 import { formatAstring, formatString } from '../protocol/index.js';
 import { mailboxAstring } from './mailboxes.js';
@@ -35,7 +36,7 @@ export const GETMETADATA: CommandHandler<'GETMETADATA'> = {
     });
     if (shown.length > 0) {
       const items = shown.map(([e, v]) => `${formatAstring(e)} ${v === null ? 'NIL' : formatString(v)}`);
-      session.respond(`* METADATA ${cmd.mailbox === '' ? '""' : mailboxAstring(cmd.mailbox, session.isEnabled('UTF8=ACCEPT'))} (${items.join(' ')})\r\n`);
+      session.respond(`* METADATA ${cmd.mailbox === '' ? '""' : mailboxAstring(cmd.mailbox, utf8MailboxNames(session))} (${items.join(' ')})\r\n`);
     }
     if (longest > 0) return ok('Getmetadata completed.', `METADATA LONGENTRIES ${longest}`);
     return ok('Getmetadata completed.');

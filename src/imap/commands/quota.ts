@@ -3,6 +3,7 @@
 // STORAGE (KiB) and MESSAGE resources of the `*` quota_rule (userdb field or plugin setting) that
 // storage enforces. A resource without a limit is left out. SETQUOTA is refused as Dovecot does
 // for a normal user.
+import { utf8MailboxNames } from './imap4rev2.js';
 import { quotaLimitsFromRule } from '../../mail-user/quota-rule.js';
 import { formatAstring } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
@@ -32,7 +33,7 @@ export const GETQUOTAROOT: CommandHandler<'GETQUOTAROOT'> = {
   async run(session, _tag, cmd) {
     const root = rootName(session);
     // Dovecot names the root even for a mailbox that does not exist.
-    session.respond(`* QUOTAROOT ${mailboxAstring(cmd.mailbox, session.isEnabled('UTF8=ACCEPT'))} ${formatAstring(root)}\r\n`, quotaLine(session, root));
+    session.respond(`* QUOTAROOT ${mailboxAstring(cmd.mailbox, utf8MailboxNames(session))} ${formatAstring(root)}\r\n`, quotaLine(session, root));
     return ok('Getquotaroot completed.');
   },
 };

@@ -77,6 +77,12 @@ export const SEARCH: CommandHandler<'SEARCH'> = {
     // The connection closed during a pause (its store may be closed too): nobody to answer.
     if (result === null) return null;
     if (result.highestModseq !== null) session.enableExtension('CONDSTORE');
+    // RFC 9051 §6.4.4: in IMAP4rev2 a SEARCH without RETURN answers ESEARCH with ALL.
+    if (cmd.returnOptions === null && session.isEnabled('IMAP4rev2')) {
+      const line = formatEsearch(tag, cmd.uid, result.numbers, [], result.highestModseq, result.modseqs);
+      if (line) session.respond(line);
+      return ok('Search completed.');
+    }
     if (cmd.returnOptions === null) {
       session.respond(formatSearchResponse(result.numbers, result.highestModseq));
       return ok('Search completed.');

@@ -20,12 +20,15 @@ async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMIN
   // The mailbox row only (status() would aggregate over every message again for one number).
   const uidNext = Math.max(view.uidNext, session.store.getMailboxById(view.id)?.uidNext ?? 0);
   const w = (line: string) => session.respond(line + '\r\n');
+  // RFC 9051 §6.3.2 and appendix E: no RECENT response and no UNSEEN response code in IMAP4rev2.
+  const rev2 = session.isEnabled('IMAP4rev2');
+  if (rev2) view.hideRecent();
   w(`* FLAGS (${view.flagList()})`);
   w(`* OK [PERMANENTFLAGS (${view.permanentFlagList()})] ${readOnly ? 'Read-only mailbox.' : 'Flags permitted.'}`);
   w(`* ${view.count} EXISTS`);
-  w(`* ${view.recentCount} RECENT`);
+  if (!rev2) w(`* ${view.recentCount} RECENT`);
   const firstUnseen = view.firstUnseenAtOpen;
-  if (firstUnseen > 0) w(`* OK [UNSEEN ${firstUnseen}] First unseen.`);
+  if (firstUnseen > 0 && !rev2) w(`* OK [UNSEEN ${firstUnseen}] First unseen.`);
   w(`* OK [UIDVALIDITY ${view.uidValidity}] UIDs valid`);
   w(`* OK [UIDNEXT ${uidNext}] Predicted next UID`);
   // Dovecot leaves it out only while its index does not track modseqs; Roost always tracks them.

@@ -1,8 +1,8 @@
 // Turns a reader command (tag, name, argument tree) into a typed `ImapCommand`, or a protocol
 // error value (`BAD <reason>`; `NO` for an invalid mUTF-7 name as in Dovecot).
-import type { ImapArg, ProtocolError } from './args.js';
+import { argToAstring, type ImapArg, type ProtocolError } from './args.js';
 import { ArgCursor, CommandSyntaxError, decodeMailbox, decodePattern, fail, INVALID_ARGUMENTS, parseFlag, parseNumber, type ParseOptions } from './arg-cursor.js';
-import type { AppendMessage, ImapCommand, QresyncParams, ListReturn, ListSelection, MetadataDepth, StatusItem, StoreAction } from './commands.js';
+import type { AppendMessage, CatenatePart, ImapCommand, QresyncParams, ListReturn, ListSelection, MetadataDepth, StatusItem, StoreAction } from './commands.js';
 import { disposeSpooled } from './command-reader.js';
 import { parseImapDateTime } from './datetime.js';
 import { parseFetchAttributes, parsePreview } from './fetch-parser.js';
@@ -38,6 +38,10 @@ const PARSERS: Record<string, Parser> = {
   IDLE: noArgs('IDLE'),
   NAMESPACE: noArgs('NAMESPACE'),
   UNAUTHENTICATE: noArgs('UNAUTHENTICATE'),
+  // RFC 4467: Dovecot answers these before looking at their arguments (imap/cmd-genurlauth.c etc.).
+  GENURLAUTH: () => ({ name: 'GENURLAUTH' }),
+  RESETKEY: () => ({ name: 'RESETKEY' }),
+  URLFETCH: () => ({ name: 'URLFETCH' }),
   EXPUNGE: (c) => {
     c.end();
     return { name: 'EXPUNGE', uid: false };
@@ -313,6 +317,9 @@ function parseAppendMessage(c: ArgCursor): AppendMessage {
       c.next();
     }
     let literal = c.next();
+    if (literal.type === 'atom' && literal.value.toUpperCase() === 'CATENATE') {
+      return { flags, internalDate, body: new BufferLiteral(Buffer.alloc(0)), binary: false, catenate: parseCatenateParts(c.list()) };
+    }
     // RFC 6855 §4: `UTF8 (~{n}...)` carries a message with UTF-8 headers (only after ENABLE).
     if (literal.type === 'atom' && literal.value.toUpperCase() === 'UTF8') {
       if (!c.options.utf8Accept) fail('UTF8 APPEND without ENABLE UTF8=ACCEPT');
@@ -324,6 +331,22 @@ function parseAppendMessage(c: ArgCursor): AppendMessage {
     if (literal.type === 'spooled') return { flags, internalDate, body: literal.body, binary: literal.binary };
     fail(INVALID_ARGUMENTS);
   }
+}
+
+// RFC 4469: CATENATE (1*(TEXT literal / URL astring)), Dovecot's texts (imap/cmd-append.c).
+function parseCatenateParts(items: ImapArg[]): CatenatePart[] {
+  if (items.length === 0) fail('Empty CATENATE list');
+  const parts: CatenatePart[] = [];
+  for (let i = 0; i < items.length; i += 2) {
+    const kind = items[i];
+    const value = items[i + 1];
+    const word = kind?.type === 'atom' ? kind.value.toUpperCase() : '';
+    if (word === 'TEXT' && value?.type === 'literal') parts.push({ type: 'text', body: new BufferLiteral(value.data) });
+    else if (word === 'TEXT' && value?.type === 'spooled') parts.push({ type: 'text', body: value.body });
+    else if (word === 'URL' && (value?.type === 'string' || value?.type === 'atom' || value?.type === 'literal')) parts.push({ type: 'url', url: argToAstring(value)! });
+    else fail(INVALID_ARGUMENTS);
+  }
+  return parts;
 }
 
 function parseFetch(c: ArgCursor, uid: boolean): ImapCommand {

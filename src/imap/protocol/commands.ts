@@ -87,7 +87,12 @@ export interface AppendMessage {
   body: LiteralBody;
   /** Sent as literal8 (APPEND with BINARY, RFC 3516). */
   binary: boolean;
+  /** RFC 4469 CATENATE: the message is made of these parts (`body` is then empty). */
+  catenate?: CatenatePart[];
 }
+
+/** RFC 4469: a TEXT literal or an IMAP URL (RFC 5092) naming a message or part of one. */
+export type CatenatePart = { type: 'text'; body: LiteralBody } | { type: 'url'; url: string };
 
 export interface ListSelection {
   subscribed: boolean;
@@ -161,6 +166,10 @@ export type ImapCommand =
   | { name: 'SORT'; uid: boolean; program: SortCriterion[]; charset: string; returnOptions: SearchReturnOption[] | null; partial: PartialRange | null; criteria: SearchKey }
   /** RFC 5267 §4.3 CANCELUPDATE "tag" ... */
   | { name: 'CANCELUPDATE'; tags: string[] }
+  /** RFC 4467 URLAUTH commands, refused as Dovecot does without imap_urlauth_host. */
+  | { name: 'GENURLAUTH' }
+  | { name: 'RESETKEY' }
+  | { name: 'URLFETCH' }
   /** RFC 5256 THREAD. */
   | { name: 'THREAD'; uid: boolean; algorithm: ThreadAlgorithm; charset: string; criteria: SearchKey }
   /** RFC 9208 §4.2-4.4 (Dovecot 2.3's QUOTA). */

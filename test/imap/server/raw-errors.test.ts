@@ -12,7 +12,7 @@ afterAll(async () => t.stop());
 
 test('greeting carries the pre-login capabilities', async () => {
   const c = await RawClient.connect(t.port);
-  expect(c.greeting).toBe('* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS AUTH=PLAIN] Roost ready.');
+  expect(c.greeting).toBe('* OK [CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS AUTH=PLAIN] Roost ready.');
   const r = await c.command('a', 'LOGIN alice pw');
   expect(r[r.length - 1]).toMatch(/^a OK \[CAPABILITY IMAP4rev1 .*MOVE.*METADATA\] Logged in$/);
   const bye = await c.command('z', 'LOGOUT');

@@ -110,13 +110,13 @@ describe('a non-local client without TLS (trust check injected)', () => {
 
   test('LOGINDISABLED until STARTTLS', async () => {
     const c = await RawClient.connect(t.port);
-    expect(c.greeting).toBe('* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS LOGINDISABLED] Roost ready.');
+    expect(c.greeting).toBe('* OK [CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS LOGINDISABLED] Roost ready.');
     expect(await c.command('a', 'LOGIN alice pw')).toEqual(['a NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.']);
     expect(await c.command('b', `AUTHENTICATE PLAIN ${b64('\0alice\0pw')}`)).toEqual(['b NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.']);
     await c.command('c', 'STARTTLS');
     await c.startTls();
     const caps = await c.command('d', 'CAPABILITY');
-    expect(caps[0]).toBe('* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN');
+    expect(caps[0]).toBe('* CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN');
     expect((await c.command('e', 'LOGIN alice pw')).pop()).toMatch(/^e OK \[CAPABILITY .*\] Logged in$/);
     c.close();
   });
