@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Logger, logHub } from '../log/logger.js';
 import { workerEntryUrl } from './worker-files.js';
+import type { LuaSystemPolicy } from './stdlib/policy.js';
 import {
   DEFAULT_LUA_LIMITS,
   type CallAndCloseResult,
@@ -32,6 +33,8 @@ export interface LuaPoolSettings {
   memoryLimitBytes?: number;
   /** `lua_watchdog_timeout` in ms: a worker with pending work that answers nothing for this long is replaced. */
   watchdogTimeoutMs?: number;
+  /** `lua_read_paths`, `lua_write_paths`, `lua_allow_commands`; default unrestricted (Dovecot's). */
+  system?: LuaSystemPolicy;
 }
 
 /** A failure of a Lua state; `phase` tells load/init/call/deinit/lost (worker replaced). */
@@ -74,6 +77,7 @@ export class LuaWorkerPool {
   private slots: WorkerSlot[] = [];
   private nextRequestId = 1;
   private readonly limits: LuaLimits;
+  private readonly system: LuaSystemPolicy | undefined;
   private readonly watchdogTimeoutMs: number;
   private readonly watchdog: NodeJS.Timeout;
   private stateSlot = new Map<number, WorkerSlot>();
@@ -84,6 +88,7 @@ export class LuaWorkerPool {
       callTimeoutMs: settings.callTimeoutMs ?? DEFAULT_LUA_LIMITS.callTimeoutMs,
       memoryLimitBytes: settings.memoryLimitBytes ?? DEFAULT_LUA_LIMITS.memoryLimitBytes,
     };
+    this.system = settings.system;
     this.watchdogTimeoutMs = settings.watchdogTimeoutMs ?? Math.max(30_000, 3 * this.limits.callTimeoutMs);
     const count = Math.max(1, settings.workers ?? availableParallelism());
     for (let i = 0; i < count; i++) this.slots.push(this.spawn(i));
@@ -215,7 +220,7 @@ export class LuaWorkerPool {
   }
 
   private spawn(index: number): WorkerSlot {
-    const worker = new Worker(workerEntryUrl('worker'));
+    const worker = new Worker(workerEntryUrl('worker'), { workerData: { system: this.system } });
     const slot: WorkerSlot = { index, worker, pending: new Map(), states: new Set(), lastProgress: Date.now() };
     worker.on('message', (msg: WorkerMessage) => {
       if (msg.kind === 'log') {

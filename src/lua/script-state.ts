@@ -9,6 +9,8 @@ import { skipShebang, type ScriptSourceCache } from './script-source.js';
 import type { ChunkCache } from './chunk-cache.js';
 import type { SyncHttpClient } from './http-sync.js';
 import type { HostFunctions, LuaBindingContext, LuaBindingModule } from './binding.js';
+import { SystemHost } from './stdlib/system-host.js';
+import { UNRESTRICTED_POLICY, type LuaSystemPolicy } from './stdlib/policy.js';
 import type { LuaArg, LuaFailurePhase, LuaLimits, LuaLogRecord, LuaStateOptions, LuaValue } from './types.js';
 
 export class LuaScriptFailure extends Error {
@@ -28,7 +30,18 @@ export interface StateServices {
   http: SyncHttpClient;
   log(record: LuaLogRecord): void;
   loadBinding(moduleUrl: string): Promise<LuaBindingModule>;
+  /** What io/os/require may touch on the real system (lua_read_paths, ...); default unrestricted. */
+  system?: LuaSystemPolicy;
 }
+
+/** Built-in equivalents of C modules (package.preload in stdlib.lua): module name → chunk file. */
+const BUILTIN_MODULES: Readonly<Record<string, string>> = {
+  cjson: 'cjson.lua',
+  'cjson.safe': 'cjson.lua',
+  ltn12: 'luasocket/ltn12.lua',
+  'socket.url': 'luasocket/url.lua',
+  'socket.http': 'socket-http.lua',
+};
 
 /** Instructions between two deadline checks of the count hook. */
 const HOOK_INSTRUCTION_COUNT = 10000;
@@ -58,6 +71,7 @@ export class LuaScriptState {
   private lazyChunks: Map<string, { chunk: LuaChunk; host?: HostFunctions; data?: LuaArg }> | undefined;
   private deadline = Infinity;
   private closed = false;
+  private system: SystemHost | undefined;
 
   private constructor(
     private readonly rt: LuaRuntime,
@@ -78,6 +92,7 @@ export class LuaScriptState {
     try {
       state.lua.luaL_openlibs(state.L);
       state.installHook();
+      state.installStdlib();
       state.installPrelude();
       const chunkRef = state.loadScript();
       for (const spec of options.bindings ?? []) {
@@ -160,6 +175,7 @@ export class LuaScriptState {
       running = previous;
       this.rt.unregister(this.hostIds);
       this.releaseAccount();
+      this.system?.dispose();
     }
   }
 
@@ -210,6 +226,44 @@ export class LuaScriptState {
     this.deadline = Date.now() + TIMEOUT_GRACE_MS;
     pushString(this.lua, L, `Lua script exceeded lua_call_timeout (${this.limits.callTimeoutMs} ms)`);
     this.lua.lua_error(L);
+  }
+
+  /** io, os, loadfile/dofile and package on the real system (src/lua/chunks/stdlib.lua). */
+  private installStdlib(): void {
+    const { lua, L } = this;
+    this.system = new SystemHost({
+      lua,
+      policy: this.services.system ?? UNRESTRICTED_POLICY,
+      remainingMs: () => this.deadline - Date.now(),
+      loadChunk: (L2, code, chunkName, mode) => this.loadChunk(code, chunkName, mode, L2),
+    });
+    const host: HostFunctions = {
+      ...this.system.functions(),
+      http_check_url: (url: string) => checkUrl(url),
+      http_submit: (...a: Array<string | number>) => this.httpSubmit(a),
+    };
+    // load_builtin(name): the chunk of a built-in module, called as chunk(H, name, ...)
+    const loadBuiltin = rawHost((L2: number) => {
+      const file = BUILTIN_MODULES[readString(lua, L2, 1)];
+      if (file === undefined) {
+        pushString(lua, L2, 'unknown built-in module');
+        return lua.lua_error(L2);
+      }
+      const chunk = luaChunk(file);
+      if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L2) !== 0) return lua.lua_error(L2);
+      return 1;
+    });
+    const chunk = luaChunk('stdlib.lua');
+    if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't') !== 0) {
+      throw new LuaScriptFailure('load', `stdlib: ${readString(lua, L, -1)}`);
+    }
+    this.pushHostTable(host);
+    const id = this.rt.register(loadBuiltin);
+    this.hostIds.push(id);
+    this.rt.pushHost(L, id);
+    if (lua.lua_pcallk(L, 2, 0, 0, 0, null) !== 0) {
+      throw new LuaScriptFailure('load', `stdlib: ${readString(lua, L, -1)}`);
+    }
   }
 
   private installPrelude(): void {
