@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { dirname, basename, join, resolve, sep } from 'node:path';
 
 export interface LuaSystemPolicy {
-  /** Directories (and everything below) Lua may read; `/` = everything, empty = nothing. */
+  /** Directories (and everything below) Lua may read; `/` = everything, empty = nothing (but writePaths). */
   readPaths: string[];
   /** Directories Lua may create, write, rename and remove files in. */
   writePaths: string[];
@@ -45,8 +45,9 @@ export class PathGuard {
     this.everythingWritable = policy.writePaths.some((d) => resolve(d) === sep);
   }
 
+  /** Readable: below lua_read_paths or lua_write_paths (a script reads back what it may write). */
   mayRead(path: string): boolean {
-    return this.everythingReadable || inside(path, this.policy.readPaths);
+    return this.everythingReadable || this.everythingWritable || inside(path, this.policy.readPaths) || inside(path, this.policy.writePaths);
   }
 
   mayWrite(path: string): boolean {
