@@ -2,7 +2,7 @@
 // Lifecycle: create (load) → register `dovecot` + bindings → init (main chunk, script_init)
 // → hook calls → close (script_deinit, lua_close).
 import { LUA_REGISTRYINDEX, LuaEventMasks, LuaMultiReturn, type LuaFactory, type LuaWasm } from 'wasmoon';
-import { LuaRuntime, rawHost } from './lua-runtime.js';
+import { LuaRuntime, rawHost, type HostFunction } from './lua-runtime.js';
 import { LAZY_CHUNK_FILES, luaChunk, type LuaChunk } from './lua-chunks.js';
 import { isBindingArg, pushString, pushValue, rawModule, readString, readValue } from './lua-stack.js';
 import { skipShebang, type ScriptSourceCache } from './script-source.js';
@@ -228,20 +228,32 @@ export class LuaScriptState {
     this.lua.lua_error(L);
   }
 
-  /** io, os, loadfile/dofile and package on the real system (src/lua/chunks/stdlib.lua). */
+  /**
+   * io, os, loadfile/dofile and package on the real system: stdlib.lua installs stubs; the first
+   * use loads system.lua with its host functions (`load_system()` returns chunk, H, load_builtin).
+   */
   private installStdlib(): void {
     const { lua, L } = this;
-    this.system = new SystemHost({
-      lua,
-      policy: this.services.system ?? UNRESTRICTED_POLICY,
-      remainingMs: () => this.deadline - Date.now(),
-      loadChunk: (L2, code, chunkName, mode) => this.loadChunk(code, chunkName, mode, L2),
+    const loadSystem = rawHost((L2: number) => {
+      this.system ??= new SystemHost({
+        lua,
+        policy: this.services.system ?? UNRESTRICTED_POLICY,
+        remainingMs: () => this.deadline - Date.now(),
+        loadChunk: (L3, code, chunkName, mode) => this.loadChunk(code, chunkName, mode, L3),
+      });
+      const chunk = luaChunk('system.lua');
+      if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L2) !== 0) return lua.lua_error(L2);
+      this.pushHostTable(
+        {
+          ...this.system.functions(),
+          http_check_url: (url: string) => checkUrl(url),
+          http_submit: (...a: Array<string | number>) => this.httpSubmit(a),
+        },
+        L2,
+      );
+      this.pushHost(L2, loadBuiltin);
+      return 3;
     });
-    const host: HostFunctions = {
-      ...this.system.functions(),
-      http_check_url: (url: string) => checkUrl(url),
-      http_submit: (...a: Array<string | number>) => this.httpSubmit(a),
-    };
     // load_builtin(name): the chunk of a built-in module, called as chunk(H, name, ...)
     const loadBuiltin = rawHost((L2: number) => {
       const file = BUILTIN_MODULES[readString(lua, L2, 1)];
@@ -257,13 +269,17 @@ export class LuaScriptState {
     if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't') !== 0) {
       throw new LuaScriptFailure('load', `stdlib: ${readString(lua, L, -1)}`);
     }
-    this.pushHostTable(host);
-    const id = this.rt.register(loadBuiltin);
-    this.hostIds.push(id);
-    this.rt.pushHost(L, id);
-    if (lua.lua_pcallk(L, 2, 0, 0, 0, null) !== 0) {
+    this.pushHost(L, loadSystem);
+    if (lua.lua_pcallk(L, 1, 0, 0, 0, null) !== 0) {
       throw new LuaScriptFailure('load', `stdlib: ${readString(lua, L, -1)}`);
     }
+  }
+
+  /** Pushes one host function of this state. */
+  private pushHost(L: number, fn: HostFunction): void {
+    const id = this.rt.register(fn);
+    this.hostIds.push(id);
+    this.rt.pushHost(L, id);
   }
 
   private installPrelude(): void {

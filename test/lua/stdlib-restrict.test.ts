@@ -4,6 +4,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError, parseConfigText } from '../../src/config/index.js';
+import { luaPoolFor } from '../../src/cli/context.js';
 import { LuaWorkerPool } from '../../src/lua/index.js';
 import { logHub } from '../../src/log/logger.js';
 import { evalLua } from './helpers.js';
@@ -109,4 +111,21 @@ test('lua_allow_commands = no: popen and execute refuse, os.execute() reports no
 test('the default is unrestricted, as in Dovecot', async () => {
   const r = await evalLua(unrestricted, `return io.open(${lua(join(outside, 'key'))}):read("a"), os.execute()`, 2);
   expect(r).toEqual(['secret', true]);
+});
+
+test('the settings: defaults, lists of absolute paths, `none`, and a relative path refused', async () => {
+  const defaults = parseConfigText('', 'x.conf').settings;
+  expect([defaults.lua_read_paths, defaults.lua_write_paths, defaults.lua_allow_commands]).toEqual([['/'], ['/'], true]);
+  const set = parseConfigText(`lua_read_paths = ${readable} /usr/share/lua\nlua_write_paths = none\nlua_allow_commands = no\n`, 'x.conf').settings;
+  expect([set.lua_read_paths, set.lua_write_paths, set.lua_allow_commands]).toEqual([[readable, '/usr/share/lua'], [], false]);
+  expect(() => parseConfigText('lua_write_paths = logs\n', 'x.conf')).toThrow(ConfigError);
+  expect(() => parseConfigText('lua_write_paths = logs\n', 'x.conf')).toThrow(/lua_write_paths: logs is not an absolute path/);
+  // the configured pool applies them: nothing is writable, commands are off
+  const configured = luaPoolFor(set);
+  try {
+    const r = await evalLua(configured, `return select(2, io.open(${lua(join(writable, 'x'))}, "w")), io.open(${lua(join(readable, 'settings.json'))}):read("a"), os.execute()`, 3);
+    expect(r).toEqual([`${join(writable, 'x')}: Permission denied (lua_write_paths)`, '{"a":1}', false]);
+  } finally {
+    await configured.close();
+  }
 });
