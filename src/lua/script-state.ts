@@ -238,6 +238,7 @@ export class LuaScriptState {
       this.system ??= new SystemHost({
         lua,
         policy: this.services.system ?? UNRESTRICTED_POLICY,
+        memoryLimitBytes: this.limits.memoryLimitBytes,
         remainingMs: () => this.deadline - Date.now(),
         loadChunk: (L3, code, chunkName, mode) => this.loadChunk(code, chunkName, mode, L3),
       });

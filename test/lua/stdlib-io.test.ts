@@ -133,3 +133,34 @@ test('a file left open is closed when the state closes (its data is there)', asy
   expect(existsSync(path)).toBe(true);
   expect(readFileSync(path, 'utf8')).toBe('kept');
 });
+
+describe('limits', () => {
+  let limited: LuaWorkerPool;
+  beforeAll(() => {
+    limited = new LuaWorkerPool({ workers: 1, callTimeoutMs: 600, memoryLimitBytes: 4 * 1024 * 1024 });
+  });
+  afterAll(() => limited.close());
+
+  test('reading more than lua_memory_limit fails as a memory error; the state goes on', async () => {
+    const big = join(dir, 'big.bin');
+    writeFileSync(big, Buffer.alloc(6 * 1024 * 1024, 0x61));
+    const r = await evalLua(limited, [
+      `local f = io.open(${lua(big)}, "rb")`,
+      'local ok, err = pcall(f.read, f, "a")',
+      'local ok2, err2 = pcall(f.read, f, 5 * 1024 * 1024)',
+      'local head = f:read(3)',
+      'f:close()',
+      'return ok, err, ok2, err2, head',
+    ].join('\n'), 5);
+    expect(r).toEqual([false, 'not enough memory', false, 'not enough memory', 'aaa']);
+  });
+
+  test('a command still running at lua_call_timeout is killed, and the call fails with the timeout', async () => {
+    const marker = join(dir, 'after-sleep');
+    const msg = await evalError(limited, `local ok, how, sig = os.execute("sleep 30; touch ${marker}") RESULT = { ok, how, sig } while true do end`);
+    expect(msg).toMatch(/Lua script exceeded lua_call_timeout \(600 ms\)/);
+    const r = await evalLua(limited, 'local p = io.popen("sleep 30; echo late") local out = p:read("a") local ok, how, sig = p:close() return out, ok, how, sig', 4);
+    expect(r).toEqual(['', null, 'signal', 15n]);
+    expect(existsSync(marker)).toBe(false);
+  });
+});

@@ -28,6 +28,8 @@ interface OpenFile {
 export type ReadResult = Buffer | string | null | SystemError;
 
 const CHUNK = 4096;
+/** A read larger than the state's memory limit: raised as Lua's "not enough memory". */
+export const NO_MEMORY: SystemError = { message: 'not enough memory', errno: 0 };
 /** L_MAXLENNUM (liolib.c): longest numeral read("n") accepts. */
 const MAX_NUMERAL = 200;
 
@@ -96,7 +98,7 @@ export class OpenFiles {
    * file:read with one format: 'l'/'L' a line, 'a' the rest, 'c' n bytes, 'n' the text of a
    * numeral (converted by the Lua side, like lua_stringtonumber). null = end of file / no match.
    */
-  read(id: number, format: string, count = 0): ReadResult {
+  read(id: number, format: string, count = 0, maxBytes = Infinity): ReadResult {
     const f = this.files.get(id);
     if (!f) return systemError('EBADF');
     switch (format) {
@@ -105,10 +107,13 @@ export class OpenFiles {
         return this.readLine(f, format === 'L');
       case 'a': {
         const parts: Buffer[] = [];
+        let total = 0;
         for (;;) {
           const got = this.bytesAt(f, 64 * 1024);
           if (got === null) break;
           if (!Buffer.isBuffer(got)) return got;
+          total += got.length;
+          if (total > maxBytes) return NO_MEMORY;
           parts.push(Buffer.from(got));
           f.pos += got.length;
         }
@@ -120,6 +125,7 @@ export class OpenFiles {
           const got = this.bytesAt(f, 1);
           return got === null || Buffer.isBuffer(got) ? (got === null ? null : Buffer.alloc(0)) : got;
         }
+        if (count > maxBytes) return NO_MEMORY;
         const parts: Buffer[] = [];
         let left = count;
         while (left > 0) {

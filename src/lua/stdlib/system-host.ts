@@ -11,7 +11,7 @@ import { LuaMultiReturn, type LuaWasm } from 'wasmoon';
 import { rawHost, type HostFunction } from '../lua-runtime.js';
 import { pushBytes, pushString, readBytes, readString } from '../lua-stack.js';
 import { systemErrorOf, type SystemError } from './errno.js';
-import { OpenFiles, type CommandStatus } from './files.js';
+import { NO_MEMORY, OpenFiles, type CommandStatus } from './files.js';
 import { PathGuard, type LuaSystemPolicy } from './policy.js';
 
 const LUA_TSTRING = 4;
@@ -21,6 +21,8 @@ const MAX_COMMAND_OUTPUT = 64 * 1024 * 1024;
 export interface SystemHostOptions {
   lua: LuaWasm;
   policy: LuaSystemPolicy;
+  /** lua_memory_limit: a read cannot return more (it fails as a memory error does). */
+  memoryLimitBytes: number;
   /** Milliseconds left of the running call (lua_call_timeout): a command is killed after that. */
   remainingMs(): number;
   /** luaL_loadbufferx on L; pushes the chunk or the message, returns the status. */
@@ -94,7 +96,11 @@ export class SystemHost {
       },
       // read(id, format, count): the value, nil at end of file, or nil, message, errno
       read: rawHost((L: number) => {
-        const got = files.read(int(L, 1), readString(lua, L, 2), lua.lua_gettop(L) >= 3 ? int(L, 3) : 0);
+        const got = files.read(int(L, 1), readString(lua, L, 2), lua.lua_gettop(L) >= 3 ? int(L, 3) : 0, this.opts.memoryLimitBytes);
+        if (got === NO_MEMORY) {
+          pushString(lua, L, NO_MEMORY.message);
+          return lua.lua_error(L);
+        }
         if (got === null) {
           lua.lua_pushnil(L);
           return 1;
