@@ -164,3 +164,16 @@ describe('limits', () => {
     expect(existsSync(marker)).toBe(false);
   });
 });
+
+test('the libraries load on first use also under dovecot.restrict_global_variables(true)', async () => {
+  const path = join(dir, 'restricted-globals.txt');
+  const r = await evalLua(pool, [
+    'dovecot.restrict_global_variables(true)',
+    `local f = io.open(${lua(path)}, "w") f:write("ok") f:close()`,
+    'local names = {} for k in pairs(io) do names[#names + 1] = k end table.sort(names)',
+    'return io.type(f), table.concat(names, " "), type(require("cjson").encode)',
+  ].join('\n'), 3);
+  // the fields of Lua 5.4's io table
+  expect(r).toEqual(['closed file', 'close flush input lines open output popen read stderr stdin stdout tmpfile type write', 'function']);
+  expect(readFileSync(path, 'utf8')).toBe('ok');
+});

@@ -285,6 +285,11 @@ function io.close(f)
   return closehandle(tofile(f))
 end
 
+function io.flush()
+  getiofile('output')
+  return true
+end
+
 function io.read(...)
   return pass(g_read(handles[getiofile('input')], 1, 'io.read', ...))
 end
