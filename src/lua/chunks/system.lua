@@ -12,7 +12,7 @@ local type, select, error, tostring, tonumber, setmetatable, rawget, pairs, ipai
 local dgetinfo, dsetmetatable, dgetmetatable = debug.getinfo, debug.setmetatable, debug.getmetatable
 local sformat, ssub, sgsub, sfind, smatch = string.format, string.sub, string.gsub, string.find, string.match
 local mtype, mtointeger = math.type, math.tointeger
-local tunpack, tconcat = table.unpack, table.concat
+local tpack, tunpack, tconcat = table.pack, table.unpack, table.concat
 local LOADED = debug.getregistry()._LOADED
 
 ---------------------------------------------------------------------------------------------
@@ -190,9 +190,14 @@ local function lines_iter(u, toclose, global, ...)
   return function()
     local h = handles[u]
     if h.closed then error('file is already closed', 2) end
-    local r = { n = 0 }
-    local function collect(...) r = { n = select('#', ...), ... } end
-    collect(g_read(h, 2, nil, tunpack(fmts, 1, fmts.n)))
+    if n == 0 then -- the common `for line in f:lines()`: no table per line
+      local v, msg = H.read(h.id, 'l')
+      if v ~= nil then return v end
+      if msg then error(msg, 2) end
+      if toclose then closehandle(h) end
+      return nil
+    end
+    local r = tpack(g_read(h, 2, nil, tunpack(fmts, 1, n)))
     if r[1] ~= nil then return tunpack(r, 1, r.n) end
     if r.n > 1 and r[2] ~= nil then error(r[2], 2) end
     if toclose then closehandle(h) end

@@ -4,7 +4,7 @@
 // call is synchronous. Raw functions (binary-safe strings) use the Lua C API directly.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { closeSync, openSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
-import { constants, tmpdir } from 'node:os';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LuaMultiReturn, type LuaWasm } from 'wasmoon';
@@ -42,11 +42,14 @@ function statusOf(r: SpawnSyncReturns<Buffer>): CommandStatus {
   return { exited: true, code: r.status ?? 127 };
 }
 
-/** The name of a new file `<dir>/lua_XXXXXX`, created empty (mkstemp, as Lua's os.tmpname). */
+/** Where Lua puts temporary files: LUA_TMPNAMTEMPLATE (luaconf.h) and glibc's P_tmpdir. */
+const TMP_DIR = '/tmp';
+
+/** The name of a new file `/tmp/lua_XXXXXX`, created empty (mkstemp, as Lua's os.tmpname). */
 function createTempFile(flags: string): { path: string; fd: number } {
   for (;;) {
     const suffix = randomBytes(6).toString('base64').replace(/[+/=]/g, 'x').slice(0, 6);
-    const path = join(tmpdir(), `lua_${suffix}`);
+    const path = join(TMP_DIR, `lua_${suffix}`);
     try {
       return { path, fd: openSync(path, flags, 0o600) };
     } catch (e) {
@@ -85,7 +88,7 @@ export class SystemHost {
         return typeof id === 'number' ? id : fail(id);
       },
       tmpfile: () => {
-        if (!guard.mayWrite(tmpdir())) return fail(denied('lua_write_paths'));
+        if (!guard.mayWrite(TMP_DIR)) return fail(denied('lua_write_paths'));
         try {
           const { path, fd } = createTempFile('wx+');
           unlinkSync(path);
@@ -185,7 +188,7 @@ export class SystemHost {
         }
       },
       tmpname: () => {
-        if (!guard.mayWrite(tmpdir())) return fail(denied('lua_write_paths'));
+        if (!guard.mayWrite(TMP_DIR)) return fail(denied('lua_write_paths'));
         try {
           const { path, fd } = createTempFile('wx');
           closeSync(fd);
