@@ -23,7 +23,13 @@ interface OpenFile {
   pos: number;
   /** The command status of io.popen(cmd, 'r'), reported by close. */
   status?: CommandStatus;
+  /** Read-ahead of an fd file (stdio's buffer): bytes from file offset `aheadAt`; dropped by writes and seeks. */
+  ahead?: Buffer;
+  aheadAt?: number;
 }
+
+/** Read-ahead size (glibc's stdio buffer is one block; larger costs nothing here). */
+const READ_AHEAD = 64 * 1024;
 
 export type ReadResult = Buffer | string | null | SystemError;
 
@@ -81,10 +87,15 @@ export class OpenFiles {
         return b.data.subarray(f.pos, f.pos + n);
       }
       case 'fd': {
-        const buf = Buffer.allocUnsafe(n);
+        const at = f.aheadAt ?? 0;
+        if (f.ahead && f.pos >= at && f.pos < at + f.ahead.length) return f.ahead.subarray(f.pos - at, f.pos - at + n);
+        const buf = Buffer.allocUnsafe(Math.max(n, READ_AHEAD));
         try {
-          const got = readSync(b.fd, buf, 0, n, f.pos);
-          return got === 0 ? null : buf.subarray(0, got);
+          const got = readSync(b.fd, buf, 0, buf.length, f.pos);
+          if (got === 0) return null;
+          f.ahead = buf.subarray(0, got);
+          f.aheadAt = f.pos;
+          return f.ahead.subarray(0, n);
         } catch (e) {
           return systemErrorOf(e);
         }
@@ -231,6 +242,7 @@ export class OpenFiles {
   write(id: number, data: Buffer): true | SystemError {
     const f = this.files.get(id);
     if (!f) return systemError('EBADF');
+    f.ahead = undefined;
     const b = f.backing;
     try {
       switch (b.kind) {
@@ -277,6 +289,7 @@ export class OpenFiles {
     } else {
       return systemError('ESPIPE');
     }
+    f.ahead = undefined;
     const base = whence === 'set' ? 0 : whence === 'cur' ? f.pos : size;
     const target = base + offset;
     if (target < 0) return systemError('EINVAL');
