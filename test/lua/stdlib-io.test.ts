@@ -25,12 +25,12 @@ test('a script appends to a log file in every write form; Node reads the bytes',
   const r = await evalLua(pool, [
     `local f, err = io.open(${lua(log)}, "a")`,
     'assert(f, err)',
-    'local same = f:write("line ", 1, " ", 2.5, "\\n")',
+    'local same = f:write("line ", 1, " ", 2.5, " ", 1.0, " ", -0.0, " ", 1e100, "\\n")',
     'f:write("bin\\0\\255\\n")',
     'return same == f, io.type(f), f:close(), io.type(f)',
   ].join('\n'), 4);
   expect(r).toEqual([true, 'file', true, 'closed file']);
-  expect(readFileSync(log)).toEqual(Buffer.from('existing\nline 1 2.5\nbin\0\xff\n', 'latin1'));
+  expect(readFileSync(log)).toEqual(Buffer.from('existing\nline 1 2.5 1 -0 1e+100\nbin\0\xff\n', 'latin1'));
 });
 
 test('a script reads what Node wrote: lines, read formats, numbers, byte counts', async () => {

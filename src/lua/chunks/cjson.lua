@@ -132,9 +132,9 @@ local function new_instance()
       if n ~= n then buf[#buf + 1] = 'nan' else buf[#buf + 1] = n > 0 and 'inf' or '-inf' end
       return
     end
-    -- (the wasm libc's printf drops the sign of -0.0; glibc's keeps it)
-    if n == 0 and 1 / n < 0 then buf[#buf + 1] = '-0' return end
-    buf[#buf + 1] = sformat('%.' .. cfg.precision .. 'g', n + 0.0)
+    -- as a double, like the C module (n + 0.0 would turn -0.0 into 0.0)
+    if mtype(n) == 'integer' then n = n + 0.0 end
+    buf[#buf + 1] = sformat('%.' .. cfg.precision .. 'g', n)
   end
 
   local function encode_string(s, buf)

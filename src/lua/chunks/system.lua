@@ -168,7 +168,7 @@ local function g_write(u, h, first, global, ...)
     local v = select(i, ...)
     local s
     if mtype(v) == 'integer' then s = sformat('%d', v)
-    elseif mtype(v) == 'float' then s = sformat('%.14g', v)
+    elseif mtype(v) == 'float' then s = sformat('%.14g', v) -- LUAI_NUMFFORMAT
     else s = checkstring(v, first + i - 1, global, 1) end
     local ok, msg, errno = H.write(h.id, s)
     if not ok then return fileresult(false, msg, errno) end
