@@ -34,6 +34,9 @@ export interface StateServices {
   system?: LuaSystemPolicy;
 }
 
+/** The lazily loaded parts of the system libraries (src/lua/chunks/stdlib.lua). */
+const SYSTEM_PARTS: Readonly<Record<string, string>> = { args: 'args.lua', system: 'system.lua', package: 'package.lua' };
+
 /** Built-in equivalents of C modules (package.preload in stdlib.lua): module name → chunk file. */
 const BUILTIN_MODULES: Readonly<Record<string, string>> = {
   cjson: 'cjson.lua',
@@ -230,11 +233,22 @@ export class LuaScriptState {
 
   /**
    * io, os, loadfile/dofile and package on the real system: stdlib.lua installs stubs; the first
-   * use loads system.lua with its host functions (`load_system()` returns chunk, H, load_builtin).
+   * use loads a part (SYSTEM_PARTS) through `load_system(name)`.
    */
   private installStdlib(): void {
     const { lua, L } = this;
+    // load_system(name): the chunk of a part, plus the host table and load_builtin the first time
+    let hostPushed = false;
     const loadSystem = rawHost((L2: number) => {
+      const file = SYSTEM_PARTS[readString(lua, L2, 1)];
+      if (file === undefined) {
+        pushString(lua, L2, 'unknown part');
+        return lua.lua_error(L2);
+      }
+      const chunk = luaChunk(file);
+      if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L2) !== 0) return lua.lua_error(L2);
+      if (hostPushed) return 1;
+      hostPushed = true;
       this.system ??= new SystemHost({
         lua,
         policy: this.services.system ?? UNRESTRICTED_POLICY,
@@ -242,8 +256,6 @@ export class LuaScriptState {
         remainingMs: () => this.deadline - Date.now(),
         loadChunk: (L3, code, chunkName, mode) => this.loadChunk(code, chunkName, mode, L3),
       });
-      const chunk = luaChunk('system.lua');
-      if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L2) !== 0) return lua.lua_error(L2);
       this.pushHostTable(
         {
           ...this.system.functions(),

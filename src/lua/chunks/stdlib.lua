@@ -14,32 +14,45 @@ package.path = '/usr/local/share/lua/5.4/?.lua;/usr/local/share/lua/5.4/?/init.l
 package.cpath = '/usr/local/lib/lua/5.4/?.so;/usr/lib/x86_64-linux-gnu/lua/5.4/?.so;'
   .. '/usr/lib/lua/5.4/?.so;/usr/local/lib/lua/5.4/loadall.so;./?.so'
 
-local loaded = false
-local function ensure()
-  if loaded then return end
-  loaded = true
+-- load_system(name) gives the chunk of a part (the host functions H with the first part).
+local H, A, load_builtin
+local function load_part(name)
+  local chunk, h, lb = load_system(name)
+  H, load_builtin = H or h, load_builtin or lb
+  if A == nil then A = load_system('args')() end
+  chunk(H, A, load_builtin)
+end
+
+local io_loaded, package_loaded = false, false
+local function ensure_io()
+  if io_loaded then return end
+  io_loaded = true
   setmetatable(io, nil)
   setmetatable(os, nil)
-  local chunk, H, load_builtin = load_system()
-  chunk(H, load_builtin)
+  load_part('system')
+end
+local function ensure_package()
+  if package_loaded then return end
+  package_loaded = true
+  load_part('package')
 end
 
 -- io and the os functions below come back on the first lookup of any of their fields
-local pending = { __index = function(t, k) ensure() return rawget(t, k) end }
+local pending = { __index = function(t, k) ensure_io() return rawget(t, k) end }
 for k in next, io do io[k] = nil end
 setmetatable(io, pending)
 for _, k in ipairs({ 'getenv', 'remove', 'rename', 'tmpname', 'clock', 'execute' }) do os[k] = nil end
 setmetatable(os, pending)
 
 -- tail calls: the real function runs in the stub's frame, so error levels stay right
-function loadfile(...) ensure() return loadfile(...) end
-function dofile(...) ensure() return dofile(...) end
-function require(...) ensure() return require(...) end
-function package.searchpath(...) ensure() return package.searchpath(...) end
+function loadfile(...) ensure_package() return loadfile(...) end
+function dofile(...) ensure_package() return dofile(...) end
+function require(...) ensure_package() return require(...) end
+function package.searchpath(...) ensure_package() return package.searchpath(...) end
 package.searchers = nil
 setmetatable(package, { __index = function(t, k)
   if k ~= 'searchers' then return nil end
   setmetatable(t, nil)
-  ensure()
+  ensure_package()
   return rawget(t, k)
 end })

@@ -1,11 +1,10 @@
--- Lua 5.4's io, os and package libraries on the real system (spec §1: Dovecot opens every
--- standard library unsandboxed). The wasm build of Lua only sees Emscripten's in-memory
--- filesystem, so every function that touches files, the environment or commands is replaced
--- here by one over the host functions of src/lua/stdlib/system-host.ts (real fs calls in the
--- worker thread), keeping liolib.c's, loslib.c's and loadlib.c's results and error texts.
--- Loaded by stdlib.lua the first time a script touches io, these os functions, loadfile,
--- dofile, require or package.searchpath (most scripts never do: a state stays small).
-local H, load_builtin = ...
+-- Lua 5.4's io and os libraries on the real system (spec §1: Dovecot opens every standard
+-- library unsandboxed). The wasm build of Lua only sees Emscripten's in-memory filesystem, so
+-- every function that touches files, the environment or commands is replaced here by one over
+-- the host functions of src/lua/stdlib/system-host.ts (real fs calls in the worker thread),
+-- keeping liolib.c's and loslib.c's results and error texts. Loaded by stdlib.lua the first
+-- time a script touches io or these os functions (most scripts never do: a state stays small).
+local H, A = ...
 
 local type, select, error, tostring, tonumber, setmetatable, rawget, pairs, ipairs =
       type, select, error, tostring, tonumber, setmetatable, rawget, pairs, ipairs
@@ -14,62 +13,8 @@ local sformat, ssub, sgsub, sfind, smatch = string.format, string.sub, string.gs
 local mtype, mtointeger = math.type, math.tointeger
 local tpack, tunpack, tconcat = table.pack, table.unpack, table.concat
 local LOADED = debug.getregistry()._LOADED
-
----------------------------------------------------------------------------------------------
--- argument checks with lauxlib's texts
-
-local function typename(v)
-  local mt = dgetmetatable(v)
-  if mt ~= nil then
-    local n = rawget(mt, '__name')
-    if type(n) == 'string' then return n end
-  end
-  return type(v)
-end
-
--- luaL_argerror; depth = frames between this call and the library function; `global` = the
--- name pushglobalfuncname finds ('io.open') when the call has no name.
-local function argerror(argn, extramsg, global, depth)
-  local lvl = 2 + (depth or 0)
-  local info = dgetinfo(lvl, 'n')
-  local name = info and info.name
-  if info and info.namewhat == 'method' then
-    argn = argn - 1
-    if argn == 0 then
-      error(sformat("calling '%s' on bad self (%s)", name, extramsg), lvl + 1)
-    end
-  end
-  error(sformat("bad argument #%d to '%s' (%s)", argn, name or global or '?', extramsg), lvl + 1)
-end
-
-local function checkstring(v, argn, global, depth)
-  local t = type(v)
-  if t == 'string' then return v end
-  if t == 'number' then return tostring(v) end
-  argerror(argn, 'string expected, got ' .. (v == nil and 'no value' or typename(v)), global, (depth or 0) + 1)
-end
-
-local function optstring(v, argn, default, global)
-  if v == nil then return default end
-  local s = checkstring(v, argn, global, 1) -- not a tail call: argerror counts the frames
-  return s
-end
-
-local function checkinteger(v, argn, global, depth)
-  local n
-  if type(v) == 'number' then n = v elseif type(v) == 'string' then n = tonumber(v) end
-  if n == nil then argerror(argn, 'number expected, got ' .. (v == nil and 'no value' or typename(v)), global, (depth or 0) + 1) end
-  local i = mtointeger(n)
-  if i == nil then argerror(argn, 'number has no integer representation', global, (depth or 0) + 1) end
-  return i
-end
-
--- luaL_fileresult: true, or nil, "[name: ]message", errno
-local function fileresult(ok, msg, errno, name)
-  if ok then return true end
-  if name then msg = name .. ': ' .. msg end
-  return nil, msg, errno
-end
+local typename, argerror, checkstring, optstring, checkinteger, fileresult =
+      A.typename, A.argerror, A.checkstring, A.optstring, A.checkinteger, A.fileresult
 
 ---------------------------------------------------------------------------------------------
 -- io (liolib.c)
@@ -383,132 +328,3 @@ function os.execute(command)
   return nil, kind, code
 end
 
----------------------------------------------------------------------------------------------
--- loadfile, dofile and package (lbaselib.c, loadlib.c)
-
-function loadfile(filename, mode, env)
-  if filename == nil then return nil, 'loadfile from stdin is not supported' end
-  filename = checkstring(filename, 1, 'loadfile')
-  mode = optstring(mode, 2, 'bt', 'loadfile')
-  local f, msg = H.loadfile(filename, mode)
-  if f == nil then return nil, msg end
-  if env ~= nil then debug.setupvalue(f, 1, env) end
-  return f
-end
-
-function dofile(filename)
-  local f, msg = loadfile(filename)
-  if f == nil then error(msg, 0) end
-  return f()
-end
-
-local package = package
-
-local function searchpath(name, path, sep, rep)
-  sep = sep or '.'
-  rep = rep or '/'
-  if sep ~= '' and sfind(name, sep, 1, true) then
-    name = sgsub(name, sep:gsub('%p', '%%%0'), (rep:gsub('%%', '%%%%')))
-  end
-  local tried = {}
-  for template in path:gmatch('[^;]+') do
-    local filename = sgsub(template, '%?', (name:gsub('%%', '%%%%')))
-    if H.readable(filename) then return filename end
-    tried[#tried + 1] = "no file '" .. filename .. "'"
-  end
-  return nil, tconcat(tried, '\n\t')
-end
-
-function package.searchpath(name, path, sep, rep)
-  name = checkstring(name, 1, 'package.searchpath')
-  path = checkstring(path, 2, 'package.searchpath')
-  sep = optstring(sep, 3, '.', 'package.searchpath')
-  rep = optstring(rep, 4, '/', 'package.searchpath')
-  return searchpath(name, path, sep, rep)
-end
-
--- Built-in equivalents of C modules scripts use (src/lua/chunks/*.lua, loaded on first require).
-local BUILTIN = { 'cjson', 'cjson.safe', 'ltn12', 'socket.url', 'socket.http' }
-for _, name in ipairs(BUILTIN) do
-  package.preload[name] = function(...) return load_builtin(name)(H, ...) end
-end
-
--- C modules Dovecot scripts commonly load: named in the error even when not installed.
-local KNOWN_C = { socket = 'LuaSocket', ['socket.core'] = 'LuaSocket', ['socket.unix'] = 'LuaSocket',
-  ['mime.core'] = 'LuaSocket', ['socket.serial'] = 'LuaSocket', lfs = 'LuaFileSystem', lpeg = 'LPeg',
-  posix = 'luaposix', ssl = 'LuaSec', ['ssl.core'] = 'LuaSec', lsqlite3 = 'lsqlite3', zlib = 'lua-zlib',
-  ['luasql.sqlite3'] = 'LuaSQL', ['luasql.mysql'] = 'LuaSQL', ['luasql.postgres'] = 'LuaSQL',
-  ['cjson.util'] = nil, rex_pcre = 'lrexlib', rex_posix = 'lrexlib', ['lua-cjson'] = nil, cURL = 'Lua-cURL',
-  openssl = 'lua-openssl', iconv = 'lua-iconv', unix = 'lunix' }
-
-local function c_module_error(name, where)
-  error(sformat("module '%s' is a C module%s: Roost runs Lua in WebAssembly, which cannot load C "
-    .. "modules (built in instead: cjson, socket.http, socket.url, ltn12)", name, where), 0)
-end
-
-local function searcher_preload(name)
-  local loader = rawget(package.preload, name)
-  if loader == nil then return "no field package.preload['" .. name .. "']" end
-  return loader, ':preload:'
-end
-
-local function searcher_Lua(name)
-  local path = package.path
-  if type(path) ~= 'string' then error("'package.path' must be a string", 0) end
-  local filename, tried = searchpath(name, path, '.', '/')
-  if filename == nil then return tried end
-  local f, msg = H.loadfile(filename, nil)
-  if f == nil then
-    error(sformat("error loading module '%s' from file '%s':\n\t%s", name, filename, msg), 0)
-  end
-  return f, filename
-end
-
-local function searcher_C(name)
-  local cpath = package.cpath
-  if type(cpath) ~= 'string' then error("'package.cpath' must be a string", 0) end
-  local filename, tried = searchpath(name, cpath, '.', '/')
-  if filename ~= nil then c_module_error(name, ' (' .. filename .. ')') end
-  if KNOWN_C[name] then c_module_error(name, ' (' .. KNOWN_C[name] .. ')') end
-  return tried
-end
-
-local function searcher_Croot(name)
-  local p = sfind(name, '.', 1, true)
-  if not p then return nil end
-  local root = ssub(name, 1, p - 1)
-  local filename, tried = searchpath(root, package.cpath, '.', '/')
-  if filename ~= nil then c_module_error(name, ' (' .. filename .. ')') end
-  return tried
-end
-
-package.searchers = { searcher_preload, searcher_Lua, searcher_C, searcher_Croot }
-
--- ll_require: the original finds loaders through package.searchers at call time, so it would
--- work unchanged; it is replaced only to keep `require` free of the wasm filesystem.
-function require(name)
-  name = checkstring(name, 1, 'require')
-  local loaded = LOADED[name]
-  if loaded ~= nil and loaded ~= false then return loaded end
-  local searchers = package.searchers
-  if type(searchers) ~= 'table' then error("'package.searchers' must be a table", 2) end
-  local msg = {}
-  local loader, data
-  for i = 1, #searchers + 1 do
-    local s = searchers[i]
-    if s == nil then
-      error(sformat("module '%s' not found:%s", name, tconcat(msg)), 2)
-    end
-    local l, d = s(name)
-    if type(l) == 'function' then
-      loader, data = l, d
-      break
-    elseif type(l) == 'string' then
-      msg[#msg + 1] = '\n\t' .. l
-    end
-  end
-  local r = loader(name, data)
-  if r ~= nil then LOADED[name] = r
-  elseif LOADED[name] == nil then LOADED[name] = true end
-  return LOADED[name], data
-end
