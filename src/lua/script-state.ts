@@ -214,6 +214,11 @@ export class LuaScriptState {
     return status;
   }
 
+  /** Loads one of Roost's own chunks (src/lua/chunks/) through the bytecode cache. */
+  private loadLuaChunk(chunk: LuaChunk, L = this.L): number {
+    return this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L);
+  }
+
   /** Count hook checking a wall-clock deadline: a Lua error when lua_call_timeout has passed. */
   private installHook(): void {
     let ptr = hookPointers.get(this.lua.module);
@@ -238,7 +243,6 @@ export class LuaScriptState {
   private installStdlib(): void {
     const { lua, L } = this;
     // load_system(name): the chunk of a part, plus the host table and load_builtin the first time
-    let hostPushed = false;
     const loadSystem = rawHost((L2: number) => {
       const file = SYSTEM_PARTS[readString(lua, L2, 1)];
       if (file === undefined) {
@@ -246,10 +250,9 @@ export class LuaScriptState {
         return lua.lua_error(L2);
       }
       const chunk = luaChunk(file);
-      if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L2) !== 0) return lua.lua_error(L2);
-      if (hostPushed) return 1;
-      hostPushed = true;
-      this.system ??= new SystemHost({
+      if (this.loadLuaChunk(chunk, L2) !== 0) return lua.lua_error(L2);
+      if (this.system) return 1;
+      this.system = new SystemHost({
         lua,
         policy: this.services.system ?? UNRESTRICTED_POLICY,
         memoryLimitBytes: this.limits.memoryLimitBytes,
@@ -275,11 +278,11 @@ export class LuaScriptState {
         return lua.lua_error(L2);
       }
       const chunk = luaChunk(file);
-      if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L2) !== 0) return lua.lua_error(L2);
+      if (this.loadLuaChunk(chunk, L2) !== 0) return lua.lua_error(L2);
       return 1;
     });
     const chunk = luaChunk('stdlib.lua');
-    if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't') !== 0) {
+    if (this.loadLuaChunk(chunk) !== 0) {
       throw new LuaScriptFailure('load', `stdlib: ${readString(lua, L, -1)}`);
     }
     this.pushHost(L, loadSystem);
@@ -313,7 +316,7 @@ export class LuaScriptState {
           pushString(lua, L, 'unknown lazy chunk');
           return lua.lua_error(L);
         }
-        if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L) !== 0) return lua.lua_error(L);
+        if (this.loadLuaChunk(chunk, L) !== 0) return lua.lua_error(L);
         if (!own) return 1;
         if (own.host) this.pushHostTable(own.host, L);
         else lua.lua_pushnil(L);
@@ -322,7 +325,7 @@ export class LuaScriptState {
       }),
     };
     const prelude = luaChunk('prelude.lua');
-    if (this.loadCached(prelude.source, () => Buffer.from(prelude.source, 'utf8'), prelude.chunkName, 't') !== 0) {
+    if (this.loadLuaChunk(prelude) !== 0) {
       throw new LuaScriptFailure('load', `prelude: ${readString(lua, L, -1)}`);
     }
     this.pushHostTable(hostTable);
@@ -414,7 +417,7 @@ export class LuaScriptState {
       },
       runLua: (chunk, host, data) => {
         const { lua, L } = this;
-        const status = this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't');
+        const status = this.loadLuaChunk(chunk);
         if (status !== 0) {
           const msg = readString(lua, L, -1);
           lua.lua_settop(L, -2);
