@@ -160,15 +160,16 @@ export class OpenFiles {
     const parts: Buffer[] = [];
     let any = false;
     for (;;) {
-      const got = this.bytesAt(f, CHUNK);
+      const got = this.bytesAt(f, READ_AHEAD);
       if (got === null) break;
       if (!Buffer.isBuffer(got)) return got;
       any = true;
       const nl = got.indexOf(10);
       if (nl >= 0) {
-        parts.push(Buffer.from(got.subarray(0, keepNewline ? nl + 1 : nl)));
+        const line = got.subarray(0, keepNewline ? nl + 1 : nl);
         f.pos += nl + 1;
-        return Buffer.concat(parts);
+        // a view of the read-ahead: the caller copies it into Lua at once
+        return parts.length === 0 ? line : Buffer.concat([...parts, line]);
       }
       parts.push(Buffer.from(got));
       f.pos += got.length;
