@@ -264,8 +264,9 @@ function io.lines(filename, ...)
   return iter, nil, nil, nil
 end
 
-function io.type(v)
-  if select('#', v) == 0 then argerror(1, 'value expected', 'io.type') end
+function io.type(...)
+  if select('#', ...) == 0 then argerror(1, 'value expected', 'io.type') end
+  local v = ...
   local h = type(v) == 'userdata' and handles[v]
   if not h then return nil end
   return h.closed and 'closed file' or 'file'
