@@ -115,7 +115,7 @@ export class OpenFiles {
     switch (format) {
       case 'l':
       case 'L':
-        return this.readLine(f, format === 'L');
+        return this.readLine(f, format === 'L', maxBytes);
       case 'a': {
         const parts: Buffer[] = [];
         let total = 0;
@@ -156,8 +156,9 @@ export class OpenFiles {
     }
   }
 
-  private readLine(f: OpenFile, keepNewline: boolean): ReadResult {
+  private readLine(f: OpenFile, keepNewline: boolean, maxBytes: number): ReadResult {
     const parts: Buffer[] = [];
+    let total = 0;
     let any = false;
     for (;;) {
       const got = this.bytesAt(f, READ_AHEAD);
@@ -171,6 +172,8 @@ export class OpenFiles {
         // a view of the read-ahead: the caller copies it into Lua at once
         return parts.length === 0 ? line : Buffer.concat([...parts, line]);
       }
+      total += got.length;
+      if (total > maxBytes) return NO_MEMORY;
       parts.push(Buffer.from(got));
       f.pos += got.length;
     }
