@@ -3,15 +3,11 @@
 -- to built-in equivalents. Loaded by stdlib.lua on the first use of one of them.
 local H, A, load_builtin = ...
 
-local type, select, error, tostring, tonumber, setmetatable, rawget, pairs, ipairs =
-      type, select, error, tostring, tonumber, setmetatable, rawget, pairs, ipairs
-local dgetinfo, dsetmetatable, dgetmetatable = debug.getinfo, debug.setmetatable, debug.getmetatable
-local sformat, ssub, sgsub, sfind, smatch = string.format, string.sub, string.gsub, string.find, string.match
-local mtype, mtointeger = math.type, math.tointeger
-local tpack, tunpack, tconcat = table.pack, table.unpack, table.concat
+local type, error, rawget, ipairs = type, error, rawget, ipairs
+local sformat, ssub, sgsub, sfind = string.format, string.sub, string.gsub, string.find
+local tconcat = table.concat
 local LOADED = debug.getregistry()._LOADED
-local typename, argerror, checkstring, optstring, checkinteger, fileresult =
-      A.typename, A.argerror, A.checkstring, A.optstring, A.checkinteger, A.fileresult
+local checkstring, optstring = A.checkstring, A.optstring
 
 ---------------------------------------------------------------------------------------------
 -- loadfile, dofile and package (lbaselib.c, loadlib.c)

@@ -6,13 +6,11 @@
 -- time a script touches io or these os functions (most scripts never do: a state stays small).
 local H, A = ...
 
-local type, select, error, tostring, tonumber, setmetatable, rawget, pairs, ipairs =
-      type, select, error, tostring, tonumber, setmetatable, rawget, pairs, ipairs
-local dgetinfo, dsetmetatable, dgetmetatable = debug.getinfo, debug.setmetatable, debug.getmetatable
-local sformat, ssub, sgsub, sfind, smatch = string.format, string.sub, string.gsub, string.find, string.match
-local mtype, mtointeger = math.type, math.tointeger
-local tpack, tunpack, tconcat = table.pack, table.unpack, table.concat
-local LOADED = debug.getregistry()._LOADED
+local type, select, error, tostring, tonumber, setmetatable = type, select, error, tostring, tonumber, setmetatable
+local dsetmetatable = debug.setmetatable
+local sformat, ssub, sgsub, smatch = string.format, string.sub, string.gsub, string.match
+local mtype = math.type
+local tpack, tunpack = table.pack, table.unpack
 local typename, argerror, checkstring, optstring, checkinteger, fileresult =
       A.typename, A.argerror, A.checkstring, A.optstring, A.checkinteger, A.fileresult
 
