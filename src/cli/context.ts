@@ -65,6 +65,11 @@ export function luaPoolFor(settings: Settings): LuaWorkerPool {
     callTimeoutMs: settings.lua_call_timeout,
     memoryLimitBytes: settings.lua_memory_limit,
     watchdogTimeoutMs: settings.lua_watchdog_timeout || undefined,
+    system: {
+      readPaths: settings.lua_read_paths,
+      writePaths: settings.lua_write_paths,
+      allowCommands: settings.lua_allow_commands,
+    },
   });
 }
 

@@ -154,6 +154,12 @@ function checkScalar(node: ConfigSettingNode, key: keyof ScalarSettings, value: 
   if (key === 'recipient_delimiter' || key === 'auth_master_user_separator') {
     return value;
   }
+  if (key === 'lua_read_paths' || key === 'lua_write_paths') {
+    const list = (value as string[]).filter((p) => p !== 'none');
+    const relative = list.find((p) => !p.startsWith('/'));
+    if (relative !== undefined) errorAt(node, `${key}: ${relative} is not an absolute path`, key);
+    return list;
+  }
   if ((key === 'imap_max_line_length' || key === 'mail_max_message_size') && (value as number) < 1024) {
     errorAt(node, `${key}: must be at least 1k`, key);
   }

@@ -159,6 +159,10 @@ export interface ScalarSettings {
   auth_client_max_line_length: number;
   /** Longest attribute line of a quota-status policy request (Dovecot: unbounded). */
   quota_status_max_line_length: number;
+  // What Lua's io/os/require may touch (Dovecot has no such limits: default unrestricted).
+  lua_read_paths: string[];
+  lua_write_paths: string[];
+  lua_allow_commands: boolean;
 }
 
 export interface Settings extends ScalarSettings {
@@ -258,6 +262,9 @@ export const SETTING_KINDS: { [K in keyof ScalarSettings]: SettingKind } = {
   lua_watchdog_timeout: time,
   auth_client_max_line_length: size,
   quota_status_max_line_length: size,
+  lua_read_paths: list,
+  lua_write_paths: list,
+  lua_allow_commands: bool,
 };
 
 /** Scalar defaults: Dovecot 2.3's where Dovecot has the setting, unless noted. */
@@ -337,6 +344,9 @@ export function defaultScalarSettings(): ScalarSettings {
     lua_watchdog_timeout: 10_000,
     auth_client_max_line_length: 16 * 1024,
     quota_status_max_line_length: 64 * 1024,
+    lua_read_paths: ['/'],
+    lua_write_paths: ['/'],
+    lua_allow_commands: true,
   };
 }
 

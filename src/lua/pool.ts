@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Logger, logHub } from '../log/logger.js';
 import { compiledModuleUrl } from './compiled-module.js';
+import type { LuaSystemPolicy } from './stdlib/policy.js';
 import {
   DEFAULT_LUA_LIMITS,
   type CallAndCloseResult,
@@ -47,6 +48,8 @@ export interface LuaPoolSettings {
   memoryLimitBytes?: number;
   /** `lua_watchdog_timeout` in ms: a worker with pending work that answers nothing for this long is replaced. */
   watchdogTimeoutMs?: number;
+  /** `lua_read_paths`, `lua_write_paths`, `lua_allow_commands`; default unrestricted (Dovecot's). */
+  system?: LuaSystemPolicy;
 }
 
 /** A failure of a Lua state; `phase` tells load/init/call/deinit/lost (worker replaced). */
@@ -122,6 +125,7 @@ export class LuaWorkerPool {
   private slots: WorkerSlot[] = [];
   private nextRequestId = 1;
   private readonly limits: LuaLimits;
+  private readonly system: LuaSystemPolicy | undefined;
   private readonly watchdogTimeoutMs: number;
   private readonly watchdog: NodeJS.Timeout;
   private readonly baseWorkers: number;
@@ -141,6 +145,7 @@ export class LuaWorkerPool {
       callTimeoutMs: settings.callTimeoutMs ?? DEFAULT_LUA_LIMITS.callTimeoutMs,
       memoryLimitBytes: settings.memoryLimitBytes ?? DEFAULT_LUA_LIMITS.memoryLimitBytes,
     };
+    this.system = settings.system;
     this.watchdogTimeoutMs = settings.watchdogTimeoutMs ?? Math.max(30_000, 3 * this.limits.callTimeoutMs);
     this.baseWorkers = Math.max(1, settings.workers ?? availableParallelism());
     this.maxWorkers = Math.max(this.baseWorkers, settings.maxWorkers ?? this.baseWorkers);
@@ -352,7 +357,9 @@ export class LuaWorkerPool {
   }
 
   private spawn(index: number): WorkerSlot {
-    const worker = new Worker(compiledModuleUrl('lua/worker.js'), { workerData: { warmBindings: [...this.bindingsSeen] } });
+    const worker = new Worker(compiledModuleUrl('lua/worker.js'), {
+      workerData: { warmBindings: [...this.bindingsSeen], system: this.system },
+    });
     const slot: WorkerSlot = { index, worker, inFlight: null, queue: [], states: new Set(), started: false, spawnedAt: Date.now() };
     worker.on('message', (msg: WorkerMessage) => {
       const current = slot.inFlight;

@@ -2,13 +2,15 @@
 // Lifecycle: create (load) → register `dovecot` + bindings → init (main chunk, script_init)
 // → hook calls → close (script_deinit, lua_close).
 import { LUA_REGISTRYINDEX, LuaEventMasks, LuaMultiReturn, type LuaFactory, type LuaWasm } from 'wasmoon';
-import { LuaRuntime, rawHost, type MemoryAccount } from './lua-runtime.js';
+import { LuaRuntime, rawHost, type HostFunction, type MemoryAccount } from './lua-runtime.js';
 import { LAZY_CHUNK_FILES, luaChunk, type LuaChunk } from './lua-chunks.js';
 import { isBindingArg, pushBytes, pushString, pushValue, rawModule, readBytes, readString, readValue } from './lua-stack.js';
 import { skipShebang, type ScriptSourceCache } from './script-source.js';
 import type { ChunkCache } from './chunk-cache.js';
 import type { SyncHttpClient } from './http-sync.js';
 import type { HostFunctions, LuaBindingContext, LuaBindingModule } from './binding.js';
+import { SystemHost } from './stdlib/system-host.js';
+import { UNRESTRICTED_POLICY, type LuaSystemPolicy } from './stdlib/policy.js';
 import type { LuaArg, LuaFailurePhase, LuaLimits, LuaLogRecord, LuaStateOptions, LuaValue } from './types.js';
 
 export class LuaScriptFailure extends Error {
@@ -28,7 +30,21 @@ export interface StateServices {
   http: SyncHttpClient;
   log(record: LuaLogRecord): void;
   loadBinding(moduleUrl: string): Promise<LuaBindingModule>;
+  /** What io/os/require may touch on the real system (lua_read_paths, ...); default unrestricted. */
+  system?: LuaSystemPolicy;
 }
+
+/** The lazily loaded parts of the system libraries (src/lua/chunks/stdlib.lua). */
+const SYSTEM_PARTS: Readonly<Record<string, string>> = { args: 'args.lua', system: 'system.lua', package: 'package.lua' };
+
+/** Built-in equivalents of C modules (package.preload in stdlib.lua): module name → chunk file. */
+const BUILTIN_MODULES: Readonly<Record<string, string>> = {
+  cjson: 'cjson.lua',
+  'cjson.safe': 'cjson.lua',
+  ltn12: 'luasocket/ltn12.lua',
+  'socket.url': 'luasocket/url.lua',
+  'socket.http': 'socket-http.lua',
+};
 
 /** Instructions between two deadline checks of the count hook. */
 const HOOK_INSTRUCTION_COUNT = 10000;
@@ -72,6 +88,7 @@ export class LuaScriptState {
   /** The deadline of the call in progress passed: every hook tick raises until the call returns. */
   private timedOut = false;
   private closed = false;
+  private system: SystemHost | undefined;
 
   private constructor(
     private readonly rt: LuaRuntime,
@@ -92,6 +109,7 @@ export class LuaScriptState {
     try {
       state.lua.luaL_openlibs(state.L);
       state.installHook();
+      state.installStdlib();
       state.installPrelude();
       const chunkRef = state.loadScript();
       for (const spec of options.bindings ?? []) {
@@ -208,6 +226,7 @@ export class LuaScriptState {
       running = previous;
       this.rt.unregister(this.hostIds);
       this.releaseAccount();
+      this.system?.dispose();
     }
   }
 
@@ -242,6 +261,11 @@ export class LuaScriptState {
       if (dumped) cache.set(key, chunkName, dumped);
     }
     return status;
+  }
+
+  /** Loads one of Roost's own chunks (src/lua/chunks/) through the bytecode cache. */
+  private loadLuaChunk(chunk: LuaChunk, L = this.L): number {
+    return this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L);
   }
 
   /**
@@ -383,6 +407,68 @@ export class LuaScriptState {
     return ar;
   }
 
+  /**
+   * io, os, loadfile/dofile and package on the real system: stdlib.lua installs stubs; the first
+   * use loads a part (SYSTEM_PARTS) through `load_system(name)`.
+   */
+  private installStdlib(): void {
+    const { lua, L } = this;
+    // load_system(name): the chunk of a part, plus the host table and load_builtin the first time
+    const loadSystem = rawHost((L2: number) => {
+      const file = SYSTEM_PARTS[readString(lua, L2, 1)];
+      if (file === undefined) {
+        pushString(lua, L2, 'unknown part');
+        return lua.lua_error(L2);
+      }
+      const chunk = luaChunk(file);
+      if (this.loadLuaChunk(chunk, L2) !== 0) return lua.lua_error(L2);
+      if (this.system) return 1;
+      this.system = new SystemHost({
+        lua,
+        policy: this.services.system ?? UNRESTRICTED_POLICY,
+        memoryLimitBytes: this.limits.memoryLimitBytes,
+        remainingMs: () => this.deadline - Date.now(),
+        loadChunk: (L3, code, chunkName, mode) => this.loadChunk(code, chunkName, mode, L3),
+      });
+      this.pushHostTable(
+        {
+          ...this.system.functions(),
+          http_check_url: (url: string) => checkUrl(url),
+          http_submit: rawHost((L3: number) => this.httpSubmit(L3)),
+        },
+        L2,
+      );
+      this.pushHost(L2, loadBuiltin);
+      return 3;
+    });
+    // load_builtin(name): the chunk of a built-in module, called as chunk(H, name, ...)
+    const loadBuiltin = rawHost((L2: number) => {
+      const file = BUILTIN_MODULES[readString(lua, L2, 1)];
+      if (file === undefined) {
+        pushString(lua, L2, 'unknown built-in module');
+        return lua.lua_error(L2);
+      }
+      const chunk = luaChunk(file);
+      if (this.loadLuaChunk(chunk, L2) !== 0) return lua.lua_error(L2);
+      return 1;
+    });
+    const chunk = luaChunk('stdlib.lua');
+    if (this.loadLuaChunk(chunk) !== 0) {
+      throw new LuaScriptFailure('load', `stdlib: ${readString(lua, L, -1)}`);
+    }
+    this.pushHost(L, loadSystem);
+    if (lua.lua_pcallk(L, 1, 0, 0, 0, null) !== 0) {
+      throw new LuaScriptFailure('load', `stdlib: ${readString(lua, L, -1)}`);
+    }
+  }
+
+  /** Pushes one host function of this state. */
+  private pushHost(L: number, fn: HostFunction): void {
+    const id = this.rt.register(fn);
+    this.hostIds.push(id);
+    this.rt.pushHost(L, id);
+  }
+
   private installPrelude(): void {
     const { lua, L } = this;
     const hostTable: HostFunctions = {
@@ -401,7 +487,7 @@ export class LuaScriptState {
           pushString(lua, L, 'unknown lazy chunk');
           return lua.lua_error(L);
         }
-        if (this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't', L) !== 0) return lua.lua_error(L);
+        if (this.loadLuaChunk(chunk, L) !== 0) return lua.lua_error(L);
         if (!own) return 1;
         if (own.host) this.pushHostTable(own.host, L);
         else lua.lua_pushnil(L);
@@ -410,7 +496,7 @@ export class LuaScriptState {
       }),
     };
     const prelude = luaChunk('prelude.lua');
-    if (this.loadCached(prelude.source, () => Buffer.from(prelude.source, 'utf8'), prelude.chunkName, 't') !== 0) {
+    if (this.loadLuaChunk(prelude) !== 0) {
       throw new LuaScriptFailure('load', `prelude: ${readString(lua, L, -1)}`);
     }
     this.pushHostTable(hostTable);
@@ -536,7 +622,7 @@ export class LuaScriptState {
       },
       runLua: (chunk, host, data) => {
         const { lua, L } = this;
-        const status = this.loadCached(chunk.source, () => Buffer.from(chunk.source, 'utf8'), chunk.chunkName, 't');
+        const status = this.loadLuaChunk(chunk);
         if (status !== 0) {
           const msg = readString(lua, L, -1);
           lua.lua_settop(L, -2);

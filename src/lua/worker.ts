@@ -9,6 +9,7 @@ import { LuaScriptFailure, LuaScriptState, type StateServices } from './script-s
 import { ScriptSourceCache } from './script-source.js';
 import { rawModule } from './lua-stack.js';
 import { luaToNumber } from './lua-convert.js';
+import type { LuaSystemPolicy } from './stdlib/policy.js';
 import type {
   CallAndCloseResult,
   CreateAndCallResult,
@@ -51,6 +52,7 @@ const services: StateServices = {
     port.postMessage({ kind: 'log', id: current?.id, record } satisfies WorkerMessage);
   },
   loadBinding,
+  system: (workerData as { system?: LuaSystemPolicy } | null)?.system,
 };
 const states = new Map<number, LuaScriptState>();
 
