@@ -226,6 +226,14 @@ export class SelectedMailbox {
     return !this.recentHidden && this.recent.has(uid);
   }
 
+  /**
+   * Whether this session owns \Recent for `uid`, also when IMAP4rev2 hides it from the client:
+   * the storage still has it, and the push events' `flags_old` report it (as for a rev1 client).
+   */
+  ownsRecent(uid: number): boolean {
+    return this.recent.has(uid);
+  }
+
   /** Expunged by someone else, not yet announced: FETCH of it fails, STORE skips it. */
   isExpungePending(uid: number): boolean {
     return this.pendingExpunges.has(uid);

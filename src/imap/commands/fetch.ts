@@ -101,7 +101,7 @@ export const FETCH: CommandHandler<'FETCH'> = {
     if (!view.readOnly) {
       const toMark = uidsToMarkSeen(messages, cmd.attributes);
       if (toMark.length > 0) {
-        const recentUids = toMark.filter((uid) => view.isRecent(uid));
+        const recentUids = toMark.filter((uid) => view.ownsRecent(uid));
         const result = session.store.storeFlags(view.id, { uids: toMark, operation: 'add', flags: ['\\Seen'], recentUids });
         const byUid = new Map(messages.map((m) => [m.meta.uid, m]));
         for (const c of result.changed) {

@@ -24,7 +24,7 @@ export const STORE: CommandHandler<'STORE'> = {
           flags,
           unchangedSince: cmd.unchangedSince ?? undefined,
           // Push notifications show \Recent in FlagsClear's flags_old (spec §16.5).
-          recentUids: refs.filter((m) => view.isRecent(m.uid)).map((m) => m.uid),
+          recentUids: refs.filter((m) => view.ownsRecent(m.uid)).map((m) => m.uid),
         });
     for (const c of result.changed) {
       view.noteFlags(c.uid, c.flags, c.modseq);
