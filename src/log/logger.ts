@@ -30,14 +30,22 @@ function formatTimestamp(d: Date): string {
   return `${MONTHS[d.getMonth()]} ${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
+/** Dovecot's log process keeps this many warnings and errors for `doveadm log errors` (log-error-buffer.c). */
+export const RECENT_ERRORS_MAX = 1000;
+
 class LogHub {
   debug = false;
+  private recent: LogRecord[] = [];
   private sinks = new Set<LogSink>();
   private defaultSink: LogSink = (r) => process.stderr.write(formatLogLine(r) + '\n');
   private useDefault = true;
 
   emit(r: LogRecord): void {
     if (r.level === 'Debug' && !this.debug && !r.fields?.forced) return;
+    if (r.level !== 'Debug' && r.level !== 'Info') {
+      this.recent.push(r);
+      if (this.recent.length > RECENT_ERRORS_MAX) this.recent.shift();
+    }
     if (this.useDefault) this.defaultSink(r);
     for (const s of this.sinks) s(r);
   }
@@ -56,6 +64,14 @@ class LogHub {
     const info = paths.info_log_path ? sinkFor(paths.info_log_path) : main;
     const debug = paths.debug_log_path ? sinkFor(paths.debug_log_path) : info;
     this.defaultSink = (r) => (r.level === 'Debug' ? debug : r.level === 'Info' ? info : main)(r);
+  }
+
+  /**
+   * The last warnings, errors and fatals, oldest first, as `doveadm log errors` prints them:
+   * `Dec 06 04:16:39 Error: imap(alice)<pid><session>: text`.
+   */
+  recentErrors(): string[] {
+    return this.recent.map((r) => `${formatTimestamp(r.time)} ${r.level}: ${r.prefix}${r.message}`);
   }
 
   /** Silences the default stderr sink (tests, CLI commands that print their own output). */
