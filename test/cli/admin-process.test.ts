@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawClient } from '../imap/server/helpers.js';
+import { RawClient as RawLmtp } from '../lmtp/helpers.js';
 import { waitUntil } from '../poll.js';
 import { buildCli, freePorts, MAIN, roost } from './built-roost.js';
 
@@ -24,6 +25,9 @@ data_dir = ${dir}/data
 ssl = no
 disable_plaintext_auth = no
 ${extra}
+plugin {
+  mail_lua_script = ${dir}/user.lua
+}
 service imap-login {
   inet_listener imap {
     port = ${imapPort}
@@ -59,6 +63,9 @@ test('who, kick, SIGHUP with IDLE, broken reload, roost reload, log errors, stop
   const [imapPort, lmtpPort, movedPort] = await freePorts(3);
   conf = join(dir, 'roost.conf');
   writeFileSync(conf, config(imapPort!, lmtpPort!));
+  const script = (version: string) =>
+    writeFileSync(join(dir, 'user.lua'), `function mail_user_created(user) dovecot.i_info('script ${version} for ' .. user.username) return 0 end\n`);
+  script('v1');
   for (const u of ['alice', 'alice2', 'bob']) expect((await roost(['-c', conf, 'user', 'add', u, '-p', 'pw'])).code).toBe(0);
 
   server = spawn(process.execPath, [MAIN, '-c', conf, 'serve'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -112,7 +119,9 @@ test('who, kick, SIGHUP with IDLE, broken reload, roost reload, log errors, stop
   await b.client.command('s', 'SELECT INBOX');
   b.client.send('i IDLE\r\n');
   expect(await b.client.readLine()).toBe('+ idling');
+  await waitUntil('the v1 script', () => err.includes('script v1 for bob'));
   writeFileSync(conf, config(imapPort!, lmtpPort!, 'imap_capability = +XROOSTTEST'));
+  script('v2');
   server.kill('SIGHUP');
   await waitUntil('the reload', async () => {
     if (!err.includes('roost: Warning: SIGHUP received - reloading configuration')) return false;
@@ -120,6 +129,8 @@ test('who, kick, SIGHUP with IDLE, broken reload, roost reload, log errors, stop
     probe.client.socket.destroy();
     return probe.ok.includes('XROOSTTEST');
   });
+  // The Lua script was loaded again.
+  await waitUntil('the v2 script', () => err.includes('script v2 for bob'));
   // The IDLE client is still there and answers.
   b.client.send('DONE\r\n');
   expect((await b.client.until((l) => l.startsWith('i '))).pop()).toMatch(/^i OK Idle completed/);
@@ -148,6 +159,14 @@ test('who, kick, SIGHUP with IDLE, broken reload, roost reload, log errors, stop
   expect(moved.ok).not.toContain('XROOSTTEST');
   await expect(RawClient.connect(imapPort!)).rejects.toThrow();
   expect((await b.client.command('n3', 'NOOP')).pop()).toMatch(/^n3 OK/);
+  // LMTP, reloaded in place, still delivers; the IDLE-era session sees it.
+  const lmtp = await RawLmtp.connect({ port: lmtpPort! });
+  await lmtp.replies(1);
+  lmtp.send('LHLO test\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<bob>\r\nDATA\r\n');
+  expect(await lmtp.replies(4)).toEqual([expect.stringMatching(/^250 /), expect.stringMatching(/^250 /), expect.stringMatching(/^250 /), expect.stringMatching(/^354 /)]);
+  lmtp.send('Subject: after reload\r\n\r\nhello\r\n.\r\nQUIT\r\n');
+  expect((await lmtp.replies(1))[0]).toMatch(/^250 2\.0\.0 <bob> /);
+  expect(await b.client.command('n4', 'NOOP')).toContain('* 1 EXISTS');
 
   // --- stop: graceful, as SIGTERM ---
   expect(await roost(['-c', conf, 'stop'])).toEqual({ code: 0, stdout: '', stderr: '' });
