@@ -29,8 +29,8 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-/** Whether something answers on the socket (a second server must not take it over). */
-function answers(path: string): Promise<boolean> {
+/** Whether something answers on the socket (a second server must not take it over; `stop` waits for silence). */
+export function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = net.connect(path);
     probe.once('connect', () => {

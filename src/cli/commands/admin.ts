@@ -1,7 +1,6 @@
 // The verbs that talk to a running `roost serve` over its admin socket (doveadm's who, kick,
 // reload, stop and log errors), with doveadm's output.
-import net from 'node:net';
-import { adminRequest, adminSocketPath, AdminError } from '../../admin/socket.js';
+import { adminRequest, adminSocketPath, AdminError, answers } from '../../admin/socket.js';
 import type { ImapSessionInfo } from '../../imap/server.js';
 import { parseArgs, UsageError } from '../args.js';
 import type { CliEnv } from '../cli-context.js';
@@ -84,17 +83,6 @@ export async function runReload(env: CliEnv, argv: string[]): Promise<number> {
   return 0;
 }
 
-function socketGone(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(false);
-    });
-    probe.once('error', () => resolve(true));
-  });
-}
-
 /** `roost stop`: a graceful shutdown, as SIGTERM; returns when the server has closed everything. */
 export async function runStop(env: CliEnv, argv: string[]): Promise<number> {
   parseArgs(argv, []);
@@ -102,7 +90,7 @@ export async function runStop(env: CliEnv, argv: string[]): Promise<number> {
   const path = adminSocketPath(env.settings.base_dir);
   // The server removes its admin socket last; wait for that (bounded: 10 minutes of 100 ms polls).
   for (let i = 0; i < 6000; i++) {
-    if (await socketGone(path)) return 0;
+    if (!(await answers(path))) return 0;
     await new Promise((r) => setTimeout(r, 100));
   }
   env.io.err('roost: the server has not stopped yet\n');
