@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { Settings } from '../config/index.js';
 import { checkSettings } from './config-check.js';
 import { loadSettings } from './overrides.js';
-import { createServerContext, type CreatedContext } from './context.js';
+import { createServerContext, type CreatedContext, type ServerContextOptions } from './context.js';
 import { installPlugins, type Plugins } from './plugins.js';
 
 export interface CliIo {
@@ -20,6 +20,8 @@ export class CliEnv {
   private ctx: CreatedContext | null = null;
   private plugins: Plugins | null = null;
   private loaded: { settings: Settings; warnings: string[] } | null = null;
+  /** Passed to the context when it is built (`serve` shares one server database across reloads). */
+  contextOptions: ServerContextOptions = {};
 
   constructor(
     readonly configPath: string | null,
@@ -42,7 +44,7 @@ export class CliEnv {
   }
 
   context(): CreatedContext {
-    if (!this.ctx) this.ctx = createServerContext(this.settings);
+    if (!this.ctx) this.ctx = createServerContext(this.settings, this.contextOptions);
     return this.ctx;
   }
 

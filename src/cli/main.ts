@@ -19,6 +19,7 @@ import { runServe } from './commands/serve.js';
 import { runUser } from './commands/user.js';
 import { runDeliverVerb } from './commands/deliver.js';
 import { ROOST_VERSION } from './version.js';
+import { adminVerb, runKick, runLog, runReload, runStop, runWho } from './commands/admin.js';
 
 export const DEFAULT_CONFIG = 'config/roost.conf';
 
@@ -34,6 +35,11 @@ const HELP = `usage: roost [-c FILE] [-o key=value]... VERB ...   (-c and -o may
   pw -l                                   list the password schemes
   config [-a|-n] [SETTING...]             print the effective configuration (like doveconf)
   migrate                                 apply database migrations
+  who [-1] [USER_MASK|IP]                 list the running server's sessions (doveadm who)
+  kick USER_MASK [IP]                     end those sessions (doveadm kick)
+  reload                                  re-read the configuration, as SIGHUP
+  stop                                    stop the running server, as SIGTERM
+  log errors                              the running server's last warnings and errors
   version                                 print the version
   help                                    print this list
 -o takes doveconf's paths for nested settings: -o service/imap-login/inet_listener/imap/port=1143
@@ -51,6 +57,11 @@ const VERBS: Record<string, Verb> = {
   pw: runPw,
   config: runConfig,
   migrate: runMigrate,
+  who: adminVerb((env, argv) => runWho(env, argv)),
+  kick: adminVerb(runKick),
+  reload: adminVerb(runReload),
+  stop: adminVerb(runStop),
+  log: adminVerb(runLog),
   version: (env) => {
     env.io.out(`${ROOST_VERSION}\n`);
     return 0;

@@ -107,6 +107,9 @@ export interface ScalarSettings {
   log_path: string;
   info_log_path: string;
   debug_log_path: string;
+  /** With `log_path = syslog`: the facility (Dovecot's setting) and the socket (Roost's own). */
+  syslog_facility: string;
+  syslog_socket: string;
   ssl: SslMode;
   ssl_cert: string;
   ssl_key: string;
@@ -215,6 +218,8 @@ export const SETTING_KINDS: { [K in keyof ScalarSettings]: SettingKind } = {
   log_path: str,
   info_log_path: str,
   debug_log_path: str,
+  syslog_facility: { type: 'enum', values: ['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'] },
+  syslog_socket: str,
   ssl: { type: 'enum', values: ['yes', 'no', 'required'] },
   ssl_cert: { type: 'path' },
   ssl_key: { type: 'path' },
@@ -292,10 +297,12 @@ export function defaultScalarSettings(): ScalarSettings {
     lda_mailbox_autocreate: false,
     lda_mailbox_autosubscribe: false,
     quota_full_tempfail: false,
-    // Roost does not write syslog; Dovecot's default is `syslog`.
+    // Dovecot's default is `syslog`; Roost's stays stderr (`log_path = syslog` writes syslog).
     log_path: '/dev/stderr',
     info_log_path: '',
     debug_log_path: '',
+    syslog_facility: 'mail',
+    syslog_socket: '/dev/log',
     ssl: 'yes',
     ssl_cert: '',
     ssl_key: '',

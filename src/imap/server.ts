@@ -8,7 +8,7 @@ import { Logger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { ImapConnection } from './connection.js';
 import { ImapSession, type ServerShared } from './session.js';
-import { createTlsContext, loadTlsMaterial, minTlsVersion } from './tls.js';
+import { createTlsContext, loadTlsMaterial, minTlsVersion, type TlsMaterial } from './tls.js';
 
 export interface ImapListenerSpec {
   name: string;
@@ -31,12 +31,35 @@ export interface BoundListener extends ImapListenerSpec {
   boundPort: number;
 }
 
+/** One client connection, as `roost who` lists it. */
+export interface ImapSessionInfo {
+  /** '' before login. */
+  username: string;
+  service: 'imap';
+  remoteIp: string;
+  sessionId: string;
+  connectedAt: number;
+}
+
 export interface ImapServer {
+  /** The listeners now bound (replaced by reload()). */
   listeners: BoundListener[];
   /** Port of the first listener with this name (`imap`, `imaps`). */
   port(name: string): number;
   /** Open client connections. */
   readonly connectionCount: number;
+  /** Logged-in sessions. */
+  sessions(): ImapSessionInfo[];
+  /** Logged-in sessions that use this context (a reload retires the old one when none do). */
+  sessionsUsing(ctx: ServerContext): number;
+  /** Ends the logged-in sessions `match` selects with Dovecot's `* BYE Server shutting down.`; returns them. */
+  kick(match: (s: ImapSessionInfo) => boolean): Promise<ImapSessionInfo[]>;
+  /**
+   * Serves new connections with a new context (settings, auth, Lua); open sessions keep theirs.
+   * Listeners whose name, address, port, ssl or TLS files changed are closed and bound again;
+   * the others keep their socket. Throws (and changes nothing) when a new listener cannot bind.
+   */
+  reload(ctx: ServerContext): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,27 +77,32 @@ export function configuredListeners(listen: string[], configured: InetListenerSe
 }
 
 export async function startImapServer(ctx: ServerContext, opts: ImapServerOptions = {}): Promise<ImapServer> {
-  const settings = settingsFor(ctx.settings, 'imap');
-  const service = settings.service['imap-login'];
-  const specs = opts.listeners ?? configuredListeners(settings.listen, service?.inet_listener ?? []);
-  const clientLimit = service?.client_limit ?? 1000;
-  const material = loadTlsMaterial(settings, log);
-  const tlsContext = material ? createTlsContext(material, settings) : null;
-  const shared: ServerShared = {
-    ctx,
-    settings,
-    tlsContext,
-    // Dovecot treats a connection from the server's own address as secured (login-common).
-    isTrustedConnection: opts.isTrustedConnection ?? ((c) => c.remoteIp !== '' && c.remoteIp === c.localIp),
-    userIpCounts: new Map(),
-    loginLog: new Logger('imap-login: '),
-  };
+  const userIpCounts = new Map<string, number>();
   const sessions = new Set<ImapSession>();
-  const servers: net.Server[] = [];
-  const listeners: BoundListener[] = [];
+  let bound: { key: string; spec: BoundListener; server: net.Server }[] = [];
+
+  const prepare = (context: ServerContext) => {
+    const settings = settingsFor(context.settings, 'imap');
+    const service = settings.service['imap-login'];
+    const material = loadTlsMaterial(settings, log);
+    const shared: ServerShared = {
+      ctx: context,
+      settings,
+      tlsContext: material ? createTlsContext(material, settings) : null,
+      // Dovecot treats a connection from the server's own address as secured (login-common).
+      isTrustedConnection: opts.isTrustedConnection ?? ((c) => c.remoteIp !== '' && c.remoteIp === c.localIp),
+      userIpCounts,
+      loginLog: new Logger('imap-login: '),
+    };
+    const specs = opts.listeners ?? configuredListeners(settings.listen, service?.inet_listener ?? []);
+    return { shared, material, specs, clientLimit: service?.client_limit ?? 1000 };
+  };
+  let current = prepare(ctx);
 
   const accept = (socket: net.Socket, implicitTls: boolean) => {
     socket.setNoDelay(true);
+    const { shared, clientLimit } = current;
+    const settings = shared.settings;
     if (sessions.size >= clientLimit) {
       log.warning(`service(imap-login): client_limit (${clientLimit}) reached, client connections are being dropped`);
       socket.end('* BYE Server is busy (client_limit reached), try again later.\r\n');
@@ -101,13 +129,13 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
     session.greet();
   };
 
-  for (const spec of specs) {
-    if (spec.ssl && !tlsContext) {
-      log.warning(`inet_listener ${spec.name}: ssl = yes but no TLS certificate: listener not started`);
-      continue;
-    }
+  /** What identifies a bound listener: a change in any of these means binding it again. */
+  const keyOf = (spec: ImapListenerSpec, material: TlsMaterial | null) =>
+    JSON.stringify([spec.name, spec.address, spec.port, spec.ssl, spec.ssl ? [material?.cert, material?.key] : null]);
+
+  const bind = async (spec: ImapListenerSpec, material: TlsMaterial | null) => {
     const server = spec.ssl
-      ? tls.createServer({ cert: material!.cert, key: material!.key, minVersion: minTlsVersion(settings.ssl_min_protocol) }, (s) => accept(s, true))
+      ? tls.createServer({ cert: material!.cert, key: material!.key, minVersion: minTlsVersion(current.shared.settings.ssl_min_protocol) }, (s) => accept(s, true))
       : net.createServer((s) => accept(s, false));
     // A failed TLS handshake is the client's problem, not the server's.
     server.on('tlsClientError', () => undefined);
@@ -120,27 +148,94 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
     });
     server.on('error', (err) => log.error(`listener ${spec.name}: ${err.message}`));
     const address = server.address() as net.AddressInfo;
-    servers.push(server);
-    listeners.push({ ...spec, boundPort: address.port });
-  }
+    return { key: keyOf(spec, material), spec: { ...spec, boundPort: address.port }, server };
+  };
+
+  const closeServer = (s: net.Server) => new Promise<void>((resolve) => s.close(() => resolve()));
+  /**
+   * Stops listening now; the connections it accepted stay open (server.close()'s callback would
+   * wait for them all to end). The port is free once close() returns.
+   */
+  const stopListening = (s: net.Server) => void s.close();
+
+  /** Binds what `next` needs that is not bound yet, then closes what it no longer needs. */
+  const rebind = async (next: ReturnType<typeof prepare>) => {
+    const kept: typeof bound = [];
+    const added: typeof bound = [];
+    const wanted = new Set<string>();
+    try {
+      for (const spec of next.specs) {
+        if (spec.ssl && !next.material) {
+          log.warning(`inet_listener ${spec.name}: ssl = yes but no TLS certificate: listener not started`);
+          continue;
+        }
+        const key = keyOf(spec, next.material);
+        wanted.add(key);
+        const same = bound.find((b) => b.key === key);
+        if (same) kept.push(same);
+        // A listener moving to a port another one frees is bound after that one closes.
+        else if (!bound.some((b) => b.spec.address === spec.address && b.spec.port === spec.port && spec.port !== 0)) added.push(await bind(spec, next.material));
+      }
+      const dropped = bound.filter((b) => !wanted.has(b.key));
+      for (const b of dropped) stopListening(b.server);
+      for (const spec of next.specs) {
+        const key = keyOf(spec, next.material);
+        if (wanted.has(key) && !kept.some((b) => b.key === key) && !added.some((b) => b.key === key)) added.push(await bind(spec, next.material));
+      }
+    } catch (err) {
+      for (const b of added) stopListening(b.server);
+      throw err;
+    }
+    bound = [...kept, ...added];
+  };
+
+  await rebind(current);
+
+  const infoOf = (s: ImapSession): ImapSessionInfo => ({
+    username: s.user?.username ?? '',
+    service: 'imap',
+    remoteIp: s.conn.remoteIp,
+    sessionId: s.sessionId,
+    connectedAt: s.connectedAt,
+  });
+  const loggedIn = () => [...sessions].filter((s) => s.user !== null);
 
   return {
-    listeners,
+    get listeners() {
+      return bound.map((b) => b.spec);
+    },
     port(name) {
-      const l = listeners.find((x) => x.name === name);
+      const l = bound.find((x) => x.spec.name === name);
       if (!l) throw new Error(`No IMAP listener named ${name}`);
-      return l.boundPort;
+      return l.spec.boundPort;
     },
     get connectionCount() {
       return sessions.size;
     },
+    sessions: () => loggedIn().map(infoOf),
+    sessionsUsing: (context) => [...sessions].filter((s) => s.shared.ctx === context).length,
+    async kick(match) {
+      const chosen = loggedIn().filter((s) => match(infoOf(s)));
+      const infos = chosen.map(infoOf);
+      for (const session of chosen) {
+        session.conn.close('* BYE Server shutting down.\r\n');
+        sessions.delete(session);
+        await session.end('shutdown');
+      }
+      return infos;
+    },
+    async reload(context) {
+      const next = prepare(context);
+      await rebind(next);
+      current = next;
+    },
     async close() {
-      const closing = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      const closing = bound.map((b) => closeServer(b.server));
       for (const session of [...sessions]) {
         // Dovecot's shutdown text.
         session.conn.close('* BYE Server shutting down.\r\n');
         session.conn.destroy();
-        await session.end('disconnect');
+        await session.end('shutdown');
       }
       sessions.clear();
       await Promise.all(closing);

@@ -152,7 +152,9 @@ export class ImapSession implements CommandContext {
   readonly log = new Logger('imap-login: ');
   /** Dovecot's session id: given at connect, logged by imap-login and kept by the mail user. */
   readonly sessionId = newSessionId();
-  private readonly connectedAt = Date.now();
+  /** When the client connected (ms since the epoch); `roost who` shows the age. */
+  readonly connectedAt = Date.now();
+  private ended = false;
   /** Login attempts for the imap-login disconnect line. */
   private authAttempts = 0;
   private lastAuth: { user: string; method: string } | null = null;
@@ -431,8 +433,15 @@ export class ImapSession implements CommandContext {
 
   // ---- end ----
 
-  /** LOGOUT and disconnects: Dovecot's `Logged out in=N out=N ...` line, mail user destroyed. */
-  async end(reason: 'logout' | 'disconnect'): Promise<void> {
+  /**
+   * LOGOUT and disconnects: Dovecot's `Logged out in=N out=N ...` line, mail user destroyed.
+   * `shutdown` is a kick or a server stop (Dovecot: `Disconnected: Server shutting down.`). Runs
+   * once: after LOGOUT the socket's close calls it again, which must not log imap-login's
+   * `Disconnected (no auth attempts ...)` for a session that did log in.
+   */
+  async end(reason: 'logout' | 'disconnect' | 'shutdown'): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
     this.releaseUserIp();
     this.unsubscribeChanges?.();
     this.unsubscribeChanges = null;
@@ -445,10 +454,11 @@ export class ImapSession implements CommandContext {
     this.selected = null;
     this.state = 'logout';
     if (!user) {
-      if (reason === 'disconnect' && !this.initFailed) this.logPreLoginDisconnect();
+      if (reason !== 'logout' && !this.initFailed) this.logPreLoginDisconnect();
       return;
     }
-    user.log.info(`Disconnected: ${reason === 'logout' ? 'Logged out' : 'Connection closed'} ${summary}`);
+    const why = reason === 'logout' ? 'Logged out' : reason === 'shutdown' ? 'Server shutting down.' : 'Connection closed';
+    user.log.info(`Disconnected: ${why} ${summary}`);
     await this.shared.ctx.mailUsers.destroyUser(user);
     this.storeRef = null;
   }

@@ -12,6 +12,8 @@ export interface ListenerGroup {
   readonly addresses: ListenAddress[];
   /** Open connections. */
   readonly connections: ReadonlySet<net.Socket>;
+  /** Stops accepting and frees the addresses now; open connections go on (a reload). */
+  stopListening(): void;
   close(): Promise<void>;
 }
 
@@ -65,5 +67,9 @@ export async function openListeners(opts: ListenerGroupOptions): Promise<Listene
     await close();
     throw err;
   }
-  return { addresses, connections, close };
+  const stopListening = () => {
+    for (const s of servers) s.close();
+    for (const p of unixPaths) rmSync(p, { force: true });
+  };
+  return { addresses, connections, stopListening, close };
 }

@@ -14,7 +14,8 @@ import { receiveAndDeliver, type DataOptions } from './data.js';
 import { resolveRecipient, type ResolvedRecipient } from './recipients.js';
 import { installOwnEnhancedCodes } from './replies.js';
 import { installDomainlessRecipients } from './domainless-recipients.js';
-import { openListeners } from '../listeners/group.js';
+import type net from 'node:net';
+import { openListeners, type ListenerGroup } from '../listeners/group.js';
 import { inetListenAddresses } from '../listeners/inet.js';
 import { resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
 
@@ -33,6 +34,14 @@ export interface LmtpServerOptions {
 
 export interface LmtpServer {
   readonly addresses: LmtpListenAddress[];
+  /** Open connections that use this context (a reload retires the old one when none do). */
+  connectionsUsing(ctx: ServerContext): number;
+  /**
+   * New connections get a new context (settings, auth, Lua); open ones finish with theirs. When
+   * the listeners changed, the old ones stop listening (their connections go on) and the new
+   * ones are opened.
+   */
+  reload(ctx: ServerContext): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,6 +66,56 @@ function unixListeners(s: Settings): UnixListenerSpec[] {
 export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOptions = {}): Promise<LmtpServer> {
   installOwnEnhancedCodes();
   installDomainlessRecipients();
+  const states = new Map<string, ConnectionState>();
+  const sockets = new Map<net.Socket, ServerContext>();
+  let current = { ctx, smtp: smtpServerFor(ctx, opts, states) };
+  const addressesOf = (settings: Settings) => ({
+    inet: opts.inet ?? inetListenAddresses(settings.service.lmtp, settings.listen),
+    unix: opts.unix?.map((path) => ({ path, mode: 0o600, user: '', group: '' })) ?? unixListeners(settings),
+  });
+  const open = async (settings: Settings) => {
+    const addresses = addressesOf(settings);
+    const group = await openListeners({
+      label: 'service(lmtp)',
+      ...addresses,
+      accept(socket) {
+        socket.setNoDelay(true); // replies are small writes; Nagle + delayed ACK would add 40 ms
+        sockets.set(socket, current.ctx);
+        socket.once('close', () => sockets.delete(socket));
+        current.smtp.connect(socket, {});
+      },
+    });
+    return { group, key: JSON.stringify(addresses) };
+  };
+  let listeners = await open(settingsFor(ctx.settings, 'lmtp'));
+  /** Groups that stopped listening on a reload; their connections end on their own or at close. */
+  const retired: ListenerGroup[] = [];
+  return {
+    get addresses() {
+      return listeners.group.addresses;
+    },
+    connectionsUsing: (context) => [...sockets.values()].filter((c) => c === context).length,
+    async reload(context) {
+      const settings = settingsFor(context.settings, 'lmtp');
+      const smtp = smtpServerFor(context, opts, states);
+      if (JSON.stringify(addressesOf(settings)) !== listeners.key) {
+        // The same address may be in the new list too: free it first, then open the new set.
+        listeners.group.stopListening();
+        retired.push(listeners.group);
+        listeners = await open(settings);
+      }
+      current = { ctx: context, smtp };
+    },
+    // Open sessions end now. A delivery in progress commits synchronously (never cut); its WAL
+    // fsync finishes in the threadpool, and closing the store syncs whatever is still pending.
+    async close() {
+      await Promise.all([listeners.group, ...retired].map((g) => g.close()));
+    },
+  };
+}
+
+/** The protocol side for one configuration: smtp-server with callbacks bound to `ctx`. */
+function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<string, ConnectionState>): SMTPServer {
   const settings = settingsFor(ctx.settings, 'lmtp');
   const dataOptions: DataOptions = {
     ctx,
@@ -64,7 +123,6 @@ export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOption
     spoolDir: opts.spoolDir ?? join(tmpdir(), 'roost-lmtp-spool'),
     memoryLimit: opts.spoolMemoryLimit ?? 1024 * 1024,
   };
-  const states = new Map<string, ConnectionState>();
   const stateOf = (session: SMTPServerSession): ConnectionState => {
     let st = states.get(session.id);
     if (!st) {
@@ -148,19 +206,5 @@ export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOption
   const smtp = new SMTPServer(options);
   smtp.on('error', (err: Error) => rootLogger.error(`lmtp: ${err.message}`));
 
-  const listeners = await openListeners({
-    label: 'service(lmtp)',
-    inet: opts.inet ?? inetListenAddresses(settings.service.lmtp, settings.listen),
-    unix: opts.unix?.map((path) => ({ path, mode: 0o600, user: '', group: '' })) ?? unixListeners(settings),
-    accept(socket) {
-      socket.setNoDelay(true); // replies are small writes; Nagle + delayed ACK would add 40 ms
-      smtp.connect(socket, {});
-    },
-  });
-  return {
-    addresses: listeners.addresses,
-    // Open sessions end now. A delivery in progress commits synchronously (never cut); its WAL
-    // fsync finishes in the threadpool, and closing the store syncs whatever is still pending.
-    close: () => listeners.close(),
-  };
+  return smtp;
 }

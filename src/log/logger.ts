@@ -1,6 +1,7 @@
 // One structured logger for the whole server. Lines follow Dovecot's layout:
 //   <process prefix><session prefix>Level: <appended prefixes><message>
 // e.g. `imap(alice)<4242><Fq3bW9AP>: Info: Logged out`.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 
 export type LogLevel = 'Debug' | 'Info' | 'Warning' | 'Error' | 'Fatal' | 'Panic';
@@ -30,14 +31,71 @@ function formatTimestamp(d: Date): string {
   return `${MONTHS[d.getMonth()]} ${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
+/** Dovecot's log process keeps this many warnings and errors for `doveadm log errors` (log-error-buffer.c). */
+export const RECENT_ERRORS_MAX = 1000;
+
+const FACILITIES = ['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp'];
+/** syslog(3) severities for Dovecot's levels (failures.c: fatal and panic are LOG_CRIT). */
+const SEVERITY: Record<LogLevel, number> = { Debug: 7, Info: 6, Warning: 4, Error: 3, Fatal: 2, Panic: 2 };
+
+function facilityCode(name: string): number {
+  const local = /^local([0-7])$/.exec(name);
+  if (local) return 16 + Number(local[1]);
+  const i = FACILITIES.indexOf(name);
+  return i >= 0 ? i : 2; // mail
+}
+
+/**
+ * `log_path = syslog`: lines go to the syslog socket with the facility and a severity per level,
+ * ident `roost`, as Dovecot's `dovecot: imap-login: Login: ...` (Info lines carry no level label,
+ * the others keep `Error: ` etc.). Node has no unix datagram sockets, so one util-linux `logger`
+ * process (Debian's bsdutils, always installed) carries them: each line with its `<PRI>` prefix.
+ */
+const syslogSinks = new Map<string, LogSink>();
+function syslogSink(facility: string, socket: string): LogSink {
+  // A reload with the same facility and socket keeps the same `logger` process.
+  const key = `${facility}\0${socket}`;
+  let sink = syslogSinks.get(key);
+  if (!sink) syslogSinks.set(key, (sink = newSyslogSink(facility, socket)));
+  return sink;
+}
+
+function newSyslogSink(facility: string, socket: string): LogSink {
+  const base = facilityCode(facility) * 8;
+  let child: ChildProcess | null = null;
+  const start = () => {
+    const c = spawn('logger', ['--prio-prefix', '-t', 'roost', '-u', socket, '--socket-errors=off'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    c.on('error', () => undefined);
+    c.stdin!.on('error', () => undefined);
+    c.once('exit', () => {
+      if (child === c) child = null;
+    });
+    // Logging never keeps the process alive.
+    c.unref();
+    (c.stdin as unknown as { unref?: () => void }).unref?.();
+    return c;
+  };
+  return (r) => {
+    child ??= start();
+    const label = r.level === 'Info' ? '' : `${r.level}: `;
+    const text = `${r.prefix}${label}${r.message}`.replace(/\r?\n/g, ' ');
+    child.stdin!.write(`<${base + SEVERITY[r.level]}>${text}\n`);
+  };
+}
+
 class LogHub {
   debug = false;
+  private recent: LogRecord[] = [];
   private sinks = new Set<LogSink>();
   private defaultSink: LogSink = (r) => process.stderr.write(formatLogLine(r) + '\n');
   private useDefault = true;
 
   emit(r: LogRecord): void {
     if (r.level === 'Debug' && !this.debug && !r.fields?.forced) return;
+    if (r.level !== 'Debug' && r.level !== 'Info') {
+      this.recent.push(r);
+      if (this.recent.length > RECENT_ERRORS_MAX) this.recent.shift();
+    }
     if (this.useDefault) this.defaultSink(r);
     for (const s of this.sinks) s(r);
   }
@@ -47,15 +105,26 @@ class LogHub {
    * an empty debug path means the info path; `/dev/stderr` (the default) writes to stderr and a
    * file path appends lines with a timestamp, as Dovecot does.
    */
-  setLogPaths(paths: { log_path: string; info_log_path?: string; debug_log_path?: string }): void {
+  setLogPaths(paths: { log_path: string; info_log_path?: string; debug_log_path?: string; syslog_facility?: string; syslog_socket?: string }): void {
+    let syslog: LogSink | null = null;
     const sinkFor = (path: string): LogSink =>
       !path || path === '/dev/stderr'
         ? (r) => process.stderr.write(formatLogLine(r) + '\n')
-        : (r) => appendFileSync(path, formatLogLine(r, true) + '\n');
+        : path === 'syslog'
+          ? (syslog ??= syslogSink(paths.syslog_facility ?? 'mail', paths.syslog_socket || '/dev/log'))
+          : (r) => appendFileSync(path, formatLogLine(r, true) + '\n');
     const main = sinkFor(paths.log_path);
     const info = paths.info_log_path ? sinkFor(paths.info_log_path) : main;
     const debug = paths.debug_log_path ? sinkFor(paths.debug_log_path) : info;
     this.defaultSink = (r) => (r.level === 'Debug' ? debug : r.level === 'Info' ? info : main)(r);
+  }
+
+  /**
+   * The last warnings, errors and fatals, oldest first, as `doveadm log errors` prints them:
+   * `Dec 06 04:16:39 Error: imap(alice)<pid><session>: text`.
+   */
+  recentErrors(): string[] {
+    return this.recent.map((r) => `${formatTimestamp(r.time)} ${r.level}: ${r.prefix}${r.message}`);
   }
 
   /** Silences the default stderr sink (tests, CLI commands that print their own output). */
