@@ -325,6 +325,8 @@ export class ImapSession implements CommandContext {
    */
   flushUpdates(allowExpunge: boolean, cmd?: ImapCommand): void {
     if (!this.selected || this.state !== 'selected') return;
+    // Other processes' changes (`roost deliver`, the CLI, another server) reach the view here.
+    this.store.refreshChanges();
     if (this.checkSelectedExists) {
       this.checkSelectedExists = false;
       if (!this.store.getMailboxById(this.selected.id)) {
@@ -400,6 +402,8 @@ export class ImapSession implements CommandContext {
       if (n.mailboxId === this.selected.id) this.selected.dirty = true;
       // A mailbox-list change may be the deletion of the selected mailbox.
       else if (n.mailboxId === null) this.checkSelectedExists = true;
+      // Changed by another process: anything, the selected mailbox included, may have changed.
+      if (n.kind === 'elsewhere') this.selected.dirty = true;
     }
     this.wakeIdle?.();
   }
