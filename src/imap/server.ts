@@ -1,5 +1,5 @@
 // The IMAP server: listeners from `service imap-login { inet_listener imap/imaps { port ssl } }` on
-// the `listen` addresses (or an override for tests), the client_limit, one ImapConnection +
+// the `listen` addresses (or an override for tests), the pre-login client_limit, one ImapConnection +
 // ImapSession per socket, and an orderly close.
 import net from 'node:net';
 import tls from 'node:tls';
@@ -37,6 +37,8 @@ export interface ImapServer {
   port(name: string): number;
   /** Open client connections. */
   readonly connectionCount: number;
+  /** Open connections not logged in yet (what `service imap-login { client_limit }` bounds). */
+  readonly preLoginCount: number;
   close(): Promise<void>;
 }
 
@@ -57,7 +59,7 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
   const settings = settingsFor(ctx.settings, 'imap');
   const service = settings.service['imap-login'];
   const specs = opts.listeners ?? configuredListeners(settings.listen, service?.inet_listener ?? []);
-  const clientLimit = service?.client_limit ?? 1000;
+  const loginLimit = service?.client_limit ?? 1000;
   const material = loadTlsMaterial(settings, log);
   const tlsContext = material ? createTlsContext(material, settings) : null;
   const shared: ServerShared = {
@@ -68,19 +70,42 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
     isTrustedConnection: opts.isTrustedConnection ?? ((c) => c.remoteIp !== '' && c.remoteIp === c.localIp),
     userIpCounts: new Map(),
     loginLog: new Logger('imap-login: '),
+    onLoggedIn: (session) => preLogin.delete(session),
   };
   const sessions = new Set<ImapSession>();
+  /** Sessions not logged in yet, oldest first (a Set iterates in insertion order). */
+  const preLogin = new Set<ImapSession>();
+  let lastLimitWarning = 0;
+
+  /**
+   * `service imap-login { client_limit }` bounds the connections that have not logged in. When it
+   * is reached, the oldest of them is dropped to admit the new one, as Dovecot's login processes
+   * do (login-common/client-common.c, client_destroy_oldest): a flood of idle connections then
+   * only ever pushes out other idle connections, and a real user still gets in. Logged-in
+   * sessions are never dropped for this.
+   */
+  const makeRoomForNewConnection = () => {
+    if (preLogin.size < loginLimit) return;
+    const now = Date.now();
+    if (now - lastLimitWarning > 60_000) {
+      lastLimitWarning = now;
+      // Dovecot's master process warning, word for word.
+      log.warning(`service(imap-login): client_limit (${loginLimit}) reached, client connections are being dropped`);
+    }
+    for (const oldest of preLogin) {
+      if (preLogin.size < loginLimit) break;
+      preLogin.delete(oldest);
+      oldest.disconnectReason = 'Connection queue full';
+      oldest.conn.close('* BYE Connection queue full\r\n');
+      oldest.conn.destroy();
+    }
+  };
   const servers: net.Server[] = [];
   const listeners: BoundListener[] = [];
 
   const accept = (socket: net.Socket, implicitTls: boolean) => {
     socket.setNoDelay(true);
-    if (sessions.size >= clientLimit) {
-      log.warning(`service(imap-login): client_limit (${clientLimit}) reached, client connections are being dropped`);
-      socket.end('* BYE Server is busy (client_limit reached), try again later.\r\n');
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
+    makeRoomForNewConnection();
     const conn = new ImapConnection(
       socket,
       { maxLineLength: settings.imap_max_line_length, maxLiteralSize: settings.mail_max_message_size, literalMinus: settings.imap_literal_minus },
@@ -88,10 +113,12 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
     );
     const session = new ImapSession(shared, conn);
     sessions.add(session);
+    preLogin.add(session);
     conn.start({
       onEvent: (ev) => session.onEvent(ev),
       onClose: () => {
         sessions.delete(session);
+        preLogin.delete(session);
         void session.end('disconnect').catch((err: unknown) => log.error(`session end failed: ${String(err)}`));
       },
       onTimeout: () => {
@@ -134,6 +161,9 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
     get connectionCount() {
       return sessions.size;
     },
+    get preLoginCount() {
+      return preLogin.size;
+    },
     async close() {
       const closing = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       for (const session of [...sessions]) {
@@ -143,6 +173,7 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
         await session.end('disconnect');
       }
       sessions.clear();
+      preLogin.clear();
       await Promise.all(closing);
     },
   };

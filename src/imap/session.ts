@@ -38,6 +38,8 @@ export interface ServerShared {
   /** Logged-in sessions per `user\0ip` (mail_max_userip_connections). */
   userIpCounts: Map<string, number>;
   loginLog: Logger;
+  /** A session logged in: it no longer counts against the pre-login client_limit. */
+  onLoggedIn?(session: ImapSession): void;
 }
 
 /** imap-login's reply to any command it cannot run (Dovecot 2.3.19, verified). */
@@ -156,6 +158,8 @@ export class ImapSession implements CommandContext {
   /** Login attempts for the imap-login disconnect line. */
   private authAttempts = 0;
   private lastAuth: { user: string; method: string } | null = null;
+  /** Why the server ended a connection that had not logged in (for imap-login's disconnect line). */
+  disconnectReason: string | null = null;
 
   constructor(
     readonly shared: ServerShared,
@@ -388,6 +392,7 @@ export class ImapSession implements CommandContext {
     this.storeRef = user.getStore();
     this.unsubscribeChanges = this.storeRef.onChange((n) => this.onStoreChange(n));
     this.state = 'authenticated';
+    this.shared.onLoggedIn?.(this);
     this.conn.setTimeout(this.settings.imap_idle_timeout);
     const secured = this.conn.secured ? 'TLS, ' : this.secured ? 'secured, ' : '';
     this.log.info(
@@ -502,7 +507,8 @@ export class ImapSession implements CommandContext {
     const what = this.authAttempts > 0 ? `auth failed, ${this.authAttempts} attempts in ${secs} secs` : `no auth attempts in ${secs} secs`;
     const who = this.lastAuth ? `user=<${this.lastAuth.user}>, method=${this.lastAuth.method}, ` : 'user=<>, ';
     const secured = this.conn.secured ? 'TLS, ' : this.secured ? 'secured, ' : '';
-    this.log.info(`Disconnected (${what}): ${who}rip=${this.conn.remoteIp}, lip=${this.conn.localIp}, ${secured}session=<${this.sessionId}>`);
+    const reason = this.disconnectReason ? `: ${this.disconnectReason}` : '';
+    this.log.info(`Disconnected${reason} (${what}): ${who}rip=${this.conn.remoteIp}, lip=${this.conn.localIp}, ${secured}session=<${this.sessionId}>`);
   }
 
   /** imap_logout_format with Dovecot's variables (%i, %o, %{deleted}, ...). */
