@@ -31,23 +31,53 @@ function touch(path: string): void {
   }
 }
 
+/**
+ * Polls share one timer per interval, so that a thousand watched users cost one wake-up per
+ * interval rather than a thousand timers firing at scattered moments.
+ */
+const tickers = new Map<number, { timer: NodeJS.Timeout; members: Set<SharedWatcher> }>();
+
+function joinTicker(ms: number, w: SharedWatcher): void {
+  let t = tickers.get(ms);
+  if (!t) {
+    const members = new Set<SharedWatcher>();
+    const timer = setInterval(() => {
+      for (const m of members) m.signal();
+    }, ms);
+    timer.unref();
+    t = { timer, members };
+    tickers.set(ms, t);
+  }
+  t.members.add(w);
+}
+
+function leaveTicker(ms: number, w: SharedWatcher): void {
+  const t = tickers.get(ms);
+  if (!t) return;
+  t.members.delete(w);
+  if (t.members.size === 0) {
+    clearInterval(t.timer);
+    tickers.delete(ms);
+  }
+}
+
 /** The one watcher of a change file in this thread, shared by every store and session of the user. */
 class SharedWatcher {
   readonly subscribers = new Set<() => void>();
   private fsWatcher: FSWatcher | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private pollMs = 0;
   private scheduled = false;
   private closed = false;
 
   constructor(
     private readonly path: string,
-    private readonly pollMs: number,
+    private readonly safetyPollMs: number,
   ) {
     this.startWatch();
   }
 
   private startWatch(): void {
-    let interval = this.pollMs;
+    let interval = this.safetyPollMs;
     try {
       // The file must exist to be watched: a user nobody has written to yet still gets one.
       closeSync(openSync(this.path, constants.O_RDONLY | constants.O_CREAT, 0o600));
@@ -73,13 +103,14 @@ class SharedWatcher {
   }
 
   private setPoll(ms: number): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = setInterval(() => this.signal(), ms);
-    this.timer.unref();
+    if (ms === this.pollMs) return;
+    if (this.pollMs) leaveTicker(this.pollMs, this);
+    this.pollMs = ms;
+    joinTicker(ms, this);
   }
 
   /** Several events in one turn (a burst of commits) make one signal. */
-  private signal(): void {
+  signal(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => {
@@ -97,7 +128,7 @@ class SharedWatcher {
   close(): void {
     this.closed = true;
     this.fsWatcher?.close();
-    if (this.timer) clearInterval(this.timer);
+    if (this.pollMs) leaveTicker(this.pollMs, this);
   }
 }
 
