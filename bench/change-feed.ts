@@ -6,7 +6,9 @@
 //   - latency from a commit in another process (a node process appending through the storage API,
 //     timestamps on the same clock) to the `* n EXISTS` an IDLE-ing session receives;
 //   - the same seen by a user: from starting the built `roost deliver` to EXISTS (includes node's
-//     start-up of the command).
+//     start-up of the command);
+//   - what each side pays: a writer's touch of the change file after a commit, and the
+//     PRAGMA data_version check an IMAP session makes on every command.
 // Asserts nothing. Run: npm run build && node dist/bench/change-feed.js
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -168,8 +170,29 @@ function stats(values: number[]): string {
   return `median ${q(0.5).toFixed(1)} ms, p90 ${q(0.9).toFixed(1)} ms, max ${s[s.length - 1]!.toFixed(1)} ms (${s.length} rounds)`;
 }
 
+async function perCallCosts(dir: string): Promise<void> {
+  const { FileChangeFeed } = await import('../src/storage/file-change-feed.js');
+  const { openUserStore } = await import('../src/storage/index.js');
+  const { logHub } = await import('../src/log/logger.js');
+  logHub.setDefaultOutput(false);
+  const home = path.join(dir, 'costs');
+  const store = openUserStore({ username: 'costs', home, dbPath: path.join(home, 'mail.db'), separator: '/' });
+  const feed = new FileChangeFeed(path.join(home, 'x-changes'), 30_000);
+  const N = 20_000;
+  let t = performance.now();
+  for (let i = 0; i < N; i++) feed.announce();
+  const announce = ((performance.now() - t) / N) * 1000;
+  t = performance.now();
+  for (let i = 0; i < N; i++) store.refreshChanges();
+  const check = ((performance.now() - t) / N) * 1000;
+  console.log(`writer's touch of the change file: ${announce.toFixed(1)} µs per commit; data_version check: ${check.toFixed(1)} µs per command`);
+  feed.close();
+  store.close();
+}
+
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'roost-bench-feed-'));
+  await perCallCosts(dataDir);
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--server', dataDir], { stdio: 'inherit' });
   const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
   const pid = child.pid!;
