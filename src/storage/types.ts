@@ -221,6 +221,7 @@ export interface ChangeNotice {
    * here (mailboxId is null): look again at whatever is shown (UserStore.refreshChanges).
    */
   kind: 'messages' | 'flags' | 'expunge' | 'mailboxes' | 'metadata' | 'elsewhere';
+  /** The mailbox's highest modseq after the change (0 for `elsewhere`: not known). */
   highestModseq: number;
 }
 
