@@ -7,6 +7,7 @@ import { settingsFor, type InetListenerSettings } from '../config/index.js';
 import { Logger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { ImapConnection } from './connection.js';
+import { LoginQueue } from './login-queue.js';
 import { ImapSession, type ServerShared } from './session.js';
 import { createTlsContext, loadTlsMaterial, minTlsVersion } from './tls.js';
 
@@ -70,42 +71,29 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
     isTrustedConnection: opts.isTrustedConnection ?? ((c) => c.remoteIp !== '' && c.remoteIp === c.localIp),
     userIpCounts: new Map(),
     loginLog: new Logger('imap-login: '),
-    onLoggedIn: (session) => preLogin.delete(session),
+    onLoggedIn: (session) => leaveQueue.get(session)?.(),
   };
   const sessions = new Set<ImapSession>();
-  /** Sessions not logged in yet, oldest first (a Set iterates in insertion order). */
-  const preLogin = new Set<ImapSession>();
-  let lastLimitWarning = 0;
-
-  /**
-   * `service imap-login { client_limit }` bounds the connections that have not logged in. When it
-   * is reached, the oldest of them is dropped to admit the new one, as Dovecot's login processes
-   * do (login-common/client-common.c, client_destroy_oldest): a flood of idle connections then
-   * only ever pushes out other idle connections, and a real user still gets in. Logged-in
-   * sessions are never dropped for this.
-   */
-  const makeRoomForNewConnection = () => {
-    if (preLogin.size < loginLimit) return;
-    const now = Date.now();
-    if (now - lastLimitWarning > 60_000) {
-      lastLimitWarning = now;
-      // Dovecot's master process warning, word for word.
-      log.warning(`service(imap-login): client_limit (${loginLimit}) reached, client connections are being dropped`);
-    }
-    for (const oldest of preLogin) {
-      if (preLogin.size < loginLimit) break;
-      preLogin.delete(oldest);
-      oldest.disconnectReason = 'Connection queue full';
-      oldest.conn.close('* BYE Connection queue full\r\n');
-      oldest.conn.destroy();
-    }
-  };
+  const queue = new LoginQueue(loginLimit, (limit) =>
+    // Dovecot's master process warning, word for word.
+    log.warning(`service(imap-login): client_limit (${limit}) reached, client connections are being dropped`),
+  );
+  /** How each session not logged in yet leaves the queue. */
+  const leaveQueue = new Map<ImapSession, () => void>();
+  /** imaps connections still in their TLS handshake, by remote address and port. */
+  const handshaking = new Map<string, () => void>();
+  const peerKey = (s: net.Socket) => `${s.remoteAddress}:${s.remotePort}`;
   const servers: net.Server[] = [];
   const listeners: BoundListener[] = [];
 
   const accept = (socket: net.Socket, implicitTls: boolean) => {
     socket.setNoDelay(true);
-    makeRoomForNewConnection();
+    if (implicitTls) {
+      // Counted since the TCP accept: its place goes to the session now.
+      const key = peerKey(socket);
+      handshaking.get(key)?.();
+      handshaking.delete(key);
+    }
     const conn = new ImapConnection(
       socket,
       { maxLineLength: settings.imap_max_line_length, maxLiteralSize: settings.mail_max_message_size, literalMinus: settings.imap_literal_minus },
@@ -113,12 +101,20 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
     );
     const session = new ImapSession(shared, conn);
     sessions.add(session);
-    preLogin.add(session);
+    leaveQueue.set(
+      session,
+      queue.admit(() => {
+        session.disconnectReason = 'Connection queue full';
+        conn.close('* BYE Connection queue full\r\n');
+        conn.destroy();
+      }),
+    );
     conn.start({
       onEvent: (ev) => session.onEvent(ev),
       onClose: () => {
         sessions.delete(session);
-        preLogin.delete(session);
+        leaveQueue.get(session)?.();
+        leaveQueue.delete(session);
         void session.end('disconnect').catch((err: unknown) => log.error(`session end failed: ${String(err)}`));
       },
       onTimeout: () => {
@@ -138,6 +134,17 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
       : net.createServer((s) => accept(s, false));
     // A failed TLS handshake is the client's problem, not the server's.
     server.on('tlsClientError', () => undefined);
+    if (spec.ssl) {
+      server.on('connection', (raw: net.Socket) => {
+        const key = peerKey(raw);
+        const leave = queue.admit(() => raw.destroy());
+        handshaking.set(key, leave);
+        raw.once('close', () => {
+          leave();
+          if (handshaking.get(key) === leave) handshaking.delete(key);
+        });
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(spec.port, spec.address, () => {
@@ -162,7 +169,7 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
       return sessions.size;
     },
     get preLoginCount() {
-      return preLogin.size;
+      return queue.size;
     },
     async close() {
       const closing = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
@@ -173,7 +180,8 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
         await session.end('disconnect');
       }
       sessions.clear();
-      preLogin.clear();
+      queue.clear();
+      leaveQueue.clear();
       await Promise.all(closing);
     },
   };

@@ -2,6 +2,8 @@
 // client_limit the oldest connection not logged in is dropped with Dovecot's
 // `* BYE Connection queue full` (login-common/client-common.c, client_destroy_oldest), fresh
 // LOGIN + NOOP probes get in all the while, and logged-in sessions are never dropped.
+import net from 'node:net';
+import { LoginQueue } from '../../../src/imap/login-queue.js';
 import { captureLogs } from '../../../src/log/logger.js';
 import { RawClient, startTestServer, type TestServer } from './helpers.js';
 
@@ -61,4 +63,54 @@ test(`${FLOOD} idle connections against client_limit = ${LIMIT}: every probe log
   } finally {
     logs.stop();
   }
+});
+
+test('connections stuck before the end of the TLS handshake (imaps) count too, and are pushed out the same way', async () => {
+  const waitFor = async (cond: () => boolean) => {
+    while (!cond()) await new Promise((r) => setTimeout(r, 10));
+  };
+  const stuck: net.Socket[] = [];
+  const closed = new Set<net.Socket>();
+  let probesIn = 0;
+  for (let i = 0; i < 4 * LIMIT; i++) {
+    const s = net.connect({ port: t.tlsPort, host: '127.0.0.1' });
+    s.on('error', () => undefined);
+    s.on('close', () => closed.add(s));
+    await new Promise((r) => s.once('connect', r));
+    stuck.push(s);
+    if (i % LIMIT === 2) {
+      const probe = await RawClient.connect(t.tlsPort, true);
+      if ((await probe.command('l', 'LOGIN bob pw')).at(-1)!.startsWith('l OK') && (await probe.command('n', 'NOOP')).at(-1)!.startsWith('n OK')) probesIn++;
+      probe.close();
+    }
+  }
+  expect(probesIn).toBe(4);
+  // The oldest handshakes were cut; the newest are still waiting.
+  await waitFor(() => stuck.slice(0, 2 * LIMIT).every((s) => closed.has(s)));
+  expect(stuck.slice(-2).some((s) => closed.has(s))).toBe(false);
+  await waitFor(() => t.server.preLoginCount <= LIMIT);
+  for (const s of stuck) s.destroy();
+});
+
+describe('LoginQueue', () => {
+  test('drops the oldest to admit a new one, warns at most once a minute (injected clock)', () => {
+    let now = 0;
+    const warnings: number[] = [];
+    const dropped: string[] = [];
+    const q = new LoginQueue(2, (limit) => warnings.push(limit), () => now);
+    const leaveA = q.admit(() => dropped.push('a'));
+    q.admit(() => dropped.push('b'));
+    leaveA(); // logged in: no longer waiting, never dropped
+    q.admit(() => dropped.push('c'));
+    expect(dropped).toEqual([]);
+    q.admit(() => dropped.push('d'));
+    now = 59_999;
+    q.admit(() => dropped.push('e'));
+    expect(dropped).toEqual(['b', 'c']);
+    expect(warnings).toEqual([2]);
+    now = 60_000;
+    q.admit(() => dropped.push('f'));
+    expect(warnings).toEqual([2, 2]);
+    expect(q.size).toBe(2);
+  });
 });
