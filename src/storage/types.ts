@@ -441,9 +441,10 @@ export interface StorageSettings {
   /** Largest message accepted by append (TOOBIG). */
   maxMessageBytes: number;
   /**
-   * Safety-net poll of the change feed while the user has sessions (ms): a watched change file
-   * signals at once; this catches what a filesystem's notifications miss. Where the file cannot
-   * be watched at all, the feed polls every second instead (file-change-feed.ts).
+   * Safety-net poll of the change feed while the user has sessions (ms; Dovecot's
+   * `mailbox_idle_check_interval`): a watched change file signals at once; this catches what a
+   * filesystem's notifications miss. Where the file cannot be watched at all, the feed polls
+   * every second instead (file-change-feed.ts).
    */
   changePollIntervalMs: number;
   /** Maximum bytes of one mailbox name (UTF-8) and of one hierarchy level. */
