@@ -128,3 +128,14 @@ test('one change watcher per user, shared by all of its sessions, gone when they
   for (const c of sessions) await c.command('z', 'LOGOUT');
   await waitFor(() => watchedChangeFiles() === before);
 });
+
+test('`roost mailbox delete` of the selected mailbox from another process: the next command gets BYE', async () => {
+  const s = await roost.raw({ username: 'alice' });
+  expect((await s.command('c', 'CREATE Doomed')).at(-1)).toMatch(/^c OK/);
+  expect((await s.command('s', 'SELECT Doomed')).at(-1)).toMatch(/^s OK/);
+  const deleted = await runRoost(['mailbox', 'delete', '-u', 'alice', 'Doomed'], '');
+  expect(deleted).toMatchObject({ code: 0, err: '' });
+  s.send('n NOOP\r\n');
+  expect(await s.until((l) => l.startsWith('* BYE'))).toContain('* BYE Selected mailbox was deleted, have to disconnect.');
+  await s.waitClosed();
+});
