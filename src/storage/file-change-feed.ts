@@ -7,7 +7,7 @@
 // is the safety net, and where the filesystem cannot be watched (fs.watch fails) the poll runs
 // every FALLBACK_POLL_MS so IDLE still hears of changes within a second. What changed is never
 // read from the file: the store asks its database (UserStore.refreshChanges).
-import { closeSync, constants, openSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, openSync, statSync, watch, writeSync, type FSWatcher } from 'node:fs';
 import { Logger } from '../log/logger.js';
 import type { ChangeFeed } from './change-feed.js';
 
@@ -58,6 +58,24 @@ function leaveTicker(ms: number, w: SharedWatcher): void {
   if (t.members.size === 0) {
     clearInterval(t.timer);
     tickers.delete(ms);
+  }
+}
+
+function createLike(path: string, like: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch {
+    return; // it exists (or cannot be made: announce() says so)
+  }
+  try {
+    const st = statSync(like);
+    fchmodSync(fd, st.mode & 0o666);
+    if (process.getuid?.() === 0 && st.uid !== 0) fchownSync(fd, st.uid, st.gid);
+  } catch (e) {
+    log.warning(`Cannot give ${path} the owner and mode of ${like}: ${(e as Error).message}`);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -138,10 +156,18 @@ export class FileChangeFeed implements ChangeFeed {
   private readonly unsubscribes = new Set<() => void>();
   private warned = false;
 
+  /**
+   * `like`: the database file. A change file created here gets its mode and, when running as
+   * root, its owner, as SQLite does for `-wal` and `-shm` (so that `roost deliver` run by root
+   * leaves a file the server's user can still write and watch).
+   */
   constructor(
     readonly path: string,
     private readonly pollMs: number,
-  ) {}
+    like?: string,
+  ) {
+    if (like) createLike(path, like);
+  }
 
   announce(): void {
     try {

@@ -184,7 +184,7 @@ export class SqliteUserStore implements UserStore {
     const h = acquireBus(this.username);
     this.bus = h.bus;
     this.releaseBus = h.release;
-    this.feed = new FileChangeFeed(changeFilePath(opts.dbPath), this.settings.changePollIntervalMs);
+    this.feed = new FileChangeFeed(changeFilePath(opts.dbPath), this.settings.changePollIntervalMs, opts.dbPath);
     this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     this.lastDataVersion = this.dataVersion.get() as number;
     this.scheduleOrphanSweep(opts.home);

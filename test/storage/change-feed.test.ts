@@ -1,7 +1,7 @@
 // The SQLite backend's change feed: another connection's commits (another process, in production)
 // are found by refreshChanges() at once and signalled by the watched change file without a
 // command; one watcher per file; a removed file is watched again; an unwatchable one is polled.
-import { rmSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { captureLogs } from '../../src/log/logger.js';
 import { changeFilePath, FileChangeFeed, watchedChangeFiles, FALLBACK_POLL_MS } from '../../src/storage/file-change-feed.js';
@@ -90,4 +90,18 @@ test(`where the file cannot be watched, the feed polls every ${FALLBACK_POLL_MS}
   } finally {
     logs.stop();
   }
+});
+
+test('the change file is created with the mode (and, for root, the owner) of the database, as SQLite does for -wal', () => {
+  const { dbPath } = t.options('carol');
+  const first = t.open('carol');
+  first.close();
+  rmSync(changeFilePath(dbPath));
+  chmodSync(dbPath, 0o640);
+  const otherUid = 4242;
+  if (process.getuid?.() === 0) chownSync(dbPath, otherUid, otherUid);
+  t.open('carol');
+  const st = statSync(changeFilePath(dbPath));
+  expect(st.mode & 0o777).toBe(0o640);
+  if (process.getuid?.() === 0) expect([st.uid, st.gid]).toEqual([otherUid, otherUid]);
 });
