@@ -15,6 +15,7 @@ const log = new Logger('storage: ');
 /** The poll interval when the change file cannot be watched. */
 export const FALLBACK_POLL_MS = 1000;
 const TOUCH = Buffer.from('.');
+let watchFailureLogged = false;
 
 /** The change file of the database at `dbPath`. */
 export function changeFilePath(dbPath: string): string {
@@ -107,7 +108,11 @@ class SharedWatcher {
       w.on('error', () => this.restartWatch());
       this.fsWatcher = w;
     } catch (e) {
-      log.warning(`Cannot watch ${this.path} (${(e as Error).message}): polling every ${FALLBACK_POLL_MS} ms instead`);
+      // Once per thread: past the kernel's inotify limit every further user would say the same.
+      if (!watchFailureLogged) {
+        watchFailureLogged = true;
+        log.warning(`Cannot watch ${this.path} (${(e as Error).message}): polling every ${FALLBACK_POLL_MS} ms instead (said once; other files may follow)`);
+      }
       interval = Math.min(interval, FALLBACK_POLL_MS);
     }
     this.setPoll(interval);
