@@ -7,7 +7,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { watchedChangeFiles } from '../../src/storage/file-change-feed.js';
-import { buildRoost, ROOST_MAIN, ROOT } from './build-cli.js';
+import { buildCli, ROOT, roost as roostCommand } from '../cli/built-roost.js';
 import { message, startRoost, type RawImapClient, type Roost } from './harness.js';
 
 let roost: Roost;
@@ -15,7 +15,7 @@ let conf: string;
 let dbPath: string;
 
 beforeAll(async () => {
-  buildRoost();
+  buildCli();
   roost = await startRoost({ users: [{ username: 'alice' }] });
   // The same data folder as the running server, for the roost command of "another process".
   conf = roost.file(
@@ -25,18 +25,9 @@ beforeAll(async () => {
 }, 60000);
 afterAll(() => roost?.stop());
 
-/** Runs the built `roost` with `stdin`; resolves with its exit code and output. */
-function runRoost(args: string[], stdin: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ROOST_MAIN, '-c', conf, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err }));
-    child.stdin.end(stdin);
-  });
+/** The built `roost` with this server's configuration, `stdin` as its input. */
+function runRoost(args: string[], stdin: string) {
+  return roostCommand(['-c', conf, ...args], { cwd: ROOT, input: stdin });
 }
 
 /** Another node process opens alice's store with the storage API and runs `body` (JS) on it. */
@@ -74,7 +65,8 @@ test('a delivery by `roost deliver` reaches NOOP, SEARCH, STATUS and IDLE; flag 
   dbPath = findFile(join(roost.dir, 'home'), 'mail.db');
 
   const first = await runRoost(['deliver', '-u', 'alice'], message('from another process'));
-  expect(first).toMatchObject({ code: 0, err: '' });
+  expect(first.code).toBe(0);
+  expect(first.stderr).toMatch(/^lda\(alice\)<\d+><[^>]+>: Info: msgid=<from\.another\.process@example\.net>: saved mail to INBOX\n$/);
   expect(await s.command('n', 'NOOP')).toContain('* 1 EXISTS');
   expect(await s.command('f', 'SEARCH ALL')).toContain('* SEARCH 1');
   expect(await s.command('t', 'STATUS INBOX (MESSAGES)')).toContain('* STATUS INBOX (MESSAGES 1)');
@@ -134,7 +126,7 @@ test('`roost mailbox delete` of the selected mailbox from another process: the n
   expect((await s.command('c', 'CREATE Doomed')).at(-1)).toMatch(/^c OK/);
   expect((await s.command('s', 'SELECT Doomed')).at(-1)).toMatch(/^s OK/);
   const deleted = await runRoost(['mailbox', 'delete', '-u', 'alice', 'Doomed'], '');
-  expect(deleted).toMatchObject({ code: 0, err: '' });
+  expect(deleted).toMatchObject({ code: 0, stderr: '' });
   s.send('n NOOP\r\n');
   expect(await s.until((l) => l.startsWith('* BYE'))).toContain('* BYE Selected mailbox was deleted, have to disconnect.');
   await s.waitClosed();

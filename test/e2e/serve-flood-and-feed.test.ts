@@ -1,14 +1,12 @@
 // The real `roost serve` process (built, spawned as a user runs it): a flood of idle connections
 // above its pre-login client_limit while fresh logins get in and a logged-in session in IDLE stays,
 // and that session woken by `roost deliver` run as another process. Then SIGTERM ends it cleanly.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { RawClient } from '../imap/server/helpers.js';
-import { buildRoost, ROOST_MAIN } from './build-cli.js';
+import { buildCli, freePorts, MAIN, roost as runRoost } from '../cli/built-roost.js';
 
 const LIMIT = 5;
 let dir: string;
@@ -18,7 +16,7 @@ let out = '';
 let err = '';
 
 beforeAll(() => {
-  buildRoost();
+  buildCli();
   dir = mkdtempSync(join(tmpdir(), 'roost-e2e-serve-'));
 }, 60000);
 
@@ -27,22 +25,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-const roost = (args: string[], input?: string) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = execFile(process.execPath, [ROOST_MAIN, '-c', conf, ...args], { cwd: dir }, (e, stdout, stderr) => {
-      if (e && typeof e.code !== 'number') reject(e);
-      else resolve({ code: e ? (e.code as number) : 0, stdout, stderr });
-    });
-    child.stdin!.end(input ?? '');
-  });
+const roost = (args: string[], input?: string) => runRoost(['-c', conf, ...args], { cwd: dir, input });
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   while (!cond()) {
@@ -52,7 +35,7 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 }
 
 test('flood above client_limit: probes log in, the IDLE session stays and is woken by `roost deliver`; SIGTERM exits 0', async () => {
-  const port = await freePort();
+  const [port] = (await freePorts(1)) as [number];
   conf = join(dir, 'roost.conf');
   writeFileSync(
     conf,
@@ -82,7 +65,7 @@ test('flood above client_limit: probes log in, the IDLE session stays and is wok
     ].join('\n'),
   );
   expect((await roost(['user', 'add', 'alice', '-p', 'pw'])).code).toBe(0);
-  server = spawn(process.execPath, [ROOST_MAIN, '-c', conf, 'serve'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [MAIN, '-c', conf, 'serve'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   server.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => server!.once('exit', (code) => resolve(code)));
