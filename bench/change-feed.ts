@@ -28,23 +28,16 @@ const STORAGE = pathToFileURL(path.join(HERE, '../src/storage/index.js')).href;
 // ---------------------------------------------------------------- server side (child process)
 
 async function serverMain(dataDir: string): Promise<void> {
-  const { defaultSettings } = await import('../src/config/index.js');
-  const { createServerContext } = await import('../src/cli/context.js');
+  const { startBenchServer } = await import('./server-child.js');
   const { hashPassword } = await import('../src/auth/index.js');
-  const { logHub } = await import('../src/log/logger.js');
-  const { startImapServer } = await import('../src/imap/server.js');
-  logHub.setDefaultOutput(false);
-  const settings = defaultSettings();
-  settings.data_dir = dataDir;
-  settings.mail_home = `${dataDir}/home/%n`;
-  settings.auth_failure_delay = 0;
-  settings.mail_max_userip_connections = 0;
-  settings.ssl = 'no';
-  settings.service['imap-login']!.client_limit = SESSIONS + 100;
-  const ctx = createServerContext(settings);
   const password = await hashPassword('pw', 'PLAIN');
-  for (let i = 0; i < SESSIONS; i++) ctx.serverDb.addUser({ username: `u${i}`, password });
-  const server = await startImapServer(ctx, { listeners: [{ name: 'imap', address: '127.0.0.1', port: 0, ssl: false }] });
+  const { ctx, server } = await startBenchServer(
+    dataDir,
+    (s) => (s.service['imap-login']!.client_limit = SESSIONS + 100),
+    (c) => {
+      for (let i = 0; i < SESSIONS; i++) c.serverDb.addUser({ username: `u${i}`, password });
+    },
+  );
   process.on('message', (m: { type: string }) => {
     if (m.type === 'stop') void server.close().then(() => ctx.close()).then(() => process.exit(0));
   });
@@ -155,7 +148,7 @@ async function idleSessions(port: number, users: (i: number) => string): Promise
 
 function run(cmd: string, args: string[], stdin: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'] }); // roost deliver logs each save on stderr
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);

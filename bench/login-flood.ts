@@ -22,22 +22,18 @@ type ServerMessage = { type: 'ready'; port: number; limit: number } | { type: 'm
 // ---------------------------------------------------------------- server side (child process)
 
 async function serverMain(dataDir: string, limit: string): Promise<void> {
-  const { defaultSettings } = await import('../src/config/index.js');
-  const { createServerContext } = await import('../src/cli/context.js');
+  const { startBenchServer } = await import('./server-child.js');
   const { hashPassword } = await import('../src/auth/index.js');
-  const { logHub } = await import('../src/log/logger.js');
-  const { startImapServer } = await import('../src/imap/server.js');
-  logHub.setDefaultOutput(false);
-  const settings = defaultSettings();
-  settings.data_dir = dataDir;
-  settings.mail_home = `${dataDir}/home/%n`;
-  settings.auth_failure_delay = 0;
-  settings.mail_max_userip_connections = 0;
-  settings.ssl = 'no';
-  if (limit !== 'default') settings.service['imap-login']!.client_limit = Number(limit);
-  const ctx = createServerContext(settings);
-  ctx.serverDb.addUser({ username: 'alice', password: await hashPassword('pw', 'PLAIN') });
-  const server = await startImapServer(ctx, { listeners: [{ name: 'imap', address: '127.0.0.1', port: 0, ssl: false }] });
+  const password = await hashPassword('pw', 'PLAIN');
+  let configured = 0;
+  const { server, ctx } = await startBenchServer(
+    dataDir,
+    (s) => {
+      if (limit !== 'default') s.service['imap-login']!.client_limit = Number(limit);
+      configured = s.service['imap-login']!.client_limit;
+    },
+    (c) => void c.serverDb.addUser({ username: 'alice', password }),
+  );
   process.on('message', (m: { type: string }) => {
     if (m.type === 'memory') {
       global.gc?.();
@@ -47,7 +43,7 @@ async function serverMain(dataDir: string, limit: string): Promise<void> {
     if (m.type === 'stop') void server.close().then(() => ctx.close()).then(() => process.exit(0));
   });
   process.on('disconnect', () => process.exit(1));
-  process.send!({ type: 'ready', port: server.port('imap'), limit: settings.service['imap-login']!.client_limit } satisfies ServerMessage);
+  process.send!({ type: 'ready', port: server.port('imap'), limit: configured } satisfies ServerMessage);
 }
 
 // ---------------------------------------------------------------- client side
