@@ -1,8 +1,9 @@
 // The IMAP server: listeners from `service imap-login { inet_listener imap/imaps { port ssl } }` on
-// the `listen` addresses (or an override for tests), the client_limit, one ImapConnection +
+// the `listen` addresses (or an override for tests), the pre-login client_limit, one ImapConnection +
 // ImapSession per socket, and an orderly close.
 import net from 'node:net';
 import tls from 'node:tls';
+import { LoginQueue } from './login-queue.js';
 import { settingsFor, type InetListenerSettings } from '../config/index.js';
 import { Logger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
@@ -60,6 +61,8 @@ export interface ImapServer {
    * the others keep their socket. Throws (and changes nothing) when a new listener cannot bind.
    */
   reload(ctx: ServerContext): Promise<void>;
+  /** Open connections not logged in yet (what `service imap-login { client_limit }` bounds). */
+  readonly preLoginCount: number;
   close(): Promise<void>;
 }
 
@@ -93,21 +96,31 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
       isTrustedConnection: opts.isTrustedConnection ?? ((c) => c.remoteIp !== '' && c.remoteIp === c.localIp),
       userIpCounts,
       loginLog: new Logger('imap-login: '),
+      onLoggedIn: (session) => leaveQueue.get(session)?.(),
     };
     const specs = opts.listeners ?? configuredListeners(settings.listen, service?.inet_listener ?? []);
     return { shared, material, specs, clientLimit: service?.client_limit ?? 1000 };
   };
   let current = prepare(ctx);
+  const queue = new LoginQueue(current.clientLimit, (limit) =>
+    // Dovecot's master process warning, word for word.
+    log.warning(`service(imap-login): client_limit (${limit}) reached, client connections are being dropped`),
+  );
+  /** How each session not logged in yet leaves the queue. */
+  const leaveQueue = new Map<ImapSession, () => void>();
+  /** imaps connections still in their TLS handshake, by remote address and port. */
+  const handshaking = new Map<string, () => void>();
+  const peerKey = (s: net.Socket) => `${s.remoteAddress}:${s.remotePort}`;
 
   const accept = (socket: net.Socket, implicitTls: boolean) => {
     socket.setNoDelay(true);
-    const { shared, clientLimit } = current;
+    const { shared } = current;
     const settings = shared.settings;
-    if (sessions.size >= clientLimit) {
-      log.warning(`service(imap-login): client_limit (${clientLimit}) reached, client connections are being dropped`);
-      socket.end('* BYE Server is busy (client_limit reached), try again later.\r\n');
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
+    if (implicitTls) {
+      // Counted since the TCP accept: its place goes to the session now.
+      const key = peerKey(socket);
+      handshaking.get(key)?.();
+      handshaking.delete(key);
     }
     const conn = new ImapConnection(
       socket,
@@ -116,9 +129,19 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
     );
     const session = new ImapSession(shared, conn);
     sessions.add(session);
+    leaveQueue.set(
+      session,
+      queue.admit(() => {
+        session.disconnectReason = 'Connection queue full';
+        conn.close('* BYE Connection queue full\r\n');
+        conn.destroy();
+      }),
+    );
     conn.start({
       onEvent: (ev) => session.onEvent(ev),
       onClose: () => {
+        leaveQueue.get(session)?.();
+        leaveQueue.delete(session);
         sessions.delete(session);
         void session.end('disconnect').catch((err: unknown) => log.error(`session end failed: ${String(err)}`));
       },
@@ -139,6 +162,17 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
       : net.createServer((s) => accept(s, false));
     // A failed TLS handshake is the client's problem, not the server's.
     server.on('tlsClientError', () => undefined);
+    if (spec.ssl) {
+      server.on('connection', (raw: net.Socket) => {
+        const key = peerKey(raw);
+        const leave = queue.admit(() => raw.destroy());
+        handshaking.set(key, leave);
+        raw.once('close', () => {
+          leave();
+          if (handshaking.get(key) === leave) handshaking.delete(key);
+        });
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(spec.port, spec.address, () => {
@@ -228,6 +262,10 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
       const next = prepare(context);
       await rebind(next);
       current = next;
+      queue.limit = next.clientLimit;
+    },
+    get preLoginCount() {
+      return queue.size;
     },
     async close() {
       const closing = bound.map((b) => closeServer(b.server));
@@ -238,6 +276,8 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
         await session.end('shutdown');
       }
       sessions.clear();
+      queue.clear();
+      leaveQueue.clear();
       await Promise.all(closing);
     },
   };

@@ -38,6 +38,8 @@ export interface ServerShared {
   /** Logged-in sessions per `user\0ip` (mail_max_userip_connections). */
   userIpCounts: Map<string, number>;
   loginLog: Logger;
+  /** A session logged in: it no longer counts against the pre-login client_limit. */
+  onLoggedIn?(session: ImapSession): void;
 }
 
 /** imap-login's reply to any command it cannot run (Dovecot 2.3.19, verified). */
@@ -158,6 +160,8 @@ export class ImapSession implements CommandContext {
   /** Login attempts for the imap-login disconnect line. */
   private authAttempts = 0;
   private lastAuth: { user: string; method: string } | null = null;
+  /** Why the server ended a connection that had not logged in (for imap-login's disconnect line). */
+  disconnectReason: string | null = null;
 
   constructor(
     readonly shared: ServerShared,
@@ -327,6 +331,8 @@ export class ImapSession implements CommandContext {
    */
   flushUpdates(allowExpunge: boolean, cmd?: ImapCommand): void {
     if (!this.selected || this.state !== 'selected') return;
+    // Other processes' changes (`roost deliver`, the CLI, another server) reach the view here.
+    this.store.refreshChanges();
     if (this.checkSelectedExists) {
       this.checkSelectedExists = false;
       if (!this.store.getMailboxById(this.selected.id)) {
@@ -388,6 +394,7 @@ export class ImapSession implements CommandContext {
     this.storeRef = user.getStore();
     this.unsubscribeChanges = this.storeRef.onChange((n) => this.onStoreChange(n));
     this.state = 'authenticated';
+    this.shared.onLoggedIn?.(this);
     this.conn.setTimeout(this.settings.imap_idle_timeout);
     const secured = this.conn.secured ? 'TLS, ' : this.secured ? 'secured, ' : '';
     this.log.info(
@@ -402,6 +409,8 @@ export class ImapSession implements CommandContext {
       if (n.mailboxId === this.selected.id) this.selected.dirty = true;
       // A mailbox-list change may be the deletion of the selected mailbox.
       else if (n.mailboxId === null) this.checkSelectedExists = true;
+      // Changed by another process: anything, the selected mailbox included, may have changed.
+      if (n.kind === 'elsewhere') this.selected.dirty = true;
     }
     this.wakeIdle?.();
   }
@@ -508,7 +517,8 @@ export class ImapSession implements CommandContext {
     const what = this.authAttempts > 0 ? `auth failed, ${this.authAttempts} attempts in ${secs} secs` : `no auth attempts in ${secs} secs`;
     const who = this.lastAuth ? `user=<${this.lastAuth.user}>, method=${this.lastAuth.method}, ` : 'user=<>, ';
     const secured = this.conn.secured ? 'TLS, ' : this.secured ? 'secured, ' : '';
-    this.log.info(`Disconnected (${what}): ${who}rip=${this.conn.remoteIp}, lip=${this.conn.localIp}, ${secured}session=<${this.sessionId}>`);
+    const reason = this.disconnectReason ? `: ${this.disconnectReason}` : '';
+    this.log.info(`Disconnected${reason} (${what}): ${who}rip=${this.conn.remoteIp}, lip=${this.conn.localIp}, ${secured}session=<${this.sessionId}>`);
   }
 
   /** imap_logout_format with Dovecot's variables (%i, %o, %{deleted}, ...). */

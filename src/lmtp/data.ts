@@ -21,7 +21,10 @@ export interface Transaction {
   heloName: string;
   localIp: string;
   remoteIp: string;
+  /** The recipients to deliver to: accepted RCPTs without the duplicates (recipients.ts). */
   recipients: ResolvedRecipient[];
+  /** Accepted RCPT commands, duplicates included (Dovecot counts them for Delivered-To). */
+  acceptedRcpts: number;
 }
 
 export interface DataOptions {
@@ -34,7 +37,7 @@ export interface DataOptions {
 
 /** lmtp_hdr_delivery_address: which address Delivered-To and Received `for` name (single recipient only). */
 function deliveryAddress(settings: Settings, t: Transaction): string | null {
-  if (t.recipients.length !== 1) return null;
+  if (t.acceptedRcpts !== 1) return null;
   const r = t.recipients[0]!;
   switch (settings.lmtp_hdr_delivery_address) {
     case 'none':

@@ -57,3 +57,62 @@ export async function resolveRecipient(
   }
   return rcpt;
 }
+
+/**
+ * The accepted RCPTs of one transaction, in order. A repeated recipient is accepted again but
+ * delivered once, and after DATA it gets the same reply as the first, so that there is still one
+ * reply per accepted RCPT (RFC 2033 §4.2). Dovecot 2.3.19's lmtp does this
+ * (lmtp-local.c, lmtp_local_rcpt_find_duplicate; checked on a private dovecot-lmtpd): the address
+ * is compared with the local part case-sensitive and the domain case-insensitive, so
+ * `<alice@EXAMPLE.COM>` repeats `<alice@example.com>` but `<ALICE@example.com>` is a recipient of
+ * its own (a second copy, even when the userdb maps both to one user).
+ */
+export class AcceptedRecipients {
+  /** Each accepted RCPT: its recipient, or the index of the earlier RCPT it repeats. */
+  private readonly entries: ({ rcpt: ResolvedRecipient } | { repeats: number })[] = [];
+  private readonly byKey = new Map<string, number>();
+
+  /** True when `address` repeats an accepted recipient: it is then accepted as a duplicate. */
+  acceptDuplicate(address: string): boolean {
+    const first = this.byKey.get(duplicateKey(address));
+    if (first === undefined) return false;
+    this.entries.push({ repeats: first });
+    return true;
+  }
+
+  add(address: string, rcpt: ResolvedRecipient): void {
+    this.byKey.set(duplicateKey(address), this.entries.length);
+    this.entries.push({ rcpt });
+  }
+
+  /** Accepted RCPT commands, duplicates included. */
+  get count(): number {
+    return this.entries.length;
+  }
+
+  /** The recipients to deliver to, once each, in RCPT order. */
+  distinct(): ResolvedRecipient[] {
+    const out: ResolvedRecipient[] = [];
+    for (const e of this.entries) if ('rcpt' in e) out.push(e.rcpt);
+    return out;
+  }
+
+  /** One reply per accepted RCPT from the replies of distinct(), in the same order. */
+  spread<T>(replies: readonly T[]): T[] {
+    const byEntry: T[] = [];
+    let next = 0;
+    for (const e of this.entries) byEntry.push('rcpt' in e ? replies[next++]! : byEntry[e.repeats]!);
+    return byEntry;
+  }
+
+  clear(): void {
+    this.entries.length = 0;
+    this.byKey.clear();
+  }
+}
+
+/** lib-smtp's smtp_address_equals(): local part as written, domain without case. */
+function duplicateKey(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? address : `${address.slice(0, at)}@${address.slice(at + 1).toLowerCase()}`;
+}

@@ -11,7 +11,7 @@ import type { ServerContext } from '../mail-user/context.js';
 import { errorText } from '../mail-user/mail-user.js';
 import { newSessionId } from '../mail-user/session-id.js';
 import { receiveAndDeliver, type DataOptions } from './data.js';
-import { resolveRecipient, type ResolvedRecipient } from './recipients.js';
+import { AcceptedRecipients, resolveRecipient } from './recipients.js';
 import { installOwnEnhancedCodes } from './replies.js';
 import { installDomainlessRecipients } from './domainless-recipients.js';
 import type net from 'node:net';
@@ -51,7 +51,7 @@ interface ConnectionState {
   transactions: number;
   transactionId: string;
   rcptCommands: number;
-  recipients: Map<string, ResolvedRecipient>;
+  recipients: AcceptedRecipients;
 }
 
 function plainIp(ip: string | undefined): string {
@@ -127,7 +127,7 @@ function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<
     let st = states.get(session.id);
     if (!st) {
       const sessionId = newSessionId();
-      st = { sessionId, transactions: 0, transactionId: sessionId, rcptCommands: 0, recipients: new Map() };
+      st = { sessionId, transactions: 0, transactionId: sessionId, rcptCommands: 0, recipients: new AcceptedRecipients() };
       states.set(session.id, st);
     }
     return st;
@@ -167,11 +167,12 @@ function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<
       const st = stateOf(session);
       st.rcptCommands++;
       const id = st.rcptCommands === 1 ? st.transactionId : `${st.transactionId}:R${st.rcptCommands}`;
+      if (st.recipients.acceptDuplicate(address.address)) return callback();
       const rc = { ctx, settings, localIp: plainIp(session.localAddress), remoteIp: plainIp(session.remoteAddress) };
       resolveRecipient(rc, address.address, address.dsn?.orcpt, id).then(
         (r) => {
           if (r instanceof Error) return callback(r);
-          st.recipients.set(address.address.toLowerCase(), r);
+          st.recipients.add(address.address, r);
           callback();
         },
         (err: unknown) => {
@@ -183,8 +184,9 @@ function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<
     },
     onData(stream, session, callback) {
       const st = stateOf(session);
-      // smtp-server keeps one envelope entry per distinct address, in RCPT order: one reply each.
-      const recipients = session.envelope.rcptTo.map((a) => st.recipients.get(a.address.toLowerCase())!);
+      // smtp-server keeps one envelope entry per address ignoring case, and sends as many replies
+      // as the array given here has: one per accepted RCPT, duplicates included.
+      const accepted = st.recipients;
       const from = session.envelope.mailFrom;
       receiveAndDeliver(dataOptions, stream, {
         transactionId: st.transactionId,
@@ -192,13 +194,15 @@ function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<
         heloName: session.hostNameAppearsAs || plainIp(session.remoteAddress),
         localIp: plainIp(session.localAddress),
         remoteIp: plainIp(session.remoteAddress),
-        recipients,
+        recipients: accepted.distinct(),
+        acceptedRcpts: accepted.count,
       }).then(
-        (replies) => callback(null, replies),
+        (replies) => callback(null, accepted.spread(replies)),
         (err: unknown) => {
           // The client went away mid-DATA (nothing stored), or an unexpected failure.
           if (!stream.destroyed) rootLogger.error(`lmtp: DATA failed: ${errorText(err)}`);
-          callback(Object.assign(new Error('4.3.0 Temporary internal error'), { responseCode: 451 }));
+          const failure = Object.assign(new Error('4.3.0 Temporary internal error'), { responseCode: 451 });
+          callback(null, Array.from({ length: accepted.count }, () => failure));
         },
       );
     },

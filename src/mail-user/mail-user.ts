@@ -33,6 +33,11 @@ export interface MailUserSettings {
   mailFsync?: 'optimized' | 'always' | 'never';
   /** `mail_max_message_size` in bytes (APPEND and delivery refuse bigger messages). */
   maxMessageSize?: number;
+  /**
+   * Dovecot's `mailbox_idle_check_interval` (ms): how often the store looks for other processes'
+   * changes besides watching for them (the change feed's safety poll).
+   */
+  idleCheckInterval?: number;
   /** `namespace inbox { mailbox NAME { special_use auto } }`: created/subscribed on first use. */
   mailboxes?: { name: string; specialUse: string[]; auto: 'no' | 'create' | 'subscribe' }[];
 }
@@ -144,6 +149,7 @@ export class MailUser implements MailUserVariableSource {
         // fsync off the event loop), `always` inside every commit, `never` leaves it to the OS.
         durability: this.settings.mailFsync === 'always' ? 'full' : this.settings.mailFsync === 'never' ? 'normal' : 'async-fsync',
         ...(this.settings.maxMessageSize ? { maxMessageBytes: this.settings.maxMessageSize } : {}),
+        ...(this.settings.idleCheckInterval ? { changePollIntervalMs: this.settings.idleCheckInterval } : {}),
       },
     };
   }

@@ -25,6 +25,7 @@ export function mailUserSettings(settings: Settings, service: string): MailUserS
     hostname: s.hostname,
     mailFsync: s.mail_fsync,
     maxMessageSize: s.mail_max_message_size,
+    idleCheckInterval: s.mailbox_idle_check_interval,
     plugin: { ...s.plugin },
     globals,
     mailboxes: (inboxNamespace(s)?.mailboxes ?? []).map((m) => ({ name: m.name, specialUse: m.special_use, auto: m.auto })),

@@ -4,6 +4,8 @@
 //
 // One channel per user per thread: a BroadcastChannel does not receive its own messages, so notices
 // posted here reach other threads only, and notices from other threads are re-emitted locally.
+// Other processes are out of its reach: their changes come through the backend's change feed
+// (change-feed.ts) as `elsewhere` notices.
 import { BroadcastChannel } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import { Logger } from '../log/logger.js';

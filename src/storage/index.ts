@@ -10,6 +10,7 @@ export { migrateServerDb, migrateUserStore, defaultMigrationsDir } from './migra
 export { isDovecotInternalEntry } from './metadata-entries.js';
 export { normalizeMailboxName, validateMailboxName, SPECIAL_USE_ATTRIBUTES, INBOX } from './mailbox-names.js';
 export { channelName as changeChannelName } from './change-bus.js';
+export type { ChangeFeed } from './change-feed.js';
 export { actorView } from './actor-view.js';
 export type { ServerDbOptions } from './server-db.js';
 

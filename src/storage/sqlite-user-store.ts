@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { BodyFiles, StagedBodyFile } from './body-files.js';
 import { BodyStore } from './body-store.js';
 import { acquireBus, type UserBus } from './change-bus.js';
+import type { ChangeFeed } from './change-feed.js';
+import { changeFilePath, FileChangeFeed } from './file-change-feed.js';
 import { flagsToList, keywordsFromColumn, keywordsToColumn, parseFlags, SEEN_BIT } from './flags.js';
 import {
   INBOX,
@@ -130,6 +132,12 @@ export class SqliteUserStore implements UserStore {
   private readonly releaseBus: () => void;
   private readonly listeners = new Set<(n: ChangeNotice) => void>();
   private pending: ChangeNotice[] = [];
+  /** Other processes' changes (file-change-feed.ts), watched while this store has listeners. */
+  private readonly feed: ChangeFeed;
+  private unwatchFeed: (() => void) | null = null;
+  /** PRAGMA data_version: changes when another connection commits (https://www.sqlite.org/pragma.html#pragma_data_version). */
+  private readonly dataVersion: Statement;
+  private lastDataVersion = 0;
   private depth = 0;
   private readonly mailEventListeners = new Set<MailEventListener>();
   /** Detailed events of the open transaction (only recorded while someone listens). */
@@ -176,6 +184,9 @@ export class SqliteUserStore implements UserStore {
     const h = acquireBus(this.username);
     this.bus = h.bus;
     this.releaseBus = h.release;
+    this.feed = new FileChangeFeed(changeFilePath(opts.dbPath), this.settings.changePollIntervalMs, opts.dbPath);
+    this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
+    this.lastDataVersion = this.dataVersion.get() as number;
     this.scheduleOrphanSweep(opts.home);
   }
 
@@ -264,6 +275,7 @@ export class SqliteUserStore implements UserStore {
     if (this.depth === 0 && this.pending.length > 0) {
       const notices = this.pending;
       this.pending = [];
+      this.feed.announce();
       for (const n of notices) this.bus.publish(n);
     }
     if (this.depth === 0 && this.pendingEvents.length > 0) this.publishMailEvents(true);
@@ -379,10 +391,24 @@ export class SqliteUserStore implements UserStore {
     this.assertOpen();
     this.listeners.add(listener);
     this.bus.local.on('change', listener);
+    this.unwatchFeed ??= this.feed.watch(() => this.refreshChanges());
     return () => {
       this.listeners.delete(listener);
       this.bus.local.off('change', listener);
+      if (this.listeners.size === 0) {
+        this.unwatchFeed?.();
+        this.unwatchFeed = null;
+      }
     };
+  }
+
+  refreshChanges(): void {
+    if (this.closed || this.depth > 0) return;
+    const version = this.dataVersion.get() as number;
+    if (version === this.lastDataVersion) return;
+    this.lastDataVersion = version;
+    // This thread's listeners only: every thread and process looks at its own connection.
+    this.bus.emitLocal({ user: this.username, mailboxId: null, kind: 'elsewhere', highestModseq: 0 });
   }
 
   close(): void {
@@ -390,6 +416,8 @@ export class SqliteUserStore implements UserStore {
     this.closed = true;
     for (const l of this.listeners) this.bus.local.off('change', l);
     this.listeners.clear();
+    this.unwatchFeed = null;
+    this.feed.close();
     this.mailEventListeners.clear();
     this.releaseBus();
     this.walSync?.close(); // syncs what a durably() is still waiting for

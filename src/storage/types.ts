@@ -216,7 +216,12 @@ export interface ChangeNotice {
   user: string;
   /** Mailbox affected, or null for a mailbox-list change (create/delete/rename/subscribe). */
   mailboxId: number | null;
-  kind: 'messages' | 'flags' | 'expunge' | 'mailboxes' | 'metadata';
+  /**
+   * `elsewhere`: another process (or connection) changed the store; what and where is not known
+   * here (mailboxId is null): look again at whatever is shown (UserStore.refreshChanges).
+   */
+  kind: 'messages' | 'flags' | 'expunge' | 'mailboxes' | 'metadata' | 'elsewhere';
+  /** The mailbox's highest modseq after the change (0 for `elsewhere`: not known). */
   highestModseq: number;
 }
 
@@ -382,8 +387,20 @@ export interface UserStore {
    */
   durably<T>(fn: () => T): Promise<T>;
 
-  /** Subscribes to change notices for this user (from any thread). Returns an unsubscribe function. */
+  /**
+   * Subscribes to change notices for this user: this thread's changes at once, other threads' and
+   * other processes' through the backend's change feed (change-feed.ts), which reaches a
+   * subscriber within a second. Returns an unsubscribe function.
+   */
   onChange(listener: (n: ChangeNotice) => void): () => void;
+
+  /**
+   * Looks whether another process or connection changed the store since the last look, and if so
+   * sends an `elsewhere` notice to this store's listeners. Cheap (SQLite: one PRAGMA data_version,
+   * no disk access): an IMAP session calls it before announcing updates, i.e. on every command,
+   * as Dovecot syncs the mailbox index on each command (RFC 3501 §7: NOOP, CHECK, any command).
+   */
+  refreshChanges(): void;
 
   /**
    * Subscribes to the detailed mail-event feed of this store instance (this thread only): one
@@ -423,6 +440,13 @@ export interface StorageSettings {
   durability: 'full' | 'normal' | 'async-fsync';
   /** Largest message accepted by append (TOOBIG). */
   maxMessageBytes: number;
+  /**
+   * Safety-net poll of the change feed while the user has sessions (ms; Dovecot's
+   * `mailbox_idle_check_interval`): a watched change file signals at once; this catches what a
+   * filesystem's notifications miss. Where the file cannot be watched at all, the feed polls
+   * every second instead (file-change-feed.ts).
+   */
+  changePollIntervalMs: number;
   /** Maximum bytes of one mailbox name (UTF-8) and of one hierarchy level. */
   maxMailboxNameBytes: number;
   maxMailboxLevelBytes: number;
@@ -445,6 +469,7 @@ export const DEFAULT_STORAGE_SETTINGS: Readonly<StorageSettings> = Object.freeze
   busyTimeoutMs: 10_000,
   durability: 'async-fsync',
   maxMessageBytes: 128 * 1024 * 1024,
+  changePollIntervalMs: 30_000,
   maxMailboxNameBytes: 1024,
   maxMailboxLevelBytes: 255,
   maxMailboxDepth: 16,

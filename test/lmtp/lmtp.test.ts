@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { captureLogs } from '../../src/log/logger.js';
 import { MailUserInitError } from '../../src/mail-user/hooks.js';
 import { greet, lmtpEnv, RawClient, splitAdded, type LmtpEnv } from './helpers.js';
@@ -321,5 +322,80 @@ describe('listeners and change notices', () => {
     }
     const alice = await env.messages(ALICE);
     expect(splitAdded(alice[alice.length - 1]!).rest.toString()).toBe(message('unix'));
+  });
+});
+
+// Dovecot 2.3.19 (checked on a private dovecot-lmtpd): a repeated recipient is accepted, delivered
+// once, and answered after DATA with a copy of the first one's reply; the local part is compared
+// with case, the domain without.
+describe('duplicate recipients', () => {
+  test('a repeated RCPT gets its own reply (the first one repeated) and one stored copy', async () => {
+    const aliceBefore = (await env.messages(ALICE)).length;
+    const bobBefore = (await env.messages(BOB)).length;
+    const c = await RawClient.connect({ port: env.port });
+    await greet(c);
+    c.send(
+      `MAIL FROM:<d@remote.test>\r\nRCPT TO:<${ALICE}>\r\nRCPT TO:<${ALICE}>\r\nRCPT TO:<${BOB}>\r\n` +
+        `RCPT TO:<alice@EXAMPLE.COM>\r\nDATA\r\n`,
+    );
+    const envelope = await c.replies(6);
+    expect(envelope.slice(1, 5).every((r) => /^250 2\.1\.5 /.test(r))).toBe(true);
+    expect(envelope[5]).toMatch(/^354 /);
+    c.send(dataOf(message('duplicates')));
+    const replies = await c.replies(4);
+    const sid = replies[0]!.split(' ')[3]!;
+    expect(replies[0]).toBe(`250 2.0.0 <${ALICE}> ${sid} Saved`);
+    expect(replies[1]).toBe(replies[0]);
+    // Duplicates still count in the recipient ids (Dovecot: the third RCPT is R3).
+    expect(replies[2]).toBe(`250 2.0.0 <${BOB}> ${sid}:R3 Saved`);
+    expect(replies[3]).toBe(replies[0]);
+    // The session goes on: the next transaction is answered normally.
+    c.send(`RSET\r\nMAIL FROM:<d@remote.test>\r\nRCPT TO:<${BOB}>\r\nDATA\r\n`);
+    await c.replies(4);
+    c.send(dataOf(message('after-duplicates')));
+    expect((await c.replies(1))[0]).toMatch(/^250 2\.0\.0 <bob@example\.com> /);
+    c.close();
+
+    const alice = await env.messages(ALICE);
+    expect(alice).toHaveLength(aliceBefore + 1);
+    // Four RCPTs: no Delivered-To, as with several recipients (Dovecot counts the duplicates too).
+    expect(splitAdded(alice[alice.length - 1]!).added).not.toContain('Delivered-To');
+    expect(await env.messages(BOB)).toHaveLength(bobBefore + 2);
+  });
+
+  test('a local part in other case is another recipient: a copy and a reply of its own', async () => {
+    const before = (await env.messages(ALICE)).length;
+    const c = await RawClient.connect({ port: env.port });
+    await greet(c);
+    c.send(`MAIL FROM:<d@remote.test>\r\nRCPT TO:<ALICE@example.com>\r\nRCPT TO:<${ALICE}>\r\nDATA\r\n`);
+    const envelope = await c.replies(4);
+    expect(envelope[1]).toMatch(/^250 2\.1\.5 /);
+    expect(envelope[2]).toMatch(/^250 2\.1\.5 /);
+    c.send(dataOf(message('case')));
+    const replies = await c.replies(2);
+    const sid = replies[0]!.split(' ')[3]!;
+    expect(replies).toEqual([`250 2.0.0 <ALICE@example.com> ${sid} Saved`, `250 2.0.0 <${ALICE}> ${sid}:R2 Saved`]);
+    c.close();
+    expect(await env.messages(ALICE)).toHaveLength(before + 2);
+  });
+
+  test('nodemailer LMTP client: a message to a repeated recipient is sent and answered for each', async () => {
+    // nodemailer's transport removes repeated addresses itself; its SMTP/LMTP connection sends
+    // the envelope as given and waits for one reply per RCPT (an MTA forwarding a queue does this).
+    const before = (await env.messages(ALICE)).length;
+    const conn = new SMTPConnection({ lmtp: true, host: '127.0.0.1', port: env.port, name: 'mta.test' });
+    await new Promise<void>((resolve, reject) => {
+      conn.once('error', reject);
+      conn.connect(() => resolve());
+    });
+    const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) =>
+      conn.send({ from: 'n@remote.test', to: [ALICE, BOB, 'alice@EXAMPLE.COM'] }, message('nodemailer-duplicates'), (err, i) =>
+        err ? reject(err) : resolve(i),
+      ),
+    );
+    conn.quit();
+    expect(info.rejected).toEqual([]);
+    expect(info.accepted).toEqual([ALICE, BOB, 'alice@EXAMPLE.COM']);
+    expect(await env.messages(ALICE)).toHaveLength(before + 1);
   });
 });

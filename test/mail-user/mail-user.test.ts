@@ -133,11 +133,11 @@ test('var_expand with the mail-user table', async () => {
   await ctx.mailUsers.destroyUser(u);
 });
 
-test('mail_fsync and mail_max_message_size reach the store', async () => {
+test('mail_fsync, mail_max_message_size and mailbox_idle_check_interval reach the store', async () => {
   for (const [value, durability] of [['always', 'full'], ['optimized', 'async-fsync'], ['never', 'normal']] as const) {
-    setup(`mail_fsync = ${value}\nmail_max_message_size = 1M\n`);
+    setup(`mail_fsync = ${value}\nmail_max_message_size = 1M\nmailbox_idle_check_interval = 5 secs\n`);
     const u = await ctx.mailUsers.createUser({ username: 'gina', service: 'imap' });
-    expect(u.storeOptions().settings).toEqual({ durability, maxMessageBytes: 1024 * 1024 });
+    expect(u.storeOptions().settings).toEqual({ durability, maxMessageBytes: 1024 * 1024, changePollIntervalMs: 5000 });
     await ctx.mailUsers.destroyUser(u);
     await ctx.close();
   }
