@@ -458,6 +458,8 @@ export class LuaWorkerPool {
 /** One Lua state (one session's script), pinned to a worker. */
 export class LuaStateHandle {
   private closed = false;
+  /** The close() in progress or done (see close). */
+  private closing: Promise<void> | undefined;
 
   constructor(
     private readonly pool: LuaWorkerPool,
@@ -530,17 +532,24 @@ export class LuaStateHandle {
     return (await this.pool.send(this.id, { op: 'hasFunction', name })) as boolean;
   }
 
-  /** Runs script_deinit (failures are logged) and closes the state. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Runs script_deinit (failures are logged) and closes the state. Idempotent: a second caller
+   * gets the first call's promise, so it too resolves only once script_deinit has run.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    if (this.closed) return Promise.resolve();
     this.closed = true;
-    try {
-      await this.pool.send(this.id, { op: 'close' });
-    } catch (e) {
-      if (!(e instanceof LuaScriptError && e.phase === 'lost')) throw e;
-    } finally {
-      this.pool.forget(this.id);
-    }
+    this.closing = (async () => {
+      try {
+        await this.pool.send(this.id, { op: 'close' });
+      } catch (e) {
+        if (!(e instanceof LuaScriptError && e.phase === 'lost')) throw e;
+      } finally {
+        this.pool.forget(this.id);
+      }
+    })();
+    return this.closing;
   }
 }
 

@@ -2,7 +2,7 @@
 // as Dovecot gives each auth-worker process its own (spec §11.1). A login whose script loops
 // until lua_call_timeout holds up only its own copy; the others keep serving logins. A copy
 // lost with its worker (watchdog) is re-created.
-import type { AuthService } from '../../src/auth/service.js';
+import { AuthService } from '../../src/auth/service.js';
 import { LuaWorkerPool } from '../../src/lua/index.js';
 import { captureLogs, logHub } from '../../src/log/logger.js';
 import { info } from './helpers.js';
@@ -61,6 +61,19 @@ test('script_init runs once per worker in each db, script_deinit for each at clo
   expect(users).toEqual(['a', 'b', 'c']);
   await auth.close();
   logs.stop();
+  expect(logs.lines.filter((l) => l.endsWith(': deinit'))).toHaveLength(4);
+});
+
+test('close() while the copies are still being created: script_deinit has run in each when close() resolves', async () => {
+  const logs = captureLogs();
+  const file = luaScript(script());
+  const auth = new AuthService(
+    { passdbs: [{ driver: 'lua', args: `file=${file}` }], userdbs: [{ driver: 'lua', args: `file=${file}` }], auth_failure_delay: 0 },
+    { lua: pool, sleep: async () => undefined },
+  );
+  await auth.close(); // no init() first: every copy is still being created
+  logs.stop();
+  expect(logs.lines.filter((l) => l.endsWith(': init'))).toHaveLength(4);
   expect(logs.lines.filter((l) => l.endsWith(': deinit'))).toHaveLength(4);
 });
 

@@ -130,6 +130,16 @@ describe('deinit (spec §1.3)', () => {
     expect(cap.lines[0]).toBe('imap(alice): Info: bye');
     expect(cap.lines[1]).toMatch(/^imap\(alice\): Error: script_deinit\(\) failed: .*:1: nope\nstack traceback:/);
   });
+  test('a second close() resolves only once script_deinit has run (not while the first close is on its way)', async () => {
+    const cap = captureLogs();
+    const h = await stateFor(pool, 'function script_deinit() dovecot.i_info("bye") end');
+    const first = h.close();
+    await h.close();
+    expect(cap.lines).toEqual(['imap(alice): Info: bye']);
+    await first;
+    cap.stop();
+    expect(cap.lines).toEqual(['imap(alice): Info: bye']);
+  });
 });
 
 test('a changed script file is used by new states; existing states keep theirs', async () => {
