@@ -77,13 +77,15 @@ export interface ServerContextOptions {
   serverDb?: ServerDb;
   /** How auth waits (penalty, auth_failure_delay); tests pass a clock they control. */
   authSleep?: (ms: number) => Promise<void>;
+  /** Use this pool (owned by the caller, not closed here) instead of one from the lua_* settings. */
+  luaPool?: LuaWorkerPool;
 }
 
 export function createServerContext(settings: Settings, opts: ServerContextOptions = {}): CreatedContext {
   mkdirSync(settings.data_dir, { recursive: true });
   const serverDb = opts.serverDb ?? openServerDb(serverDbPath(settings));
   let pool: LuaWorkerPool | null = null;
-  const luaPool = () => (pool ??= luaPoolFor(settings));
+  const luaPool = () => opts.luaPool ?? (pool ??= luaPoolFor(settings));
   // A Lua passdb/userdb loads its scripts at start-up (Dovecot's auth process does), so the pool
   // exists from the start only when one is configured.
   const authUsesLua = [...settings.passdb, ...settings.userdb].some((d) => d.driver === 'lua');
