@@ -10,7 +10,7 @@ import type { ServerContext } from '../mail-user/context.js';
 import { MailUserService } from '../mail-user/service.js';
 import { mailUserSettings } from '../mail-user/settings.js';
 import { openServerDb, openUserStore } from '../storage/index.js';
-import { LuaWorkerPool } from '../lua/index.js';
+import { LuaWorkerPool, type LuaPoolSettings } from '../lua/index.js';
 import type { ServerDb } from '../storage/types.js';
 
 /** The `roost` passdb/userdb driver reads accounts from the server database. */
@@ -58,8 +58,13 @@ export interface CreatedContext extends ServerContext {
 }
 
 export function luaPoolFor(settings: Settings): LuaWorkerPool {
-  const workers = settings.lua_workers || availableParallelism(); // 0 = one per core
-  return new LuaWorkerPool({
+  return new LuaWorkerPool(luaPoolSettings(settings));
+}
+
+/** The pool settings from the lua_* settings; `defaultWorkers` stands for lua_workers = 0. */
+export function luaPoolSettings(settings: Settings, defaultWorkers = availableParallelism()): LuaPoolSettings {
+  const workers = settings.lua_workers || defaultWorkers; // 0 = one per core
+  return {
     workers,
     maxWorkers: settings.lua_max_workers || 4 * workers,
     callTimeoutMs: settings.lua_call_timeout,
@@ -70,7 +75,7 @@ export function luaPoolFor(settings: Settings): LuaWorkerPool {
       writePaths: settings.lua_write_paths,
       allowCommands: settings.lua_allow_commands,
     },
-  });
+  };
 }
 
 export interface ServerContextOptions {

@@ -159,7 +159,7 @@ function askTestGateway(gateway: string, req: HttpRequestMessage, url: URL): voi
         clearTimeout(timer);
         perform(req, url, req.maxRedirects);
       } else if (d.kind === 'respond') {
-        finish({ id: req.id, status: d.status, reason: d.reason, headers: d.headers, body: d.body });
+        finish({ id: req.id, status: d.status, reason: d.reason, headers: d.headers, body: Buffer.from(d.body, 'utf8') });
       } else if (d.fault === 'timeout') {
         // Answered at once, with the text the request's timeout gives after request_timeout_msecs.
         finish(failure(req.id, HTTP_ERROR.TIMED_OUT, `Request timed out (Request sent ${(req.timeoutMs / 1000).toFixed(3)} secs ago)`));
@@ -173,7 +173,9 @@ function askTestGateway(gateway: string, req: HttpRequestMessage, url: URL): voi
     });
   });
   ask.on('error', (err) => finish(failure(req.id, HTTP_ERROR.CONNECT_FAILED, `roost lua test gateway: ${err.message}`)));
-  ask.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, payload: req.payload, timeoutMs: req.timeoutMs }));
+  ask.end(
+    JSON.stringify({ method: req.method, url: req.url, headers: req.headers, payload: Buffer.from(req.payload).toString('base64'), timeoutMs: req.timeoutMs }),
+  );
 }
 
 function groupHeaders(list: Array<[string, string]>): Map<string, string[]> {

@@ -78,12 +78,14 @@ export class HttpControl {
     this.allowed.push(parsePattern(pattern));
   }
 
+  /** `req.payload`: the request body, base64 (bytes on the wire). */
   async decide(req: { method: string; url: string; headers: Array<[string, string]>; payload: string }): Promise<TestGatewayDecision> {
     const headers: Record<string, string> = {};
     for (const [k, v] of req.headers) headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
-    const recorded: RecordedRequest = { method: req.method, url: req.url, headers, body: req.payload, answer: 'blocked' };
+    const sent = Buffer.from(req.payload, 'base64').toString('utf8');
+    const recorded: RecordedRequest = { method: req.method, url: req.url, headers, body: sent, answer: 'blocked' };
     try {
-      if (req.payload) recorded.json = JSON.parse(req.payload);
+      if (sent) recorded.json = JSON.parse(sent);
     } catch {
       // not JSON
     }

@@ -38,6 +38,17 @@ export class RecordingPool extends LuaWorkerPool {
     }
   }
 
+  override async callAny(stateOn: (workerIndex: number) => number | null, name: string, args: LuaArg[], nresults: number): Promise<LuaValue[]> {
+    try {
+      const res = await super.callAny(stateOn, name, args, nresults);
+      this.record(name, res);
+      return res;
+    } catch (e) {
+      if (e instanceof LuaScriptError && e.phase !== 'lost') this.record(name, e);
+      throw e;
+    }
+  }
+
   override async createStateAndCall(
     options: LuaStateOptions,
     name: string,

@@ -9,6 +9,7 @@ import { luaChunk } from '../../lua/lua-chunks.js';
 import { defaultSettings, type Settings } from '../../config/index.js';
 import { TEST_GATEWAY_ENV } from '../../lua/http-protocol.js';
 import { HttpGateway } from './http-gateway.js';
+import { luaPoolSettings } from '../context.js';
 import { RecordingPool } from './recording-pool.js';
 import { TestFileHost, type FileReport } from './host.js';
 import { displayPath } from './paths.js';
@@ -65,13 +66,8 @@ export async function runTestFiles(files: string[], opts: RunOptions): Promise<F
   const reports: FileReport[] = [];
   const pools = new Map<string, RecordingPool>();
   const poolFor = (settings: Settings): RecordingPool => {
-    const limits = {
-      // One worker is plenty for a test's handful of sessions and starts fastest.
-      workers: settings.lua_workers || 1,
-      callTimeoutMs: settings.lua_call_timeout,
-      memoryLimitBytes: settings.lua_memory_limit,
-      watchdogTimeoutMs: settings.lua_watchdog_timeout || undefined,
-    };
+    // One worker (unless lua_workers says) is plenty for a test's sessions and starts fastest.
+    const limits = luaPoolSettings(settings, 1);
     const key = JSON.stringify(limits);
     let pool = pools.get(key);
     if (!pool) pools.set(key, (pool = new RecordingPool(limits)));
