@@ -66,8 +66,9 @@ export async function runTestFiles(files: string[], opts: RunOptions): Promise<F
   const reports: FileReport[] = [];
   const pools = new Map<string, RecordingPool>();
   const poolFor = (settings: Settings): RecordingPool => {
-    // One worker (unless lua_workers says) is plenty for a test's sessions and starts fastest.
-    const limits = luaPoolSettings(settings, 1);
+    // One worker (unless lua_workers says) is plenty for a test's sessions and starts fastest;
+    // the pool grows only when lua_max_workers is set (a spare worker would cost a start-up).
+    const limits = { ...luaPoolSettings(settings, 1), maxWorkers: settings.lua_max_workers || settings.lua_workers || 1 };
     const key = JSON.stringify(limits);
     let pool = pools.get(key);
     if (!pool) pools.set(key, (pool = new RecordingPool(limits)));
