@@ -15,6 +15,8 @@ const WORKER_ENTRIES = [
   'src/auth/schemes/hash-worker.ts',
   // push notifications: the driver's transaction runner
   'src/lua/push-notification/binding.ts',
+  // `roost lua test` runs the test files in this thread
+  'src/cli/lua-test/runner-worker.ts',
 ];
 
 export default function globalSetup(): void {

@@ -10,7 +10,7 @@ import type { ServerContext } from '../mail-user/context.js';
 import { MailUserService } from '../mail-user/service.js';
 import { mailUserSettings } from '../mail-user/settings.js';
 import { openServerDb, openUserStore } from '../storage/index.js';
-import { LuaWorkerPool } from '../lua/index.js';
+import { LuaWorkerPool, type LuaPoolSettings } from '../lua/index.js';
 import type { ServerDb } from '../storage/types.js';
 
 /** The `roost` passdb/userdb driver reads accounts from the server database. */
@@ -58,8 +58,13 @@ export interface CreatedContext extends ServerContext {
 }
 
 export function luaPoolFor(settings: Settings): LuaWorkerPool {
-  const workers = settings.lua_workers || availableParallelism(); // 0 = one per core
-  return new LuaWorkerPool({
+  return new LuaWorkerPool(luaPoolSettings(settings));
+}
+
+/** The pool settings from the lua_* settings; `defaultWorkers` stands for lua_workers = 0. */
+export function luaPoolSettings(settings: Settings, defaultWorkers = availableParallelism()): LuaPoolSettings {
+  const workers = settings.lua_workers || defaultWorkers; // 0 = one per core
+  return {
     workers,
     maxWorkers: settings.lua_max_workers || 4 * workers,
     callTimeoutMs: settings.lua_call_timeout,
@@ -70,20 +75,22 @@ export function luaPoolFor(settings: Settings): LuaWorkerPool {
       writePaths: settings.lua_write_paths,
       allowCommands: settings.lua_allow_commands,
     },
-  });
+  };
 }
 
 export interface ServerContextOptions {
   serverDb?: ServerDb;
   /** How auth waits (penalty, auth_failure_delay); tests pass a clock they control. */
   authSleep?: (ms: number) => Promise<void>;
+  /** Use this pool (owned by the caller, not closed here) instead of one from the lua_* settings. */
+  luaPool?: LuaWorkerPool;
 }
 
 export function createServerContext(settings: Settings, opts: ServerContextOptions = {}): CreatedContext {
   mkdirSync(settings.data_dir, { recursive: true });
   const serverDb = opts.serverDb ?? openServerDb(serverDbPath(settings));
   let pool: LuaWorkerPool | null = null;
-  const luaPool = () => (pool ??= luaPoolFor(settings));
+  const luaPool = () => opts.luaPool ?? (pool ??= luaPoolFor(settings));
   // A Lua passdb/userdb loads its scripts at start-up (Dovecot's auth process does), so the pool
   // exists from the start only when one is configured.
   const authUsesLua = [...settings.passdb, ...settings.userdb].some((d) => d.driver === 'lua');

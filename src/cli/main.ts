@@ -18,6 +18,7 @@ import { runPw } from './commands/pw.js';
 import { runServe } from './commands/serve.js';
 import { runUser } from './commands/user.js';
 import { runDeliverVerb } from './commands/deliver.js';
+import { runLua } from './commands/lua.js';
 import { ROOST_VERSION } from './version.js';
 import { adminVerb, runKick, runLog, runReload, runStop, runWho } from './commands/admin.js';
 
@@ -33,6 +34,8 @@ const HELP = `usage: roost [-c FILE] [-o key=value]... VERB ...   (-c and -o may
   auth test USER [PASS] | auth lookup USER
   pw [-s SCHEME] [-p PASS] [-t HASH]      hash or test a password
   pw -l                                   list the password schemes
+  lua test [--filter T] [--junit F] [--watch] [FILE|DIR]...   run Lua script tests (*_test.lua)
+  lua check SCRIPT...                     syntax, Dovecot entry points, compatibility warnings
   config [-a|-n] [SETTING...]             print the effective configuration (like doveconf)
   migrate                                 apply database migrations
   who [-1] [USER_MASK|IP]                 list the running server's sessions (doveadm who)
@@ -55,6 +58,7 @@ const VERBS: Record<string, Verb> = {
   deliver: runDeliverVerb,
   auth: runAuth,
   pw: runPw,
+  lua: runLua,
   config: runConfig,
   migrate: runMigrate,
   who: adminVerb((env, argv) => runWho(env, argv)),

@@ -5,6 +5,8 @@ import { installPushNotification } from '../lua/push-notification/plugin.js';
 import type { CreatedContext } from './context.js';
 
 export interface Plugins {
+  /** Waits for the push notifications already queued (the plugins stay installed). */
+  drain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,9 @@ export async function installPlugins(ctx: CreatedContext): Promise<Plugins> {
     closers.push(push.close);
   }
   return {
+    drain: async () => {
+      for (const c of closers) await c();
+    },
     close: async () => {
       for (const c of closers) await c();
       for (const r of removers.reverse()) r();

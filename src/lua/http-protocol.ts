@@ -25,6 +25,18 @@ export interface HttpResponseMessage {
   body: Uint8Array;
 }
 
+/**
+ * `roost lua test` sets this environment variable to its gateway's URL before the Lua pool starts:
+ * the HTTP helper threads then ask the gateway about every request (src/cli/lua-test/http-gateway.ts).
+ */
+export const TEST_GATEWAY_ENV = 'ROOST_LUA_TEST_HTTP_GATEWAY';
+
+/** What the gateway answers about one request: a response, a fault to simulate, or go ahead for real. */
+export type TestGatewayDecision =
+  | { kind: 'respond'; status: number; reason: string; headers: Array<[string, string]>; body: string }
+  | { kind: 'fault'; fault: 'timeout' | 'refused' | 'dns' | 'reset' }
+  | { kind: 'pass' };
+
 // Dovecot's internal client error codes (lib-http/http-client.h, enum
 // http_client_request_error, starting at HTTP_RESPONSE_STATUS_INTERNAL = 9000).
 export const HTTP_ERROR = {

@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
-import { HTTP_ERROR, type HttpRequestMessage, type HttpResponseMessage } from './http-protocol.js';
+import { HTTP_ERROR, TEST_GATEWAY_ENV, type HttpRequestMessage, type HttpResponseMessage, type TestGatewayDecision } from './http-protocol.js';
 
 const { port, flag } = workerData as { port: MessagePort; flag: Int32Array };
 if (!parentPort) throw new Error('http-worker must run in a worker thread');
@@ -130,6 +130,54 @@ function perform(req: HttpRequestMessage, url: URL, redirectsLeft: number): void
   outgoing.end();
 }
 
+// `roost lua test` (src/cli/lua-test/http-gateway.ts) sets this before the pool starts: every
+// request is first shown to the test's gateway, which answers with a stubbed response, a fault to
+// simulate, or "pass" (the test allowed the real request). Nothing leaves the machine otherwise.
+const testGateway = process.env[TEST_GATEWAY_ENV];
+
+function askTestGateway(gateway: string, req: HttpRequestMessage, url: URL): void {
+  const hostPort = `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
+  let done = false;
+  const finish = (msg: HttpResponseMessage) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    reply(msg);
+  };
+  // A slow stubbed reply is slow for real: the request's own timeout applies.
+  const timer = setTimeout(() => {
+    finish(failure(req.id, HTTP_ERROR.TIMED_OUT, `Request timed out (Request sent ${(req.timeoutMs / 1000).toFixed(3)} secs ago)`));
+  }, req.timeoutMs);
+  const ask = http.request(gateway, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => {
+      const d = JSON.parse(Buffer.concat(chunks).toString('utf8')) as TestGatewayDecision;
+      if (d.kind === 'pass') {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        perform(req, url, req.maxRedirects);
+      } else if (d.kind === 'respond') {
+        finish({ id: req.id, status: d.status, reason: d.reason, headers: d.headers, body: Buffer.from(d.body, 'utf8') });
+      } else if (d.fault === 'timeout') {
+        // Answered at once, with the text the request's timeout gives after request_timeout_msecs.
+        finish(failure(req.id, HTTP_ERROR.TIMED_OUT, `Request timed out (Request sent ${(req.timeoutMs / 1000).toFixed(3)} secs ago)`));
+      } else if (d.fault === 'dns') {
+        finish(failure(req.id, HTTP_ERROR.HOST_LOOKUP_FAILED, `Failed to lookup host ${url.hostname}: getaddrinfo ENOTFOUND ${url.hostname}`));
+      } else if (d.fault === 'reset') {
+        finish(failure(req.id, HTTP_ERROR.CONNECTION_LOST, `Connection lost: ${ERRNO_TEXT.ECONNRESET}`));
+      } else {
+        finish(failure(req.id, HTTP_ERROR.CONNECT_FAILED, `connect(${hostPort}) failed: ${ERRNO_TEXT.ECONNREFUSED}`));
+      }
+    });
+  });
+  ask.on('error', (err) => finish(failure(req.id, HTTP_ERROR.CONNECT_FAILED, `roost lua test gateway: ${err.message}`)));
+  ask.end(
+    JSON.stringify({ method: req.method, url: req.url, headers: req.headers, payload: Buffer.from(req.payload).toString('base64'), timeoutMs: req.timeoutMs }),
+  );
+}
+
 function groupHeaders(list: Array<[string, string]>): Map<string, string[]> {
   const m = new Map<string, string[]>();
   for (const [k, v] of list) m.set(k, [...(m.get(k) ?? []), v]);
@@ -155,5 +203,6 @@ port.on('message', (req: HttpRequestMessage) => {
     reply(failure(req.id, HTTP_ERROR.INVALID_URL, `Invalid URL: ${(e as Error).message}`));
     return;
   }
-  perform(req, url, req.maxRedirects);
+  if (testGateway) askTestGateway(testGateway, req, url);
+  else perform(req, url, req.maxRedirects);
 });
