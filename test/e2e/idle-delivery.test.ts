@@ -8,19 +8,19 @@ beforeAll(async () => {
 });
 afterAll(() => roost?.stop());
 
-test('LMTP delivery wakes IDLE with EXISTS within a moment', async () => {
+test('LMTP delivery wakes IDLE with EXISTS, no client command needed', async () => {
   const idler = await roost.raw({ username: 'alice' });
   const other = await roost.raw({ username: 'alice' });
   expect((await idler.command('s', 'SELECT INBOX')).join('\n')).toContain('* 0 EXISTS');
   await other.command('s', 'SELECT INBOX');
   idler.send('i IDLE\r\n');
   expect(await idler.readLine()).toBe('+ idling');
-  const sent = Date.now();
   const r = await roost.deliver(['alice'], message('wake up'));
   expect(r.data).toEqual([expect.stringMatching(/^250 2\.0\.0 /)]);
+  // The idler sends nothing: EXISTS can only come from the change feed waking the session (the
+  // latency is a figure in bench/change-feed.ts, not a test's business on a busy machine).
   const pushed = await idler.until((l) => /^\* \d+ (EXISTS|RECENT)$/.test(l));
   expect(pushed).toContain('* 1 EXISTS');
-  expect(Date.now() - sent).toBeLessThan(1000);
   idler.send('DONE\r\n');
   expect((await idler.until((l) => l.startsWith('i '))).pop()).toMatch(/^i OK Idle completed/);
   // The other session learns about it at its next command; \Recent went to the first selector.
