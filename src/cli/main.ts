@@ -19,6 +19,7 @@ import { runServe } from './commands/serve.js';
 import { runUser } from './commands/user.js';
 import { runDeliverVerb } from './commands/deliver.js';
 import { runLua } from './commands/lua.js';
+import { runBackup, runRestore } from './commands/backup.js';
 import { ROOST_VERSION } from './version.js';
 import { adminVerb, runKick, runLog, runReload, runStop, runWho } from './commands/admin.js';
 
@@ -43,6 +44,8 @@ const HELP = `usage: roost [-c FILE] [-o key=value]... VERB ...   (-c and -o may
   reload                                  re-read the configuration, as SIGHUP
   stop                                    stop the running server, as SIGTERM
   log errors                              the running server's last warnings and errors
+  backup -u USER DEST | backup -A DEST    consistent copy of a user's store while serving
+  restore -u USER SRC | restore -A SRC    put a backup back
   version                                 print the version
   help                                    print this list
 -o takes doveconf's paths for nested settings: -o service/imap-login/inet_listener/imap/port=1143
@@ -66,6 +69,8 @@ const VERBS: Record<string, Verb> = {
   reload: adminVerb(runReload),
   stop: adminVerb(runStop),
   log: adminVerb(runLog),
+  backup: runBackup,
+  restore: runRestore,
   version: (env) => {
     env.io.out(`${ROOST_VERSION}\n`);
     return 0;
