@@ -20,6 +20,7 @@ import { runUser } from './commands/user.js';
 import { runDeliverVerb } from './commands/deliver.js';
 import { runLua } from './commands/lua.js';
 import { runBackup, runRestore } from './commands/backup.js';
+import { runExport, runImport } from './commands/import-export.js';
 import { ROOST_VERSION } from './version.js';
 import { adminVerb, runKick, runLog, runReload, runStop, runWho } from './commands/admin.js';
 
@@ -46,6 +47,8 @@ const HELP = `usage: roost [-c FILE] [-o key=value]... VERB ...   (-c and -o may
   log errors                              the running server's last warnings and errors
   backup -u USER DEST | backup -A DEST    consistent copy of a user's store while serving
   restore -u USER SRC | restore -A SRC    put a backup back
+  import -u USER [-m MAILBOX] maildir:PATH|mbox:PATH   bring mail in (flags, dates, UIDs kept)
+  export -u USER maildir:PATH             write the user's mail as a Dovecot Maildir
   version                                 print the version
   help                                    print this list
 -o takes doveconf's paths for nested settings: -o service/imap-login/inet_listener/imap/port=1143
@@ -71,6 +74,8 @@ const VERBS: Record<string, Verb> = {
   log: adminVerb(runLog),
   backup: runBackup,
   restore: runRestore,
+  import: runImport,
+  export: runExport,
   version: (env) => {
     env.io.out(`${ROOST_VERSION}\n`);
     return 0;

@@ -680,6 +680,24 @@ export class SqliteUserStore implements UserStore {
     });
   }
 
+  setMailboxUids(name: string, ids: { uidValidity?: number; uidNext?: number }): MailboxInfo {
+    this.transaction(() => {
+      const row = this.selectable(name);
+      const valid = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 1 && n <= 0xffffffff);
+      if (!valid(ids.uidValidity) || !valid(ids.uidNext)) throw new StorageError('PARAMETERS', 'UIDVALIDITY and UIDNEXT are 32-bit non-zero numbers');
+      if (ids.uidValidity !== undefined && ids.uidValidity !== row.uid_validity) {
+        const used = this.stmts.get('SELECT 1 FROM message WHERE mailbox_id = ? LIMIT 1').get(row.id);
+        if (used || row.uid_next > 1) throw new StorageError('INUSE', `Cannot change UIDVALIDITY of ${row.name}: UIDs were already handed out`);
+        this.stmts.get('UPDATE mailbox SET uid_validity = ? WHERE id = ?').run(ids.uidValidity, row.id);
+      }
+      if (ids.uidNext !== undefined && ids.uidNext > row.uid_next) {
+        this.stmts.get('UPDATE mailbox SET uid_next = ? WHERE id = ?').run(ids.uidNext, row.id);
+      }
+      this.notify(null, 'mailboxes', 0);
+    });
+    return this.getMailbox(name)!;
+  }
+
   status(name: string): MailboxStatus {
     this.assertOpen();
     const row = this.selectable(name);
@@ -842,7 +860,14 @@ export class SqliteUserStore implements UserStore {
         } else {
           bodyId = this.bodies.insert(c as Buffer | SpooledContent, p.input.mimeStructure);
         }
-        const guid = randomUUID().replaceAll('-', '');
+        if (p.input.uid !== undefined) {
+          // Import (roost import): the source's UID, never below UIDNEXT (RFC 3501 §2.3.1.1).
+          if (!Number.isInteger(p.input.uid) || p.input.uid < uid || p.input.uid > 0xffffffff) {
+            throw new StorageError('PARAMETERS', `UID ${String(p.input.uid)} is below UIDNEXT ${uid} of ${box.name}`);
+          }
+          uid = p.input.uid;
+        }
+        const guid = p.input.guid ?? randomUUID().replaceAll('-', '');
         this.stmts
           .get(
             `INSERT INTO message (mailbox_id, uid, modseq, created_modseq, flags, keywords, internal_date, save_date, size, guid, body_id, recent)

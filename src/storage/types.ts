@@ -159,6 +159,13 @@ export interface AppendInput {
    * (Dovecot's MessageNew), `append` (default) for IMAP APPEND (MessageAppend).
    */
   origin?: AppendOrigin;
+  /**
+   * Import only (`roost import`): the UID the source gave the message, at least the mailbox's
+   * UIDNEXT (PARAMETERS otherwise); UIDNEXT becomes uid + 1. Default: UIDNEXT.
+   */
+  uid?: number;
+  /** Import only: the source's GUID (Dovecot's maildir GUID is the file's base name). Default: a new one. */
+  guid?: string;
 }
 
 export interface AppendResult {
@@ -292,6 +299,12 @@ export interface UserStore {
   listSubscriptions(): string[];
   /** Replaces the RFC 6154 attributes (\All \Archive \Drafts \Flagged \Junk \Sent \Trash, RFC 8457 \Important). */
   setSpecialUse(name: string, specialUse: string[]): void;
+
+  /**
+   * Import only (`roost import`, like dsync): takes over a source mailbox's UIDVALIDITY (INUSE once
+   * the mailbox has handed out a UID) and raises UIDNEXT (never lowers it).
+   */
+  setMailboxUids(name: string, ids: { uidValidity?: number; uidNext?: number }): MailboxInfo;
 
   /** STATUS; NONEXISTENT for an unknown or \Noselect mailbox. */
   status(name: string): MailboxStatus;

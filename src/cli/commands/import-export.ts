@@ -1,0 +1,143 @@
+// `roost import -u USER maildir:PATH | mbox:PATH` and `roost export -u USER maildir:PATH`, like
+// `doveadm import` / `doveadm backup`: flags, keywords, internal dates, subscriptions and the
+// source's UIDs and UIDVALIDITY are kept, so clients do not download everything again. A message
+// already imported (same GUID in the mailbox: the maildir base name, or a hash for mbox) is
+// skipped, so running an import twice duplicates nothing.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import type { MailUser } from '../../mail-user/mail-user.js';
+import { imapMessageSize, parseMessage } from '../../mime/parser.js';
+import type { UserStore } from '../../storage/types.js';
+import { optionValue, parseArgs, requireOption, UsageError } from '../args.js';
+import type { CliEnv } from '../cli-context.js';
+import { readMaildir, readSubscriptions, writeMaildirFolder, writeSubscriptions, type ExportMessage } from '../maildir.js';
+import { readMbox } from '../mbox.js';
+import { withMailUser } from './user-session.js';
+
+const IMPORT_USAGE = 'usage: roost import -u USER [-m MAILBOX] maildir:PATH | mbox:PATH';
+const EXPORT_USAGE = 'usage: roost export -u USER maildir:PATH';
+/** Messages per transaction (one commit and WAL sync each). */
+const BATCH = 500;
+
+interface Incoming {
+  guid: string;
+  uid?: number;
+  flags: string[];
+  internalDate: Date;
+  content: () => Buffer;
+}
+
+function location(spec: string | undefined, usage: string): { kind: 'maildir' | 'mbox'; path: string } {
+  const m = /^(maildir|mbox):(.+)$/.exec(spec ?? '');
+  if (!m) throw new UsageError(usage);
+  return { kind: m[1] as 'maildir' | 'mbox', path: m[2]! };
+}
+
+/** Opens (creating) the mailbox and takes over the source's UIDVALIDITY while it is still unused. */
+function prepareMailbox(store: UserStore, name: string, uidValidity: number | undefined): void {
+  const mb = store.getMailbox(name);
+  if (!mb || mb.noselect) store.createMailbox(name);
+  const now = store.getMailbox(name)!;
+  if (uidValidity && now.uidValidity !== uidValidity && now.uidNext === 1) store.setMailboxUids(name, { uidValidity });
+}
+
+/** Appends what the mailbox does not have yet; returns [imported, skipped]. */
+function importInto(store: UserStore, name: string, source: { uidValidity?: number; uidNext?: number }, messages: Incoming[]): [number, number] {
+  const mb = store.getMailbox(name)!;
+  const have = new Set(store.listMessages(mb.id).map((m) => m.guid));
+  const sameUids = source.uidValidity !== undefined && source.uidValidity === mb.uidValidity;
+  let imported = 0;
+  const todo = messages.filter((m) => !have.has(m.guid));
+  const skipped = messages.length - todo.length;
+  for (let i = 0; i < todo.length; i += BATCH) {
+    store.transaction(() => {
+      let next = store.getMailbox(name)!.uidNext;
+      for (const m of todo.slice(i, i + BATCH)) {
+        const content = m.content();
+        const mimeStructure = parseMessage(content);
+        // The source's UID when it is still free here; otherwise a new one (clients see a new message).
+        const uid = sameUids && m.uid !== undefined && m.uid >= next ? m.uid : undefined;
+        const r = store.append(name, {
+          content,
+          flags: m.flags,
+          internalDate: m.internalDate,
+          mimeStructure,
+          virtualSize: imapMessageSize(mimeStructure),
+          guid: m.guid,
+          uid,
+        });
+        next = r.uid + 1;
+        imported++;
+      }
+    });
+  }
+  if (sameUids && source.uidNext) store.setMailboxUids(name, { uidNext: source.uidNext });
+  return [imported, skipped];
+}
+
+export async function runImport(env: CliEnv, argv: string[]): Promise<number> {
+  const args = parseArgs(argv, [
+    { names: ['u', 'user'], value: true },
+    { names: ['m', 'mailbox'], value: true },
+  ]);
+  const username = requireOption(args, 'u', 'user');
+  if (args.positional.length !== 1) throw new UsageError(IMPORT_USAGE);
+  const src = location(args.positional[0], IMPORT_USAGE);
+  if (!existsSync(src.path)) throw new UsageError(`${src.path}: no such file or directory`, 66);
+  return withMailUser(env, username, (user: MailUser) => {
+    const store = user.getStore();
+    let imported = 0;
+    let skipped = 0;
+    const add = ([i, s]: [number, number]) => ((imported += i), (skipped += s));
+    if (src.kind === 'maildir') {
+      const folders = readMaildir(src.path);
+      for (const f of folders) {
+        const name = f.name === 'INBOX' ? 'INBOX' : f.name.split('/').join(store.separator);
+        prepareMailbox(store, name, f.uidValidity);
+        add(
+          importInto(
+            store,
+            name,
+            f,
+            f.messages.map((m) => ({ guid: m.baseName, uid: m.uid, flags: m.flags, internalDate: m.internalDate, content: () => readFileSync(m.path) })),
+          ),
+        );
+      }
+      for (const s of readSubscriptions(src.path)) store.setSubscribed(s.split('/').join(store.separator), true);
+    } else {
+      const target = optionValue(args, 'm') ?? 'INBOX';
+      if (statSync(src.path).isDirectory()) throw new UsageError(`mbox:${src.path} is a folder; give one mbox file (and -m MAILBOX)`);
+      const messages = readMbox(src.path);
+      prepareMailbox(store, target, undefined);
+      add(importInto(store, target, {}, messages.map((m) => ({ ...m, content: () => m.content }))));
+    }
+    env.io.out(`Imported ${imported} message(s), skipped ${skipped} already present\n`);
+    return 0;
+  });
+}
+
+export async function runExport(env: CliEnv, argv: string[]): Promise<number> {
+  const args = parseArgs(argv, [{ names: ['u', 'user'], value: true }]);
+  const username = requireOption(args, 'u', 'user');
+  if (args.positional.length !== 1) throw new UsageError(EXPORT_USAGE);
+  const dest = location(args.positional[0], EXPORT_USAGE);
+  if (dest.kind !== 'maildir') throw new UsageError(EXPORT_USAGE);
+  if (existsSync(dest.path) && readdirSync(dest.path).length > 0) throw new UsageError(`${dest.path} is not empty`, 73);
+  return withMailUser(env, username, (user: MailUser) => {
+    const store = user.getStore();
+    let count = 0;
+    const mailboxes = store.listMailboxes();
+    if (!mailboxes.some((m) => m.name === 'INBOX')) writeMaildirFolder(dest.path, 'INBOX', { uidValidity: 1, uidNext: 1 }, []);
+    for (const mb of mailboxes) {
+      if (mb.noselect) continue;
+      const messages: ExportMessage[] = store.listMessages(mb.id).map((m) => {
+        const body = store.openBody(m.bodyId);
+        return { uid: m.uid, guid: m.guid, flags: m.flags, internalDate: m.internalDate, content: body.read(0, body.size) };
+      });
+      writeMaildirFolder(dest.path, mb.name.split(store.separator).join('/'), { uidValidity: mb.uidValidity, uidNext: mb.uidNext }, messages);
+      count += messages.length;
+    }
+    writeSubscriptions(dest.path, store.listSubscriptions().map((s) => s.split(store.separator).join('/')));
+    env.io.out(`Exported ${count} message(s) from ${mailboxes.filter((m) => !m.noselect).length} mailbox(es)\n`);
+    return 0;
+  });
+}
