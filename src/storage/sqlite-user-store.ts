@@ -689,6 +689,13 @@ export class SqliteUserStore implements UserStore {
         const used = this.stmts.get('SELECT 1 FROM message WHERE mailbox_id = ? LIMIT 1').get(row.id);
         if (used || row.uid_next > 1) throw new StorageError('INUSE', `Cannot change UIDVALIDITY of ${row.name}: UIDs were already handed out`);
         this.stmts.get('UPDATE mailbox SET uid_validity = ? WHERE id = ?').run(ids.uidValidity, row.id);
+        // A mailbox created later under this name must still get a different UIDVALIDITY.
+        this.stmts
+          .get(
+            `INSERT INTO store_info (key, value) VALUES ('last_uid_validity', CAST(@v AS TEXT))
+             ON CONFLICT (key) DO UPDATE SET value = CAST(max(CAST(value AS INTEGER), @v) AS TEXT)`,
+          )
+          .run({ v: ids.uidValidity });
       }
       if (ids.uidNext !== undefined && ids.uidNext > row.uid_next) {
         this.stmts.get('UPDATE mailbox SET uid_next = ? WHERE id = ?').run(ids.uidNext, row.id);
