@@ -133,6 +133,11 @@ function folderDir(root: string, name: string): string {
   return join(root, '.' + encodeMailboxName(name).split('/').join('.'));
 }
 
+/** The GUID a base name carries: Roost's exported names embed it (exportBaseName), else the name itself. */
+export function guidOfBaseName(baseName: string): string {
+  return /^\d+\.R([0-9a-f]{32,40})\./.exec(baseName)?.[1] ?? baseName;
+}
+
 /** A maildir base name Dovecot would accept as its own: the GUID when it already is one. */
 function exportBaseName(guid: string, date: Date): string {
   if (/^\d+\.[A-Za-z0-9_.,=-]+$/.test(guid) && !guid.includes(':')) return guid;

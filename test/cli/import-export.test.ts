@@ -190,6 +190,12 @@ test('mbox import: From_ dates, Status/X-Status/X-Keywords flags, >From unquoted
   expect(old.messages[0]!.source).toMatch(/\r?\n\r?\nFrom the start\.\r?\n?$/);
   expect(old.messages[1]!.source).toMatch(/^From: bob@example.net\r?\nSubject: two\r?\n\r?\nSecond\.\r?\n$/);
 
+  // Exported and imported back into the same user: Roost's own GUIDs are recognised, nothing doubles.
+  const exported = join(dir, 'carol-exported');
+  expect((await roost(['-c', conf, 'export', '-u', 'carol', `maildir:${exported}`], { cwd: dir })).code).toBe(0);
+  const back = await roost(['-c', conf, 'import', '-u', 'carol', `maildir:${exported}`], { cwd: dir });
+  expect(back.stdout).toBe('Imported 0 message(s), skipped 2 already present\n');
+
   const bad = await roost(['-c', conf, 'import', '-u', 'carol', `mbox:${conf}`], { cwd: dir });
   expect(bad.code).toBe(65);
   expect(bad.stderr).toMatch(/not an mbox file/);

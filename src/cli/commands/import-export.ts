@@ -9,7 +9,7 @@ import { imapMessageSize, parseMessage } from '../../mime/parser.js';
 import type { UserStore } from '../../storage/types.js';
 import { optionValue, parseArgs, requireOption, UsageError } from '../args.js';
 import type { CliEnv } from '../cli-context.js';
-import { readMaildir, readSubscriptions, writeMaildirFolder, writeSubscriptions, type ExportMessage } from '../maildir.js';
+import { guidOfBaseName, readMaildir, readSubscriptions, writeMaildirFolder, writeSubscriptions, type ExportMessage } from '../maildir.js';
 import { readMbox } from '../mbox.js';
 import { withMailUser } from './user-session.js';
 
@@ -98,7 +98,7 @@ export async function runImport(env: CliEnv, argv: string[]): Promise<number> {
             store,
             name,
             f,
-            f.messages.map((m) => ({ guid: m.baseName, uid: m.uid, flags: m.flags, internalDate: m.internalDate, content: () => readFileSync(m.path) })),
+            f.messages.map((m) => ({ guid: guidOfBaseName(m.baseName), uid: m.uid, flags: m.flags, internalDate: m.internalDate, content: () => readFileSync(m.path) })),
           ),
         );
       }
