@@ -3,9 +3,9 @@
 // transaction, so it sees exactly the commits made before it started) plus the body files that
 // snapshot refers to. A backup folder holds `mail.db` and `bodies/<x>/<name>`, the store's own layout.
 import Database from 'better-sqlite3';
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BodyFiles } from './body-files.js';
+import { BodyFiles, fsyncDirSync } from './body-files.js';
 import { StorageError, type UserStoreOptions } from './types.js';
 
 export const BACKUP_DB_NAME = 'mail.db';
@@ -24,14 +24,7 @@ function bodyFileNames(db: Database.Database): string[] {
   return db.prepare('SELECT file FROM body WHERE file IS NOT NULL').pluck().all() as string[];
 }
 
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
+const fsyncPath = fsyncDirSync;
 
 function copyDurably(from: string, to: string): void {
   mkdirSync(dirname(to), { recursive: true });

@@ -315,7 +315,8 @@ class GroupSync {
   }
 }
 
-function fsyncDirSync(dir: string): void {
+/** fsync of a file or directory by path (a directory: makes its entries durable). */
+export function fsyncDirSync(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);

@@ -2,58 +2,33 @@
 // processes): a backup taken while nodemailer's LMTP client keeps delivering holds every message
 // acknowledged before it began; restored, the store serves it over IMAP, body files included.
 import { jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
-import { buildCli, freePorts, MAIN, roost } from './built-roost.js';
+import { buildCli, roost } from './built-roost.js';
 import { waitUntil } from '../poll.js';
+import { startServeChild, type ServeChild } from './serve-child.js';
 
 jest.setTimeout(240_000);
 
 let dir: string;
 let conf: string;
-let server: ChildProcess | null = null;
-let out = '';
+let roostServe: ServeChild | undefined;
 let imapPort = 0;
 let lmtpPort = 0;
 
 beforeAll(async () => {
   buildCli();
   dir = mkdtempSync(join(tmpdir(), 'roost-backup-'));
-  [imapPort, lmtpPort] = (await freePorts(2)) as [number, number];
-  conf = join(dir, 'roost.conf');
-  writeFileSync(
-    conf,
-    [
-      'protocols = imap lmtp',
-      'listen = 127.0.0.1',
-      `data_dir = ${dir}/data`,
-      'ssl = no',
-      'disable_plaintext_auth = no',
-      'auth_username_format = %Ln',
-      `service imap-login {\n  inet_listener imap {\n    port = ${imapPort}\n  }\n}`,
-      `service lmtp {\n  inet_listener lmtp {\n    port = ${lmtpPort}\n  }\n}`,
-      'passdb {\n  driver = roost\n}',
-      'userdb {\n  driver = roost\n}',
-      '',
-    ].join('\n'),
-  );
-  for (const u of ['alice', 'bob']) expect((await roost(['-c', conf, 'user', 'add', u, '-p', 'secret'], { cwd: dir })).code).toBe(0);
-  server = spawn(process.execPath, [MAIN, '-c', conf, 'serve'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  server.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await waitUntil('the LMTP listener', () => out.includes(`LMTP listening on 127.0.0.1:${lmtpPort}`), 60_000);
+  roostServe = await startServeChild(dir, ['alice', 'bob']);
+  ({ conf, imapPort } = roostServe);
+  lmtpPort = roostServe.lmtpPort;
 }, 240_000);
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await roostServe?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

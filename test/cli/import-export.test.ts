@@ -3,13 +3,12 @@
 // imported with its UIDs, UIDVALIDITY, flags, keywords, internal dates and subscriptions; a second
 // import duplicates nothing; export → import into another user gives the identical mailboxes.
 import { jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { buildCli, freePorts, MAIN, ROOT, roost } from './built-roost.js';
-import { waitUntil } from '../poll.js';
+import { buildCli, ROOT, roost } from './built-roost.js';
+import { startServeChild, type ServeChild } from './serve-child.js';
 
 jest.setTimeout(240_000);
 
@@ -17,8 +16,7 @@ const FIXTURE = join(ROOT, 'test/fixtures/dovecot-maildir');
 let dir: string;
 let conf: string;
 let maildir: string;
-let server: ChildProcess | null = null;
-let out = '';
+let roostServe: ServeChild | undefined;
 let imapPort = 0;
 
 beforeAll(async () => {
@@ -31,37 +29,12 @@ beforeAll(async () => {
     const [rel, secs] = line.split('\t') as [string, string];
     utimesSync(join(dir, rel), Number(secs), Number(secs));
   }
-  const [port, lmtpPort] = (await freePorts(2)) as [number, number];
-  imapPort = port;
-  conf = join(dir, 'roost.conf');
-  writeFileSync(
-    conf,
-    [
-      'protocols = imap lmtp',
-      'listen = 127.0.0.1',
-      `data_dir = ${dir}/data`,
-      'ssl = no',
-      'disable_plaintext_auth = no',
-      `service imap-login {\n  inet_listener imap {\n    port = ${imapPort}\n  }\n}`,
-      `service lmtp {\n  inet_listener lmtp {\n    port = ${lmtpPort}\n  }\n}`,
-      'passdb {\n  driver = roost\n}',
-      'userdb {\n  driver = roost\n}',
-      '',
-    ].join('\n'),
-  );
-  for (const u of ['alice', 'bob', 'carol']) expect((await roost(['-c', conf, 'user', 'add', u, '-p', 'secret'], { cwd: dir })).code).toBe(0);
-  server = spawn(process.execPath, [MAIN, '-c', conf, 'serve'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  server.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await waitUntil('the IMAP listener', () => out.includes(`IMAP listening on 127.0.0.1:${imapPort}`), 60_000);
+  roostServe = await startServeChild(dir, ['alice', 'bob', 'carol']);
+  ({ conf, imapPort } = roostServe);
 }, 240_000);
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await roostServe?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

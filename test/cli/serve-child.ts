@@ -1,0 +1,59 @@
+// A `roost serve` child process (the built command) on free loopback ports with a temp data_dir
+// and the roost passdb/userdb, for tests of CLI verbs that act on a running server.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitUntil } from '../poll.js';
+import { freePorts, MAIN, roost } from './built-roost.js';
+
+export interface ServeChild {
+  conf: string;
+  imapPort: number;
+  lmtpPort: number;
+  stop(): Promise<void>;
+}
+
+/** Writes `<dir>/roost.conf`, adds `users` (password `secret`) and starts serving. */
+export async function startServeChild(dir: string, users: string[]): Promise<ServeChild> {
+  const [imapPort, lmtpPort] = (await freePorts(2)) as [number, number];
+  const conf = join(dir, 'roost.conf');
+  writeFileSync(
+    conf,
+    [
+      'protocols = imap lmtp',
+      'listen = 127.0.0.1',
+      `data_dir = ${dir}/data`,
+      'ssl = no',
+      'disable_plaintext_auth = no',
+      'auth_username_format = %Ln',
+      `service imap-login {\n  inet_listener imap {\n    port = ${imapPort}\n  }\n}`,
+      `service lmtp {\n  inet_listener lmtp {\n    port = ${lmtpPort}\n  }\n}`,
+      'passdb {\n  driver = roost\n}',
+      'userdb {\n  driver = roost\n}',
+      '',
+    ].join('\n'),
+  );
+  for (const u of users) {
+    const r = await roost(['-c', conf, 'user', 'add', u, '-p', 'secret'], { cwd: dir });
+    if (r.code !== 0) throw new Error(`user add ${u}: ${r.stderr}`);
+  }
+  let out = '';
+  const server: ChildProcess = spawn(process.execPath, [MAIN, '-c', conf, 'serve'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  server.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await waitUntil('the listeners', () => {
+    if (server.exitCode !== null) throw new Error(`roost serve exited (${server.exitCode}): ${out}`);
+    return out.includes(`IMAP listening on 127.0.0.1:${imapPort}`) && out.includes(`LMTP listening on 127.0.0.1:${lmtpPort}`);
+  }, 60_000);
+  return {
+    conf,
+    imapPort,
+    lmtpPort,
+    async stop() {
+      if (server.exitCode !== null || server.signalCode !== null) return;
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
