@@ -314,8 +314,13 @@ export class SelectedMailbox {
     const lines: string[] = [];
     if (this.dirty) {
       this.dirty = false;
+      // Read first: a metadata change takes a modseq without a message change (Dovecot), and the
+      // view is in sync once it has seen every modseq up to here.
+      const highest = this.store.getMailboxById(this.id)?.highestModseq ?? 0;
       const changes = this.store.changesSince(this.id, this.syncedModseq);
       this.apply(changes);
+      if (highest > this.syncedModseq) this.syncedModseq = highest;
+      if (highest > this.highestModseq) this.highestModseq = highest;
     }
     if (opts.allowExpunge && this.pendingExpunges.size > 0) {
       // Highest first, so each sequence number is still valid when its line is read.

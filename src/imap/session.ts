@@ -88,6 +88,8 @@ export class ImapSession implements CommandContext {
     this.extensions.add(extension);
     if (extension === 'QRESYNC') this.enableExtension('CONDSTORE');
     if (extension === 'CONDSTORE' && this.selected && this.state === 'selected') {
+      // Dovecot's mailbox_enable(): the selected mailbox tracks modseqs from now on.
+      this.store.enableModseqTracking(this.selected.id);
       this.respond(`* OK [HIGHESTMODSEQ ${this.selected.highestModseq}] Highest\r\n`);
     }
     for (const h of this.hooks) h.enabled?.(extension);

@@ -55,6 +55,7 @@ interface MailboxRow {
   uid_validity: number;
   uid_next: number;
   highest_modseq: number;
+  modseq_tracking: number;
   noselect: number;
   special_use: string;
   subscribed: number;
@@ -69,7 +70,7 @@ const log = new Logger('storage: ');
 const ORPHAN_SWEEP_INTERVAL_MS = 24 * 3600_000;
 const ORPHAN_MIN_AGE_MS = 3600_000;
 
-const MAILBOX_SELECT = `SELECT m.id, m.name, m.uid_validity, m.uid_next, m.highest_modseq, m.noselect, m.special_use,
+const MAILBOX_SELECT = `SELECT m.id, m.name, m.uid_validity, m.uid_next, m.highest_modseq, m.modseq_tracking, m.noselect, m.special_use,
   (s.name IS NOT NULL) AS subscribed FROM mailbox m LEFT JOIN subscription s ON s.name = m.name`;
 
 /** Server metadata (GETMETADATA "") is stored with this mailbox id. */
@@ -466,6 +467,7 @@ export class SqliteUserStore implements UserStore {
       uidValidity: r.uid_validity,
       uidNext: r.uid_next,
       highestModseq: r.highest_modseq,
+      modseqTracking: r.modseq_tracking === 1,
       specialUse: r.special_use ? r.special_use.split(' ') : [],
       subscribed: r.subscribed === 1,
       noselect: r.noselect === 1,
@@ -736,11 +738,17 @@ export class SqliteUserStore implements UserStore {
       uidNext: row.uid_next,
       uidValidity: row.uid_validity,
       highestModseq: row.highest_modseq,
+      modseqTracking: row.modseq_tracking === 1,
       size: agg.size,
       firstUnseenSeq,
       firstRecentUid: agg.first_recent ?? row.uid_next,
       keywords: this.stmts.get('SELECT keyword FROM mailbox_keyword WHERE mailbox_id = ? ORDER BY keyword_lc').pluck().all(row.id) as string[],
     };
+  }
+
+  enableModseqTracking(mailboxId: number): void {
+    this.assertOpen();
+    this.stmts.get('UPDATE mailbox SET modseq_tracking = 1 WHERE id = ? AND modseq_tracking = 0').run(mailboxId);
   }
 
   // ---------------------------------------------------------------- keywords and quota
@@ -850,11 +858,12 @@ export class SqliteUserStore implements UserStore {
         parsed.length,
       );
       let uid = box.uid_next;
-      let modseq = box.highest_modseq;
+      // One modseq per commit, shared by every message of a MULTIAPPEND, as Dovecot counts them
+      // (lib-index/mail-index-modseq.c: a transaction's changes get the log's next modseq).
+      const modseq = box.highest_modseq + 1;
       const now = Date.now();
       const results: AppendResult[] = [];
       for (const p of parsed) {
-        modseq++;
         const keywords = this.canonicalKeywords(box.id, p.flags.keywords, true);
         const c = p.input.content;
         const staged = p.file ?? (isStaged(c) ? (c as StagedBodyFile) : null);
@@ -1278,8 +1287,13 @@ export class SqliteUserStore implements UserStore {
           .get('INSERT OR REPLACE INTO metadata (mailbox_id, entry_lc, entry, value) VALUES (?, ?, ?, ?)')
           .run(owner, key, entry, value);
       }
-      const box = owner === SERVER_METADATA_ID ? undefined : this.mailboxRowById(owner);
-      this.notify(box ? box.id : null, 'metadata', box ? box.highest_modseq : 0);
+      // Dovecot logs every attribute change in the mailbox's index (MAIL_TRANSACTION_ATTRIBUTE_UPDATE,
+      // counted by lib-index/mail-index-modseq.c), so each set or unset, even of a missing entry,
+      // takes a modseq; server metadata lives on INBOX there and counts on INBOX.
+      const box = owner === SERVER_METADATA_ID ? this.mailboxRow('INBOX') : this.mailboxRowById(owner);
+      const modseq = box ? box.highest_modseq + 1 : 0;
+      if (box) this.stmts.get('UPDATE mailbox SET highest_modseq = ? WHERE id = ?').run(modseq, box.id);
+      this.notify(box ? box.id : null, 'metadata', modseq);
     });
   }
 

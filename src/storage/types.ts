@@ -52,6 +52,8 @@ export interface MailboxInfo {
   uidValidity: number;
   uidNext: number;
   highestModseq: number;
+  /** Modseq tracking enabled (a CONDSTORE client opened the mailbox): Dovecot's !no_modseq_tracking. */
+  modseqTracking: boolean;
   /** RFC 6154 attributes, e.g. ['\\Sent']. */
   specialUse: string[];
   subscribed: boolean;
@@ -67,6 +69,8 @@ export interface MailboxStatus {
   uidNext: number;
   uidValidity: number;
   highestModseq: number;
+  /** See MailboxInfo.modseqTracking. */
+  modseqTracking: boolean;
   /** Sum of RFC822.SIZE of all messages (STATUS=SIZE, RFC 8438). */
   size: number;
   /** Sequence number of the first message without \Seen, 0 if none. */
@@ -308,6 +312,11 @@ export interface UserStore {
 
   /** STATUS; NONEXISTENT for an unknown or \Noselect mailbox. */
   status(name: string): MailboxStatus;
+  /**
+   * A CONDSTORE/QRESYNC session opened the mailbox (RFC 7162 §3.1): from now on its modseqs are
+   * reported as tracked (Dovecot's mailbox_enable(CONDSTORE)). Counting does not change.
+   */
+  enableModseqTracking(mailboxId: number): void;
 
   // ---- Messages (by UID; sequence numbers are a session view kept by the protocol layer) ----
   /** Stores one message atomically. NONEXISTENT (render as TRYCREATE) when the mailbox is missing. */

@@ -31,8 +31,10 @@ async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMIN
   if (firstUnseen > 0 && !rev2) w(`* OK [UNSEEN ${firstUnseen}] First unseen.`);
   w(`* OK [UIDVALIDITY ${view.uidValidity}] UIDs valid`);
   w(`* OK [UIDNEXT ${uidNext}] Predicted next UID`);
-  // Dovecot leaves it out only while its index does not track modseqs; Roost always tracks them.
-  w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
+  // A CONDSTORE session turns the mailbox's modseq tracking on; until some session has, Dovecot
+  // leaves HIGHESTMODSEQ out (checked on Dovecot 2.3.19; index-storage's mailbox_enable).
+  if (session.isEnabled('CONDSTORE')) session.store.enableModseqTracking(view.id);
+  if (session.store.getMailboxById(view.id)?.modseqTracking) w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
   // RFC 8474 §4.2.
   w(`* OK [MAILBOXID (${mailboxObjectId(view)})] Ok`);
   // RFC 7162 §3.2.5.1: what changed since the client's last visit, after the usual responses.

@@ -93,6 +93,7 @@ export class StorageHost {
       s.firstRecentUid,
       s.highestModseq,
       s.keywords.join(' '),
+      s.modseqTracking,
     ];
   }
 

@@ -137,12 +137,18 @@ mailbox_mt.status = function(...)
   local function fail(err)
     error(sformat('mailbox_get_status(%s, %d) failed: %s', box.vname, items & 0xffffffff, err), 0)
   end
-  local err = open_box(box, st)
-  if err then fail(err) end
-  local r = { H.mailbox_status(box.vname) }
-  if r[1] ~= '' then fail(r[1]) end
-  local messages, recent, unseen, uidvalidity, uidnext, first_unseen, first_recent, modseq, keywords =
-    tunpack(r, 2, 10)
+  local messages, recent, unseen, uidvalidity, uidnext, first_unseen, first_recent, modseq, keywords, tracking =
+    0, 0, 0, 0, 0, 0, 0, 0, '', true
+  -- Dovecot's index_storage_get_status returns at once for no items: nothing is opened or
+  -- filled in (index-status.c).
+  if items ~= 0 then
+    local err = open_box(box, st)
+    if err then fail(err) end
+    local r = { H.mailbox_status(box.vname) }
+    if r[1] ~= '' then fail(r[1]) end
+    messages, recent, unseen, uidvalidity, uidnext, first_unseen, first_recent, modseq, keywords, tracking =
+      tunpack(r, 2, 11)
+  end
   local has = function(bit) return items & bit ~= 0 end
   local writable = st.flags & MAILBOX_FLAG_READONLY == 0
   local perm = has(STATUS_PERMANENT_FLAGS)
@@ -163,7 +169,8 @@ mailbox_mt.status = function(...)
     permanent_keywords = perm and writable,
     allow_new_keywords = perm and writable,
     nonpermanent_modseqs = false,
-    no_modseq_tracking = false,
+    -- True until a CONDSTORE client has opened the mailbox (modseqs are counted all the same).
+    no_modseq_tracking = has(STATUS_HIGHESTMODSEQ) and not tracking,
     have_guids = true,
     have_save_guids = true,
     have_only_guid128 = false,

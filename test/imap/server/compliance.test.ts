@@ -109,9 +109,10 @@ test('a CONDSTORE-enabling FETCH MODSEQ in a selected mailbox first reports HIGH
   const c = await login();
   await c.command('c', 'CREATE cs');
   await appendRaw(c, 'a', 'cs', 'Subject: x\r\n\r\nx\r\n');
+  // Not opened by a CONDSTORE client yet: SELECT has no HIGHESTMODSEQ (Dovecot 2.3.19).
   const sel = await c.command('s', 'SELECT cs');
-  const highest = sel.find((l) => l.startsWith('* OK [HIGHESTMODSEQ '))!;
-  expect(highest).toMatch(/^\* OK \[HIGHESTMODSEQ \d+\] Highest$/);
+  expect(sel.some((l) => l.includes('HIGHESTMODSEQ'))).toBe(false);
+  const highest = '* OK [HIGHESTMODSEQ 2] Highest';
   const first = await c.command('f', 'FETCH 1 MODSEQ');
   expect(first).toEqual([highest, expect.stringMatching(/^\* 1 FETCH \(MODSEQ \(\d+\)\)$/), 'f OK Fetch completed.']);
   // Once enabled it is not repeated.
