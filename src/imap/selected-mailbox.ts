@@ -414,8 +414,9 @@ export class SelectedMailbox {
     if (this.sizes.splice(seq - 1, 1)[0] === -1) this.unknownSizes--;
     this.flags.splice(seq - 1, 1);
     this.modseqs.splice(seq - 1, 1);
-    // An expunged \Recent message leaves the count without a RECENT response (Dovecot).
-    if (this.recent.delete(uid)) this.announcedRecent--;
+    // The next sync announces the lower \Recent count (`* n RECENT` after the EXPUNGEs, as
+    // Dovecot 2.3.19 does).
+    this.recent.delete(uid);
   }
 
   /**
@@ -435,6 +436,10 @@ export class SelectedMailbox {
     }
     if (gone.length > 0) lines.push(`* VANISHED ${formatNumberSet(gone.sort((a, b) => a - b))}\r\n`);
     this.announcedExists = this.uids.length;
+    if (this.recentCount !== this.announcedRecent) {
+      lines.push(`* ${this.recentCount} RECENT\r\n`);
+      this.announcedRecent = this.recentCount;
+    }
     return lines;
   }
 

@@ -27,7 +27,8 @@ test('a message expunged by another session still answers FETCH UID/FLAGS until 
   await a.command('s', 'SELECT gone');
   await b.command('s', 'SELECT gone');
   await a.command('d', 'STORE 3 +FLAGS.SILENT (\\Deleted)');
-  expect(await a.command('e', 'EXPUNGE')).toEqual(['* 3 EXPUNGE', 'e OK Expunge completed.']);
+  // Dovecot 2.3.19 follows the EXPUNGE with the lower \Recent count.
+  expect(await a.command('e', 'EXPUNGE')).toEqual(['* 3 EXPUNGE', '* 2 RECENT', 'e OK Expunge completed.']);
 
   // B has not been told: sequence 3 is still UID 3 with the flags B last saw.
   expect(await b.command('f1', 'FETCH 3 (UID FLAGS)')).toEqual(['* 3 FETCH (UID 3 FLAGS ())', 'f1 OK Fetch completed.']);

@@ -39,7 +39,8 @@ test('flag changes and expunges travel between sessions', async () => {
 
   // A expunges message 1: B must not see EXPUNGE after FETCH (sequence numbers stay), but after NOOP.
   await a.command('d', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
-  expect(await a.command('e', 'EXPUNGE')).toEqual(['* 1 EXPUNGE', 'e OK Expunge completed.']);
+  // Dovecot 2.3.19 follows the EXPUNGE with the lower \Recent count.
+  expect(await a.command('e', 'EXPUNGE')).toEqual(['* 1 EXPUNGE', '* 2 RECENT', 'e OK Expunge completed.']);
   const fetchB = await b.command('x', 'FETCH 1:3 (UID)');
   expect(fetchB.filter((l) => l.includes('EXPUNGE'))).toEqual([]);
   expect(fetchB).toEqual(expect.arrayContaining(['* 2 FETCH (UID 2)', '* 3 FETCH (UID 3)']));
