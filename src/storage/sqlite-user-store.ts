@@ -73,6 +73,9 @@ const ORPHAN_MIN_AGE_MS = 3600_000;
 const MAILBOX_SELECT = `SELECT m.id, m.name, m.uid_validity, m.uid_next, m.highest_modseq, m.modseq_tracking, m.noselect, m.special_use,
   (s.name IS NOT NULL) AS subscribed FROM mailbox m LEFT JOIN subscription s ON s.name = m.name`;
 
+/** store_info key: INBOX exists but its MailboxCreate event has not been raised yet. */
+const INBOX_UNANNOUNCED = 'inbox_create_unannounced';
+
 /** Server metadata (GETMETADATA "") is stored with this mailbox id. */
 const SERVER_METADATA_ID = 0;
 
@@ -227,7 +230,24 @@ export class SqliteUserStore implements UserStore {
         `Mail store of ${this.username} uses hierarchy separator ${JSON.stringify(row.value)}, configured ${JSON.stringify(this.separator)}`,
       );
     }
-    if (!this.mailboxRow(INBOX)) this.insertMailbox(INBOX, false, []);
+    if (!this.mailboxRow(INBOX)) {
+      this.insertMailbox(INBOX, false, []);
+      this.stmts.get(`INSERT OR REPLACE INTO store_info (key, value) VALUES ('${INBOX_UNANNOUNCED}', '1')`).run();
+    }
+  }
+
+  /**
+   * Dovecot creates INBOX when it is first opened (a delivery, SELECT, STATUS), in a transaction of
+   * its own that push notifications see as MailboxCreate before the opening one. Roost makes the
+   * row with the store (and again after RENAME INBOX) and raises that event at the first opening.
+   */
+  private announceInbox(name: string): void {
+    if (this.depth > 0 || name.toUpperCase() !== INBOX) return;
+    if (!this.stmts.get(`SELECT 1 FROM store_info WHERE key = '${INBOX_UNANNOUNCED}'`).get()) return;
+    this.transaction(() => {
+      const pending = this.stmts.get(`DELETE FROM store_info WHERE key = '${INBOX_UNANNOUNCED}'`).run().changes > 0;
+      if (pending) this.event({ type: 'MailboxCreate', mailbox: INBOX });
+    });
   }
 
   // ---------------------------------------------------------------- transactions and notices
@@ -619,6 +639,7 @@ export class SqliteUserStore implements UserStore {
    */
   private renameInbox(inbox: MailboxRow, to: string): void {
     const id = this.insertMailbox(to, false, []);
+    this.stmts.get(`INSERT OR REPLACE INTO store_info (key, value) VALUES ('${INBOX_UNANNOUNCED}', '1')`).run();
     const modseq = inbox.highest_modseq + 1;
     this.stmts
       .get('INSERT INTO expunged (mailbox_id, uid, modseq) SELECT ?, uid, ? FROM message WHERE mailbox_id = ? ON CONFLICT DO UPDATE SET modseq = excluded.modseq')
@@ -709,6 +730,7 @@ export class SqliteUserStore implements UserStore {
 
   status(name: string): MailboxStatus {
     this.assertOpen();
+    this.announceInbox(name);
     const row = this.selectable(name);
     const agg = this.stmts
       .get(
@@ -811,6 +833,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   appendMany(mailbox: string, inputs: AppendInput[]): AppendResult[] {
+    this.announceInbox(mailbox);
     const parsed = inputs.map((input) => {
       const physical = isStaged(input.content) ? input.content.size : BodyStore.sizeOf(input.content);
       const size = input.virtualSize ?? physical;
@@ -971,6 +994,7 @@ export class SqliteUserStore implements UserStore {
    */
   openMailboxView(name: string, claim: boolean): MailboxViewSnapshot {
     this.assertOpen();
+    this.announceInbox(name);
     return this.transaction(() => {
       const row = this.selectable(name);
       const cols = this.stmts
@@ -1131,10 +1155,12 @@ export class SqliteUserStore implements UserStore {
   }
 
   copy(fromMailboxId: number, uids: number[], toMailbox: string): CopyResult {
+    this.announceInbox(toMailbox);
     return this.transaction(() => this.copyRows(fromMailboxId, uids, toMailbox).result);
   }
 
   move(fromMailboxId: number, uids: number[], toMailbox: string): CopyResult {
+    this.announceInbox(toMailbox);
     return this.transaction(() => {
       const { result, source } = this.copyRows(fromMailboxId, uids, toMailbox);
       if (result.sourceUids.length > 0) this.expungeRows(source, result.sourceUids, true);
