@@ -7,7 +7,7 @@ import type { Settings } from '../config/index.js';
 import { Logger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { MailUserInitError } from '../mail-user/hooks.js';
-import { newSessionId } from '../mail-user/session-id.js';
+import { newLoginSessionId } from '../mail-user/session-id.js';
 import type { MailUser } from '../mail-user/mail-user.js';
 import { StorageError, type ChangeNotice, type UserStore } from '../storage/types.js';
 import { postLoginCapabilities, preLoginCapabilities } from './capabilities.js';
@@ -155,7 +155,7 @@ export class ImapSession implements CommandContext {
   readonly stats: SessionStats = { deleted: 0, expunged: 0, trashed: 0, fetchHdrCount: 0, fetchHdrBytes: 0, fetchBodyCount: 0, fetchBodyBytes: 0 };
   readonly log = new Logger('imap-login: ');
   /** Dovecot's session id: given at connect, logged by imap-login and kept by the mail user. */
-  readonly sessionId = newSessionId();
+  readonly sessionId: string;
   /** When the client connected (ms since the epoch); `roost who` shows the age. */
   readonly connectedAt = Date.now();
   private ended = false;
@@ -169,6 +169,7 @@ export class ImapSession implements CommandContext {
     readonly shared: ServerShared,
     readonly conn: ImapConnection,
   ) {
+    this.sessionId = newLoginSessionId(conn.remoteIp, conn.remotePort);
     for (const hooksFor of SESSION_HOOKS) this.addHooks(hooksFor(this));
   }
 

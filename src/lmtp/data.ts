@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { Settings } from '../config/index.js';
 import type { ServerContext } from '../mail-user/context.js';
-import { deliver, prepareMessage, TEMP_FAILURE, traceHeaders, type PreparedMessage } from '../mail-user/delivery.js';
+import { deliver, prepareMessage, TEMP_FAILURE, traceHeaders, type DeliveryRequest, type PreparedMessage } from '../mail-user/delivery.js';
 import { errorText } from '../mail-user/mail-user.js';
 import { rootLogger } from '../log/logger.js';
 import { spoolMessage } from './message-spool.js';
@@ -76,28 +76,37 @@ export async function receiveAndDeliver(opts: DataOptions, stream: Readable, t: 
       rootLogger.error(`lmtp: Failed to read the message: ${errorText(err)}`);
       return t.recipients.map((r) => recipientFailure(r.address, TEMP_FAILURE));
     }
-    // Every promise settles (deliver() reports failures as values; anything else becomes a 451
-    // here), so the spool is disposed only after the last copy has been read.
-    return await Promise.all(
-      t.recipients.map(async (r): Promise<RecipientReply> => {
-        try {
-          const result = await deliver(opts.ctx, {
-            username: r.user,
-            userdbFields: r.userdbFields,
-            service: 'lmtp',
-            sessionId: r.id,
-            localIp: t.localIp,
-            remoteIp: t.remoteIp,
-            detail: r.detail || undefined,
-            message,
-          });
-          return result.ok ? savedReply(r.address, r.id) : recipientFailure(r.address, result.failure);
-        } catch (err) {
-          rootLogger.error(`lmtp: delivery to ${r.address} failed: ${errorText(err)}`);
-          return recipientFailure(r.address, TEMP_FAILURE);
-        }
-      }),
-    );
+    // One recipient after the other in RCPT order, each user session ending right after its copy
+    // except the first one's, which ends after the last (Dovecot 2.3.19's lmtp-local.c order, so
+    // the mail_lua hooks run in the same order on both). deliver() reports failures as values;
+    // anything else becomes a 451 here, so the spool is disposed only after the last copy.
+    const deliverTo = async (r: Transaction['recipients'][number], holdUser?: DeliveryRequest['holdUser']): Promise<RecipientReply> => {
+      try {
+        const result = await deliver(opts.ctx, {
+          username: r.user,
+          userdbFields: r.userdbFields,
+          service: 'lmtp',
+          sessionId: r.id,
+          localIp: t.localIp,
+          remoteIp: t.remoteIp,
+          detail: r.detail || undefined,
+          message,
+          holdUser,
+        });
+        return result.ok ? savedReply(r.address, r.id) : recipientFailure(r.address, result.failure);
+      } catch (err) {
+        rootLogger.error(`lmtp: delivery to ${r.address} failed: ${errorText(err)}`);
+        return recipientFailure(r.address, TEMP_FAILURE);
+      }
+    };
+    let endFirst: (() => Promise<void>) | undefined;
+    const replies: RecipientReply[] = [];
+    for (const r of t.recipients) {
+      const hold = replies.length === 0 && t.recipients.length > 1 ? (end: () => Promise<void>) => void (endFirst = end) : undefined;
+      replies.push(await deliverTo(r, hold));
+    }
+    if (endFirst) await endFirst();
+    return replies;
   } finally {
     await spooled.dispose();
   }

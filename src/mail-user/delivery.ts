@@ -77,6 +77,12 @@ export interface DeliveryRequest {
   /** The address detail (`user+detail@domain`), used when lmtp_save_to_detail_mailbox = yes. */
   detail?: string;
   message: PreparedMessage;
+  /**
+   * Takes over ending the user session (its deinit hooks) instead of deliver() ending it at once:
+   * LMTP ends its first recipient's session last, as Dovecot does (lmtp-local.c keeps the first
+   * saved mail as the source of the other copies).
+   */
+  holdUser?: (end: () => Promise<void>) => void;
 }
 
 // Dovecot's reply texts (src/lmtp/lmtp-local.c, lib-lda/mail-deliver.c).
@@ -319,7 +325,8 @@ export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise
       if (!saved && content && isStaged(content)) await content.discard();
     }
   } finally {
-    await ctx.mailUsers.destroyUser(user);
+    if (req.holdUser) req.holdUser(() => ctx.mailUsers.destroyUser(user));
+    else await ctx.mailUsers.destroyUser(user);
   }
 }
 

@@ -8,6 +8,8 @@ export class MailUserService {
   private readonly hooks: { name: string; hooks: MailUserHooks }[] = [];
   readonly stores: UserStoreRegistry;
   private live = new Set<MailUser>();
+  /** Deinits in progress, by username (see createUser). */
+  private ending = new Map<string, Set<Promise<void>>>();
 
   constructor(
     private readonly settingsFor: (service: string) => MailUserSettings,
@@ -31,6 +33,10 @@ export class MailUserService {
    * half-created user is then deinitialised (its deinit hooks see a user that never got storage).
    */
   async createUser(params: MailUserParams): Promise<MailUser> {
+    // A session of this user that is still ending runs its deinit hooks first: in Dovecot the
+    // old imap process finishes mail_user_deinit before a new login's mail_user_created can run.
+    const ending = this.ending.get(params.username);
+    if (ending) await Promise.all(ending);
     const user = new MailUser(this.settingsFor(params.service), params, this.stores, this.hooks);
     this.live.add(user);
     try {
@@ -44,7 +50,17 @@ export class MailUserService {
 
   async destroyUser(user: MailUser): Promise<void> {
     this.live.delete(user);
-    await user.deinit();
+    const done = user.deinit();
+    let set = this.ending.get(user.username);
+    if (!set) this.ending.set(user.username, (set = new Set()));
+    const tracked = done.catch(() => undefined);
+    set.add(tracked);
+    try {
+      await done;
+    } finally {
+      set.delete(tracked);
+      if (set.size === 0 && this.ending.get(user.username) === set) this.ending.delete(user.username);
+    }
   }
 
   /** Ends every live session (server shutdown). */
