@@ -110,6 +110,7 @@ export interface ScalarSettings {
   /** With `log_path = syslog`: the facility (Dovecot's setting) and the socket (Roost's own). */
   syslog_facility: string;
   syslog_socket: string;
+  log_timestamp: string;
   ssl: SslMode;
   ssl_cert: string;
   ssl_key: string;
@@ -220,6 +221,7 @@ export const SETTING_KINDS: { [K in keyof ScalarSettings]: SettingKind } = {
   debug_log_path: str,
   syslog_facility: { type: 'enum', values: ['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'] },
   syslog_socket: str,
+  log_timestamp: str,
   ssl: { type: 'enum', values: ['yes', 'no', 'required'] },
   ssl_cert: { type: 'path' },
   ssl_key: { type: 'path' },
@@ -303,6 +305,7 @@ export function defaultScalarSettings(): ScalarSettings {
     debug_log_path: '',
     syslog_facility: 'mail',
     syslog_socket: '/dev/log',
+    log_timestamp: '%b %d %H:%M:%S ',
     ssl: 'yes',
     ssl_cert: '',
     ssl_key: '',

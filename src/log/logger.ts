@@ -3,6 +3,7 @@
 // e.g. `imap(alice)<4242><Fq3bW9AP>: Info: Logged out`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
+import { DEFAULT_LOG_TIMESTAMP, strftime } from './timestamp.js';
 
 export type LogLevel = 'Debug' | 'Info' | 'Warning' | 'Error' | 'Fatal' | 'Panic';
 
@@ -19,16 +20,25 @@ export interface LogRecord {
 
 export type LogSink = (record: LogRecord) => void;
 
-/** Formats a record as one Dovecot-style line (without the trailing newline). */
-export function formatLogLine(r: LogRecord, withTimestamp = false): string {
-  const ts = withTimestamp ? `${formatTimestamp(r.time)} ` : '';
-  return `${ts}${r.prefix}${r.level}: ${r.message}`;
+/**
+ * Formats a record as Dovecot-style lines (without the trailing newline). `timestamp` is a
+ * log_timestamp strftime format ('' or undefined: none). A multi-line message gives one line per
+ * line: Dovecot's log process writes the first with the record's prefix and level and each later
+ * one as `<process>: Error: <line>` (checked on Dovecot 2.3.19, e.g. `imap: Error: line2`).
+ */
+export function formatLogLine(r: LogRecord, timestamp?: string): string {
+  const ts = timestamp ? strftime(timestamp, r.time) : '';
+  const lines = r.message.split('\n');
+  const first = `${ts}${r.prefix}${r.level}: ${lines[0]}`;
+  if (lines.length === 1) return first;
+  const process = processOf(r.prefix);
+  return [first, ...lines.slice(1).map((l) => `${ts}${process}Error: ${l}`)].join('\n');
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-function formatTimestamp(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${MONTHS[d.getMonth()]} ${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+/** `imap(alice)<12><sess>: ` → `imap: `; a prefix without a session part stays as it is. */
+function processOf(prefix: string): string {
+  const m = /^([a-z][\w-]*)(?:\(|<)/.exec(prefix);
+  return m ? `${m[1]}: ` : prefix;
 }
 
 /** Dovecot's log process keeps this many warnings and errors for `doveadm log errors` (log-error-buffer.c). */
@@ -103,16 +113,24 @@ class LogHub {
   /**
    * Dovecot's `log_path`, `info_log_path` and `debug_log_path`: an empty info path means log_path,
    * an empty debug path means the info path; `/dev/stderr` (the default) writes to stderr and a
-   * file path appends lines with a timestamp, as Dovecot does.
+   * file path appends lines; both start with `log_timestamp`, as Dovecot's do.
    */
-  setLogPaths(paths: { log_path: string; info_log_path?: string; debug_log_path?: string; syslog_facility?: string; syslog_socket?: string }): void {
+  setLogPaths(paths: {
+    log_path: string;
+    info_log_path?: string;
+    debug_log_path?: string;
+    syslog_facility?: string;
+    syslog_socket?: string;
+    log_timestamp?: string;
+  }): void {
     let syslog: LogSink | null = null;
+    const ts = paths.log_timestamp ?? DEFAULT_LOG_TIMESTAMP;
     const sinkFor = (path: string): LogSink =>
       !path || path === '/dev/stderr'
-        ? (r) => process.stderr.write(formatLogLine(r) + '\n')
+        ? (r) => process.stderr.write(formatLogLine(r, ts) + '\n')
         : path === 'syslog'
           ? (syslog ??= syslogSink(paths.syslog_facility ?? 'mail', paths.syslog_socket || '/dev/log'))
-          : (r) => appendFileSync(path, formatLogLine(r, true) + '\n');
+          : (r) => appendFileSync(path, formatLogLine(r, ts) + '\n');
     const main = sinkFor(paths.log_path);
     const info = paths.info_log_path ? sinkFor(paths.info_log_path) : main;
     const debug = paths.debug_log_path ? sinkFor(paths.debug_log_path) : info;
@@ -124,7 +142,7 @@ class LogHub {
    * `Dec 06 04:16:39 Error: imap(alice)<pid><session>: text`.
    */
   recentErrors(): string[] {
-    return this.recent.map((r) => `${formatTimestamp(r.time)} ${r.level}: ${r.prefix}${r.message}`);
+    return this.recent.map((r) => `${strftime('%b %d %H:%M:%S', r.time)} ${r.level}: ${r.prefix}${r.message}`);
   }
 
   /** Silences the default stderr sink (tests, CLI commands that print their own output). */
@@ -174,7 +192,8 @@ export function captureLogs(): { lines: string[]; records: LogRecord[]; stop: ()
   const records: LogRecord[] = [];
   const stop = logHub.addSink((r) => {
     records.push(r);
-    lines.push(formatLogLine(r));
+    // One entry per record (a multi-line message stays one entry, unlike the written log).
+    lines.push(`${r.prefix}${r.level}: ${r.message}`);
   });
   return { lines, records, stop };
 }
