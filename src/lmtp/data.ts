@@ -21,6 +21,8 @@ export interface Transaction {
   heloName: string;
   localIp: string;
   remoteIp: string;
+  /** The connection as Dovecot's lmtp-server names it in log lines (`<ip>:<port> [<n>]`). */
+  peer?: string;
   /** The recipients to deliver to: accepted RCPTs without the duplicates (recipients.ts). */
   recipients: ResolvedRecipient[];
   /** Accepted RCPT commands, duplicates included (Dovecot counts them for Delivered-To). */
@@ -92,6 +94,7 @@ export async function receiveAndDeliver(opts: DataOptions, stream: Readable, t: 
           detail: r.detail || undefined,
           message,
           holdUser,
+          lmtp: t.peer === undefined ? undefined : { peer: t.peer, rcpt: r.address },
         });
         return result.ok ? savedReply(r.address, r.id) : recipientFailure(r.address, result.failure);
       } catch (err) {

@@ -52,6 +52,8 @@ interface ConnectionState {
   transactionId: string;
   rcptCommands: number;
   recipients: AcceptedRecipients;
+  /** Dovecot's lmtp-server connection name in log lines: `<ip>:<port> [<n>]`, n counting connections. */
+  peer: string;
 }
 
 function plainIp(ip: string | undefined): string {
@@ -123,11 +125,14 @@ function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<
     spoolDir: opts.spoolDir ?? join(tmpdir(), 'roost-lmtp-spool'),
     memoryLimit: opts.spoolMemoryLimit ?? 1024 * 1024,
   };
+  // Dovecot's lmtp-server numbers the connections of its process: `conn <ip>:<port> [n]`.
+  let connections = 0;
   const stateOf = (session: SMTPServerSession): ConnectionState => {
     let st = states.get(session.id);
     if (!st) {
       const sessionId = newSessionId();
-      st = { sessionId, transactions: 0, transactionId: sessionId, rcptCommands: 0, recipients: new AcceptedRecipients() };
+      const peer = `${plainIp(session.remoteAddress)}:${session.remotePort} [${++connections}]`;
+      st = { sessionId, transactions: 0, transactionId: sessionId, rcptCommands: 0, recipients: new AcceptedRecipients(), peer };
       states.set(session.id, st);
     }
     return st;
@@ -194,6 +199,7 @@ function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<
         heloName: session.hostNameAppearsAs || plainIp(session.remoteAddress),
         localIp: plainIp(session.localAddress),
         remoteIp: plainIp(session.remoteAddress),
+        peer: st.peer,
         recipients: accepted.distinct(),
         acceptedRcpts: accepted.count,
       }).then(

@@ -83,6 +83,8 @@ export interface DeliveryRequest {
    * saved mail as the source of the other copies).
    */
   holdUser?: (end: () => Promise<void>) => void;
+  /** LMTP: the connection and the RCPT address, for Dovecot's lmtp-server log lines. */
+  lmtp?: { peer: string; rcpt: string };
 }
 
 // Dovecot's reply texts (src/lmtp/lmtp-local.c, lib-lda/mail-deliver.c).
@@ -211,9 +213,15 @@ async function createMailUser(ctx: ServerContext, req: Omit<DeliveryRequest, 'me
       remoteIp: req.remoteIp,
     });
   } catch (err) {
-    const prefix = `${req.service}(${req.username})<${process.pid}>${req.sessionId ? `<${req.sessionId}>` : ''}: `;
-    // Dovecot: lmtp_local_rcpt_fail_all → "Failed to initialize user: <error>"
-    new Logger(prefix).error(`Failed to initialize user: ${err instanceof MailUserInitError ? err.message : errorText(err)}`);
+    const text = `Failed to initialize user: ${err instanceof MailUserInitError ? err.message : errorText(err)}`;
+    if (req.lmtp) {
+      // Dovecot 2.3.19 (lmtp-local.c, checked on the real one): the process prefix and the
+      // lmtp-server connection, e.g. `lmtp(4242): Error: lmtp-server: conn 127.0.0.1:56528 [2]:
+      // rcpt bob: Failed to initialize user: ...`.
+      new Logger(`lmtp(${process.pid}): `).error(`lmtp-server: conn ${req.lmtp.peer}: rcpt ${req.lmtp.rcpt}: ${text}`);
+    } else {
+      new Logger(`${req.service}(${req.username})<${process.pid}>${req.sessionId ? `<${req.sessionId}>` : ''}: `).error(text);
+    }
     return TEMP_FAILURE;
   }
 }
