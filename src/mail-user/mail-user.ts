@@ -58,6 +58,9 @@ export interface MailUserParams {
   flags?: Partial<Record<'nonexistent' | 'anonymous' | 'autocreated' | 'admin' | 'dsyncing', boolean>>;
 }
 
+/** Userdb fields that configure the user itself rather than its plugins (see pluginGetenv). */
+const USERDB_OWN_FIELDS = new Set(['home', 'uid', 'gid', 'chroot', 'mail', 'system_groups_user', 'nice']);
+
 export class MailUser implements MailUserVariableSource {
   readonly username: string;
   readonly service: ServiceName;
@@ -122,7 +125,18 @@ export class MailUser implements MailUserVariableSource {
    * `plugin { }` block; a userdb field `plugin/<name>` is the explicit form.
    */
   pluginGetenv(name: string): string | undefined {
-    return this.userdbFields[`plugin/${name}`] ?? this.userdbFields[name] ?? this.settings.plugin[name];
+    // Dovecot's mail-storage-service.c takes these userdb fields for the user itself (home
+    // directory, uid, ...): they never reach the plugin environment (checked on 2.3.19: nil).
+    const own = USERDB_OWN_FIELDS.has(name) ? undefined : this.userdbFields[name];
+    return this.userdbFields[`plugin/${name}`] ?? own ?? this.settings.plugin[name];
+  }
+
+  /** Every name pluginGetenv answers, with its value (plugin { } < userdb field < userdb `plugin/<name>`). */
+  pluginEnvironment(): Record<string, string> {
+    const env: Record<string, string> = { ...this.settings.plugin };
+    for (const [k, v] of Object.entries(this.userdbFields)) if (!k.startsWith('plugin/') && !USERDB_OWN_FIELDS.has(k)) env[k] = v;
+    for (const [k, v] of Object.entries(this.userdbFields)) if (k.startsWith('plugin/')) env[k.slice(7)] = v;
+    return env;
   }
 
   /** A global setting, overridable per user by a userdb field of the same name. */

@@ -1,6 +1,7 @@
 // Behaviour of the mail Lua API checked against a real Dovecot 2.3.19.1 (Debian packages, sdbox and
 // maildir, scripts run from mail_user_deinit_pre over IMAP): each expectation is what Dovecot did.
 // docs/dovecot-differences.md lists these facts and the deliberate differences.
+import { join } from 'node:path';
 import { logHub } from '../../src/log/logger.js';
 import type { MailUser } from '../../src/mail-user/mail-user.js';
 import { mailEnv, plainUser, withUser, type MailEnv } from './mail-helpers.js';
@@ -57,5 +58,58 @@ describe('mailbox:status', () => {
     store.enableModseqTracking(inbox.id);
     expect(await withUser(env, user, ask, 2)).toEqual([3, false]);
     expect(store.status('INBOX').highestModseq).toBe(3);
+  });
+});
+
+/** `pcall(f)` inside the script: the error value exactly as the script sees it. */
+const caught = (body: string) => withUser(env, user, `local ok, e = pcall(function() ${body} end) return tostring(ok) .. ' ' .. tostring(e)`);
+
+describe('argument errors and the dovecot table', () => {
+  test('__tostring with no argument, var_expand(nil): Dovecot 2.3.19 wording and position', async () => {
+    expect(await caught('return getmetatable(user).__tostring()')).toEqual(['false expected 1 arguments, got 0']);
+    expect(await caught('local v = user:var_expand(nil) return v')).toEqual([
+      expect.stringMatching(/^false \/\S+\.lua:2: bad argument #1 to 'var_expand' \(string expected, got nil\)$/),
+    ]);
+    // A tail call: the name and number are Dovecot's; Lua keeps no caller line for a tail-called
+    // Lua function (Dovecot's is a C function), so the position is that of the next frame up.
+    expect(await caught('return user:var_expand(nil)')).toEqual([expect.stringMatching(/bad argument #1 to 'var_expand' \(string expected, got nil\)$/)]);
+  });
+
+  test('dovecot.storage holds exactly the constants 2.3.19 defines', async () => {
+    const [keys] = await withUser(env, user, 'local k = {} for name in pairs(dovecot.storage) do k[#k+1] = name end table.sort(k) return table.concat(k, ",")');
+    expect(keys).toBe([
+      'MAILBOX_ATTRIBUTE_PREFIX_DOVECOT', 'MAILBOX_ATTRIBUTE_PREFIX_DOVECOT_PVT', 'MAILBOX_ATTRIBUTE_PREFIX_DOVECOT_PVT_SERVER',
+      'MAILBOX_FLAG_DROP_RECENT', 'MAILBOX_FLAG_IGNORE_ACLS', 'MAILBOX_FLAG_KEEP_LOCKED', 'MAILBOX_FLAG_NO_INDEX_FILES',
+      'MAILBOX_FLAG_READONLY', 'MAILBOX_FLAG_SAVEONLY', 'MAILBOX_SYNC_FLAG_EXPUNGE', 'MAILBOX_SYNC_FLAG_FAST',
+      'MAILBOX_SYNC_FLAG_FIX_INCONSISTENT', 'MAILBOX_SYNC_FLAG_FORCE_RESYNC', 'MAILBOX_SYNC_FLAG_FULL_READ',
+      'MAILBOX_SYNC_FLAG_FULL_WRITE', 'MAILBOX_SYNC_FLAG_NO_EXPUNGES', 'STATUS_FIRST_RECENT_UID', 'STATUS_FIRST_UNSEEN_SEQ',
+      'STATUS_HIGHESTMODSEQ', 'STATUS_HIGHESTPVTMODSEQ', 'STATUS_KEYWORDS', 'STATUS_MESSAGES', 'STATUS_PERMANENT_FLAGS',
+      'STATUS_RECENT', 'STATUS_UIDNEXT', 'STATUS_UIDVALIDITY', 'STATUS_UNSEEN',
+    ].join(','));
+  });
+
+  test('restrict_global_variables: the errors carry no file:line prefix (texts as 2.3.19 writes them)', async () => {
+    expect(await caught('dovecot.restrict_global_variables(true) local x = undeclared_thing return x')).toEqual([
+      'false attempt to write to read undeclared global variable undeclared_thing',
+    ]);
+    expect(await caught('dovecot.restrict_global_variables(true) newglobal = 1')).toEqual(['false attempt to write to undeclared global variable newglobal']);
+  });
+
+  test('plugin_getenv("home") is nil, also when the userdb returns a home; other userdb fields are there', async () => {
+    expect(await withUser(env, user, 'return user:plugin_getenv("home")')).toEqual([null]);
+    const other = await plainUser(env, { username: 'homer', userdbFields: { home: join(env.dir, 'homer'), uid: '1000', quota_rule: '*:storage=1M' } });
+    try {
+      expect(await withUser(env, other, 'return user:plugin_getenv("home"), user:plugin_getenv("uid"), user:plugin_getenv("quota_rule"), user.home', 4)).toEqual([
+        null, null, '*:storage=1M', join(env.dir, 'homer'),
+      ]);
+    } finally {
+      await env.ctx.mailUsers.destroyUser(other);
+    }
+  });
+});
+
+describe('metadata from Lua', () => {
+  test('metadata_get of a missing key on a mailbox that is not open is nil', async () => {
+    expect(await withUser(env, user, 'local v = user:mailbox("INBOX"):metadata_get("/private/nosuchkey") return v == nil')).toEqual([true]);
   });
 });

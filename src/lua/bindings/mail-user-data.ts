@@ -47,10 +47,7 @@ export function mailUserBindingData(
   user: MailUser,
   lookup: (name: string) => string | undefined = (name) => user.setting(name),
 ): MailUserBindingData {
-  // Same precedence as MailUser.pluginGetenv: plugin { } < userdb field < userdb `plugin/<name>`.
-  const pluginEnv: Record<string, string> = { ...user.settings.plugin };
-  for (const [k, v] of Object.entries(user.userdbFields)) if (!k.startsWith('plugin/')) pluginEnv[k] = v;
-  for (const [k, v] of Object.entries(user.userdbFields)) if (k.startsWith('plugin/')) pluginEnv[k.slice(7)] = v;
+  const pluginEnv = user.pluginEnvironment();
   let store: MailUserBindingData['store'];
   try {
     store = user.storeOptions();

@@ -61,11 +61,12 @@ dovecot_mt.restrict_global_variables = function(...)
   if (...) then
     mt.__newindex = function(t, k, v)
       if type(v) == 'function' then rawset(t, k, v); return end
-      error('attempt to write to undeclared global variable ' .. tostring(k), 2)
+      -- Level 0: Dovecot's luaL_error in a C metamethod adds no file:line (checked on 2.3.19).
+      error('attempt to write to undeclared global variable ' .. tostring(k), 0)
     end
     mt.__index = function(_, k)
       -- sic: Dovecot's text really says "write to read" (spec §2.3)
-      error('attempt to write to read undeclared global variable ' .. tostring(k), 2)
+      error('attempt to write to read undeclared global variable ' .. tostring(k), 0)
     end
   end
   setmetatable(_G, mt)

@@ -60,10 +60,15 @@ end
 
 -- Dovecot's comparisons are broken (spec §7.2); Roost compares usernames.
 local function name_of(v) return users[v] and rawget(v, 'username') or tostring(v) end
-user_mt.__tostring = function(u) return rawget(u, 'username') end
+user_mt.__tostring = function(...)
+  require_args(select('#', ...), 1)
+  return rawget((...), 'username')
+end
 user_mt.__eq = function(a, b) return users[a] ~= nil and users[b] ~= nil and name_of(a) == name_of(b) end
 user_mt.__lt = function(a, b) return name_of(a) < name_of(b) end
 user_mt.__le = function(a, b) return name_of(a) <= name_of(b) end
+
+internal.name_methods(user_mt)
 
 -- Until the storage chunk is loaded, a lookup of one of its methods loads it (then user_mt
 -- holds them as raw fields, like the others).

@@ -259,6 +259,7 @@ mailbox_mt.__eq = function(a, b)
 end
 mailbox_mt.__lt = function(a, b) return tostring(rawget(a, 'vname')) < tostring(rawget(b, 'vname')) end
 mailbox_mt.__le = function(a, b) return tostring(rawget(a, 'vname')) <= tostring(rawget(b, 'vname')) end
+internal.name_methods(mailbox_mt)
 
 ---------------------------------------------------------------------------------------------
 -- the storage methods of struct mail_user (spec §7.5, §7.6); see mail-user.lua
@@ -342,6 +343,7 @@ user_mt.metadata_list = function(...)
   return out
 end
 
+internal.name_methods(user_mt)
 
 -- The state's store reference goes when the state closes (lua_close finalises this sentinel).
 S.sentinel = setmetatable({}, { __gc = function() H.release() end })

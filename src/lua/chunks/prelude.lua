@@ -37,11 +37,24 @@ local function typename(v)
   return type(v)
 end
 
+-- Names of the API methods (name_methods below): a method the script tail-calls
+-- (`return user:var_expand(x)`) has no name in Lua's debug info, where Dovecot's C function has.
+local method_names = setmetatable({}, { __mode = 'k' })
+local function name_methods(mt)
+  for k, v in pairs(mt) do
+    if type(v) == 'function' and type(k) == 'string' and k:sub(1, 2) ~= '__' then method_names[v] = k end
+  end
+end
+
 -- depth = frames between the check helper and the API function the script called.
 local function argerror(argn, extramsg, depth)
   local lvl = 3 + depth
-  local info = dgetinfo(lvl, 'n')
+  local info = dgetinfo(lvl, 'nf')
   local name = info and info.name or '?'
+  if info and info.name == nil and method_names[info.func] then
+    info.name, info.namewhat = method_names[info.func], 'method'
+    name = info.name
+  end
   if info and info.namewhat == 'method' then
     argn = argn - 1
     if argn == 0 then
@@ -179,8 +192,9 @@ if CONTEXT == 'mail' or CONTEXT == 'push' then
     STATUS_HIGHESTPVTMODSEQ = 8192.0,
     MAILBOX_FLAG_READONLY = 1.0, MAILBOX_FLAG_SAVEONLY = 2.0, MAILBOX_FLAG_DROP_RECENT = 4.0,
     MAILBOX_FLAG_NO_INDEX_FILES = 16.0, MAILBOX_FLAG_KEEP_LOCKED = 32.0,
-    MAILBOX_FLAG_IGNORE_ACLS = 256.0, MAILBOX_FLAG_AUTO_CREATE = 4096.0,
-    MAILBOX_FLAG_AUTO_SUBSCRIBE = 8192.0,
+    -- Exactly 2.3.19's set: MAILBOX_FLAG_AUTO_CREATE/AUTO_SUBSCRIBE came to Lua only in 2.4
+    -- (the numbers 4096 and 8192 still work, as lib-storage knows them).
+    MAILBOX_FLAG_IGNORE_ACLS = 256.0,
     MAILBOX_SYNC_FLAG_FULL_READ = 1.0, MAILBOX_SYNC_FLAG_FULL_WRITE = 2.0,
     MAILBOX_SYNC_FLAG_FAST = 4.0, MAILBOX_SYNC_FLAG_NO_EXPUNGES = 8.0,
     MAILBOX_SYNC_FLAG_FIX_INCONSISTENT = 64.0, MAILBOX_SYNC_FLAG_EXPUNGE = 128.0,
@@ -299,6 +313,7 @@ internal = {
   new_record = new_record, wrap_event = wrap_event, record_of = record_of,
   emit = emit, source_of = source_of, checkstring = checkstring, checkinteger = checkinteger,
   require_args = require_args, argerror = argerror, typename = typename, dovecot = dovecot,
+  name_methods = name_methods,
   dovecot_mt = dovecot_mt,
   register_maker = function(name, fn) makers[name] = fn end,
   register_entry = function(name, fn) entries[name] = fn end,
