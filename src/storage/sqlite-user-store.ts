@@ -17,7 +17,7 @@ import {
   parentNames,
   validateMailboxName,
 } from './mailbox-names.js';
-import { validateEntry, validatePrefix } from './metadata-entries.js';
+import { validateEntry, validatePrefix, type EntryNameRules } from './metadata-entries.js';
 import { applyMigrations } from './migrations.js';
 import type { MailEvent, MailEventListener, StoreActor } from './mail-events.js';
 import { Logger } from '../log/logger.js';
@@ -1279,9 +1279,9 @@ export class SqliteUserStore implements UserStore {
     return mailbox === '' ? SERVER_METADATA_ID : this.selectable(mailbox).id;
   }
 
-  getMetadata(mailbox: string, entries: string[]): MetadataEntry[] {
+  getMetadata(mailbox: string, entries: string[], rules?: EntryNameRules): MetadataEntry[] {
     this.assertOpen();
-    const keys = entries.map((e) => validateEntry(e, this.settings.metadataMaxEntryBytes));
+    const keys = entries.map((e) => validateEntry(e, this.settings.metadataMaxEntryBytes, rules));
     const owner = this.metadataOwner(mailbox);
     const get = this.stmts.get('SELECT entry, value FROM metadata WHERE mailbox_id = ? AND entry_lc = ?');
     const out: MetadataEntry[] = [];
@@ -1292,8 +1292,8 @@ export class SqliteUserStore implements UserStore {
     return out;
   }
 
-  setMetadata(mailbox: string, entry: string, value: Buffer | null): void {
-    const key = validateEntry(entry, this.settings.metadataMaxEntryBytes);
+  setMetadata(mailbox: string, entry: string, value: Buffer | null, rules?: EntryNameRules): void {
+    const key = validateEntry(entry, this.settings.metadataMaxEntryBytes, rules);
     if (value !== null && value.length > this.settings.metadataMaxValueBytes) {
       throw new StorageError('TOOBIG', `Metadata value too large (limit ${this.settings.metadataMaxValueBytes} bytes)`);
     }

@@ -3,6 +3,7 @@
 // folder. All calls are synchronous: better-sqlite3 is synchronous, and the Lua API that sits on top
 // of it must be synchronous like Dovecot's.
 
+import type { EntryNameRules } from './metadata-entries.js';
 import type { AppendOrigin, MailEventListener, StoreActor } from './mail-events.js';
 
 export type { AppendOrigin, MailEvent, MailEventListener, MailTransactionEvents, StoreActor } from './mail-events.js';
@@ -384,9 +385,12 @@ export interface UserStore {
    * Entries that exist among `entries` (missing ones are left out), in the order asked. Entry names
    * are `/private/...` or `/shared/...`, case-insensitive; PARAMETERS for a bad name.
    */
-  getMetadata(mailbox: string, entries: string[]): MetadataEntry[];
-  /** value null removes the entry. TOOBIG above settings.metadataMaxValueBytes, LIMIT above metadataMaxEntries. */
-  setMetadata(mailbox: string, entry: string, value: Buffer | null): void;
+  getMetadata(mailbox: string, entries: string[], rules?: EntryNameRules): MetadataEntry[];
+  /**
+   * value null removes the entry. TOOBIG above settings.metadataMaxValueBytes, LIMIT above
+   * metadataMaxEntries. `rules.anyName`: the Lua API's looser names (metadata-entries.ts).
+   */
+  setMetadata(mailbox: string, entry: string, value: Buffer | null, rules?: EntryNameRules): void;
   /** `prefix` itself if set plus its descendants down to `depth` (RFC 5464 §4.2.2), sorted by name. */
   listMetadata(mailbox: string, prefix: string, depth: 0 | 1 | 'infinity'): MetadataEntry[];
 

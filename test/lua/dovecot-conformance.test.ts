@@ -109,6 +109,41 @@ describe('argument errors and the dovecot table', () => {
 });
 
 describe('metadata from Lua', () => {
+  test('names with *, %, // or a trailing / are taken, as Dovecot 2.3.19 takes them', async () => {
+    const [got, userGot] = await withUser(env, user, `
+      local mb = user:mailbox("INBOX")
+      mb:open()
+      local out = {}
+      for _, key in ipairs({ "/private/a*b", "/private/a%b", "/private/a//b", "/private/a/", "/shared/x*" }) do
+        mb:metadata_set(key, "v" .. #out)
+        out[#out + 1] = mb:metadata_get(key)
+      end
+      user:metadata_set("/private/u*v", "u")
+      return table.concat(out, ","), user:metadata_get("/private/u*v")
+    `, 2);
+    expect(got).toBe('v0,v1,v2,v3,v4');
+    expect(userGot).toBe('u');
+  });
+
+  test('an empty name is refused (Dovecot 2.3.19 takes it, then finds its index log corrupted)', async () => {
+    expect(await caught('local mb = user:mailbox("INBOX") mb:open() mb:metadata_set("/private/", "v")')).toEqual([
+      'false Cannot set attribute: Invalid metadata entry "/private/": the name after /private/ is empty',
+    ]);
+    expect(await caught('user:metadata_set("/shared/", "v")')).toEqual([
+      'false Cannot get attribute: Invalid metadata entry "/shared/": the name after /shared/ is empty',
+    ]);
+    expect(await withUser(env, user, 'return user:mailbox("INBOX"):metadata_get("/private/") == nil')).toEqual([true]);
+  });
+
+  test("INBOX lists the server's entries under Dovecot's raw names too", async () => {
+    const [keys] = await withUser(env, user, `
+      local t = user:mailbox("INBOX"):metadata_list("/shared/")
+      local k = {} for name in pairs(t) do k[#k + 1] = name end table.sort(k) return table.concat(k, ",")`);
+    expect((keys as string).split(',')).toEqual(expect.arrayContaining([
+      '/shared/comment', '/shared/vendor/vendor.dovecot/pvt/server/admin', '/shared/vendor/vendor.dovecot/pvt/server/comment',
+    ]));
+  });
+
   test('metadata_get of a missing key on a mailbox that is not open is nil', async () => {
     expect(await withUser(env, user, 'local v = user:mailbox("INBOX"):metadata_get("/private/nosuchkey") return v == nil')).toEqual([true]);
   });

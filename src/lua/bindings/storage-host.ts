@@ -20,6 +20,10 @@ const INBOX_SERVER_ALIAS = /^\/(private|shared)\/vendor\/vendor\.dovecot\/pvt\/s
 const aliasOf = (serverEntry: string) =>
   serverEntry.replace(/^\/(private|shared)\//i, (_m, scope: string) => `/${scope}/vendor/vendor.dovecot/pvt/server/`);
 
+/** Names the Lua API takes (metadata-entries.ts), and the one it refuses: an empty name. */
+const LUA_NAMES = { anyName: true } as const;
+const EMPTY_NAME = /^\/(private|shared)\/$/i;
+
 export interface ServerAttributes {
   admin: string;
   comment: string;
@@ -107,15 +111,21 @@ export class StorageHost {
 
   private metaGet(target: string, entry: string): unknown[] {
     const [mailbox, key] = this.resolve(target, entry);
-    const found = this.withName(target, () => this.userStore.getMetadata(mailbox, [key]))[0];
+    if (EMPTY_NAME.test(key)) return [null]; // never stored (metaSet)
+    const found = this.withName(target, () => this.userStore.getMetadata(mailbox, [key], LUA_NAMES))[0];
     if (found) return [found.value.toString('hex')];
-    return [this.builtins(target).find((e) => e.entry.toLowerCase() === key.toLowerCase())?.value.toString('hex') ?? null];
+    return [this.builtins(mailbox === '' ? '' : target).find((e) => e.entry.toLowerCase() === key.toLowerCase())?.value.toString('hex') ?? null];
   }
 
   private metaSet(target: string, entry: string, hex: string | null): unknown[] {
     const [mailbox, key] = this.resolve(target, entry);
     const value = hex === null ? null : Buffer.from(hex, 'hex');
-    this.withName(target, () => this.userStore.setMetadata(mailbox, key, value));
+    if (EMPTY_NAME.test(key)) {
+      // Dovecot 2.3.19 accepts "/private/" and then finds its own index log corrupted ("attribute
+      // update: Empty key"): a deliberate difference (docs/dovecot-differences.md).
+      throw new Error(`Invalid metadata entry ${JSON.stringify(entry)}: the name after ${key} is empty`);
+    }
+    this.withName(target, () => this.userStore.setMetadata(mailbox, key, value, LUA_NAMES));
     return [];
   }
 
@@ -141,15 +151,18 @@ export class StorageHost {
 
   /**
    * Dovecot's built-in attributes (spec §7.6, §8.4): server `/shared/admin` and `/shared/comment`
-   * (mail_server_admin / mail_server_comment), mailbox `/private/comment` and `/private/specialuse`.
+   * (mail_server_admin / mail_server_comment), mailbox `/private/comment`, `/shared/comment` and
+   * `/private/specialuse`. INBOX also shows the server's under their raw Dovecot names
+   * (`/shared/vendor/vendor.dovecot/pvt/server/admin`, ...), as Dovecot 2.3.19 lists them there.
    */
   private builtins(target: string): MetadataEntry[] {
     const entry = (name: string, value: string) => ({ entry: name, value: Buffer.from(value, 'utf8') });
-    if (target === '') {
-      return [entry('/shared/admin', this.serverAttributes.admin), entry('/shared/comment', this.serverAttributes.comment)];
-    }
-    const box = this.userStore.getMailbox(this.name(target));
-    return [entry('/private/comment', ''), entry('/private/specialuse', box?.specialUse.join(' ') ?? '')];
+    const server = [entry('/shared/admin', this.serverAttributes.admin), entry('/shared/comment', this.serverAttributes.comment)];
+    if (target === '') return server;
+    const name = this.name(target);
+    const box = this.userStore.getMailbox(name);
+    const own = [entry('/private/comment', ''), entry('/shared/comment', ''), entry('/private/specialuse', box?.specialUse.join(' ') ?? '')];
+    return name === 'INBOX' ? [...own, ...server.map((e) => ({ ...e, entry: aliasOf(e.entry) }))] : own;
   }
 
   /** Storage "not found" errors get Dovecot's `Mailbox doesn't exist: <vname>` text. */
