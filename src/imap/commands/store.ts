@@ -42,9 +42,10 @@ export const STORE: CommandHandler<'STORE'> = {
         parts.push(`MODSEQ (${c.modseq})`);
         view.noteModseqSent(c.modseq);
       }
-      // RFC 7162 §3.1.3: with UNCHANGEDSINCE the FETCH (with MODSEQ) is sent even for .SILENT.
+      // RFC 7162 §3.1.3: with CONDSTORE on, the FETCH with MODSEQ is sent even for .SILENT (as
+      // Dovecot 2.3.19 does, with or without UNCHANGEDSINCE: `* 1 FETCH (MODSEQ (8))`).
       if (!cmd.silent) parts.push(`FLAGS (${view.flagsOf(c.uid).join(' ')})`);
-      if (!cmd.silent || (cmd.unchangedSince !== null && withModseq)) session.respond(`* ${seq} FETCH (${parts.join(' ')})\r\n`);
+      if (!cmd.silent || withModseq) session.respond(`* ${seq} FETCH (${parts.join(' ')})\r\n`);
     }
     if (result.modified.length > 0) {
       const numbers = cmd.uid ? result.modified : result.modified.map((u) => seqByUid.get(u)!).filter((s) => s !== undefined);
