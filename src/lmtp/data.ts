@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { Settings } from '../config/index.js';
 import type { ServerContext } from '../mail-user/context.js';
-import { deliver, prepareMessage, TEMP_FAILURE, traceHeaders, type DeliveryRequest, type PreparedMessage } from '../mail-user/delivery.js';
+import { deliver, prepareMessage, TEMP_FAILURE, traceHeaders, type DeliveryFailure, type DeliveryRequest, type PreparedMessage } from '../mail-user/delivery.js';
 import { errorText } from '../mail-user/mail-user.js';
 import { rootLogger } from '../log/logger.js';
 import { spoolMessage } from './message-spool.js';
@@ -82,7 +82,10 @@ export async function receiveAndDeliver(opts: DataOptions, stream: Readable, t: 
     // except the first one's, which ends after the last (Dovecot 2.3.19's lmtp-local.c order, so
     // the mail_lua hooks run in the same order on both). deliver() reports failures as values;
     // anything else becomes a 451 here, so the spool is disposed only after the last copy.
+    // Each copy is committed in turn; their fsyncs run side by side and every reply waits for its own.
+    const synced: (Promise<DeliveryFailure | null> | null)[] = [];
     const deliverTo = async (r: Transaction['recipients'][number], holdUser?: DeliveryRequest['holdUser']): Promise<RecipientReply> => {
+      let sync: Promise<DeliveryFailure | null> | null = null;
       try {
         const result = await deliver(opts.ctx, {
           username: r.user,
@@ -94,12 +97,15 @@ export async function receiveAndDeliver(opts: DataOptions, stream: Readable, t: 
           detail: r.detail || undefined,
           message,
           holdUser,
+          durableLater: (p) => (sync = p),
           lmtp: t.peer === undefined ? undefined : { peer: t.peer, rcpt: r.address },
         });
         return result.ok ? savedReply(r.address, r.id) : recipientFailure(r.address, result.failure);
       } catch (err) {
         rootLogger.error(`lmtp: delivery to ${r.address} failed: ${errorText(err)}`);
         return recipientFailure(r.address, TEMP_FAILURE);
+      } finally {
+        synced.push(sync);
       }
     };
     let endFirst: (() => Promise<void>) | undefined;
@@ -109,7 +115,11 @@ export async function receiveAndDeliver(opts: DataOptions, stream: Readable, t: 
       replies.push(await deliverTo(r, hold));
     }
     if (endFirst) await endFirst();
-    return replies;
+    const failures = await Promise.all(synced);
+    return replies.map((reply, i) => {
+      const failure = failures[i];
+      return failure ? recipientFailure(t.recipients[i]!.address, failure) : reply;
+    });
   } finally {
     await spooled.dispose();
   }

@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { Logger } from '../log/logger.js';
 import { imapMessageSize, parseMessage } from '../mime/parser.js';
 import type { MessageSource, MimePart } from '../mime/types.js';
-import { INBOX, StorageError, type AppendInput, type BodyLinkSource, type StagedBody, type UserStore } from '../storage/index.js';
+import { INBOX, StorageError, type AppendInput, type AppendResult, type BodyLinkSource, type StagedBody, type UserStore } from '../storage/index.js';
 import type { QuotaLimits, QuotaUsage } from '../storage/types.js';
 import type { ServerContext } from './context.js';
 import { MailUserInitError } from './hooks.js';
@@ -83,6 +83,13 @@ export interface DeliveryRequest {
    * saved mail as the source of the other copies).
    */
   holdUser?: (end: () => Promise<void>) => void;
+  /**
+   * Takes the wait for durability off deliver(): it returns once the copy is committed, and the
+   * caller must not acknowledge it before the promise resolved (null; a failure if the sync
+   * failed). LMTP uses it to deliver recipients one after the other, as Dovecot, while their
+   * fsyncs run side by side.
+   */
+  durableLater?: (synced: Promise<DeliveryFailure | null>) => void;
   /** LMTP: the connection and the RCPT address, for Dovecot's lmtp-server log lines. */
   lmtp?: { peer: string; rcpt: string };
 }
@@ -309,17 +316,30 @@ export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise
       content = await stageContent(store, req.message);
       const input = { content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' as const };
       // Resolves once the copy (and an autocreated mailbox) is durable: only then may LMTP say 250.
-      const result = await store.durably(() => {
+      let committed: AppendResult | undefined;
+      const durable = store.durably(() => {
         mailbox = targetMailbox(user, store, req);
         try {
-          return store.append(mailbox, input);
+          return (committed = store.append(mailbox, input));
         } catch (err) {
           // The mailbox vanished between the check and the save: Dovecot falls back to INBOX.
           if (!(err instanceof StorageError && err.code === 'NONEXISTENT') || mailbox === INBOX) throw err;
           mailbox = INBOX;
-          return store.append(mailbox, input);
+          return (committed = store.append(mailbox, input));
         }
       });
+      if (committed && req.durableLater) {
+        // Committed (the commit ran synchronously); the caller waits for the sync before it replies.
+        const failed = durable.then(
+          () => null,
+          (err: unknown) => failureFor(user, err),
+        );
+        req.durableLater(failed);
+        saved = true;
+        user.log.info(`msgid=${messageIdForLog(req.message)}: saved mail to ${mailbox}`);
+        return { ok: true, mailbox, uid: committed.uid };
+      }
+      const result = await durable;
       saved = true;
       user.log.info(`msgid=${messageIdForLog(req.message)}: saved mail to ${mailbox}`);
       return { ok: true, mailbox, uid: result.uid };
