@@ -45,6 +45,14 @@ test('an IMAP session id has 16 characters (12 bytes: time, port, IPv4 address);
   expect(hookLines('alice')[3]!.split(' ')[2]).toMatch(/^[A-Za-z0-9+/]{22}$/);
 });
 
+test('after LOGOUT the deinit hooks have run when the server closes the connection', async () => {
+  const c = await roost.raw({ username: 'dave' });
+  await c.command('o', 'LOGOUT');
+  await c.waitClosed();
+  // No waiting here: the close comes after mail_user_deinit (Dovecot's client_destroy order).
+  expect(hookLines('dave').map((l) => l.split(' ')[0])).toEqual(['created', 'deinit_pre', 'deinit']);
+});
+
 test('LOGOUT then an immediate new login: the first session ends before the next one starts', async () => {
   const rounds = 8;
   for (let i = 0; i < rounds; i++) {
