@@ -191,9 +191,10 @@ describe('like doveadm and dovecot-lda', () => {
     const r = await roost(['-c', conf, 'deliver', '-u', 'dave', '-m', 'Missing'], { input: MSG });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
-    // The same two lines dovecot-lda 2.3.19 logs (checked with a private configuration).
+    // The same two lines dovecot-lda 2.3.19 logs (checked with a private configuration), each
+    // after log_timestamp (dovecot-lda writes it to stderr too).
     expect(r.stderr).toMatch(
-      /^lda\(dave\)<\d+><[^>]+>: Info: msgid=<lda-1@remote\.test>: save failed to open mailbox Missing: Mailbox doesn't exist: Missing\nlda\(dave\)<\d+><[^>]+>: Info: msgid=<lda-1@remote\.test>: saved mail to INBOX\n$/m,
+      /^\w{3} \d\d \d\d:\d\d:\d\d lda\(dave\)<\d+><[^>]+>: Info: msgid=<lda-1@remote\.test>: save failed to open mailbox Missing: Mailbox doesn't exist: Missing\n\w{3} \d\d \d\d:\d\d:\d\d lda\(dave\)<\d+><[^>]+>: Info: msgid=<lda-1@remote\.test>: saved mail to INBOX\n$/m,
     );
     expect((await roost(['-c', conf, 'mailbox', 'status', '-u', 'dave', 'messages', 'INBOX'])).stdout).toBe('INBOX messages=1\n');
     expect((await roost(['-c', conf, 'mailbox', 'list', '-u', 'dave'])).stdout).toBe('INBOX\n');
