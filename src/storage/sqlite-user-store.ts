@@ -1281,6 +1281,7 @@ export class SqliteUserStore implements UserStore {
 
   getMetadata(mailbox: string, entries: string[], rules?: EntryNameRules): MetadataEntry[] {
     this.assertOpen();
+    this.announceInbox(mailbox || INBOX); // server metadata lives on INBOX in Dovecot
     const keys = entries.map((e) => validateEntry(e, this.settings.metadataMaxEntryBytes, rules));
     const owner = this.metadataOwner(mailbox);
     const get = this.stmts.get('SELECT entry, value FROM metadata WHERE mailbox_id = ? AND entry_lc = ?');
@@ -1293,6 +1294,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   setMetadata(mailbox: string, entry: string, value: Buffer | null, rules?: EntryNameRules): void {
+    this.announceInbox(mailbox || INBOX);
     const key = validateEntry(entry, this.settings.metadataMaxEntryBytes, rules);
     if (value !== null && value.length > this.settings.metadataMaxValueBytes) {
       throw new StorageError('TOOBIG', `Metadata value too large (limit ${this.settings.metadataMaxValueBytes} bytes)`);
@@ -1325,6 +1327,7 @@ export class SqliteUserStore implements UserStore {
 
   listMetadata(mailbox: string, prefix: string, depth: 0 | 1 | 'infinity'): MetadataEntry[] {
     this.assertOpen();
+    this.announceInbox(mailbox || INBOX);
     const p = validatePrefix(prefix, this.settings.metadataMaxEntryBytes);
     const owner = this.metadataOwner(mailbox);
     // Descendants of p are the keys in [p + '/', p + '0'): '0' is the character after '/'.

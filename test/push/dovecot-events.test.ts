@@ -51,6 +51,17 @@ test('the first LMTP delivery creates INBOX in a transaction of its own, before 
   expect((await waitForCalls('lmtp(alice)', 9)).slice(6)).toEqual(['begin alice', 'MessageNew mailbox="INBOX"', 'end true 1']);
 });
 
+test('GETMETADATA on INBOX creates it too (Dovecot 2.3.19 opens INBOX for it)', async () => {
+  await roost.addUser({ username: 'erin' });
+  const c = await roost.raw({ username: 'erin' });
+  try {
+    await c.command('g', 'GETMETADATA INBOX /private/comment');
+  } finally {
+    c.close();
+  }
+  expect(await waitForCalls('imap(erin)', 3)).toEqual(['begin erin', 'MailboxCreate mailbox="INBOX"', 'end true 1']);
+});
+
 test('the first SELECT of a new user creates INBOX; LIST does not', async () => {
   const c = await roost.raw({ username: 'bob' });
   try {
