@@ -1,5 +1,6 @@
 // Session ids and the order of the mail_user hooks across sessions, as a real Dovecot 2.3.19.1
 // shows them (Debian packages; IMAP and LMTP over loopback, a mail_lua_script logging each hook).
+import { newLoginSessionId } from '../../src/mail-user/session-id.js';
 import { message, startRoost, type Roost } from '../e2e/harness.js';
 
 const SCRIPT = `
@@ -43,6 +44,14 @@ test('an IMAP session id has 16 characters (12 bytes: time, port, IPv4 address);
   await roost.deliver(['alice'], message('id'));
   await waitFor(() => hookLines('alice').length >= 6);
   expect(hookLines('alice')[3]!.split(' ')[2]).toMatch(/^[A-Za-z0-9+/]{22}$/);
+});
+
+test('an IPv6 client gets 32 characters (24 bytes), as in Dovecot', () => {
+  const id = newLoginSessionId('2001:db8::1', 0x1234);
+  expect(id).toMatch(/^[A-Za-z0-9+/]{32}$/);
+  const bytes = Buffer.from(id, 'base64');
+  expect([...bytes.subarray(6, 8)]).toEqual([0x34, 0x12]); // the port, little endian
+  expect(bytes.subarray(8).toString('hex')).toBe('20010db8000000000000000000000001');
 });
 
 test('after LOGOUT the deinit hooks have run when the server closes the connection', async () => {
