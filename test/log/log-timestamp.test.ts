@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { formatLogLine, Logger, logHub } from '../../src/log/logger.js';
 import { strftime } from '../../src/log/timestamp.js';
 import { compileSrc, type CompiledSrc } from '../lmtp/compile-src.js';
+import { waitUntil } from '../poll.js';
 
 const AT = new Date(2026, 0, 5, 7, 8, 9);
 const record = (message: string) => ({ time: AT, level: 'Info' as const, prefix: 'imap(alice)<42><abcdefghijklmnop>: ', message });
@@ -78,7 +79,7 @@ describe('roost serve', () => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    for (let i = 0; i < 1000 && !/no users yet/.test(out) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil('roost serve to start', () => /no users yet/.test(out) || child.exitCode !== null);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     return err;

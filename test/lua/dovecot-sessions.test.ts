@@ -2,6 +2,7 @@
 // shows them (Debian packages; IMAP and LMTP over loopback, a mail_lua_script logging each hook).
 import { newLoginSessionId } from '../../src/mail-user/session-id.js';
 import { message, startRoost, type Roost } from '../e2e/harness.js';
+import { waitUntil } from '../poll.js';
 
 const SCRIPT = `
 function mail_user_created(user) dovecot.i_info("created " .. user.username .. " " .. tostring(user.session_id) .. " " .. user:var_expand("%{session}")) end
@@ -24,9 +25,7 @@ afterAll(async () => {
 const hookLines = (user: string) =>
   roost.records.filter((r) => r.level === 'Info' && new RegExp(`^(created|deinit_pre|deinit) ${user} `).test(r.message)).map((r) => r.message);
 
-async function waitFor(pred: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
-}
+const waitFor = (pred: () => boolean) => waitUntil('the hook lines', pred);
 
 test('an IMAP session id has 16 characters (12 bytes: time, port, IPv4 address); an LMTP one 22', async () => {
   const c = await roost.raw({ username: 'alice' });

@@ -5,6 +5,7 @@
 // - RENAME of a subscribed mailbox (with a subscribed child) raises MailboxRename only: no
 //   MailboxUnsubscribe or MailboxSubscribe for the moved subscriptions.
 import { message, startRoost, type Roost } from '../e2e/harness.js';
+import { waitUntil } from '../poll.js';
 import { RECORDER_LUA } from './helpers.js';
 
 let roost: Roost;
@@ -32,11 +33,7 @@ function calls(prefix: string): string[] {
 }
 
 async function waitForCalls(prefix: string, count: number): Promise<string[]> {
-  for (let i = 0; i < 500; i++) {
-    const got = calls(prefix);
-    if (got.length >= count) return got;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitUntil(`${count} push calls for ${prefix}`, () => calls(prefix).length >= count);
   return calls(prefix);
 }
 
