@@ -31,6 +31,9 @@ const withoutPreamble = (lines: string[]) => lines.filter((l) => !/^\* (FLAGS|OK
 test('ENABLE QRESYNC, SELECT (QRESYNC ...) with and without known UIDs, UIDVALIDITY mismatch, BAD before ENABLE', async () => {
   const c = await login();
   await fill(c, 'q1', 8);
+  // STATUS HIGHESTMODSEQ turns CONDSTORE on: SELECT then reports HIGHESTMODSEQ (Dovecot leaves it
+  // out of a plain SELECT of a mailbox no CONDSTORE client has opened yet).
+  await c.command('st', 'STATUS q1 (HIGHESTMODSEQ)');
   const first = await c.command('s', 'SELECT q1');
   const uv = uidValidityOf(first);
   const base = modseqOf(first);
@@ -92,7 +95,9 @@ test('UID FETCH (CHANGEDSINCE n VANISHED); VANISHED instead of EXPUNGE; HIGHESTM
   expect(during[2]).toBe(`f1 OK [HIGHESTMODSEQ ${start}] Fetch completed.`);
   const noop = await a.command('n', 'NOOP');
   expect(noop[0]).toBe('* VANISHED 2');
-  expect(noop[1]).toMatch(/^n OK \[HIGHESTMODSEQ \d+\] NOOP completed\.$/);
+  // Message 2 was \Recent for A: the lower count follows, as Dovecot 2.3.19 sends it.
+  expect(noop[1]).toMatch(/^\* \d+ RECENT$/);
+  expect(noop[2]).toMatch(/^n OK \[HIGHESTMODSEQ \d+\] NOOP completed\.$/);
   const afterNoop = modseqOf(noop);
 
   // A's own STORE shows its MODSEQ: no HIGHESTMODSEQ code then.
