@@ -23,50 +23,40 @@ const BODIES = 1_000;
 // ---------------------------------------------------------------- server side (child process)
 
 async function serverMain(dataDir: string): Promise<void> {
-  const { defaultSettings } = await import('../src/config/index.js');
-  const { createServerContext } = await import('../src/cli/context.js');
+  const { startBenchServer } = await import('./server-child.js');
   const { hashPassword } = await import('../src/auth/index.js');
-  const { logHub } = await import('../src/log/logger.js');
-  const { startImapServer } = await import('../src/imap/server.js');
   const { parseMessage } = await import('../src/mime/parser.js');
-  logHub.setDefaultOutput(false);
-  const settings = defaultSettings();
-  settings.data_dir = dataDir;
-  settings.mail_home = `${dataDir}/home/%d/%n`;
-  settings.auth_failure_delay = 0;
-  settings.mail_max_userip_connections = 0;
-  settings.ssl = 'no';
-  const ctx = createServerContext(settings);
-  ctx.serverDb.addUser({ username: 'big', password: await hashPassword('pw', 'PLAIN') });
-  const user = await ctx.mailUsers.createUser({ username: 'big', service: 'bench' });
-  const store = user.getStore();
-  const names = ['Alice Archer', 'bob', 'Carol Chen', 'dave', 'Eve Evans', 'frank', 'Grace Green', 'heidi'];
-  const topics = ['Quarterly report', 'Lunch', 'Release plan', 'Holiday schedule', 'Build failure', 'Budget', 'Offsite', 'Hiring'];
-  store.transaction(() => {
-    for (let i = 0; i < MESSAGES; i++) {
-      // Threads of up to 8 messages: each reply refers to the previous message of its topic round.
-      const thread = Math.floor(i / 8);
-      const inThread = i % 8;
-      const refs = inThread === 0 ? '' : `References: ${Array.from({ length: inThread }, (_, k) => `<m${thread * 8 + k}@bench>`).join(' ')}\r\n`;
-      const subject = `${inThread === 0 ? '' : 'Re: '}${topics[thread % topics.length]} ${thread}`;
-      const day = 1 + ((i * 7) % 28);
-      const content = Buffer.from(
-        `From: ${names[i % names.length]} <u${i % 97}@example.org>\r\nTo: big@example.org\r\nSubject: ${subject}\r\n` +
-          `Date: ${day} Mar 2025 ${String(i % 24).padStart(2, '0')}:15:00 +0100\r\nMessage-ID: <m${i}@bench>\r\n${refs}\r\nBody of message ${i}.\r\n`,
-      );
-      store.append('INBOX', { content, mimeStructure: parseMessage(content), internalDate: new Date(Date.UTC(2025, 2, 1) + ((i * 7919) % MESSAGES) * 60000) });
-    }
+  const { ctx, server } = await startBenchServer(dataDir, undefined, async (ctx) => {
+    ctx.serverDb.addUser({ username: 'big', password: await hashPassword('pw', 'PLAIN') });
+    const user = await ctx.mailUsers.createUser({ username: 'big', service: 'bench' });
+    const store = user.getStore();
+    const names = ['Alice Archer', 'bob', 'Carol Chen', 'dave', 'Eve Evans', 'frank', 'Grace Green', 'heidi'];
+    const topics = ['Quarterly report', 'Lunch', 'Release plan', 'Holiday schedule', 'Build failure', 'Budget', 'Offsite', 'Hiring'];
+    store.transaction(() => {
+      for (let i = 0; i < MESSAGES; i++) {
+        // Threads of up to 8 messages: each reply refers to the previous message of its topic round.
+        const thread = Math.floor(i / 8);
+        const inThread = i % 8;
+        const refs = inThread === 0 ? '' : `References: ${Array.from({ length: inThread }, (_, k) => `<m${thread * 8 + k}@bench>`).join(' ')}\r\n`;
+        const subject = `${inThread === 0 ? '' : 'Re: '}${topics[thread % topics.length]} ${thread}`;
+        const day = 1 + ((i * 7) % 28);
+        const content = Buffer.from(
+          `From: ${names[i % names.length]} <u${i % 97}@example.org>\r\nTo: big@example.org\r\nSubject: ${subject}\r\n` +
+            `Date: ${day} Mar 2025 ${String(i % 24).padStart(2, '0')}:15:00 +0100\r\nMessage-ID: <m${i}@bench>\r\n${refs}\r\nBody of message ${i}.\r\n`,
+        );
+        store.append('INBOX', { content, mimeStructure: parseMessage(content), internalDate: new Date(Date.UTC(2025, 2, 1) + ((i * 7919) % MESSAGES) * 60000) });
+      }
+    });
+    store.createMailbox('Bodies');
+    store.transaction(() => {
+      for (let i = 0; i < BODIES; i++) {
+        const text = Array.from({ length: 160 }, (_, l) => `Line ${l} of message ${i}: the quick brown fox jumps over the lazy dog.`).join('\r\n');
+        const content = Buffer.from(`From: a@example.org\r\nSubject: body ${i}\r\n\r\n${text}\r\n`);
+        store.append('Bodies', { content, mimeStructure: parseMessage(content) });
+      }
+    });
+    await ctx.mailUsers.destroyUser(user);
   });
-  store.createMailbox('Bodies');
-  store.transaction(() => {
-    for (let i = 0; i < BODIES; i++) {
-      const text = Array.from({ length: 160 }, (_, l) => `Line ${l} of message ${i}: the quick brown fox jumps over the lazy dog.`).join('\r\n');
-      const content = Buffer.from(`From: a@example.org\r\nSubject: body ${i}\r\n\r\n${text}\r\n`);
-      store.append('Bodies', { content, mimeStructure: parseMessage(content) });
-    }
-  });
-  await ctx.mailUsers.destroyUser(user);
-  const server = await startImapServer(ctx, { listeners: [{ name: 'imap', address: '127.0.0.1', port: 0, ssl: false }] });
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   process.on('message', (m: { type: string }) => {
