@@ -215,6 +215,12 @@ export function unfinishedExitCode(argv: string[]): number {
  */
 export function runAsProcess(argv: string[], run: (argv: string[]) => Promise<number> = runCli): void {
   let settled = false;
+  // `roost user list | head`: a reader that stops reading is the shell's business, not an error
+  // (as for any Unix command killed by SIGPIPE).
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   process.on('beforeExit', () => {
     if (settled) return;
     process.stderr.write('roost: Error: the command stopped before finishing its work (nothing was left to wait on); its result is unknown\n');

@@ -2,6 +2,7 @@
 // options after the verb, Dovecot's CLI habits (doveconf, doveadm pw -l, doveadm mailbox status,
 // dovecot-lda -m), and configuration problems reported with file and line before anything starts.
 import { jest } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +83,15 @@ describe('options and help', () => {
     expect(r.code).toBe(0);
     for (const verb of VERB_NAMES) expect(r.stdout).toMatch(new RegExp(`^  ${verb}\\b`, 'm'));
     expect((await roost(['help'])).stdout).toBe(r.stdout);
+  });
+
+  test('a reader that closes the pipe early (`roost help | head -0`) ends the command quietly', async () => {
+    const child = spawn(process.execPath, [MAIN, 'help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the command writes: its write gets EPIPE
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   });
 });
 
