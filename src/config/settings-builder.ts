@@ -21,7 +21,7 @@ import {
 import { formatSize, formatTime, parseBool, parseOctal, parsePort, parseSize, parseTime, parseUint } from './units.js';
 
 /** Services Roost runs; blocks for other Dovecot services are accepted with a warning. */
-const ROOST_SERVICES = new Set(['imap-login', 'imap', 'lmtp', 'auth', 'quota-status']);
+const ROOST_SERVICES = new Set(['imap-login', 'imap', 'lmtp', 'auth', 'quota-status', 'stats']);
 const ROOST_PROTOCOLS = new Set(['imap', 'lmtp']);
 const RESULT_ACTIONS: readonly ResultAction[] = ['return-ok', 'return-fail', 'return', 'continue', 'continue-ok', 'continue-fail'];
 /** RFC 6154 + RFC 8457 special-use flags. */

@@ -1,6 +1,7 @@
 // The IMAP server: listeners from `service imap-login { inet_listener imap/imaps { port ssl } }` on
 // the `listen` addresses (or an override for tests), the pre-login client_limit, one ImapConnection +
 // ImapSession per socket, and an orderly close.
+import { connectionOpened } from '../metrics/metrics.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import { LoginQueue } from './login-queue.js';
@@ -129,6 +130,7 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
     );
     const session = new ImapSession(shared, conn);
     sessions.add(session);
+    const connectionClosed = connectionOpened('imap');
     leaveQueue.set(
       session,
       queue.admit(() => {
@@ -140,6 +142,7 @@ export async function startImapServer(ctx: ServerContext, opts: ImapServerOption
     conn.start({
       onEvent: (ev) => session.onEvent(ev),
       onClose: () => {
+        connectionClosed();
         leaveQueue.get(session)?.();
         leaveQueue.delete(session);
         sessions.delete(session);

@@ -2,6 +2,7 @@
 // logout, the logged-in mail user and its store, the selected mailbox view, and the dispatch of
 // each parsed command to its handler with the state check, error rendering and the untagged
 // updates that may be announced before the tagged reply (RFC 3501 §7.4.1, §5.2).
+import { observeImapCommand } from '../metrics/metrics.js';
 import type { AuthResult, AuthService } from '../auth/index.js';
 import type { Settings } from '../config/index.js';
 import { Logger } from '../log/logger.js';
@@ -296,6 +297,7 @@ export class ImapSession implements CommandContext {
     this.flushUpdates(handler.mayAnnounceExpunge ? handler.mayAnnounceExpunge(cmd) : true, cmd);
     for (const h of this.hooks) if (h.tagged) result = h.tagged(result, cmd);
     this.writeTagged(tag, result, timed ? started : null, cmd.name === 'CLOSE');
+    observeImapCommand(cmd.name, result.status, (performance.now() - started) / 1000);
     result.afterReply?.();
     if (result.byeAfterReply) this.conn.close(`* BYE ${result.byeAfterReply}\r\n`);
   }

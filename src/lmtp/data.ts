@@ -4,6 +4,7 @@
 // the libuv threadpool, so the fsyncs of one message overlap; the replies are collected in RCPT
 // order and smtp-server sends them only when all are known. A 250 goes out only after that copy is
 // durable; a message that did not arrive whole is never stored.
+import { countDelivery } from '../metrics/metrics.js';
 import type { Readable } from 'node:stream';
 import type { Settings } from '../config/index.js';
 import type { ServerContext } from '../mail-user/context.js';
@@ -118,7 +119,9 @@ export async function receiveAndDeliver(opts: DataOptions, stream: Readable, t: 
     const failures = await Promise.all(synced);
     return replies.map((reply, i) => {
       const failure = failures[i];
-      return failure ? recipientFailure(t.recipients[i]!.address, failure) : reply;
+      const final = failure ? recipientFailure(t.recipients[i]!.address, failure) : reply;
+      countDelivery(typeof final === 'string' ? 250 : (final.responseCode ?? 451), spooled.size);
+      return final;
     });
   } finally {
     await spooled.dispose();

@@ -2,6 +2,7 @@
 // ENHANCEDSTATUSCODES, 8BITMIME, SMTPUTF8, SIZE, dot-unstuffing); this file wires its callbacks to
 // recipient resolution (recipients.ts) and delivery (data.ts), and opens the listeners of
 // `service lmtp { inet_listener lmtp { } unix_listener lmtp { } }`.
+import { connectionOpened } from '../metrics/metrics.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
@@ -83,7 +84,11 @@ export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOption
       accept(socket) {
         socket.setNoDelay(true); // replies are small writes; Nagle + delayed ACK would add 40 ms
         sockets.set(socket, current.ctx);
-        socket.once('close', () => sockets.delete(socket));
+        const connectionClosed = connectionOpened('lmtp');
+        socket.once('close', () => {
+          sockets.delete(socket);
+          connectionClosed();
+        });
         current.smtp.connect(socket, {});
       },
     });

@@ -4,6 +4,8 @@
 // configuration with an error changes nothing and is logged with its file and line.
 import { authServerConfigured, startAuthServer } from '../../auth-server/server.js';
 import { quotaStatusConfigured, startQuotaStatusServer } from '../../quota-status/server.js';
+import { countLoggedInSessionsWith } from '../../metrics/metrics.js';
+import { metricsConfigured, startMetricsServer } from '../../metrics/server.js';
 import { adminSocketPath, startAdminServer, type AdminServer } from '../../admin/socket.js';
 import { ipMatches, isIpMask, userMaskMatches } from '../../admin/mask.js';
 import type { Settings } from '../../config/index.js';
@@ -66,6 +68,12 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
         const qs = await startQuotaStatusServer(ctx);
         pinned.push(() => qs.close());
         for (const a of qs.addresses) env.io.out(`roost: quota-status listening on ${'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`}\n`);
+      }
+      if (metricsConfigured(settings)) {
+        const stats = await startMetricsServer(settings);
+        pinned.push(() => stats.close());
+        countLoggedInSessionsWith(() => imap?.sessions().length ?? 0);
+        for (const a of stats.addresses) env.io.out(`roost: stats (OpenMetrics) listening on http://${a.host}:${a.port}/metrics\n`);
       }
     } catch (err) {
       // A listener that cannot bind (EADDRINUSE) stops the server: close the ones already open,

@@ -1,5 +1,6 @@
 // Not-authenticated state: STARTTLS (RFC 3501 §6.2.1), AUTHENTICATE (§6.2.2, RFC 4959 SASL-IR) and
 // LOGIN (§6.2.3), with Dovecot's disable_plaintext_auth / LOGINDISABLED rules and reply texts.
+import { countLogin } from '../../metrics/metrics.js';
 import { AUTH_FAILED_MSG, createMechanism, type AuthResult } from '../../auth/index.js';
 import { SASL_ABORTED, SASL_BASE64_ERROR, decodeClientResponse } from '../../auth/sasl/index.js';
 import type { CommandContext } from './context.js';
@@ -72,6 +73,7 @@ function clientInfo(session: CommandContext, mech: string) {
 }
 
 async function finishAuth(session: CommandContext, result: AuthResult, method: string, user: string): Promise<CommandResult | null> {
+  countLogin(result.ok ? 'success' : result.reason === 'tempfail' ? 'tempfail' : 'failure', method);
   if (!result.ok) {
     session.noteAuthFailure(user, method);
     if (result.reason === 'tempfail') return no(result.message, 'UNAVAILABLE');

@@ -1,0 +1,93 @@
+// The process's metrics (prom-client, one registry): the protocol layers report through the few
+// functions below and never see prom-client; the stats HTTP listener (server.ts) serves them as
+// OpenMetrics text. Dovecot's stats service exports the same kind of figures (doc: "Statistics",
+// openmetrics). Nothing here starts a timer: the default process metrics are only registered when
+// the listener starts (enableProcessMetrics).
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
+
+export const registry = new Registry<OpenMetricsContentType>();
+registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+
+const connections = new Gauge({
+  name: 'roost_connections',
+  help: 'Open client connections, by service.',
+  labelNames: ['service'] as const,
+  registers: [registry],
+});
+
+/** Counts the logged-in IMAP sessions when scraped; the server sets where they come from. */
+let loggedInSessions: () => number = () => 0;
+new Gauge({
+  name: 'roost_imap_sessions',
+  help: 'Logged-in IMAP sessions.',
+  registers: [registry],
+  collect() {
+    this.set(loggedInSessions());
+  },
+});
+
+const logins = new Counter({
+  name: 'roost_logins',
+  help: 'IMAP login attempts, by result (success, failure, tempfail) and SASL mechanism.',
+  labelNames: ['result', 'mechanism'] as const,
+  registers: [registry],
+});
+
+const imapCommands = new Histogram({
+  name: 'roost_imap_command_duration_seconds',
+  help: 'IMAP commands, by name and tagged status, with how long each took to its tagged reply.',
+  labelNames: ['command', 'status'] as const,
+  buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+  registers: [registry],
+});
+
+const deliveries = new Counter({
+  name: 'roost_lmtp_deliveries',
+  help: 'LMTP deliveries (one per recipient), by result (ok, tempfail, rejected).',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+
+const deliveredBytes = new Counter({
+  name: 'roost_lmtp_delivered_bytes',
+  help: 'Bytes of messages delivered over LMTP (as sent in DATA), counted once per delivered recipient.',
+  registers: [registry],
+});
+
+/** A connection was accepted; call the returned function once when it closes. */
+export function connectionOpened(service: string): () => void {
+  connections.inc({ service });
+  let open = true;
+  return () => {
+    if (open) connections.dec({ service });
+    open = false;
+  };
+}
+
+export function countLoggedInSessionsWith(source: () => number): void {
+  loggedInSessions = source;
+}
+
+export function countLogin(result: 'success' | 'failure' | 'tempfail', mechanism: string): void {
+  logins.inc({ result, mechanism: mechanism.toUpperCase() });
+}
+
+export function observeImapCommand(command: string, status: string, seconds: number): void {
+  imapCommands.observe({ command: command.toUpperCase(), status }, seconds);
+}
+
+/** One recipient's outcome: an SMTP reply code (250, 4xx, 5xx) and the message size. */
+export function countDelivery(code: number, bytes: number): void {
+  const result = code < 400 ? 'ok' : code < 500 ? 'tempfail' : 'rejected';
+  deliveries.inc({ result });
+  if (result === 'ok') deliveredBytes.inc(bytes);
+}
+
+let processMetrics = false;
+
+/** prom-client's default metrics: memory, CPU, event-loop lag, GC, handles. */
+export function enableProcessMetrics(): void {
+  if (processMetrics) return;
+  processMetrics = true;
+  collectDefaultMetrics({ register: registry });
+}

@@ -1,0 +1,127 @@
+// The stats HTTP listener (`service stats { inet_listener http { port } }`) of the real `roost
+// serve` process: /metrics is scraped before and after an IMAP login (imapflow), a failed login
+// and an LMTP delivery (nodemailer's LMTP client), and the counters and gauges moved; any other
+// path is 404.
+import { jest } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
+import { waitUntil } from '../poll.js';
+import { buildCli, freePorts, MAIN, roost } from './built-roost.js';
+
+jest.setTimeout(240_000);
+
+let dir: string;
+let server: ChildProcess | null = null;
+let out = '';
+
+beforeAll(() => {
+  buildCli();
+  dir = mkdtempSync(join(tmpdir(), 'roost-metrics-'));
+}, 180_000);
+
+afterAll(async () => {
+  if (server && server.exitCode === null && server.signalCode === null) {
+    const exited = new Promise((r) => server!.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The value of one sample line (`name{labels} value`), 0 when absent (a labelled series not seen yet). */
+function sample(text: string, series: string): number {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1).split(' ')[0]);
+  }
+  return 0;
+}
+
+async function scrape(port: number, path = '/metrics'): Promise<{ status: number; type: string; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
+}
+
+test('GET /metrics: OpenMetrics text whose counters follow IMAP logins, commands and LMTP deliveries', async () => {
+  const [imapPort, lmtpPort, statsPort] = (await freePorts(3)) as [number, number, number];
+  const conf = join(dir, 'roost.conf');
+  writeFileSync(
+    conf,
+    [
+      'protocols = imap lmtp',
+      'listen = 127.0.0.1',
+      `data_dir = ${dir}/data`,
+      'ssl = no',
+      'disable_plaintext_auth = no',
+      'auth_username_format = %Ln',
+      `service imap-login {\n  inet_listener imap {\n    port = ${imapPort}\n  }\n}`,
+      `service lmtp {\n  inet_listener lmtp {\n    port = ${lmtpPort}\n  }\n}`,
+      `service stats {\n  inet_listener http {\n    port = ${statsPort}\n  }\n}`,
+      '',
+    ].join('\n'),
+  );
+  expect((await roost(['-c', conf, 'user', 'add', 'alice', '-p', 'secret'])).code).toBe(0);
+  server = spawn(process.execPath, [MAIN, '-c', conf, 'serve'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  server.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await waitUntil('the listeners', () => {
+    if (server!.exitCode !== null) throw new Error(`roost serve exited (${server!.exitCode}): ${out}`);
+    return out.includes('data under');
+  }, 60_000);
+  expect(out).toContain(`roost: stats (OpenMetrics) listening on http://127.0.0.1:${statsPort}/metrics`);
+
+  const before = await scrape(statsPort);
+  expect(before.status).toBe(200);
+  expect(before.type).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+  expect(before.text.trimEnd().endsWith('# EOF')).toBe(true);
+  // prom-client's process metrics: memory and event-loop lag.
+  expect(before.text).toMatch(/^process_resident_memory_bytes \d+/m);
+  expect(before.text).toMatch(/^nodejs_eventloop_lag_seconds [\d.e-]+/m);
+  const okLogins = 'roost_logins_total{result="success",mechanism="PLAIN"}';
+  const failedLogins = 'roost_logins_total{result="failure",mechanism="PLAIN"}';
+  const selects = 'roost_imap_command_duration_seconds_count{command="SELECT",status="OK"}';
+  const delivered = 'roost_lmtp_deliveries_total{result="ok"}';
+  const rejected = 'roost_lmtp_deliveries_total{result="rejected"}';
+
+  // A failed login, then one that succeeds and stays logged in.
+  const wrong = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user: 'alice', pass: 'wrong' }, logger: false });
+  await expect(wrong.connect()).rejects.toThrow();
+  wrong.close();
+  const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user: 'alice', pass: 'secret' }, logger: false });
+  await client.connect();
+  await client.mailboxOpen('INBOX');
+  const during = await scrape(statsPort);
+  expect(sample(during.text, okLogins)).toBe(sample(before.text, okLogins) + 1);
+  expect(sample(during.text, failedLogins)).toBe(sample(before.text, failedLogins) + 1);
+  expect(sample(during.text, 'roost_imap_sessions')).toBe(1);
+  expect(sample(during.text, 'roost_connections{service="imap"}')).toBe(1);
+  expect(sample(during.text, selects)).toBe(sample(before.text, selects) + 1);
+  expect(during.text).toMatch(/^roost_imap_command_duration_seconds_bucket\{le="0.001",command="SELECT",status="OK"\} \d+/m);
+
+  // One delivered recipient and one unknown one.
+  const message = 'From: a@example.net\r\nTo: alice@example.com\r\nSubject: hi\r\n\r\nhello\r\n';
+  const transport = nodemailer.createTransport({ lmtp: true, host: '127.0.0.1', port: lmtpPort, name: 'mta.test' });
+  const info = await transport.sendMail({ envelope: { from: 'a@example.net', to: ['alice@example.com', 'nobody@example.com'] }, raw: message });
+  expect(info.accepted).toEqual(['alice@example.com']);
+  transport.close();
+  await client.logout();
+  // The IMAP session ends on the server a moment after the client's LOGOUT.
+  let after = await scrape(statsPort);
+  await waitUntil('the IMAP session to end', async () => {
+    after = await scrape(statsPort);
+    return sample(after.text, 'roost_imap_sessions') === 0 && sample(after.text, 'roost_connections{service="imap"}') === 0;
+  });
+  expect(sample(after.text, delivered)).toBe(sample(before.text, delivered) + 1);
+  // The unknown user is refused at RCPT, before any delivery: it is not a delivery.
+  expect(sample(after.text, rejected)).toBe(sample(before.text, rejected));
+  // The message's size as the client sent it in DATA (without the added trace headers).
+  expect(sample(after.text, 'roost_lmtp_delivered_bytes_total')).toBe(sample(before.text, 'roost_lmtp_delivered_bytes_total') + message.length);
+
+  // Only /metrics exists.
+  expect((await scrape(statsPort, '/')).status).toBe(404);
+  expect((await scrape(statsPort, '/metricsx')).status).toBe(404);
+  expect((await fetch(`http://127.0.0.1:${statsPort}/metrics`, { method: 'POST' })).status).toBe(405);
+});
