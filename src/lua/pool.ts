@@ -11,6 +11,7 @@
 // replaces a worker that stops answering anyway (a C function that never returns, such as a
 // pathological string pattern): the Lua states on that worker are lost (their sessions' later
 // hooks fail with an error; auth scripts re-create their copies).
+import { countLuaCall } from '../metrics/metrics.js';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Logger, logHub } from '../log/logger.js';
@@ -93,6 +94,9 @@ interface InFlight {
   logs: LuaLogRecord[];
   /** When it was sent: the worker runs one request at a time, so also when it started. */
   since: number;
+  op: Request['op'];
+  /** The script function the request calls, if any (counted in the metrics when it ran). */
+  hook: string | undefined;
 }
 
 interface WorkerSlot {
@@ -347,7 +351,8 @@ export class LuaWorkerPool {
     }
     if (!req || !job) return;
     const id = this.nextRequestId++;
-    slot.inFlight = { id, job, logs: [], since: Date.now() };
+    const hook = req.op === 'call' ? req.name : req.op === 'create' ? req.then?.name : undefined;
+    slot.inFlight = { id, job, logs: [], since: Date.now(), op: req.op, hook };
     job.onStart?.(slot);
     if (req.op === 'create') for (const b of req.options.bindings ?? []) this.bindingsSeen.add(b.module);
     // A request in flight keeps the process alive (an idle pool must not): `roost deliver`
@@ -381,6 +386,7 @@ export class LuaWorkerPool {
       const p = current.job;
       const split = msg.ok && msg.deferLogsFrom !== undefined ? msg.deferLogsFrom : current.logs.length;
       for (let i = 0; i < split && i < current.logs.length; i++) emitLog(current.logs[i]!);
+      if (current.hook !== undefined && hookRan(current.op, msg)) countLuaCall(current.hook);
       if (!msg.ok) p.reject(toError(msg.failure));
       else {
         if (split < current.logs.length) {
@@ -555,6 +561,15 @@ export class LuaStateHandle {
 
 function outcomeOf(o: HookOutcome): LuaValue[] | null | LuaScriptError {
   return o.ok ? o.result : toError(o.failure);
+}
+
+/** Whether a reply shows that the hook ran: not skipped as undefined (`ifDefined`), nor a failed load. */
+function hookRan(op: Request['op'], msg: Extract<WorkerMessage, { kind: 'reply' }>): boolean {
+  if (!msg.ok) return op === 'call';
+  const r = msg.result as { call?: HookOutcome } | unknown[] | null;
+  if (r === null) return false;
+  if (!Array.isArray(r) && r.call) return !(r.call.ok && r.call.result === null);
+  return true;
 }
 
 function toError(f: LuaFailure): LuaScriptError {

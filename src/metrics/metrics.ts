@@ -4,6 +4,7 @@
 // openmetrics). Nothing here starts a timer: the default process metrics are only registered when
 // the listener starts (enableProcessMetrics).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
+import { logHub, type LogRecord } from '../log/logger.js';
 
 export const registry = new Registry<OpenMetricsContentType>();
 registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -83,11 +84,49 @@ export function countDelivery(code: number, bytes: number): void {
   if (result === 'ok') deliveredBytes.inc(bytes);
 }
 
+const luaCalls = new Counter({
+  name: 'roost_lua_calls',
+  help: 'Calls of Lua script functions (mail_lua hooks, auth and push-notification scripts), by function.',
+  labelNames: ['function'] as const,
+  registers: [registry],
+});
+
+const luaTimeouts = new Counter({
+  name: 'roost_lua_timeouts',
+  help: 'Lua errors logged because a script exceeded lua_call_timeout.',
+  registers: [registry],
+});
+
+const luaMemoryErrors = new Counter({
+  name: 'roost_lua_memory_errors',
+  help: 'Lua errors logged because a script reached lua_memory_limit.',
+  registers: [registry],
+});
+
+const luaWorkerReplacements = new Counter({
+  name: 'roost_lua_worker_replacements',
+  help: 'Lua worker threads terminated and replaced (they failed, exited or missed lua_watchdog_timeout).',
+  registers: [registry],
+});
+
+export function countLuaCall(fn: string): void {
+  luaCalls.inc({ function: fn });
+}
+
+/** Lua timeouts, memory errors and worker replacements, from the error lines that report them (lua/pool.ts, lua/script-state.ts). */
+function countFromLog(r: LogRecord): void {
+  if (r.level === 'Debug' || r.level === 'Info') return;
+  if (r.message.includes('exceeded lua_call_timeout')) luaTimeouts.inc();
+  else if (r.message.includes('(lua_memory_limit ')) luaMemoryErrors.inc();
+  else if (r.message.includes(': terminated and replaced, ')) luaWorkerReplacements.inc();
+}
+
 let processMetrics = false;
 
-/** prom-client's default metrics: memory, CPU, event-loop lag, GC, handles. */
+/** prom-client's default metrics (memory, CPU, event-loop lag, GC, handles) and the counts read from the log. */
 export function enableProcessMetrics(): void {
   if (processMetrics) return;
   processMetrics = true;
   collectDefaultMetrics({ register: registry });
+  logHub.addSink(countFromLog);
 }

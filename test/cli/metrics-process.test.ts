@@ -1,7 +1,7 @@
 // The stats HTTP listener (`service stats { inet_listener http { port } }`) of the real `roost
 // serve` process: /metrics is scraped before and after an IMAP login (imapflow), a failed login
-// and an LMTP delivery (nodemailer's LMTP client), and the counters and gauges moved; any other
-// path is 404.
+// and LMTP deliveries (nodemailer's LMTP client), two of them failing in a mail_lua_script that
+// loops or exhausts lua_memory_limit, and the counters and gauges moved; any other path is 404.
 import { jest } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,7 +45,7 @@ async function scrape(port: number, path = '/metrics'): Promise<{ status: number
   return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
 }
 
-test('GET /metrics: OpenMetrics text whose counters follow IMAP logins, commands and LMTP deliveries', async () => {
+test('GET /metrics: OpenMetrics text whose counters follow IMAP logins, commands, LMTP deliveries and Lua failures', async () => {
   const [imapPort, lmtpPort, statsPort] = (await freePorts(3)) as [number, number, number];
   const conf = join(dir, 'roost.conf');
   writeFileSync(
@@ -57,13 +57,26 @@ test('GET /metrics: OpenMetrics text whose counters follow IMAP logins, commands
       'ssl = no',
       'disable_plaintext_auth = no',
       'auth_username_format = %Ln',
+      'lua_call_timeout = 1000 ms',
+      'lua_memory_limit = 8M',
+      `plugin {\n  mail_lua_script = ${dir}/user.lua\n}`,
       `service imap-login {\n  inet_listener imap {\n    port = ${imapPort}\n  }\n}`,
       `service lmtp {\n  inet_listener lmtp {\n    port = ${lmtpPort}\n  }\n}`,
       `service stats {\n  inet_listener http {\n    port = ${statsPort}\n  }\n}`,
       '',
     ].join('\n'),
   );
-  expect((await roost(['-c', conf, 'user', 'add', 'alice', '-p', 'secret'])).code).toBe(0);
+  // looper's sessions run into lua_call_timeout, hog's into lua_memory_limit.
+  writeFileSync(
+    join(dir, 'user.lua'),
+    `function mail_user_created(user)
+  if user.username == 'looper' then while true do end end
+  if user.username == 'hog' then local t = {} for i = 1, 1000 do t[i] = string.rep('x', 1000000) .. i end end
+  return 0
+end
+`,
+  );
+  for (const u of ['alice', 'looper', 'hog']) expect((await roost(['-c', conf, 'user', 'add', u, '-p', 'secret'])).code).toBe(0);
   server = spawn(process.execPath, [MAIN, '-c', conf, 'serve'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   server.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -83,6 +96,7 @@ test('GET /metrics: OpenMetrics text whose counters follow IMAP logins, commands
   const okLogins = 'roost_logins_total{result="success",mechanism="PLAIN"}';
   const failedLogins = 'roost_logins_total{result="failure",mechanism="PLAIN"}';
   const selects = 'roost_imap_command_duration_seconds_count{command="SELECT",status="OK"}';
+  const userCreated = 'roost_lua_calls_total{function="mail_user_created"}';
   const delivered = 'roost_lmtp_deliveries_total{result="ok"}';
   const rejected = 'roost_lmtp_deliveries_total{result="rejected"}';
 
@@ -99,6 +113,7 @@ test('GET /metrics: OpenMetrics text whose counters follow IMAP logins, commands
   expect(sample(during.text, 'roost_imap_sessions')).toBe(1);
   expect(sample(during.text, 'roost_connections{service="imap"}')).toBe(1);
   expect(sample(during.text, selects)).toBe(sample(before.text, selects) + 1);
+  expect(sample(during.text, userCreated)).toBe(sample(before.text, userCreated) + 1);
   expect(during.text).toMatch(/^roost_imap_command_duration_seconds_bucket\{le="0.001",command="SELECT",status="OK"\} \d+/m);
 
   // One delivered recipient and one unknown one.
@@ -106,6 +121,12 @@ test('GET /metrics: OpenMetrics text whose counters follow IMAP logins, commands
   const transport = nodemailer.createTransport({ lmtp: true, host: '127.0.0.1', port: lmtpPort, name: 'mta.test' });
   const info = await transport.sendMail({ envelope: { from: 'a@example.net', to: ['alice@example.com', 'nobody@example.com'] }, raw: message });
   expect(info.accepted).toEqual(['alice@example.com']);
+  // Their scripts fail: a temporary failure each, counted as Lua timeout and memory error.
+  for (const to of ['looper@example.com', 'hog@example.com']) {
+    const failed = await transport.sendMail({ envelope: { from: 'a@example.net', to: [to] }, raw: message });
+    expect(failed.rejected).toEqual([to]);
+    expect(failed.response).toMatch(/^451 4\.3\.0 /);
+  }
   transport.close();
   await client.logout();
   // The IMAP session ends on the server a moment after the client's LOGOUT.
@@ -117,6 +138,11 @@ test('GET /metrics: OpenMetrics text whose counters follow IMAP logins, commands
   expect(sample(after.text, delivered)).toBe(sample(before.text, delivered) + 1);
   // The unknown user is refused at RCPT, before any delivery: it is not a delivery.
   expect(sample(after.text, rejected)).toBe(sample(before.text, rejected));
+  expect(sample(after.text, 'roost_lmtp_deliveries_total{result="tempfail"}')).toBe(sample(before.text, 'roost_lmtp_deliveries_total{result="tempfail"}') + 2);
+  expect(sample(after.text, 'roost_lua_timeouts_total')).toBe(sample(before.text, 'roost_lua_timeouts_total') + 1);
+  expect(sample(after.text, 'roost_lua_memory_errors_total')).toBe(sample(before.text, 'roost_lua_memory_errors_total') + 1);
+  expect(sample(after.text, userCreated)).toBe(sample(before.text, userCreated) + 4);
+  expect(after.text).toMatch(/^roost_lua_worker_replacements_total 0$/m);
   // The message's size as the client sent it in DATA (without the added trace headers).
   expect(sample(after.text, 'roost_lmtp_delivered_bytes_total')).toBe(sample(before.text, 'roost_lmtp_delivered_bytes_total') + message.length);
 
