@@ -1,6 +1,7 @@
 // AuthService: runs the configured passdb and userdb chains the way Dovecot's auth process does
 // (auth-request.c): username normalisation, master users, result_* rules, skip, deny, extra fields,
 // then the userdb lookup; wrapped in the brute-force penalty and auth_failure_delay.
+import { observeAuthPenalty } from '../metrics/metrics.js';
 import { Logger } from '../log/logger.js';
 import type { LuaWorkerPool } from '../lua/index.js';
 import { credentialsFor, verifyPassword } from './schemes/registry.js';
@@ -242,7 +243,10 @@ export class AuthService {
 
   private async penaltyDelay(info: AuthClientInfo): Promise<void> {
     const ms = info.remoteIp && !info.noPenalty ? this.penalty.delayMs(info.remoteIp) : 0;
-    if (ms > 0) await this.sleep(ms);
+    if (ms > 0) {
+      observeAuthPenalty(ms);
+      await this.sleep(ms);
+    }
   }
 
   /** Builds the request: username normalisation and master-user split (`user*master` or authzid). */

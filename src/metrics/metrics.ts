@@ -5,6 +5,7 @@
 // the listener starts (enableProcessMetrics).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
 import { logHub, type LogRecord } from '../log/logger.js';
+import { storageTimings } from '../storage/timings.js';
 
 export const registry = new Registry<OpenMetricsContentType>();
 registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -121,12 +122,41 @@ function countFromLog(r: LogRecord): void {
   else if (r.message.includes(': terminated and replaced, ')) luaWorkerReplacements.inc();
 }
 
+const authPenaltyDelays = new Histogram({
+  name: 'roost_auth_penalty_delay_seconds',
+  help: 'Delays the auth penalty put on login attempts from IPs with recent failures (auth-penalty.c).',
+  buckets: [1, 2, 4, 8, 15],
+  registers: [registry],
+});
+
+const storeCommits = new Histogram({
+  name: 'roost_storage_commit_duration_seconds',
+  help: 'Outermost mail store transactions: the work inside, the commit, and with durability = async-fsync its WAL sync.',
+  buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+  registers: [registry],
+});
+
+const walSyncs = new Histogram({
+  name: 'roost_storage_fsync_duration_seconds',
+  help: 'fdatasync of a mail store WAL (durability = async-fsync; with full, SQLite syncs inside the commit).',
+  labelNames: ['mode'] as const,
+  buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+  registers: [registry],
+});
+
+export function observeAuthPenalty(ms: number): void {
+  authPenaltyDelays.observe(ms / 1000);
+}
+
+
 let processMetrics = false;
 
-/** prom-client's default metrics (memory, CPU, event-loop lag, GC, handles) and the counts read from the log. */
+/** prom-client's default metrics (memory, CPU, event-loop lag, GC, handles), the counts read from the log, the storage timings. */
 export function enableProcessMetrics(): void {
   if (processMetrics) return;
   processMetrics = true;
   collectDefaultMetrics({ register: registry });
   logHub.addSink(countFromLog);
+  storageTimings.commit = (seconds) => storeCommits.observe(seconds);
+  storageTimings.walSync = (mode, seconds) => walSyncs.observe({ mode }, seconds);
 }

@@ -1,6 +1,7 @@
 // The SQLite implementation of UserStore: one database file per user (DESIGN.md decision 2).
 // Every mutating call is one IMMEDIATE transaction (take the write lock up front, so two threads
 // never deadlock upgrading read locks); notices are published after the commit.
+import { storageTimings } from './timings.js';
 import { randomUUID } from 'node:crypto';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -259,6 +260,7 @@ export class SqliteUserStore implements UserStore {
     const unlinkMark = this.txnUnlinks.length;
     const stagedMark = this.txnStaged.length;
     if (this.depth === 0) this.txnActor = this.actor;
+    const outerStarted = this.depth === 0 && storageTimings.commit ? performance.now() : null;
     this.depth++;
     let result: T;
     const sync = this.depth === 1 ? this.walSync : null;
@@ -292,6 +294,7 @@ export class SqliteUserStore implements UserStore {
         }
       }
     }
+    if (outerStarted !== null) storageTimings.commit?.((performance.now() - outerStarted) / 1000);
     if (this.depth === 0) this.afterCommit(sync, syncError === null);
     if (this.depth === 0 && this.pending.length > 0) {
       const notices = this.pending;

@@ -40,6 +40,7 @@
 // Errors: if an fsync fails, the kernel may have dropped the dirty pages and a later fsync can
 // succeed without them ("fsyncgate"), so a failure is sticky: every later wait on this store fails
 // too (the caller answers with a temporary error) until the store is reopened.
+import { storageTimings } from './timings.js';
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, statSync } from 'node:fs';
 import { StorageError } from './types.js';
 
@@ -85,7 +86,9 @@ export class WalSync {
     if (this.durableSeq >= this.commitSeq) return;
     const covers = this.commitSeq;
     try {
+      const started = storageTimings.walSync ? performance.now() : 0;
       fdatasyncSync(this.descriptor());
+      storageTimings.walSync?.('sync', (performance.now() - started) / 1000);
     } catch (e) {
       throw this.fail(e);
     }
@@ -130,8 +133,10 @@ export class WalSync {
     }
     const covers = this.commitSeq;
     this.inFlight = true;
+    const started = storageTimings.walSync ? performance.now() : 0;
     this.syncAsync(fd, (err) => {
       this.inFlight = false;
+      if (!err) storageTimings.walSync?.('async', (performance.now() - started) / 1000);
       this.closeRetired();
       if (err) {
         this.fail(err);

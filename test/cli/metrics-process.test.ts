@@ -1,7 +1,8 @@
 // The stats HTTP listener (`service stats { inet_listener http { port } }`) of the real `roost
 // serve` process: /metrics is scraped before and after an IMAP login (imapflow), a failed login
 // and LMTP deliveries (nodemailer's LMTP client), two of them failing in a mail_lua_script that
-// loops or exhausts lua_memory_limit, and the counters and gauges moved; any other path is 404.
+// loops or exhausts lua_memory_limit, and the counters and gauges moved (auth penalty and storage
+// commit/fsync histograms included); any other path is 404.
 import { jest } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -114,6 +115,9 @@ end
   expect(sample(during.text, 'roost_connections{service="imap"}')).toBe(1);
   expect(sample(during.text, selects)).toBe(sample(before.text, selects) + 1);
   expect(sample(during.text, userCreated)).toBe(sample(before.text, userCreated) + 1);
+  // The failure raised 127.0.0.1's auth penalty: the next attempt waited (Dovecot's auth-penalty.c).
+  const penalties = 'roost_auth_penalty_delay_seconds_count';
+  expect(sample(during.text, penalties)).toBe(sample(before.text, penalties) + 1);
   expect(during.text).toMatch(/^roost_imap_command_duration_seconds_bucket\{le="0.001",command="SELECT",status="OK"\} \d+/m);
 
   // One delivered recipient and one unknown one.
@@ -143,6 +147,11 @@ end
   expect(sample(after.text, 'roost_lua_memory_errors_total')).toBe(sample(before.text, 'roost_lua_memory_errors_total') + 1);
   expect(sample(after.text, userCreated)).toBe(sample(before.text, userCreated) + 4);
   expect(after.text).toMatch(/^roost_lua_worker_replacements_total 0$/m);
+  // The delivery committed to alice's store, and its WAL was synced (durability = async-fsync, the default).
+  const commits = 'roost_storage_commit_duration_seconds_count';
+  expect(sample(after.text, commits)).toBeGreaterThan(sample(during.text, commits));
+  const fsyncs = (text: string) => sample(text, 'roost_storage_fsync_duration_seconds_count{mode="sync"}') + sample(text, 'roost_storage_fsync_duration_seconds_count{mode="async"}');
+  expect(fsyncs(after.text)).toBeGreaterThan(fsyncs(during.text));
   // The message's size as the client sent it in DATA (without the added trace headers).
   expect(sample(after.text, 'roost_lmtp_delivered_bytes_total')).toBe(sample(before.text, 'roost_lmtp_delivered_bytes_total') + message.length);
 
