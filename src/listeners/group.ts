@@ -3,6 +3,7 @@
 // removes the socket files. A listener that cannot be opened closes the ones already open.
 import { rmSync } from 'node:fs';
 import net from 'node:net';
+import { connectionOpened } from '../metrics/metrics.js';
 import { listenInet, type InetAddress } from './inet.js';
 import { listenUnix, type UnixListenerSpec } from './unix.js';
 
@@ -38,7 +39,12 @@ export async function openListeners(opts: ListenerGroupOptions): Promise<Listene
       return;
     }
     connections.add(socket);
-    socket.once('close', () => connections.delete(socket));
+    // roost_connections{service}: the label is `service(NAME)`.
+    const counted = connectionOpened(/^service\((.*)\)$/.exec(opts.label)?.[1] ?? opts.label);
+    socket.once('close', () => {
+      connections.delete(socket);
+      counted();
+    });
     opts.accept(socket);
   };
   const servers: net.Server[] = [];

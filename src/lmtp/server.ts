@@ -2,7 +2,6 @@
 // ENHANCEDSTATUSCODES, 8BITMIME, SMTPUTF8, SIZE, dot-unstuffing); this file wires its callbacks to
 // recipient resolution (recipients.ts) and delivery (data.ts), and opens the listeners of
 // `service lmtp { inet_listener lmtp { } unix_listener lmtp { } }`.
-import { connectionOpened } from '../metrics/metrics.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
@@ -84,11 +83,7 @@ export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOption
       accept(socket) {
         socket.setNoDelay(true); // replies are small writes; Nagle + delayed ACK would add 40 ms
         sockets.set(socket, current.ctx);
-        const connectionClosed = connectionOpened('lmtp');
-        socket.once('close', () => {
-          sockets.delete(socket);
-          connectionClosed();
-        });
+        socket.once('close', () => sockets.delete(socket));
         current.smtp.connect(socket, {});
       },
     });

@@ -6,6 +6,7 @@
 import { jest } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
@@ -108,7 +109,14 @@ end
   const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user: 'alice', pass: 'secret' }, logger: false });
   await client.connect();
   await client.mailboxOpen('INBOX');
+  // An LMTP client that connected and waits (the greeting shows the server accepted it).
+  const lmtpSocket = net.connect(lmtpPort, '127.0.0.1');
+  let greeting = '';
+  lmtpSocket.on('data', (d: Buffer) => (greeting += d.toString()));
+  await waitUntil('the LMTP greeting', () => greeting.startsWith('220 '));
   const during = await scrape(statsPort);
+  expect(sample(during.text, 'roost_connections{service="lmtp"}')).toBe(1);
+  lmtpSocket.destroy();
   expect(sample(during.text, okLogins)).toBe(sample(before.text, okLogins) + 1);
   expect(sample(during.text, failedLogins)).toBe(sample(before.text, failedLogins) + 1);
   expect(sample(during.text, 'roost_imap_sessions')).toBe(1);
@@ -137,7 +145,11 @@ end
   let after = await scrape(statsPort);
   await waitUntil('the IMAP session to end', async () => {
     after = await scrape(statsPort);
-    return sample(after.text, 'roost_imap_sessions') === 0 && sample(after.text, 'roost_connections{service="imap"}') === 0;
+    return (
+      sample(after.text, 'roost_imap_sessions') === 0 &&
+      sample(after.text, 'roost_connections{service="imap"}') === 0 &&
+      sample(after.text, 'roost_connections{service="lmtp"}') === 0
+    );
   });
   expect(sample(after.text, delivered)).toBe(sample(before.text, delivered) + 1);
   // The unknown user is refused at RCPT, before any delivery: it is not a delivery.
