@@ -71,12 +71,16 @@ export async function receiveAndDeliver(opts: DataOptions, stream: Readable, t: 
     spoolDir: opts.spoolDir,
   });
   try {
-    if (spooled.tooBig) return t.recipients.map(() => messageTooBig());
+    if (spooled.tooBig) {
+      countDelivery(messageTooBig().responseCode ?? 552, 0, t.recipients.length);
+      return t.recipients.map(() => messageTooBig());
+    }
     let message: PreparedMessage;
     try {
       message = prepareMessage(spooled.content);
     } catch (err) {
       rootLogger.error(`lmtp: Failed to read the message: ${errorText(err)}`);
+      countDelivery(TEMP_FAILURE.code, 0, t.recipients.length);
       return t.recipients.map((r) => recipientFailure(r.address, TEMP_FAILURE));
     }
     // One recipient after the other in RCPT order, each user session ending right after its copy

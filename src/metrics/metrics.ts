@@ -78,11 +78,11 @@ export function observeImapCommand(command: string, status: string, seconds: num
   imapCommands.observe({ command: command.toUpperCase(), status }, seconds);
 }
 
-/** One recipient's outcome: an SMTP reply code (250, 4xx, 5xx) and the message size. */
-export function countDelivery(code: number, bytes: number): void {
+/** The outcome of `recipients` recipients after DATA: an SMTP reply code (250, 4xx, 5xx) and the message size. */
+export function countDelivery(code: number, bytes: number, recipients = 1): void {
   const result = code < 400 ? 'ok' : code < 500 ? 'tempfail' : 'rejected';
-  deliveries.inc({ result });
-  if (result === 'ok') deliveredBytes.inc(bytes);
+  deliveries.inc({ result }, recipients);
+  if (result === 'ok') deliveredBytes.inc(bytes * recipients);
 }
 
 const luaCalls = new Counter({

@@ -61,6 +61,7 @@ test('GET /metrics: OpenMetrics text whose counters follow IMAP logins, commands
       'auth_username_format = %Ln',
       'lua_call_timeout = 1000 ms',
       'lua_memory_limit = 8M',
+      'mail_max_message_size = 10k',
       `plugin {\n  mail_lua_script = ${dir}/user.lua\n}`,
       `service imap-login {\n  inet_listener imap {\n    port = ${imapPort}\n  }\n}`,
       `service lmtp {\n  inet_listener lmtp {\n    port = ${lmtpPort}\n  }\n}`,
@@ -139,6 +140,25 @@ end
     expect(failed.rejected).toEqual([to]);
     expect(failed.response).toMatch(/^451 4\.3\.0 /);
   }
+  // Above mail_max_message_size (no SIZE= on MAIL FROM, so it is refused after DATA): 552, rejected.
+  const raw = net.connect(lmtpPort, '127.0.0.1');
+  let replies = '';
+  raw.on('data', (d: Buffer) => (replies += d.toString()));
+  const step = async (line: string, code: string) => {
+    replies = '';
+    raw.write(`${line}\r\n`);
+    await waitUntil(`the reply to ${line}`, () => new RegExp(`^${code} .*\r\n`, 'm').test(replies));
+  };
+  await waitUntil('the LMTP greeting', () => /^220 /m.test(replies));
+  await step('LHLO mta.test', '250');
+  await step('MAIL FROM:<a@example.net>', '250');
+  await step('RCPT TO:<alice@example.com>', '250');
+  await step('DATA', '354');
+  replies = '';
+  raw.write(`Subject: big\r\n\r\n${'x'.repeat(76)}\r\n`.repeat(200) + '.\r\nQUIT\r\n');
+  await waitUntil('the QUIT reply', () => /^221 /m.test(replies));
+  expect(replies).toMatch(/^552 /m);
+  raw.destroy();
   transport.close();
   await client.logout();
   // The IMAP session ends on the server a moment after the client's LOGOUT.
@@ -152,8 +172,8 @@ end
     );
   });
   expect(sample(after.text, delivered)).toBe(sample(before.text, delivered) + 1);
-  // The unknown user is refused at RCPT, before any delivery: it is not a delivery.
-  expect(sample(after.text, rejected)).toBe(sample(before.text, rejected));
+  // The unknown user is refused at RCPT, before any delivery: not counted. The big message is.
+  expect(sample(after.text, rejected)).toBe(sample(before.text, rejected) + 1);
   expect(sample(after.text, 'roost_lmtp_deliveries_total{result="tempfail"}')).toBe(sample(before.text, 'roost_lmtp_deliveries_total{result="tempfail"}') + 2);
   expect(sample(after.text, 'roost_lua_timeouts_total')).toBe(sample(before.text, 'roost_lua_timeouts_total') + 1);
   expect(sample(after.text, 'roost_lua_memory_errors_total')).toBe(sample(before.text, 'roost_lua_memory_errors_total') + 1);
