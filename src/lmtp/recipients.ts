@@ -4,7 +4,7 @@
 import type { Settings } from '../config/index.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { checkRecipientQuota, TEMP_FAILURE } from '../mail-user/delivery.js';
-import { parseRecipient, type RecipientAddress } from './address.js';
+import { parseRecipient, type RecipientAddress } from '../mail-user/recipient-address.js';
 import { recipientFailure, userUnknown, type SmtpReplyError } from './replies.js';
 
 export interface ResolvedRecipient extends RecipientAddress {

@@ -15,7 +15,7 @@ import { Logger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { recipientQuotaVerdict } from '../mail-user/delivery.js';
 import { newSessionId } from '../mail-user/session-id.js';
-import { parseRecipient } from '../lmtp/address.js';
+import { parseRecipient } from '../mail-user/recipient-address.js';
 import { actionReply, PolicyRequestReader, type PolicyRequest } from './policy.js';
 
 /** The quota error text Dovecot puts after `554 5.2.2` (quota_alloc_result_errstr). */
