@@ -8,6 +8,7 @@ import type net from 'node:net';
 import { createMechanism, type AuthClientInfo, type AuthService } from '../auth/index.js';
 import { decodeClientResponse, type SaslMechanism, type SaslStep } from '../auth/sasl/index.js';
 import type { Logger } from '../log/logger.js';
+import { countLogin } from '../metrics/metrics.js';
 import { newSessionId } from '../mail-user/session-id.js';
 import {
   AUTH_PROTOCOL_MAJOR, failLine, handshakeLines, okLine, protocolFailLine, splitLine,
@@ -25,6 +26,9 @@ export interface AuthConnectionOptions {
 
 interface PendingRequest {
   mechanism: SaslMechanism;
+  /** For the metrics: the mechanism's name and the client's `service=` (Postfix: smtp). */
+  mechName: string;
+  service: string;
   /** A CONT was sent and the client may answer it once (accept_cont_input). */
   acceptCont: boolean;
 }
@@ -166,7 +170,7 @@ export class AuthClientConnection {
       }
       initial = decoded.data;
     }
-    const request: PendingRequest = { mechanism, acceptCont: false };
+    const request: PendingRequest = { mechanism, mechName, service, acceptCont: false };
     this.requests.set(id, request);
     this.step(id, request, initial);
   }
@@ -209,6 +213,8 @@ export class AuthClientConnection {
       return this.write([`CONT\t${id}\t${step.challenge.toString('base64')}`]);
     }
     this.requests.delete(id);
+    // Counted as IMAP's logins are: one per finished attempt (a protocol error is not one).
+    countLogin(step.done.ok ? 'success' : step.done.reason === 'tempfail' ? 'tempfail' : 'failure', request.mechName, request.service);
     this.write([step.done.ok ? okLine(id, step.done) : failLine(id, step.done)]);
   }
 }

@@ -11,7 +11,7 @@
 // replaces a worker that stops answering anyway (a C function that never returns, such as a
 // pathological string pattern): the Lua states on that worker are lost (their sessions' later
 // hooks fail with an error; auth scripts re-create their copies).
-import { countLuaCall } from '../metrics/metrics.js';
+import { countLuaCall, countLuaFailure, countLuaWorkerReplacement } from '../metrics/metrics.js';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Logger, logHub } from '../log/logger.js';
@@ -97,6 +97,10 @@ interface InFlight {
   op: Request['op'];
   /** The script function the request calls, if any (counted in the metrics when it ran). */
   hook: string | undefined;
+  /** The script file of the state the request runs on ('' for none): the metrics' `script` label. */
+  script: string;
+  /** The request may close its state (script_deinit runs, and logs its failures in the worker). */
+  closes: boolean;
 }
 
 interface WorkerSlot {
@@ -137,6 +141,8 @@ export class LuaWorkerPool {
   private spareTimer: NodeJS.Timeout | null = null;
   private spareDue = false;
   private stateSlot = new Map<number, WorkerSlot>();
+  /** The script file each state runs (metrics labels). */
+  private stateScript = new Map<number, string>();
   /** Requests any worker may run (new states, calls on any copy of an auth script), in order. */
   private floating: Job[] = [];
   private readonly addedListeners = new Set<(index: number) => void>();
@@ -300,6 +306,7 @@ export class LuaWorkerPool {
   forget(stateId: number): void {
     this.stateSlot.get(stateId)?.states.delete(stateId);
     this.stateSlot.delete(stateId);
+    this.stateScript.delete(stateId);
   }
 
   private place(stateId: number, slot: WorkerSlot): void {
@@ -352,7 +359,10 @@ export class LuaWorkerPool {
     if (!req || !job) return;
     const id = this.nextRequestId++;
     const hook = req.op === 'call' ? req.name : req.op === 'create' ? req.then?.name : undefined;
-    slot.inFlight = { id, job, logs: [], since: Date.now(), op: req.op, hook };
+    if (req.op === 'create') this.stateScript.set(req.stateId, req.options.scriptPath);
+    const script = 'stateId' in req ? (this.stateScript.get(req.stateId) ?? '') : '';
+    const closes = req.op === 'close' || (req.op === 'call' && req.close === true) || (req.op === 'create' && req.then !== undefined);
+    slot.inFlight = { id, job, logs: [], since: Date.now(), op: req.op, hook, script, closes };
     job.onStart?.(slot);
     if (req.op === 'create') for (const b of req.options.bindings ?? []) this.bindingsSeen.add(b.module);
     // A request in flight keeps the process alive (an idle pool must not): `roost deliver`
@@ -386,7 +396,8 @@ export class LuaWorkerPool {
       const p = current.job;
       const split = msg.ok && msg.deferLogsFrom !== undefined ? msg.deferLogsFrom : current.logs.length;
       for (let i = 0; i < split && i < current.logs.length; i++) emitLog(current.logs[i]!);
-      if (current.hook !== undefined && hookRan(current.op, msg)) countLuaCall(current.hook);
+      if (current.hook !== undefined && hookRan(current.op, msg)) countLuaCall(current.script, current.hook);
+      countFailures(current, msg);
       if (!msg.ok) p.reject(toError(msg.failure));
       else {
         if (split < current.logs.length) {
@@ -440,9 +451,13 @@ export class LuaWorkerPool {
     if (this.closing || this.slots[slot.index] !== slot) return;
     const lost = slot.states.size;
     log.error(`${reason}: terminated and replaced, ${lost} Lua session(s) lost`);
+    countLuaWorkerReplacement();
     const fresh = this.spawn(slot.index);
     this.slots[slot.index] = fresh;
-    for (const id of slot.states) this.stateSlot.delete(id);
+    for (const id of slot.states) {
+      this.stateSlot.delete(id);
+      this.stateScript.delete(id);
+    }
     slot.states.clear();
     this.failPending(slot, `${reason}; the Lua session was lost`);
     void slot.worker.terminate();
@@ -570,6 +585,21 @@ function hookRan(op: Request['op'], msg: Extract<WorkerMessage, { kind: 'reply' 
   if (r === null) return false;
   if (!Array.isArray(r) && r.call) return !(r.call.ok && r.call.result === null);
   return true;
+}
+
+/**
+ * Counts the lua_call_timeout and lua_memory_limit failures a reply reports, under the state's
+ * script: the request's own failure, its hook's, a failed lua_close, and the errors script_deinit
+ * logged in the worker while the request closed the state. Each failure is reported once.
+ */
+function countFailures(req: InFlight, msg: Extract<WorkerMessage, { kind: 'reply' }>): void {
+  if (!msg.ok) countLuaFailure(req.script, msg.failure.message);
+  else if (msg.result !== null && typeof msg.result === 'object' && !Array.isArray(msg.result)) {
+    const r = msg.result as { call?: HookOutcome; closeError?: string };
+    if (r.call && !r.call.ok) countLuaFailure(req.script, r.call.failure.message);
+    if (r.closeError !== undefined) countLuaFailure(req.script, r.closeError);
+  }
+  if (req.closes) for (const record of req.logs) if (record.level === 'Error') countLuaFailure(req.script, record.message);
 }
 
 function toError(f: LuaFailure): LuaScriptError {

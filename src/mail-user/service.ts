@@ -1,5 +1,6 @@
 // Creates mail users for the protocol layers and the CLI, with the plugin hooks registered on
 // this server instance (several servers may live in one process, e.g. in tests).
+import { mailUserSessionOpened } from '../metrics/metrics.js';
 import { MailUser, type MailUserParams, type MailUserSettings } from './mail-user.js';
 import type { MailUserHooks } from './hooks.js';
 import { UserStoreRegistry, type UserStoreOpener } from './store-registry.js';
@@ -7,7 +8,8 @@ import { UserStoreRegistry, type UserStoreOpener } from './store-registry.js';
 export class MailUserService {
   private readonly hooks: { name: string; hooks: MailUserHooks }[] = [];
   readonly stores: UserStoreRegistry;
-  private live = new Set<MailUser>();
+  /** Live sessions, each with the call that takes it off the roost_mail_user_sessions gauge. */
+  private live = new Map<MailUser, () => void>();
   /** Deinits in progress, by username (see createUser). */
   private ending = new Map<string, Set<Promise<void>>>();
 
@@ -38,7 +40,7 @@ export class MailUserService {
     const ending = this.ending.get(params.username);
     if (ending) await Promise.all(ending);
     const user = new MailUser(this.settingsFor(params.service), params, this.stores, this.hooks);
-    this.live.add(user);
+    this.live.set(user, mailUserSessionOpened(params.service));
     try {
       await user.runCreatedHooks();
     } catch (err) {
@@ -49,6 +51,7 @@ export class MailUserService {
   }
 
   async destroyUser(user: MailUser): Promise<void> {
+    this.live.get(user)?.();
     this.live.delete(user);
     const done = user.deinit();
     let set = this.ending.get(user.username);
@@ -65,11 +68,16 @@ export class MailUserService {
 
   /** Ends every live session (server shutdown). */
   async shutdown(): Promise<void> {
-    for (const u of [...this.live]) await this.destroyUser(u);
+    for (const u of [...this.live.keys()]) await this.destroyUser(u);
     this.stores.closeAll();
   }
 
   get liveUsers(): number {
     return this.live.size;
+  }
+
+  /** The live sessions (`roost who` lists those no protocol server lists itself). */
+  sessions(): MailUser[] {
+    return [...this.live.keys()];
   }
 }

@@ -4,7 +4,6 @@
 // openmetrics). Nothing here starts a timer: the default process metrics are only registered when
 // the listener starts (enableProcessMetrics).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
-import { logHub, type LogRecord } from '../log/logger.js';
 import { storageTimings } from '../storage/timings.js';
 
 export const registry = new Registry<OpenMetricsContentType>();
@@ -28,10 +27,18 @@ new Gauge({
   },
 });
 
+/** Mail user sessions (Dovecot's struct mail_user) open now, by the service that created them. */
+const mailUserSessions = new Gauge({
+  name: 'roost_mail_user_sessions',
+  help: 'Mail user sessions open now (an IMAP login, an LMTP recipient being delivered, a quota-status lookup), by service.',
+  labelNames: ['service'] as const,
+  registers: [registry],
+});
+
 const logins = new Counter({
   name: 'roost_logins',
-  help: 'IMAP login attempts, by result (success, failure, tempfail) and SASL mechanism.',
-  labelNames: ['result', 'mechanism'] as const,
+  help: 'Login attempts (IMAP LOGIN/AUTHENTICATE, auth service requests such as Postfix SASL), by result (success, failure, tempfail), SASL mechanism and service.',
+  labelNames: ['result', 'mechanism', 'service'] as const,
   registers: [registry],
 });
 
@@ -70,8 +77,24 @@ export function countLoggedInSessionsWith(source: () => number): void {
   loggedInSessions = source;
 }
 
-export function countLogin(result: 'success' | 'failure' | 'tempfail', mechanism: string): void {
-  logins.inc({ result, mechanism: mechanism.toUpperCase() });
+/** A mail user session was created; call the returned function once when it ends. */
+export function mailUserSessionOpened(service: string): () => void {
+  mailUserSessions.inc({ service });
+  let open = true;
+  return () => {
+    if (open) mailUserSessions.dec({ service });
+    open = false;
+  };
+}
+
+/**
+ * The services an auth client may name (Dovecot's protocols and the SMTP servers that use its
+ * auth socket); anything else is counted as `other`, so a client cannot grow the label set.
+ */
+const LOGIN_SERVICES = new Set(['imap', 'pop3', 'smtp', 'submission', 'lmtp', 'sieve', 'managesieve', 'doveadm']);
+
+export function countLogin(result: 'success' | 'failure' | 'tempfail', mechanism: string, service: string): void {
+  logins.inc({ result, mechanism: mechanism.toUpperCase(), service: LOGIN_SERVICES.has(service) ? service : 'other' });
 }
 
 export function observeImapCommand(command: string, status: string, seconds: number): void {
@@ -85,22 +108,27 @@ export function countDelivery(code: number, bytes: number, recipients = 1): void
   if (result === 'ok') deliveredBytes.inc(bytes * recipients);
 }
 
+// Lua: by `script` (the path of the script file as loaded: mail_lua_script, a push-notification
+// or passdb/userdb script; a server has a few) and, for calls, by `function` (the fixed set of
+// entry points Roost calls).
 const luaCalls = new Counter({
   name: 'roost_lua_calls',
-  help: 'Calls of Lua script functions (mail_lua hooks, auth and push-notification scripts), by function.',
-  labelNames: ['function'] as const,
+  help: 'Calls of Lua script functions (mail_lua hooks, auth and push-notification scripts), by script and function.',
+  labelNames: ['script', 'function'] as const,
   registers: [registry],
 });
 
 const luaTimeouts = new Counter({
   name: 'roost_lua_timeouts',
-  help: 'Lua errors logged because a script exceeded lua_call_timeout.',
+  help: 'Lua script runs (load, init, a call, deinit) stopped because they exceeded lua_call_timeout, by script.',
+  labelNames: ['script'] as const,
   registers: [registry],
 });
 
 const luaMemoryErrors = new Counter({
   name: 'roost_lua_memory_errors',
-  help: 'Lua errors logged because a script reached lua_memory_limit.',
+  help: 'Lua script runs (load, init, a call, deinit) that failed on lua_memory_limit, by script.',
+  labelNames: ['script'] as const,
   registers: [registry],
 });
 
@@ -110,16 +138,18 @@ const luaWorkerReplacements = new Counter({
   registers: [registry],
 });
 
-export function countLuaCall(fn: string): void {
-  luaCalls.inc({ function: fn });
+export function countLuaCall(script: string, fn: string): void {
+  luaCalls.inc({ script, function: fn });
 }
 
-/** Lua timeouts, memory errors and worker replacements, from the error lines that report them (lua/pool.ts, lua/script-state.ts). */
-function countFromLog(r: LogRecord): void {
-  if (r.level === 'Debug' || r.level === 'Info') return;
-  if (r.message.includes('exceeded lua_call_timeout')) luaTimeouts.inc();
-  else if (r.message.includes('(lua_memory_limit ')) luaMemoryErrors.inc();
-  else if (r.message.includes(': terminated and replaced, ')) luaWorkerReplacements.inc();
+/** A Lua error text: counted when lua_call_timeout or lua_memory_limit caused it (lua/script-state.ts words them). */
+export function countLuaFailure(script: string, message: string): void {
+  if (message.includes('exceeded lua_call_timeout')) luaTimeouts.inc({ script });
+  else if (message.includes('(lua_memory_limit ')) luaMemoryErrors.inc({ script });
+}
+
+export function countLuaWorkerReplacement(): void {
+  luaWorkerReplacements.inc();
 }
 
 const authPenaltyDelays = new Histogram({
@@ -151,12 +181,11 @@ export function observeAuthPenalty(ms: number): void {
 
 let processMetrics = false;
 
-/** prom-client's default metrics (memory, CPU, event-loop lag, GC, handles), the counts read from the log, the storage timings. */
+/** prom-client's default metrics (memory, CPU, event-loop lag, GC, handles) and the storage timings. */
 export function enableProcessMetrics(): void {
   if (processMetrics) return;
   processMetrics = true;
   collectDefaultMetrics({ register: registry });
-  logHub.addSink(countFromLog);
   storageTimings.commit = (seconds) => storeCommits.observe(seconds);
   storageTimings.walSync = (mode, seconds) => walSyncs.observe({ mode }, seconds);
 }

@@ -73,7 +73,7 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
         const stats = await startMetricsServer(settings);
         pinned.push(() => stats.close());
         countLoggedInSessionsWith(() => imap?.sessions().length ?? 0);
-        for (const a of stats.addresses) env.io.out(`roost: stats (OpenMetrics) listening on http://${a.host}:${a.port}/metrics\n`);
+        for (const a of stats.addresses) env.io.out(`roost: stats (OpenMetrics) listening on ${'path' in a ? `unix:${a.path} (GET /metrics)` : `http://${a.host}:${a.port}/metrics`}\n`);
       }
     } catch (err) {
       // A listener that cannot bind (EADDRINUSE) stops the server: close the ones already open,

@@ -73,7 +73,7 @@ function clientInfo(session: CommandContext, mech: string) {
 }
 
 async function finishAuth(session: CommandContext, result: AuthResult, method: string, user: string): Promise<CommandResult | null> {
-  countLogin(result.ok ? 'success' : result.reason === 'tempfail' ? 'tempfail' : 'failure', method);
+  countLogin(result.ok ? 'success' : result.reason === 'tempfail' ? 'tempfail' : 'failure', method, 'imap');
   if (!result.ok) {
     session.noteAuthFailure(user, method);
     if (result.reason === 'tempfail') return no(result.message, 'UNAVAILABLE');
