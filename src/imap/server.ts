@@ -8,6 +8,7 @@ import { LoginQueue } from './login-queue.js';
 import { settingsFor, type InetListenerSettings } from '../config/index.js';
 import { Logger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
+import type { MailSessionInfo } from '../mail-user/session-info.js';
 import { ImapConnection } from './connection.js';
 import { ImapSession, type ServerShared } from './session.js';
 import { createTlsContext, loadTlsMaterial, minTlsVersion, type TlsMaterial } from './tls.js';
@@ -33,14 +34,9 @@ export interface BoundListener extends ImapListenerSpec {
   boundPort: number;
 }
 
-/** One client connection, as `roost who` lists it. */
-export interface ImapSessionInfo {
-  /** '' before login. */
-  username: string;
+/** One logged-in client connection, as `roost who` lists it. */
+export interface ImapSessionInfo extends MailSessionInfo {
   service: 'imap';
-  remoteIp: string;
-  sessionId: string;
-  connectedAt: number;
 }
 
 export interface ImapServer {

@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { settingsFor, type Settings } from '../config/index.js';
-import { rootLogger } from '../log/logger.js';
+import { Logger, rootLogger } from '../log/logger.js';
 import type { ServerContext } from '../mail-user/context.js';
+import type { MailSessionInfo } from '../mail-user/session-info.js';
 import { errorText } from '../mail-user/mail-user.js';
 import { newSessionId } from '../mail-user/session-id.js';
 import { receiveAndDeliver, type DataOptions } from './data.js';
@@ -42,7 +43,27 @@ export interface LmtpServer {
    * ones are opened.
    */
   reload(ctx: ServerContext): Promise<void>;
+  /**
+   * The recipients of open transactions, from their accepted RCPT until their replies after DATA
+   * (what Dovecot's lmtp registers with anvil, so `doveadm who` lists them: service lmtp, no IP).
+   */
+  sessions(): MailSessionInfo[];
+  /**
+   * Ends the connections whose open transaction has a recipient `match` selects, with Dovecot's
+   * `421 4.3.2 <hostname> Shutting down` (what SIGTERM from `doveadm kick` makes its lmtp send).
+   * Nothing was acknowledged, so the client delivers again later. A message already received
+   * whole is stored and answered first; the connection ends after its replies. Returns the
+   * matching recipients.
+   */
+  kick(match: (s: MailSessionInfo) => boolean): MailSessionInfo[];
   close(): Promise<void>;
+}
+
+/** The part of smtp-server's connection object a kick uses (`send` carries our own enhanced code, replies.ts). */
+interface KickableConnection {
+  session?: SMTPServerSession;
+  send(code: number, data: string): void;
+  close(): void;
 }
 
 /** Per connection: Dovecot-style ids and the recipients resolved in the current transaction. */
@@ -54,6 +75,30 @@ interface ConnectionState {
   recipients: AcceptedRecipients;
   /** Dovecot's lmtp-server connection name in log lines: `<ip>:<port> [<n>]`, n counting connections. */
   peer: string;
+  session: SMTPServerSession;
+  /** When each accepted recipient's RCPT was accepted, by recipient id (`roost who`). */
+  acceptedAt: Map<string, number>;
+  /** smtp-server's connection (for a kick); null once it closed. */
+  connection(): KickableConnection | null;
+  hostname: string;
+  /** Between DATA's 354 and its replies (Dovecot's `state=DATA` in log lines). */
+  inData: boolean;
+  /** The whole message arrived and is being stored: a kick waits for the replies. */
+  storing: boolean;
+  /** A kick came while storing: the connection ends once the replies are out. */
+  kickAfterReplies: boolean;
+}
+
+const kickLog = new Logger(`lmtp(${process.pid}): `);
+
+/** Sends Dovecot's shutdown reply and closes (lmtp-client.c: `421 4.3.2 <hostname> Shutting down`). */
+function endConnection(st: ConnectionState): void {
+  const envelope = st.session.envelope;
+  const state = st.inData ? 'DATA' : envelope.rcptTo.length > 0 ? 'RCPT TO' : envelope.mailFrom ? 'MAIL FROM' : 'READY';
+  kickLog.info(`Disconnect from ${plainIp(st.session.remoteAddress)}: Shutting down (state=${state})`);
+  const connection = st.connection();
+  connection?.send(421, `4.3.2 ${st.hostname} Shutting down`);
+  connection?.close();
 }
 
 function plainIp(ip: string | undefined): string {
@@ -108,12 +153,36 @@ export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOption
       }
       current = { ctx: context, smtp };
     },
+    sessions: () => [...states.values()].flatMap(openRecipients),
+    kick(match) {
+      const kicked: MailSessionInfo[] = [];
+      for (const st of [...states.values()]) {
+        const chosen = openRecipients(st).filter(match);
+        if (chosen.length === 0) continue;
+        kicked.push(...chosen);
+        if (st.storing) st.kickAfterReplies = true;
+        else endConnection(st);
+      }
+      return kicked;
+    },
     // Open sessions end now. A delivery in progress commits synchronously (never cut); its WAL
     // fsync finishes in the threadpool, and closing the store syncs whatever is still pending.
     async close() {
       await Promise.all([listeners.group, ...retired].map((g) => g.close()));
     },
   };
+}
+
+/** The recipients of the connection's open transaction (none after RSET or the DATA replies: smtp-server resets the envelope). */
+function openRecipients(st: ConnectionState): MailSessionInfo[] {
+  if (st.session.envelope.rcptTo.length === 0) return [];
+  return st.recipients.distinct().map((r) => ({
+    username: r.user,
+    service: 'lmtp',
+    remoteIp: '',
+    sessionId: r.id,
+    connectedAt: st.acceptedAt.get(r.id) ?? Date.now(),
+  }));
 }
 
 /** The protocol side for one configuration: smtp-server with callbacks bound to `ctx`. */
@@ -132,7 +201,12 @@ function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<
     if (!st) {
       const sessionId = newSessionId();
       const peer = `${plainIp(session.remoteAddress)}:${session.remotePort} [${++connections}]`;
-      st = { sessionId, transactions: 0, transactionId: sessionId, rcptCommands: 0, recipients: new AcceptedRecipients(), peer };
+      // Looked up when needed: a kick is rare, connections are many.
+      const connection = () => [...(smtp as unknown as { connections: Set<KickableConnection> }).connections].find((c) => c.session === session) ?? null;
+      st = {
+        sessionId, transactions: 0, transactionId: sessionId, rcptCommands: 0, recipients: new AcceptedRecipients(), peer,
+        session, acceptedAt: new Map(), connection, hostname: settings.hostname, inData: false, storing: false, kickAfterReplies: false,
+      };
       states.set(session.id, st);
     }
     return st;
@@ -166,6 +240,7 @@ function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<
       st.transactionId = st.transactions === 1 ? st.sessionId : `${st.sessionId}:T${st.transactions}`;
       st.rcptCommands = 0;
       st.recipients.clear();
+      st.acceptedAt.clear();
       callback();
     },
     onRcptTo(address, session, callback) {
@@ -178,6 +253,7 @@ function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<
         (r) => {
           if (r instanceof Error) return callback(r);
           st.recipients.add(address.address, r);
+          st.acceptedAt.set(r.id, Date.now());
           callback();
         },
         (err: unknown) => {
@@ -193,6 +269,18 @@ function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<
       // as the array given here has: one per accepted RCPT, duplicates included.
       const accepted = st.recipients;
       const from = session.envelope.mailFrom;
+      // The final dot arrived: from now on the message is stored, and a kick waits for the replies.
+      st.inData = true;
+      stream.once('end', () => (st.storing = true));
+      /** smtp-server sends the replies inside callback(); then a kick that waited ends the connection. */
+      const reply = (replies: (string | Error)[]) => {
+        callback(null, replies);
+        st.inData = st.storing = false;
+        if (st.kickAfterReplies) {
+          st.kickAfterReplies = false;
+          endConnection(st);
+        }
+      };
       receiveAndDeliver(dataOptions, stream, {
         transactionId: st.transactionId,
         envelopeFrom: from ? from.address : '',
@@ -203,12 +291,12 @@ function smtpServerFor(ctx: ServerContext, opts: LmtpServerOptions, states: Map<
         recipients: accepted.distinct(),
         acceptedRcpts: accepted.count,
       }).then(
-        (replies) => callback(null, accepted.spread(replies)),
+        (replies) => reply(accepted.spread(replies)),
         (err: unknown) => {
           // The client went away mid-DATA (nothing stored), or an unexpected failure.
           if (!stream.destroyed) rootLogger.error(`lmtp: DATA failed: ${errorText(err)}`);
           const failure = Object.assign(new Error('4.3.0 Temporary internal error'), { responseCode: 451 });
-          callback(null, Array.from({ length: accepted.count }, () => failure));
+          reply(Array.from({ length: accepted.count }, () => failure));
         },
       );
     },

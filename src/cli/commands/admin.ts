@@ -1,7 +1,7 @@
 // The verbs that talk to a running `roost serve` over its admin socket (doveadm's who, kick,
 // reload, stop and log errors), with doveadm's output.
 import { adminRequest, adminSocketPath, AdminError, answers } from '../../admin/socket.js';
-import type { ImapSessionInfo } from '../../imap/server.js';
+import type { MailSessionInfo } from '../../mail-user/session-info.js';
 import { parseArgs, UsageError } from '../args.js';
 import type { CliEnv } from '../cli-context.js';
 
@@ -14,10 +14,50 @@ async function request(env: CliEnv, cmd: string, args: string[] = []): Promise<u
   return adminRequest(adminSocketPath(env.settings.base_dir), { cmd, args });
 }
 
-/** Columns padded to their widest cell, one space apart (doveadm's table output, without its fixed widths). */
-export function formatTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join(' ').trimEnd() + '\n').join('');
+export interface TableHeader {
+  title: string;
+  /** doveadm's DOVEADM_PRINT_HEADER_FLAG_RIGHT_JUSTIFY. */
+  right?: boolean;
+  /** doveadm's DOVEADM_PRINT_HEADER_FLAG_EXPAND: the column that takes the spare width. */
+  expand?: boolean;
+}
+
+/**
+ * doveadm's table printer (doveadm-print-table.c): each column as wide as its widest cell or
+ * title, one space apart; when the table is narrower than the terminal (80 columns when stdout
+ * is not a terminal, at least 30), half of the spare width goes to the EXPAND column, or the
+ * last one; when wider, columns are shrunk from the right. Cells are padded, never cut.
+ */
+export function formatTable(headers: TableHeader[], rows: string[][], columns = 80): string {
+  const widths = headers.map((h, i) => Math.max(h.title.length, ...rows.map((r) => r[i]!.length)));
+  const minWidths = headers.map((h, i) => Math.min(h.title.length, ...rows.map((r) => r[i]!.length)));
+  let total = widths.reduce((a, w) => a + w + 1, 0) - 1;
+  while (total > columns) {
+    const before = total;
+    for (let i = headers.length - 1; i >= 0; i--) {
+      const diff = widths[i]! - minWidths[i]!;
+      if (total - diff <= columns) {
+        widths[i]! -= total - columns;
+        total = columns;
+        break;
+      }
+      // doveadm takes a bit off without counting it in the total (so one pass at most).
+      if (diff > 0) widths[i]! -= diff === 1 ? 1 : Math.floor(diff / 2);
+    }
+    if (total === before) break;
+  }
+  if (total < columns) {
+    const expand = headers.findIndex((h) => h.expand);
+    widths[expand < 0 ? headers.length - 1 : expand]! += Math.floor((columns - total) / 2);
+  }
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (headers[i]!.right ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' ') + '\n';
+  return line(headers.map((h) => h.title)) + rows.map(line).join('');
+}
+
+/** The width doveadm formats tables for: the terminal's, or 80. */
+function terminalColumns(): number {
+  return process.stdout.isTTY && process.stdout.columns ? Math.max(30, process.stdout.columns) : 80;
 }
 
 /** `42s`, `5m07s`, `2h03m`: how long a session has been connected. */
@@ -30,20 +70,22 @@ export function formatAge(ms: number): string {
 }
 
 /**
- * `roost who [-1] [MASK...]` like `doveadm who`: one line per user and service
- * (`username # proto (pids) (ips)`), or with -1 one line per connection, to which Roost adds the
- * session id and how long it has been connected. A mask is a user mask (`*`, `?`) or an IP/bits.
+ * `roost who [-1] [MASK...]` like `doveadm who`, in doveadm's table layout: one line per user and
+ * service (`username # proto (pids) (ips)`), or with -1 one line per session, to which Roost adds
+ * the session id and how long it has been connected. Listed: logged-in IMAP sessions, LMTP
+ * recipients being delivered (no IP, as Dovecot's), other mail user sessions of the server. A
+ * mask is a user mask (`*`, `?`) or an IP/bits.
  */
-export async function runWho(env: CliEnv, argv: string[], now = Date.now()): Promise<number> {
+export async function runWho(env: CliEnv, argv: string[], now = Date.now(), columns = terminalColumns()): Promise<number> {
   // `-1` is a digit option, which parseArgs's letters do not cover.
   const oneLine = argv.includes('-1');
   const args = parseArgs(argv.filter((a) => a !== '-1'), []);
-  const reply = (await request(env, 'who', args.positional)) as { pid: number; sessions: ImapSessionInfo[] };
+  const reply = (await request(env, 'who', args.positional)) as { pid: number; sessions: MailSessionInfo[] };
   const pid = String(reply.pid);
   if (oneLine) {
-    const rows = [['username', 'proto', 'pid', 'ip', 'session', 'connected']];
-    for (const s of reply.sessions) rows.push([s.username, s.service, pid, s.remoteIp, s.sessionId, formatAge(now - s.connectedAt)]);
-    env.io.out(formatTable(rows));
+    const headers = [{ title: 'username', expand: true }, { title: 'proto' }, { title: 'pid' }, { title: 'ip' }, { title: 'session' }, { title: 'connected' }];
+    const rows = reply.sessions.map((s) => [s.username, s.service, pid, s.remoteIp, s.sessionId, formatAge(now - s.connectedAt)]);
+    env.io.out(formatTable(headers, rows, columns));
     return 0;
   }
   const groups = new Map<string, { username: string; service: string; count: number; ips: string[] }>();
@@ -51,21 +93,25 @@ export async function runWho(env: CliEnv, argv: string[], now = Date.now()): Pro
     const key = `${s.username}\0${s.service}`;
     const g = groups.get(key) ?? { username: s.username, service: s.service, count: 0, ips: [] };
     g.count++;
-    if (!g.ips.includes(s.remoteIp)) g.ips.push(s.remoteIp);
+    if (s.remoteIp && !g.ips.includes(s.remoteIp)) g.ips.push(s.remoteIp);
     groups.set(key, g);
   }
-  const rows = [['username', '#', 'proto', '(pids)', '(ips)']];
+  const headers = [{ title: 'username' }, { title: '#', right: true }, { title: 'proto' }, { title: '(pids)' }, { title: '(ips)' }];
   // Roost is one process: every session has the same pid, listed once.
-  for (const g of groups.values()) rows.push([g.username, String(g.count), g.service, `(${pid})`, `(${g.ips.join(' ')})`]);
-  env.io.out(formatTable(rows));
+  const rows = [...groups.values()].map((g) => [g.username, String(g.count), g.service, `(${pid})`, `(${g.ips.join(' ')})`]);
+  env.io.out(formatTable(headers, rows, columns));
   return 0;
 }
 
-/** `roost kick USER_MASK [IP]`: ends the matching sessions with `* BYE Server shutting down.` */
+/**
+ * `roost kick USER_MASK [IP]`: ends the matching IMAP sessions with `* BYE Server shutting down.`
+ * and the LMTP connections delivering to a matching user with `421 4.3.2 <hostname> Shutting
+ * down`, as the SIGTERM of `doveadm kick` does to Dovecot's imap and lmtp processes.
+ */
 export async function runKick(env: CliEnv, argv: string[]): Promise<number> {
   const args = parseArgs(argv, []);
   if (args.positional.length === 0 || args.positional.length > 2) throw new UsageError('usage: roost kick USER_MASK [IP[/BITS]]');
-  const kicked = (await request(env, 'kick', args.positional)) as ImapSessionInfo[];
+  const kicked = (await request(env, 'kick', args.positional)) as MailSessionInfo[];
   if (kicked.length === 0) {
     env.io.err('no users kicked\n');
     return EX_NOTFOUND;

@@ -10,7 +10,8 @@ import { adminSocketPath, startAdminServer, type AdminServer } from '../../admin
 import { ipMatches, isIpMask, userMaskMatches } from '../../admin/mask.js';
 import type { Settings } from '../../config/index.js';
 import { ConfigError } from '../../config/index.js';
-import { startImapServer, type ImapServer, type ImapSessionInfo } from '../../imap/server.js';
+import { startImapServer, type ImapServer } from '../../imap/server.js';
+import type { MailSessionInfo } from '../../mail-user/session-info.js';
 import { startLmtpServer, type LmtpServer } from '../../lmtp/server.js';
 import { logHub, rootLogger } from '../../log/logger.js';
 import { openServerDb } from '../../storage/index.js';
@@ -147,14 +148,26 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
     retireTimer = setInterval(() => void retire().catch((err: unknown) => rootLogger.error(String(err))), 2000);
     retireTimer.unref();
 
-    const select = (args: string[]): ((s: ImapSessionInfo) => boolean) => {
+    const select = (args: string[]): ((s: MailSessionInfo) => boolean) => {
       const masks = args.filter((a) => !isIpMask(a));
       const ips = args.filter(isIpMask);
       return (s) => (masks.length === 0 || masks.some((m) => userMaskMatches(m, s.username))) && (ips.length === 0 || ips.some((m) => ipMatches(m, s.remoteIp)));
     };
+    /**
+     * Every mail session the server holds: logged-in IMAP sessions, LMTP recipients being
+     * delivered, and other mail users (a quota-status lookup) from every live configuration.
+     */
+    const sessions = (): MailSessionInfo[] => {
+      const others = generations.flatMap((g) => g.ctx.mailUsers.sessions())
+        .filter((u) => u.service !== 'imap' && u.service !== 'lmtp')
+        .map((u) => ({ username: u.username, service: u.service, remoteIp: u.remoteIp, sessionId: u.sessionId ?? '', connectedAt: u.createTime * 1000 }));
+      return [...(imap?.sessions() ?? []), ...(lmtp?.sessions() ?? []), ...others];
+    };
     admin = await startAdminServer(adminSocketPath(settings.base_dir), {
-      who: (args) => ({ pid: process.pid, sessions: (imap?.sessions() ?? []).filter(select(args)) }),
-      kick: async (args) => (imap ? await imap.kick(select(args)) : []),
+      who: (args) => ({ pid: process.pid, sessions: sessions().filter(select(args)) }),
+      // IMAP sessions get Dovecot's BYE, LMTP transactions its 421 (see LmtpServer.kick); the
+      // other mail users are single lookups that end on their own.
+      kick: async (args) => [...(imap ? await imap.kick(select(args)) : []), ...(lmtp?.kick(select(args)) ?? [])],
       reload: () => reload().then(() => 'reloaded'),
       stop: () => {
         // Answer first, then stop (the client waits for the reply).
