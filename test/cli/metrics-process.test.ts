@@ -1,15 +1,19 @@
-// The stats HTTP listener (`service stats { inet_listener http { port } }`) of the real `roost
-// serve` process: /metrics is scraped before and after an IMAP login (imapflow), a failed login
-// and LMTP deliveries (nodemailer's LMTP client), two of them failing in a mail_lua_script that
-// loops or exhausts lua_memory_limit, and the counters and gauges moved (auth penalty and storage
-// commit/fsync histograms included); any other path is 404.
+// The stats HTTP listener (`service stats { inet_listener http { port } unix_listener http { } }`)
+// of the real `roost serve` process: /metrics is scraped over TCP and over the unix socket before
+// and after an IMAP login (imapflow), a failed login, logins through the auth socket as Postfix
+// makes them (Dovecot's auth client protocol, raw lines) and LMTP deliveries (nodemailer's LMTP
+// client), two of them failing in a mail_lua_script that loops or exhausts lua_memory_limit, and
+// the counters and gauges moved (auth penalty and storage commit/fsync histograms included); any
+// other path is 404.
 import { jest } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import http from 'node:http';
 import { ImapFlow } from 'imapflow';
+import { LineClient } from '../auth-server/helpers.js';
 import nodemailer from 'nodemailer';
 import { waitUntil } from '../poll.js';
 import { buildCli, freePorts, MAIN, roost } from './built-roost.js';
@@ -42,6 +46,18 @@ function sample(text: string, series: string): number {
   return 0;
 }
 
+/** GET /metrics over a unix socket. */
+function scrapeUnix(socketPath: string): Promise<{ status: number; type: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    http.get({ socketPath, path: '/metrics' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), text }));
+    }).on('error', reject);
+  });
+}
+
 async function scrape(port: number, path = '/metrics'): Promise<{ status: number; type: string; text: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
@@ -65,7 +81,9 @@ test('GET /metrics: OpenMetrics text whose counters follow IMAP logins, commands
       `plugin {\n  mail_lua_script = ${dir}/user.lua\n}`,
       `service imap-login {\n  inet_listener imap {\n    port = ${imapPort}\n  }\n}`,
       `service lmtp {\n  inet_listener lmtp {\n    port = ${lmtpPort}\n  }\n}`,
-      `service stats {\n  inet_listener http {\n    port = ${statsPort}\n  }\n}`,
+      `service auth {\n  unix_listener ${dir}/auth {\n    mode = 0600\n  }\n}`,
+      // The second HTTP listener is the unix socket `<base_dir>/http`; stats-writer is Dovecot's own protocol.
+      `service stats {\n  inet_listener http {\n    port = ${statsPort}\n  }\n  unix_listener http {\n    mode = 0600\n  }\n  unix_listener stats-writer {\n  }\n}`,
       '',
     ].join('\n'),
   );
@@ -88,6 +106,11 @@ end
     return out.includes('data under');
   }, 60_000);
   expect(out).toContain(`roost: stats (OpenMetrics) listening on http://127.0.0.1:${statsPort}/metrics`);
+  const statsSocket = join(dir, 'data/run/http');
+  expect(out).toContain(`roost: stats (OpenMetrics) listening on unix:${statsSocket} (GET /metrics)`);
+  expect(statSync(statsSocket).mode & 0o777).toBe(0o600);
+  expect(out).toContain('roost: Warning: service stats unix_listener stats-writer: only listeners named http serve /metrics (ignored)');
+  const script = join(dir, 'user.lua');
 
   const before = await scrape(statsPort);
   expect(before.status).toBe(200);
@@ -96,10 +119,10 @@ end
   // prom-client's process metrics: memory and event-loop lag.
   expect(before.text).toMatch(/^process_resident_memory_bytes \d+/m);
   expect(before.text).toMatch(/^nodejs_eventloop_lag_seconds [\d.e-]+/m);
-  const okLogins = 'roost_logins_total{result="success",mechanism="PLAIN"}';
-  const failedLogins = 'roost_logins_total{result="failure",mechanism="PLAIN"}';
+  const okLogins = 'roost_logins_total{result="success",mechanism="PLAIN",service="imap"}';
+  const failedLogins = 'roost_logins_total{result="failure",mechanism="PLAIN",service="imap"}';
   const selects = 'roost_imap_command_duration_seconds_count{command="SELECT",status="OK"}';
-  const userCreated = 'roost_lua_calls_total{function="mail_user_created"}';
+  const userCreated = `roost_lua_calls_total{script="${script}",function="mail_user_created"}`;
   const delivered = 'roost_lmtp_deliveries_total{result="ok"}';
   const rejected = 'roost_lmtp_deliveries_total{result="rejected"}';
 
@@ -121,6 +144,7 @@ end
   expect(sample(during.text, okLogins)).toBe(sample(before.text, okLogins) + 1);
   expect(sample(during.text, failedLogins)).toBe(sample(before.text, failedLogins) + 1);
   expect(sample(during.text, 'roost_imap_sessions')).toBe(1);
+  expect(sample(during.text, 'roost_mail_user_sessions{service="imap"}')).toBe(1);
   expect(sample(during.text, 'roost_connections{service="imap"}')).toBe(1);
   expect(sample(during.text, selects)).toBe(sample(before.text, selects) + 1);
   expect(sample(during.text, userCreated)).toBe(sample(before.text, userCreated) + 1);
@@ -175,8 +199,11 @@ end
   // The unknown user is refused at RCPT, before any delivery: not counted. The big message is.
   expect(sample(after.text, rejected)).toBe(sample(before.text, rejected) + 1);
   expect(sample(after.text, 'roost_lmtp_deliveries_total{result="tempfail"}')).toBe(sample(before.text, 'roost_lmtp_deliveries_total{result="tempfail"}') + 2);
-  expect(sample(after.text, 'roost_lua_timeouts_total')).toBe(sample(before.text, 'roost_lua_timeouts_total') + 1);
-  expect(sample(after.text, 'roost_lua_memory_errors_total')).toBe(sample(before.text, 'roost_lua_memory_errors_total') + 1);
+  // Counted under the script that failed.
+  expect(sample(after.text, `roost_lua_timeouts_total{script="${script}"}`)).toBe(1);
+  expect(sample(after.text, `roost_lua_memory_errors_total{script="${script}"}`)).toBe(1);
+  expect(sample(after.text, 'roost_mail_user_sessions{service="imap"}')).toBe(0);
+  expect(sample(after.text, 'roost_mail_user_sessions{service="lmtp"}')).toBe(0);
   expect(sample(after.text, userCreated)).toBe(sample(before.text, userCreated) + 4);
   expect(after.text).toMatch(/^roost_lua_worker_replacements_total 0$/m);
   // The delivery committed to alice's store, and its WAL was synced (durability = async-fsync, the default).
@@ -186,6 +213,25 @@ end
   expect(fsyncs(after.text)).toBeGreaterThan(fsyncs(during.text));
   // The message's size as the client sent it in DATA (without the added trace headers).
   expect(sample(after.text, 'roost_lmtp_delivered_bytes_total')).toBe(sample(before.text, 'roost_lmtp_delivered_bytes_total') + message.length);
+
+  // Logins through the auth socket, as Postfix's smtpd makes them (service=smtp): one good, one
+  // wrong (from another IP, so 127.0.0.1 gets no penalty from it).
+  const auth = await LineClient.connect({ path: join(dir, 'auth') });
+  expect((await auth.lines(6)).pop()).toBe('DONE'); // VERSION, MECH PLAIN, SPID, CUID, COOKIE, DONE
+  const plain = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString('base64');
+  auth.send(`VERSION\t1\t2\nCPID\t777\nAUTH\t1\tPLAIN\tservice=smtp\tlip=127.0.0.1\trip=127.0.0.1\tresp=${plain('alice', 'secret')}\n`);
+  expect(await auth.lines(1)).toEqual(['OK\t1\tuser=alice']);
+  auth.send(`AUTH\t2\tPLAIN\tservice=smtp\tlip=127.0.0.1\trip=192.0.2.7\tresp=${plain('alice', 'wrong')}\n`);
+  expect(await auth.lines(1)).toEqual(['FAIL\t2\tuser=alice']);
+  auth.close();
+  // The same figures over the unix socket.
+  const viaUnix = await scrapeUnix(statsSocket);
+  expect(viaUnix.status).toBe(200);
+  expect(viaUnix.type).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+  expect(sample(viaUnix.text, 'roost_logins_total{result="success",mechanism="PLAIN",service="smtp"}')).toBe(1);
+  expect(sample(viaUnix.text, 'roost_logins_total{result="failure",mechanism="PLAIN",service="smtp"}')).toBe(1);
+  expect(sample(viaUnix.text, okLogins)).toBe(sample(after.text, okLogins));
+  expect(sample(viaUnix.text, 'roost_connections{service="auth"}')).toBeLessThanOrEqual(1);
 
   // Only /metrics exists.
   expect((await scrape(statsPort, '/')).status).toBe(404);
