@@ -13,8 +13,8 @@ export interface ServeChild {
   stop(): Promise<void>;
 }
 
-/** Writes `<dir>/roost.conf`, adds `users` (password `secret`) and starts serving. */
-export async function startServeChild(dir: string, users: string[]): Promise<ServeChild> {
+/** Writes `<dir>/roost.conf` (plus `extra` lines), adds `users` (password `secret`) and starts serving. */
+export async function startServeChild(dir: string, users: string[], extra: string[] = []): Promise<ServeChild> {
   const [imapPort, lmtpPort] = (await freePorts(2)) as [number, number];
   const conf = join(dir, 'roost.conf');
   writeFileSync(
@@ -30,6 +30,7 @@ export async function startServeChild(dir: string, users: string[]): Promise<Ser
       `service lmtp {\n  inet_listener lmtp {\n    port = ${lmtpPort}\n  }\n}`,
       'passdb {\n  driver = roost\n}',
       'userdb {\n  driver = roost\n}',
+      ...extra,
       '',
     ].join('\n'),
   );
