@@ -138,14 +138,29 @@ const luaWorkerReplacements = new Counter({
   registers: [registry],
 });
 
+/**
+ * A server loads a few scripts, but a userdb may give each user a mail_lua_script of its own:
+ * past this many distinct paths, further scripts are counted as `other`, which keeps the
+ * number of series bounded.
+ */
+export const MAX_LUA_SCRIPT_LABELS = 64;
+const scriptLabels = new Set<string>();
+
+function scriptLabel(script: string): string {
+  if (scriptLabels.has(script)) return script;
+  if (scriptLabels.size >= MAX_LUA_SCRIPT_LABELS) return 'other';
+  scriptLabels.add(script);
+  return script;
+}
+
 export function countLuaCall(script: string, fn: string): void {
-  luaCalls.inc({ script, function: fn });
+  luaCalls.inc({ script: scriptLabel(script), function: fn });
 }
 
 /** A Lua error text: counted when lua_call_timeout or lua_memory_limit caused it (lua/script-state.ts words them). */
 export function countLuaFailure(script: string, message: string): void {
-  if (message.includes('exceeded lua_call_timeout')) luaTimeouts.inc({ script });
-  else if (message.includes('(lua_memory_limit ')) luaMemoryErrors.inc({ script });
+  if (message.includes('exceeded lua_call_timeout')) luaTimeouts.inc({ script: scriptLabel(script) });
+  else if (message.includes('(lua_memory_limit ')) luaMemoryErrors.inc({ script: scriptLabel(script) });
 }
 
 export function countLuaWorkerReplacement(): void {
