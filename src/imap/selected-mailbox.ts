@@ -324,7 +324,8 @@ export class SelectedMailbox {
     }
     if (opts.allowExpunge && this.pendingExpunges.size > 0) {
       // Highest first, so each sequence number is still valid when its line is read.
-      lines.push(...this.expungeOwn([...this.pendingExpunges], opts.qresync));
+      // RECENT waits for the end of the sync: after EXISTS, as Dovecot orders them.
+      lines.push(...this.expungeOwn([...this.pendingExpunges], opts.qresync, false));
       this.pendingExpunges.clear();
     }
     lines.push(...this.takeKeywordAnnouncements());
@@ -423,25 +424,33 @@ export class SelectedMailbox {
    * Takes `uids` out of the view and returns the lines that announce it: `* n EXPUNGE`, highest
    * first, or once QRESYNC is on one `* VANISHED uid-set` (RFC 7162 §3.2.10).
    */
-  expungeOwn(uids: number[], qresync = false): string[] {
-    const lines: string[] = [];
-    const gone: number[] = [];
+  expungeOwn(uids: number[], qresync = false, announceRecent = true): string[] {
     const seqs = uids.map((u) => this.seqOf(u)).filter((s) => s > 0).sort((a, b) => b - a);
+    const lines: string[] = seqs.length > 0 && this.beforeExpunge ? this.beforeExpunge(seqs.map((s) => this.uids[s - 1]!).reverse()) : [];
+    const gone: number[] = [];
     for (const seq of seqs) {
       const uid = this.uids[seq - 1]!;
       this.removeAt(seq, uid);
       this.pendingExpunges.delete(uid);
       if (qresync) gone.push(uid);
-      else lines.push(`* ${seq} EXPUNGE\r\n`);
+      // A message the client was never told of (appended since the last EXISTS) needs no EXPUNGE;
+      // the messages appended meanwhile still get their EXISTS from the next sync.
+      else if (seq <= this.announcedExists) lines.push(`* ${seq} EXPUNGE\r\n`);
+      if (seq <= this.announcedExists) this.announcedExists--;
     }
     if (gone.length > 0) lines.push(`* VANISHED ${formatNumberSet(gone.sort((a, b) => a - b))}\r\n`);
-    this.announcedExists = this.uids.length;
-    if (this.recentCount !== this.announcedRecent) {
+    if (announceRecent && this.recentCount !== this.announcedRecent) {
       lines.push(`* ${this.recentCount} RECENT\r\n`);
       this.announcedRecent = this.recentCount;
     }
     return lines;
   }
+
+  /**
+   * Lines to send before the EXPUNGE lines of `uids` (still in the view, ascending): CONTEXT=SEARCH's
+   * REMOVEFROM goes there (RFC 5267 §4.3, Dovecot 2.3.19's order).
+   */
+  beforeExpunge: ((uids: readonly number[]) => string[]) | null = null;
 
   /** Expunges by others the view holds back (RFC 3501 §7.4.1): Dovecot's sync_delayed_expunges. */
   get hasDelayedExpunges(): boolean {

@@ -1,9 +1,14 @@
 // CONTEXT=SEARCH (RFC 5267 §4): `SEARCH RETURN (UPDATE ...)` keeps a search alive while the mailbox
-// stays selected; whenever the session announces changes, each live search is evaluated again and
-// the difference goes out as `* ESEARCH (TAG "t") [UID] ADDTO (0 set)` / `REMOVEFROM (0 set)`
-// (position 0: SEARCH results have no order, as Dovecot sends them). CANCELUPDATE ends one. Built
-// on the session hooks: evaluated after each flush of the view's updates, dropped when the mailbox
-// is closed.
+// stays selected, and the session tells the client how its result changes, as Dovecot 2.3.19 does
+// (test/fixtures/context-search):
+// - an expunged match: `* ESEARCH (TAG "t") [UID] REMOVEFROM (0 set)` just before the EXPUNGE
+//   lines, with the sequence numbers they still have (one line per search for all the expunges);
+// - flag changes and new messages: after the view's FETCH/EXISTS/RECENT lines, one line per search
+//   `... REMOVEFROM (0 set) ADDTO (0 set)` (either part left out when empty), sequence numbers of
+//   the view after the update. Position 0: SEARCH results have no order, as Dovecot sends them.
+// Only messages that changed are evaluated again (new ones, and those whose modseq moved), unless the
+// criteria name sequence numbers or UID sets, whose meaning shifts with the mailbox. CANCELUPDATE ends
+// a search; closing the mailbox ends all.
 import type { SearchKey } from '../protocol/index.js';
 import { formatNumberSet } from '../protocol/index.js';
 import type { SelectedMailbox } from '../selected-mailbox.js';
@@ -15,21 +20,42 @@ import { no, ok, SELECTED, type CommandHandler } from './types.js';
 interface LiveSearch {
   uid: boolean;
   criteria: SearchKey;
+  /** Whether a change to one message can change whether another matches (then all are evaluated). */
+  wholeMailbox: boolean;
   /** The matches the client knows of, as UIDs. */
   uids: Set<number>;
 }
 
+/** Keys whose match depends on the message's place in the mailbox (sequence numbers, `*`, `$`). */
+function dependsOnPosition(key: SearchKey): boolean {
+  switch (key.type) {
+    case 'sequence':
+    case 'uid':
+      return true;
+    case 'not':
+      return dependsOnPosition(key.key);
+    case 'or':
+      return dependsOnPosition(key.left) || dependsOnPosition(key.right);
+    case 'and':
+      return key.keys.some(dependsOnPosition);
+    default:
+      return false;
+  }
+}
+
+const quoteTag = (tag: string) => tag.replace(/[\\"]/g, '\\$&');
+
 export class SearchUpdates {
   private readonly live = new Map<string, LiveSearch>();
   /** The view state the live searches were last evaluated against. */
-  private seen = { modseq: -1, count: -1 };
+  private seen = { modseq: -1, count: -1, maxUid: 0 };
 
   constructor(private readonly session: CommandContext) {}
 
   add(tag: string, uid: boolean, criteria: SearchKey, uids: readonly number[]): void {
-    this.live.set(tag, { uid, criteria, uids: new Set(uids) });
+    this.live.set(tag, { uid, criteria, wholeMailbox: dependsOnPosition(criteria), uids: new Set(uids) });
     const view = this.session.selected;
-    if (view) this.seen = { modseq: view.highestModseq, count: view.count };
+    if (view) this.noteSeen(view);
   }
 
   cancel(tag: string): boolean {
@@ -40,48 +66,75 @@ export class SearchUpdates {
     this.live.clear();
   }
 
-  /** The ADDTO / REMOVEFROM lines for what changed since the last evaluation. */
+  private noteSeen(view: SelectedMailbox): void {
+    const uids = view.allUids;
+    this.seen = { modseq: view.highestModseq, count: view.count, maxUid: uids.length > 0 ? uids[uids.length - 1]! : 0 };
+  }
+
+  /**
+   * The REMOVEFROM lines for matches about to be expunged from the view (`uids` still in it): they
+   * go out before the EXPUNGE lines, numbered as the client still knows them.
+   */
+  beforeExpunge(view: SelectedMailbox, uids: readonly number[]): string[] {
+    const lines: string[] = [];
+    for (const [tag, search] of this.live) {
+      const gone = uids.filter((u) => search.uids.has(u));
+      if (gone.length === 0) continue;
+      for (const u of gone) search.uids.delete(u);
+      const numbers = search.uid ? gone : gone.map((u) => view.seqOf(u));
+      lines.push(`* ESEARCH (TAG "${quoteTag(tag)}")${search.uid ? ' UID' : ''} REMOVEFROM (0 ${formatNumberSet(numbers)})\r\n`);
+    }
+    return lines;
+  }
+
+  /** The REMOVEFROM / ADDTO lines for flag changes and new messages since the last evaluation. */
   refresh(view: SelectedMailbox): void {
     if (this.live.size === 0) return;
     if (view.highestModseq === this.seen.modseq && view.count === this.seen.count) return;
-    this.seen = { modseq: view.highestModseq, count: view.count };
-    const store = this.session.store;
-    const messages: SearchMessage[] = [];
-    for (const meta of store.listMessages(view.id)) {
-      const seq = view.seqOf(meta.uid);
-      if (seq > 0) messages.push({ seq, meta });
-    }
-    const stored = new Set(messages.map((m) => m.meta.uid));
+    const since = this.seen;
+    this.noteSeen(view);
     const uids = view.allUids;
-    for (const [tag, search] of this.live) {
-      const result = evaluateSearch({ store, textCache: textCacheFor(store) }, messages, search.criteria, {
-        recentUids: view.recentUids,
-        highestSeq: view.count,
-        maxUid: uids.length > 0 ? uids[uids.length - 1]! : 0,
-        savedResult: this.session.savedSearch ?? undefined,
-        returnUids: true,
-      });
-      const now = new Set(result.numbers);
-      const removed: number[] = [];
-      for (const u of search.uids) {
-        if (now.has(u)) continue;
-        const inView = view.seqOf(u) > 0;
-        // An expunge the view still holds back is reported once the view lets it go; a message the
-        // view no longer has is only named by UID (its sequence number is gone).
-        if (inView && !stored.has(u)) continue;
-        if (!inView && !search.uid) {
-          search.uids.delete(u);
-          continue;
-        }
-        removed.push(u);
+    // Messages that changed: new ones, and those whose modseq moved (a flag change gives a modseq).
+    const changed: number[] = [];
+    for (const u of uids) if (u > since.maxUid || view.modseqOf(u) > since.modseq) changed.push(u);
+    const anyWhole = [...this.live.values()].some((s) => s.wholeMailbox);
+    const store = this.session.store;
+    const toMessages = (metas: ReturnType<typeof store.getMessages>): SearchMessage[] => {
+      const out: SearchMessage[] = [];
+      for (const meta of metas) {
+        const seq = view.seqOf(meta.uid);
+        // An expunge the view still holds back: its REMOVEFROM comes with its EXPUNGE.
+        if (seq > 0 && !view.isExpungePending(meta.uid)) out.push({ seq, meta });
       }
-      const added = [...now].filter((u) => !search.uids.has(u));
+      return out;
+    };
+    const changedMessages = changed.length > 0 ? toMessages(store.getMessages(view.id, changed)) : [];
+    const allMessages = anyWhole ? toMessages(store.listMessages(view.id)) : [];
+    const opts = {
+      recentUids: view.recentUids,
+      highestSeq: view.count,
+      maxUid: uids.length > 0 ? uids[uids.length - 1]! : 0,
+      savedResult: this.session.savedSearch ?? undefined,
+      returnUids: true,
+    };
+    for (const [tag, search] of this.live) {
+      const candidates = search.wholeMailbox ? allMessages : changedMessages;
+      if (candidates.length === 0) continue;
+      const now = new Set(evaluateSearch({ store, textCache: textCacheFor(store) }, candidates, search.criteria, opts).numbers);
+      const removed: number[] = [];
+      const added: number[] = [];
+      for (const m of candidates) {
+        const u = m.meta.uid;
+        if (now.has(u) && !search.uids.has(u)) added.push(u);
+        else if (!now.has(u) && search.uids.has(u)) removed.push(u);
+      }
       for (const u of removed) search.uids.delete(u);
       for (const u of added) search.uids.add(u);
-      const prefix = `* ESEARCH (TAG "${tag.replace(/[\\"]/g, '\\$&')}")${search.uid ? ' UID' : ''}`;
-      const numbers = (list: number[]) => (search.uid ? list : list.map((u) => view.seqOf(u)).filter((s) => s > 0));
-      if (removed.length > 0) this.session.respond(`${prefix} REMOVEFROM (0 ${formatNumberSet(numbers(removed))})\r\n`);
-      if (added.length > 0) this.session.respond(`${prefix} ADDTO (0 ${formatNumberSet(numbers(added))})\r\n`);
+      const numbers = (list: number[]) => formatNumberSet(search.uid ? list : list.map((u) => view.seqOf(u)));
+      let line = `* ESEARCH (TAG "${quoteTag(tag)}")${search.uid ? ' UID' : ''}`;
+      if (removed.length > 0) line += ` REMOVEFROM (0 ${numbers(removed)})`;
+      if (added.length > 0) line += ` ADDTO (0 ${numbers(added)})`;
+      if (removed.length > 0 || added.length > 0) this.session.respond(line + '\r\n');
     }
   }
 }
@@ -97,7 +150,13 @@ export function contextSearchHooks(session: CommandContext): SessionHooks {
   const updates = new SearchUpdates(session);
   bySession.set(session, updates);
   return {
-    unselected: () => updates.clear(),
+    selected: (view) => {
+      view.beforeExpunge = (uids) => updates.beforeExpunge(view, uids);
+    },
+    unselected: (view) => {
+      view.beforeExpunge = null;
+      updates.clear();
+    },
     updatesFlushed: (view) => updates.refresh(view),
     ended: () => updates.clear(),
   };
@@ -110,6 +169,6 @@ export const CANCELUPDATE: CommandHandler<'CANCELUPDATE'> = {
     const updates = searchUpdatesOf(session);
     let allKnown = true;
     for (const t of cmd.tags) if (!updates?.cancel(t)) allKnown = false;
-    return allKnown ? ok('Cancelupdate completed.') : no('Unknown tag');
+    return allKnown ? ok('Updates cancelled.') : no('Unknown tag');
   },
 };
