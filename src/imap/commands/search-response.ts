@@ -2,22 +2,26 @@
 // Dovecot 2.3.19 writes them: `* ESEARCH (TAG "a1") UID MIN 1 MAX 7 ALL 1:3,7 COUNT 4 MODSEQ 9`
 // (MIN, MAX, ALL, COUNT, MODSEQ in that order; MIN/MAX/ALL left out when nothing matched).
 import type { PartialRange, SearchReturnOption } from '../protocol/commands.js';
+import { isKnownCharset, isUtf8Charset } from '../protocol/search-charset.js';
 import { formatNumberSet } from '../protocol/sequence-set.js';
+import { badSyntax, no, type CommandResult } from './types.js';
+
+/** The response code for a charset Roost does not know; it lists the two every client may use. */
+export const BADCHARSET_CODE = 'BADCHARSET (US-ASCII UTF-8)';
 
 /**
- * Charsets SEARCH accepts. Others: `NO [BADCHARSET (US-ASCII UTF-8)]` (RFC 3501 §6.4.4).
- * (Dovecot accepts anything iconv knows; Roost keeps to the two every client uses.)
+ * The answer to the CHARSET of SEARCH (optional) or SORT/THREAD (mandatory), or null when it can be
+ * used (the parser has already read the strings in it, protocol/search-charset.ts). An unknown charset:
+ * `NO [BADCHARSET]` (RFC 3501 §6.4.4; Dovecot 2.3.19 lists none, Roost the two every client may use).
+ * After ENABLE UTF8=ACCEPT, RFC 6855 §3 with erratum 4029: a charset other than UTF-8 conflicts with
+ * the UTF-8 the client promised and is BAD. (The RFC asks SEARCH to name no charset at all; UTF-8 and
+ * its subset US-ASCII are taken, since nothing conflicts.)
  */
-export const SEARCH_CHARSETS = ['US-ASCII', 'UTF-8'] as const;
-
-export function isSearchCharsetSupported(charset: string | null): boolean {
-  if (charset === null) return true;
-  const upper = charset.toUpperCase();
-  return upper === 'US-ASCII' || upper === 'UTF-8' || upper === 'UTF8' || upper === 'ASCII';
+export function searchCharsetError(charset: string | null, utf8Accept: boolean): CommandResult | null {
+  if (utf8Accept && !isUtf8Charset(charset)) return badSyntax('Only UTF-8 can be used after ENABLE UTF8=ACCEPT');
+  if (!isKnownCharset(charset)) return no('Unknown charset', BADCHARSET_CODE);
+  return null;
 }
-
-/** The response code text for an unsupported charset: `BADCHARSET (US-ASCII UTF-8)`. */
-export const BADCHARSET_CODE = `BADCHARSET (${SEARCH_CHARSETS.join(' ')})`;
 
 /** `* SEARCH 1 2 3\r\n`, with ` (MODSEQ n)` when MODSEQ was searched and something matched. */
 export function formatSearchResponse(numbers: readonly number[], highestModseq: number | null): string {

@@ -5,10 +5,10 @@
 import type { MessageMeta, UserStore } from '../../storage/types.js';
 import type { SelectedMailbox } from '../selected-mailbox.js';
 import { searchInSlices, type SearchMessage } from './search-eval.js';
-import { BADCHARSET_CODE, formatEsearch, formatSearchResponse, isSearchCharsetSupported } from './search-response.js';
+import { formatEsearch, formatSearchResponse, searchCharsetError } from './search-response.js';
 import { SearchTextCache } from './search-text.js';
 import { searchUpdatesOf } from './context-search.js';
-import { no, ok, SELECTED, type CommandHandler } from './types.js';
+import { ok, SELECTED, type CommandHandler } from './types.js';
 
 /** One decoded-text cache per open user store (shared by that user's sessions). */
 const textCaches = new WeakMap<UserStore, SearchTextCache>();
@@ -57,7 +57,8 @@ export const SEARCH: CommandHandler<'SEARCH'> = {
   states: SELECTED,
   mayAnnounceExpunge: (cmd) => cmd.uid,
   async run(session, tag, cmd) {
-    if (!isSearchCharsetSupported(cmd.charset)) return no('Unsupported charset', BADCHARSET_CODE);
+    const charsetError = searchCharsetError(cmd.charset, session.isEnabled('UTF8=ACCEPT'));
+    if (charsetError) return charsetError;
     const view = session.selected!;
     const store = session.store;
     const uids = view.allUids;

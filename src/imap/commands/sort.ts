@@ -2,25 +2,12 @@
 // (MIN MAX ALL COUNT SAVE) in sort order). The search runs as SEARCH does; the matches' sort facts
 // are read in time slices (sort-facts.ts); ties go by sequence number (RFC 5256 §3).
 import type { PartialRange, SortCriterion, SearchKey, SearchReturnOption } from '../protocol/index.js';
-import { formatPartial } from './search-response.js';
+import { formatPartial, searchCharsetError } from './search-response.js';
 import type { CommandContext } from './context.js';
 import { searchInSlices, type SearchMessage } from './search-eval.js';
 import { collectSortFacts, type FactNeed, type SortFacts } from './sort-facts.js';
 import { listMessages, textCacheFor } from './search.js';
-import { no, ok, SELECTED, type CommandHandler, type CommandResult } from './types.js';
-
-/**
- * SORT and THREAD take a mandatory charset (RFC 5256 §3). UTF-8 and US-ASCII, and any charset the
- * platform's TextDecoder knows (Dovecot accepts what iconv knows); others get Dovecot's NO.
- */
-export function sortCharsetError(charset: string): CommandResult | null {
-  try {
-    new TextDecoder(charset);
-    return null;
-  } catch {
-    return no('Unknown charset', 'BADCHARSET (US-ASCII UTF-8)');
-  }
-}
+import { ok, SELECTED, type CommandHandler } from './types.js';
 
 /** The selected messages that match `criteria`, in sequence order; null when the client went away. */
 export async function matchingMessages(session: CommandContext, criteria: SearchKey): Promise<SearchMessage[] | null> {
@@ -117,7 +104,7 @@ export const SORT: CommandHandler<'SORT'> = {
   states: SELECTED,
   mayAnnounceExpunge: (cmd) => cmd.uid,
   async run(session, tag, cmd) {
-    const charsetError = sortCharsetError(cmd.charset);
+    const charsetError = searchCharsetError(cmd.charset, session.isEnabled('UTF8=ACCEPT'));
     if (charsetError) return charsetError;
     const facts = await matchingFacts(session, cmd.criteria, new Set(cmd.program.map((c) => SORT_NEEDS[c.key]).filter((n) => n !== null)));
     if (facts === null) return null;

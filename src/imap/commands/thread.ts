@@ -3,7 +3,8 @@
 // threads ordered by their latest message, as Dovecot's THREAD=REFS). Sent dates and base
 // subjects come from sort-facts.ts; ties go by sequence number.
 import type { FactNeed, SortFacts } from './sort-facts.js';
-import { matchingFacts, sortCharsetError } from './sort.js';
+import { searchCharsetError } from './search-response.js';
+import { matchingFacts } from './sort.js';
 import { ok, SELECTED, type CommandHandler } from './types.js';
 
 interface Node {
@@ -214,7 +215,7 @@ export const THREAD: CommandHandler<'THREAD'> = {
   states: SELECTED,
   mayAnnounceExpunge: (cmd) => cmd.uid,
   async run(session, _tag, cmd) {
-    const charsetError = sortCharsetError(cmd.charset);
+    const charsetError = searchCharsetError(cmd.charset, session.isEnabled('UTF8=ACCEPT'));
     if (charsetError) return charsetError;
     const needs = new Set<FactNeed>(cmd.algorithm === 'ORDEREDSUBJECT' ? ['date', 'subject'] : cmd.algorithm === 'REFS' ? ['date', 'references'] : ['date', 'subject', 'references']);
     const facts = await matchingFacts(session, cmd.criteria, needs);

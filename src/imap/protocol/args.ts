@@ -5,8 +5,8 @@ import type { LiteralBody } from './literal.js';
 export type ImapArg =
   /** An atom as sent (case preserved). `[...]` section specs are kept inside the atom. */
   | { type: 'atom'; value: string }
-  /** A quoted string, escapes removed. */
-  | { type: 'string'; value: string }
+  /** A quoted string, escapes removed (as UTF-8; `raw`: the bytes, when some are 8-bit). */
+  | { type: 'string'; value: string; raw?: Buffer }
   /** A literal small enough to hold in memory. `binary` for literal8 `~{n}` (RFC 3516). */
   | { type: 'literal'; data: Buffer; binary: boolean }
   /** A big literal (APPEND) streamed into a sink instead of memory. */

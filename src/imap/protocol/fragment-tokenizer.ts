@@ -78,7 +78,9 @@ export function tokenizeFragment(frag: Buffer, pos: number, state: TokenizeState
         j++;
       }
       if (!closed) return { ok: false, reason: "Missing '\"'" };
-      currentList(state).push({ type: 'string', value: Buffer.from(bytes).toString('utf8') });
+      const raw = Buffer.from(bytes);
+      // 8-bit bytes are kept as sent too: SEARCH CHARSET reads them in another charset.
+      currentList(state).push(bytes.some((b) => b >= 0x80) ? { type: 'string', value: raw.toString('utf8'), raw } : { type: 'string', value: raw.toString('utf8') });
       i = j + 1;
       continue;
     }

@@ -4,6 +4,7 @@ import { argToAstring, type ImapArg } from './args.js';
 import { ArgCursor, fail, parseNumber, parseSet } from './arg-cursor.js';
 import type { PartialRange, SearchKey, SearchReturnOption, SortCriterion, SortKey, ThreadAlgorithm } from './commands.js';
 import { parseImapDate, type ImapDate } from './datetime.js';
+import { charsetDecoder } from './search-charset.js';
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
   ANSWERED: ['\\Answered', true],
@@ -38,7 +39,11 @@ const RETURN_OPTIONS: SearchReturnOption[] = ['MIN', 'MAX', 'ALL', 'COUNT', 'SAV
 
 class SearchCursor {
   private i = 0;
-  constructor(private readonly args: ImapArg[]) {}
+  constructor(
+    private readonly args: ImapArg[],
+    /** The CHARSET's decoder (strict); null: an unknown charset, read as UTF-8 until the handler refuses it. */
+    readonly decoder: TextDecoder | null,
+  ) {}
   get done(): boolean {
     return this.i >= this.args.length;
   }
@@ -49,6 +54,19 @@ class SearchCursor {
     const s = argToAstring(this.next());
     if (s === null) fail(`Missing parameter for argument ${key}`);
     return s;
+  }
+  /** A string to look for in the message: read in the search's charset (Dovecot converts these only). */
+  text(key: string): string {
+    const arg = this.next();
+    if (!arg || argToAstring(arg) === null) fail(`Missing parameter for argument ${key}`);
+    if (!this.decoder) return argToAstring(arg)!;
+    const bytes = arg.type === 'literal' ? arg.data : arg.type === 'string' ? (arg.raw ?? Buffer.from(arg.value, 'utf8')) : Buffer.from(argToAstring(arg)!, 'latin1');
+    try {
+      return this.decoder.decode(bytes);
+    } catch {
+      // Dovecot 2.3.19: bytes that are not valid in the charset.
+      fail('Invalid search key');
+    }
   }
 }
 
@@ -67,7 +85,7 @@ function parseKey(cursor: SearchCursor, depth = 0): SearchKey {
   if (!arg) fail('Missing argument');
   if (arg.type === 'list') {
     if (arg.items.length === 0) fail('Empty list');
-    return andOf(parseKeys(new SearchCursor(arg.items), depth + 1));
+    return andOf(parseKeys(new SearchCursor(arg.items, cursor.decoder), depth + 1));
   }
   const word = argToAstring(arg);
   if (word === null || arg.type === 'nil') fail('Invalid search argument');
@@ -78,7 +96,7 @@ function parseKey(cursor: SearchCursor, depth = 0): SearchKey {
   const date = DATE_KEYS[key];
   if (date) return { type: 'date', field: date[0], op: date[1], date: parseDate(cursor.value(key)) };
   const field = HEADER_KEYS[key];
-  if (field) return field === 'Subject' ? { type: 'header', field, value: cursor.value(key) } : { type: 'header', field, value: cursor.value(key), address: true };
+  if (field) return field === 'Subject' ? { type: 'header', field, value: cursor.text(key) } : { type: 'header', field, value: cursor.text(key), address: true };
 
   switch (key) {
     case 'ALL':
@@ -92,12 +110,12 @@ function parseKey(cursor: SearchCursor, depth = 0): SearchKey {
       return { type: 'flag', flag: cursor.value(key), set: key === 'KEYWORD' };
     case 'HEADER': {
       const field = cursor.value(key);
-      return { type: 'header', field, value: cursor.value(key) };
+      return { type: 'header', field, value: cursor.text(key) };
     }
     case 'BODY':
-      return { type: 'body', value: cursor.value(key) };
+      return { type: 'body', value: cursor.text(key) };
     case 'TEXT':
-      return { type: 'text', value: cursor.value(key) };
+      return { type: 'text', value: cursor.text(key) };
     case 'LARGER':
     case 'SMALLER':
       return { type: 'size', op: key === 'LARGER' ? 'larger' : 'smaller', size: parseNumber(cursor.value(key), 'Invalid search size parameter') };
@@ -156,14 +174,14 @@ export function parseSearchArguments(cursor: ArgCursor): ParsedSearch {
   const { returnOptions, partial } = parseReturnOptions(cursor);
   let charset: string | null = null;
   if (cursor.acceptAtom('CHARSET')) charset = cursor.astring();
-  return { charset, returnOptions, partial, criteria: parseCriteria(cursor) };
+  return { charset, returnOptions, partial, criteria: parseCriteria(cursor, charset) };
 }
 
-function parseCriteria(cursor: ArgCursor): SearchKey {
+function parseCriteria(cursor: ArgCursor, charset: string | null): SearchKey {
   const rest: ImapArg[] = [];
   while (!cursor.done) rest.push(cursor.next());
   if (rest.length === 0) fail('Missing search parameters');
-  return andOf(parseKeys(new SearchCursor(rest)));
+  return andOf(parseKeys(new SearchCursor(rest, charsetDecoder(charset))));
 }
 
 const SORT_KEYS: readonly SortKey[] = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO'];
@@ -191,7 +209,7 @@ export function parseSortArguments(cursor: ArgCursor): { program: SortCriterion[
   if (reverse) fail('Sort list ends with REVERSE');
   if (program.length === 0) fail('Empty sort program');
   const charset = cursor.astring();
-  return { program, charset, returnOptions, partial, criteria: parseCriteria(cursor) };
+  return { program, charset, returnOptions, partial, criteria: parseCriteria(cursor, charset) };
 }
 
 const THREAD_ALGORITHMS: readonly ThreadAlgorithm[] = ['ORDEREDSUBJECT', 'REFERENCES', 'REFS'];
@@ -202,7 +220,7 @@ export function parseThreadArguments(cursor: ArgCursor): { algorithm: ThreadAlgo
   const algorithm = THREAD_ALGORITHMS.find((a) => a === name);
   if (!algorithm) fail('Unknown thread algorithm');
   const charset = cursor.astring();
-  return { algorithm, charset, criteria: parseCriteria(cursor) };
+  return { algorithm, charset, criteria: parseCriteria(cursor, charset) };
 }
 
 function parseReturnOptions(cursor: ArgCursor): { returnOptions: SearchReturnOption[] | null; partial: PartialRange | null } {

@@ -1,7 +1,7 @@
 // SEARCH engine: every RFC 3501 key (plus OLDER/YOUNGER, MODSEQ, $), decoded and case-folded text
 // matching, cheap-keys-first evaluation, and the SEARCH/ESEARCH response lines (as Dovecot 2.3.19).
 import { evaluateSearch, type SearchOptions } from '../../../src/imap/commands/search-eval.js';
-import { formatEsearch, formatSearchResponse, isSearchCharsetSupported, BADCHARSET_CODE } from '../../../src/imap/commands/search-response.js';
+import { formatEsearch, formatSearchResponse, searchCharsetError } from '../../../src/imap/commands/search-response.js';
 import { SearchTextCache } from '../../../src/imap/commands/search-text.js';
 import type { MessageBodyStore } from '../../../src/imap/commands/fetch-mime.js';
 import { fixture, searchKey, testMailbox, type TestMailbox } from './helpers.js';
@@ -121,8 +121,10 @@ describe('SEARCH responses', () => {
   });
 
   test('charsets', () => {
-    for (const c of [null, 'UTF-8', 'utf-8', 'US-ASCII']) expect(isSearchCharsetSupported(c)).toBe(true);
-    expect(isSearchCharsetSupported('KOI8-R')).toBe(false);
-    expect(BADCHARSET_CODE).toBe('BADCHARSET (US-ASCII UTF-8)');
+    for (const c of [null, 'UTF-8', 'utf-8', 'US-ASCII', 'ISO-8859-1', 'KOI8-R', 'windows-1252']) expect(searchCharsetError(c, false)).toBeNull();
+    expect(searchCharsetError('X-UNKNOWN', false)).toEqual({ status: 'NO', text: 'Unknown charset', code: 'BADCHARSET (US-ASCII UTF-8)' });
+    // RFC 6855 §3 (erratum 4029): after ENABLE UTF8=ACCEPT only UTF-8.
+    for (const c of [null, 'UTF-8', 'US-ASCII']) expect(searchCharsetError(c, true)).toBeNull();
+    expect(searchCharsetError('ISO-8859-1', true)?.status).toBe('BAD');
   });
 });

@@ -41,3 +41,29 @@ test('UTF-8 mailbox names after ENABLE UTF8=ACCEPT, mUTF-7 for other sessions', 
   a.close();
   b.close();
 });
+
+test('after ENABLE UTF8=ACCEPT a charset other than UTF-8 is BAD (RFC 6855 §3, erratum 4029); strings are UTF-8', async () => {
+  const c = await RawClient.connect(t.port);
+  await c.command('l', 'LOGIN alice pw');
+  await c.command('c', 'CREATE utf8search');
+  const msg = Buffer.from('Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nFrom: a@example.org\r\n\r\nSchöne Grüße\r\n', 'utf8');
+  c.socket.write(Buffer.concat([Buffer.from(`ap APPEND utf8search {${msg.length}+}\r\n`), msg, Buffer.from('\r\n')]));
+  await c.until((l) => l.startsWith('ap '));
+  await c.command('s', 'SELECT utf8search');
+  // Before ENABLE any known charset is converted.
+  c.socket.write(Buffer.from('b2 SEARCH CHARSET ISO-8859-1 BODY {5+}\r\nsch\xf6n\r\n', 'latin1'));
+  expect(await c.until((l) => l.startsWith('b2 '))).toEqual(['* SEARCH 1', 'b2 OK Search completed.']);
+  await c.command('e', 'ENABLE UTF8=ACCEPT');
+  expect(await c.command('u1', 'SEARCH CHARSET ISO-8859-1 BODY x')).toEqual(['u1 BAD Error in IMAP command SEARCH: Only UTF-8 can be used after ENABLE UTF8=ACCEPT.']);
+  expect(await c.command('u2', 'SORT (DATE) ISO-8859-1 ALL')).toEqual(['u2 BAD Error in IMAP command SORT: Only UTF-8 can be used after ENABLE UTF8=ACCEPT.']);
+  expect(await c.command('u3', 'THREAD REFERENCES KOI8-R ALL')).toEqual(['u3 BAD Error in IMAP command THREAD: Only UTF-8 can be used after ENABLE UTF8=ACCEPT.']);
+  // Quoted strings carry UTF-8; naming UTF-8 (or US-ASCII) conflicts with nothing and is taken.
+  expect(asUtf8(await utf8Command(c, 'u4', 'SEARCH SUBJECT "grüße"'))).toEqual(['* SEARCH 1', 'u4 OK Search completed.']);
+  expect(asUtf8(await utf8Command(c, 'u5', 'SEARCH CHARSET UTF-8 BODY "schöne"'))).toEqual(['* SEARCH 1', 'u5 OK Search completed.']);
+  expect(asUtf8(await utf8Command(c, 'u6', 'SORT (SUBJECT) UTF-8 SUBJECT "GRÜSSE"'))).toEqual(['* SORT 1', 'u6 OK Sort completed.']);
+  expect(asUtf8(await utf8Command(c, 'u7', 'THREAD REFERENCES UTF-8 BODY "grüße"'))).toEqual(['* THREAD (1)', 'u7 OK Thread completed.']);
+  // A mailbox name that is not UTF-8 is refused.
+  c.socket.write(Buffer.from('u8 CREATE "bad\xff\xfename"\r\n', 'latin1'));
+  expect((await c.until((l) => l.startsWith('u8 '))).pop()).toMatch(/^u8 (NO|BAD) /);
+  c.close();
+});
