@@ -19,6 +19,7 @@ import type { MimePart, PartSize } from '../../mime/types.js';
 import type { BodyReader, MessageFlags, MessageMeta } from '../../storage/types.js';
 import { formatFlagList } from './fetch-flags.js';
 import { writeBufferLiteral, writeRangeLiteral } from './fetch-literal.js';
+import { previewCacheFor } from './preview-cache.js';
 import { loadMimeStructure, type MessageBodyStore } from './fetch-mime.js';
 import type { ResponseBatcher } from './fetch-output.js';
 
@@ -139,7 +140,7 @@ export function planFetch(attributes: readonly FetchAttribute[], opts: FetchOpti
 class MessageData {
   private rootPart: MimePart | null = null;
   private reader: BodyReader | null = null;
-  constructor(private readonly store: MessageBodyStore, readonly meta: MessageMeta) {}
+  constructor(readonly store: MessageBodyStore, readonly meta: MessageMeta) {}
   get body(): BodyReader {
     return (this.reader ??= this.store.openBody(this.meta.bodyId));
   }
@@ -224,9 +225,14 @@ function inlineItem(item: InlineItem, data: MessageData, seqRecent: boolean): st
     // RFC 8474 §5.1: the content GUID (shared by copies); no thread ids, so THREADID is NIL.
     case 'EMAILID': return `EMAILID (${meta.guid})`;
     case 'THREADID': return 'THREADID NIL';
-    // RFC 8970 §3: the preview is computed on request (LAZY is answered the same way).
+    // RFC 8970 §3: computed and kept on request; LAZY answers NIL unless kept (preview-cache.ts).
     case 'PREVIEW': {
-      const text = formatString(snippet(data.body, data.root));
+      const cache = previewCacheFor(data.store);
+      if (item.lazy && cache.get(meta.guid) === undefined) {
+        cache.computeLater(meta);
+        return 'PREVIEW NIL';
+      }
+      const text = formatString(cache.compute(meta, () => snippet(data.body, data.root)));
       return item.snippet ? `SNIPPET (FUZZY ${text})` : `PREVIEW ${text}`;
     }
     // Like Dovecot on maildir: the internal date in the server's time zone.

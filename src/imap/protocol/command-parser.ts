@@ -355,7 +355,7 @@ function parseFetch(c: ArgCursor, uid: boolean): ImapCommand {
   // `FETCH n PREVIEW (LAZY)`: the list is PREVIEW's modifier, not a FETCH modifier (Dovecot).
   const afterPreview = c.peek();
   if (attributes.length === 1 && attributes[0]!.type === 'PREVIEW' && afterPreview?.type === 'list' && afterPreview.items[0]?.type === 'atom' && afterPreview.items[0].value.toUpperCase() === 'LAZY') {
-    parsePreview('PREVIEW', c.list());
+    attributes[0] = parsePreview('PREVIEW', c.list());
   }
   let changedSince: number | null = null;
   let vanished = false;

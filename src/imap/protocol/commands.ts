@@ -77,7 +77,7 @@ export type FetchAttribute =
   | { type: 'BINARY[]'; peek: boolean; part: number[]; partial: Partial | null; responseName: string }
   | { type: 'BINARY.SIZE'; part: number[]; responseName: string }
   /** RFC 8970 PREVIEW [(LAZY)]; `snippet`: the older SNIPPET (FUZZY) form Dovecot also answers. */
-  | { type: 'PREVIEW'; snippet: boolean };
+  | { type: 'PREVIEW'; snippet: boolean; lazy?: true };
 
 export type StoreAction = 'set' | 'add' | 'remove';
 

@@ -48,7 +48,8 @@ export function parsePreview(word: 'PREVIEW' | 'SNIPPET' | string, mods: ImapArg
     const name = m.type === 'atom' ? m.value : '';
     if (name.toUpperCase() !== allowed) fail(`'${name}' is not a supported ${word} modifier`);
   }
-  return { type: 'PREVIEW', snippet: word === 'SNIPPET' };
+  const lazy = word === 'PREVIEW' && (mods ?? []).length > 0;
+  return lazy ? { type: 'PREVIEW', snippet: false, lazy: true } : { type: 'PREVIEW', snippet: word === 'SNIPPET' };
 }
 
 function parseFetchAttribute(arg: ImapArg): FetchAttribute {
