@@ -6,11 +6,12 @@
 // - flag changes and new messages: after the view's FETCH/EXISTS/RECENT lines, one line per search
 //   `... REMOVEFROM (0 set) ADDTO (0 set)` (either part left out when empty), sequence numbers of
 //   the view after the update. Position 0: SEARCH results have no order, as Dovecot sends them.
-// Only messages that changed are evaluated again (new ones, and those whose modseq moved), unless the
-// criteria name sequence numbers or UID sets, whose meaning shifts with the mailbox. CANCELUPDATE ends
-// a search; closing the mailbox ends all.
-import type { SearchKey } from '../protocol/index.js';
-import { formatNumberSet } from '../protocol/index.js';
+// Sequence numbers, `*` and `$` in the criteria are fixed when the search starts (Dovecot resolves them
+// to UIDs then: `SEARCH RETURN (UPDATE) 2:3` keeps its two messages when a lower one is expunged, and
+// `UID 2:*` takes no later message), so only the messages that changed are evaluated again: new
+// ones, and those whose modseq moved. CANCELUPDATE ends a search; closing the mailbox ends all.
+import type { SearchKey, SeqRange, SequenceSet } from '../protocol/index.js';
+import { formatNumberSet, sequenceSetIntervals } from '../protocol/index.js';
 import type { SelectedMailbox } from '../selected-mailbox.js';
 import type { CommandContext, SessionHooks } from './context.js';
 import { evaluateSearch, type SearchMessage } from './search-eval.js';
@@ -19,27 +20,49 @@ import { no, ok, SELECTED, type CommandHandler } from './types.js';
 
 interface LiveSearch {
   uid: boolean;
+  /** The criteria with sequence sets, `*` and `$` fixed as UID sets (fixPositions). */
   criteria: SearchKey;
-  /** Whether a change to one message can change whether another matches (then all are evaluated). */
-  wholeMailbox: boolean;
   /** The matches the client knows of, as UIDs. */
   uids: Set<number>;
 }
 
-/** Keys whose match depends on the message's place in the mailbox (sequence numbers, `*`, `$`). */
-function dependsOnPosition(key: SearchKey): boolean {
+/** UIDs as a UID set of consecutive runs (an empty list matches nothing). */
+function uidSet(uids: readonly number[]): SequenceSet {
+  const ranges: SeqRange[] = [];
+  for (const u of uids) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.to === u - 1) last.to = u;
+    else ranges.push({ from: u, to: u });
+  }
+  return { kind: 'ranges', ranges };
+}
+
+/**
+ * `key` with every sequence set, `*` and `$` replaced by the UIDs they name in `view` now, so the
+ * key no longer depends on the message's place in the mailbox.
+ */
+function fixPositions(key: SearchKey, view: SelectedMailbox, saved: readonly number[] | null): SearchKey {
+  const uids = view.allUids;
   switch (key.type) {
     case 'sequence':
-    case 'uid':
-      return true;
+    case 'uid': {
+      if (key.set.kind === 'saved') return { type: 'uid', set: uidSet(saved ?? []) };
+      if (key.type === 'uid') {
+        const max = uids.length > 0 ? uids[uids.length - 1]! : 0;
+        return { type: 'uid', set: { kind: 'ranges', ranges: sequenceSetIntervals(key.set, max).map(([from, to]) => ({ from, to })) } };
+      }
+      const named: number[] = [];
+      for (const [lo, hi] of sequenceSetIntervals(key.set, uids.length)) for (let seq = lo; seq <= hi; seq++) named.push(uids[seq - 1]!);
+      return { type: 'uid', set: uidSet(named) };
+    }
     case 'not':
-      return dependsOnPosition(key.key);
+      return { type: 'not', key: fixPositions(key.key, view, saved) };
     case 'or':
-      return dependsOnPosition(key.left) || dependsOnPosition(key.right);
+      return { type: 'or', left: fixPositions(key.left, view, saved), right: fixPositions(key.right, view, saved) };
     case 'and':
-      return key.keys.some(dependsOnPosition);
+      return { type: 'and', keys: key.keys.map((k) => fixPositions(k, view, saved)) };
     default:
-      return false;
+      return key;
   }
 }
 
@@ -53,9 +76,10 @@ export class SearchUpdates {
   constructor(private readonly session: CommandContext) {}
 
   add(tag: string, uid: boolean, criteria: SearchKey, uids: readonly number[]): void {
-    this.live.set(tag, { uid, criteria, wholeMailbox: dependsOnPosition(criteria), uids: new Set(uids) });
     const view = this.session.selected;
-    if (view) this.noteSeen(view);
+    if (!view) return;
+    this.live.set(tag, { uid, criteria: fixPositions(criteria, view, this.session.savedSearch), uids: new Set(uids) });
+    this.noteSeen(view);
   }
 
   cancel(tag: string): boolean {
@@ -97,7 +121,6 @@ export class SearchUpdates {
     // Messages that changed: new ones, and those whose modseq moved (a flag change gives a modseq).
     const changed: number[] = [];
     for (const u of uids) if (u > since.maxUid || view.modseqOf(u) > since.modseq) changed.push(u);
-    const anyWhole = [...this.live.values()].some((s) => s.wholeMailbox);
     const store = this.session.store;
     const toMessages = (metas: ReturnType<typeof store.getMessages>): SearchMessage[] => {
       const out: SearchMessage[] = [];
@@ -108,18 +131,15 @@ export class SearchUpdates {
       }
       return out;
     };
-    const changedMessages = changed.length > 0 ? toMessages(store.getMessages(view.id, changed)) : [];
-    const allMessages = anyWhole ? toMessages(store.listMessages(view.id)) : [];
+    if (changed.length === 0) return;
+    const candidates = toMessages(store.getMessages(view.id, changed));
     const opts = {
       recentUids: view.recentUids,
       highestSeq: view.count,
       maxUid: uids.length > 0 ? uids[uids.length - 1]! : 0,
-      savedResult: this.session.savedSearch ?? undefined,
       returnUids: true,
     };
     for (const [tag, search] of this.live) {
-      const candidates = search.wholeMailbox ? allMessages : changedMessages;
-      if (candidates.length === 0) continue;
       const now = new Set(evaluateSearch({ store, textCache: textCacheFor(store) }, candidates, search.criteria, opts).numbers);
       const removed: number[] = [];
       const added: number[] = [];
