@@ -3,6 +3,7 @@
 //   - SORT by ARRIVAL, DATE, SUBJECT and FROM, and THREAD REFERENCES (first and repeated run);
 //   - the first SELECT with QRESYNC after 100 expunges by another session;
 //   - FETCH BODY.PEEK[] of 1,000 messages (~10 KB each) with and without COMPRESS=DEFLATE;
+//   - CONTEXT=SEARCH: the NOOP that reports one new and one flagged message to live UPDATE searches;
 // and for each, the NOOP latency (median, max) on a second connection while it runs and the longest
 // stall of the server's event loop (perf_hooks.monitorEventLoopDelay in the server process, which
 // does not count time the client side waits for a CPU on a busy machine).
@@ -259,6 +260,24 @@ async function clientMain(): Promise<void> {
       c.close();
     }
   }
+  // 4. CONTEXT=SEARCH: live `SEARCH RETURN (UPDATE)` searches over the 10,000 messages; another
+  // session appends one message and flags another; the NOOP that reports the change is timed.
+  const live = await connect();
+  await live.command('SELECT INBOX');
+  await live.command('SEARCH RETURN (COUNT UPDATE) BODY "message 77"');
+  await live.command('SEARCH RETURN (COUNT UPDATE) UNFLAGGED SUBJECT Lunch');
+  const changer = await connect();
+  await changer.command('SELECT INBOX');
+  for (let round = 1; round <= 5; round++) {
+    const msg = `From: x@example.org\r\nSubject: Lunch ${round}\r\n\r\nBody of message 77${round}.\r\n`;
+    await changer.command(`APPEND INBOX {${msg.length}+}\r\n${msg}`);
+    await changer.command(`STORE ${round * 10} +FLAGS.SILENT (\\Flagged)`);
+    const r = await withNoops(probe, () => live.command('NOOP', true));
+    const updates = r.result.filter((l) => l.startsWith('* ESEARCH')).length;
+    console.log(`NOOP with 2 live UPDATE searches (BODY, SUBJECT) after 1 APPEND + 1 STORE, round ${round}: ${r.ms.toFixed(1)} ms, ${updates} ESEARCH updates; ${r.noop}`);
+  }
+  live.close();
+  changer.close();
   probe.close();
   child.send({ type: 'stop' });
   await new Promise((r) => child.once('exit', r));
