@@ -121,6 +121,7 @@ export class SearchUpdates {
     // Messages that changed: new ones, and those whose modseq moved (a flag change gives a modseq).
     const changed: number[] = [];
     for (const u of uids) if (u > since.maxUid || view.modseqOf(u) > since.modseq) changed.push(u);
+    if (changed.length === 0) return;
     const store = this.session.store;
     const toMessages = (metas: ReturnType<typeof store.getMessages>): SearchMessage[] => {
       const out: SearchMessage[] = [];
@@ -131,7 +132,6 @@ export class SearchUpdates {
       }
       return out;
     };
-    if (changed.length === 0) return;
     const candidates = toMessages(store.getMessages(view.id, changed));
     const opts = {
       recentUids: view.recentUids,
