@@ -51,6 +51,21 @@ class Notifier {
 
   constructor(private readonly session: CommandContext) {}
 
+  /** The mail user NOTIFY was set for: UNAUTHENTICATE (RFC 8437) and a new login forget it. */
+  private owner: unknown = null;
+
+  private get current(): boolean {
+    if (this.active && this.session.user !== this.owner) this.reset();
+    return this.active;
+  }
+
+  private reset(): void {
+    this.active = false;
+    this.spec = null;
+    this.watch = null;
+    this.selectedDirty = false;
+  }
+
   set(spec: NotifySpec | null): CommandResult {
     if (spec) {
       const used = new Set<NotifyEvent>([...(spec.selected?.events ?? []), ...spec.groups.flatMap((g) => g.events)]);
@@ -62,6 +77,7 @@ class Notifier {
     }
     this.spec = spec;
     this.active = true;
+    this.owner = this.session.user;
     this.watch = spec && spec.groups.length > 0 ? new MailboxWatch(this.session.store, spec) : null;
     if (spec?.status && this.watch) this.session.respond(...this.watch.initialStatus(this.session.selected?.id ?? null, this.lineFormat()));
     const view = this.session.selected;
@@ -75,7 +91,7 @@ class Notifier {
 
   /** RFC 5465 §5.1: EXISTS/RECENT only with MessageNew, flag FETCHes only with FlagChange. */
   private applyTo(view: SelectedMailbox): void {
-    if (!this.active) return;
+    if (!this.current) return;
     view.announce = { counts: this.selectedEvents.includes('MessageNew'), flags: this.selectedEvents.includes('FlagChange') };
   }
 
@@ -101,11 +117,12 @@ class Notifier {
       },
       // Dovecot's have_new_mails: MessageNew's FETCH follows an EXISTS that was sent.
       updatesFlushed: (view) => {
+        this.selectedDirty = false;
         if (view.count > this.knownCount && view.announce.counts) this.newMail = true;
         this.knownCount = view.count;
       },
       changed: (notice) => {
-        if (!this.active) return;
+        if (!this.current) return;
         this.watch?.touch(notice.kind === 'elsewhere' ? null : notice.mailboxId);
         const view = this.session.selected;
         if (view && (notice.kind === 'elsewhere' || notice.mailboxId === view.id)) this.selectedDirty = true;
@@ -158,7 +175,7 @@ class Notifier {
 
   /** The other mailboxes' LIST/STATUS lines, then MessageNew's FETCH for new messages in the view. */
   private async deliver(): Promise<void> {
-    if (!this.active || this.ended) return;
+    if (!this.current || this.ended) return;
     const s = this.session;
     if (s.state !== 'authenticated' && s.state !== 'selected') return;
     if (this.watch?.pending) s.respond(...this.watch.collect(s.selected?.id ?? null, this.lineFormat()));

@@ -52,7 +52,7 @@ export class MailboxWatch {
   private snapshots = new Map<number, Snapshot>();
   /** Subscriptions are kept by name: they outlive their mailbox (RFC 3501 §6.3.6). */
   private subscriptions: Set<string>;
-  /** Mailboxes whose counters must be looked at again (null: all of them). */
+  /** Mailboxes changed since the last look (null: any of them); collect() looks at all anyway. */
   private dirty: Set<number> | null = new Set();
 
   constructor(
@@ -102,7 +102,6 @@ export class MailboxWatch {
 
   /** The LIST and STATUS lines for what changed since the last call, per mailbox in list order. */
   collect(selectedId: number | null, fmt: NotifyLineFormat): string[] {
-    const dirty = this.dirty;
     this.dirty = new Set();
     const lines: string[] = [];
     const seen = new Set<number>();
@@ -139,8 +138,9 @@ export class MailboxWatch {
       }
       subscriptionLines(info.name, change);
       let counters = before?.counters ?? null;
-      const recheck = dirty === null || dirty.has(info.id) || change.rename;
-      if (before && !info.noselect && recheck && before.counters) {
+      // Every message change takes a modseq: the list's own columns say whether to look closer.
+      const moved = counters !== null && (info.highestModseq !== counters.highestModseq || info.uidNext !== counters.uidNext || info.uidValidity !== counters.uidValidity);
+      if (before && !info.noselect && moved && before.counters) {
         const now = this.countersOf(info);
         if (now) {
           diffCounters(before.counters, now, change);
