@@ -115,6 +115,7 @@ class Notifier {
         this.knownCount = view.count;
         this.newMail = false;
       },
+      unselected: (view) => this.watch?.resync(view.id),
       // Dovecot's have_new_mails: MessageNew's FETCH follows an EXISTS that was sent.
       updatesFlushed: (view) => {
         this.selectedDirty = false;

@@ -140,7 +140,9 @@ export class MailboxWatch {
       let counters = before?.counters ?? null;
       // Every message change takes a modseq: the list's own columns say whether to look closer.
       const moved = counters !== null && (info.highestModseq !== counters.highestModseq || info.uidNext !== counters.uidNext || info.uidValidity !== counters.uidValidity);
-      if (before && !info.noselect && moved && before.counters) {
+      // The selected mailbox's changes go out through its view; its counters are taken again when
+      // it is closed (resync), not at every change the session makes in it.
+      if (before && !info.noselect && moved && before.counters && info.id !== selectedId) {
         const now = this.countersOf(info);
         if (now) {
           diffCounters(before.counters, now, change);
@@ -168,6 +170,14 @@ export class MailboxWatch {
       this.emit(lines, change, subscribedNow.has(name), false, fmt);
     }
     return lines;
+  }
+
+  /** Takes a mailbox's counters again without reporting them (the selected mailbox was closed). */
+  resync(mailboxId: number): void {
+    const before = this.snapshots.get(mailboxId);
+    const info = this.store.getMailboxById(mailboxId);
+    if (!before || !info || before.counters === null) return;
+    before.counters = this.countersOf(info);
   }
 
   private snapshotOf(info: MailboxInfo, counters: Counters | null): Snapshot {

@@ -121,7 +121,7 @@ test('an LMTP delivery and a `roost deliver` process reach a NOTIFY session with
   const r = await roost.deliver(['alice'], message('over lmtp'));
   expect(r.data[0]).toMatch(/^250/);
   expect(await a.readLine()).toMatch(new RegExp(`^\\* STATUS INBOX \\(MESSAGES ${before + 1} UIDNEXT \\d+ UNSEEN \\d+ HIGHESTMODSEQ \\d+\\)$`));
-  // Another process: the change feed brings it (DESIGN.md decision 8).
+  // Another process: the change feed brings it.
   const run = await roostCommand(['-c', conf, 'deliver', '-u', 'alice'], { cwd: ROOT, input: message('from roost deliver') });
   expect(run.code).toBe(0);
   expect(await a.readLine(10_000)).toMatch(new RegExp(`^\\* STATUS INBOX \\(MESSAGES ${before + 2} UIDNEXT \\d+ UNSEEN \\d+ HIGHESTMODSEQ \\d+\\)$`));
@@ -175,9 +175,14 @@ test('the selected mailbox: MessageNew FETCH attributes, flag changes with MODSE
   expect((await untagged(a, 'p3', 'NOOP'))[0]).toBe('* 1 EXPUNGE');
 
   // No selected filter: no EXISTS or flag FETCH unasked (RFC 5465 §5.1); EXPUNGE still comes.
-  await untagged(a, 'n3', 'NOTIFY SET (personal (MailboxName))');
+  await untagged(a, 'n3', 'NOTIFY SET (personal (MessageNew MessageExpunge))');
   await append(b, 'a4', 'sel', 'fifth');
   expect(await untagged(a, 'p4', 'NOOP')).toEqual([]);
+  // Closed, the mailbox is one of the others: what happened while it was selected is not news.
+  expect(await untagged(a, 'u', 'UNSELECT')).toEqual([]);
+  expect(await untagged(a, 'p5', 'NOOP')).toEqual([]);
+  await append(b, 'a5', 'sel', 'sixth');
+  expect(await a.readLine()).toMatch(/^\* STATUS sel \(MESSAGES 3 UIDNEXT 6 UNSEEN 3 HIGHESTMODSEQ \d+\)$/);
   a.close();
   b.close();
 });
