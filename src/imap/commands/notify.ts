@@ -42,6 +42,8 @@ class Notifier {
   private delivering = false;
   private scheduled = false;
   private selectedDirty = false;
+  /** Other mailboxes' notifications go out before the running command's tagged reply. */
+  private deliverAtEnd = false;
   private ended = false;
   /** MessageNew's FETCH covers UIDs from here (Dovecot's client->notify_uidnext). */
   private fetchFromUid = 0;
@@ -127,12 +129,15 @@ class Notifier {
         this.watch?.touch(notice.kind === 'elsewhere' ? null : notice.mailboxId);
         const view = this.session.selected;
         if (view && (notice.kind === 'elsewhere' || notice.mailboxId === view.id)) this.selectedDirty = true;
-        this.schedule();
+        if (this.watch || this.selectedEvents.length > 0) this.schedule();
       },
-      commandStarting: () => {
+      // Dovecot answers a command with the notifications that were waiting when it began; those of
+      // changes made meanwhile (the command's own CREATE, say) come after its tagged reply.
+      commandStarting: (cmd) => {
         this.running = true;
+        this.deliverAtEnd = cmd.name === 'IDLE' || (this.watch?.pending ?? false);
       },
-      afterUpdates: () => this.deliver(),
+      afterUpdates: () => this.deliver(this.deliverAtEnd),
       tagged: (result) => {
         this.running = false;
         if (this.watch?.pending || this.selectedDirty) this.schedule();
@@ -175,11 +180,11 @@ class Notifier {
   }
 
   /** The other mailboxes' LIST/STATUS lines, then MessageNew's FETCH for new messages in the view. */
-  private async deliver(): Promise<void> {
+  private async deliver(otherMailboxes = true): Promise<void> {
     if (!this.current || this.ended) return;
     const s = this.session;
     if (s.state !== 'authenticated' && s.state !== 'selected') return;
-    if (this.watch?.pending) s.respond(...this.watch.collect(s.selected?.id ?? null, this.lineFormat()));
+    if (otherMailboxes && this.watch?.pending) s.respond(...this.watch.collect(s.selected?.id ?? null, this.lineFormat()));
     await this.fetchNew();
   }
 
