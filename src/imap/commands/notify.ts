@@ -47,8 +47,8 @@ class Notifier {
   private ended = false;
   /** MessageNew's FETCH covers UIDs from here (Dovecot's client->notify_uidnext). */
   private fetchFromUid = 0;
-  /** The view's message count after its last flush, and whether that flush announced new ones. */
-  private knownCount = 0;
+  /** The view's highest UID after its last flush, and whether that flush announced new messages. */
+  private knownTopUid = 0;
   private newMail = false;
 
   constructor(private readonly session: CommandContext) {}
@@ -114,15 +114,16 @@ class Notifier {
       selected: (view) => {
         this.applyTo(view);
         this.fetchFromUid = view.uidNext;
-        this.knownCount = view.count;
+        this.knownTopUid = topUid(view);
         this.newMail = false;
       },
       unselected: (view) => this.watch?.resync(view.id),
       // Dovecot's have_new_mails: MessageNew's FETCH follows an EXISTS that was sent.
       updatesFlushed: (view) => {
         this.selectedDirty = false;
-        if (view.count > this.knownCount && view.announce.counts) this.newMail = true;
-        this.knownCount = view.count;
+        const top = topUid(view);
+        if (top > this.knownTopUid && view.announce.counts) this.newMail = true;
+        this.knownTopUid = top;
       },
       changed: (notice) => {
         if (!this.current) return;
@@ -247,6 +248,11 @@ function normalizeNames(spec: NotifySpec, separator: string): void {
     if (g.filter !== 'subtree' && g.filter !== 'mailboxes') continue;
     g.names = g.names.map((n) => (n.length >= 5 && n.slice(0, 5).toUpperCase() === 'INBOX' && (n.length === 5 || n.startsWith(separator, 5)) ? `INBOX${n.slice(5)}` : n));
   }
+}
+
+function topUid(view: SelectedMailbox): number {
+  const uids = view.allUids;
+  return uids.length > 0 ? uids[uids.length - 1]! : 0;
 }
 
 const notifiers = new WeakMap<CommandContext, Notifier>();
