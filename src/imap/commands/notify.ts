@@ -151,7 +151,7 @@ class Notifier {
     };
   }
 
-  /** Between commands: deliver soon (after the current turn, so a burst of changes makes one pass). */
+  /** Between commands: deliver NOTIFY_DELAY_MS after the first change (a burst makes one pass). */
   private schedule(): void {
     if (this.scheduled || this.running || this.ended) return;
     this.scheduled = true;
@@ -167,8 +167,9 @@ class Notifier {
     this.delivering = true;
     try {
       const selected = this.spec?.selected;
-      if (s.selected && selected && selected.events.length > 0 && this.selectedDirty) {
-        this.selectedDirty = false;
+      const selectedDirty = this.selectedDirty;
+      this.selectedDirty = false;
+      if (s.selected && selected && selected.events.length > 0 && selectedDirty) {
         // `selected`: expunges too; `selected-delayed`: they wait for a command (RFC 5465 §6.1).
         s.flushUpdates(!selected.delayed);
       }
@@ -207,8 +208,8 @@ class Notifier {
     const seqByUid = new Map(wanted.map((u) => [u, view.seqOf(u)]));
     const messages: FetchMessage[] = s.store.getMessages(view.id, wanted).map((meta) => ({ seq: seqByUid.get(meta.uid)!, meta }));
     if (attributes.some((a) => a.type === 'MODSEQ')) for (const m of messages) view.noteModseqSent(m.meta.modseq);
-    // Rendered in memory first, then written at once: a command that arrives meanwhile cannot cut
-    // into the middle of a response.
+    // Rendered in memory first (store reads are synchronous: no I/O callback, so no command, runs
+    // in between), then written at once: nothing can cut into the middle of a response.
     const chunks: Buffer[] = [];
     const collect: ResponseSink = { write: (chunk) => (chunks.push(chunk), true), waitForDrain: async () => {} };
     const out = new ResponseBatcher(collect);
