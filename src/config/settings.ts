@@ -153,6 +153,8 @@ export interface ScalarSettings {
   imap_idle_timeout: number;
   imap_metadata_max_value_size: number;
   imap_metadata_max_entries: number;
+  /** RFC 5465: mailbox names one NOTIFY filter group may list before NOTIFICATIONOVERFLOW (Dovecot: 100). */
+  imap_notify_max_mailbox_names: number;
   lua_workers: number;
   /** Workers the Lua pool may grow to while calls run long (0 = 4 × lua_workers). */
   lua_max_workers: number;
@@ -262,6 +264,7 @@ export const SETTING_KINDS: { [K in keyof ScalarSettings]: SettingKind } = {
   imap_idle_timeout: time,
   imap_metadata_max_value_size: size,
   imap_metadata_max_entries: uint,
+  imap_notify_max_mailbox_names: uint,
   lua_workers: uint,
   lua_max_workers: uint,
   lua_call_timeout: time,
@@ -347,6 +350,7 @@ export function defaultScalarSettings(): ScalarSettings {
     imap_idle_timeout: 30 * 60_000,
     imap_metadata_max_value_size: 64 * 1024,
     imap_metadata_max_entries: 1000,
+    imap_notify_max_mailbox_names: 100,
     lua_workers: 0,
     lua_max_workers: 0,
     lua_call_timeout: 5000,

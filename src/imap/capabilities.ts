@@ -68,6 +68,7 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'PREVIEW',
     'STATUS=SIZE',
     input.literalMinus ? 'LITERAL-' : 'LITERAL+',
+    'NOTIFY',
     'SPECIAL-USE',
     'COMPRESS=DEFLATE',
     'QUOTA',

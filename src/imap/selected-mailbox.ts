@@ -37,6 +37,12 @@ export class SelectedMailbox {
   dirty = false;
   uidNext: number;
   highestModseq: number;
+  /**
+   * What sync() announces unasked (RFC 5465 §5.1: after NOTIFY the selected mailbox's EXISTS/RECENT
+   * and flag changes only when its filter asks for MessageNew / FlagChange; EXPUNGE always, so that
+   * the client's sequence numbers stay right). The counts are taken in silently otherwise.
+   */
+  announce = { counts: true, flags: true };
   /** The last count announced with EXISTS / RECENT. */
   private announcedExists = 0;
   private announcedRecent = 0;
@@ -329,7 +335,7 @@ export class SelectedMailbox {
       this.pendingExpunges.clear();
     }
     lines.push(...this.takeKeywordAnnouncements());
-    for (const uid of this.flagUpdates) {
+    for (const uid of this.announce.flags ? this.flagUpdates : []) {
       const seq = this.seqOf(uid);
       if (seq === 0 || this.pendingExpunges.has(uid)) continue;
       // Dovecot's order: UID (always once QRESYNC is on, RFC 7162 §3.2.4), MODSEQ, FLAGS.
@@ -345,11 +351,11 @@ export class SelectedMailbox {
     }
     this.flagUpdates.clear();
     if (this.uids.length !== this.announcedExists) {
-      lines.push(`* ${this.uids.length} EXISTS\r\n`);
+      if (this.announce.counts) lines.push(`* ${this.uids.length} EXISTS\r\n`);
       this.announcedExists = this.uids.length;
     }
     if (this.recentCount !== this.announcedRecent) {
-      if (!this.recentHidden) lines.push(`* ${this.recentCount} RECENT\r\n`);
+      if (!this.recentHidden && this.announce.counts) lines.push(`* ${this.recentCount} RECENT\r\n`);
       this.announcedRecent = this.recentCount;
     }
     return lines;
@@ -440,7 +446,7 @@ export class SelectedMailbox {
     }
     if (gone.length > 0) lines.push(`* VANISHED ${formatNumberSet(gone.sort((a, b) => a - b))}\r\n`);
     if (announceRecent && this.recentCount !== this.announcedRecent) {
-      lines.push(`* ${this.recentCount} RECENT\r\n`);
+      if (this.announce.counts) lines.push(`* ${this.recentCount} RECENT\r\n`);
       this.announcedRecent = this.recentCount;
     }
     return lines;

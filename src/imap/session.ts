@@ -283,6 +283,7 @@ export class ImapSession implements CommandContext {
     // Replies of imap-login (the login itself) carry no timing in Dovecot.
     const timed = this.state !== 'not-authenticated';
     let result: CommandResult | null;
+    for (const h of this.hooks) h.commandStarting?.(cmd);
     try {
       result = await handler.run(this, tag, cmd);
     } catch (err) {
@@ -295,6 +296,7 @@ export class ImapSession implements CommandContext {
       if (result.syntax) result = { ...result, text: `Error in IMAP command ${cmdLabel(cmd)}: ${result.text}` };
     } else this.badCommands = 0;
     this.flushUpdates(handler.mayAnnounceExpunge ? handler.mayAnnounceExpunge(cmd) : true, cmd);
+    await this.afterUpdates();
     for (const h of this.hooks) if (h.tagged) result = h.tagged(result, cmd);
     this.writeTagged(tag, result, timed ? started : null, cmd.name === 'CLOSE');
     observeImapCommand(cmd.name, result.status, (performance.now() - started) / 1000);
@@ -351,6 +353,10 @@ export class ImapSession implements CommandContext {
     const view = this.selected;
     for (const line of view.sync({ allowExpunge, condstore: this.isEnabled('CONDSTORE'), uidInFetch, qresync: this.isEnabled('QRESYNC') })) this.conn.write(line);
     for (const h of this.hooks) h.updatesFlushed?.(view);
+  }
+
+  async afterUpdates(): Promise<void> {
+    for (const h of [...this.hooks]) if (h.afterUpdates) await h.afterUpdates();
   }
 
   // ---- login ----

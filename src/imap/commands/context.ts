@@ -47,6 +47,13 @@ export interface SessionHooks {
    * a hook may add its own untagged responses (CONTEXT=SEARCH ADDTO/REMOVEFROM).
    */
   updatesFlushed?(view: SelectedMailbox): void;
+  /** A command passed the state check and is about to run (NOTIFY: no unsolicited output now). */
+  commandStarting?(cmd: ImapCommand): void;
+  /**
+   * After the pending updates were written, before the tagged reply and after each wake-up in
+   * IDLE; may write asynchronously (NOTIFY's STATUS/LIST lines and MessageNew FETCH responses).
+   */
+  afterUpdates?(): Promise<void> | void;
   /** The tagged reply about to be written: a hook may return it with a response code added. */
   tagged?(result: CommandResult, cmd: ImapCommand): CommandResult;
   /** The session ends (LOGOUT or disconnect); the store is still open. */
@@ -102,6 +109,8 @@ export interface CommandContext {
   responseSink(): ResponseSink;
   /** Writes the selected view's pending updates (EXPUNGE only when `allowExpunge`). */
   flushUpdates(allowExpunge: boolean, cmd?: ImapCommand): void;
+  /** Runs the hooks' afterUpdates (IDLE calls it after each flushUpdates). */
+  afterUpdates(): Promise<void>;
   /** Resolves on the next change notice (IDLE). */
   waitForChange(): { promise: Promise<void>; cancel: () => void };
   /** Renders a thrown error as the tagged reply (StorageError codes are IMAP response codes). */

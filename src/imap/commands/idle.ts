@@ -7,6 +7,7 @@ export const IDLE: CommandHandler<'IDLE'> = {
   async run(session) {
     session.respond('+ idling\r\n');
     session.flushUpdates(true);
+    await session.afterUpdates();
     let finished = false;
     let line: string | null = null;
     const lineRead = session.client.readLine().then((l) => {
@@ -23,6 +24,7 @@ export const IDLE: CommandHandler<'IDLE'> = {
         wake.cancel();
         if (session.client.isClosed) break;
         session.flushUpdates(true);
+        await session.afterUpdates();
         await session.client.drain();
       }
     } finally {

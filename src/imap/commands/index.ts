@@ -20,6 +20,7 @@ import { THREAD } from './thread.js';
 import { qresyncHooks } from './qresync.js';
 import { imap4rev2Hooks } from './imap4rev2.js';
 import { CANCELUPDATE, contextSearchHooks } from './context-search.js';
+import { NOTIFY, notifyHooks } from './notify.js';
 import type { CommandContext, SessionHooks } from './context.js';
 import type { HandlerTable } from './types.js';
 
@@ -34,7 +35,8 @@ export const HANDLERS: HandlerTable = {
   COMPRESS, SORT, THREAD, UNAUTHENTICATE, CANCELUPDATE, REPLACE,
   GETQUOTAROOT, GETQUOTA, SETQUOTA,
   GENURLAUTH, RESETKEY, URLFETCH,
+  NOTIFY,
 };
 
 /** Extensions that follow the whole session: each gives the hooks it attaches to a new session. */
-export const SESSION_HOOKS: ReadonlyArray<(session: CommandContext) => SessionHooks> = [qresyncHooks, contextSearchHooks, imap4rev2Hooks];
+export const SESSION_HOOKS: ReadonlyArray<(session: CommandContext) => SessionHooks> = [qresyncHooks, contextSearchHooks, imap4rev2Hooks, notifyHooks];

@@ -6,6 +6,7 @@ import type { AppendMessage, CatenatePart, ImapCommand, QresyncParams, ListRetur
 import { disposeSpooled } from './command-reader.js';
 import { parseImapDateTime } from './datetime.js';
 import { parseFetchAttributes, parsePreview } from './fetch-parser.js';
+import { parseNotifyArguments } from './notify-parser.js';
 import { BufferLiteral } from './literal.js';
 import { parseSearchArguments, parseSortArguments, parseThreadArguments } from './search-parser.js';
 import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
@@ -151,6 +152,7 @@ const PARSERS: Record<string, Parser> = {
   },
   GETMETADATA: parseGetMetadata,
   SETMETADATA: parseSetMetadata,
+  NOTIFY: (c) => ({ name: 'NOTIFY', spec: parseNotifyArguments(c) }),
 };
 
 /** Parses one command from the reader. `name` is upper case as the reader gives it. */

@@ -183,7 +183,34 @@ export type ImapCommand =
   /** RFC 5464 GETMETADATA. `mailbox` "" is the server. */
   | { name: 'GETMETADATA'; mailbox: string; entries: string[]; maxSize: number | null; depth: MetadataDepth }
   /** RFC 5464 SETMETADATA: a null value removes the entry. */
-  | { name: 'SETMETADATA'; mailbox: string; entries: Array<{ entry: string; value: Buffer | null }> };
+  | { name: 'SETMETADATA'; mailbox: string; entries: Array<{ entry: string; value: Buffer | null }> }
+  /** RFC 5465 NOTIFY: `spec` null for `NOTIFY NONE`. */
+  | { name: 'NOTIFY'; spec: NotifySpec | null };
+
+/** RFC 5465 §5 events. */
+export type NotifyEvent =
+  | 'MessageNew' | 'MessageExpunge' | 'FlagChange' | 'AnnotationChange'
+  | 'MailboxName' | 'SubscriptionChange' | 'MailboxMetadataChange' | 'ServerMetadataChange';
+
+/** RFC 5465 §6 filters other than the selected mailbox, with their events. */
+export type NotifyGroup =
+  | { filter: 'inboxes' | 'personal' | 'subscribed'; events: NotifyEvent[] }
+  | { filter: 'subtree' | 'mailboxes'; names: string[]; events: NotifyEvent[] };
+
+/** `selected` / `selected-delayed` (§6.1): events, and MessageNew's fetch attributes. */
+export interface NotifySelected {
+  delayed: boolean;
+  events: NotifyEvent[];
+  fetch: FetchAttribute[] | null;
+}
+
+/** NOTIFY SET [STATUS] (filter events)... */
+export interface NotifySpec {
+  /** §3.1 STATUS: send the watched mailboxes' STATUS before the tagged OK. */
+  status: boolean;
+  selected: NotifySelected | null;
+  groups: NotifyGroup[];
+}
 
 export type ImapCommandName = ImapCommand['name'];
 

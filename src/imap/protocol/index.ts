@@ -15,6 +15,7 @@ export { type LiteralBody, type LiteralSink, type LiteralSinkFactory, BufferLite
 export { parseCommand, type ParseResult, type ParseOptions, UNKNOWN_COMMAND } from './command-parser.js';
 export type * from './commands.js';
 export { parseSection, formatSection } from './fetch-parser.js';
+export { NOTIFY_EVENTS } from './notify-parser.js';
 export {
   type SequenceSet,
   type SeqRange,
