@@ -44,3 +44,14 @@ test('stop() loses the connection, start() brings the same data back', async () 
   expect((await db.query('SELECT v FROM t')).rows).toEqual([{ v: 42 }]);
   await db.drop();
 });
+
+test('stop("immediate") is a crash for the data: what was committed is there after recovery', async () => {
+  const db = await pgsql.server.createDatabase();
+  await db.query('CREATE TABLE t (v int)');
+  await db.query('INSERT INTO t VALUES (7)');
+  await pgsql.server.stop('immediate');
+  await pgsql.server.start();
+  expect((await db.query('SELECT v FROM t')).rows).toEqual([{ v: 7 }]);
+  expect(pgsql.server.log().some((l) => /database system was interrupted|automatic recovery/.test(l))).toBe(true);
+  await db.drop();
+});

@@ -49,8 +49,12 @@ export interface PgServer {
   readonly running: boolean;
   /** A fresh database owned by a fresh login role; `name` defaults to a unique one. */
   createDatabase(name?: string): Promise<PgDatabase>;
-  /** Shuts the server down (fast shutdown), keeping its data: clients see a lost database. */
-  stop(): Promise<void>;
+  /**
+   * Shuts the server down, keeping its data: clients see a lost database. `fast` (the default)
+   * ends the sessions and checkpoints; `immediate` is a crash as far as the data goes (WAL
+   * recovery runs at the next start).
+   */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
   /** Starts it again on the same port with the same data. */
   start(): Promise<void>;
   /** Stops the server and removes its data folder. */
@@ -224,11 +228,12 @@ export async function startPostgres(): Promise<PgServer> {
       }
     }
   };
-  const stopServer = async () => {
+  const stopServer = async (mode: 'fast' | 'immediate' = 'fast') => {
     const proc = child;
     if (!proc) return;
     const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGINT'); // fast shutdown: sessions are ended, data is kept
+    // PostgreSQL's shutdown modes: SIGINT fast, SIGQUIT immediate (docs: "Shutting Down the Server").
+    proc.kill(mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
     await exited;
   };
   try {
@@ -294,9 +299,9 @@ export async function startPostgres(): Promise<PgServer> {
         },
       };
     },
-    async stop() {
+    async stop(mode) {
       // The databases' pools stay: their idle clients fail and are replaced after start().
-      await stopServer();
+      await stopServer(mode);
     },
     async start() {
       if (!child) await start();
