@@ -13,7 +13,7 @@ import { startRoost, type Roost } from '../e2e/harness.js';
 const SCHEMA = `CREATE TABLE mailbox (
   username TEXT PRIMARY KEY, password TEXT NOT NULL DEFAULT '', name TEXT NOT NULL DEFAULT '',
   maildir TEXT NOT NULL DEFAULT '', quota INTEGER NOT NULL DEFAULT 0, local_part TEXT NOT NULL DEFAULT '',
-  domain TEXT NOT NULL DEFAULT '', active INTEGER NOT NULL DEFAULT 1, nopassword TEXT)`;
+  domain TEXT NOT NULL DEFAULT '', active INTEGER NOT NULL DEFAULT 1, nopassword TEXT, allow_nets TEXT)`;
 
 const SQL_CONF = (dir: string, overrides: Record<string, string> = {}) => {
   const settings: Record<string, string> = {
@@ -21,7 +21,7 @@ const SQL_CONF = (dir: string, overrides: Record<string, string> = {}) => {
     connect: `${dir}/postfixadmin.db`,
     default_pass_scheme: 'MD5-CRYPT',
     // One query split over lines with trailing backslashes, as in Dovecot's example file.
-    password_query: `SELECT username AS user, password, nopassword, \\\n  '${dir}/vmail/' || maildir AS userdb_home \\\n  FROM mailbox WHERE username = '%u' AND active = '1'`,
+    password_query: `SELECT username AS user, password, nopassword, allow_nets, \\\n  '${dir}/vmail/' || maildir AS userdb_home \\\n  FROM mailbox WHERE username = '%u' AND active = '1'`,
     user_query: `SELECT '${dir}/vmail/' || maildir AS home, CASE WHEN quota > 0 THEN '*:bytes=' || quota END AS quota_rule FROM mailbox WHERE username = '%u' AND active = '1'`,
     iterate_query: "SELECT username AS user FROM mailbox WHERE active = '1'",
     ...overrides,
@@ -50,6 +50,8 @@ async function fixture(dir: string): Promise<void> {
   add.run('bob@example.com', await md5crypt('hunter2'), 'example.com/bob/', 0, 'bob', 'example.com', 0, null);
   add.run("o'brien@example.com", await md5crypt("it's"), 'example.com/obrien/', 0, "o'brien", 'example.com', 1, null);
   add.run('nopw@example.com', '', 'example.com/nopw/', 0, 'nopw', 'example.com', 1, 'Y');
+  add.run('netsonly@example.com', await md5crypt('secret'), 'example.com/netsonly/', 0, 'netsonly', 'example.com', 1, null);
+  db.prepare("UPDATE mailbox SET allow_nets = '192.0.2.0/24' WHERE username = 'netsonly@example.com'").run();
   db.close();
 }
 
@@ -80,7 +82,7 @@ describe('postfixadmin schema on SQLite', () => {
   let roost: Roost;
   beforeAll(async () => {
     // Usernames with a quote reach the query (Dovecot's default auth_username_chars refuses them).
-    roost = await start({}, 'auth_username_chars =');
+    roost = await start({}, 'auth_username_chars =\nauth_debug = yes');
   });
   afterAll(() => roost.stop());
 
@@ -106,6 +108,19 @@ describe('postfixadmin schema on SQLite', () => {
     // Unescaped, this would match every active row.
     expect(await login(roost, "x' or '1'='1", 'secret')).toMatch(/^L1 NO \[AUTHENTICATIONFAILED\]/);
     expect(logged(roost, 'Info', "x' or '1'='1", "unknown user")).toBe(true);
+  });
+
+  test('each query is logged with auth_debug, values escaped as Dovecot does', async () => {
+    await login(roost, "o'brien@example.com", "it's");
+    const query = `query: SELECT username AS user, password, nopassword, allow_nets, '${roost.dir}/vmail/' || maildir AS userdb_home FROM mailbox WHERE username = 'o''brien@example.com' AND active = '1'`;
+    expect(roost.lines.some((l) => l.startsWith("auth: Debug: sql(o'brien@example.com,127.0.0.1,") && l.endsWith(`): ${query}`))).toBe(true);
+  });
+
+  test('an allow_nets column restricts the user; NULL means no restriction', async () => {
+    expect(await login(roost, 'netsonly@example.com', 'secret')).toMatch(/^L1 NO \[AUTHENTICATIONFAILED\]/);
+    expect(logged(roost, 'Info', 'netsonly@example.com', 'allow_nets check failed: IP not in allowed networks')).toBe(true);
+    // alice's allow_nets is NULL: no field, no restriction.
+    expect(await login(roost, 'alice@example.com', 'secret')).toMatch(/^L1 OK /);
   });
 
   test('a NULL password with a nopassword column lets any password in', async () => {

@@ -36,7 +36,8 @@ function expandQuery(db: Db, req: AuthDbRequest, setting: 'password_query' | 'us
   const template = db.conf[setting];
   const q = req.expandEscaped(template, db.conn.escape);
   if (q.error !== undefined) return { error: `Failed to expand ${setting}=${template}: ${q.error}` };
-  if (db.debug) db.logger.debug(`${req.logPrefix('sql')}query: ${q.value}`);
+  // auth_debug lets this one through whatever the process-wide debug level (as Lua's auth debug lines).
+  if (db.debug) db.logger.log('Debug', `${req.logPrefix('sql')}query: ${q.value}`, { forced: 1 });
   return { sql: q.value };
 }
 
