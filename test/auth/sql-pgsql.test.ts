@@ -100,7 +100,7 @@ test('imapflow logs in against postfixadmin on PostgreSQL; prefetched userdb fie
   expect(users.sort()).toEqual(['alice@example.com', "o'brien@example.com"]);
 });
 
-test('the database going away is a temporary failure with a clear log line; logins work again when it is back', async () => {
+test('the database going away is a temporary failure (IMAP and LMTP) with a clear log line; logins work again when it is back', async () => {
   const { roost, db } = await start();
   (await roost.imapflow('alice@example.com', 'secret')).close();
   await pgsql.server.stop();
@@ -112,6 +112,9 @@ test('the database going away is a temporary failure with a clear log line; logi
     expect(authLine(roost, 'Error', /^auth: Error: sql\(alice@example\.com,127\.0\.0\.1,[^)]*\): Password query failed: Not connected to database$/)).toBe(true);
     // Not a wrong password: the IP's penalty is not raised.
     expect(roost.ctx.auth.penalty.lookup('127.0.0.1')).toBe(0);
+    // LMTP: the userdb lookup fails temporarily, so the MTA keeps the message and retries.
+    const { rcpt } = await roost.deliver(['alice@example.com']);
+    expect(rcpt).toEqual([expect.stringMatching(/^451 4\.3\.0 /)]);
   } finally {
     await pgsql.server.start();
   }

@@ -94,6 +94,17 @@ describe('postfixadmin schema on SQLite', () => {
     expect(existsSync(join(roost.dir, 'vmail/example.com/alice'))).toBe(true);
   });
 
+  test('LMTP delivers through the sql userdb (user_query home) and IMAP sees the message', async () => {
+    const { rcpt, data } = await roost.deliver(['alice@example.com', 'bob@example.com']);
+    expect(rcpt[0]).toMatch(/^250 /);
+    // bob is inactive: user_query finds no row.
+    expect(rcpt[1]).toMatch(/^550 5\.1\.1 /);
+    expect(data).toEqual([expect.stringMatching(/^250 /)]);
+    const client = await roost.imapflow('alice@example.com', 'secret');
+    expect((await client.mailboxOpen('INBOX')).exists).toBe(1);
+    await client.logout();
+  });
+
   test('a wrong password, an inactive and an unknown user fail as authentication failures', async () => {
     expect(await login(roost, 'alice@example.com', 'wrong')).toMatch(/^L1 NO \[AUTHENTICATIONFAILED\] Authentication failed\./);
     expect(await login(roost, 'bob@example.com', 'hunter2')).toMatch(/^L1 NO \[AUTHENTICATIONFAILED\]/);
