@@ -1,6 +1,6 @@
 // One authentication or user lookup in progress: who is asking, from where, and the passdb/userdb
 // fields gathered so far. Drivers see it read-only through AuthDbRequest.
-import { authVarExpand } from './var-expand.js';
+import { authVarExpand, authVarExpandEscaped } from './var-expand.js';
 
 export interface AuthClientInfo {
   service: string;
@@ -36,6 +36,8 @@ export interface AuthDbRequest {
   readonly passdbsSeenInternalFailure: boolean;
   readonly userdbsSeenInternalFailure: boolean;
   expand(template: string): string;
+  /** `expand` for a query: values escaped with `escape`; unknown variables give `error`. */
+  expandEscaped(template: string, escape: (value: string) => string): { value: string; error?: string };
   /** Dovecot's auth variable table (long names; null = no value), e.g. for Lua's `req.<name>`. */
   variables(): Record<string, string | null>;
   /** `<driver>(<user>[,<rip>][,<session>]): ` — Dovecot's auth-db log prefix. */
@@ -144,6 +146,10 @@ export class AuthRequest implements AuthDbRequest {
 
   expand(template: string): string {
     return authVarExpand(template, { variables: this.variables(), passdbFields: this.passdbFields, userdbFields: this.userdbFields });
+  }
+
+  expandEscaped(template: string, escape: (value: string) => string): { value: string; error?: string } {
+    return authVarExpandEscaped(template, { variables: this.variables(), passdbFields: this.passdbFields, userdbFields: this.userdbFields }, escape);
   }
 
   logPrefix(driver: string): string {

@@ -378,7 +378,8 @@ export class AuthService {
       return { result: 'internal' };
     }
     if (reply.result !== 'ok' && reply.result !== 'next') {
-      if (reply.result === 'mismatch') this.log.info(`${prefix()}Password mismatch`);
+      // A driver may say why (sql: "Empty password returned without nopassword").
+      if (reply.result === 'mismatch') this.log.info(`${prefix()}${reply.error ?? 'Password mismatch'}`);
       return { result: reply.result };
     }
     for (const [k, v] of Object.entries(reply.fields ?? {})) this.setPassdbField(req, k, v);

@@ -1,7 +1,7 @@
 // Auth's view of var_expand: the one implementation lives in src/config/var-expand.ts; this file
 // adds the auth variable table's short letters (Dovecot auth-request-var-expand.c) and the
 // `key=value` argument parser the drivers share.
-import { varExpand, type VarExpandContext } from '../config/var-expand.js';
+import { varExpand, varExpandStrict, type VarExpandContext } from '../config/var-expand.js';
 
 /** Short letters of Dovecot 2.3's auth variable table (`%u`, `%w`, `%k`, ...). */
 export const AUTH_SHORT_NAMES: Readonly<Record<string, string>> = {
@@ -23,6 +23,18 @@ export function authVarExpandContext(input: AuthVarInput): VarExpandContext {
 /** Expands `template` with the auth table; throws VarExpandError on hard errors (`%{if;...}` misuse). */
 export function authVarExpand(template: string, input: AuthVarInput): string {
   return varExpand(template, authVarExpandContext(input));
+}
+
+/**
+ * Expansion for a query language (SQL): every value from the variable table and from
+ * `%{passdb:...}`/`%{userdb:...}` goes through `escape` first, as Dovecot's
+ * auth_request_get_var_expand_table_full does with the driver's escape function. Unknown
+ * variables are an error here (Dovecot fails the lookup when var_expand returns 0).
+ */
+export function authVarExpandEscaped(template: string, input: AuthVarInput, escape: (value: string) => string): { value: string; error?: string } {
+  const escapeAll = (fields: Record<string, string>) => Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, escape(v)]));
+  const variables = Object.fromEntries(Object.entries(input.variables).map(([k, v]) => [k, v === null ? null : escape(v)]));
+  return varExpandStrict(template, authVarExpandContext({ variables, passdbFields: escapeAll(input.passdbFields), userdbFields: escapeAll(input.userdbFields) }));
 }
 
 /** Parses Dovecot `key=value key2 ...` argument strings; a bare key gets an empty value. */

@@ -50,6 +50,17 @@ export function varExpand(template: string, ctx: VarExpandContext): string {
   return fromBinary(value);
 }
 
+/**
+ * Expands `template` and reports unknown variables too, as callers that treat Dovecot's return
+ * value 0 as a failure need (auth's SQL queries: `t_auth_request_var_expand(...) <= 0`).
+ */
+export function varExpandStrict(template: string, ctx: VarExpandContext): { value: string; error?: string } {
+  const state: State = { ctx, error: null };
+  const { ret, value } = expandBinary(toBinary(template), state);
+  if (ret <= 0) return { value: fromBinary(value), error: state.error ?? 'var_expand failed' };
+  return { value: fromBinary(value) };
+}
+
 const MODIFIER_KEYS = 'LUEXRHNMDT';
 const MAX_MODIFIER_COUNT = 10;
 

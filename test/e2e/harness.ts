@@ -67,7 +67,15 @@ export function message(subject: string): string {
  * roost passdb/userdb, METADATA on, 1 s / 16 MiB Lua limits); `{DIR}` in it is the temp folder.
  */
 export async function startRoost(
-  opts: { config?: string; users?: E2eUser[]; files?: Record<string, string>; authSleep?: (ms: number) => Promise<void> } = {},
+  opts: {
+    config?: string;
+    /** passdb/userdb blocks to use instead of the roost ones; `{DIR}` as in `config`. */
+    auth?: string;
+    users?: E2eUser[];
+    /** Files written to the temp folder before the configuration is read; `{DIR}` as in `config`. */
+    files?: Record<string, string>;
+    authSleep?: (ms: number) => Promise<void>;
+  } = {},
 ): Promise<Roost> {
   logHub.setDefaultOutput(false);
   const dir = mkdtempSync(join(tmpdir(), 'roost-e2e-'));
@@ -76,7 +84,7 @@ export async function startRoost(
     writeFileSync(p, text);
     return p;
   };
-  for (const [name, text] of Object.entries(opts.files ?? {})) file(name, text);
+  for (const [name, text] of Object.entries(opts.files ?? {})) file(name, text.replaceAll('{DIR}', dir));
   const text = [
     'protocols = imap lmtp',
     'listen = 127.0.0.1',
@@ -88,12 +96,7 @@ export async function startRoost(
     'lua_workers = 2',
     'lua_call_timeout = 1s',
     'lua_memory_limit = 16M',
-    'passdb {',
-    '  driver = roost',
-    '}',
-    'userdb {',
-    '  driver = roost',
-    '}',
+    opts.auth?.replaceAll('{DIR}', dir) ?? ['passdb {', '  driver = roost', '}', 'userdb {', '  driver = roost', '}'].join('\n'),
     (opts.config ?? '').replaceAll('{DIR}', dir),
     '',
   ].join('\n');

@@ -3,6 +3,7 @@
 import { luaDriver } from './lua.js';
 import { passwdFileDriver } from './passwd-file.js';
 import { roostDriver } from './roost.js';
+import { sqlDriver } from './sql/index.js';
 import { staticDriver } from './static.js';
 import type { AuthDriverModule } from './types.js';
 
@@ -30,3 +31,4 @@ registerAuthDriver(roostDriver);
 registerAuthDriver(passwdFileDriver);
 registerAuthDriver(staticDriver);
 registerAuthDriver(luaDriver);
+registerAuthDriver(sqlDriver);

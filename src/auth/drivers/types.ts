@@ -14,7 +14,7 @@ export interface PassdbReply {
   password?: string;
   /** Extra fields: `nopassword`, `nologin`, `reason`, `allow_nets`, `userdb_*`, `user`, ... */
   fields?: Record<string, string>;
-  /** For 'internal': what to log. */
+  /** For 'internal': what to log (error); for 'mismatch': why, instead of "Password mismatch" (info). */
   error?: string;
 }
 
