@@ -1,0 +1,485 @@
+// The Lua-heavy profile (issue #18): Roost and, when /usr/sbin/dovecot exists, a real Dovecot
+// 2.3.19 on loopback, driven by the same load driver (this file), with the same users and the
+// same scripts (bench/dovecot-lua-heavy/): a mail_lua_script whose three hooks each append a line
+// to a log file, a Lua push-notification driver with a handler for every event, and a Lua
+// passdb/userdb consulted after passwd-file ones (result_success = continue-ok). Each server also
+// runs without any Lua. Figures:
+//   - LMTP deliveries/s: 1 KB, 1 recipient, 4 connections (20 users round robin);
+//   - LOGIN + SELECT INBOX + LOGOUT sessions/s, 4 clients, empty INBOX and 20,000-message INBOX;
+//   - FETCH 1:* (UID FLAGS RFC822.SIZE) over 2,000 messages, one client, median;
+//   - SELECT latency at 0, 20,000 and 100,000 messages: first SELECT of a session, and again
+//     after UNSELECT on the same session (medians).
+// Servers run as child processes: Roost as the built `roost serve -c <temp>/roost.conf`,
+// Dovecot as `dovecot -c <temp>/dovecot.conf` (own base_dir, log and mail under the temp dir,
+// non-default ports; mail owned by nobody). The driver and the servers share the machine's cores
+// (2 on the reference machine): every figure includes the driver's own CPU.
+// Configurations run alternately (Roost, Dovecot, Roost with Lua, Dovecot with Lua) for
+// LUA_HEAVY_ROUNDS rounds (default 2), so the ranges show the noise of a shared machine.
+//
+// Run: npm run build && node dist/bench/lua-heavy.js [--quick|--full]
+//   --quick (default): 3 s per throughput figure; --full: 10 s.
+//   Env: LUA_HEAVY_SECONDS, LUA_HEAVY_ROUNDS, LUA_HEAVY_SIZES (SELECT sizes, default
+//   0,20000,100000), LUA_HEAVY_ONLY=roost|dovecot, LUA_HEAVY_LUA=on|off|both (default both),
+//   LUA_HEAVY_NODE_ARGS (extra node options for the Roost child, e.g. --cpu-prof),
+//   LUA_HEAVY_KEEP=1 (keep the temp dir).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const args = new Set(process.argv.slice(2));
+const SECONDS = Number(process.env.LUA_HEAVY_SECONDS ?? (args.has('--full') ? 10 : 3));
+const ROUNDS = Number(process.env.LUA_HEAVY_ROUNDS ?? 2);
+const SIZES = (process.env.LUA_HEAVY_SIZES ?? '0,20000,100000').split(',').map(Number);
+const ONLY = process.env.LUA_HEAVY_ONLY;
+const LUA_MODES = process.env.LUA_HEAVY_LUA === 'on' ? [true] : process.env.LUA_HEAVY_LUA === 'off' ? [false] : [false, true];
+const DOVECOT = '/usr/sbin/dovecot';
+const CONNECTIONS = 4;
+const LMTP_USERS = 20;
+const FETCH_MESSAGES = 2000;
+const FETCH_ROUNDS = 40;
+const SELECT_ROUNDS = 15;
+const PROFILE = fileURLToPath(new URL('../../bench/dovecot-lua-heavy/', import.meta.url));
+const ROOST_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const NOBODY = 65534;
+
+// ---- the load driver (the same for both servers) ----
+
+/** A line-oriented client connection; `exchange` sends and waits for `until` to accept a line. */
+class LineConn {
+  private buf = '';
+  private lines: string[] = [];
+  private waiter: (() => void) | null = null;
+  private closed = false;
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.buf += d.toString('latin1');
+      let nl: number;
+      while ((nl = this.buf.indexOf('\r\n')) >= 0) {
+        this.lines.push(this.buf.slice(0, nl));
+        this.buf = this.buf.slice(nl + 2);
+      }
+      this.waiter?.();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.waiter?.();
+    });
+    socket.on('error', () => undefined);
+  }
+  static async open(port: number): Promise<LineConn> {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new LineConn(socket);
+  }
+  /** Writes `data`, then collects lines until `done(line)` is true for `count` lines. */
+  async exchange(data: string | Buffer, done: (line: string) => boolean, count = 1): Promise<string[]> {
+    if (data.length) this.socket.write(data);
+    const got: string[] = [];
+    let seen = 0;
+    for (;;) {
+      while (this.lines.length) {
+        const line = this.lines.shift()!;
+        got.push(line);
+        if (done(line) && ++seen === count) return got;
+      }
+      if (this.closed) throw new Error(`connection closed; last lines: ${got.slice(-3).join(' | ')}`);
+      await new Promise<void>((r) => (this.waiter = r));
+      this.waiter = null;
+    }
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+class Imap {
+  private tag = 0;
+  private constructor(readonly conn: LineConn) {}
+  static async open(port: number): Promise<Imap> {
+    const conn = await LineConn.open(port);
+    await conn.exchange('', (l) => l.startsWith('* OK'));
+    return new Imap(conn);
+  }
+  static async login(port: number, user: string): Promise<Imap> {
+    const c = await Imap.open(port);
+    await c.cmd(`LOGIN ${user} secret`);
+    return c;
+  }
+  async cmd(command: string | Buffer): Promise<string[]> {
+    const t = `a${++this.tag}`;
+    const data = typeof command === 'string' ? `${t} ${command}\r\n` : Buffer.concat([Buffer.from(`${t} `), command]);
+    const lines = await this.conn.exchange(data, (l) => l.startsWith(`${t} `));
+    const last = lines[lines.length - 1]!;
+    if (!last.startsWith(`${t} OK`)) throw new Error(`${String(command).slice(0, 60)}: ${last}`);
+    return lines;
+  }
+  async logout(): Promise<void> {
+    await this.cmd('LOGOUT').catch(() => undefined);
+    this.conn.close();
+  }
+}
+
+function message(i: number, size: number): string {
+  const head =
+    `From: "Bench Sender" <bench@remote.test>\r\nTo: user@example.org\r\nSubject: bench message ${i}\r\n` +
+    `Date: Sun, 6 Dec 2026 06:00:00 +0000\r\nMessage-ID: <${i}.${size}@bench.test>\r\n\r\n`;
+  const line = 'x'.repeat(70) + '\r\n';
+  return head + line.repeat(Math.max(1, Math.ceil((size - head.length) / line.length)));
+}
+
+/** LMTP: deliveries/s with 1 KB messages, 1 recipient, CONNECTIONS connections, for SECONDS. */
+async function lmtpRate(port: number): Promise<number> {
+  const msg = message(1, 1024);
+  let delivered = 0;
+  let next = 0;
+  const deadline = performance.now() + SECONDS * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      const c = await LineConn.open(port);
+      const reply = (l: string) => /^\d{3} /.test(l);
+      await c.exchange('', reply);
+      await c.exchange('LHLO bench.test\r\n', reply);
+      while (performance.now() < deadline) {
+        const rcpt = `d${(next++ % LMTP_USERS) + 1}`;
+        const env = await c.exchange(`MAIL FROM:<bench@remote.test>\r\nRCPT TO:<${rcpt}>\r\nDATA\r\n`, reply, 3);
+        if (!env[env.length - 1]!.startsWith('354')) throw new Error(`LMTP: ${env.join(' | ')}`);
+        const r = await c.exchange(msg + '.\r\n', reply);
+        if (!r[r.length - 1]!.startsWith('250 ')) throw new Error(`LMTP: ${r.join(' | ')}`);
+        delivered++;
+      }
+      await c.exchange('QUIT\r\n', reply).catch(() => undefined);
+      c.close();
+    }),
+  );
+  return delivered / ((performance.now() - start) / 1000);
+}
+
+/** One delivery to each LMTP user (their stores exist afterwards). */
+async function lmtpWarmUp(port: number): Promise<void> {
+  const c = await LineConn.open(port);
+  const reply = (l: string) => /^\d{3} /.test(l);
+  await c.exchange('', reply);
+  await c.exchange('LHLO bench.test\r\n', reply);
+  for (let i = 1; i <= LMTP_USERS; i++) {
+    await c.exchange(`MAIL FROM:<bench@remote.test>\r\nRCPT TO:<d${i}>\r\nDATA\r\n`, reply, 3);
+    await c.exchange(message(0, 1024) + '.\r\n', reply);
+  }
+  await c.exchange('QUIT\r\n', reply).catch(() => undefined);
+  c.close();
+}
+
+/** LOGIN + SELECT INBOX + LOGOUT, CONNECTIONS clients back to back, for SECONDS. */
+async function loginRate(port: number, user: (client: number) => string): Promise<number> {
+  let sessions = 0;
+  const deadline = performance.now() + SECONDS * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async (_, client) => {
+      while (performance.now() < deadline) {
+        const c = await Imap.login(port, user(client));
+        await c.cmd('SELECT INBOX');
+        await c.logout();
+        sessions++;
+      }
+    }),
+  );
+  return sessions / ((performance.now() - start) / 1000);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+async function timed(f: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await f();
+  return performance.now() - t;
+}
+
+/** Median ms of `FETCH 1:* (UID FLAGS RFC822.SIZE)` over FETCH_MESSAGES messages. */
+async function fetchMedian(port: number): Promise<number> {
+  const c = await Imap.login(port, 'f2k');
+  await c.cmd('SELECT INBOX');
+  const times: number[] = [];
+  for (let i = 0; i < FETCH_ROUNDS + 5; i++) {
+    const ms = await timed(() => c.cmd('FETCH 1:* (UID FLAGS RFC822.SIZE)'));
+    if (i >= 5) times.push(ms); // the first rounds warm up
+  }
+  await c.logout();
+  return median(times);
+}
+
+/** SELECT latency (ms, medians): first SELECT of a fresh session, and repeated after UNSELECT. */
+async function selectLatency(port: number, user: string): Promise<{ first: number; again: number }> {
+  const first: number[] = [];
+  for (let i = 0; i < SELECT_ROUNDS; i++) {
+    const c = await Imap.login(port, user);
+    first.push(await timed(() => c.cmd('SELECT INBOX')));
+    await c.logout();
+  }
+  const c = await Imap.login(port, user);
+  const again: number[] = [];
+  for (let i = 0; i < SELECT_ROUNDS; i++) {
+    await c.cmd('SELECT INBOX');
+    again.push(await timed(() => c.cmd('UNSELECT').then(() => c.cmd('SELECT INBOX'))));
+  }
+  await c.logout();
+  return { first: median(first), again: median(again) };
+}
+
+/** Fills `user`'s INBOX up to `count` messages with MULTIAPPEND (RFC 3502) batches. */
+async function fill(port: number, user: string, count: number): Promise<void> {
+  const c = await Imap.login(port, user);
+  const sel = await c.cmd('SELECT INBOX');
+  const exists = Number(sel.find((l) => / EXISTS$/.test(l))?.split(' ')[1] ?? 0);
+  const BATCH = 500;
+  for (let have = exists; have < count; have += BATCH) {
+    const n = Math.min(BATCH, count - have);
+    const parts: string[] = ['APPEND INBOX'];
+    for (let i = 0; i < n; i++) {
+      const m = message(have + i, 300 + ((have + i) % 7) * 40);
+      parts.push(` (\\Seen) {${Buffer.byteLength(m)}+}\r\n${m}`);
+    }
+    await c.cmd(parts.join('') + '\r\n');
+  }
+  await c.logout();
+}
+
+// ---- the servers ----
+
+interface Ports {
+  imap: number;
+  lmtp: number;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function waitForPort(port: number, child?: ChildProcess): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (child && child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+type Kind = 'roost' | 'dovecot';
+
+interface Server {
+  kind: Kind;
+  dir: string;
+  ports: Ports;
+  start(lua: boolean): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function usersFile(dir: string): string {
+  const names = [
+    ...Array.from({ length: LMTP_USERS }, (_, i) => `d${i + 1}`),
+    ...Array.from({ length: CONNECTIONS }, (_, i) => `l${i + 1}`),
+    'f2k',
+    ...SIZES.map((n) => `s${n}`),
+  ];
+  return names.map((u) => `${u}:secret:${NOBODY}:${NOBODY}::${dir}/home/${u}::\n`).join('');
+}
+
+function writeConfig(template: string, dir: string, ports: Ports, out: string): void {
+  const text = readFileSync(join(PROFILE, template), 'utf8')
+    .replaceAll('@DIR@', dir)
+    .replaceAll('@IMAP_PORT@', String(ports.imap))
+    .replaceAll('@LMTP_PORT@', String(ports.lmtp))
+    .replaceAll('@HOOKS@', join(PROFILE, 'hooks.lua'))
+    .replaceAll('@HOOK_LOG@', join(dir, 'hooks.log'))
+    .replaceAll('@PUSH@', join(PROFILE, 'push.lua'))
+    .replaceAll('@AUTH@', join(PROFILE, 'auth.lua'))
+    .replaceAll('@USERS@', join(dir, 'users'));
+  writeFileSync(out, text);
+}
+
+async function makeServer(kind: Kind, root: string): Promise<Server> {
+  const dir = join(root, kind);
+  mkdirSync(join(dir, 'home'), { recursive: true });
+  // Dovecot's mail processes run as nobody: the homes and the hook log must be theirs to write.
+  chmodSync(root, 0o755);
+  chmodSync(dir, 0o755);
+  chmodSync(join(dir, 'home'), 0o1777);
+  writeFileSync(join(dir, 'users'), usersFile(dir));
+  writeFileSync(join(dir, 'hooks.log'), '');
+  chmodSync(join(dir, 'hooks.log'), 0o666);
+  const ports = { imap: await freePort(), lmtp: await freePort() };
+  let child: ChildProcess | null = null;
+  return {
+    kind,
+    dir,
+    ports,
+    async start(lua) {
+      if (kind === 'roost') {
+        const conf = join(dir, 'roost.conf');
+        writeConfig(lua ? 'roost.conf' : 'roost-nolua.conf', dir, ports, conf);
+        const nodeArgs = (process.env.LUA_HEAVY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+        child = spawn(process.execPath, [...nodeArgs, ROOST_MAIN, 'serve', '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir });
+        await waitForPort(ports.imap, child);
+        await waitForPort(ports.lmtp, child);
+      } else {
+        mkdirSync(join(dir, 'run'), { recursive: true });
+        mkdirSync(join(dir, 'state'), { recursive: true });
+        const conf = join(dir, 'dovecot.conf');
+        writeConfig(lua ? 'dovecot.conf' : 'dovecot-nolua.conf', dir, ports, conf);
+        const r = spawn(DOVECOT, ['-c', conf], { stdio: 'inherit' });
+        await new Promise((res) => r.once('exit', res));
+        await waitForPort(ports.imap);
+        await waitForPort(ports.lmtp);
+      }
+    },
+    async stop() {
+      if (kind === 'roost') {
+        const c = child!;
+        child = null;
+        if (c.exitCode === null) {
+          const exited = new Promise((r) => c.once('exit', r));
+          c.kill('SIGTERM');
+          await exited;
+        }
+      } else {
+        const pidFile = join(dir, 'run', 'master.pid');
+        const pid = Number(readFileSync(pidFile, 'utf8').trim());
+        process.kill(pid, 'SIGTERM');
+        for (let i = 0; i < 200; i++) {
+          try {
+            process.kill(pid, 0);
+          } catch {
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    },
+  };
+}
+
+// ---- the run ----
+
+interface Figures {
+  lmtp: number;
+  loginEmpty: number;
+  login20k: number;
+  fetch: number;
+  select: Record<number, { first: number; again: number }>;
+}
+
+async function measure(s: Server, lua: boolean, filled: Set<Kind>): Promise<Figures> {
+  await s.start(lua);
+  try {
+    const { imap, lmtp } = s.ports;
+    if (!filled.has(s.kind)) {
+      const t = performance.now();
+      await fill(imap, 'f2k', FETCH_MESSAGES);
+      for (const n of SIZES) await fill(imap, `s${n}`, n);
+      filled.add(s.kind);
+      console.log(`  (${s.kind}: mailboxes filled in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    }
+    // A warm-up: every user's first session and delivery (store creation), the JIT.
+    await loginRate(imap, (c) => `l${c + 1}`);
+    await lmtpWarmUp(lmtp);
+    const figures: Figures = {
+      lmtp: await lmtpRate(lmtp),
+      loginEmpty: await loginRate(imap, (c) => `l${c + 1}`),
+      login20k: SIZES.includes(20000) ? await loginRate(imap, () => 's20000') : NaN,
+      fetch: await fetchMedian(imap),
+      select: {},
+    };
+    for (const n of SIZES) figures.select[n] = await selectLatency(imap, `s${n}`);
+    return figures;
+  } finally {
+    await s.stop();
+  }
+}
+
+const fmt = (n: number, digits = 0) => (Number.isNaN(n) ? '-' : n.toFixed(digits));
+const range = (xs: number[], digits = 0) => {
+  const v = xs.filter((x) => !Number.isNaN(x));
+  if (v.length === 0) return '-';
+  const lo = Math.min(...v);
+  const hi = Math.max(...v);
+  return lo === hi ? fmt(lo, digits) : `${fmt(lo, digits)}–${fmt(hi, digits)}`;
+};
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'roost-bench-lua-heavy-'));
+  const kinds: Kind[] = [];
+  if (ONLY !== 'dovecot') kinds.push('roost');
+  if (ONLY !== 'roost' && existsSync(DOVECOT)) kinds.push('dovecot');
+  else if (ONLY !== 'roost') console.log(`(${DOVECOT} not found: Roost only)`);
+  const servers = await Promise.all(kinds.map((k) => makeServer(k, root)));
+  const results = new Map<string, Figures[]>();
+  const filled = new Set<Kind>();
+  console.log(`lua-heavy: ${SECONDS} s per throughput figure, ${ROUNDS} round(s), SELECT sizes ${SIZES.join('/')}; driver and servers share ${(await import('node:os')).availableParallelism()} cores`);
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const lua of LUA_MODES) {
+        for (const s of servers) {
+          const key = `${s.kind}${lua ? '+lua' : ''}`;
+          const f = await measure(s, lua, filled);
+          results.set(key, [...(results.get(key) ?? []), f]);
+          const sel = SIZES.map((n) => `${n}: ${fmt(f.select[n]!.first, 1)}/${fmt(f.select[n]!.again, 1)}`).join(', ');
+          console.log(
+            `round ${round} ${key.padEnd(12)} LMTP ${fmt(f.lmtp)}/s  logins ${fmt(f.loginEmpty)}/s (20k INBOX: ${fmt(f.login20k)}/s)  ` +
+              `FETCH ${fmt(f.fetch, 2)} ms  SELECT first/again ms ${sel}`,
+          );
+        }
+      }
+    }
+  } finally {
+    if (process.env.LUA_HEAVY_KEEP) console.log(`kept ${root}`);
+    else rmSync(root, { recursive: true, force: true });
+  }
+
+  console.log('\nSummary (ranges over rounds; higher is better for /s, lower for ms)');
+  const row = (label: string, pick: (f: Figures) => number, digits: number, higherBetter: boolean) => {
+    for (const lua of LUA_MODES) {
+      const suffix = lua ? '+lua' : '';
+      const r = results.get(`roost${suffix}`) ?? [];
+      const d = results.get(`dovecot${suffix}`) ?? [];
+      const rv = r.map(pick);
+      const dv = d.map(pick);
+      let ratio = '';
+      if (rv.length && dv.length) {
+        // Roost/Dovecot as "times better": rate ratio, or inverse time ratio.
+        const ratios = rv.flatMap((x) => dv.map((y) => (higherBetter ? x / y : y / x)));
+        ratio = `  Roost/Dovecot ${range(ratios, 2)}×`;
+      }
+      console.log(`${(label + (lua ? ', with Lua' : ', no Lua')).padEnd(52)} Roost ${range(rv, digits).padEnd(14)} Dovecot ${range(dv, digits).padEnd(14)}${ratio}`);
+    }
+  };
+  row('LMTP 1 KB 1 rcpt 4 conns, deliveries/s', (f) => f.lmtp, 0, true);
+  row('LOGIN+SELECT+LOGOUT 4 clients, empty INBOX, /s', (f) => f.loginEmpty, 0, true);
+  row('LOGIN+SELECT+LOGOUT 4 clients, 20k INBOX, /s', (f) => f.login20k, 0, true);
+  row(`FETCH 1:* (UID FLAGS RFC822.SIZE), ${FETCH_MESSAGES} msgs, ms`, (f) => f.fetch, 2, false);
+  for (const n of SIZES) {
+    row(`SELECT ${n} msgs, first in session, ms`, (f) => f.select[n]!.first, 1, false);
+    row(`SELECT ${n} msgs, after UNSELECT, ms`, (f) => f.select[n]!.again, 1, false);
+  }
+}
+
+await main();
