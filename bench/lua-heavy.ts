@@ -20,7 +20,7 @@
 //   --quick (default): 3 s per throughput figure; --full: 10 s.
 //   Env: LUA_HEAVY_SECONDS, LUA_HEAVY_ROUNDS, LUA_HEAVY_SIZES (SELECT sizes, default
 //   0,20000,100000), LUA_HEAVY_ONLY=roost|dovecot, LUA_HEAVY_LUA=on|off|both (default both),
-//   LUA_HEAVY_NODE_ARGS (extra node options for the Roost child, e.g. --cpu-prof),
+//   LUA_HEAVY_FIGURES=lmtp,login,fetch,select (default all), LUA_HEAVY_NODE_ARGS (extra node options for the Roost child, e.g. --cpu-prof),
 //   LUA_HEAVY_KEEP=1 (keep the temp dir).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
@@ -36,6 +36,8 @@ const ROUNDS = Number(process.env.LUA_HEAVY_ROUNDS ?? 2);
 const SIZES = (process.env.LUA_HEAVY_SIZES ?? '0,20000,100000').split(',').map(Number);
 const ONLY = process.env.LUA_HEAVY_ONLY;
 const LUA_MODES = process.env.LUA_HEAVY_LUA === 'on' ? [true] : process.env.LUA_HEAVY_LUA === 'off' ? [false] : [false, true];
+/** Which figures to take (default all): lmtp, login, fetch, select. */
+const FIGURES = new Set((process.env.LUA_HEAVY_FIGURES ?? 'lmtp,login,fetch,select').split(','));
 const DOVECOT = '/usr/sbin/dovecot';
 const CONNECTIONS = 4;
 const LMTP_USERS = 20;
@@ -255,6 +257,30 @@ async function fill(port: number, user: string, count: number): Promise<void> {
   await c.logout();
 }
 
+/** CPU time (ms) of a process so far: its main thread, and all its threads (Linux /proc). */
+function cpuOf(pid: number): { main: number; total: number } | null {
+  const ticks = (stat: string) => {
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+  };
+  try {
+    return { main: ticks(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')), total: ticks(readFileSync(`/proc/${pid}/stat`, 'utf8')) };
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `f` (returning a rate per second over about SECONDS) and the server's CPU ms per unit of that rate. */
+async function withCpu(pid: number | undefined, f: () => Promise<number>): Promise<{ rate: number; cpu: { main: number; total: number } | null }> {
+  const before = pid === undefined ? null : cpuOf(pid);
+  const t = performance.now();
+  const rate = await f();
+  const after = pid === undefined ? null : cpuOf(pid);
+  const units = (rate * (performance.now() - t)) / 1000;
+  if (!before || !after || units <= 0) return { rate, cpu: null };
+  return { rate, cpu: { main: (after.main - before.main) / units, total: (after.total - before.total) / units } };
+}
+
 // ---- the servers ----
 
 interface Ports {
@@ -288,6 +314,8 @@ type Kind = 'roost' | 'dovecot';
 
 interface Server {
   kind: Kind;
+  /** The server process (Roost only: Dovecot's work is spread over many processes). */
+  pid(): number | undefined;
   dir: string;
   ports: Ports;
   start(lua: boolean): Promise<void>;
@@ -333,6 +361,7 @@ async function makeServer(kind: Kind, root: string): Promise<Server> {
     kind,
     dir,
     ports,
+    pid: () => child?.pid,
     async start(lua) {
       if (kind === 'roost') {
         const conf = join(dir, 'roost.conf');
@@ -381,6 +410,8 @@ async function makeServer(kind: Kind, root: string): Promise<Server> {
 // ---- the run ----
 
 interface Figures {
+  /** Roost's CPU ms per delivery / per session (main thread, whole process). */
+  cpu: { lmtp?: { main: number; total: number } | null; login?: { main: number; total: number } | null };
   lmtp: number;
   loginEmpty: number;
   login20k: number;
@@ -402,14 +433,17 @@ async function measure(s: Server, lua: boolean, filled: Set<Kind>): Promise<Figu
     // A warm-up: every user's first session and delivery (store creation), the JIT.
     await loginRate(imap, (c) => `l${c + 1}`);
     await lmtpWarmUp(lmtp);
+    const l = FIGURES.has('lmtp') ? await withCpu(s.pid(), () => lmtpRate(lmtp)) : { rate: NaN, cpu: null };
+    const g = FIGURES.has('login') ? await withCpu(s.pid(), () => loginRate(imap, (c) => `l${c + 1}`)) : { rate: NaN, cpu: null };
     const figures: Figures = {
-      lmtp: await lmtpRate(lmtp),
-      loginEmpty: await loginRate(imap, (c) => `l${c + 1}`),
-      login20k: SIZES.includes(20000) ? await loginRate(imap, () => 's20000') : NaN,
-      fetch: await fetchMedian(imap),
+      cpu: { lmtp: l.cpu, login: g.cpu },
+      lmtp: l.rate,
+      loginEmpty: g.rate,
+      login20k: FIGURES.has('login') && SIZES.includes(20000) ? await loginRate(imap, () => 's20000') : NaN,
+      fetch: FIGURES.has('fetch') ? await fetchMedian(imap) : NaN,
       select: {},
     };
-    for (const n of SIZES) figures.select[n] = await selectLatency(imap, `s${n}`);
+    for (const n of SIZES) figures.select[n] = FIGURES.has('select') ? await selectLatency(imap, `s${n}`) : { first: NaN, again: NaN };
     return figures;
   } finally {
     await s.stop();
@@ -447,6 +481,8 @@ async function main(): Promise<void> {
             `round ${round} ${key.padEnd(12)} LMTP ${fmt(f.lmtp)}/s  logins ${fmt(f.loginEmpty)}/s (20k INBOX: ${fmt(f.login20k)}/s)  ` +
               `FETCH ${fmt(f.fetch, 2)} ms  SELECT first/again ms ${sel}`,
           );
+          const c = (x: { main: number; total: number } | null | undefined) => (x ? `${x.main.toFixed(2)}/${x.total.toFixed(2)}` : '-');
+          if (s.kind === 'roost') console.log(`        ${key} CPU ms main/all threads: per delivery ${c(f.cpu.lmtp)}, per login ${c(f.cpu.login)}`);
         }
       }
     }
@@ -465,8 +501,9 @@ async function main(): Promise<void> {
       const dv = d.map(pick);
       let ratio = '';
       if (rv.length && dv.length) {
-        // Roost/Dovecot as "times better": rate ratio, or inverse time ratio.
-        const ratios = rv.flatMap((x) => dv.map((y) => (higherBetter ? x / y : y / x)));
+        // Roost/Dovecot as "times better" (rate ratio, or inverse time ratio), within each round:
+        // the two ran minutes apart, under the same load from the rest of the machine.
+        const ratios = rv.map((x, i) => (higherBetter ? x / dv[i]! : dv[i]! / x)).filter((x) => Number.isFinite(x));
         ratio = `  Roost/Dovecot ${range(ratios, 2)}×`;
       }
       console.log(`${(label + (lua ? ', with Lua' : ', no Lua')).padEnd(52)} Roost ${range(rv, digits).padEnd(14)} Dovecot ${range(dv, digits).padEnd(14)}${ratio}`);

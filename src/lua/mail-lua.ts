@@ -127,6 +127,36 @@ export function installMailLua(
       r.closeLogs.flush();
       if (r.closeError !== undefined) user.log.error(`mail-lua: ${r.closeError}`);
     },
+
+    // deinitPre and deinit back to back (nothing else runs between them but the storage release,
+    // which the worker's own connection does not see): mail_user_deinit_pre, mail_user_deinit and
+    // the unload in one round trip, the log lines in the order the two steps give them.
+    async deinitPreAndDeinit(user) {
+      const state = stateOf(user);
+      if (!state) return;
+      user.pluginData.delete(PLUGIN);
+      const [pre, post] = ['mail_user_deinit_pre', 'mail_user_deinit'] as const;
+      let r: Awaited<ReturnType<LuaStateHandle['callSequenceAndClose']>>;
+      try {
+        r = await state.callSequenceAndClose([
+          { name: pre, args: [userArg(true)], nresults: 2, fullGc: true, ifDefined: true },
+          { name: post, args: [userArg(false)], nresults: 2, fullGc: true, ifDefined: true },
+        ]);
+      } catch (e) {
+        // The state was lost: each step reports it, the second as a call on a lost state would.
+        const text = errorText(e);
+        user.log.error(`mail-lua: ${pre}(user) failed: ${text}`);
+        const lost = text === POOL_CLOSED ? text : STATE_LOST;
+        user.log.error(`mail-lua: ${post}(user) failed: ${lost}`);
+        return;
+      }
+      const [preError, postError] = r.outcomes.map((o) => (o === null ? null : o instanceof LuaScriptError ? o.message : mailHookError(o)));
+      if (preError != null) user.log.error(`mail-lua: ${pre}(user) failed: ${preError}`);
+      r.stepLogs[0]?.flush();
+      if (postError != null) user.log.error(`mail-lua: ${post}(user) failed: ${postError}`);
+      r.stepLogs[1]?.flush();
+      if (r.closeError !== undefined) user.log.error(`mail-lua: ${r.closeError}`);
+    },
   });
 }
 
@@ -140,6 +170,9 @@ function userArg(storage: boolean): LuaArg {
 }
 
 const MISSING = Symbol('missing hook');
+// pool.ts's texts for a call on a state that is gone.
+const STATE_LOST = 'Lua state was lost (its worker was replaced) or closed';
+const POOL_CLOSED = 'Lua worker pool closed';
 
 /**
  * Calls `name(user)` with 2 results and a full GC afterwards (spec §5.2 step 4); returns null on

@@ -20,7 +20,10 @@ import type { LuaSystemPolicy } from './stdlib/policy.js';
 import {
   DEFAULT_LUA_LIMITS,
   type CallAndCloseResult,
+  type CallSequenceResult,
   type CreateAndCallResult,
+  type CreateAndProbeResult,
+  type HookCall,
   type HookOutcome,
   type LuaArg,
   type LuaFailure,
@@ -101,6 +104,8 @@ interface InFlight {
   script: string;
   /** The request may close its state (script_deinit runs, and logs its failures in the worker). */
   closes: boolean;
+  /** The script functions a callSequence request calls, in order. */
+  sequence?: string[];
 }
 
 interface WorkerSlot {
@@ -211,6 +216,26 @@ export class LuaWorkerPool {
       throw e;
     }
     return new LuaStateHandle(this, stateId, slot!.index);
+  }
+
+  /**
+   * createState, then the raw lookup of each of `names` (is it a global function?) in the same
+   * round trip: `defined[i]` answers for `names[i]`.
+   */
+  async createStateProbing(options: LuaStateOptions, names: string[]): Promise<{ state: LuaStateHandle; defined: boolean[] }> {
+    const stateId = nextStateId++;
+    let slot: WorkerSlot | undefined;
+    let res: CreateAndProbeResult;
+    try {
+      res = (await this.enqueue({
+        build: () => ({ op: 'create', stateId, options, defaults: this.limits, probe: names }),
+        onStart: (s) => this.place(stateId, (slot = s)),
+      })) as CreateAndProbeResult;
+    } catch (e) {
+      this.forget(stateId);
+      throw e;
+    }
+    return { state: new LuaStateHandle(this, stateId, slot!.index), defined: res.defined };
   }
 
   /**
@@ -361,8 +386,10 @@ export class LuaWorkerPool {
     const hook = req.op === 'call' ? req.name : req.op === 'create' ? req.then?.name : undefined;
     if (req.op === 'create') this.stateScript.set(req.stateId, req.options.scriptPath);
     const script = 'stateId' in req ? (this.stateScript.get(req.stateId) ?? '') : '';
-    const closes = req.op === 'close' || (req.op === 'call' && req.close === true) || (req.op === 'create' && req.then !== undefined);
+    const closes =
+      req.op === 'close' || ((req.op === 'call' || req.op === 'callSequence') && req.close === true) || (req.op === 'create' && req.then !== undefined);
     slot.inFlight = { id, job, logs: [], since: Date.now(), op: req.op, hook, script, closes };
+    if (req.op === 'callSequence') slot.inFlight.sequence = req.calls.map((c) => c.name);
     job.onStart?.(slot);
     if (req.op === 'create') for (const b of req.options.bindings ?? []) this.bindingsSeen.add(b.module);
     // A request in flight keeps the process alive (an idle pool must not): `roost deliver`
@@ -394,12 +421,26 @@ export class LuaWorkerPool {
       slot.inFlight = null;
       worker.unref();
       const p = current.job;
-      const split = msg.ok && msg.deferLogsFrom !== undefined ? msg.deferLogsFrom : current.logs.length;
+      const steps = msg.ok ? msg.logSteps : undefined;
+      const split = !msg.ok ? current.logs.length : steps !== undefined ? (steps[0] ?? current.logs.length) : (msg.deferLogsFrom ?? current.logs.length);
       for (let i = 0; i < split && i < current.logs.length; i++) emitLog(current.logs[i]!);
       if (current.hook !== undefined && hookRan(current.op, msg)) countLuaCall(current.script, current.hook);
+      if (current.sequence && msg.ok) {
+        (msg.result as CallSequenceResult).calls.forEach((c, i) => {
+          if (!(c.ok && c.result === null)) countLuaCall(current.script, current.sequence![i]!);
+        });
+      }
       countFailures(current, msg);
       if (!msg.ok) p.reject(toError(msg.failure));
-      else {
+      else if (steps !== undefined) {
+        // Each later step's records, for the caller to emit after its own lines about the step before.
+        const logs = current.logs;
+        (msg.result as { stepLogs?: DeferredLogs[] }).stepLogs = steps.map((from, i) => {
+          const part = logs.slice(from, steps[i + 1] ?? logs.length);
+          return { flush: () => part.forEach(emitLog) };
+        });
+        p.resolve(msg.result);
+      } else {
         if (split < current.logs.length) {
           const rest = current.logs.slice(split);
           (msg.result as { deferredLogs?: DeferredLogs }).deferredLogs = { flush: () => rest.forEach(emitLog) };
@@ -543,6 +584,33 @@ export class LuaStateHandle {
     }
   }
 
+  /**
+   * Several hooks in one round trip, each called (skipped when not defined, with `ifDefined`)
+   * whatever the outcome of the one before, then the close (script_deinit, lua_close). Outcomes
+   * never reject (LuaScriptError values). The first call's log lines are emitted before this
+   * resolves; `stepLogs[i]` holds those of call i + 1 (the last entry: of the close), for the
+   * caller to flush after its own lines about the step before. Rejects only when the state is
+   * already lost.
+   */
+  async callSequenceAndClose(
+    calls: HookCall[],
+  ): Promise<{ outcomes: (LuaValue[] | null | LuaScriptError)[]; closeError?: string; stepLogs: DeferredLogs[] }> {
+    if (this.closed) throw new LuaScriptError('lost', 'Lua state is closed');
+    this.closed = true;
+    try {
+      const res = (await this.pool.send(this.id, { op: 'callSequence', calls, close: true })) as CallSequenceResult & {
+        stepLogs?: DeferredLogs[];
+      };
+      return {
+        outcomes: res.calls.map(outcomeOf),
+        ...(res.closeError !== undefined ? { closeError: res.closeError } : {}),
+        stepLogs: res.stepLogs ?? [],
+      };
+    } finally {
+      this.pool.forget(this.id);
+    }
+  }
+
   /** False once the state was closed, or lost because the watchdog replaced its worker. */
   get alive(): boolean {
     return !this.closed && this.pool.hasState(this.id);
@@ -595,8 +663,9 @@ function hookRan(op: Request['op'], msg: Extract<WorkerMessage, { kind: 'reply' 
 function countFailures(req: InFlight, msg: Extract<WorkerMessage, { kind: 'reply' }>): void {
   if (!msg.ok) countLuaFailure(req.script, msg.failure.message);
   else if (msg.result !== null && typeof msg.result === 'object' && !Array.isArray(msg.result)) {
-    const r = msg.result as { call?: HookOutcome; closeError?: string };
+    const r = msg.result as { call?: HookOutcome; calls?: HookOutcome[]; closeError?: string };
     if (r.call && !r.call.ok) countLuaFailure(req.script, r.call.failure.message);
+    for (const c of r.calls ?? []) if (!c.ok) countLuaFailure(req.script, c.failure.message);
     if (r.closeError !== undefined) countLuaFailure(req.script, r.closeError);
   }
   if (req.closes) for (const record of req.logs) if (record.level === 'Error') countLuaFailure(req.script, record.message);

@@ -108,6 +108,11 @@ export type WorkerRequest =
        * CreateAndCallResult instead of null.
        */
       then?: HookCall;
+      /**
+       * Then look these names up (raw lookup in _G, type function) in the same round trip; the
+       * reply is a CreateAndProbeResult instead of null. Not with `then`.
+       */
+      probe?: string[];
     }
   | ({
       id: number;
@@ -116,6 +121,18 @@ export type WorkerRequest =
       /** Close the state after the call (script_deinit, lua_close); the reply is a CallAndCloseResult. */
       close?: boolean;
     } & HookCall)
+  | {
+      id: number;
+      /**
+       * Several hook calls on one state in one round trip, each run whatever the outcome of the
+       * one before, then the close when `close` is set; the reply is a CallSequenceResult, and
+       * `logSteps` tells where each call's (and the close's) log records begin.
+       */
+      op: 'callSequence';
+      stateId: number;
+      calls: HookCall[];
+      close: boolean;
+    }
   | { id: number; op: 'hasFunction'; stateId: number; name: string }
   | { id: number; op: 'close'; stateId: number }
   | { id: number; op: 'stats' };
@@ -125,6 +142,16 @@ export interface CreateAndCallResult {
   /** The state was closed again (hook missing, failed or returned < 0). */
   closed: boolean;
   /** lua_close failed (the state is gone anyway). */
+  closeError?: string;
+}
+
+export interface CreateAndProbeResult {
+  /** For each name of the request's `probe`: whether it is a global function. */
+  defined: boolean[];
+}
+
+export interface CallSequenceResult {
+  calls: HookOutcome[];
   closeError?: string;
 }
 
@@ -150,7 +177,7 @@ export interface LuaWorkerStats {
  * index on belong to the last step and are handed to the caller instead of being emitted).
  */
 export type WorkerMessage =
-  | { kind: 'reply'; id: number; ok: true; result: unknown; deferLogsFrom?: number }
+  | { kind: 'reply'; id: number; ok: true; result: unknown; deferLogsFrom?: number; logSteps?: number[] }
   | { kind: 'reply'; id: number; ok: false; failure: LuaFailure }
   | { kind: 'log'; id?: number; record: LuaLogRecord }
   /** The worker has its Lua module loaded (sent once, after start-up). */

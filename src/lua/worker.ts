@@ -12,7 +12,9 @@ import { luaToNumber } from './lua-convert.js';
 import type { LuaSystemPolicy } from './stdlib/policy.js';
 import type {
   CallAndCloseResult,
+  CallSequenceResult,
   CreateAndCallResult,
+  CreateAndProbeResult,
   HookCall,
   HookOutcome,
   LuaFailure,
@@ -57,7 +59,7 @@ const services: StateServices = {
 const states = new Map<number, LuaScriptState>();
 
 /** The request being handled (requests run one at a time, in arrival order). */
-let current: { id: number; logs: number; deferLogsFrom?: number } | null = null;
+let current: { id: number; logs: number; deferLogsFrom?: number; logSteps?: number[] } | null = null;
 
 function failureOf(e: unknown): LuaFailure {
   if (e instanceof LuaScriptFailure) return { phase: e.phase, message: e.message };
@@ -83,6 +85,12 @@ function tryCall(state: LuaScriptState, call: HookCall): HookOutcome {
   }
 }
 
+/** Marks where the log records of each step after the first begin (see WorkerMessage). */
+function withSteps<T>(result: T, steps: number[]): T {
+  if (current) current.logSteps = steps;
+  return result;
+}
+
 /** Removes and closes a state; the error text when lua_close failed. */
 function closeState(id: number): string | undefined {
   const s = states.get(id);
@@ -101,6 +109,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       const limits = { ...req.defaults, ...req.options.limits };
       const state = await LuaScriptState.create(req.options, limits, services);
       states.set(req.stateId, state);
+      if (req.probe) return { defined: req.probe.map((name) => state.hasFunction(name)) } satisfies CreateAndProbeResult;
       if (!req.then) return null;
       const call = tryCall(state, req.then);
       const keep = call.ok && call.result !== null && luaToNumber(call.result[0] ?? null) >= 0;
@@ -114,6 +123,19 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       if (current) current.deferLogsFrom = current.logs;
       const closeError = closeState(req.stateId);
       return { call, ...(closeError !== undefined ? { closeError } : {}) } satisfies CallAndCloseResult;
+    }
+    case 'callSequence': {
+      const state = stateOf(req.stateId);
+      const steps: number[] = [];
+      const calls: HookOutcome[] = [];
+      for (const call of req.calls) {
+        if (calls.length > 0) steps.push(current?.logs ?? 0);
+        calls.push(tryCall(state, call));
+      }
+      if (!req.close) return withSteps({ calls } satisfies CallSequenceResult, steps);
+      steps.push(current?.logs ?? 0);
+      const closeError = closeState(req.stateId);
+      return withSteps({ calls, ...(closeError !== undefined ? { closeError } : {}) } satisfies CallSequenceResult, steps);
     }
     case 'hasFunction':
       return stateOf(req.stateId).hasFunction(req.name);
@@ -140,13 +162,14 @@ async function pump(): Promise<void> {
   try {
     while (queue.length > 0) {
       const req = queue.shift()!;
-      const ctx = { id: req.id, logs: 0 } as { id: number; logs: number; deferLogsFrom?: number };
+      const ctx = { id: req.id, logs: 0 } as { id: number; logs: number; deferLogsFrom?: number; logSteps?: number[] };
       current = ctx;
       let reply: WorkerMessage;
       try {
         const result = await handle(req);
         reply = { kind: 'reply', id: req.id, ok: true, result };
         if (ctx.deferLogsFrom !== undefined) reply.deferLogsFrom = ctx.deferLogsFrom;
+        if (ctx.logSteps !== undefined) reply.logSteps = ctx.logSteps;
       } catch (e) {
         reply = { kind: 'reply', id: req.id, ok: false, failure: failureOf(e) };
       } finally {

@@ -12,6 +12,13 @@ export interface MailUserHooks {
   deinitPre?(user: MailUser): Promise<void>;
   /** Runs after storage is released. Errors are logged. */
   deinit?(user: MailUser): Promise<void>;
+  /**
+   * deinitPre and deinit as one step, run instead of both when nothing but the storage release
+   * would run between them (this plugin's deinitPre is the last to run and its deinit the first):
+   * a plugin whose hooks run on another thread (mail-lua) does both in one trip there. The
+   * storage is then released after it. Errors are logged.
+   */
+  deinitPreAndDeinit?(user: MailUser): Promise<void>;
 }
 
 /** Thrown when a created hook fails: IMAP answers "OK Logged in, but initialization failed.", LMTP 451. */

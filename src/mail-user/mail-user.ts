@@ -223,10 +223,15 @@ export class MailUser implements MailUserVariableSource {
   async deinit(): Promise<void> {
     if (this.deinitDone) return;
     this.deinitDone = true;
-    for (const { hooks } of [...this.hooks].reverse()) {
-      if (!hooks.deinitPre) continue;
+    const reversed = [...this.hooks].reverse();
+    const pre = reversed.filter((h) => h.hooks.deinitPre);
+    const post = reversed.filter((h) => h.hooks.deinit);
+    // A plugin whose deinitPre runs last and whose deinit runs first may do both in one step.
+    const last = pre[pre.length - 1];
+    const joined = last && last === post[0] && last.hooks.deinitPreAndDeinit ? last : undefined;
+    for (const { hooks } of pre) {
       try {
-        await hooks.deinitPre(this);
+        await (hooks === joined?.hooks ? hooks.deinitPreAndDeinit!(this) : hooks.deinitPre!(this));
       } catch (err) {
         this.log.error(errorText(err));
       }
@@ -237,10 +242,10 @@ export class MailUser implements MailUserVariableSource {
       this.storeView = null;
     }
     this.namespacesReady = false;
-    for (const { hooks } of [...this.hooks].reverse()) {
-      if (!hooks.deinit) continue;
+    for (const { hooks } of post) {
+      if (hooks === joined?.hooks) continue;
       try {
-        await hooks.deinit(this);
+        await hooks.deinit!(this);
       } catch (err) {
         this.log.error(errorText(err));
       }

@@ -34,15 +34,17 @@ export class LuaPushDriver {
     sharedState: LuaStateHandle | undefined,
   ): Promise<LuaPushDriver> {
     const file = user.pluginGetenv(SCRIPT_FILE_SETTING) ?? setting.config.file;
-    let state: LuaStateHandle;
-    let owns = true;
+    // Only the MessageNew/MessageAppend handlers need the message's headers and snippet.
+    const fieldHandlers = [handlerName('MessageNew'), handlerName('MessageAppend')];
     if (file === undefined) {
       if (!sharedState) throw new Error(`No file in config and no ${SCRIPT_FILE_SETTING} set`);
-      state = sharedState;
-      owns = false;
-    } else {
-      if (user.settings.mailDebug) user.log.log('Debug', `lua: Loading ${file}`, { forced: 1 });
-      state = await pool.createState({
+      const wants = (await sharedState.hasFunction(fieldHandlers[0]!)) || (await sharedState.hasFunction(fieldHandlers[1]!));
+      return new LuaPushDriver(user, sharedState, false, wants);
+    }
+    if (user.settings.mailDebug) user.log.log('Debug', `lua: Loading ${file}`, { forced: 1 });
+    // Load, init and the handler lookups in one round trip to the worker.
+    const { state, defined } = await pool.createStateProbing(
+      {
         scriptPath: file,
         context: 'push',
         logPrefix: user.log.prefix,
@@ -51,11 +53,10 @@ export class LuaPushDriver {
           { module: compiledModuleUrl('lua/bindings/mail-user.js').href, data: mailUserBindingData(user) },
           { module: compiledModuleUrl('lua/push-notification/binding.js').href },
         ],
-      });
-    }
-    const wants =
-      (await state.hasFunction(handlerName('MessageNew'))) || (await state.hasFunction(handlerName('MessageAppend')));
-    return new LuaPushDriver(user, state, owns, wants);
+      },
+      fieldHandlers,
+    );
+    return new LuaPushDriver(user, state, true, defined.some(Boolean));
   }
 
   /** Runs one transaction; failures are logged, never thrown (they must not reach the command). */
