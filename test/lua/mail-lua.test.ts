@@ -165,6 +165,26 @@ describe('lifecycle (§5.2 step 5, §5.4, §15 item 5, §16.4)', () => {
     expect(lines[0]!.replace(PREFIX, '')).toBe('Error: mail-lua: mail_user_deinit_pre(user) failed: nope');
     expect(lines[1]!.replace(PREFIX, '')).toMatch(/^Error: mail-lua: mail_user_deinit\(user\) failed: lua_pcall\(mail_user_deinit, 1, 2\) failed: .*:1: bad\nstack traceback:/);
   });
+  test('deinit hooks, their failures and the unload keep their order in the log', async () => {
+    const lines = await logsOf(async () => {
+      const { user } = await login(
+        'function mail_user_created() end ' +
+          'function mail_user_deinit_pre(u) dovecot.i_info("pre") return -1, "nope" end ' +
+          'function mail_user_deinit(u) dovecot.i_info("post") error("bad") end ' +
+          'function script_deinit() dovecot.i_info("bye") error("worse") end',
+      );
+      await env.ctx.mailUsers.destroyUser(user!);
+    });
+    const text = lines.map((l) => l.replace(PREFIX, '').split('\n')[0]);
+    expect(text).toEqual([
+      'Info: pre',
+      'Error: mail-lua: mail_user_deinit_pre(user) failed: nope',
+      'Info: post',
+      expect.stringMatching(/^Error: mail-lua: mail_user_deinit\(user\) failed: lua_pcall\(mail_user_deinit, 1, 2\) failed: .*:1: bad$/),
+      'Info: bye',
+      expect.stringMatching(/^Error: script_deinit\(\) failed: .*worse/),
+    ]);
+  });
   test('no mail_lua_script: nothing happens', async () => {
     const user = await env.ctx.mailUsers.createUser({ username: 'alice', service: 'imap' });
     expect(user.pluginData.has('mail-lua')).toBe(false);
