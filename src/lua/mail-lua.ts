@@ -8,7 +8,7 @@ import type { MailUserService } from '../mail-user/service.js';
 import { compiledModuleUrl } from './compiled-module.js';
 import { mailUserBindingData, type MailUserArgData } from './bindings/mail-user-data.js';
 import { LuaScriptError, type LuaStateHandle, type LuaWorkerPool } from './pool.js';
-import { pushNotificationEnabled } from './push-notification/settings.js';
+import { pushMayReuseMailLuaState } from './push-notification/settings.js';
 import { mailHookError } from './lua-convert.js';
 import type { LuaArg, LuaStateOptions, LuaValue } from './types.js';
 
@@ -46,8 +46,8 @@ export function installMailLua(
             module: compiledModuleUrl('lua/bindings/mail-user.js').href,
             data: mailUserBindingData(user, (name) => settingsLookup(user, name)),
           },
-          // push_notification_lua may reuse this state (spec §12.1): it needs its entry point.
-          ...(pushNotificationEnabled(user) ? [{ module: compiledModuleUrl('lua/push-notification/binding.js').href }] : []),
+          // push_notification_lua may reuse this state (spec §12.1): it needs its entry point then.
+          ...(pushMayReuseMailLuaState(user) ? [{ module: compiledModuleUrl('lua/push-notification/binding.js').href }] : []),
         ],
       };
       const createFailed = (e: unknown): never => {

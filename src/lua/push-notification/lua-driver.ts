@@ -8,9 +8,8 @@ import type { MailUser } from '../../mail-user/mail-user.js';
 import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';
 import type { LuaArg } from '../types.js';
 import { handlerName, type PushTransaction } from './events.js';
-import type { DriverSetting } from './settings.js';
+import { SCRIPT_FILE_SETTING, type DriverSetting } from './settings.js';
 
-const SCRIPT_FILE_SETTING = 'push_notification_lua_script_file';
 const ENTRY = '@push_notification_txn';
 
 export class LuaPushDriver {

@@ -3,6 +3,9 @@
 // until one is missing; each `<driver>[:<config>]` with space-separated `key=value` config.
 import type { MailUser } from '../../mail-user/mail-user.js';
 
+/** The plugin setting that names the Lua driver's script, before any driver's `file=`. */
+export const SCRIPT_FILE_SETTING = 'push_notification_lua_script_file';
+
 export interface DriverSetting {
   /** The setting it came from, e.g. `push_notification_driver2`. */
   setting: string;
@@ -40,4 +43,15 @@ export function driverSettings(user: MailUser): DriverSetting[] {
 export function pushNotificationEnabled(user: MailUser): boolean {
   const plugins = (user.setting('mail_plugins') ?? '').split(/[\s,]+/);
   return plugins.includes('push_notification') && plugins.includes('push_notification_lua');
+}
+
+/**
+ * Whether a Lua driver of this user would reuse mail-lua's state (§12.1: no
+ * push_notification_lua_script_file and no `file=`): only then does that state need the driver's
+ * entry point installed.
+ */
+export function pushMayReuseMailLuaState(user: MailUser): boolean {
+  if (!pushNotificationEnabled(user)) return false;
+  if (user.pluginGetenv(SCRIPT_FILE_SETTING) !== undefined) return false;
+  return driverSettings(user).some((d) => d.driver === 'lua' && d.config.file === undefined);
 }
