@@ -11,7 +11,12 @@ local driver_record = internal.new_record(internal.session_record)
 driver_record.prefix = 'lua: '
 driver_record.fields.category = 'push-notification'
 
+-- Without mail_debug, Debug lines are dropped (events.lua): not even built, so a transaction does
+-- not load the event code and format messages only to throw them away.
+local DEBUG = internal.DEBUG
+
 local function log(level, msg, fields)
+  if level == 'Debug' and not DEBUG then return end
   local rec = driver_record
   if fields then
     rec = internal.new_record(driver_record)
@@ -43,14 +48,14 @@ internal.register_entry('push_notification_txn', function(user, txn)
   for name, fn in pairs(handlers) do
     if has_function(fn) then
       found = true
-      log('Debug', sformat('Found %s, handling %s event', fn, name))
+      if DEBUG then log('Debug', sformat('Found %s, handling %s event', fn, name)) end
     end
   end
   if not found then
     log('Debug', 'No event handlers found in script')
     return
   end
-  log('Debug', sformat('Calling %s(%s)', BEGIN, tostring(rawget(user, 'username'))))
+  if DEBUG then log('Debug', sformat('Calling %s(%s)', BEGIN, tostring(rawget(user, 'username')))) end
   local ok, ctx = pcall_global(BEGIN, 1, 1, user)
   if not ok then
     log('Error', ctx, { function_name = BEGIN, error = ctx })
@@ -60,14 +65,18 @@ internal.register_entry('push_notification_txn', function(user, txn)
     local fn = handlers[event.name]
     -- Dovecot subscribes to the events whose handler exists when the transaction begins.
     if fn ~= nil and has_function(fn) then
-      local fields = { function_name = fn, event_name = event.name, mailbox = event.mailbox }
-      if event.uid ~= nil then fields.uid = event.uid end
+      -- The fields as they were before the handler ran (it may change the event table).
+      local ename, mailbox, uid = event.name, event.mailbox, event.uid
       local called, err = pcall_global(fn, 2, 0, ctx, event)
-      if called then
-        log('Debug', 'Called ' .. fn, fields)
-      else
-        fields.error = err
-        log('Error', err, fields)
+      if not called or DEBUG then
+        local fields = { function_name = fn, event_name = ename, mailbox = mailbox }
+        if uid ~= nil then fields.uid = uid end
+        if called then
+          log('Debug', 'Called ' .. fn, fields)
+        else
+          fields.error = err
+          log('Error', err, fields)
+        end
       end
     end
   end
