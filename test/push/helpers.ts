@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServerContext, type CreatedContext } from '../../src/cli/context.js';
 import { defaultSettings } from '../../src/config/index.js';
-import { captureLogs, logHub } from '../../src/log/logger.js';
+import { captureLogs, logHub, type LogRecord } from '../../src/log/logger.js';
 import { LuaWorkerPool } from '../../src/lua/index.js';
 import { installMailLua } from '../../src/lua/mail-lua.js';
 import { installPushNotification } from '../../src/lua/push-notification/plugin.js';
@@ -62,6 +62,8 @@ export interface PushEnv {
   pool: LuaWorkerPool;
   /** Log lines (`<prefix>Level: message`) since the env started. */
   lines: string[];
+  /** The same, as records (with their fields). */
+  records: LogRecord[];
   /** The messages of Info/Error lines logged by push scripts, without the session prefix. */
   pushLines(): string[];
   script(source: string, name?: string): string;
@@ -100,6 +102,7 @@ export function pushEnv(
     ctx,
     pool,
     lines: cap.lines,
+    records: cap.records,
     pushLines: () =>
       cap.records
         .filter((r) => r.level !== 'Debug' && !r.prefix.startsWith('storage'))

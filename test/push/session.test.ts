@@ -153,3 +153,55 @@ test('a rolled-back transaction ends with end_txn(ctx, false) and no events; oth
   await env.settle();
   expect(env.pushLines()).toEqual(['begin alice', 'end false 0']);
 });
+
+describe('driver log lines', () => {
+  const SCRIPT = `
+function dovecot_lua_notify_begin_txn(user) return {} end
+function dovecot_lua_notify_event_message_new(ctx, event) event.mailbox = "changed" error("handler failed") end
+function dovecot_lua_notify_end_txn(ctx, success) end
+`;
+  async function deliverOnce(e: PushEnv): Promise<void> {
+    const user = await e.ctx.mailUsers.createUser({ username: 'alice', service: 'lmtp' });
+    try {
+      const store = user.getStore();
+      store.append('INBOX', { content: MESSAGE, mimeStructure: parseMessage(MESSAGE), origin: 'delivery' });
+    } finally {
+      await e.ctx.mailUsers.destroyUser(user);
+      await e.settle();
+    }
+  }
+  const driverLines = (e: PushEnv) =>
+    e.lines.filter((l) => l.includes(': lua: ')).map((l) => l.replace(/^lmtp\(alice\)<\d+><[^>]+>: /, '').split('\n')[0]);
+
+  test('a failing handler is logged with the fields its event had before it ran; Debug lines only with mail_debug', async () => {
+    for (const debug of [false, true]) {
+      const e = pushEnv((s, { script }) => {
+        s.mail_debug = debug;
+        s.plugin.push_notification_driver = `lua:file=${script(SCRIPT)}`;
+      });
+      try {
+        await deliverOnce(e);
+        const error = e.records.find((r) => r.level === 'Error' && r.message.includes('handler failed'));
+        expect(error?.fields).toMatchObject({ function_name: 'dovecot_lua_notify_event_message_new', event_name: 'MessageNew', mailbox: 'INBOX', uid: 1 });
+        const lines = driverLines(e).filter((l) => !l.startsWith("Debug: lua: Loading "));
+        const failed = expect.stringMatching(/^Error: lua: lua_pcall\(dovecot_lua_notify_event_message_new, 2, 0\) failed: .*handler failed$/);
+        expect(lines).toEqual(
+          debug
+            ? [
+                // The first delivery creates INBOX in a transaction of its own (no handler for it).
+                'Debug: lua: Found dovecot_lua_notify_event_message_new, handling MessageNew event',
+                'Debug: lua: Calling dovecot_lua_notify_begin_txn(alice)',
+                'Debug: lua: Calling dovecot_lua_notify_end_txn',
+                'Debug: lua: Found dovecot_lua_notify_event_message_new, handling MessageNew event',
+                'Debug: lua: Calling dovecot_lua_notify_begin_txn(alice)',
+                failed,
+                'Debug: lua: Calling dovecot_lua_notify_end_txn',
+              ]
+            : [failed],
+        );
+      } finally {
+        await e.close();
+      }
+    }
+  });
+});
