@@ -504,7 +504,10 @@ async function main(): Promise<void> {
         // Roost/Dovecot as "times better" (rate ratio, or inverse time ratio), within each round:
         // the two ran minutes apart, under the same load from the rest of the machine.
         const ratios = rv.map((x, i) => (higherBetter ? x / dv[i]! : dv[i]! / x)).filter((x) => Number.isFinite(x));
-        ratio = `  Roost/Dovecot ${range(ratios, 2)}×`;
+        const r2 = (x: number) => Number(x.toPrecision(2)).toString();
+        const lo = Math.min(...ratios);
+        const hi = Math.max(...ratios);
+        ratio = ratios.length ? `  Roost/Dovecot ${lo === hi ? r2(lo) : `${r2(lo)}–${r2(hi)}`}×` : '';
       }
       console.log(`${(label + (lua ? ', with Lua' : ', no Lua')).padEnd(52)} Roost ${range(rv, digits).padEnd(14)} Dovecot ${range(dv, digits).padEnd(14)}${ratio}`);
     }

@@ -668,7 +668,9 @@ function countFailures(req: InFlight, msg: Extract<WorkerMessage, { kind: 'reply
     for (const c of r.calls ?? []) if (!c.ok) countLuaFailure(req.script, c.failure.message);
     if (r.closeError !== undefined) countLuaFailure(req.script, r.closeError);
   }
-  if (req.closes) for (const record of req.logs) if (record.level === 'Error') countLuaFailure(req.script, record.message);
+  // A callSequence's first call is a request of its own as far as failures go: its lines are not the close's.
+  const from = msg.ok && msg.logSteps !== undefined ? (msg.logSteps[0] ?? 0) : 0;
+  if (req.closes) for (const record of req.logs.slice(from)) if (record.level === 'Error') countLuaFailure(req.script, record.message);
 }
 
 function toError(f: LuaFailure): LuaScriptError {
