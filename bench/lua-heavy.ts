@@ -320,6 +320,8 @@ interface Server {
   ports: Ports;
   start(lua: boolean): Promise<void>;
   stop(): Promise<void>;
+  /** Stops the server at once, without waiting (on an interrupt). */
+  kill(): void;
 }
 
 function usersFile(dir: string): string {
@@ -379,6 +381,14 @@ async function makeServer(kind: Kind, root: string): Promise<Server> {
         await new Promise((res) => r.once('exit', res));
         await waitForPort(ports.imap);
         await waitForPort(ports.lmtp);
+      }
+    },
+    kill() {
+      try {
+        if (kind === 'roost') child?.kill('SIGKILL');
+        else process.kill(Number(readFileSync(join(dir, 'run', 'master.pid'), 'utf8').trim()), 'SIGTERM');
+      } catch {
+        // not running
       }
     },
     async stop() {
@@ -466,6 +476,14 @@ async function main(): Promise<void> {
   if (ONLY !== 'roost' && existsSync(DOVECOT)) kinds.push('dovecot');
   else if (ONLY !== 'roost') console.log(`(${DOVECOT} not found: Roost only)`);
   const servers = await Promise.all(kinds.map((k) => makeServer(k, root)));
+  // Interrupted: no Dovecot daemon or roost child may outlive the bench.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const s of servers) s.kill();
+      if (!process.env.LUA_HEAVY_KEEP) rmSync(root, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   const results = new Map<string, Figures[]>();
   const filled = new Set<Kind>();
   console.log(`lua-heavy: ${SECONDS} s per throughput figure, ${ROUNDS} round(s), SELECT sizes ${SIZES.join('/')}; driver and servers share ${(await import('node:os')).availableParallelism()} cores`);
