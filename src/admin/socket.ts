@@ -21,6 +21,18 @@ export type AdminReply = { ok: true; result: unknown } | { ok: false; error: str
 
 export type AdminHandler = (args: string[]) => Promise<unknown> | unknown;
 
+/**
+ * A handler's answer that holds something (a user lock) for as long as the client stays
+ * connected: the reply goes out and the connection stays open; `release` runs when it closes, so
+ * a client that dies releases it too.
+ */
+export class AdminHold {
+  constructor(
+    readonly result: unknown,
+    readonly release: () => void,
+  ) {}
+}
+
 /** A request the server refuses; the text goes back to the CLI as is. */
 export class AdminError extends Error {}
 
@@ -57,10 +69,15 @@ export async function startAdminServer(path: string, handlers: Record<string, Ad
       if (nl < 0) return;
       const line = buffered.slice(0, nl);
       buffered = '';
-      void answer(line).then((reply) => socket.end(JSON.stringify(reply) + '\n'));
+      void answer(line).then((reply) => {
+        if (!(reply instanceof AdminHold)) return void socket.end(JSON.stringify(reply) + '\n');
+        if (socket.destroyed) return reply.release();
+        socket.once('close', reply.release);
+        socket.write(JSON.stringify({ ok: true, result: reply.result }) + '\n');
+      });
     });
   });
-  const answer = async (line: string): Promise<AdminReply> => {
+  const answer = async (line: string): Promise<AdminReply | AdminHold> => {
     let req: AdminRequest;
     try {
       req = JSON.parse(line) as AdminRequest;
@@ -70,7 +87,8 @@ export async function startAdminServer(path: string, handlers: Record<string, Ad
     const handler = typeof req.cmd === 'string' && Object.hasOwn(handlers, req.cmd) ? handlers[req.cmd]! : null;
     if (!handler) return { ok: false, error: `Unknown command: ${String(req.cmd)}` };
     try {
-      return { ok: true, result: await handler(Array.isArray(req.args) ? req.args.map(String) : []) };
+      const result = await handler(Array.isArray(req.args) ? req.args.map(String) : []);
+      return result instanceof AdminHold ? result : { ok: true, result };
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
@@ -117,6 +135,55 @@ export function adminRequest(path: string, req: AdminRequest): Promise<unknown> 
       } catch {
         reject(new Error(`${path}: invalid reply from the server`));
       }
+    });
+  });
+}
+
+/** What a held request gave; `release` closes the connection, which releases it on the server. */
+export interface HeldReply {
+  result: unknown;
+  release(): Promise<void>;
+}
+
+/** Sends a request whose answer holds something on the server until `release` (see AdminHold). */
+export function adminHoldRequest(path: string, req: AdminRequest): Promise<HeldReply> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(path);
+    let data = '';
+    let answered = false;
+    socket.setEncoding('utf8');
+    socket.once('connect', () => socket.write(JSON.stringify(req) + '\n'));
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    socket.on('data', (chunk: string) => {
+      if (answered) return;
+      data += chunk;
+      const nl = data.indexOf('\n');
+      if (nl < 0) return;
+      answered = true;
+      let reply: AdminReply;
+      try {
+        reply = JSON.parse(data.slice(0, nl)) as AdminReply;
+      } catch {
+        socket.destroy();
+        return reject(new Error(`${path}: invalid reply from the server`));
+      }
+      if (!reply.ok) {
+        socket.destroy();
+        return reject(new AdminError(reply.error));
+      }
+      resolve({
+        result: reply.result,
+        release: async () => {
+          socket.end();
+          await closed;
+        },
+      });
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      if (!answered) reject(new Error(`${path}: ${err.message}`));
+    });
+    socket.once('end', () => {
+      if (!answered) reject(new Error(`${path}: the server closed the connection`));
     });
   });
 }

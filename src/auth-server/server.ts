@@ -7,7 +7,8 @@
 import { basename } from 'node:path';
 import { SASL_MECHANISMS } from '../auth/index.js';
 import type { Settings } from '../config/index.js';
-import { openListeners, type ListenAddress } from '../listeners/group.js';
+import type { ListenAddress } from '../listeners/group.js';
+import { openReloadableListeners, type ListenerGeneration } from '../listeners/reloadable.js';
 import { inetListenAddresses, type InetAddress } from '../listeners/inet.js';
 import { resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
 import { Logger } from '../log/logger.js';
@@ -25,6 +26,13 @@ export interface AuthServerOptions {
 
 export interface AuthServer {
   readonly addresses: ListenAddress[];
+  /** Open client connections that use this context (a reload retires the old one when none do). */
+  connectionsUsing(ctx: ServerContext): number;
+  /**
+   * New connections get the new context (passdb/userdb, mechanisms, limits); open ones keep
+   * theirs. Listeners whose address changed are bound again.
+   */
+  reload(ctx: ServerContext): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,7 +54,8 @@ export function authServerConfigured(settings: Settings): boolean {
   return authClientListeners(settings).unix.length > 0 || inetListenAddresses(settings.service.auth, settings.listen).length > 0;
 }
 
-export async function startAuthServer(ctx: ServerContext, opts: AuthServerOptions = {}): Promise<AuthServer> {
+/** One configuration's listeners and connection handler for the auth service. */
+function generationFor(ctx: ServerContext, opts: AuthServerOptions): ListenerGeneration<ServerContext> {
   const settings = ctx.settings;
   const log = new Logger('auth: ');
   // Mechanisms Roost does not implement (DIGEST-MD5, NTLM, GSSAPI, ...) are not announced.
@@ -58,13 +67,28 @@ export async function startAuthServer(ctx: ServerContext, opts: AuthServerOption
   for (const path of configured.skipped) log.warning(`service auth unix_listener ${path}: Roost serves only the auth client protocol here (ignored)`);
   const maxLineLength = opts.maxLineLength ?? settings.auth_client_max_line_length;
   const clientLimit = settings.service.auth?.client_limit ?? 1000;
-  let cuid = 0;
-  return openListeners({
-    label: 'service(auth)',
+  return {
+    owner: ctx,
     inet: opts.inet ?? inetListenAddresses(settings.service.auth, settings.listen),
     unix: opts.unix ?? configured.unix,
     clientLimit,
     onLimit: () => log.warning(`service auth: client_limit (${clientLimit}) reached, connection refused`),
+    // Connection ids go on counting across reloads (Dovecot's auth process numbers its clients).
     accept: (socket) => void new AuthClientConnection(socket, { auth: ctx.auth, mechanisms: offered, cuid: ++cuid, maxLineLength, log }),
-  });
+  };
+}
+
+let cuid = 0;
+
+export async function startAuthServer(ctx: ServerContext, opts: AuthServerOptions = {}): Promise<AuthServer> {
+  const listeners = await openReloadableListeners('service(auth)', generationFor(ctx, opts));
+  return {
+    get addresses() {
+      return listeners.addresses;
+    },
+    connectionsUsing: (context) => listeners.connectionsUsing(context),
+    // A reload keeps the test-given addresses (opts) and takes everything else from the new context.
+    reload: (context) => listeners.reload(generationFor(context, opts)),
+    close: () => listeners.close(),
+  };
 }

@@ -12,6 +12,7 @@ import { mailUserSettings } from '../mail-user/settings.js';
 import { openServerDb, openUserStore } from '../storage/index.js';
 import { LuaWorkerPool, type LuaPoolSettings } from '../lua/index.js';
 import type { ServerDb } from '../storage/types.js';
+import type { UserLocks } from '../mail-user/user-locks.js';
 
 /** The `roost` passdb/userdb driver reads accounts from the server database. */
 export function accountStoreFor(db: ServerDb): AccountStore {
@@ -84,6 +85,8 @@ export interface ServerContextOptions {
   authSleep?: (ms: number) => Promise<void>;
   /** Use this pool (owned by the caller, not closed here) instead of one from the lua_* settings. */
   luaPool?: LuaWorkerPool;
+  /** `serve`: one set of user locks for every generation of the configuration. */
+  userLocks?: UserLocks;
 }
 
 export function createServerContext(settings: Settings, opts: ServerContextOptions = {}): CreatedContext {
@@ -106,6 +109,7 @@ export function createServerContext(settings: Settings, opts: ServerContextOptio
     serverDb,
     auth,
     mailUsers,
+    ...(opts.userLocks ? { userLocks: opts.userLocks } : {}),
     luaPool,
     async close() {
       // Deinit hooks (mail-lua) still need the pool: users first, then auth scripts, then the pool.

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // `roost`: the server and its admin CLI. Verbs and output follow doveadm where doveadm has the verb.
+// First: `roost serve` catches SIGHUP before anything else is evaluated (hangup.ts).
+import './hangup.js';
 import { realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';

@@ -367,6 +367,21 @@ export class ImapSession implements CommandContext {
    * when the connection was closed.
    */
   async completeLogin(auth: Extract<AuthResult, { ok: true }>, method: string): Promise<CommandResult | null> {
+    // `roost restore` is replacing this user's store: no session may open it until it is done.
+    // Entered until the session counts as logged in, so a restore's kick sees it.
+    const leave = this.shared.ctx.userLocks?.enter(auth.user);
+    if (leave === null) {
+      this.log.info(`Login refused: user=<${auth.user}>: the mail store is being restored`);
+      return { status: 'NO', code: 'UNAVAILABLE', text: 'Mail store is being restored, try again later.' };
+    }
+    try {
+      return await this.openUserSession(auth, method);
+    } finally {
+      leave?.();
+    }
+  }
+
+  private async openUserSession(auth: Extract<AuthResult, { ok: true }>, method: string): Promise<CommandResult | null> {
     const max = this.settings.mail_max_userip_connections;
     const key = `${auth.user}\0${this.conn.remoteIp}`;
     const current = this.shared.userIpCounts.get(key) ?? 0;

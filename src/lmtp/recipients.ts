@@ -43,6 +43,8 @@ export async function resolveRecipient(
   if (!found.found) {
     return found.reason === 'tempfail' ? recipientFailure(address, TEMP_FAILURE) : userUnknown(address, parsed.username);
   }
+  // A store being restored (`roost restore`): 451 now, so the MTA retries after the restore.
+  if (rc.ctx.userLocks?.isLocked(found.user)) return recipientFailure(address, TEMP_FAILURE);
   const rcpt: ResolvedRecipient = { ...parsed, user: found.user, userdbFields: found.fields, orcpt: orcptAddress(orcpt), id };
   if (rc.settings.lmtp_rcpt_check_quota) {
     const failure = await checkRecipientQuota(rc.ctx, {

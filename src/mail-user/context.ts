@@ -4,6 +4,7 @@ import type { AuthService } from '../auth/index.js';
 import type { Settings } from '../config/index.js';
 import type { ServerDb } from '../storage/types.js';
 import type { MailUserService } from './service.js';
+import type { UserLocks } from './user-locks.js';
 
 export interface ServerContext {
   /** Global settings; use `settingsFor(settings, protocol)` for a protocol's effective view. */
@@ -11,4 +12,6 @@ export interface ServerContext {
   readonly serverDb: ServerDb;
   readonly auth: AuthService;
   readonly mailUsers: MailUserService;
+  /** Users whose store is being replaced (`roost restore` on a running server); shared by reloads. */
+  readonly userLocks?: UserLocks;
 }

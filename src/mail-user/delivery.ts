@@ -304,6 +304,20 @@ async function stageContent(store: UserStore, message: PreparedMessage): Promise
 
 /** Stores one copy for one user; returns only once the copy is durable (or has failed). */
 export async function deliver(ctx: ServerContext, req: DeliveryRequest): Promise<DeliveryResult> {
+  // A store being restored takes no mail: a temporary failure, so the MTA retries later.
+  const leave = ctx.userLocks?.enter(req.username);
+  if (leave === null) {
+    new Logger(`${req.service}(${req.username})<${process.pid}>${req.sessionId ? `<${req.sessionId}>` : ''}: `).info('Delivery deferred: the mail store is being restored (temporary failure)');
+    return { ok: false, failure: TEMP_FAILURE };
+  }
+  try {
+    return await deliverUnlocked(ctx, req);
+  } finally {
+    leave?.();
+  }
+}
+
+async function deliverUnlocked(ctx: ServerContext, req: DeliveryRequest): Promise<DeliveryResult> {
   const user = await createMailUser(ctx, req);
   if (!('username' in user)) return { ok: false, failure: user };
   try {

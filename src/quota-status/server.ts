@@ -8,7 +8,8 @@
 // Outside RCPT (e.g. END-OF-MESSAGE) or without a recipient the answer is DUNNO.
 import type net from 'node:net';
 import type { Settings } from '../config/index.js';
-import { openListeners, type ListenAddress } from '../listeners/group.js';
+import type { ListenAddress } from '../listeners/group.js';
+import { openReloadableListeners, type ListenerGeneration } from '../listeners/reloadable.js';
 import { inetListenAddresses, type InetAddress } from '../listeners/inet.js';
 import { resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
 import { Logger } from '../log/logger.js';
@@ -30,6 +31,10 @@ export interface QuotaStatusOptions {
 
 export interface QuotaStatusServer {
   readonly addresses: ListenAddress[];
+  /** Open connections that use this context (a reload retires the old one when none do). */
+  connectionsUsing(ctx: ServerContext): number;
+  /** New connections answer from the new context (quota rules, userdb); rebinds moved listeners. */
+  reload(ctx: ServerContext): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -121,19 +126,32 @@ function serveConnection(ctx: ServerContext, socket: net.Socket, maxLineLength: 
   });
 }
 
-export async function startQuotaStatusServer(ctx: ServerContext, opts: QuotaStatusOptions = {}): Promise<QuotaStatusServer> {
+/** One configuration's listeners and request handler for quota-status. */
+function generationFor(ctx: ServerContext, opts: QuotaStatusOptions): ListenerGeneration<ServerContext> {
   const settings = ctx.settings;
   const svc = settings.service['quota-status'];
   checkQuotaStatusExecutable(svc?.executable ?? '');
   const log = new Logger('quota-status: ');
   const clientLimit = svc?.client_limit ?? 1000;
   const maxLineLength = opts.maxLineLength ?? settings.quota_status_max_line_length;
-  return openListeners({
-    label: 'service(quota-status)',
+  return {
+    owner: ctx,
     inet: opts.inet ?? inetListenAddresses(svc, settings.listen),
     unix: opts.unix ?? (svc?.unix_listener ?? []).map((l) => resolveUnixListener(l, settings.base_dir)),
     clientLimit,
     onLimit: () => log.warning(`client_limit (${clientLimit}) reached, connection refused`),
     accept: (socket) => serveConnection(ctx, socket, maxLineLength, log),
-  });
+  };
+}
+
+export async function startQuotaStatusServer(ctx: ServerContext, opts: QuotaStatusOptions = {}): Promise<QuotaStatusServer> {
+  const listeners = await openReloadableListeners('service(quota-status)', generationFor(ctx, opts));
+  return {
+    get addresses() {
+      return listeners.addresses;
+    },
+    connectionsUsing: (context) => listeners.connectionsUsing(context),
+    reload: (context) => listeners.reload(generationFor(context, opts)),
+    close: () => listeners.close(),
+  };
 }

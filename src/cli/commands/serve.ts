@@ -1,11 +1,15 @@
-// `roost serve`: IMAP and LMTP listeners from the configuration, and the auth and quota-status
-// services when their listeners are configured, until SIGINT/SIGTERM or `roost stop`. SIGHUP and `roost reload` read the configuration again (Dovecot's master does on
-// SIGHUP): new sessions get the new settings, auth and Lua scripts; open sessions keep theirs; a
-// configuration with an error changes nothing and is logged with its file and line.
+// `roost serve`: IMAP and LMTP listeners from the configuration, and the auth, quota-status and
+// stats services when their listeners are configured, until SIGINT/SIGTERM or `roost stop`.
+// SIGHUP and `roost reload` read the configuration again (Dovecot's master does on SIGHUP): new
+// connections of every service get the new settings, passdb/userdb, quota rules and Lua scripts;
+// listeners whose address, port or TLS files changed are bound again; open sessions keep theirs; a
+// configuration with an error changes nothing and is logged with its file and line. data_dir and
+// base_dir need a restart: a reload keeps the old values and says so. SIGHUP is caught from the
+// start (hangup.ts); one that arrives while the server starts becomes a reload once it is up.
 import { authServerConfigured, startAuthServer } from '../../auth-server/server.js';
 import { quotaStatusConfigured, startQuotaStatusServer } from '../../quota-status/server.js';
 import { countLoggedInSessionsWith } from '../../metrics/metrics.js';
-import { metricsConfigured, startMetricsServer } from '../../metrics/server.js';
+import { metricsConfigured, metricsListeners, startMetricsServer } from '../../metrics/server.js';
 import { adminSocketPath, startAdminServer, type AdminServer } from '../../admin/socket.js';
 import { ipMatches, isIpMask, userMaskMatches } from '../../admin/mask.js';
 import type { Settings } from '../../config/index.js';
@@ -16,6 +20,12 @@ import { startLmtpServer, type LmtpServer } from '../../lmtp/server.js';
 import { logHub, rootLogger } from '../../log/logger.js';
 import { openServerDb } from '../../storage/index.js';
 import { parseArgs } from '../args.js';
+import { catchHangups, onHangup, releaseHangups } from '../hangup.js';
+import { AdminHold } from '../../admin/socket.js';
+import { UserLocks } from '../../mail-user/user-locks.js';
+import type { AuthServer } from '../../auth-server/server.js';
+import type { QuotaStatusServer } from '../../quota-status/server.js';
+import type { MetricsServer } from '../../metrics/server.js';
 import { CliEnv } from '../cli-context.js';
 import { serverDbPath, type CreatedContext } from '../context.js';
 
@@ -30,21 +40,81 @@ function applyLogSettings(settings: Settings): void {
   logHub.setLogPaths(settings);
 }
 
+/** A `-o` value as a config line reads it back unchanged. */
+function quoted(value: string): string {
+  return /^[^\s"'$<#{}\\]*$/.test(value) ? value : `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * Settings a running server cannot take on reload: where the stores and the server database live
+ * (data_dir) and where its sockets are (base_dir). Returns the `-o` overrides that keep the values
+ * the server started with, and logs a warning for each one the new configuration changes.
+ */
+function pinRestartSettings(started: Settings, next: Settings): string[] {
+  const pins: string[] = [];
+  for (const name of ['data_dir', 'base_dir'] as const) {
+    if (next[name] === started[name]) continue;
+    rootLogger.warning(`${name} changed from ${started[name]} to ${next[name]}: restart required; still using ${started[name]}`);
+    pins.push(`${name}=${quoted(started[name])}`);
+  }
+  return pins;
+}
+
+/** The stats listeners' addresses, to see whether a reload moved them. */
+const statsKey = (s: Settings) => {
+  const l = metricsListeners(s);
+  return JSON.stringify([l.inet, l.unix]);
+};
+
 export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
+  // Before anything asynchronous: a SIGHUP from here on is queued, never the end of the process.
+  const installedHangups = catchHangups();
+  try {
+    return await serve(env, argv);
+  } finally {
+    onHangup(null);
+    // In-process runs (tests) give SIGHUP back; the `roost serve` process keeps ignoring it while it exits.
+    if (installedHangups) releaseHangups();
+  }
+}
+
+async function serve(env: CliEnv, argv: string[]): Promise<number> {
   parseArgs(argv, []);
   const settings = env.settings;
   applyLogSettings(settings);
   for (const w of env.warnings) rootLogger.warning(w);
-  // One server database for every generation: a reload must not close it under open sessions.
+  // One server database and one set of user locks for every generation: a reload must not close
+  // the database under open sessions, and a restore in progress spans reloads.
   const serverDb = openServerDb(serverDbPath(settings));
-  env.contextOptions = { serverDb };
+  const userLocks = new UserLocks();
+  env.contextOptions = { serverDb, userLocks };
   const generations: Generation[] = [];
   let imap: ImapServer | null = null;
   let lmtp: LmtpServer | null = null;
+  let auth: AuthServer | null = null;
+  let quotaStatus: QuotaStatusServer | null = null;
+  let stats: MetricsServer | null = null;
+  let statsSettings = settings;
   let admin: AdminServer | null = null;
-  /** The auth and quota-status services keep the first configuration (a reload leaves them). */
-  const pinned: (() => Promise<void>)[] = [];
   let retireTimer: NodeJS.Timeout | null = null;
+  const printAddresses = (name: string, addresses: ({ host: string; port: number } | { path: string })[]) => {
+    for (const a of addresses) env.io.out(`roost: ${name} listening on ${'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`}\n`);
+  };
+  const startStats = async (s: Settings) => {
+    const started = await startMetricsServer(s);
+    countLoggedInSessionsWith(() => imap?.sessions().length ?? 0);
+    for (const a of started.addresses) env.io.out(`roost: stats (OpenMetrics) listening on ${'path' in a ? `unix:${a.path} (GET /metrics)` : `http://${a.host}:${a.port}/metrics`}\n`);
+    return started;
+  };
+  const closeAll = async () => {
+    await stats?.close();
+    await quotaStatus?.close();
+    await auth?.close();
+    await lmtp?.close();
+    await imap?.close();
+    stats = quotaStatus = auth = null;
+    lmtp = imap = null;
+  };
   try {
     const ctx = await env.mailContext();
     // A broken auth script stops the server, as it stops Dovecot's auth process.
@@ -57,44 +127,35 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
       }
       if (settings.protocols.includes('lmtp')) {
         lmtp = await startLmtpServer(ctx);
-        for (const a of lmtp.addresses) env.io.out(`roost: LMTP listening on ${'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`}\n`);
+        printAddresses('LMTP', lmtp.addresses);
       }
       // Dovecot runs these services whatever `protocols` says; Roost starts them when listeners exist.
       if (authServerConfigured(settings)) {
-        const auth = await startAuthServer(ctx);
-        pinned.push(() => auth.close());
-        for (const a of auth.addresses) env.io.out(`roost: auth listening on ${'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`}\n`);
+        auth = await startAuthServer(ctx);
+        printAddresses('auth', auth.addresses);
       }
       if (quotaStatusConfigured(settings)) {
-        const qs = await startQuotaStatusServer(ctx);
-        pinned.push(() => qs.close());
-        for (const a of qs.addresses) env.io.out(`roost: quota-status listening on ${'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`}\n`);
+        quotaStatus = await startQuotaStatusServer(ctx);
+        printAddresses('quota-status', quotaStatus.addresses);
       }
-      if (metricsConfigured(settings)) {
-        const stats = await startMetricsServer(settings);
-        pinned.push(() => stats.close());
-        countLoggedInSessionsWith(() => imap?.sessions().length ?? 0);
-        for (const a of stats.addresses) env.io.out(`roost: stats (OpenMetrics) listening on ${'path' in a ? `unix:${a.path} (GET /metrics)` : `http://${a.host}:${a.port}/metrics`}\n`);
-      }
+      if (metricsConfigured(settings)) stats = await startStats(settings);
     } catch (err) {
       // A listener that cannot bind (EADDRINUSE) stops the server: close the ones already open,
       // or they would keep the process running with half the service and no error exit.
-      for (const close of pinned.reverse()) await close();
-      pinned.length = 0;
-      await lmtp?.close();
-      await imap?.close();
-      lmtp = imap = null;
+      await closeAll();
       throw err;
     }
 
     let stop: () => void = () => undefined;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
 
+    /** Open sessions and connections of every service that use `ctx`. */
+    const usersOf = (c: CreatedContext) =>
+      (imap?.sessionsUsing(c) ?? 0) + (lmtp?.connectionsUsing(c) ?? 0) + (auth?.connectionsUsing(c) ?? 0) + (quotaStatus?.connectionsUsing(c) ?? 0);
     /** Closes the contexts of earlier configurations once no session uses them. */
     const retire = async () => {
       for (const g of generations.slice(0, -1)) {
-        if (g.env === env && pinned.length > 0) continue;
-        if ((imap?.sessionsUsing(g.ctx) ?? 0) + (lmtp?.connectionsUsing(g.ctx) ?? 0) > 0) continue;
+        if (usersOf(g.ctx) > 0) continue;
         generations.splice(generations.indexOf(g), 1);
         await g.env.close();
       }
@@ -103,14 +164,16 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
     const reloadOnce = async (): Promise<void> => {
       // Dovecot's master logs the same line for SIGHUP and `doveadm reload`.
       rootLogger.warning('SIGHUP received - reloading configuration');
-      const next = new CliEnv(env.configPath, env.overrides, env.io);
-      next.contextOptions = { serverDb };
+      let next = new CliEnv(env.configPath, env.overrides, env.io);
       let ctx: CreatedContext;
       const previous = generations.at(-1)!.ctx;
-      let imapMoved = false;
+      /** Undoes what this reload already changed, newest first, when a later step fails. */
+      const undo: (() => Promise<void>)[] = [];
       try {
+        const pins = pinRestartSettings(settings, next.settings);
+        if (pins.length > 0) next = new CliEnv(env.configPath, [...env.overrides, ...pins], env.io);
         const s = next.settings;
-        if (serverDbPath(s) !== serverDbPath(settings)) throw new Error('data_dir cannot change on reload: restart the server');
+        next.contextOptions = { serverDb, userLocks };
         ctx = await next.mailContext();
         await ctx.auth.init();
         const protocols = new Set(s.protocols);
@@ -119,19 +182,78 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
           imap = null;
         } else if (imap) {
           await imap.reload(ctx);
-          imapMoved = true;
+          const moved = imap;
+          undo.push(() => moved.reload(previous));
+        } else if (protocols.has('imap')) {
+          const started = (imap = await startImapServer(ctx));
+          undo.push(async () => {
+            await started.close();
+            imap = null;
+          });
         }
-        else if (protocols.has('imap')) imap = await startImapServer(ctx);
         if (lmtp && !protocols.has('lmtp')) {
           await lmtp.close();
           lmtp = null;
-        } else if (lmtp) await lmtp.reload(ctx);
-        else if (protocols.has('lmtp')) lmtp = await startLmtpServer(ctx);
+        } else if (lmtp) {
+          await lmtp.reload(ctx);
+          const moved = lmtp;
+          undo.push(() => moved.reload(previous));
+        } else if (protocols.has('lmtp')) {
+          const started = (lmtp = await startLmtpServer(ctx));
+          undo.push(async () => {
+            await started.close();
+            lmtp = null;
+          });
+        }
+        if (auth && !authServerConfigured(s)) {
+          await auth.close();
+          auth = null;
+        } else if (auth) {
+          await auth.reload(ctx);
+          const moved = auth;
+          undo.push(() => moved.reload(previous));
+        } else if (authServerConfigured(s)) {
+          const started = (auth = await startAuthServer(ctx));
+          printAddresses('auth', started.addresses);
+          undo.push(async () => {
+            await started.close();
+            auth = null;
+          });
+        }
+        if (quotaStatus && !quotaStatusConfigured(s)) {
+          await quotaStatus.close();
+          quotaStatus = null;
+        } else if (quotaStatus) {
+          await quotaStatus.reload(ctx);
+          const moved = quotaStatus;
+          undo.push(() => moved.reload(previous));
+        } else if (quotaStatusConfigured(s)) {
+          const started = (quotaStatus = await startQuotaStatusServer(ctx));
+          printAddresses('quota-status', started.addresses);
+          undo.push(async () => {
+            await started.close();
+            quotaStatus = null;
+          });
+        }
+        // The stats listener serves the process's metrics, whatever the generation: rebound only
+        // when its addresses changed (a scrape is one short request; the old listener's end).
+        if (statsKey(s) !== statsKey(statsSettings)) {
+          const was = statsSettings;
+          await stats?.close();
+          stats = null;
+          try {
+            if (metricsConfigured(s)) stats = await startStats(s);
+            statsSettings = s;
+          } catch (err) {
+            if (metricsConfigured(was)) stats = await startStats(was).catch(() => null);
+            throw err;
+          }
+        }
         applyLogSettings(s);
         for (const w of next.warnings) rootLogger.warning(w);
       } catch (err) {
-        // IMAP may already serve new connections from the new context: give it back the old one.
-        if (imapMoved) await imap?.reload(previous).catch((e: unknown) => rootLogger.error(`imap: ${String(e)}`));
+        // Services may already serve new connections from the new context: give them back the old one.
+        for (const step of undo.reverse()) await step().catch((e: unknown) => rootLogger.error(`reload: undo: ${String(e)}`));
         await next.close();
         const text = err instanceof ConfigError ? `Error reading configuration: ${err.message}` : `Reloading the configuration failed: ${err instanceof Error ? err.message : String(err)}`;
         rootLogger.error(text);
@@ -140,11 +262,19 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
       generations.push({ env: next, ctx });
       await retire();
     };
-    // One reload at a time; a SIGHUP during a reload waits for it.
+    // One reload at a time; a SIGHUP during a reload waits for it, and the SIGHUPs that arrive
+    // meanwhile share that one next reload (it reads the configuration as it is when it starts).
     let reloading: Promise<void> = Promise.resolve();
-    const reload = () => (reloading = reloading.catch(() => undefined).then(reloadOnce));
-    const onHup = () => void reload().catch(() => undefined);
-    process.on('SIGHUP', onHup);
+    let queued: Promise<void> | null = null;
+    const reload = (): Promise<void> => {
+      if (queued) return queued;
+      const next = reloading.catch(() => undefined).then(() => {
+        queued = null;
+        return reloadOnce();
+      });
+      queued = reloading = next;
+      return next;
+    };
     retireTimer = setInterval(() => void retire().catch((err: unknown) => rootLogger.error(String(err))), 2000);
     retireTimer.unref();
 
@@ -175,6 +305,26 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
         return 'stopping';
       },
       'log-errors': () => logHub.recentErrors(),
+      // `roost restore -u USER`: no new logins or deliveries for the user, the ones in progress
+      // finished, its IMAP sessions ended (doveadm kick's BYE) — held until the client disconnects.
+      'restore-lock': async (args) => {
+        const name = args[0];
+        if (!name) throw new Error('restore-lock needs a user');
+        const found = await generations.at(-1)!.ctx.auth.lookupUser(name, 'doveadm');
+        const username = found.found ? found.user : name;
+        const unlock = await userLocks.lock(username);
+        try {
+          const kicked = imap ? await imap.kick((s) => s.username === username) : [];
+          rootLogger.info(`restore: ${username}: store locked, ${kicked.length} session(s) ended`);
+          return new AdminHold({ user: username, kicked: kicked.length }, () => {
+            unlock();
+            rootLogger.info(`restore: ${username}: store unlocked`);
+          });
+        } catch (err) {
+          unlock();
+          throw err;
+        }
+      },
     });
 
     env.io.out(`roost: data under ${settings.data_dir}\n`);
@@ -183,18 +333,18 @@ export async function runServe(env: CliEnv, argv: string[]): Promise<number> {
     }
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // Up: SIGHUPs reload from now on, and one that came during the start-up reloads now.
+    onHangup(() => void reload().catch(() => undefined));
     await stopped;
+    onHangup(null);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    process.off('SIGHUP', onHup);
     await reloading.catch(() => undefined);
     env.io.out('roost: shutting down\n');
     return 0;
   } finally {
     if (retireTimer) clearInterval(retireTimer);
-    for (const close of pinned.reverse()) await close();
-    await lmtp?.close();
-    await imap?.close();
+    await closeAll();
     for (const g of generations) await g.env.close();
     await env.close();
     serverDb.close();
