@@ -239,7 +239,7 @@ async function createMailUser(ctx: ServerContext, req: Omit<DeliveryRequest, 'me
  * last session ends), which costs more than the durable append itself.
  */
 class WarmStores {
-  private readonly held = new Map<string, { store: UserStore; timer: NodeJS.Timeout }>();
+  private readonly held = new Map<string, { store: UserStore; timer: NodeJS.Timeout; username: string }>();
   constructor(
     private readonly ctx: ServerContext,
     private readonly capacity = 256,
@@ -258,8 +258,13 @@ class WarmStores {
     const store = this.ctx.mailUsers.stores.acquire(opts);
     const timer = setTimeout(() => this.drop(opts.dbPath), this.idleMs);
     timer.unref();
-    this.held.set(opts.dbPath, { store, timer });
+    this.held.set(opts.dbPath, { store, timer, username: user.username });
     if (this.held.size > this.capacity) this.drop(this.held.keys().next().value!);
+  }
+
+  /** Lets go of the user's store (a restore replaces it: the next delivery opens it afresh). */
+  dropUser(username: string): void {
+    for (const [key, e] of this.held) if (e.username === username) this.drop(key);
   }
 
   private drop(key: string): void {
@@ -276,6 +281,11 @@ function warmStoresFor(ctx: ServerContext): WarmStores {
   let w = warmStores.get(ctx);
   if (!w) warmStores.set(ctx, (w = new WarmStores(ctx)));
   return w;
+}
+
+/** Closes the store LMTP keeps open after delivering to `username` (see WarmStores). */
+export function releaseWarmStore(ctx: ServerContext, username: string): void {
+  warmStores.get(ctx)?.dropUser(username);
 }
 
 function isStaged(c: AppendInput['content']): c is StagedBody {

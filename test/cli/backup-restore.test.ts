@@ -1,11 +1,16 @@
 // `roost backup` / `roost restore` against a running `roost serve` (the built command in child
 // processes): a backup taken while nodemailer's LMTP client keeps delivering holds every message
-// acknowledged before it began; restored, the store serves it over IMAP, body files included.
+// acknowledged before it began; restored, the store serves it over IMAP, body files included. A
+// restore while the server runs holds the user through the admin socket: open sessions end,
+// logins and deliveries for that user get temporary failures until it is done.
 import { jest } from '@jest/globals';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
 import { ImapFlow } from 'imapflow';
+import { RawClient } from '../imap/server/helpers.js';
+import { RawClient as RawLmtp } from '../lmtp/helpers.js';
 import nodemailer from 'nodemailer';
 import { buildCli, roost } from './built-roost.js';
 import { waitUntil } from '../poll.js';
@@ -137,4 +142,117 @@ test('-A backs up and restores every user into DEST/<user>; bad sources get a cl
   expect([...(await inboxSubjects('bob')).keys()]).toEqual(['large']);
   const usage = await roost(['-c', conf, 'backup', dest], { cwd: dir });
   expect(usage.code).toBe(64);
+});
+
+/** A raw client of the admin socket: one request line, one reply line, the connection kept. */
+async function adminHold(cmd: string, args: string[]): Promise<{ reply: unknown; release(): void }> {
+  const socket = net.connect(join(dir, 'data/run/roost-admin'));
+  let data = '';
+  socket.setEncoding('utf8');
+  const reply = await new Promise<unknown>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.on('data', (d: string) => {
+      data += d;
+      if (data.includes('\n')) resolve(JSON.parse(data.slice(0, data.indexOf('\n'))));
+    });
+    socket.write(JSON.stringify({ cmd, args }) + '\n');
+  });
+  return { reply, release: () => socket.end() };
+}
+
+test('while a restore holds the user: logins get NO [UNAVAILABLE], RCPT and DATA get 451 4.3.0; released, both work again', async () => {
+  const lmtp = await RawLmtp.connect({ port: lmtpPort });
+  await lmtp.replies(1);
+  await lmtp.command('LHLO mta.test');
+  await lmtp.command('MAIL FROM:<sender@example.net>');
+  // Accepted before the lock: its DATA comes after.
+  expect(await lmtp.command('RCPT TO:<alice@example.com>')).toMatch(/^250 /);
+  const bobSession = await RawClient.connect(imapPort);
+  expect((await bobSession.command('b', 'LOGIN bob secret')).at(-1)).toMatch(/^b OK /);
+
+  const held = await adminHold('restore-lock', ['alice']);
+  expect(held.reply).toEqual({ ok: true, result: { user: 'alice', kicked: 0 } });
+  expect(await lmtp.command('DATA')).toMatch(/^354 /);
+  lmtp.send(message('during-lock'));
+  lmtp.send('.\r\n');
+  expect((await lmtp.replies(1))[0]).toBe('451 4.3.0 <alice@example.com> Temporary internal error');
+  await lmtp.command('MAIL FROM:<sender@example.net>');
+  expect(await lmtp.command('RCPT TO:<alice@example.com>')).toBe('451 4.3.0 <alice@example.com> Temporary internal error');
+  // Other users are not held.
+  expect(await lmtp.command('RCPT TO:<bob@example.com>')).toMatch(/^250 /);
+  await lmtp.command('RSET');
+  const refused = await RawClient.connect(imapPort);
+  expect((await refused.command('a', 'LOGIN alice secret')).at(-1)).toBe('a NO [UNAVAILABLE] Mail store is being restored, try again later.');
+  // The connection stays usable: after the release the same client logs in.
+  expect((await bobSession.command('b2', 'NOOP')).at(-1)).toMatch(/^b2 OK/);
+
+  held.release();
+  await waitUntil('the release', async () => (await refused.command('a2', 'LOGIN alice secret')).at(-1)!.startsWith('a2 OK'));
+  await lmtp.command('MAIL FROM:<sender@example.net>');
+  expect(await lmtp.command('RCPT TO:<alice@example.com>')).toMatch(/^250 /);
+  await lmtp.command('DATA');
+  lmtp.send(message('after-lock') + '.\r\n');
+  expect((await lmtp.replies(1))[0]).toMatch(/^250 2\.0\.0 <alice@example\.com> /);
+  lmtp.send('QUIT\r\n');
+  refused.socket.destroy();
+  bobSession.socket.destroy();
+  const subjects = await inboxSubjects('alice');
+  expect(subjects.has('after-lock')).toBe(true);
+  expect(subjects.has('during-lock')).toBe(false);
+});
+
+test('restore while the user has an IMAP session and LMTP keeps delivering: the session is ended, no delivery is lost', async () => {
+  const dest = join(dir, 'backup-alice-2');
+  expect((await roost(['-c', conf, 'backup', '-u', 'alice', dest], { cwd: dir })).code).toBe(0);
+  const inBackup = new Set((await inboxSubjects('alice')).keys());
+
+  // A session that has the mailbox open, with its view of the current store.
+  const session = await RawClient.connect(imapPort);
+  expect((await session.command('a', 'LOGIN alice secret')).at(-1)).toMatch(/^a OK /);
+  expect((await session.command('s', 'SELECT INBOX')).at(-1)).toMatch(/^s OK /);
+  // Mail that is not in the backup: the restore takes it away again.
+  const transport = nodemailer.createTransport({ lmtp: true, host: '127.0.0.1', port: lmtpPort, name: 'mta.test' });
+  await transport.sendMail({ envelope: { from: 'sender@example.net', to: ['alice@example.com'] }, raw: message('not-in-backup') });
+
+  // Deliveries go on, one after the other, through the restore and a few after it.
+  const acked: { subject: string; afterRestore: boolean }[] = [];
+  const refused: string[] = [];
+  let restoreDone = false;
+  const delivering = (async () => {
+    for (let i = 0, after = 0; i < 400 && after < 5; i++) {
+      const subject = `r${i}`;
+      const finishedBefore = restoreDone;
+      try {
+        await transport.sendMail({ envelope: { from: 'sender@example.net', to: ['alice@example.com'] }, raw: message(subject) });
+        acked.push({ subject, afterRestore: finishedBefore });
+      } catch (e) {
+        // A refusal must be temporary, so that the MTA retries.
+        expect(String((e as { response?: string }).response)).toMatch(/^451 4\.3\.0 /);
+        refused.push(subject);
+      }
+      if (restoreDone) after++;
+    }
+  })();
+  await waitUntil('some deliveries', () => acked.length >= 3, 60_000);
+  const restore = await roost(['-c', conf, 'restore', '-u', 'alice', dest], { cwd: dir });
+  restoreDone = true;
+  await delivering;
+  transport.close();
+  expect(restore.stderr).toBe('');
+  expect(restore.code).toBe(0);
+  expect(restore.stdout).toMatch(/^alice: ended 1 open session\(s\) for the restore\nRestored alice: \d+ message\(s\), \d+ body file\(s\)\n$/);
+
+  // The open session was ended before the store was replaced: it never saw a mix.
+  const lines = await session.until((l) => l.startsWith('* BYE'));
+  expect(lines.at(-1)).toBe('* BYE Server shutting down.');
+  await session.waitClosed();
+
+  const after = await inboxSubjects('alice');
+  expect(after.has('not-in-backup')).toBe(false);
+  for (const s of inBackup) expect(after.has(s)).toBe(true);
+  // Everything acknowledged after the restore is there; nothing refused was stored (the MTA's
+  // retry will not make a duplicate); everything else in the store came from the backup.
+  for (const a of acked.filter((x) => x.afterRestore)) expect(after.has(a.subject)).toBe(true);
+  for (const s of refused) expect(after.has(s)).toBe(false);
+  for (const s of after.keys()) expect(inBackup.has(s) || acked.some((a) => a.subject === s)).toBe(true);
 });

@@ -23,6 +23,7 @@ import { parseArgs } from '../args.js';
 import { catchHangups, onHangup, releaseHangups } from '../hangup.js';
 import { AdminHold } from '../../admin/socket.js';
 import { UserLocks } from '../../mail-user/user-locks.js';
+import { releaseWarmStore } from '../../mail-user/delivery.js';
 import type { AuthServer } from '../../auth-server/server.js';
 import type { QuotaStatusServer } from '../../quota-status/server.js';
 import type { MetricsServer } from '../../metrics/server.js';
@@ -315,6 +316,8 @@ async function serve(env: CliEnv, argv: string[]): Promise<number> {
         const unlock = await userLocks.lock(username);
         try {
           const kicked = imap ? await imap.kick((s) => s.username === username) : [];
+          // Nothing of this process keeps the store open: it is opened afresh after the restore.
+          for (const g of generations) releaseWarmStore(g.ctx, username);
           rootLogger.info(`restore: ${username}: store locked, ${kicked.length} session(s) ended`);
           return new AdminHold({ user: username, kicked: kicked.length }, () => {
             unlock();
