@@ -111,9 +111,12 @@ export function readMaildir(root: string): MaildirFolder[] {
   return folders;
 }
 
-/** `subscriptions` of a Maildir++ root (version 2 or the older one-name-per-line form). */
-export function readSubscriptions(root: string): string[] {
-  const file = join(root, 'subscriptions');
+/**
+ * `subscriptions` of a Maildir++ root (version 2 or the older one-name-per-line form); an mbox
+ * root keeps the same file as `.subscriptions`.
+ */
+export function readSubscriptions(root: string, name = 'subscriptions'): string[] {
+  const file = join(root, name);
   if (!existsSync(file)) return [];
   const lines = readFileSync(file, 'utf8').split('\n');
   if (lines[0] === 'V\t2') return lines.slice(2).filter(Boolean).map((l) => l.split('\t').join('/'));
@@ -174,6 +177,6 @@ export function writeMaildirFolder(root: string, name: string, ids: { uidValidit
   writeFileSync(join(dir, 'dovecot-uidlist'), `3 V${ids.uidValidity} N${ids.uidNext}\n` + uidLines.map((l) => l + '\n').join(''));
 }
 
-export function writeSubscriptions(root: string, names: string[]): void {
-  writeFileSync(join(root, 'subscriptions'), 'V\t2\n\n' + names.map((n) => n.split('/').join('\t') + '\n').join(''));
+export function writeSubscriptions(root: string, names: string[], name = 'subscriptions'): void {
+  writeFileSync(join(root, name), 'V\t2\n\n' + names.map((n) => n.split('/').join('\t') + '\n').join(''));
 }

@@ -1,20 +1,21 @@
-// `roost import -u USER maildir:PATH | mbox:PATH` and `roost export -u USER maildir:PATH`, like
-// `doveadm import` / `doveadm backup`: flags, keywords, internal dates, subscriptions and the
-// source's UIDs and UIDVALIDITY are kept, so clients do not download everything again. A message
-// already imported (same GUID in the mailbox: the maildir base name, or a hash for mbox) is
-// skipped, so running an import twice duplicates nothing.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+// `roost import -u USER maildir:PATH | mbox:PATH` and `roost export -u USER maildir:PATH |
+// mbox:PATH`, like `doveadm import` / `doveadm backup`: flags, keywords, internal dates,
+// subscriptions and the source's UIDs and UIDVALIDITY are kept, so clients do not download
+// everything again. mbox:PATH is one mbox file (into -m MAILBOX, INBOX by default) or a tree in
+// Dovecot's mbox layout (mbox.ts). A message already imported (same GUID in the mailbox: the
+// maildir base name, or a hash for mbox) is skipped, so running an import twice duplicates nothing.
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import type { MailUser } from '../../mail-user/mail-user.js';
 import { imapMessageSize, parseMessage } from '../../mime/parser.js';
 import type { UserStore } from '../../storage/types.js';
 import { optionValue, parseArgs, requireOption, UsageError } from '../args.js';
 import type { CliEnv } from '../cli-context.js';
 import { guidOfBaseName, readMaildir, readSubscriptions, writeMaildirFolder, writeSubscriptions, type ExportMessage } from '../maildir.js';
-import { readMbox } from '../mbox.js';
+import { checkMboxLayout, MBOX_SUBSCRIPTIONS, readMbox, readMboxTree, writeMboxFolder } from '../mbox.js';
 import { withMailUser } from './user-session.js';
 
-const IMPORT_USAGE = 'usage: roost import -u USER [-m MAILBOX] maildir:PATH | mbox:PATH';
-const EXPORT_USAGE = 'usage: roost export -u USER maildir:PATH';
+const IMPORT_USAGE = 'usage: roost import -u USER [-m MAILBOX] maildir:PATH | mbox:FILE | mbox:DIR';
+const EXPORT_USAGE = 'usage: roost export -u USER maildir:PATH | mbox:DIR';
 /** Messages per transaction (one commit and WAL sync each). */
 const BATCH = 500;
 
@@ -103,12 +104,21 @@ export async function runImport(env: CliEnv, argv: string[]): Promise<number> {
         );
       }
       for (const s of readSubscriptions(src.path)) store.setSubscribed(s.split('/').join(store.separator), true);
+    } else if (statSync(src.path).isDirectory()) {
+      if (optionValue(args, 'm') !== undefined) throw new UsageError(`mbox:${src.path} is a tree: its mailboxes are named by their paths (-m is for one mbox file)`);
+      const skippedFiles: string[] = [];
+      for (const f of readMboxTree(src.path, skippedFiles)) {
+        const name = f.name === 'INBOX' ? 'INBOX' : f.name.split('/').join(store.separator);
+        prepareMailbox(store, name, f.uidValidity);
+        add(importInto(store, name, f, f.messages.map((m) => ({ ...m, content: () => m.content }))));
+      }
+      for (const path of skippedFiles) env.io.err(`roost: Warning: ${path}: not an mbox file (no From_ line first), skipped\n`);
+      for (const s of readSubscriptions(src.path, MBOX_SUBSCRIPTIONS)) store.setSubscribed(s.split('/').join(store.separator), true);
     } else {
       const target = optionValue(args, 'm') ?? 'INBOX';
-      if (statSync(src.path).isDirectory()) throw new UsageError(`mbox:${src.path} is a folder; give one mbox file (and -m MAILBOX)`);
-      const messages = readMbox(src.path);
-      prepareMailbox(store, target, undefined);
-      add(importInto(store, target, {}, messages.map((m) => ({ ...m, content: () => m.content }))));
+      const file = readMbox(src.path);
+      prepareMailbox(store, target, file.uidValidity);
+      add(importInto(store, target, file, file.messages.map((m) => ({ ...m, content: () => m.content }))));
     }
     env.io.out(`Imported ${imported} message(s), skipped ${skipped} already present\n`);
     return 0;
@@ -120,24 +130,32 @@ export async function runExport(env: CliEnv, argv: string[]): Promise<number> {
   const username = requireOption(args, 'u', 'user');
   if (args.positional.length !== 1) throw new UsageError(EXPORT_USAGE);
   const dest = location(args.positional[0], EXPORT_USAGE);
-  if (dest.kind !== 'maildir') throw new UsageError(EXPORT_USAGE);
   if (existsSync(dest.path) && readdirSync(dest.path).length > 0) throw new UsageError(`${dest.path} is not empty`, 73);
   return withMailUser(env, username, (user: MailUser) => {
     const store = user.getStore();
     let count = 0;
     const mailboxes = store.listMailboxes();
-    if (!mailboxes.some((m) => m.name === 'INBOX')) writeMaildirFolder(dest.path, 'INBOX', { uidValidity: 1, uidNext: 1 }, []);
-    for (const mb of mailboxes) {
-      if (mb.noselect) continue;
+    const selectable = mailboxes.filter((m) => !m.noselect);
+    const pathName = (name: string) => name.split(store.separator).join('/');
+    if (dest.kind === 'mbox') checkMboxLayout(selectable.filter((m) => m.name !== 'INBOX').map((m) => pathName(m.name)));
+    mkdirSync(dest.path, { recursive: true });
+    if (!mailboxes.some((m) => m.name === 'INBOX')) {
+      if (dest.kind === 'maildir') writeMaildirFolder(dest.path, 'INBOX', { uidValidity: 1, uidNext: 1 }, []);
+      else writeMboxFolder(dest.path, 'INBOX', { uidValidity: 1, uidNext: 1 }, []);
+    }
+    for (const mb of selectable) {
       const messages: ExportMessage[] = store.listMessages(mb.id).map((m) => {
         const body = store.openBody(m.bodyId);
         return { uid: m.uid, guid: m.guid, flags: m.flags, internalDate: m.internalDate, content: body.read(0, body.size) };
       });
-      writeMaildirFolder(dest.path, mb.name.split(store.separator).join('/'), { uidValidity: mb.uidValidity, uidNext: mb.uidNext }, messages);
+      const ids = { uidValidity: mb.uidValidity, uidNext: mb.uidNext };
+      if (dest.kind === 'maildir') writeMaildirFolder(dest.path, pathName(mb.name), ids, messages);
+      else writeMboxFolder(dest.path, pathName(mb.name), ids, messages);
       count += messages.length;
     }
-    writeSubscriptions(dest.path, store.listSubscriptions().map((s) => s.split(store.separator).join('/')));
-    env.io.out(`Exported ${count} message(s) from ${mailboxes.filter((m) => !m.noselect).length} mailbox(es)\n`);
+    const subscribed = store.listSubscriptions().map(pathName);
+    writeSubscriptions(dest.path, subscribed, dest.kind === 'maildir' ? 'subscriptions' : MBOX_SUBSCRIPTIONS);
+    env.io.out(`Exported ${count} message(s) from ${selectable.length} mailbox(es)\n`);
     return 0;
   });
 }
