@@ -49,8 +49,8 @@ const HELP = `usage: roost [-c FILE] [-o key=value]... VERB ...   (-c and -o may
   log errors                              the running server's last warnings and errors
   backup -u USER DEST | backup -A DEST    consistent copy of a user's store while serving
   restore -u USER SRC | restore -A SRC    put a backup back
-  import -u USER [-m MAILBOX] maildir:PATH|mbox:PATH   bring mail in (flags, dates, UIDs kept)
-  export -u USER maildir:PATH             write the user's mail as a Dovecot Maildir
+  import -u USER [-m MAILBOX] maildir:PATH|mbox:FILE|mbox:DIR   bring mail in (flags, dates, UIDs kept)
+  export -u USER maildir:PATH|mbox:DIR    write the user's mail as a Dovecot Maildir or mbox tree
   version                                 print the version
   help                                    print this list
 -o takes doveconf's paths for nested settings: -o service/imap-login/inet_listener/imap/port=1143

@@ -235,6 +235,9 @@ test('Dovecot mbox tree → import (twice) → export mbox → import again: wha
   expect(inbox).toMatch(/^From MAILER-DAEMON {2}Thu Feb 01 09:30:00 2024\n/);
   expect(inbox).toContain('X-IMAPbase: 1796537446 0000000004 $Forwarded\nX-UID: 1\nStatus: RO\nX-Keywords: \nContent-Length: 31\n\nOne.\nFrom the start of a line.\n\nFrom ');
 
+  // Back into the same user: the UIDs under the same UIDVALIDITY are these messages, nothing doubles.
+  const back = await roost(['-c', conf, 'import', '-u', 'dave', `mbox:${exported}`], { cwd: dir });
+  expect(back.stdout).toBe('Imported 0 message(s), skipped 5 already present\n');
   const erinImport = await roost(['-c', conf, 'import', '-u', 'erin', `mbox:${exported}`], { cwd: dir });
   expect(erinImport.stdout).toBe('Imported 5 message(s), skipped 0 already present\n');
   // Identical, the empty Archive's UIDVALIDITY included (UW-IMAP's folder-data message keeps it).

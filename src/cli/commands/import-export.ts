@@ -44,10 +44,14 @@ function prepareMailbox(store: UserStore, name: string, uidValidity: number | un
 /** Appends what the mailbox does not have yet; returns [imported, skipped]. */
 function importInto(store: UserStore, name: string, source: { uidValidity?: number; uidNext?: number }, messages: Incoming[]): [number, number] {
   const mb = store.getMailbox(name)!;
-  const have = new Set(store.listMessages(mb.id).map((m) => m.guid));
+  const present = store.listMessages(mb.id);
+  const have = new Set(present.map((m) => m.guid));
   const sameUids = source.uidValidity !== undefined && source.uidValidity === mb.uidValidity;
+  // Under the same UIDVALIDITY a UID names one message for good (RFC 3501 §2.3.1.1): one that is
+  // here already is this message, whatever its GUID (an mbox carries none).
+  const haveUids = new Set(sameUids ? present.map((m) => m.uid) : []);
   let imported = 0;
-  const todo = messages.filter((m) => !have.has(m.guid));
+  const todo = messages.filter((m) => !have.has(m.guid) && !(m.uid !== undefined && haveUids.has(m.uid)));
   const skipped = messages.length - todo.length;
   for (let i = 0; i < todo.length; i += BATCH) {
     store.transaction(() => {
