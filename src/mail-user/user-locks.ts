@@ -7,6 +7,8 @@ export class UserLocks {
   private readonly locked = new Map<string, number>();
   private readonly busy = new Map<string, number>();
   private readonly drained = new Map<string, (() => void)[]>();
+  /** Per user: resolves when the newest lock is released (the next lock waits for it). */
+  private readonly holders = new Map<string, Promise<void>>();
 
   isLocked(username: string): boolean {
     return (this.locked.get(username) ?? 0) > 0;
@@ -28,9 +30,17 @@ export class UserLocks {
     };
   }
 
-  /** Refuses new entries now; resolves, once the ones in progress have left, with the unlock. */
+  /**
+   * Refuses new entries now; resolves, once the entries in progress have left and an earlier
+   * lock of the same user was released (two restores never overlap), with the unlock.
+   */
   async lock(username: string): Promise<() => void> {
     this.locked.set(username, (this.locked.get(username) ?? 0) + 1);
+    const before = this.holders.get(username) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const chain = before.then(() => mine);
+    this.holders.set(username, chain);
     let unlocked = false;
     const unlock = () => {
       if (unlocked) return;
@@ -38,7 +48,10 @@ export class UserLocks {
       const n = (this.locked.get(username) ?? 1) - 1;
       if (n > 0) this.locked.set(username, n);
       else this.locked.delete(username);
+      release();
+      if (this.holders.get(username) === chain) this.holders.delete(username);
     };
+    await before;
     if (this.busy.has(username)) {
       await new Promise<void>((resolve) => {
         const waiting = this.drained.get(username) ?? [];
