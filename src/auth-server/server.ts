@@ -55,7 +55,7 @@ export function authServerConfigured(settings: Settings): boolean {
 }
 
 /** One configuration's listeners and connection handler for the auth service. */
-function generationFor(ctx: ServerContext, opts: AuthServerOptions): ListenerGeneration<ServerContext> {
+function generationFor(ctx: ServerContext, opts: AuthServerOptions, nextCuid: () => number): ListenerGeneration<ServerContext> {
   const settings = ctx.settings;
   const log = new Logger('auth: ');
   // Mechanisms Roost does not implement (DIGEST-MD5, NTLM, GSSAPI, ...) are not announced.
@@ -73,22 +73,22 @@ function generationFor(ctx: ServerContext, opts: AuthServerOptions): ListenerGen
     unix: opts.unix ?? configured.unix,
     clientLimit,
     onLimit: () => log.warning(`service auth: client_limit (${clientLimit}) reached, connection refused`),
-    // Connection ids go on counting across reloads (Dovecot's auth process numbers its clients).
-    accept: (socket) => void new AuthClientConnection(socket, { auth: ctx.auth, mechanisms: offered, cuid: ++cuid, maxLineLength, log }),
+    accept: (socket) => void new AuthClientConnection(socket, { auth: ctx.auth, mechanisms: offered, cuid: nextCuid(), maxLineLength, log }),
   };
 }
 
-let cuid = 0;
-
 export async function startAuthServer(ctx: ServerContext, opts: AuthServerOptions = {}): Promise<AuthServer> {
-  const listeners = await openReloadableListeners('service(auth)', generationFor(ctx, opts));
+  // Client ids go on counting across reloads (Dovecot's auth process numbers its clients).
+  let cuid = 0;
+  const nextCuid = () => ++cuid;
+  const listeners = await openReloadableListeners('service(auth)', generationFor(ctx, opts, nextCuid));
   return {
     get addresses() {
       return listeners.addresses;
     },
     connectionsUsing: (context) => listeners.connectionsUsing(context),
     // A reload keeps the test-given addresses (opts) and takes everything else from the new context.
-    reload: (context) => listeners.reload(generationFor(context, opts)),
+    reload: (context) => listeners.reload(generationFor(context, opts, nextCuid)),
     close: () => listeners.close(),
   };
 }
