@@ -1,7 +1,8 @@
 // Import benchmark: `roost import -u USER maildir:PATH` (the built command, a child process) on a
 // generated 10,000-message Maildir (2-4 KB messages, a third flagged \Seen, a tenth with a
 // keyword, UIDs in dovecot-uidlist), then the same import again (everything skipped), then
-// `roost export`. Prints messages/s of each. Run: npm run build && node dist/bench/import.js
+// `roost export`; then `roost export mbox:` of the same store and `roost import mbox:` of that
+// tree into another user (and again). Prints messages/s of each. Run: npm run build && node dist/bench/import.js
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,10 @@ try {
   timed('import maildir (durable commits, 500 per transaction)', ['import', '-u', 'bench', `maildir:${join(dir, 'Maildir')}`]);
   timed('import again (all skipped)', ['import', '-u', 'bench', `maildir:${join(dir, 'Maildir')}`]);
   timed('export maildir', ['export', '-u', 'bench', `maildir:${join(dir, 'export')}`]);
+  execFileSync(process.execPath, [main, '-c', join(dir, 'roost.conf'), 'user', 'add', 'bench2', '-p', 'pw'], { cwd: dir });
+  timed('export mbox (tree)', ['export', '-u', 'bench', `mbox:${join(dir, 'mbox')}`]);
+  timed('import mbox tree', ['import', '-u', 'bench2', `mbox:${join(dir, 'mbox')}`]);
+  timed('import mbox tree again (all skipped)', ['import', '-u', 'bench2', `mbox:${join(dir, 'mbox')}`]);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
