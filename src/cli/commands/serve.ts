@@ -6,11 +6,11 @@
 // configuration with an error changes nothing and is logged with its file and line. data_dir and
 // base_dir need a restart: a reload keeps the old values and says so. SIGHUP is caught from the
 // start (hangup.ts); one that arrives while the server starts becomes a reload once it is up.
-import { authServerConfigured, startAuthServer } from '../../auth-server/server.js';
-import { quotaStatusConfigured, startQuotaStatusServer } from '../../quota-status/server.js';
+import { authServerConfigured, startAuthServer, type AuthServer } from '../../auth-server/server.js';
+import { quotaStatusConfigured, startQuotaStatusServer, type QuotaStatusServer } from '../../quota-status/server.js';
 import { countLoggedInSessionsWith } from '../../metrics/metrics.js';
-import { metricsConfigured, metricsListeners, startMetricsServer } from '../../metrics/server.js';
-import { adminSocketPath, startAdminServer, type AdminServer } from '../../admin/socket.js';
+import { metricsConfigured, metricsListeners, startMetricsServer, type MetricsServer } from '../../metrics/server.js';
+import { AdminHold, adminSocketPath, startAdminServer, type AdminServer } from '../../admin/socket.js';
 import { ipMatches, isIpMask, userMaskMatches } from '../../admin/mask.js';
 import type { Settings } from '../../config/index.js';
 import { ConfigError } from '../../config/index.js';
@@ -21,12 +21,8 @@ import { logHub, rootLogger } from '../../log/logger.js';
 import { openServerDb } from '../../storage/index.js';
 import { parseArgs } from '../args.js';
 import { catchHangups, onHangup, releaseHangups } from '../hangup.js';
-import { AdminHold } from '../../admin/socket.js';
 import { UserLocks } from '../../mail-user/user-locks.js';
 import { releaseWarmStore } from '../../mail-user/delivery.js';
-import type { AuthServer } from '../../auth-server/server.js';
-import type { QuotaStatusServer } from '../../quota-status/server.js';
-import type { MetricsServer } from '../../metrics/server.js';
 import { CliEnv } from '../cli-context.js';
 import { serverDbPath, type CreatedContext } from '../context.js';
 
