@@ -134,6 +134,10 @@ export interface ScalarSettings {
   imap_id_log: string;
   imap_idle_notify_interval: number;
   imap_metadata: boolean;
+  /** RFC 4467 URLAUTH: the host name URLs must carry; '' (default) leaves URLAUTH off, as in Dovecot. */
+  imap_urlauth_host: string;
+  /** The port URLs must carry (a URL without one means 143). */
+  imap_urlauth_port: number;
   imap_literal_minus: boolean;
   imap_logout_format: string;
   imap_client_workarounds: string[];
@@ -247,6 +251,8 @@ export const SETTING_KINDS: { [K in keyof ScalarSettings]: SettingKind } = {
   imap_id_log: str,
   imap_idle_notify_interval: time,
   imap_metadata: bool,
+  imap_urlauth_host: str,
+  imap_urlauth_port: uint,
   imap_literal_minus: bool,
   imap_logout_format: str,
   imap_client_workarounds: list,
@@ -332,6 +338,8 @@ export function defaultScalarSettings(): ScalarSettings {
     imap_id_log: '',
     imap_idle_notify_interval: 120_000,
     imap_metadata: false,
+    imap_urlauth_host: '',
+    imap_urlauth_port: 143,
     imap_literal_minus: false,
     imap_logout_format:
       'in=%i out=%o deleted=%{deleted} expunged=%{expunged} trashed=%{trashed} hdr_count=%{fetch_hdr_count} hdr_bytes=%{fetch_hdr_bytes} body_count=%{fetch_body_count} body_bytes=%{fetch_body_bytes}',

@@ -23,6 +23,8 @@ export function preLoginCapabilities(input: PreLoginCapabilityInput): string[] {
 
 export interface PostLoginCapabilityInput {
   metadata: boolean;
+  /** RFC 4467 URLAUTH and RFC 5524 URLAUTH=BINARY: imap_urlauth_host is set. */
+  urlauth?: boolean;
   /** RFC 7889 APPENDLIMIT=n: mail_max_message_size (0: no limit, the capability without a value). */
   appendLimit?: number;
   literalMinus: boolean;
@@ -79,6 +81,7 @@ export function postLoginCapabilities(input: PostLoginCapabilityInput): string[]
     'UTF8=ACCEPT',
   ];
   if (input.appendLimit !== undefined) builtin.push(input.appendLimit > 0 ? `APPENDLIMIT=${input.appendLimit}` : 'APPENDLIMIT');
+  if (input.urlauth) builtin.push('URLAUTH', 'URLAUTH=BINARY');
   if (input.metadata) builtin.push('METADATA');
   const override = input.override.trim();
   if (override === '') return builtin;

@@ -210,6 +210,7 @@ export class ImapSession implements CommandContext {
     }
     return postLoginCapabilities({
       metadata: this.settings.imap_metadata,
+      urlauth: this.settings.imap_urlauth_host !== '',
       literalMinus: this.settings.imap_literal_minus,
       override: this.settings.imap_capability,
       appendLimit: this.settings.mail_max_message_size,

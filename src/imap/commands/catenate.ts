@@ -1,13 +1,12 @@
 // CATENATE (RFC 4469): an APPENDed message built from TEXT literals and IMAP URLs (RFC 5092) that
 // name the user's own messages, whole or a section, optionally a ;PARTIAL range (RFC 5550
-// URL-PARTIAL). As in Dovecot 2.3.19 without imap_urlauth_host, only relative URLs
+// URL-PARTIAL). As in Dovecot 2.3.19 (with URLAUTH on or off), only relative URLs
 // (`/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]`) are accepted; a URL that cannot
 // be resolved fails the whole APPEND with `NO [BADURL url]` (texts from Dovecot's imap-msgpart-url.c).
 import { applyPartial, parseSectionSpec, readSection } from '../../mime/section.js';
 import type { CatenatePart } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
 import { loadMimeStructure } from './fetch-mime.js';
-import { AUTHENTICATED, badSyntax, type CommandHandler } from './types.js';
 
 export class BadUrlError extends Error {
   constructor(readonly url: string, message: string) {
@@ -17,7 +16,7 @@ export class BadUrlError extends Error {
 
 export class CatenateTooBigError extends Error {}
 
-interface MessageUrl {
+export interface MessageUrl {
   mailbox: string;
   uidValidity: number | null;
   uid: number;
@@ -71,12 +70,3 @@ export async function catenateMessage(session: CommandContext, parts: readonly C
   }
   return Buffer.concat(pieces, size);
 }
-
-/**
- * RFC 4467 URLAUTH needs Dovecot's imap-urlauth service and `imap_urlauth_host`; Dovecot 2.3.19
- * leaves it off by default (no URLAUTH capability) and answers its commands with this error.
- */
-const urlauthDisabled = { states: AUTHENTICATED, async run() { return badSyntax('URLAUTH disabled'); } };
-export const GENURLAUTH: CommandHandler<'GENURLAUTH'> = urlauthDisabled;
-export const RESETKEY: CommandHandler<'RESETKEY'> = urlauthDisabled;
-export const URLFETCH: CommandHandler<'URLFETCH'> = urlauthDisabled;

@@ -1,7 +1,7 @@
 // Every IMAP command's handler, by command name (the parser's ImapCommand['name']).
 import { CAPABILITY, ENABLE, ID, LOGOUT, NOOP, UNAUTHENTICATE } from './any-state.js';
 import { APPEND } from './append.js';
-import { GENURLAUTH, RESETKEY, URLFETCH } from './catenate.js';
+import { GENURLAUTH, RESETKEY, URLFETCH } from './urlauth.js';
 import { COMPRESS } from './compress.js';
 import { COPY, MOVE } from './copy-move.js';
 import { FETCH } from './fetch.js';

@@ -103,6 +103,13 @@ export class ArgCursor {
   end(): void {
     if (!this.done) fail();
   }
+
+  /** The arguments not read yet (consumes them). */
+  rest(): ImapArg[] {
+    const out = this.args.slice(this.index);
+    this.index = this.args.length;
+    return out;
+  }
 }
 
 /** RFC 3501 §9 number (32-bit) / RFC 7162 mod-sequence-value (63-bit, kept ≤ 2^53 here). */

@@ -10,6 +10,7 @@ import { parseNotifyArguments } from './notify-parser.js';
 import { BufferLiteral } from './literal.js';
 import { parseSearchArguments, parseSortArguments, parseThreadArguments } from './search-parser.js';
 import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
+import { parseGenUrlAuthArgs, parseResetKeyArgs, parseUrlFetchArgs } from './urlauth-parser.js';
 
 export type { ParseOptions } from './arg-cursor.js';
 
@@ -40,9 +41,9 @@ const PARSERS: Record<string, Parser> = {
   NAMESPACE: noArgs('NAMESPACE'),
   UNAUTHENTICATE: noArgs('UNAUTHENTICATE'),
   // RFC 4467: Dovecot answers these before looking at their arguments (imap/cmd-genurlauth.c etc.).
-  GENURLAUTH: () => ({ name: 'GENURLAUTH' }),
-  RESETKEY: () => ({ name: 'RESETKEY' }),
-  URLFETCH: () => ({ name: 'URLFETCH' }),
+  GENURLAUTH: (c) => ({ name: 'GENURLAUTH', args: parseGenUrlAuthArgs(c.rest()) }),
+  RESETKEY: (c) => ({ name: 'RESETKEY', args: parseResetKeyArgs(c.rest(), c.options) }),
+  URLFETCH: (c) => ({ name: 'URLFETCH', args: parseUrlFetchArgs(c.rest()) }),
   EXPUNGE: (c) => {
     c.end();
     return { name: 'EXPUNGE', uid: false };

@@ -166,10 +166,13 @@ export type ImapCommand =
   | { name: 'SORT'; uid: boolean; program: SortCriterion[]; charset: string; returnOptions: SearchReturnOption[] | null; partial: PartialRange | null; criteria: SearchKey }
   /** RFC 5267 §4.3 CANCELUPDATE "tag" ... */
   | { name: 'CANCELUPDATE'; tags: string[] }
-  /** RFC 4467 URLAUTH commands, refused as Dovecot does without imap_urlauth_host. */
-  | { name: 'GENURLAUTH' }
-  | { name: 'RESETKEY' }
-  | { name: 'URLFETCH' }
+  /**
+   * RFC 4467 URLAUTH commands. Their arguments are checked only when URLAUTH is on (Dovecot answers
+   * "URLAUTH disabled" first), so a malformed list is carried as `invalid` (the BAD text).
+   */
+  | { name: 'GENURLAUTH'; args: { requests: GenUrlAuthRequest[] } | { invalid: string } }
+  | { name: 'RESETKEY'; args: { mailbox: string | null; mechanisms: string[] } | { invalid: string } }
+  | { name: 'URLFETCH'; args: { requests: UrlFetchRequest[] } | { invalid: string } }
   /** RFC 5256 THREAD. */
   | { name: 'THREAD'; uid: boolean; algorithm: ThreadAlgorithm; charset: string; criteria: SearchKey }
   /** RFC 9208 §4.2-4.4 (Dovecot 2.3's QUOTA). */
@@ -222,4 +225,19 @@ export interface QresyncParams {
   knownUids: SequenceSet | null;
   /** Sequence numbers and the UIDs the client has for them (a hint Roost does not need). */
   seqMatch: { seqs: SequenceSet; uids: SequenceSet } | null;
+}
+
+/** One `url-rump mechanism` pair of GENURLAUTH. */
+export interface GenUrlAuthRequest {
+  url: string;
+  mechanism: string;
+}
+
+/** One URLFETCH argument: a URL, or RFC 5524's `(url [BODY|BINARY] [BODYPARTSTRUCTURE])`. */
+export interface UrlFetchRequest {
+  url: string;
+  extended: boolean;
+  body: boolean;
+  binary: boolean;
+  bodyPartStructure: boolean;
 }
