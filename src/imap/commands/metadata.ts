@@ -2,6 +2,7 @@
 // is the server; entries are /private/... or /shared/...; limits imap_metadata_max_value_size
 // ([METADATA MAXSIZE n]) and imap_metadata_max_entries ([METADATA TOOMANY]).
 import { utf8MailboxNames } from './imap4rev2.js';
+import { isDovecotInternalEntry } from '../../storage/index.js';
 import { StorageError, type MetadataEntry } from '../../storage/types.js';
 import { formatAstring, formatString } from '../protocol/index.js';
 import { mailboxAstring } from './mailboxes.js';
@@ -18,12 +19,13 @@ export const GETMETADATA: CommandHandler<'GETMETADATA'> = {
     const found: Array<[string, Buffer | null]> = [];
     for (const entry of cmd.entries) {
       if (cmd.depth === '0') {
-        const [hit] = store.getMetadata(cmd.mailbox, [entry]);
+        // Dovecot: internal attributes (vendor/vendor.dovecot/pvt/, e.g. the URLAUTH key) read as NIL.
+        const [hit] = isDovecotInternalEntry(entry) ? [] : store.getMetadata(cmd.mailbox, [entry]);
         // RFC 5464 §4.2: an entry asked for by name that has no value is returned as NIL.
         found.push([entry, hit ? hit.value : null]);
       } else {
         const depth = cmd.depth === '1' ? 1 : 'infinity';
-        const list: MetadataEntry[] = store.listMetadata(cmd.mailbox, entry, depth);
+        const list: MetadataEntry[] = store.listMetadata(cmd.mailbox, entry, depth).filter((e) => !isDovecotInternalEntry(e.entry));
         for (const e of list) found.push([e.entry, e.value]);
       }
     }
@@ -49,6 +51,7 @@ export const SETMETADATA: CommandHandler<'SETMETADATA'> = {
     if (!session.settings.imap_metadata) return badSyntax(DISABLED);
     const store = session.store;
     if (cmd.mailbox !== '') store.status(cmd.mailbox);
+    if (cmd.entries.some(({ entry }) => isDovecotInternalEntry(entry))) return no('Internal mailbox attributes cannot be accessed', 'CANNOT');
     const maxValue = session.settings.imap_metadata_max_value_size;
     for (const { value } of cmd.entries) {
       if (value !== null && value.length > maxValue) return no('Metadata entry value too large', `METADATA MAXSIZE ${maxValue}`);
@@ -58,7 +61,8 @@ export const SETMETADATA: CommandHandler<'SETMETADATA'> = {
         const maxEntries = session.settings.imap_metadata_max_entries;
         for (const { entry, value } of cmd.entries) {
           if (value !== null && maxEntries > 0 && store.getMetadata(cmd.mailbox, [entry]).length === 0) {
-            const count = store.listMetadata(cmd.mailbox, '/private', 'infinity').length + store.listMetadata(cmd.mailbox, '/shared', 'infinity').length;
+            const visible = (prefix: string) => store.listMetadata(cmd.mailbox, prefix, 'infinity').filter((e) => !isDovecotInternalEntry(e.entry)).length;
+            const count = visible('/private') + visible('/shared');
             if (count >= maxEntries) throw new StorageError('LIMIT', 'Too many metadata entries');
           }
           store.setMetadata(cmd.mailbox, entry, value);
