@@ -44,7 +44,7 @@ function mailboxKey(store: UserStore, mailbox: string, create: boolean): Buffer 
   return key;
 }
 
-function internalToken(rump: string, key: Buffer): Buffer {
+export function internalToken(rump: string, key: Buffer): Buffer {
   const mac = createHmac('sha1', key).update(rump, 'utf8').digest();
   return Buffer.concat([Buffer.from([MECH_INTERNAL_VERSION]), mac]);
 }

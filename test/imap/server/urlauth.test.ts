@@ -1,5 +1,7 @@
 // URLAUTH (RFC 4467) and URLAUTH=BINARY (RFC 5524) over raw sockets, with the texts Dovecot 2.3.19
 // gives with imap_urlauth_host set (test/fixtures/urlauth, recorded against it on loopback).
+import { readFileSync } from 'node:fs';
+import { internalToken } from '../../../src/imap/commands/urlauth.js';
 import { RawClient, startTestServer, type TestServer } from './helpers.js';
 
 const PORT = 14393;
@@ -201,4 +203,22 @@ test('GENURLAUTH, RESETKEY and URLFETCH errors, as Dovecot words them', async ()
   const url = await gen(a, rump);
   expect((await a.command('c', `APPEND INBOX CATENATE (URL "${url}")`)).pop()).toBe(`c NO [BADURL ${url}] Invalid IMAP URL: Relative URL required.`);
   a.close();
+});
+
+test("the INTERNAL token is Dovecot's: Dovecot's recorded key gives the tokens Dovecot generated", () => {
+  const { steps } = JSON.parse(readFileSync(new URL('../../fixtures/urlauth/dovecot-answers.json', import.meta.url), 'utf8')) as {
+    steps: Array<{ command: string; answer: string[] }>;
+  };
+  const keyStep = steps.find((s) => s.command === 'GETMETADATA INBOX /private/vendor/vendor.dovecot/imap-urlauth')!;
+  const key = Buffer.from(/\{128\}([0-9a-f]{128})\)/.exec(keyStep.answer[0]!)![1]!, 'hex');
+  // The key was made by the first GENURLAUTH after the last RESETKEY that removed keys.
+  const lastReset = steps.map((s) => s.command.startsWith('RESETKEY') && / OK /.test(s.answer.at(-1)!)).lastIndexOf(true);
+  const generated = steps.slice(lastReset).filter((s) => s.command.startsWith('GENURLAUTH') && s.answer[0]!.startsWith('* GENURLAUTH '));
+  expect(generated.length).toBeGreaterThan(5);
+  for (const s of generated) {
+    for (const url of s.answer[0]!.slice('* GENURLAUTH '.length).split(' ')) {
+      const [rump, token] = url.split(':internal:');
+      expect(internalToken(rump!, key).toString('hex')).toBe(token);
+    }
+  }
 });
