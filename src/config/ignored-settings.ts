@@ -30,7 +30,7 @@ export const IGNORED_SETTINGS: ReadonlySet<string> = new Set([
   'login_plugin_dir', 'login_plugins', 'login_proxy_max_disconnect_delay', 'login_proxy_notify_path',
   'login_source_ips', 'log_core_filter', 'log_debug',
   'log_dir', 'login_log_format', 'imap_hibernate_timeout',
-  'imap_urlauth_logout_format', 'imap_urlauth_submit_user', 'imap_urlauth_stream_user',
+  'imap_urlauth_logout_format', 'imap_urlauth_stream_user',
   'imap_fetch_failure', 'imap_search_saved_fallback', 'sendmail_path', 'submission_host',
   'rejection_reason', 'rejection_subject', 'deliver_log_format', 'lda_original_recipient_header',
   'hostname_ignore', 'lmtp_proxy', 'lmtp_proxy_rawlog_dir', 'lmtp_rawlog_dir', 'lmtp_user_concurrency_limit',

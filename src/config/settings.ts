@@ -138,6 +138,8 @@ export interface ScalarSettings {
   imap_urlauth_host: string;
   /** The port URLs must carry (a URL without one means 143). */
   imap_urlauth_port: number;
+  /** The user (a submission server's login) that may fetch `submit+<user>` URLs of other users. */
+  imap_urlauth_submit_user: string;
   imap_literal_minus: boolean;
   imap_logout_format: string;
   imap_client_workarounds: string[];
@@ -253,6 +255,7 @@ export const SETTING_KINDS: { [K in keyof ScalarSettings]: SettingKind } = {
   imap_metadata: bool,
   imap_urlauth_host: str,
   imap_urlauth_port: uint,
+  imap_urlauth_submit_user: str,
   imap_literal_minus: bool,
   imap_logout_format: str,
   imap_client_workarounds: list,
@@ -340,6 +343,7 @@ export function defaultScalarSettings(): ScalarSettings {
     imap_metadata: false,
     imap_urlauth_host: '',
     imap_urlauth_port: 143,
+    imap_urlauth_submit_user: '',
     imap_literal_minus: false,
     imap_logout_format:
       'in=%i out=%o deleted=%{deleted} expunged=%{expunged} trashed=%{trashed} hdr_count=%{fetch_hdr_count} hdr_bytes=%{fetch_hdr_bytes} body_count=%{fetch_body_count} body_bytes=%{fetch_body_bytes}',

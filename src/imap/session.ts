@@ -183,6 +183,27 @@ export class ImapSession implements CommandContext {
     return this.storeRef;
   }
 
+  async withUserStore<T>(username: string, fn: (store: UserStore) => T | Promise<T>): Promise<T | null> {
+    if (this.user && username === this.user.username) return fn(this.store);
+    const found = await this.auth.lookupUser(username, 'imap-urlauth', { localIp: this.conn.localIp, remoteIp: this.conn.remoteIp });
+    if (!found.found) return null;
+    const owner = await this.shared.ctx.mailUsers.createUser({
+      username: found.user,
+      service: 'imap-urlauth',
+      userdbFields: found.fields,
+      localIp: this.conn.localIp,
+      remoteIp: this.conn.remoteIp,
+      localPort: this.conn.localPort,
+      remotePort: this.conn.remotePort,
+      sessionId: this.sessionId,
+    });
+    try {
+      return await fn(owner.getStore());
+    } finally {
+      await this.shared.ctx.mailUsers.destroyUser(owner);
+    }
+  }
+
   /** TLS or a trusted (local) connection: Dovecot's `secured`. */
   get secured(): boolean {
     return this.conn.secured || this.shared.isTrustedConnection(this.conn);

@@ -192,13 +192,15 @@ local 10.0.0.0/8 {
   });
 });
 
-test('URLAUTH settings: imap_urlauth_host/port are used, the imap-urlauth service ones ignored', () => {
+test('URLAUTH settings: imap_urlauth_host/port/submit_user are used, imap_urlauth_stream_user ignored', () => {
   expect(defaultSettings().imap_urlauth_host).toBe('');
   expect(defaultSettings().imap_urlauth_port).toBe(143);
-  const { settings, warnings } = parseConfigText('imap_urlauth_host = mail.example.org\nimap_urlauth_port = 1143\nimap_urlauth_submit_user = submit\n', 'u.conf');
+  const { settings, warnings } = parseConfigText(
+    'imap_urlauth_host = mail.example.org\nimap_urlauth_port = 1143\nimap_urlauth_submit_user = submit\nimap_urlauth_stream_user = s\n', 'u.conf');
   expect(settings.imap_urlauth_host).toBe('mail.example.org');
   expect(settings.imap_urlauth_port).toBe(1143);
-  expect(warnings).toEqual(['u.conf line 3: imap_urlauth_submit_user is a Dovecot setting that Roost does not use (ignored)']);
+  expect(settings.imap_urlauth_submit_user).toBe('submit');
+  expect(warnings).toEqual(['u.conf line 4: imap_urlauth_stream_user is a Dovecot setting that Roost does not use (ignored)']);
 });
 
 describe('real configuration files', () => {

@@ -88,6 +88,12 @@ export interface CommandContext {
   /** TLS or a trusted (local) connection: Dovecot's `secured`. */
   readonly secured: boolean;
   readonly plaintextAuthDisabled: boolean;
+  /**
+   * Runs `fn` on another user's store, as Dovecot's imap-urlauth worker opens the owner of a URL:
+   * a userdb lookup, then a mail user (service `imap-urlauth`) released when `fn` is done. The
+   * logged-in user's own store is passed as is. null when there is no such user.
+   */
+  withUserStore<T>(username: string, fn: (store: UserStore) => T | Promise<T>): Promise<T | null>;
   /** RFC 5182: UIDs saved by the last `SEARCH RETURN (SAVE)`, for `$`. */
   savedSearch: number[] | null;
   capabilities(): string[];

@@ -2,8 +2,8 @@
 // Dovecot 2.3.19 (imap/cmd-genurlauth.c, cmd-resetkey.c, cmd-urlfetch.c, lib-imap-urlauth/).
 // Each mailbox has a random 64-byte key, created by the first GENURLAUTH on it and removed by
 // RESETKEY; the INTERNAL mechanism's token is 0x01 followed by HMAC-SHA1(key, rump URL), in hex.
-// Dovecot hands URLs of other users to its imap-urlauth service; Roost serves URLFETCH in-process
-// and only for the logged-in user's own mailboxes (docs/dovecot-differences.md).
+// Dovecot hands URLs of other users to its imap-urlauth service; Roost serves them in-process,
+// opening the owner's store for the command (docs/dovecot-differences.md).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { decodedBody } from '../../mime/decode.js';
 import { applyPartial, findPart, parseSectionSpec, readSection } from '../../mime/section.js';
@@ -134,8 +134,25 @@ interface FetchedUrl {
   bodyPartStructure: string | null;
 }
 
+/**
+ * imap_urlauth_check_access. The owner's own session (Dovecot's imap process) may fetch
+ * `user+<anyone>`, `authuser` and `anonymous` URLs. Another user (Dovecot's imap-urlauth worker,
+ * with the fetching user as access user) needs `user+<self>`, `authuser` or `anonymous`; the
+ * `imap_urlauth_submit_user` also `submit+<someone>`.
+ */
+function accessError(session: CommandContext, url: UrlAuthUrl): string | null {
+  const me = session.user!.username;
+  const { application, user } = url.access!;
+  const app = application.toLowerCase();
+  const own = url.user === me;
+  if (app === 'authuser' || app === 'anonymous') return null;
+  if (app === 'user' && user !== null && (own || user.toLowerCase() === me.toLowerCase())) return null;
+  if (!own && app === 'submit' && user !== null && session.settings.imap_urlauth_submit_user === me) return null;
+  return `No '${application}${user === null ? '' : `+${user}`}' access allowed for user ${me}`;
+}
+
 /** The checks of imap_urlauth_fetch_parsed, then the part; a UrlFailure becomes NIL. */
-function fetchOne(session: CommandContext, req: UrlFetchRequest): FetchedUrl {
+async function fetchOne(session: CommandContext, req: UrlFetchRequest): Promise<FetchedUrl> {
   let url: UrlAuthUrl;
   try {
     url = parseUrlAuthUrl(req.url);
@@ -147,32 +164,47 @@ function fetchOne(session: CommandContext, req: UrlFetchRequest): FetchedUrl {
   if (url.user === null) throw new UrlFailure('Invalid URLAUTH: Missing user name');
   if (url.mechanism.toUpperCase() !== 'INTERNAL') throw new UrlFailure(`Unsupported URLAUTH mechanism: ${url.mechanism}`);
   if (url.expire !== null && Date.now() > url.expire) throw new UrlFailure('URLAUTH has expired');
-  // Dovecot's imap process fetches its own user's URLs for user+<anyone>, authuser and anonymous;
-  // submit+ and other applications are for the imap-urlauth service's submit user.
-  const app = url.access!.application.toLowerCase();
-  if (app !== 'user' && app !== 'authuser' && app !== 'anonymous') {
-    const who = url.access!.user === null ? '' : `+${url.access!.user}`;
-    throw new UrlFailure(`No '${url.access!.application}${who}' access allowed for user ${session.user!.username}`);
-  }
+  const accessErr = accessError(session, url);
+  if (accessErr) throw new UrlFailure(accessErr);
   const hostErr = hostPortError(session, url);
   if (hostErr) throw new UrlFailure(hostErr);
-  if (url.user !== session.user!.username) throw new UrlFailure(`Not permitted to fetch URLAUTH for user ${url.user}`);
-  const box = session.store.getMailbox(url.message.mailbox);
+  let fetched: FetchedUrl | null;
+  try {
+    fetched = await session.withUserStore(url.user, (store) => readVerified(store, req, url));
+  } catch (err) {
+    if (err instanceof UrlFailure) throw err;
+    // The owner's mail user could not be set up (userdb down, a failing mail_user_created hook).
+    session.log.error(`URLFETCH: opening ${url.user}'s mailboxes failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UrlFailure('Internal server error');
+  }
+  // An unknown owner fails like an unknown mailbox, after the same token work (RFC 4467 §7).
+  if (fetched === null) {
+    verifyToken(url.rump, randomBytes(KEY_BYTES), url.token);
+    throw new UrlFailure('URLAUTH verification failed');
+  }
+  return fetched;
+}
+
+/** In the owner's store: the mailbox, its key and the token, then the part the URL names. */
+function readVerified(store: UserStore, req: UrlFetchRequest, url: UrlAuthUrl): FetchedUrl {
+  const rump = url.rump!;
+  const token = url.token!;
+  const box = store.getMailbox(url.message.mailbox);
   if (!box || box.noselect) {
     // RFC 4467 §7: compute a token with a random key anyway, so timing does not tell which mailboxes exist.
-    verifyToken(url.rump, randomBytes(KEY_BYTES), url.token);
+    verifyToken(rump, randomBytes(KEY_BYTES), token);
     throw new UrlFailure(`Invalid URLAUTH: Mailbox doesn't exist: ${url.message.mailbox}`);
   }
-  const key = mailboxKey(session.store, box.name, false);
-  if (!key || !verifyToken(url.rump, key, url.token)) throw new UrlFailure('URLAUTH verification failed');
+  const key = mailboxKey(store, box.name, false);
+  if (!key || !verifyToken(rump, key, token)) throw new UrlFailure('URLAUTH verification failed');
   const readFailure = (why: string) => new UrlFailure(`Failed to read URLAUTH "${req.url}": ${why}`);
   if (url.message.uidValidity !== null && url.message.uidValidity !== box.uidValidity) throw readFailure('Invalid UIDVALIDITY');
-  const meta = session.store.getMessages(box.id, [url.message.uid])[0];
+  const meta = store.getMessages(box.id, [url.message.uid])[0];
   if (!meta) throw readFailure('Message not found');
   const spec = parseSectionSpec(url.message.section ?? '');
   if (!spec) throw readFailure('Invalid section');
-  const body = session.store.openBody(meta.bodyId);
-  const root = loadMimeStructure(session.store, meta, body);
+  const body = store.openBody(meta.bodyId);
+  const root = loadMimeStructure(store, meta, body);
   const part: MimePart | null = spec.path.length === 0 ? root : findPart(root, spec.path);
   if (!part) throw readFailure('Message part not found');
   // RFC 5524 §4: BINARY undoes the Content-Transfer-Encoding of a leaf part.
@@ -214,7 +246,7 @@ export const URLFETCH: CommandHandler<'URLFETCH'> = {
     for (const req of cmd.args.requests) {
       let out: Buffer;
       try {
-        out = fetchResponse(req, fetchOne(session, req));
+        out = fetchResponse(req, await fetchOne(session, req));
       } catch (err) {
         if (!(err instanceof UrlFailure)) throw err;
         // RFC 4467 §6.3: a URL that cannot be fetched is NIL; Dovecot adds why in an untagged NO.

@@ -1,6 +1,7 @@
 // URLAUTH (RFC 4467) and URLAUTH=BINARY (RFC 5524) over raw sockets, with the texts Dovecot 2.3.19
 // gives with imap_urlauth_host set (test/fixtures/urlauth, recorded against it on loopback).
 import { readFileSync } from 'node:fs';
+import { hashPassword } from '../../../src/auth/index.js';
 import { internalToken } from '../../../src/imap/commands/urlauth.js';
 import { RawClient, startTestServer, type TestServer } from './helpers.js';
 
@@ -17,7 +18,9 @@ beforeAll(async () => {
   t = await startTestServer((s) => {
     s.imap_urlauth_host = 'localhost';
     s.imap_urlauth_port = PORT;
+    s.imap_urlauth_submit_user = 'bob';
   });
+  t.ctx.serverDb.addUser({ username: 'carol', password: await hashPassword('pw', 'PLAIN') });
   off = await startTestServer();
 });
 afterAll(async () => {
@@ -133,15 +136,37 @@ test('access identifiers and expiry', async () => {
     `* URLFETCH ${expired} NIL`,
     `* NO Failed to fetch URLAUTH "${expired}": URLAUTH has expired.`,
   ]);
-  // Another user's URL: Roost has no imap-urlauth service, so bob gets NIL.
+  a.close();
+});
+
+test("another user fetches alice's URLs as the access identifier allows (Dovecot's imap-urlauth worker)", async () => {
+  const a = await login(t);
   const b = await login(t, 'bob');
+  const sect = (access: string) => `${HOST}/INBOX/;UID=1/;SECTION=1;urlauth=${access}`;
+  for (const access of ['user+bob', 'authuser', 'anonymous', 'submit+alice']) {
+    const url = await gen(a, sect(access));
+    expect(await b.command('f', `URLFETCH ${url}`)).toEqual([`* URLFETCH ${url} {11}`, 'hello world', 'f OK URLFETCH completed.']);
+  }
+  // user+alice is alice's alone; submit+ only for imap_urlauth_submit_user (bob here).
+  const mine = await gen(a, sect('user+alice'));
+  expect((await b.command('f', `URLFETCH ${mine}`))[1]).toBe(`* NO Failed to fetch URLAUTH "${mine}": No 'user+alice' access allowed for user bob.`);
+  const c = await login(t, 'carol');
+  const submit = await gen(a, sect('submit+alice'));
+  expect((await c.command('f', `URLFETCH ${submit}`))[1]).toBe(`* NO Failed to fetch URLAUTH "${submit}": No 'submit+alice' access allowed for user carol.`);
+  // A revoked key, and an owner that does not exist: NIL.
   const anon = await gen(a, sect('anonymous'));
-  expect((await b.command('f', `URLFETCH ${anon}`)).slice(0, 2)).toEqual([
-    `* URLFETCH ${anon} NIL`,
-    `* NO Failed to fetch URLAUTH "${anon}": Not permitted to fetch URLAUTH for user alice.`,
+  await a.command('r', 'RESETKEY INBOX');
+  expect((await b.command('f', `URLFETCH ${anon}`))[1]).toBe(`* NO Failed to fetch URLAUTH "${anon}": URLAUTH verification failed.`);
+  const nobody = `imap://nobody@localhost:${PORT}/INBOX/;UID=1;urlauth=anonymous:internal:01${'0'.repeat(40)}`;
+  expect((await b.command('f', `URLFETCH "${nobody}"`)).slice(0, 2)).toEqual([
+    `* URLFETCH ${nobody} NIL`,
+    `* NO Failed to fetch URLAUTH "${nobody}": URLAUTH verification failed.`,
   ]);
+  // bob's session still works on his own mailboxes afterwards.
+  expect((await b.command('s', 'SELECT INBOX')).pop()).toMatch(/^s OK \[READ-WRITE\]/);
   a.close();
   b.close();
+  c.close();
 });
 
 test('URLAUTH=BINARY: URLFETCH (url BODYPARTSTRUCTURE BINARY), BODY and the plain form', async () => {
