@@ -44,6 +44,12 @@ function mailboxKey(store: UserStore, mailbox: string, create: boolean): Buffer 
   return key;
 }
 
+/** Removes a mailbox's key (when it has one: no change, no new modseq otherwise). */
+function removeKey(store: UserStore, mailbox: string): void {
+  if (store.getMetadata(mailbox, [URLAUTH_KEY_ENTRY]).length > 0) store.setMetadata(mailbox, URLAUTH_KEY_ENTRY, null);
+}
+
+/** RFC 4467 §7 INTERNAL as Dovecot computes it: version byte 0x01, then HMAC-SHA1(key, rump URL). */
 export function internalToken(rump: string, key: Buffer): Buffer {
   const mac = createHmac('sha1', key).update(rump, 'utf8').digest();
   return Buffer.concat([Buffer.from([MECH_INTERNAL_VERSION]), mac]);
@@ -115,14 +121,14 @@ export const RESETKEY: CommandHandler<'RESETKEY'> = {
     const { mailbox, mechanisms } = cmd.args;
     if (mailbox === null) {
       for (const box of session.store.listMailboxes()) {
-        if (!box.noselect) session.store.setMetadata(box.name, URLAUTH_KEY_ENTRY, null);
+        if (!box.noselect) removeKey(session.store, box.name);
       }
       return ok('All keys removed');
     }
     if (mechanisms.some((m) => m.toUpperCase() !== 'INTERNAL')) return no('Unsupported URLAUTH mechanism');
     const box = session.store.getMailbox(mailbox);
     if (!box || box.noselect) return no(`Mailbox doesn't exist: ${mailbox}`, 'NONEXISTENT');
-    session.store.setMetadata(box.name, URLAUTH_KEY_ENTRY, null);
+    removeKey(session.store, box.name);
     // RFC 4467 §6.1 also asks for an untagged URLMECH OK in sessions that have the mailbox
     // selected; Dovecot 2.3.19 does not send it either.
     return ok('Key removed', 'URLMECH INTERNAL');
