@@ -230,6 +230,33 @@ test('GENURLAUTH, RESETKEY and URLFETCH errors, as Dovecot words them', async ()
   a.close();
 });
 
+test("the owner's mail user is created with service imap-urlauth; a failing created hook gives NIL", async () => {
+  const seen: string[] = [];
+  let fail = false;
+  const remove = t.ctx.mailUsers.addHooks('urlauth-test', {
+    async created(user) {
+      seen.push(`${user.username}/${user.service}`);
+      if (fail && user.service === 'imap-urlauth') throw new Error('script failed');
+    },
+  });
+  try {
+    const a = await login(t);
+    const b = await login(t, 'bob');
+    const url = await gen(a, `${HOST}/INBOX/;UID=1/;SECTION=1;urlauth=user+bob`);
+    expect((await b.command('f', `URLFETCH ${url}`))[1]).toBe('hello world');
+    expect(seen).toEqual(['alice/imap', 'bob/imap', 'alice/imap-urlauth']);
+    fail = true;
+    expect((await b.command('f', `URLFETCH ${url}`)).slice(1)).toEqual([
+      `* NO Failed to fetch URLAUTH "${url}": Internal server error.`,
+      'f OK URLFETCH completed.',
+    ]);
+    a.close();
+    b.close();
+  } finally {
+    remove();
+  }
+});
+
 test("the INTERNAL token is Dovecot's: Dovecot's recorded key gives the tokens Dovecot generated", () => {
   const { steps } = JSON.parse(readFileSync(new URL('../../fixtures/urlauth/dovecot-answers.json', import.meta.url), 'utf8')) as {
     steps: Array<{ command: string; answer: string[] }>;
