@@ -1,0 +1,153 @@
+// The pgsql backend's connections: one node-postgres Pool per process and connect string, shared
+// by every user's store in the process (acquirePgsqlPool counts the holders; the last release
+// ends it). Its size is Dovecot's `maxconns` in the connect string (lib-sql/driver-sqlpool.c);
+// without one, STORAGE_DEFAULT_MAXCONNS, more than the sql passdb's 5 because every IMAP/LMTP
+// session of the process draws from it.
+//
+// A connection the server closed (restart, failover, pg_terminate_backend) is not an error the
+// session sees: the statement or transaction is retried once on a fresh connection, with a
+// warning. A transaction whose COMMIT was sent when the connection died is NOT retried: its
+// outcome is unknown, and running it again could apply it twice.
+import pg from 'pg';
+import { Logger } from '../../log/logger.js';
+import { StorageError } from '../types.js';
+import { connectionLost, parsePgsqlConnect, type PgsqlConnectSettings } from './connect.js';
+
+/** Pool size when the connect string has no `maxconns=`. */
+export const STORAGE_DEFAULT_MAXCONNS = 10;
+
+export type PgsqlClient = pg.PoolClient;
+
+export interface PgsqlPool {
+  readonly settings: PgsqlConnectSettings;
+  /** One statement, retried once on a fresh connection if the connection was lost. */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * BEGIN, `fn`, COMMIT on one connection (ROLLBACK if `fn` throws). Retried once from the start
+   * if the connection was lost before COMMIT was sent, so `fn` must only touch the database.
+   */
+  transaction<T>(fn: (client: PgsqlClient) => Promise<T>): Promise<T>;
+  /** A connection of the pool for the caller's own use (tests, the migration runner); release it. */
+  connect(): Promise<PgsqlClient>;
+  /** Connections open right now (idle or busy). */
+  readonly totalCount: number;
+  /** Gives this holder's share back; the pool ends with its last holder. */
+  release(): Promise<void>;
+}
+
+const errorText = (err: unknown) => (err as Error).message || String(err);
+
+// bigint columns (uids, modseqs, sizes, ids) as JavaScript numbers: every value Roost stores is
+// below 2^53. Everything else as node-postgres reads it (bytea as Buffer, booleans, text).
+const INT8_OID = 20;
+const typeParsers = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** Options for a pgsql pool or listener: how to reach and authenticate to the server. */
+export function clientConfig(settings: PgsqlConnectSettings): pg.ClientConfig {
+  // The pool-only keys (max, idleTimeoutMillis) are ignored by a Client.
+  return { ...settings.config, types: typeParsers };
+}
+
+class SharedPool implements PgsqlPool {
+  holders = 1;
+  private readonly pool: pg.Pool;
+  private readonly prefix: string;
+
+  constructor(
+    readonly settings: PgsqlConnectSettings,
+    private readonly logger: Logger,
+    private readonly onEnd: () => void,
+  ) {
+    this.pool = new pg.Pool({ ...settings.config, types: typeParsers });
+    this.prefix = `pgsql(${settings.host}): `;
+    // An idle connection the server closed: the pool drops it and opens another on demand.
+    this.pool.on('error', (err) => this.logger.warning(`${this.prefix}Connection to database ${settings.database} lost: ${errorText(err)} (reconnecting on the next query)`));
+  }
+
+  get totalCount(): number {
+    return this.pool.totalCount;
+  }
+
+  async connect(): Promise<PgsqlClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      this.logger.error(`${this.prefix}Connect failed to database ${this.settings.database}: ${errorText(err)}`);
+      throw new StorageError('SERVERBUG', `Not connected to database ${this.settings.database}: ${errorText(err)}`);
+    }
+  }
+
+  async query<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.retryOnce(async () => {
+      const client = await this.connect();
+      try {
+        const res = await client.query<R>(text, params);
+        client.release();
+        return res;
+      } catch (err) {
+        // A broken connection must not go back to the pool.
+        client.release(connectionLost(err) ? (err as Error) : undefined);
+        throw err;
+      }
+    }, () => true);
+  }
+
+  async transaction<T>(fn: (client: PgsqlClient) => Promise<T>): Promise<T> {
+    let committing = false;
+    return this.retryOnce(async () => {
+      committing = false;
+      const client = await this.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        committing = true;
+        await client.query('COMMIT');
+        client.release();
+        return result;
+      } catch (err) {
+        if (connectionLost(err)) client.release(err as Error);
+        else {
+          await client.query('ROLLBACK').catch(() => undefined);
+          client.release();
+        }
+        throw err;
+      }
+    }, () => !committing);
+  }
+
+  private async retryOnce<T>(run: () => Promise<T>, retryable: () => boolean): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (!connectionLost(err) || !retryable()) throw err;
+      this.logger.warning(`${this.prefix}Connection to database ${this.settings.database} lost: ${errorText(err)} (retrying on a new connection)`);
+      return run();
+    }
+  }
+
+  async release(): Promise<void> {
+    if (--this.holders > 0) return;
+    this.onEnd();
+    await this.pool.end();
+  }
+}
+
+const pools = new Map<string, SharedPool>();
+
+/**
+ * The process's pool for this connect string (the string as written is the key), created on
+ * first use. Each call must be paired with one release().
+ */
+export function acquirePgsqlPool(connect: string, logger = new Logger('storage: ')): PgsqlPool {
+  const existing = pools.get(connect);
+  if (existing) {
+    existing.holders++;
+    return existing;
+  }
+  const pool = new SharedPool(parsePgsqlConnect(connect, STORAGE_DEFAULT_MAXCONNS), logger, () => pools.delete(connect));
+  pools.set(connect, pool);
+  return pool;
+}
