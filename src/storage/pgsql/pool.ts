@@ -51,6 +51,8 @@ export function clientConfig(settings: PgsqlConnectSettings): pg.ClientConfig {
   return { ...settings.config, types: typeParsers };
 }
 
+const watched = new WeakSet<pg.PoolClient>();
+
 class SharedPool implements PgsqlPool {
   holders = 1;
   private readonly pool: pg.Pool;
@@ -73,7 +75,15 @@ class SharedPool implements PgsqlPool {
 
   async connect(): Promise<PgsqlClient> {
     try {
-      return await this.pool.connect();
+      const client = await this.pool.connect();
+      // The server may end a checked-out connection between two statements: node-postgres then
+      // emits 'error' on the client, which must not crash the process; the next statement on it
+      // fails as a lost connection (and is retried).
+      if (!watched.has(client)) {
+        watched.add(client);
+        client.on('error', (err) => this.logger.warning(`${this.prefix}Connection to database ${this.settings.database} lost: ${errorText(err)}`));
+      }
+      return client;
     } catch (err) {
       this.logger.error(`${this.prefix}Connect failed to database ${this.settings.database}: ${errorText(err)}`);
       throw new StorageError('SERVERBUG', `Not connected to database ${this.settings.database}: ${errorText(err)}`);
