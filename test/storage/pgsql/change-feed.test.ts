@@ -1,0 +1,152 @@
+// The pgsql change feed across nodes: LISTEN/NOTIFY between separate connections (a node is a
+// connect string here: its own pool and its own listening connection) and a separate OS process;
+// the listener reconnects after its connection is killed or the server restarts, says so in the
+// log, and signals every watcher so that the stores catch up on what NOTIFY did not replay.
+import { spawn } from 'node:child_process';
+import { captureLogs } from '../../../src/log/logger.js';
+import { CHANGE_CHANNEL, changePayload, notifyChange, PgsqlChangeFeed } from '../../../src/storage/pgsql/change-feed.js';
+import { acquirePgsqlPool } from '../../../src/storage/pgsql/pool.js';
+import { usePostgres, type PgDatabase } from '../../pg/harness.js';
+import { waitUntil } from '../../poll.js';
+
+const pgsql = usePostgres();
+let db: PgDatabase;
+beforeAll(async () => {
+  db = await pgsql.server.createDatabase();
+});
+
+const open: PgsqlChangeFeed[] = [];
+afterEach(() => {
+  for (const f of open.splice(0)) f.close();
+});
+
+/** A user's feed on "node" `node` (its own pool and listener), safety poll off. */
+function feed(node: string, user: string): PgsqlChangeFeed {
+  const f = new PgsqlChangeFeed(`${db.connectString} application_name=${node}`, user, { safetyPollMs: 0 });
+  open.push(f);
+  return f;
+}
+
+function counter(f: PgsqlChangeFeed) {
+  const c = { n: 0 };
+  f.watch(() => c.n++);
+  return c;
+}
+
+test('a change announced on node A signals the watchers of that user on node B, not others', async () => {
+  const aliceB = counter(feed('nodeB', 'alice'));
+  const bobB = counter(feed('nodeB', 'bob'));
+  const carolB = counter(feed('nodeB', 'carol'));
+  await feed('nodeB', 'alice').listener!.ready;
+  feed('nodeA', 'alice').announce();
+  await waitUntil('alice on node B to be signalled', () => aliceB.n > 0);
+  // A later announcement for carol arrives after anything for bob would have.
+  feed('nodeA', 'carol').announce();
+  await waitUntil('carol on node B to be signalled', () => carolB.n > 0);
+  expect(bobB.n).toBe(0);
+  // One listening connection per node, whatever the number of users watched.
+  expect(feed('nodeB', 'x').listener!.watchedUsers).toBe(3);
+  const listening = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'nodeB' AND query LIKE 'LISTEN%'");
+  expect(listening.rows[0]!.n).toBe(1);
+});
+
+test('notifyChange in a transaction: sent at COMMIT, never for a rollback', async () => {
+  const alice = counter(feed('nodeB', 'alice'));
+  const carol = counter(feed('nodeB', 'carol'));
+  await feed('nodeB', 'alice').listener!.ready;
+  const pool = acquirePgsqlPool(`${db.connectString} application_name=nodeA`);
+  try {
+    await expect(
+      pool.transaction(async (c) => {
+        await notifyChange(c, 'alice');
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    await pool.transaction((c) => notifyChange(c, 'carol'));
+    await waitUntil('carol to be signalled', () => carol.n > 0);
+    expect(alice.n).toBe(0);
+  } finally {
+    await pool.release();
+  }
+});
+
+test('a user name too long for a payload travels as its hash', async () => {
+  const long = `${'u'.repeat(5000)}@example.com`;
+  expect(changePayload(long)).toMatch(/^sha256:[0-9a-f]{64}$/);
+  expect(changePayload('alice@example.com')).toBe('alice@example.com');
+  const w = counter(feed('nodeB', long));
+  await feed('nodeB', long).listener!.ready;
+  feed('nodeA', long).announce();
+  await waitUntil('the long-named user to be signalled', () => w.n > 0);
+});
+
+test('a NOTIFY from another process (a plain pg client) signals the watcher', async () => {
+  const w = counter(feed('nodeB', 'dave'));
+  await feed('nodeB', 'dave').listener!.ready;
+  const script = `
+    import pg from 'pg';
+    const c = new pg.Client(${JSON.stringify({ host: db.host, port: db.port, database: db.database, user: db.user, password: db.password })});
+    await c.connect();
+    await c.query('BEGIN');
+    await c.query('SELECT pg_notify($1, $2)', [${JSON.stringify(CHANGE_CHANNEL)}, 'dave']);
+    await c.query('COMMIT');
+    await c.end();`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  expect([code, stderr]).toEqual([0, '']);
+  await waitUntil('dave to be signalled', () => w.n > 0);
+});
+
+test('the listening connection killed: reconnects with a log line, signals every watcher, and hears announcements again', async () => {
+  const f = feed('nodeB', 'erin');
+  const erin = counter(f);
+  const frank = counter(feed('nodeB', 'frank'));
+  const listener = f.listener!;
+  await listener.ready;
+  const connects = listener.connects;
+  const logs = captureLogs();
+  try {
+    const pid = await listener.backendPid();
+    await db.query('SELECT pg_terminate_backend($1)', [pid]);
+    await waitUntil('the listener to reconnect', () => listener.connects > connects);
+    // The catch-up signal: no announcement was made, every watcher looks again.
+    await waitUntil('the watchers to be signalled after the reconnect', () => erin.n > 0 && frank.n > 0);
+    expect(await listener.backendPid()).not.toBe(pid);
+  } finally {
+    logs.stop();
+  }
+  expect(logs.lines).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^storage: Warning: pgsql\(127\.0\.0\.1\): Change feed connection to database \S+ lost: terminating connection due to administrator command \(reconnecting in \d+ ms\)$/),
+      expect.stringMatching(/^storage: Info: pgsql\(127\.0\.0\.1\): Change feed reconnected to database \S+; every watcher catches up$/),
+    ]),
+  );
+  const before = erin.n;
+  feed('nodeA', 'erin').announce();
+  await waitUntil('erin to be signalled by an announcement after the reconnect', () => erin.n > before);
+});
+
+test('the server restarts: the listener retries until it is back, then signals', async () => {
+  const f = feed('nodeB', 'gina');
+  const gina = counter(f);
+  const listener = f.listener!;
+  await listener.ready;
+  const connects = listener.connects;
+  const logs = captureLogs();
+  try {
+    await pgsql.server.stop('fast');
+    // At least one failed attempt while it is down.
+    await waitUntil('a failed reconnect', () => logs.lines.filter((l) => /Change feed connection .* lost/.test(l)).length >= 2);
+    await pgsql.server.start();
+    await waitUntil('the listener to reconnect', () => listener.connects > connects);
+    await waitUntil('gina to be signalled', () => gina.n > 0);
+  } finally {
+    logs.stop();
+    if (!pgsql.server.running) await pgsql.server.start();
+  }
+  const before = gina.n;
+  feed('nodeA', 'gina').announce();
+  await waitUntil('gina to be signalled by an announcement after the restart', () => gina.n > before);
+});
