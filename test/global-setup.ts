@@ -17,6 +17,8 @@ const WORKER_ENTRIES = [
   'src/lua/push-notification/binding.ts',
   // `roost lua test` runs the test files in this thread
   'src/cli/lua-test/runner-worker.ts',
+  // the pgsql storage backend's helper thread for blocking callers
+  'src/storage/pgsql/sync-worker.ts',
 ];
 
 export default function globalSetup(): void {
