@@ -4,6 +4,10 @@
 // log, and signals every watcher so that the stores catch up on what NOTIFY did not replay.
 import { spawn } from 'node:child_process';
 import { captureLogs } from '../../../src/log/logger.js';
+import { allocateUids, ensureMailStore, insertMailbox } from '../../../src/storage/pgsql/allocation.js';
+import { writeBody } from '../../../src/storage/pgsql/bodies.js';
+import { changesSince, expungeUids } from '../../../src/storage/pgsql/changes.js';
+import { migratePgsql } from '../../../src/storage/pgsql/migrations.js';
 import { CHANGE_CHANNEL, changePayload, notifyChange, PgsqlChangeFeed } from '../../../src/storage/pgsql/change-feed.js';
 import { acquirePgsqlPool } from '../../../src/storage/pgsql/pool.js';
 import { usePostgres, type PgDatabase } from '../../pg/harness.js';
@@ -149,4 +153,51 @@ test('the server restarts: the listener retries until it is back, then signals',
   const before = gina.n;
   feed('nodeA', 'gina').announce();
   await waitUntil('gina to be signalled by an announcement after the restart', () => gina.n > before);
+});
+
+test('an expunge on node A reaches a session on node B: signal, then the catch-up by modseq (flags, appends, VANISHED)', async () => {
+  const nodeA = acquirePgsqlPool(`${db.connectString} application_name=nodeA`);
+  const nodeB = acquirePgsqlPool(`${db.connectString} application_name=nodeB`);
+  try {
+    await migratePgsql(nodeA);
+    const append = (box: number) =>
+      nodeA.transaction(async (c) => {
+        const { firstUid, modseq } = await allocateUids(c, box, 1);
+        await c.query(
+          `INSERT INTO message (mailbox_id, uid, modseq, created_modseq, flags, internal_date, save_date, size, guid, body_id, recent)
+           VALUES ($1, $2, $3, $3, 0, 0, 0, 1, 'g', $4, true)`,
+          [box, firstUid, modseq, await writeBody(c, Buffer.from('x'))],
+        );
+        await notifyChange(c, 'hank');
+        return firstUid;
+      });
+    const box = await nodeA.transaction(async (c) => (await insertMailbox(c, await ensureMailStore(c, 'hank', '/'), 'INBOX')).id);
+    for (let i = 0; i < 3; i++) await append(box);
+    // Node B's session: selected at the current HIGHESTMODSEQ, watching.
+    const since = (await nodeB.query<{ m: number }>('SELECT highest_modseq AS m FROM mailbox WHERE id = $1', [box])).rows[0]!.m;
+    const session = counter(feed('nodeB', 'hank'));
+    await feed('nodeB', 'hank').listener!.ready;
+    await nodeA.transaction(async (c) => {
+      const r = await expungeUids(c, box, [2, 99]);
+      expect(r.uids).toEqual([2]);
+      await c.query('UPDATE message SET flags = 8, modseq = $2 WHERE mailbox_id = $1 AND uid = 3', [box, r.modseq]);
+      await notifyChange(c, 'hank');
+    });
+    const newUid = await append(box);
+    await waitUntil('node B to be signalled', () => session.n > 0);
+    const changes = await changesSince(nodeB, box, since);
+    expect(changes.map((c) => [c.kind, c.uid, c.kind === 'expunge' ? [] : c.flags])).toEqual([
+      ['expunge', 2, []],
+      ['flags', 3, ['\\Seen']],
+      ['append', newUid, []],
+    ]);
+    expect(changes[0]!.modseq).toBe(changes[1]!.modseq);
+    expect(await changesSince(nodeB, box, changes[2]!.modseq)).toEqual([]);
+    // Expunging what another node already expunged: nothing expunged, nothing logged.
+    expect(await nodeA.transaction((c) => expungeUids(c, box, [2]))).toEqual({ modseq: 0, uids: [] });
+    expect((await nodeB.query('SELECT uid, modseq FROM expunged WHERE mailbox_id = $1', [box])).rows).toEqual([{ uid: 2, modseq: changes[0]!.modseq }]);
+  } finally {
+    await nodeA.release();
+    await nodeB.release();
+  }
 });
