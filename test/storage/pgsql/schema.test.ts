@@ -4,6 +4,7 @@
 import { captureLogs } from '../../../src/log/logger.js';
 import { allocateModseq, allocateUids, changeUidValidity, ensureMailStore, insertMailbox } from '../../../src/storage/pgsql/allocation.js';
 import { BODY_CHUNK_SIZE, openBody, writeBody } from '../../../src/storage/pgsql/bodies.js';
+import { checkPgsqlLocation } from '../../../src/storage/pgsql/index.js';
 import { loadPgsqlMigrations, migratePgsql } from '../../../src/storage/pgsql/migrations.js';
 import { acquirePgsqlPool, STORAGE_DEFAULT_MAXCONNS, type PgsqlClient, type PgsqlPool } from '../../../src/storage/pgsql/pool.js';
 import { usePostgres, type PgDatabase } from '../../pg/harness.js';
@@ -40,6 +41,18 @@ async function append(c: PgsqlClient, mailboxId: number, n: number, opts: { seen
 }
 
 describe('pool', () => {
+  test('mail_location = pgsql:<connect string>: checked as Dovecot\'s connect string, and usable as it is', async () => {
+    const location = `pgsql:${db.connectString}`;
+    const rest = location.slice('pgsql:'.length);
+    expect(checkPgsqlLocation(rest)).toBeUndefined();
+    expect(checkPgsqlLocation('')).toMatch(/expected a connect string after pgsql:/);
+    expect(checkPgsqlLocation('host=db frobnicate=1')).toBe('pgsql: invalid connection option "frobnicate"');
+    expect(checkPgsqlLocation('host=db maxconns=0')).toBe('pgsql: Invalid maxconns value: 0');
+    const p = acquirePgsqlPool(rest);
+    expect((await p.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db).toBe(db.database);
+    await p.release();
+  });
+
   test('one pool per process and connect string, sized by maxconns (default STORAGE_DEFAULT_MAXCONNS)', async () => {
     expect(acquirePgsqlPool(db.connectString)).toBe(pool);
     await pool.release();

@@ -1,0 +1,57 @@
+// The PostgreSQL storage backend (`mail_location = pgsql:<Dovecot SQL connect string>`), issue #15.
+//
+// WHAT EXISTS (each module tested against a real PostgreSQL, test/storage/pgsql/):
+//   connect.ts      Dovecot's pgsql `connect` string parser (shared with the sql passdb/userdb),
+//                   `maxconns=` sets the pool size.
+//   pool.ts         acquirePgsqlPool(connect): one pool per process and connect string
+//                   (default size STORAGE_DEFAULT_MAXCONNS = 10); query() and transaction() retried
+//                   once, with a log line, when the server ended the connection (never after COMMIT
+//                   was sent). bigint columns come back as numbers.
+//   migrations.ts   migratePgsql(pool): migrations/NNNN-name.sql in order, each in a transaction,
+//                   under an advisory lock (nodes starting together apply them once).
+//   migrations/     the schema: users/user_fields (built-in user database), mail_store (one per
+//                   user: separator, last UIDVALIDITY, quota counters), mailbox (uidvalidity,
+//                   uid_next, highest_modseq, special-use, STATUS counters), mailbox_keyword,
+//                   message, body/body_chunk, expunged, subscription, metadata. Triggers keep the
+//                   counters and body reference counts and refuse an accidental UIDVALIDITY change
+//                   or a uid_next/highest_modseq that goes down.
+//   allocation.ts   ensureMailStore, nextUidValidity, insertMailbox, allocateUids, allocateModseq,
+//                   changeUidValidity: UPDATE ... RETURNING on the mailbox row in the caller's
+//                   transaction (unique UIDs, visible in increasing order, across nodes).
+//   bodies.ts       writeBody / openBody: 256 KiB chunks, a range read loads only its chunks; one
+//                   body shared by every recipient's message.
+//   changes.ts      expungeUids (with the expunge log) and changesSince (the catch-up by modseq).
+//   change-feed.ts  PgsqlChangeFeed (the ChangeFeed of ../change-feed.ts): LISTEN/NOTIFY on one
+//                   channel with the user as payload, one listening connection per process,
+//                   reconnect with a log line and a catch-up signal; notifyChange(client, user)
+//                   announces at COMMIT from inside a transaction.
+//   sync-client.ts  PgsqlBlockingClient: synchronous queries for Lua worker threads, on a helper
+//                   thread (sync-worker.ts, own connection) through src/lua/blocking-helper.ts.
+//
+// STILL TO DO: the UserStore on top of these (mailbox tree: create/rename/delete with their
+// rules; messages: append/copy/move/store flags with keywords and CONDSTORE UNCHANGEDSINCE;
+// metadata; quota; special-use; subscriptions; \Recent claims; refreshChanges driven by the feed),
+// its StorageBackend entry (backends.ts), `roost migrate` for pgsql, the built-in user database
+// on the users table, the Lua workers' synchronous store over PgsqlBlockingClient, copying the
+// .sql files into dist/ at build, and the benches and multi-node tests of the issue.
+export { DEFAULT_MAXCONNS, parsePgsqlConnect, type PgsqlConnectSettings } from './connect.js';
+export { acquirePgsqlPool, STORAGE_DEFAULT_MAXCONNS, type PgsqlClient, type PgsqlPool } from './pool.js';
+export { migratePgsql, loadPgsqlMigrations, pgsqlMigrationsDir, type PgsqlMigration } from './migrations.js';
+export { allocateModseq, allocateUids, changeUidValidity, ensureMailStore, insertMailbox, nextUidValidity, MAX_UID, type NewMailbox, type UidRange } from './allocation.js';
+export { BODY_CHUNK_SIZE, openBody, writeBody, type PgsqlBodyReader, type Queryable, type WriteBodyOptions } from './bodies.js';
+export { changesSince, expungeUids, type ExpungeResult } from './changes.js';
+export { CHANGE_CHANNEL, changePayload, notifyChange, PgsqlChangeFeed, PgsqlChangeListener, type ListenerOptions } from './change-feed.js';
+export { DEFAULT_SYNC_WAIT_LIMIT_MS, PgsqlBlockingClient, PgsqlSyncError, type BlockingCaller } from './sync-client.js';
+
+import { parsePgsqlConnect as parse } from './connect.js';
+
+/** Why `rest` (the part after `pgsql:`) is not a usable connect string, or undefined when it is. */
+export function checkPgsqlLocation(rest: string): string | undefined {
+  if (rest.trim() === '') return 'expected a connect string after pgsql:, e.g. pgsql:host=127.0.0.1 dbname=roost user=roost password=...';
+  try {
+    parse(rest);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
