@@ -45,10 +45,14 @@ const typeParsers = {
     oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+// A 250 or an APPENDUID goes out only after COMMIT has reached the disk (issue #15 Durability):
+// synchronous_commit is set for every session, whatever the server's or database's default.
+const SESSION_OPTIONS = '-c synchronous_commit=on';
+
 /** Options for a pgsql pool or listener: how to reach and authenticate to the server. */
 export function clientConfig(settings: PgsqlConnectSettings): pg.ClientConfig {
   // The pool-only keys (max, idleTimeoutMillis) are ignored by a Client.
-  return { ...settings.config, types: typeParsers };
+  return { ...settings.config, types: typeParsers, options: SESSION_OPTIONS };
 }
 
 const watched = new WeakSet<pg.PoolClient>();
@@ -63,7 +67,7 @@ class SharedPool implements PgsqlPool {
     private readonly logger: Logger,
     private readonly onEnd: () => void,
   ) {
-    this.pool = new pg.Pool({ ...settings.config, types: typeParsers });
+    this.pool = new pg.Pool({ ...settings.config, ...clientConfig(settings) });
     this.prefix = `pgsql(${settings.host}): `;
     // An idle connection the server closed: the pool drops it and opens another on demand.
     this.pool.on('error', (err) => this.logger.warning(`${this.prefix}Connection to database ${settings.database} lost: ${errorText(err)} (reconnecting on the next query)`));

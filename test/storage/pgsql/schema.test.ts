@@ -1,6 +1,7 @@
 // The pgsql backend's foundations against a real PostgreSQL: the shared pool and its retry, the
 // migration runner (two nodes at once), UID/modseq/UIDVALIDITY allocation under concurrent
 // connections, the counters the schema keeps, and chunked bodies shared by several messages.
+import pg from 'pg';
 import { captureLogs } from '../../../src/log/logger.js';
 import { allocateModseq, allocateUids, changeUidValidity, ensureMailStore, insertMailbox } from '../../../src/storage/pgsql/allocation.js';
 import { BODY_CHUNK_SIZE, openBody, writeBody } from '../../../src/storage/pgsql/bodies.js';
@@ -88,6 +89,19 @@ describe('pool', () => {
       logs.stop();
     }
     expect(logs.lines.filter((l) => /pgsql\(127\.0\.0\.1\): .*Connection to database \S+ lost: .*(retrying on a new connection|reconnecting)/.test(l)).length).toBeGreaterThan(0);
+    await p.release();
+  });
+
+  test('synchronous_commit is on for the store\'s sessions even where the database default is off', async () => {
+    const other = await pgsql.server.createDatabase();
+    await other.query(`ALTER DATABASE ${other.database} SET synchronous_commit = off`);
+    const plain = new pg.Client({ host: other.host, port: other.port, database: other.database, user: other.user, password: other.password });
+    await plain.connect();
+    expect((await plain.query('SHOW synchronous_commit')).rows[0].synchronous_commit).toBe('off');
+    await plain.end();
+    const p = acquirePgsqlPool(other.connectString);
+    expect((await p.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit).toBe('on');
+    expect(await p.transaction(async (c) => (await c.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit)).toBe('on');
     await p.release();
   });
 
