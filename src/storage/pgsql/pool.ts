@@ -20,7 +20,11 @@ export type PgsqlClient = pg.PoolClient;
 
 export interface PgsqlPool {
   readonly settings: PgsqlConnectSettings;
-  /** One statement, retried once on a fresh connection if the connection was lost. */
+  /**
+   * One statement (autocommit), retried once on a fresh connection if the connection was lost.
+   * For reads and idempotent writes only: a connection lost after the server committed the
+   * statement looks the same as one lost before. Other writes go through transaction().
+   */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
   /**
    * BEGIN, `fn`, COMMIT on one connection (ROLLBACK if `fn` throws). Retried once from the start
