@@ -25,14 +25,16 @@
 //                   channel with the user as payload, one listening connection per process,
 //                   reconnect with a log line and a catch-up signal; notifyChange(client, user)
 //                   announces at COMMIT from inside a transaction.
+//   user-db.ts      PgsqlUserDb: the built-in user database (ServerDb's operations, async) on the
+//                   users/user_fields tables; every node sees an added user at once.
 //   sync-client.ts  PgsqlBlockingClient: synchronous queries for Lua worker threads, on a helper
 //                   thread (sync-worker.ts, own connection) through src/lua/blocking-helper.ts.
 //
 // STILL TO DO: the UserStore on top of these (mailbox tree: create/rename/delete with their
 // rules; messages: append/copy/move/store flags with keywords and CONDSTORE UNCHANGEDSINCE;
 // metadata; quota; special-use; subscriptions; \Recent claims; refreshChanges driven by the feed),
-// its StorageBackend entry (backends.ts), `roost migrate` for pgsql, the built-in user database
-// on the users table, the Lua workers' synchronous store over PgsqlBlockingClient, copying the
+// its StorageBackend entry (backends.ts), `roost migrate` for pgsql, `roost user` and the
+// `roost` passdb/userdb on PgsqlUserDb, the Lua workers' synchronous store over PgsqlBlockingClient, copying the
 // .sql files into dist/ at build, and the benches and multi-node tests of the issue.
 export { DEFAULT_MAXCONNS, parsePgsqlConnect, type PgsqlConnectSettings } from './connect.js';
 export { acquirePgsqlPool, STORAGE_DEFAULT_MAXCONNS, type PgsqlClient, type PgsqlPool } from './pool.js';
@@ -41,6 +43,7 @@ export { allocateModseq, allocateUids, changeUidValidity, ensureMailStore, inser
 export { BODY_CHUNK_SIZE, openBody, writeBody, type PgsqlBodyReader, type Queryable, type WriteBodyOptions } from './bodies.js';
 export { changesSince, expungeUids, type ExpungeResult } from './changes.js';
 export { CHANGE_CHANNEL, changePayload, notifyChange, PgsqlChangeFeed, PgsqlChangeListener, type ListenerOptions } from './change-feed.js';
+export { PgsqlUserDb, type PgsqlUserDbOptions } from './user-db.js';
 export { DEFAULT_SYNC_WAIT_LIMIT_MS, PgsqlBlockingClient, PgsqlSyncError, type BlockingCaller } from './sync-client.js';
 
 import { parsePgsqlConnect as parse } from './connect.js';
