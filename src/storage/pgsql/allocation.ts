@@ -101,3 +101,14 @@ export async function changeUidValidity(client: PgsqlClient, mailboxId: number, 
     await client.query("SELECT set_config('roost.change_uidvalidity', '', true)");
   }
 }
+
+/**
+ * Locks several mailbox rows for the rest of the transaction, in id order, before the work that
+ * changes them (COPY/MOVE between two mailboxes): two transactions that lock the same mailboxes
+ * then wait for each other instead of deadlocking. NONEXISTENT if one is gone.
+ */
+export async function lockMailboxes(client: PgsqlClient, mailboxIds: number[]): Promise<void> {
+  const ids = [...new Set(mailboxIds)].sort((a, b) => a - b);
+  const { rows } = await client.query('SELECT id FROM mailbox WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [ids]);
+  if (rows.length !== ids.length) throw new StorageError('NONEXISTENT', 'Mailbox does not exist');
+}

@@ -10,14 +10,17 @@
 //   migrations.ts   migratePgsql(pool): migrations/NNNN-name.sql in order, each in a transaction,
 //                   under an advisory lock (nodes starting together apply them once).
 //   migrations/     the schema: users/user_fields (built-in user database), mail_store (one per
-//                   user: separator, last UIDVALIDITY, quota counters), mailbox (uidvalidity,
+//                   user: separator, last UIDVALIDITY), mailbox (uidvalidity,
 //                   uid_next, highest_modseq, special-use, STATUS counters), mailbox_keyword,
 //                   message, body/body_chunk, expunged, subscription, metadata. Triggers keep the
 //                   counters and body reference counts and refuse an accidental UIDVALIDITY change
 //                   or a uid_next/highest_modseq that goes down.
 //   allocation.ts   ensureMailStore, nextUidValidity, insertMailbox, allocateUids, allocateModseq,
-//                   changeUidValidity: UPDATE ... RETURNING on the mailbox row in the caller's
-//                   transaction (unique UIDs, visible in increasing order, across nodes).
+//                   changeUidValidity, lockMailboxes: UPDATE ... RETURNING on the mailbox row in
+//                   the caller's transaction (unique UIDs, visible in increasing order, across
+//                   nodes). Lock order: mailbox rows (several: lockMailboxes, id order) before
+//                   message rows, or COPY/MOVE in opposite directions deadlock.
+//   quota.ts        quotaUsage(db, storeId): the sum of the store's mailbox counters.
 //   bodies.ts       writeBody / openBody: 256 KiB chunks, a range read loads only its chunks; one
 //                   body shared by every recipient's message.
 //   changes.ts      expungeUids (with the expunge log) and changesSince (the catch-up by modseq).
@@ -39,8 +42,9 @@
 export { DEFAULT_MAXCONNS, parsePgsqlConnect, type PgsqlConnectSettings } from './connect.js';
 export { acquirePgsqlPool, STORAGE_DEFAULT_MAXCONNS, type PgsqlClient, type PgsqlPool } from './pool.js';
 export { migratePgsql, loadPgsqlMigrations, pgsqlMigrationsDir, type PgsqlMigration } from './migrations.js';
-export { allocateModseq, allocateUids, changeUidValidity, ensureMailStore, insertMailbox, nextUidValidity, MAX_UID, type NewMailbox, type UidRange } from './allocation.js';
+export { allocateModseq, allocateUids, changeUidValidity, ensureMailStore, insertMailbox, lockMailboxes, nextUidValidity, MAX_UID, type NewMailbox, type UidRange } from './allocation.js';
 export { BODY_CHUNK_SIZE, openBody, writeBody, type PgsqlBodyReader, type Queryable, type WriteBodyOptions } from './bodies.js';
+export { quotaUsage, type QuotaUsage } from './quota.js';
 export { changesSince, expungeUids, type ExpungeResult } from './changes.js';
 export { CHANGE_CHANNEL, changePayload, notifyChange, PgsqlChangeFeed, PgsqlChangeListener, type ListenerOptions } from './change-feed.js';
 export { PgsqlUserDb, type PgsqlUserDbOptions } from './user-db.js';

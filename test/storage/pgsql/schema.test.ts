@@ -3,7 +3,8 @@
 // connections, the counters the schema keeps, and chunked bodies shared by several messages.
 import pg from 'pg';
 import { captureLogs } from '../../../src/log/logger.js';
-import { allocateModseq, allocateUids, changeUidValidity, ensureMailStore, insertMailbox } from '../../../src/storage/pgsql/allocation.js';
+import { allocateModseq, allocateUids, changeUidValidity, ensureMailStore, insertMailbox, lockMailboxes } from '../../../src/storage/pgsql/allocation.js';
+import { quotaUsage } from '../../../src/storage/pgsql/quota.js';
 import { BODY_CHUNK_SIZE, openBody, writeBody } from '../../../src/storage/pgsql/bodies.js';
 import { checkPgsqlLocation } from '../../../src/storage/pgsql/index.js';
 import { loadPgsqlMigrations, migratePgsql } from '../../../src/storage/pgsql/migrations.js';
@@ -246,6 +247,33 @@ describe('allocation across connections', () => {
     expect(rows.map((r) => r.uid_validity)).toEqual([12345, values[1], values[2]]);
     await expect(pool.transaction(async (c) => insertMailbox(c, await ensureMailStore(c, 'uv', '/'), 'a'))).rejects.toMatchObject({ code: 'ALREADYEXISTS' });
   });
+  test('two moves in opposite directions at once: lockMailboxes orders the locks, both complete', async () => {
+    const a = await newMailbox('moves', 'A');
+    const b = await newMailbox('moves', 'B');
+    await pool.transaction(async (c) => {
+      await append(c, a, 5);
+      await append(c, b, 5);
+    });
+    const move = (from: number, to: number) =>
+      pool.transaction(async (c) => {
+        await lockMailboxes(c, [to, from]);
+        const { rows } = await c.query<{ uid: number; body_id: number }>('SELECT uid, body_id FROM message WHERE mailbox_id = $1 ORDER BY uid LIMIT 2', [from]);
+        const range = await allocateUids(c, to, rows.length);
+        for (const [i, r] of rows.entries()) {
+          await c.query(
+            `INSERT INTO message (mailbox_id, uid, modseq, created_modseq, flags, internal_date, save_date, size, guid, body_id, recent)
+             VALUES ($1, $2, $3, $3, 0, 0, 0, 100, 'g', $4, true)`,
+            [to, range.firstUid + i, range.modseq, r.body_id],
+          );
+        }
+        await allocateModseq(c, from);
+        await c.query('DELETE FROM message WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])', [from, rows.map((r) => r.uid)]);
+      });
+    await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? move(a, b) : move(b, a))));
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM message WHERE mailbox_id = ANY($1::bigint[])', [[a, b]]);
+    expect(rows[0]!.n).toBe(10);
+    await expect(pool.transaction((c) => lockMailboxes(c, [a, 987654]))).rejects.toMatchObject({ code: 'NONEXISTENT' });
+  });
 });
 
 describe('counters kept by the schema', () => {
@@ -261,25 +289,26 @@ describe('counters kept by the schema', () => {
       (await pool.query<{ name: string; messages: number; unseen: number; recent: number; size: number }>(
         "SELECT b.name, b.messages, b.unseen, b.recent, b.size FROM mailbox b JOIN mail_store s ON s.id = b.store_id WHERE s.username = 'counts' ORDER BY b.name",
       )).rows;
-    const quota = async () => (await pool.query<{ quota_bytes: number; quota_messages: number }>("SELECT quota_bytes, quota_messages FROM mail_store WHERE username = 'counts'")).rows[0];
+    const storeId = (await pool.query<{ id: number }>("SELECT id FROM mail_store WHERE username = 'counts'")).rows[0]!.id;
+    const quota = () => quotaUsage(pool, storeId);
     expect(await counts()).toEqual([
       { name: 'Archive', messages: 1, unseen: 1, recent: 1, size: 7 },
       { name: 'INBOX', messages: 5, unseen: 3, recent: 5, size: 400 },
     ]);
-    expect(await quota()).toEqual({ quota_bytes: 407, quota_messages: 6 });
+    expect(await quota()).toEqual({ storageBytes: 407, messages: 6 });
     await pool.query('UPDATE message SET flags = flags | 8, recent = false WHERE mailbox_id = $1 AND uid <= 2', [box]);
     await pool.query('UPDATE message SET flags = flags & ~8 WHERE mailbox_id = $1 AND uid = 5', [box]);
     expect((await counts())[1]).toEqual({ name: 'INBOX', messages: 5, unseen: 2, recent: 3, size: 400 });
     await pool.query('DELETE FROM message WHERE mailbox_id = $1 AND uid IN (1, 4)', [box]);
     expect((await counts())[1]).toEqual({ name: 'INBOX', messages: 3, unseen: 2, recent: 2, size: 250 });
-    expect(await quota()).toEqual({ quota_bytes: 257, quota_messages: 4 });
-    // Deleting a mailbox: its messages first (no cascade, so quota cannot miss them).
+    expect(await quota()).toEqual({ storageBytes: 257, messages: 4 });
+    // Deleting a mailbox: its messages first (no cascade behind the code's back).
     await expect(pool.query('DELETE FROM mailbox WHERE id = $1', [other])).rejects.toThrow(/foreign key/);
     await pool.transaction(async (c) => {
       await c.query('DELETE FROM message WHERE mailbox_id = $1', [other]);
       await c.query('DELETE FROM mailbox WHERE id = $1', [other]);
     });
-    expect(await quota()).toEqual({ quota_bytes: 250, quota_messages: 3 });
+    expect(await quota()).toEqual({ storageBytes: 250, messages: 3 });
   });
 });
 

@@ -7,8 +7,11 @@
 --  * UIDVALIDITY of a mailbox never changes, unless the transaction says it means it
 --    (SET LOCAL roost.change_uidvalidity = 'on': import of UIDs from another server);
 --  * uid_next and highest_modseq never go down;
---  * the per-mailbox counters, the per-user quota counters and the body reference counts follow
---    the message rows (statement-level triggers below).
+--  * the per-mailbox counters (and so the quota usage, their sum) and the body reference counts
+--    follow the message rows (statement-level triggers below).
+--
+-- Lock order, for the code: a transaction locks the mailbox rows it will change (allocation.ts:
+-- allocateUids/allocateModseq, or lockMailboxes for several, in id order) before message rows.
 
 -- The built-in user database (the `roost` passdb/userdb). Password hashes are Dovecot
 -- `{SCHEME}...` strings produced by src/auth; this database never sees a plaintext password.
@@ -33,7 +36,9 @@ CREATE TABLE user_fields (
 );
 
 -- One mail store per user name, whichever passdb/userdb the user came from (SQLite: one file).
--- Holds what SQLite's store_info and quota_usage hold.
+-- Holds what SQLite's store_info holds. Quota usage (SQLite's quota_usage) is the sum of the
+-- store's mailbox counters: no per-user row that every delivery to any of the user's mailboxes
+-- would have to lock (a hot spot, and a lock-order trap for MOVE between two mailboxes).
 CREATE TABLE mail_store (
   id                bigserial PRIMARY KEY,
   username          text NOT NULL UNIQUE,
@@ -43,9 +48,6 @@ CREATE TABLE mail_store (
   last_uid_validity bigint NOT NULL DEFAULT 0,
   -- INBOX exists but its MailboxCreate event has not been raised yet.
   inbox_unannounced boolean NOT NULL DEFAULT false,
-  -- RFC 9208 STORAGE (bytes) and MESSAGE usage, kept by the message triggers.
-  quota_bytes       bigint NOT NULL DEFAULT 0,
-  quota_messages    bigint NOT NULL DEFAULT 0,
   created_at        bigint NOT NULL
 );
 
@@ -104,8 +106,8 @@ CREATE TABLE body_chunk (
 
 -- One row per message in a mailbox; (mailbox, uid) is the primary key, so a mailbox listing is one range scan.
 CREATE TABLE message (
-  -- No cascade: the triggers need the mailbox row to count a message's going (quota), so a
-  -- mailbox's messages are deleted before the mailbox.
+  -- No cascade: a mailbox's messages are deleted (expunged: bodies released, events raised)
+  -- before the mailbox, never behind the code's back.
   mailbox_id     bigint NOT NULL REFERENCES mailbox (id),
   uid            bigint NOT NULL,
   modseq         bigint NOT NULL,
@@ -179,7 +181,7 @@ END $$;
 CREATE TRIGGER mailbox_guard BEFORE UPDATE ON mailbox FOR EACH ROW EXECUTE FUNCTION mailbox_guard();
 
 -- Counters follow the message rows, once per statement (a 10,000-message EXPUNGE is one update
--- per mailbox, not 10,000). `sign` is +1 for rows that came, -1 for rows that went.
+-- per mailbox, not 10,000). `rows_sign` is +1 for rows that came, -1 for rows that went.
 CREATE FUNCTION message_counts_apply(rows_sign integer, mailbox_ids bigint[], counts bigint[], unseens bigint[], recents bigint[], sizes bigint[]) RETURNS void
 LANGUAGE sql AS $$
   UPDATE mailbox m SET
@@ -189,14 +191,6 @@ LANGUAGE sql AS $$
     size = m.size + rows_sign * d.size
   FROM unnest(mailbox_ids, counts, unseens, recents, sizes) AS d (mailbox_id, n, unseen, recent, size)
   WHERE m.id = d.mailbox_id;
-  UPDATE mail_store s SET
-    quota_messages = s.quota_messages + rows_sign * q.n,
-    quota_bytes = s.quota_bytes + rows_sign * q.size
-  FROM (SELECT b.store_id, sum(d.n) AS n, sum(d.size) AS size
-          FROM unnest(mailbox_ids, counts, sizes) AS d (mailbox_id, n, size)
-          JOIN mailbox b ON b.id = d.mailbox_id
-         GROUP BY b.store_id) q
-  WHERE s.id = q.store_id;
 $$;
 
 CREATE FUNCTION message_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
