@@ -371,3 +371,25 @@ describe('bodies', () => {
     expect((await pool.query('SELECT 1 FROM body WHERE id = $1', [orphan])).rows).toHaveLength(0);
   });
 });
+
+test('two users expunging the same deliveries at once: the shared bodies go with the last of them', async () => {
+  const boxes = [await newMailbox('share-a'), await newMailbox('share-b')];
+  const bodies = await pool.transaction(async (c) => {
+    const ids: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const id = await writeBody(c, Buffer.from(`delivery ${i}\r\n`));
+      for (const box of boxes) await append(c, box, 1, { bodyId: id });
+      ids.push(id);
+    }
+    return ids;
+  });
+  // Both users expunge everything at the same moment, one statement each (as an EXPUNGE does).
+  const expungeAll = (box: number) =>
+    pool.transaction(async (c) => {
+      await allocateModseq(c, box);
+      await c.query('DELETE FROM message WHERE mailbox_id = $1', [box]);
+    });
+  await Promise.all([expungeAll(boxes[0]!), expungeAll(boxes[1]!)]);
+  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM body WHERE id = ANY($1::bigint[])', [bodies]);
+  expect(rows[0]!.n).toBe(0);
+});

@@ -199,6 +199,9 @@ BEGIN
      FROM (SELECT mailbox_id, count(*) AS n, count(*) FILTER (WHERE flags & 8 = 0) AS unseen,
                   count(*) FILTER (WHERE recent) AS recent, sum(size)::bigint AS size
              FROM new_rows GROUP BY mailbox_id) d;
+  -- Body rows in id order: two users' transactions sharing bodies (one delivery to both) wait
+  -- for each other instead of deadlocking.
+  PERFORM 1 FROM body WHERE id IN (SELECT body_id FROM new_rows) ORDER BY id FOR UPDATE;
   UPDATE body b SET refcount = b.refcount + d.n
     FROM (SELECT body_id, count(*) AS n FROM new_rows GROUP BY body_id) d WHERE b.id = d.body_id;
   RETURN NULL;
@@ -210,6 +213,7 @@ BEGIN
      FROM (SELECT mailbox_id, count(*) AS n, count(*) FILTER (WHERE flags & 8 = 0) AS unseen,
                   count(*) FILTER (WHERE recent) AS recent, sum(size)::bigint AS size
              FROM old_rows GROUP BY mailbox_id) d;
+  PERFORM 1 FROM body WHERE id IN (SELECT body_id FROM old_rows) ORDER BY id FOR UPDATE;
   UPDATE body b SET refcount = b.refcount - d.n
     FROM (SELECT body_id, count(*) AS n FROM old_rows GROUP BY body_id) d WHERE b.id = d.body_id;
   DELETE FROM body WHERE id IN (SELECT body_id FROM old_rows) AND refcount <= 0;
