@@ -17,8 +17,10 @@ const WORKER_ENTRIES = [
   'src/lua/push-notification/binding.ts',
   // `roost lua test` runs the test files in this thread
   'src/cli/lua-test/runner-worker.ts',
-  // the pgsql storage backend's helper thread for blocking callers
+  // the pgsql storage backend: the helper thread for blocking callers, and the whole backend for
+  // the node processes of the multi-node tests
   'src/storage/pgsql/sync-worker.ts',
+  'src/storage/pgsql/index.ts',
 ];
 
 export default function globalSetup(): void {
