@@ -65,6 +65,7 @@ class SharedPool implements PgsqlPool {
   holders = 1;
   private readonly pool: pg.Pool;
   private readonly prefix: string;
+  private readonly open = new Set<pg.PoolClient>();
 
   constructor(
     readonly settings: PgsqlConnectSettings,
@@ -73,6 +74,10 @@ class SharedPool implements PgsqlPool {
   ) {
     this.pool = new pg.Pool({ ...settings.config, ...clientConfig(settings) });
     this.prefix = `pgsql(${settings.host}): `;
+    // pool.end() resolves once the connections are told to close, not once they are closed:
+    // release() waits for that too, so that nothing of the pool outlives it.
+    this.pool.on('connect', (client) => this.open.add(client));
+    this.pool.on('remove', (client) => this.open.delete(client));
     // An idle connection the server closed: the pool drops it and opens another on demand.
     this.pool.on('error', (err) => this.logger.warning(`${this.prefix}Connection to database ${settings.database} lost: ${errorText(err)} (reconnecting on the next query)`));
   }
@@ -149,7 +154,9 @@ class SharedPool implements PgsqlPool {
   async release(): Promise<void> {
     if (--this.holders > 0) return;
     this.onEnd();
+    const closing = [...this.open].map((c) => new Promise((resolve) => (c.once('end', resolve), (c as { _ended?: boolean })._ended && resolve(undefined))));
     await this.pool.end();
+    await Promise.all(closing);
   }
 }
 
