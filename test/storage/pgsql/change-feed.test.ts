@@ -201,3 +201,18 @@ test('an expunge on node A reaches a session on node B: signal, then the catch-u
     await nodeB.release();
   }
 });
+
+test('the listening connection goes with the last feed that watched', async () => {
+  const f1 = new PgsqlChangeFeed(`${db.connectString} application_name=nodeC`, 'ian', { safetyPollMs: 0 });
+  const f2 = new PgsqlChangeFeed(`${db.connectString} application_name=nodeC`, 'joe', { safetyPollMs: 0 });
+  f1.watch(() => undefined);
+  f2.watch(() => undefined);
+  expect(f1.listener).toBe(f2.listener);
+  await f1.listener!.ready;
+  const listening = async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'nodeC' AND query LIKE 'LISTEN%'")).rows[0]!.n;
+  expect(await listening()).toBe(1);
+  f1.close();
+  expect(await listening()).toBe(1);
+  f2.close();
+  await waitUntil('the listening connection to close', async () => (await listening()) === 0);
+});

@@ -67,7 +67,13 @@ describe('pool', () => {
     expect(small.totalCount).toBeLessThanOrEqual(2);
     const { rows } = await small.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND usename = current_user AND application_name = ''");
     expect(rows[0]!.n).toBeGreaterThan(0);
+    // The last holder's release closes the connections before it resolves.
+    const tagged = acquirePgsqlPool(`${db.connectString} application_name=tagged`);
+    await Promise.all(Array.from({ length: 3 }, () => tagged.query('SELECT pg_sleep(0.02)')));
+    await tagged.release();
     await small.release();
+    const left = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'tagged'");
+    expect(left.rows[0]!.n).toBe(0);
   });
 
   test('a connection the server ended is retried on a new one, with a log line', async () => {
