@@ -337,6 +337,9 @@ export async function startPostgres(): Promise<PgServer> {
  * top level of a test file (or a describe block); read `.server` inside tests.
  */
 export function usePostgres(): { readonly server: PgServer } {
+  // jest's globals, looked up when called: this file is also compiled into bench/ (no jest types there).
+  type Hook = (fn: () => Promise<void>, timeoutMs?: number) => void;
+  const { beforeAll, afterAll } = globalThis as unknown as { beforeAll: Hook; afterAll: Hook };
   let server: PgServer | undefined;
   beforeAll(async () => {
     server = await startPostgres();

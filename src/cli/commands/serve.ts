@@ -174,64 +174,40 @@ async function serve(env: CliEnv, argv: string[]): Promise<number> {
         ctx = await next.mailContext();
         await ctx.auth.init();
         const protocols = new Set(s.protocols);
-        if (imap && !protocols.has('imap')) {
-          await imap.close();
-          imap = null;
-        } else if (imap) {
-          await imap.reload(ctx);
-          const moved = imap;
-          undo.push(() => moved.reload(previous));
-        } else if (protocols.has('imap')) {
-          const started = (imap = await startImapServer(ctx));
-          undo.push(async () => {
-            await started.close();
-            imap = null;
+        /**
+         * Brings one service in line with the new configuration: closed when it is no longer
+         * configured, given the new context when it stays, started when it is new.
+         */
+        const reconcile = async <T extends { reload(c: CreatedContext): Promise<void>; close(): Promise<void> }>(
+          current: T | null,
+          wanted: boolean,
+          start: () => Promise<T>,
+          set: (service: T | null) => void,
+        ): Promise<void> => {
+          if (current && !wanted) {
+            await current.close();
+            set(null);
+          } else if (current) {
+            await current.reload(ctx);
+            undo.push(() => current.reload(previous));
+          } else if (wanted) {
+            const started = await start();
+            set(started);
+            undo.push(async () => {
+              await started.close();
+              set(null);
+            });
+          }
+        };
+        const printed = <T extends { addresses: Parameters<typeof printAddresses>[1] }>(name: string, started: Promise<T>) =>
+          started.then((service) => {
+            printAddresses(name, service.addresses);
+            return service;
           });
-        }
-        if (lmtp && !protocols.has('lmtp')) {
-          await lmtp.close();
-          lmtp = null;
-        } else if (lmtp) {
-          await lmtp.reload(ctx);
-          const moved = lmtp;
-          undo.push(() => moved.reload(previous));
-        } else if (protocols.has('lmtp')) {
-          const started = (lmtp = await startLmtpServer(ctx));
-          undo.push(async () => {
-            await started.close();
-            lmtp = null;
-          });
-        }
-        if (auth && !authServerConfigured(s)) {
-          await auth.close();
-          auth = null;
-        } else if (auth) {
-          await auth.reload(ctx);
-          const moved = auth;
-          undo.push(() => moved.reload(previous));
-        } else if (authServerConfigured(s)) {
-          const started = (auth = await startAuthServer(ctx));
-          printAddresses('auth', started.addresses);
-          undo.push(async () => {
-            await started.close();
-            auth = null;
-          });
-        }
-        if (quotaStatus && !quotaStatusConfigured(s)) {
-          await quotaStatus.close();
-          quotaStatus = null;
-        } else if (quotaStatus) {
-          await quotaStatus.reload(ctx);
-          const moved = quotaStatus;
-          undo.push(() => moved.reload(previous));
-        } else if (quotaStatusConfigured(s)) {
-          const started = (quotaStatus = await startQuotaStatusServer(ctx));
-          printAddresses('quota-status', started.addresses);
-          undo.push(async () => {
-            await started.close();
-            quotaStatus = null;
-          });
-        }
+        await reconcile(imap, protocols.has('imap'), () => startImapServer(ctx), (v) => (imap = v));
+        await reconcile(lmtp, protocols.has('lmtp'), () => startLmtpServer(ctx), (v) => (lmtp = v));
+        await reconcile(auth, authServerConfigured(s), () => printed('auth', startAuthServer(ctx)), (v) => (auth = v));
+        await reconcile(quotaStatus, quotaStatusConfigured(s), () => printed('quota-status', startQuotaStatusServer(ctx)), (v) => (quotaStatus = v));
         // The stats listener serves the process's metrics, whatever the generation: rebound only
         // when its addresses changed (a scrape is one short request; the old listener's end).
         if (statsKey(s) !== statsKey(statsSettings)) {
