@@ -95,6 +95,16 @@ export class MessageColumns {
     return this.n;
   }
 
+  /** Columns of `n` messages written by `fill` (each array has exactly n elements to fill). */
+  static filled(flagSets: FlagSets, n: number, fill: (uids: Uint32Array, sets: Uint32Array, modseqs: Float64Array, sizes: Float64Array) => void): MessageColumns {
+    const cols = new MessageColumns(flagSets, n + Math.max(16, n >> 4));
+    const b = cols.buf;
+    fill(b.uids.subarray(0, n), b.sets.subarray(0, n), b.modseqs.subarray(0, n), b.sizes.subarray(0, n));
+    cols.n = n;
+    b.used = n;
+    return cols;
+  }
+
   /** Another holder of the same messages (O(1)); both copy before their next change. */
   share(): MessageColumns {
     const other = Object.create(MessageColumns.prototype) as MessageColumns;
@@ -291,10 +301,26 @@ export class MailboxIndex {
   /** Reads the whole mailbox (the first SELECT of it on this thread). */
   load(source: IndexSource, modseq: number): void {
     const all = source.listAll(this.mailboxId);
-    const n = all.uids.length;
-    const cols = new MessageColumns(this.flagSets, n + 16);
-    for (let i = 0; i < n; i++) cols.push(all.uids[i]!, this.flagSets.idOfStored(all.bits[i]!, all.keywords[i]!), all.modseqs[i]!, all.sizes[i]!);
-    this.columns = cols;
+    const fs = this.flagSets;
+    // Messages without keywords (most) find their list by the bits alone.
+    const byBits: (number | undefined)[] = [];
+    this.columns = MessageColumns.filled(fs, all.uids.length, (uids, sets, modseqs, sizes) => {
+      for (let i = 0; i < uids.length; i++) {
+        uids[i] = all.uids[i]!;
+        modseqs[i] = all.modseqs[i]!;
+        sizes[i] = all.sizes[i]!;
+        const bits = all.bits[i]!;
+        const kw = all.keywords[i]!;
+        let id: number | undefined;
+        if (kw === null) {
+          id = byBits[bits];
+          if (id === undefined) byBits[bits] = id = fs.idOfStored(bits, null);
+        } else {
+          id = fs.idOfStored(bits, kw);
+        }
+        sets[i] = id;
+      }
+    });
     this.modseq = modseq;
     this.keywordOrder = null;
   }
