@@ -171,6 +171,16 @@ export class SelectedMailbox {
     return i >= 0 ? (this.cols.flagsAt(i) as string[]) : [];
   }
 
+  /** Stored flags of the message at `seq` (1 ≤ seq ≤ count), without a search by UID. */
+  storedFlagsAt(seq: number): string[] {
+    return this.cols.flagsAt(seq - 1) as string[];
+  }
+
+  /** Modseq of the message at `seq` (1 ≤ seq ≤ count). */
+  modseqAt(seq: number): number {
+    return this.cols.modseqAt(seq - 1);
+  }
+
   /** RFC822.SIZE of the message at `seq`, -1 when the view does not know it (see loadSizes). */
   sizeAt(seq: number): number {
     return seq >= 1 && seq <= this.cols.length ? this.cols.sizeAt(seq - 1) : -1;
