@@ -150,6 +150,11 @@ export class SelectedMailbox {
     return this.uidList;
   }
 
+  /** The highest UID in the view, 0 when it is empty. */
+  get lastUid(): number {
+    return this.cols.lastUid();
+  }
+
   uidAt(seq: number): number | undefined {
     return seq >= 1 && seq <= this.cols.length ? this.cols.uidAt(seq - 1) : undefined;
   }
