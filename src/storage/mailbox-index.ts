@@ -370,21 +370,31 @@ export class MailboxIndex {
  */
 export class StoreIndexes {
   private readonly byMailbox = new Map<number, MailboxIndex>();
+  /** The database's incarnation the indexes describe (a restore makes a new one). */
+  private incarnation: string | null = null;
+
+  /** Forgets every index when the database is another incarnation than the one they were read from. */
+  checkIncarnation(incarnation: string | null): void {
+    if (incarnation !== this.incarnation) this.byMailbox.clear();
+    this.incarnation = incarnation;
+  }
 
   /**
    * The index of a mailbox brought up to `highestModseq` (call inside the read transaction that
    * read the mailbox row). A new UIDVALIDITY or a database older than the index starts over.
    */
-  current(source: IndexSource, mailboxId: number, uidValidity: number, highestModseq: number): MailboxIndex {
+  current(source: IndexSource, mailboxId: number, uidValidity: number, highestModseq: number, messages: number): MailboxIndex {
     let index = this.byMailbox.get(mailboxId);
     if (index && (index.uidValidity !== uidValidity || index.modseq > highestModseq)) index = undefined;
-    if (!index) {
-      index = new MailboxIndex(mailboxId, uidValidity);
-      index.load(source, highestModseq);
-      this.byMailbox.set(mailboxId, index);
-      return index;
+    if (index) {
+      index.catchUp(source, highestModseq);
+      // The store's own count (kept in the same transactions) must agree; if some change reached
+      // the database without a modseq, read the mailbox again rather than show a wrong listing.
+      if (index.messages === messages) return index;
     }
-    index.catchUp(source, highestModseq);
+    index = new MailboxIndex(mailboxId, uidValidity);
+    index.load(source, highestModseq);
+    this.byMailbox.set(mailboxId, index);
     return index;
   }
 

@@ -113,7 +113,8 @@ export function mailboxCounters(stmts: StatementCache, mailboxId: number): { mes
  * keywords, and \Recent: counted, or with `claim` taken as claimRecent() takes it.
  */
 export function readMailboxView(stmts: StatementCache, indexes: StoreIndexes, source: IndexSource, info: MailboxInfo, claim: boolean): MailboxViewSnapshot {
-  const index = indexes.current(source, info.id, info.uidValidity, info.highestModseq);
+  indexes.checkIncarnation((stmts.get("SELECT value FROM store_info WHERE key = 'incarnation'").pluck().get() as string | undefined) ?? null);
+  const index = indexes.current(source, info.id, info.uidValidity, info.highestModseq, mailboxCounters(stmts, info.id).messages);
   const columns = index.share();
   const recent = recentUids(stmts, info.id);
   // Every \Recent row is in the list: the UPDATE starts at the first of them (usually the newest few).

@@ -1,7 +1,9 @@
 // The per-mailbox counters (migrations/user/0004_mailbox_counters.sql) and the listings kept after a
 // store closes (mailbox-index.ts): after every kind of change, status() and the SELECT snapshot agree
 // with a count over the messages themselves.
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { backupUserStore, restoreUserStore } from '../../src/storage/backup.js';
 import { mailboxIndexCache } from '../../src/storage/mailbox-index.js';
 import { SqliteUserStore } from '../../src/storage/sqlite-user-store.js';
 import type { UserStore } from '../../src/storage/types.js';
@@ -97,4 +99,24 @@ test('listings are kept after the store closes up to indexRetainMessages, and ca
   expect(snap.recentCount).toBe(3);
   writer.close();
   expect(mailboxIndexCache.retainedCount).toBe(before); // indexRetainMessages 0: none kept
+});
+
+test('a restore into the live store while it is open: the next SELECT lists the restored messages', async () => {
+  const opts = stores.options('dora');
+  const store = new SqliteUserStore(opts);
+  for (let i = 0; i < 3; i++) store.append('INBOX', { content: msg(`m${i}`) });
+  const uidsOf = () => {
+    const snap = store.openMailboxView('INBOX', false);
+    return Array.from({ length: snap.columns.length }, (_, i) => snap.columns.uidAt(i));
+  };
+  expect(uidsOf()).toEqual([1, 2, 3]);
+  const saved = join(stores.dir, 'backup');
+  backupUserStore({ dbPath: opts.dbPath, home: opts.home }, saved);
+  store.expunge(store.getMailbox('INBOX')!.id, [2]);
+  store.append('INBOX', { content: msg('later') });
+  expect(uidsOf()).toEqual([1, 3, 4]);
+  await restoreUserStore(saved, { dbPath: opts.dbPath, home: opts.home });
+  expect(uidsOf()).toEqual([1, 2, 3]);
+  expect(store.status('INBOX').messages).toBe(3);
+  store.close();
 });
