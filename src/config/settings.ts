@@ -101,6 +101,8 @@ export interface ScalarSettings {
   mail_log_prefix: string;
   mail_max_keyword_length: number;
   mailbox_idle_check_interval: number;
+  /** Roost's own: messages' worth of mailbox listings kept in memory after a user's last session (storage indexRetainMessages). */
+  mail_index_retain_messages: number;
   lda_mailbox_autocreate: boolean;
   lda_mailbox_autosubscribe: boolean;
   quota_full_tempfail: boolean;
@@ -221,6 +223,7 @@ export const SETTING_KINDS: { [K in keyof ScalarSettings]: SettingKind } = {
   mail_log_prefix: str,
   mail_max_keyword_length: uint,
   mailbox_idle_check_interval: time,
+  mail_index_retain_messages: uint,
   lda_mailbox_autocreate: bool,
   lda_mailbox_autosubscribe: bool,
   quota_full_tempfail: bool,
@@ -308,6 +311,7 @@ export function defaultScalarSettings(): ScalarSettings {
     mail_log_prefix: '%s(%u)<%{pid}><%{session}>: ',
     mail_max_keyword_length: 50,
     mailbox_idle_check_interval: 30_000,
+    mail_index_retain_messages: 1_000_000,
     lda_mailbox_autocreate: false,
     lda_mailbox_autosubscribe: false,
     quota_full_tempfail: false,

@@ -2,6 +2,7 @@
 // the flags last reported, the \Recent messages this session owns, and the changes made by other
 // sessions or LMTP deliveries that are still to be announced. Storage is by UID; sequence numbers
 // exist only here, and they change only when this view announces EXISTS/EXPUNGE.
+import { FlagSets, MessageColumns } from '../storage/mailbox-index.js';
 import type { MailboxViewSnapshot } from '../storage/sqlite-user-store.js';
 import { SYSTEM_FLAGS, type ChangeRecord, type MessageFlags, type UserStore } from '../storage/types.js';
 import { formatNumberSet, sequenceSetIntervals, type SequenceSet } from './protocol/index.js';
@@ -17,14 +18,14 @@ export const FLAGS_LIST = '\\Answered \\Flagged \\Deleted \\Seen \\Draft';
 const NO_UIDS: ReadonlySet<number> = new Set();
 
 export class SelectedMailbox {
-  /** UIDs by sequence number − 1, ascending. */
-  private uids: number[] = [];
-  /** RFC822.SIZE by sequence number − 1 (parallel to `uids`); -1 while not known (appended later). */
-  private sizes: number[] = [];
+  /**
+   * By sequence number − 1: UIDs ascending, stored flags, modseqs, RFC822.SIZE (-1 while not known:
+   * appended later). At open a copy-on-write holder of the mailbox's shared listing.
+   */
+  private cols: MessageColumns = new MessageColumns(new FlagSets());
   private unknownSizes = 0;
-  /** Stored flags and modseqs by sequence number − 1 (parallel to `uids`; found by UID with seqOf). */
-  private flags: string[][] = [];
-  private modseqs: number[] = [];
+  /** allUids, made on demand and kept until the view changes. */
+  private uidList: number[] | null = null;
   /** Sequence number of the first message without \Seen when the view was opened (0: none). */
   firstUnseenAtOpen = 0;
   private recent = new Set<number>();
@@ -90,7 +91,7 @@ export class SelectedMailbox {
     if (!readOnly) for (const uid of store.claimRecent(info.id)) view.recent.add(uid);
     else view.recentForExamine = status.recent;
     view.firstUnseenAtOpen = view.findFirstUnseen();
-    view.announcedExists = view.uids.length;
+    view.announcedExists = view.cols.length;
     view.announcedRecent = view.recentCount;
     return view;
   }
@@ -100,23 +101,15 @@ export class SelectedMailbox {
     const info = snap.info;
     const view = new SelectedMailbox(store, info.id, info.name, readOnly, info.uidValidity, info.uidNext, info.highestModseq);
     view.syncedModseq = info.highestModseq;
-    view.uids = snap.uids;
-    view.sizes = snap.sizes;
-    view.flags = snap.flags;
-    view.modseqs = snap.modseqs;
+    view.cols = snap.columns;
     // Keywords in use, in order of first appearance, then the other registered ones (as open() by
-    // messages does). Messages with the same flags share one list: each list is looked at once.
-    const seen = new Set<string[]>();
-    for (const list of snap.flags) {
-      if (seen.has(list)) continue;
-      seen.add(list);
-      for (const f of list) if (!f.startsWith('\\')) view.keywords.add(f);
-    }
+    // messages does).
+    for (const k of snap.keywordsInUse) view.keywords.add(k);
     for (const k of snap.keywords) view.keywords.add(k);
     if (readOnly) view.recentForExamine = snap.recentCount;
     else for (const uid of snap.claimedRecent) view.recent.add(uid);
     view.firstUnseenAtOpen = snap.firstUnseenSeq;
-    view.announcedExists = view.uids.length;
+    view.announcedExists = view.cols.length;
     view.announcedRecent = view.recentCount;
     return view;
   }
@@ -124,20 +117,16 @@ export class SelectedMailbox {
   private recentForExamine = 0;
 
   private addMessage(m: MessageFlags): void {
-    this.uids.push(m.uid);
-    this.sizes.push(m.size);
-    this.flags.push(m.flags);
-    this.modseqs.push(m.modseq);
+    this.cols.push(m.uid, this.cols.flagSets.idOf(m.flags), m.modseq, m.size);
     for (const f of m.flags) if (!f.startsWith('\\')) this.keywords.add(f);
   }
 
   private findFirstUnseen(): number {
-    for (let i = 0; i < this.flags.length; i++) if (!this.flags[i]!.includes('\\Seen')) return i + 1;
-    return 0;
+    return this.cols.firstUnseen() + 1;
   }
 
   get count(): number {
-    return this.uids.length;
+    return this.cols.length;
   }
 
   get recentCount(): number {
@@ -152,25 +141,27 @@ export class SelectedMailbox {
 
   /** Every UID in sequence order (the engines iterate this). */
   get allUids(): readonly number[] {
-    return this.uids;
+    if (this.uidList === null) {
+      const n = this.cols.length;
+      const list = new Array<number>(n);
+      for (let i = 0; i < n; i++) list[i] = this.cols.uidAt(i);
+      this.uidList = list;
+    }
+    return this.uidList;
+  }
+
+  /** The highest UID in the view, 0 when it is empty. */
+  get lastUid(): number {
+    return this.cols.lastUid();
   }
 
   uidAt(seq: number): number | undefined {
-    return this.uids[seq - 1];
+    return seq >= 1 && seq <= this.cols.length ? this.cols.uidAt(seq - 1) : undefined;
   }
 
   /** Sequence number of `uid`, 0 when it is not in the view. Binary search: UIDs are ascending. */
   seqOf(uid: number): number {
-    let lo = 0;
-    let hi = this.uids.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const v = this.uids[mid]!;
-      if (v === uid) return mid + 1;
-      if (v < uid) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return 0;
+    return this.cols.indexOf(uid) + 1;
   }
 
   /** Stored flags plus \Recent when this session owns it. */
@@ -179,14 +170,25 @@ export class SelectedMailbox {
     return this.recent.has(uid) && !this.recentHidden ? [...stored, '\\Recent'] : stored;
   }
 
+  /** Stored flags (messages with the same flags share one frozen list). */
   storedFlagsOf(uid: number): string[] {
-    const seq = this.seqOf(uid);
-    return seq > 0 ? this.flags[seq - 1]! : [];
+    const i = this.cols.indexOf(uid);
+    return i >= 0 ? (this.cols.flagsAt(i) as string[]) : [];
+  }
+
+  /** Stored flags of the message at `seq` (1 ≤ seq ≤ count), without a search by UID. */
+  storedFlagsAt(seq: number): string[] {
+    return this.cols.flagsAt(seq - 1) as string[];
+  }
+
+  /** Modseq of the message at `seq` (1 ≤ seq ≤ count). */
+  modseqAt(seq: number): number {
+    return this.cols.modseqAt(seq - 1);
   }
 
   /** RFC822.SIZE of the message at `seq`, -1 when the view does not know it (see loadSizes). */
   sizeAt(seq: number): number {
-    return this.sizes[seq - 1] ?? -1;
+    return seq >= 1 && seq <= this.cols.length ? this.cols.sizeAt(seq - 1) : -1;
   }
 
   /**
@@ -196,13 +198,13 @@ export class SelectedMailbox {
   loadSizes(seqs: Iterable<number>): boolean {
     if (this.unknownSizes === 0) return true;
     const missing: number[] = [];
-    for (const seq of seqs) if (this.sizes[seq - 1] === -1) missing.push(this.uids[seq - 1]!);
+    for (const seq of seqs) if (this.sizeAt(seq) === -1) missing.push(this.cols.uidAt(seq - 1));
     if (missing.length === 0) return true;
     const metas = this.store.getMessages(this.id, missing);
     for (const m of metas) {
-      const seq = this.seqOf(m.uid);
-      if (seq > 0 && this.sizes[seq - 1] === -1) {
-        this.sizes[seq - 1] = m.size;
+      const i = this.cols.indexOf(m.uid);
+      if (i >= 0 && this.cols.sizeAt(i) === -1) {
+        this.cols.setSize(i, m.size);
         this.unknownSizes--;
       }
     }
@@ -219,8 +221,8 @@ export class SelectedMailbox {
   }
 
   modseqOf(uid: number): number {
-    const seq = this.seqOf(uid);
-    return seq > 0 ? this.modseqs[seq - 1]! : 0;
+    const i = this.cols.indexOf(uid);
+    return i >= 0 ? this.cols.modseqAt(i) : 0;
   }
 
   /** The \Recent UIDs this session owns (the FETCH/SEARCH engines read it). */
@@ -251,11 +253,10 @@ export class SelectedMailbox {
   }
 
   /** Records flags this session stored itself (so sync does not announce them again). */
-  noteFlags(uid: number, flags: string[], modseq: number): void {
-    const seq = this.seqOf(uid);
-    if (seq === 0) return;
-    this.flags[seq - 1] = flags;
-    this.modseqs[seq - 1] = modseq;
+  noteFlags(uid: number, flags: readonly string[], modseq: number): void {
+    const i = this.cols.indexOf(uid);
+    if (i < 0) return;
+    this.cols.setFlags(i, this.cols.flagSets.idOf(flags), modseq);
     this.noteKeywords(flags);
   }
 
@@ -283,32 +284,23 @@ export class SelectedMailbox {
    */
   resolve(set: SequenceSet, uid: boolean): MessageRef[] {
     const out: MessageRef[] = [];
-    if (this.uids.length === 0) return out;
+    const cols = this.cols;
+    const n = cols.length;
+    if (n === 0) return out;
     if (!uid) {
-      for (const [lo, hi] of sequenceSetIntervals(set, this.uids.length)) for (let s = lo; s <= hi; s++) out.push({ seq: s, uid: this.uids[s - 1]! });
+      for (const [lo, hi] of sequenceSetIntervals(set, n)) for (let s = lo; s <= hi; s++) out.push({ seq: s, uid: cols.uidAt(s - 1) });
       return out;
     }
-    const maxUid = this.uids[this.uids.length - 1]!;
+    const maxUid = cols.lastUid();
     for (const [lo, hi] of sequenceSetIntervals(set, maxUid)) {
       // RFC 3501 §6.4.8: `n:*` always includes the highest UID, even when n is above it.
-      let seq = this.firstSeqAtOrAbove(lo);
-      for (; seq <= this.uids.length && this.uids[seq - 1]! <= hi; seq++) out.push({ seq, uid: this.uids[seq - 1]! });
+      let seq = cols.lowerBound(lo) + 1;
+      for (; seq <= n && cols.uidAt(seq - 1) <= hi; seq++) out.push({ seq, uid: cols.uidAt(seq - 1) });
     }
     if (set.kind === 'ranges' && out.length === 0 && set.ranges.some((r) => r.from === '*' || r.to === '*')) {
-      out.push({ seq: this.uids.length, uid: maxUid });
+      out.push({ seq: n, uid: maxUid });
     }
     return out;
-  }
-
-  private firstSeqAtOrAbove(uid: number): number {
-    let lo = 0;
-    let hi = this.uids.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.uids[mid]! < uid) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo + 1;
   }
 
   /**
@@ -350,9 +342,9 @@ export class SelectedMailbox {
       lines.push(`* ${seq} FETCH (${parts.join(' ')})\r\n`);
     }
     this.flagUpdates.clear();
-    if (this.uids.length !== this.announcedExists) {
-      if (this.announce.counts) lines.push(`* ${this.uids.length} EXISTS\r\n`);
-      this.announcedExists = this.uids.length;
+    if (this.cols.length !== this.announcedExists) {
+      if (this.announce.counts) lines.push(`* ${this.cols.length} EXISTS\r\n`);
+      this.announcedExists = this.cols.length;
     }
     if (this.recentCount !== this.announcedRecent) {
       if (!this.recentHidden && this.announce.counts) lines.push(`* ${this.recentCount} RECENT\r\n`);
@@ -376,7 +368,7 @@ export class SelectedMailbox {
       }
       if (seq === 0) {
         // New message: UIDs only grow, so it goes at the end of the map.
-        if (c.kind === 'append' && (this.uids.length === 0 || c.uid > this.uids[this.uids.length - 1]!)) {
+        if (c.kind === 'append' && (this.cols.length === 0 || c.uid > this.cols.lastUid())) {
           this.addMessageWithKeywordCheck(c.uid, c.flags, c.modseq);
           if (c.uid >= this.uidNext) this.uidNext = c.uid + 1;
           appended = true;
@@ -384,11 +376,13 @@ export class SelectedMailbox {
         continue;
       }
       if (this.pendingExpunges.has(c.uid)) continue;
-      this.modseqs[seq - 1] = c.modseq;
-      if (!sameFlags(this.flags[seq - 1]!, c.flags)) {
-        this.flags[seq - 1] = c.flags;
+      const i = seq - 1;
+      if (!sameFlags(this.cols.flagsAt(i), c.flags)) {
+        this.cols.setFlags(i, this.cols.flagSets.idOf(c.flags), c.modseq);
         this.noteKeywords(c.flags);
         this.flagUpdates.add(c.uid);
+      } else if (this.cols.modseqAt(i) !== c.modseq) {
+        this.cols.setFlags(i, this.cols.setAt(i), c.modseq);
       }
     }
     if (appended && !this.readOnly) for (const uid of this.store.claimRecent(this.id)) this.recent.add(uid);
@@ -399,16 +393,14 @@ export class SelectedMailbox {
     }
   }
 
-  private addMessageWithKeywordCheck(uid: number, flags: string[], modseq: number): void {
-    this.uids.push(uid);
-    this.sizes.push(-1);
+  private addMessageWithKeywordCheck(uid: number, flags: readonly string[], modseq: number): void {
+    this.cols.push(uid, this.cols.flagSets.idOf(flags), modseq, -1);
+    this.uidList = null;
     this.unknownSizes++;
-    this.flags.push(flags);
-    this.modseqs.push(modseq);
     this.noteKeywords(flags);
   }
 
-  private noteKeywords(flags: string[]): void {
+  private noteKeywords(flags: readonly string[]): void {
     for (const f of flags) {
       if (f.startsWith('\\') || this.keywords.has(f)) continue;
       this.keywords.add(f);
@@ -417,10 +409,9 @@ export class SelectedMailbox {
   }
 
   private removeAt(seq: number, uid: number): void {
-    this.uids.splice(seq - 1, 1);
-    if (this.sizes.splice(seq - 1, 1)[0] === -1) this.unknownSizes--;
-    this.flags.splice(seq - 1, 1);
-    this.modseqs.splice(seq - 1, 1);
+    if (this.cols.sizeAt(seq - 1) === -1) this.unknownSizes--;
+    this.cols.removeAt(seq - 1);
+    this.uidList = null;
     // The next sync announces the lower \Recent count (`* n RECENT` after the EXPUNGEs, as
     // Dovecot 2.3.19 does).
     this.recent.delete(uid);
@@ -432,10 +423,10 @@ export class SelectedMailbox {
    */
   expungeOwn(uids: number[], qresync = false, announceRecent = true): string[] {
     const seqs = uids.map((u) => this.seqOf(u)).filter((s) => s > 0).sort((a, b) => b - a);
-    const lines: string[] = seqs.length > 0 && this.beforeExpunge ? this.beforeExpunge(seqs.map((s) => this.uids[s - 1]!).reverse()) : [];
+    const lines: string[] = seqs.length > 0 && this.beforeExpunge ? this.beforeExpunge(seqs.map((s) => this.cols.uidAt(s - 1)).reverse()) : [];
     const gone: number[] = [];
     for (const seq of seqs) {
-      const uid = this.uids[seq - 1]!;
+      const uid = this.cols.uidAt(seq - 1);
       this.removeAt(seq, uid);
       this.pendingExpunges.delete(uid);
       if (qresync) gone.push(uid);
@@ -481,10 +472,10 @@ export class SelectedMailbox {
   /** Messages with \Deleted among `candidates` (or all), for EXPUNGE / CLOSE. */
   deletedUids(candidates?: Set<number>): number[] {
     const out: number[] = [];
-    for (let i = 0; i < this.uids.length; i++) {
-      const uid = this.uids[i]!;
+    for (let i = 0; i < this.cols.length; i++) {
+      const uid = this.cols.uidAt(i);
       if (candidates && !candidates.has(uid)) continue;
-      if (this.flags[i]!.includes('\\Deleted')) out.push(uid);
+      if (this.cols.flagsAt(i).includes('\\Deleted')) out.push(uid);
     }
     return out;
   }
@@ -495,7 +486,7 @@ interface ViewSource {
   openMailboxView(name: string, claim: boolean): MailboxViewSnapshot;
 }
 
-function sameFlags(a: string[], b: string[]): boolean {
+function sameFlags(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   const set = new Set(a.map((f) => f.toLowerCase()));
   return b.every((f) => set.has(f.toLowerCase()));

@@ -38,6 +38,8 @@ export interface MailUserSettings {
    * changes besides watching for them (the change feed's safety poll).
    */
   idleCheckInterval?: number;
+  /** `mail_index_retain_messages`: mailbox listings kept after the user's last session (storage indexRetainMessages). */
+  indexRetainMessages?: number;
   /** `namespace inbox { mailbox NAME { special_use auto } }`: created/subscribed on first use. */
   mailboxes?: { name: string; specialUse: string[]; auto: 'no' | 'create' | 'subscribe' }[];
 }
@@ -164,6 +166,7 @@ export class MailUser implements MailUserVariableSource {
         durability: this.settings.mailFsync === 'always' ? 'full' : this.settings.mailFsync === 'never' ? 'normal' : 'async-fsync',
         ...(this.settings.maxMessageSize ? { maxMessageBytes: this.settings.maxMessageSize } : {}),
         ...(this.settings.idleCheckInterval ? { changePollIntervalMs: this.settings.idleCheckInterval } : {}),
+        ...(this.settings.indexRetainMessages !== undefined ? { indexRetainMessages: this.settings.indexRetainMessages } : {}),
       },
     };
   }

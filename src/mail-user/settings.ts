@@ -26,6 +26,7 @@ export function mailUserSettings(settings: Settings, service: string): MailUserS
     mailFsync: s.mail_fsync,
     maxMessageSize: s.mail_max_message_size,
     idleCheckInterval: s.mailbox_idle_check_interval,
+    indexRetainMessages: s.mail_index_retain_messages,
     plugin: { ...s.plugin },
     globals,
     mailboxes: (inboxNamespace(s)?.mailboxes ?? []).map((m) => ({ name: m.name, specialUse: m.special_use, auto: m.auto })),

@@ -3,6 +3,7 @@
 // transaction, so it sees exactly the commits made before it started) plus the body files that
 // snapshot refers to. A backup folder holds `mail.db` and `bodies/<x>/<name>`, the store's own layout.
 import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BodyFiles, fsyncDirSync } from './body-files.js';
@@ -145,6 +146,8 @@ export async function restoreUserStore(src: string, dest: StoreLocation): Promis
         );
         restored.transaction(() => marks.forEach((m) => bump.run(m)))();
       }
+      // Listings of the live store kept in memory (mailbox-index.ts) do not describe this one.
+      restored.prepare("INSERT OR REPLACE INTO store_info (key, value) VALUES ('incarnation', ?)").run(randomUUID());
       result = { messages: restored.prepare('SELECT count(*) FROM message').pluck().get() as number, bodyFiles: names.length };
     } finally {
       restored.close();

@@ -10,7 +10,7 @@ import { BodyStore } from './body-store.js';
 import { acquireBus, type UserBus } from './change-bus.js';
 import type { ChangeFeed } from './change-feed.js';
 import { changeFilePath, FileChangeFeed } from './file-change-feed.js';
-import { flagsToList, keywordsFromColumn, keywordsToColumn, parseFlags, SEEN_BIT } from './flags.js';
+import { flagsToList, keywordsFromColumn, keywordsToColumn, parseFlags } from './flags.js';
 import {
   INBOX,
   normalizeMailboxName,
@@ -20,6 +20,17 @@ import {
 } from './mailbox-names.js';
 import { validateEntry, validatePrefix, type EntryNameRules } from './metadata-entries.js';
 import { applyMigrations } from './migrations.js';
+import { mailboxIndexCache, type IndexSource, type StoreIndexes } from './mailbox-index.js';
+import {
+  firstRecentUid,
+  firstUnseenUid,
+  indexCacheKey,
+  mailboxCounters,
+  readMailboxView,
+  sequenceOf,
+  sqliteIndexSource,
+  type MailboxViewSnapshot,
+} from './sqlite-mailbox-view.js';
 import type { MailEvent, MailEventListener, StoreActor } from './mail-events.js';
 import { Logger } from '../log/logger.js';
 import { openDb, StatementCache, type Db, type Statement } from './sqlite.js';
@@ -84,7 +95,7 @@ export function resolveSettings(partial: Partial<StorageSettings> | undefined): 
   const s: StorageSettings = { ...DEFAULT_STORAGE_SETTINGS, ...partial };
   for (const [key, value] of Object.entries(s)) {
     if (key === 'durability') continue;
-    const min = key === 'busyTimeoutMs' || key === 'bodyFileThresholdBytes' ? 0 : 1;
+    const min = key === 'busyTimeoutMs' || key === 'bodyFileThresholdBytes' || key === 'indexRetainMessages' ? 0 : 1;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
       throw new StorageError('PARAMETERS', `Storage setting ${key} must be a positive integer, got ${String(value)}`);
     }
@@ -105,24 +116,7 @@ function checkUids(uids: readonly number[]): string {
   return JSON.stringify(uids);
 }
 
-/** The selected-mailbox view's starting state (SqliteUserStore.openMailboxView). */
-export interface MailboxViewSnapshot {
-  /** The mailbox row, read in the same transaction as the listing. */
-  info: MailboxInfo;
-  /** Parallel columns in UID order. */
-  uids: number[];
-  modseqs: number[];
-  flags: string[][];
-  sizes: number[];
-  /** \Recent messages (before the claim). */
-  recentCount: number;
-  /** With `claim`: the UIDs whose \Recent this caller took, ascending; else empty. */
-  claimedRecent: number[];
-  /** Sequence number of the first message without \Seen, 0 when there is none. */
-  firstUnseenSeq: number;
-  /** The mailbox's registered keywords (as MailboxStatus.keywords). */
-  keywords: string[];
-}
+export type { MailboxViewSnapshot } from './sqlite-mailbox-view.js';
 
 export class SqliteUserStore implements UserStore {
   readonly username: string;
@@ -159,6 +153,10 @@ export class SqliteUserStore implements UserStore {
   private txnUnlinks: string[] = [];
   /** Staged bodies the open transaction refers to: committed with it. */
   private txnStaged: StagedBodyFile[] = [];
+  /** The shared mailbox listings of this database on this thread (mailbox-index.ts). */
+  private readonly indexKey: string;
+  private readonly indexes: StoreIndexes;
+  private readonly indexSource: IndexSource;
 
   constructor(opts: UserStoreOptions) {
     this.username = opts.username;
@@ -172,6 +170,7 @@ export class SqliteUserStore implements UserStore {
     try {
       applyMigrations(this.db, 'user', opts.migrationsDir);
       this.stmts = new StatementCache(this.db);
+      this.indexSource = sqliteIndexSource(this.stmts);
       this.bodies = new BodyStore(this.stmts, this.settings.bodyChunkBytes, new BodyFiles(join(opts.home, 'bodies')));
       this.tx = this.db.transaction((fn: () => unknown) => fn());
       this.tx.immediate(() => this.initStore());
@@ -192,6 +191,8 @@ export class SqliteUserStore implements UserStore {
     this.feed = new FileChangeFeed(changeFilePath(opts.dbPath), this.settings.changePollIntervalMs, opts.dbPath);
     this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
     this.lastDataVersion = this.dataVersion.get() as number;
+    this.indexKey = indexCacheKey(opts.dbPath);
+    this.indexes = mailboxIndexCache.acquire(this.indexKey);
     this.scheduleOrphanSweep(opts.home);
   }
 
@@ -446,6 +447,7 @@ export class SqliteUserStore implements UserStore {
     this.releaseBus();
     this.walSync?.close(); // syncs what a durably() is still waiting for
     this.db.close();
+    mailboxIndexCache.release(this.indexKey, this.settings.indexRetainMessages);
   }
 
   private assertOpen(): void {
@@ -735,26 +737,11 @@ export class SqliteUserStore implements UserStore {
     this.assertOpen();
     this.announceInbox(name);
     const row = this.selectable(name);
-    const agg = this.stmts
-      .get(
-        `SELECT count(*) AS messages, coalesce(sum(size), 0) AS size, coalesce(sum(recent), 0) AS recent,
-           coalesce(sum((flags & ${SEEN_BIT}) = 0), 0) AS unseen,
-           min(CASE WHEN recent = 1 THEN uid END) AS first_recent,
-           min(CASE WHEN (flags & ${SEEN_BIT}) = 0 THEN uid END) AS first_unseen
-         FROM message WHERE mailbox_id = ?`,
-      )
-      .get(row.id) as {
-      messages: number;
-      size: number;
-      recent: number;
-      unseen: number;
-      first_recent: number | null;
-      first_unseen: number | null;
-    };
-    const firstUnseenSeq =
-      agg.first_unseen === null
-        ? 0
-        : (this.stmts.get('SELECT count(*) FROM message WHERE mailbox_id = ? AND uid <= ?').pluck().get(row.id, agg.first_unseen) as number);
+    // Counters kept by triggers (migration 0004) and two partial-index lookups: no pass over the messages.
+    const agg = mailboxCounters(this.stmts, row.id);
+    const unseenUid = agg.unseen > 0 ? firstUnseenUid(this.stmts, row.id) : null;
+    const firstUnseenSeq = unseenUid === null ? 0 : sequenceOf(this.stmts, row.id, unseenUid, agg.messages, row.uid_next);
+    const firstRecent = agg.recent > 0 ? firstRecentUid(this.stmts, row.id) : null;
     return {
       name: row.name,
       messages: agg.messages,
@@ -766,7 +753,7 @@ export class SqliteUserStore implements UserStore {
       modseqTracking: row.modseq_tracking === 1,
       size: agg.size,
       firstUnseenSeq,
-      firstRecentUid: agg.first_recent ?? row.uid_next,
+      firstRecentUid: firstRecent ?? row.uid_next,
       keywords: this.stmts.get('SELECT keyword FROM mailbox_keyword WHERE mailbox_id = ? ORDER BY keyword_lc').pluck().all(row.id) as string[],
     };
   }
@@ -990,84 +977,15 @@ export class SqliteUserStore implements UserStore {
 
   /**
    * What SELECT/EXAMINE needs, read in one transaction (additive; SelectedMailbox uses it when the
-   * store has it): the mailbox row, the listing as parallel columns in UID order (messages with the
-   * same flags share one frozen list, as in listMessageFlags), the mailbox's registered keywords,
+   * store has it): the mailbox row, a copy-on-write holder of the shared listing (mailbox-index.ts,
+   * brought up to date rather than read again), the first unseen message, the mailbox's keywords,
    * the number of \Recent messages and, with `claim`, their UIDs, taken as claimRecent() does.
    * Throws NONEXISTENT for a missing or \Noselect mailbox.
    */
   openMailboxView(name: string, claim: boolean): MailboxViewSnapshot {
     this.assertOpen();
     this.announceInbox(name);
-    return this.transaction(() => {
-      const row = this.selectable(name);
-      const cols = this.stmts
-        .get(
-          `SELECT json_group_array(uid), json_group_array(modseq), json_group_array(flags), json_group_array(keywords),
-             json_group_array(size), json_group_array(recent)
-           FROM (SELECT uid, modseq, flags, keywords, size, recent FROM message WHERE mailbox_id = ? ORDER BY uid)`,
-        )
-        .raw(true)
-        .get(row.id) as [string, string, string, string, string, string];
-      let uids = JSON.parse(cols[0]) as number[];
-      let modseqs = JSON.parse(cols[1]) as number[];
-      let bits = JSON.parse(cols[2]) as number[];
-      let kws = JSON.parse(cols[3]) as (string | null)[];
-      let sizes = JSON.parse(cols[4]) as number[];
-      let recentCol = JSON.parse(cols[5]) as number[];
-      let ascending = true;
-      for (let i = 1; i < uids.length && ascending; i++) if (uids[i - 1]! >= uids[i]!) ascending = false;
-      if (!ascending) {
-        // SQLite does not promise the aggregate keeps the subquery's order: read it row by row.
-        const rows = this.stmts
-          .get('SELECT uid, modseq, flags, keywords, size, recent FROM message WHERE mailbox_id = ? ORDER BY uid')
-          .raw(true)
-          .all(row.id) as [number, number, number, string | null, number, number][];
-        uids = rows.map((r) => r[0]);
-        modseqs = rows.map((r) => r[1]);
-        bits = rows.map((r) => r[2]);
-        kws = rows.map((r) => r[3]);
-        sizes = rows.map((r) => r[4]);
-        recentCol = rows.map((r) => r[5]);
-      }
-      const n = uids.length;
-      const noKeywords = new Map<number, string[]>();
-      const withKeywords = new Map<string, string[]>();
-      const flags = new Array<string[]>(n);
-      const recentUids: number[] = [];
-      let firstUnseenSeq = 0;
-      for (let i = 0; i < n; i++) {
-        const b = bits[i]!;
-        const kw = kws[i]!;
-        let list: string[] | undefined;
-        if (kw === null) {
-          list = noKeywords.get(b);
-          if (list === undefined) noKeywords.set(b, (list = Object.freeze(flagsToList(b, null)) as string[]));
-        } else {
-          const key = `${b} ${kw}`;
-          list = withKeywords.get(key);
-          if (list === undefined) withKeywords.set(key, (list = Object.freeze(flagsToList(b, kw)) as string[]));
-        }
-        flags[i] = list;
-        if (firstUnseenSeq === 0 && (b & SEEN_BIT) === 0) firstUnseenSeq = i + 1;
-        if (recentCol[i] === 1) recentUids.push(uids[i]!);
-      }
-      // Every \Recent row of the mailbox is in the listing: the UPDATE starts at the first of them
-      // (usually the newest few) and returns nothing, the listing already named them.
-      if (claim && recentUids.length > 0) {
-        this.stmts.get('UPDATE message SET recent = 0 WHERE mailbox_id = ? AND uid >= ? AND recent = 1').run(row.id, recentUids[0]);
-      }
-      return {
-        info: this.toInfo(row),
-        uids,
-        modseqs,
-        flags,
-        sizes,
-        recentCount: recentUids.length,
-        claimedRecent: claim ? recentUids : [],
-        firstUnseenSeq,
-        keywords: this.stmts.get('SELECT keyword FROM mailbox_keyword WHERE mailbox_id = ? ORDER BY keyword_lc').pluck().all(row.id) as string[],
-      };
-    });
+    return this.transaction(() => readMailboxView(this.stmts, this.indexes, this.indexSource, this.toInfo(this.selectable(name)), claim));
   }
 
   getMessages(mailboxId: number, uids: number[]): MessageMeta[] {

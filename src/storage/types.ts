@@ -473,6 +473,12 @@ export interface StorageSettings {
    * every second instead (file-change-feed.ts).
    */
   changePollIntervalMs: number;
+  /**
+   * Messages' worth of mailbox listings (mailbox-index.ts, about 24 bytes a message) kept in memory
+   * after the last session of their user ended, so the next SELECT of those mailboxes does not read
+   * them again. 0 keeps none.
+   */
+  indexRetainMessages: number;
   /** Maximum bytes of one mailbox name (UTF-8) and of one hierarchy level. */
   maxMailboxNameBytes: number;
   maxMailboxLevelBytes: number;
@@ -496,6 +502,7 @@ export const DEFAULT_STORAGE_SETTINGS: Readonly<StorageSettings> = Object.freeze
   durability: 'async-fsync',
   maxMessageBytes: 128 * 1024 * 1024,
   changePollIntervalMs: 30_000,
+  indexRetainMessages: 1_000_000,
   maxMailboxNameBytes: 1024,
   maxMailboxLevelBytes: 255,
   maxMailboxDepth: 16,

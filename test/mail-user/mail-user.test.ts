@@ -133,11 +133,12 @@ test('var_expand with the mail-user table', async () => {
   await ctx.mailUsers.destroyUser(u);
 });
 
-test('mail_fsync, mail_max_message_size and mailbox_idle_check_interval reach the store', async () => {
-  for (const [value, durability] of [['always', 'full'], ['optimized', 'async-fsync'], ['never', 'normal']] as const) {
-    setup(`mail_fsync = ${value}\nmail_max_message_size = 1M\nmailbox_idle_check_interval = 5 secs\n`);
+test('mail_fsync, mail_max_message_size, mailbox_idle_check_interval and mail_index_retain_messages reach the store', async () => {
+  for (const [value, durability, retain] of [['always', 'full', ''], ['optimized', 'async-fsync', '0'], ['never', 'normal', '500']] as const) {
+    setup(`mail_fsync = ${value}\nmail_max_message_size = 1M\nmailbox_idle_check_interval = 5 secs\n${retain ? `mail_index_retain_messages = ${retain}\n` : ''}`);
     const u = await ctx.mailUsers.createUser({ username: 'gina', service: 'imap' });
-    expect(u.storeOptions().settings).toEqual({ durability, maxMessageBytes: 1024 * 1024, changePollIntervalMs: 5000 });
+    const indexRetainMessages = retain ? Number(retain) : 1_000_000;
+    expect(u.storeOptions().settings).toEqual({ durability, maxMessageBytes: 1024 * 1024, changePollIntervalMs: 5000, indexRetainMessages });
     await ctx.mailUsers.destroyUser(u);
     await ctx.close();
   }

@@ -21,17 +21,18 @@ describe('migrations', () => {
 
   test('applied once, idempotent, recorded, and an integrity check passes', () => {
     const path = join(dir, 'u', 'mail.db');
-    expect(migrateUserStore(path)).toEqual([1, 2, 3]);
+    expect(migrateUserStore(path)).toEqual([1, 2, 3, 4]);
     expect(migrateUserStore(path)).toEqual([]);
     expect(migrateServerDb(join(dir, 'roost.db'))).toEqual([1]);
     expect(migrateServerDb(join(dir, 'roost.db'))).toEqual([]);
     const db = new Database(path, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([
       { version: 1, name: 'init' },
       { version: 2, name: 'body_files' },
       { version: 3, name: 'modseq_tracking' },
+      { version: 4, name: 'mailbox_counters' },
     ]);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();

@@ -55,9 +55,9 @@ export const FETCH: CommandHandler<'FETCH'> = {
           length: shown.length,
           seq: (i) => shown[i]!,
           uid: (i) => view.uidAt(shown[i]!)!,
-          flags: (i) => view.storedFlagsOf(view.uidAt(shown[i]!)!),
+          flags: (i) => view.storedFlagsAt(shown[i]!),
           size: (i) => view.sizeAt(shown[i]!),
-          modseq: (i) => view.modseqOf(view.uidAt(shown[i]!)!),
+          modseq: (i) => view.modseqAt(shown[i]!),
         }, plan);
         await out.flush();
         return done();

@@ -252,8 +252,7 @@ function normalizeNames(spec: NotifySpec, separator: string): void {
 }
 
 function topUid(view: SelectedMailbox): number {
-  const uids = view.allUids;
-  return uids.length > 0 ? uids[uids.length - 1]! : 0;
+  return view.lastUid;
 }
 
 const notifiers = new WeakMap<CommandContext, Notifier>();
