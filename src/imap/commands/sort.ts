@@ -4,10 +4,11 @@
 import type { PartialRange, SortCriterion, SearchKey, SearchReturnOption } from '../protocol/index.js';
 import { formatPartial, searchCharsetError } from './search-response.js';
 import type { CommandContext } from './context.js';
-import { searchInSlices, type SearchMessage } from './search-eval.js';
+import { DEFAULT_SLICE_MS, searchInSlices, type SearchMessage } from './search-eval.js';
 import { collectSortFacts, type FactNeed, type SortFacts } from './sort-facts.js';
 import { listMessages, textCacheFor } from './search.js';
 import { ok, SELECTED, type CommandHandler } from './types.js';
+import { sortInSlices } from './yield-slices.js';
 
 /** The selected messages that match `criteria`, in sequence order; null when the client went away. */
 export async function matchingMessages(session: CommandContext, criteria: SearchKey): Promise<SearchMessage[] | null> {
@@ -61,15 +62,15 @@ function compareKey(a: SortFacts, b: SortFacts, c: SortCriterion): number {
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Sorts facts by the program; ties by sequence number. */
-export function sortFacts(facts: SortFacts[], program: readonly SortCriterion[]): SortFacts[] {
-  return facts.sort((a, b) => {
+/** Facts sorted by the program, ties by sequence number; in slices (10,000 messages take tens of ms). */
+export function sortFacts(facts: readonly SortFacts[], program: readonly SortCriterion[]): Promise<SortFacts[]> {
+  return sortInSlices(facts, (a, b) => {
     for (const c of program) {
       const d = compareKey(a, b, c);
       if (d !== 0) return d;
     }
     return a.seq - b.seq;
-  });
+  }, { sliceMs: DEFAULT_SLICE_MS });
 }
 
 /** ESORT's ALL: the numbers in sort order, ascending runs written as ranges (Dovecot's form). */
@@ -106,9 +107,12 @@ export const SORT: CommandHandler<'SORT'> = {
   async run(session, tag, cmd) {
     const charsetError = searchCharsetError(cmd.charset, session.isEnabled('UTF8=ACCEPT'));
     if (charsetError) return charsetError;
+    const view = session.selected!;
     const facts = await matchingFacts(session, cmd.criteria, new Set(cmd.program.map((c) => SORT_NEEDS[c.key]).filter((n) => n !== null)));
     if (facts === null) return null;
-    const sorted = sortFacts(facts, cmd.program);
+    const sorted = await sortFacts(facts, cmd.program);
+    // The client went away during a pause: nobody to answer.
+    if (session.client.isClosed || session.selected !== view) return null;
     const numbers = sorted.map((f) => (cmd.uid ? f.uid : f.seq));
     if (cmd.returnOptions === null) {
       session.respond(`* SORT${numbers.map((n) => ' ' + n).join('')}\r\n`);
