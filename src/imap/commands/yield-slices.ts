@@ -12,6 +12,8 @@ const SORT_RUN = 512;
 export interface SliceOptions {
   /** Milliseconds of work between two turns of the event loop. */
   sliceMs: number;
+  /** sortInSlices: items sorted in one piece, and merged between two looks at the clock. */
+  run?: number;
 }
 
 /** A clock that says when the current slice is used up; `pause()` yields only then. */
@@ -36,14 +38,15 @@ export class SliceClock {
  */
 export async function sortInSlices<T>(items: readonly T[], compare: (a: T, b: T) => number, options: SliceOptions): Promise<T[]> {
   const clock = new SliceClock(options.sliceMs);
+  const runLength = options.run ?? SORT_RUN;
   let src: T[] = [];
-  for (let i = 0; i < items.length; i += SORT_RUN) {
+  for (let i = 0; i < items.length; i += runLength) {
     await clock.pause();
-    const run = items.slice(i, i + SORT_RUN).sort(compare);
+    const run = items.slice(i, i + runLength).sort(compare);
     for (const item of run) src.push(item);
   }
   let dst: T[] = new Array<T>(src.length);
-  for (let width = SORT_RUN; width < src.length; width *= 2) {
+  for (let width = runLength; width < src.length; width *= 2) {
     for (let lo = 0; lo < src.length; lo += 2 * width) {
       const mid = Math.min(lo + width, src.length);
       const hi = Math.min(lo + 2 * width, src.length);
@@ -51,7 +54,7 @@ export async function sortInSlices<T>(items: readonly T[], compare: (a: T, b: T)
       let j = mid;
       let k = lo;
       while (k < hi) {
-        if (k % SORT_RUN === 0) await clock.pause();
+        if (k % runLength === 0) await clock.pause();
         dst[k++] = j >= hi || (i < mid && compare(src[i]!, src[j]!) <= 0) ? src[i++]! : src[j++]!;
       }
     }
