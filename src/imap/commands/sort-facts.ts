@@ -6,9 +6,10 @@ import { performance } from 'node:perf_hooks';
 import { parseAddressList } from '../../mime/address.js';
 import { StorageError } from '../../storage/types.js';
 import { baseSubject } from './base-subject.js';
-import { DEFAULT_SLICE_MS, type SearchContext, type SearchMessage } from './search-eval.js';
+import { type SearchContext, type SearchMessage } from './search-eval.js';
 import { sentTimestamp } from './search-dates.js';
 import { messageText, type MessageText } from './search-text.js';
+import { SORT_SLICE_MS } from './yield-slices.js';
 
 export interface SortFacts {
   seq: number;
@@ -87,7 +88,7 @@ function factsOf(m: SearchMessage, text: MessageText | null, needs: ReadonlySet<
 }
 
 /**
- * The facts of `messages`, sliced like searchInSlices (a pause every `sliceMs`); null when
+ * The facts of `messages`, sliced like searchInSlices (a pause every `sliceMs`, SORT_SLICE_MS by default); null when
  * `aborted()` says so after a pause. A message expunged meanwhile (body gone) is left out.
  */
 export async function collectSortFacts(
@@ -99,7 +100,7 @@ export async function collectSortFacts(
   // ARRIVAL and SIZE come from the index: no message text to read.
   const readText = needs.size > 0;
   const out: SortFacts[] = [];
-  const sliceMs = slicing.sliceMs ?? DEFAULT_SLICE_MS;
+  const sliceMs = slicing.sliceMs ?? SORT_SLICE_MS;
   let deadline = performance.now() + sliceMs;
   ctx.textCache?.beginScan();
   for (const m of messages) {

@@ -4,11 +4,11 @@
 import type { PartialRange, SortCriterion, SearchKey, SearchReturnOption } from '../protocol/index.js';
 import { formatPartial, searchCharsetError } from './search-response.js';
 import type { CommandContext } from './context.js';
-import { DEFAULT_SLICE_MS, searchInSlices, type SearchMessage } from './search-eval.js';
+import { searchInSlices, type SearchMessage } from './search-eval.js';
 import { collectSortFacts, type FactNeed, type SortFacts } from './sort-facts.js';
 import { listMessages, textCacheFor } from './search.js';
 import { ok, SELECTED, type CommandHandler } from './types.js';
-import { sortInSlices } from './yield-slices.js';
+import { SORT_SLICE_MS, sortInSlices } from './yield-slices.js';
 
 /** The selected messages that match `criteria`, in sequence order; null when the client went away. */
 export async function matchingMessages(session: CommandContext, criteria: SearchKey): Promise<SearchMessage[] | null> {
@@ -70,7 +70,7 @@ export function sortFacts(facts: readonly SortFacts[], program: readonly SortCri
       if (d !== 0) return d;
     }
     return a.seq - b.seq;
-  }, { sliceMs: DEFAULT_SLICE_MS });
+  }, { sliceMs: SORT_SLICE_MS });
 }
 
 /** ESORT's ALL: the numbers in sort order, ascending runs written as ranges (Dovecot's form). */

@@ -5,9 +5,8 @@
 import type { FactNeed, SortFacts } from './sort-facts.js';
 import { searchCharsetError } from './search-response.js';
 import { matchingFacts } from './sort.js';
-import { DEFAULT_SLICE_MS } from './search-eval.js';
 import { ok, SELECTED, type CommandHandler } from './types.js';
-import { nextTurn, sortInSlices } from './yield-slices.js';
+import { nextTurn, SORT_SLICE_MS, sortInSlices } from './yield-slices.js';
 
 interface Node {
   facts: SortFacts | null; // null: a dummy (a message referred to but not present)
@@ -166,7 +165,7 @@ function latest(n: Node): number {
 }
 
 async function orderedSubject(facts: SortFacts[]): Promise<Node[]> {
-  const sorted = await sortInSlices(facts, (a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : a.date - b.date || a.seq - b.seq), { sliceMs: DEFAULT_SLICE_MS });
+  const sorted = await sortInSlices(facts, (a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : a.date - b.date || a.seq - b.seq), { sliceMs: SORT_SLICE_MS });
   await nextTurn();
   const roots: Node[] = [];
   let current: Node | null = null;
@@ -210,7 +209,7 @@ export async function threadFacts(facts: SortFacts[], algorithm: 'ORDEREDSUBJECT
   // Threads by their latest sent date, then the root's number, a dummy root counting as 0
   // (Dovecot's sort_root_nodes_ref2 in index-thread-finish.c).
   const keys = new Map(roots.map((r) => [r, latest(r)]));
-  return sortInSlices(roots, (a, b) => keys.get(a)! - keys.get(b)! || (a.facts?.seq ?? 0) - (b.facts?.seq ?? 0), { sliceMs: DEFAULT_SLICE_MS });
+  return sortInSlices(roots, (a, b) => keys.get(a)! - keys.get(b)! || (a.facts?.seq ?? 0) - (b.facts?.seq ?? 0), { sliceMs: SORT_SLICE_MS });
 }
 
 export const THREAD: CommandHandler<'THREAD'> = {

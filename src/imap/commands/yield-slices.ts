@@ -6,6 +6,12 @@ import { performance } from 'node:perf_hooks';
 /** Lets the event loop run I/O and other connections' commands before the caller goes on. */
 export const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * Milliseconds of work per slice for SORT and THREAD: with a young-generation GC landing in a
+ * slice, another connection's command still waits ~10 ms at most (bench/imap-extensions.ts).
+ */
+export const SORT_SLICE_MS = 4;
+
 /** Items Array.prototype.sort orders in one piece; merging then moves this many between clock looks. */
 const SORT_RUN = 512;
 
