@@ -88,8 +88,8 @@ function factsOf(m: SearchMessage, text: MessageText | null, needs: ReadonlySet<
 }
 
 /**
- * The facts of `messages`, sliced like searchInSlices (a pause every `sliceMs`, SORT_SLICE_MS by default); null when
- * `aborted()` says so after a pause. A message expunged meanwhile (body gone) is left out.
+ * The facts of `messages`, sliced like searchInSlices (a pause every `sliceMs`, by default
+ * SORT_SLICE_MS); null when `aborted()` says so after a pause. A message expunged meanwhile (body gone) is left out.
  */
 export async function collectSortFacts(
   ctx: SearchContext,

@@ -34,7 +34,6 @@ function link(parent: Node, child: Node): void {
   parent.children.push(child);
 }
 
-
 /** Messages linked between two turns of the event loop. */
 const LINK_BATCH = 1000;
 

@@ -7,8 +7,8 @@ import { performance } from 'node:perf_hooks';
 export const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * Milliseconds of work per slice for SORT and THREAD: with a young-generation GC landing in a
- * slice, another connection's command still waits ~10 ms at most (bench/imap-extensions.ts).
+ * Milliseconds of work per slice for SORT and THREAD. A garbage collection that lands in a slice
+ * adds to it: bench/imap-extensions.ts prints the CPU time of the longest turn.
  */
 export const SORT_SLICE_MS = 4;
 
