@@ -131,7 +131,7 @@ describe('like doveconf', () => {
 describe('configuration problems stop start-up with file and line', () => {
   test("Debian's stock dovecot.conf (passdb driver = pam): roost config and roost serve exit 78 naming the line", async () => {
     const debian = join(ROOT, 'test/fixtures/config/debian/dovecot.conf');
-    const want = `roost: Fatal: ${ROOT}/test/fixtures/config/debian/conf.d/auth-system.conf.ext line 11: Unknown passdb driver 'pam' (Roost has: roost, passwd-file, static, lua)\n`;
+    const want = `roost: Fatal: ${ROOT}/test/fixtures/config/debian/conf.d/auth-system.conf.ext line 11: Unknown passdb driver 'pam' (Roost has: roost, passwd-file, static, lua, sql)\n`;
     const cfg = await roost(['-c', debian, 'config']);
     expect(cfg).toEqual({ code: 78, stdout: '', stderr: want });
     const serve = await roost(['serve', '-c', debian, '-o', `data_dir=${dir}/data`], { cwd: dir });
@@ -141,9 +141,9 @@ describe('configuration problems stop start-up with file and line', () => {
   });
 
   test('an unknown userdb driver, a misspelled setting', async () => {
-    writeFileSync(conf, `data_dir = ${dir}/data\nuserdb {\n  driver = sql\n}\n`);
+    writeFileSync(conf, `data_dir = ${dir}/data\nuserdb {\n  driver = ldap\n}\n`);
     expect((await roost(['-c', conf, 'config'])).stderr).toBe(
-      `roost: Fatal: ${conf} line 3: Unknown userdb driver 'sql' (Roost has: roost, passwd-file, static, lua)\n`,
+      `roost: Fatal: ${conf} line 3: Unknown userdb driver 'ldap' (Roost has: roost, passwd-file, static, lua, sql)\n`,
     );
     writeFileSync(conf, `data_dir = ${dir}/data\nmail_max_userip_conections = 3\n`);
     expect((await roost(['-c', conf, 'config'])).stderr).toBe(

@@ -2,7 +2,7 @@
 // script function the server calls (mail-lua hooks, push-notification handlers, auth functions)
 // with the values it returned or the error it raised, for `t.hooks()`.
 import { LuaScriptError, LuaWorkerPool, type LuaStateHandle } from '../../lua/pool.js';
-import type { CallAndCloseResult, HookOutcome, LuaArg, LuaStateOptions, LuaValue } from '../../lua/types.js';
+import type { CallAndCloseResult, CallSequenceResult, HookOutcome, LuaArg, LuaStateOptions, LuaValue } from '../../lua/types.js';
 import { fromLua } from './lua-literal.js';
 
 export interface HookRecord {
@@ -26,6 +26,12 @@ export class RecordingPool extends LuaWorkerPool {
   }
 
   override async send(stateId: number, req: SendRequest): Promise<unknown> {
+    if (req.op === 'callSequence') {
+      // Several hooks in one round trip (mail-lua's deinit_pre + deinit): recorded one by one.
+      const res = (await super.send(stateId, req)) as CallSequenceResult;
+      res.calls.forEach((outcome, i) => this.record(req.calls[i]!.name, outcome));
+      return res;
+    }
     if (req.op !== 'call') return super.send(stateId, req);
     try {
       const res = await super.send(stateId, req);
