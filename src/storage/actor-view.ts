@@ -2,9 +2,9 @@
 // mail-event feed can tell which session made a change (MailTransactionEvents.actor). The store
 // itself is shared by all sessions of the user in a thread (mail-user/store-registry.ts).
 import type { StoreActor } from './mail-events.js';
-import type { UserStore } from './types.js';
+import type { StoreMode, UserStoreOf } from './types.js';
 
-export function actorView(store: UserStore, actor: StoreActor): UserStore {
+export function actorView<S extends UserStoreOf<StoreMode>>(store: S, actor: StoreActor): S {
   const wrapped = new Map<PropertyKey, unknown>();
   return new Proxy(store, {
     get(target, prop) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseConfigText } from '../../src/config/index.js';
 import { createServerContext, type CreatedContext } from '../../src/cli/context.js';
 import { MailUserInitError } from '../../src/mail-user/hooks.js';
+import { sqliteOptions } from '../../src/storage/sqlite/index.js';
 
 let dir: string;
 let ctx: CreatedContext;
@@ -48,7 +49,8 @@ test('home comes from mail_home with %d/%n, or from the userdb home field', asyn
   setup();
   const a = await ctx.mailUsers.createUser({ username: 'alice@example.org', service: 'imap' });
   expect(a.home).toBe(`${dir}/data/home/example.org/alice`);
-  expect(a.storeOptions().dbPath).toBe(`${dir}/data/home/example.org/alice/mail.db`);
+  expect(a.storeOptions().location).toBe('sqlite:~/mail.db');
+  expect(sqliteOptions(a.storeOptions()).dbPath).toBe(`${dir}/data/home/example.org/alice/mail.db`);
   const b = await ctx.mailUsers.createUser({ username: 'bob', service: 'lmtp', userdbFields: { home: `${dir}/custom/%u` } });
   expect(b.home).toBe(`${dir}/custom/bob`);
   expect(b.log.prefix).toMatch(new RegExp(`^lmtp\\(bob\\)<${process.pid}><[A-Za-z0-9+/]{22}>: $`));
@@ -137,7 +139,9 @@ test('mail_fsync, mail_max_message_size and mailbox_idle_check_interval reach th
   for (const [value, durability] of [['always', 'full'], ['optimized', 'async-fsync'], ['never', 'normal']] as const) {
     setup(`mail_fsync = ${value}\nmail_max_message_size = 1M\nmailbox_idle_check_interval = 5 secs\n`);
     const u = await ctx.mailUsers.createUser({ username: 'gina', service: 'imap' });
-    expect(u.storeOptions().settings).toEqual({ durability, maxMessageBytes: 1024 * 1024, changePollIntervalMs: 5000 });
+    expect(u.storeOptions().fsync).toBe(value);
+    expect(u.storeOptions().settings).toEqual({ maxMessageBytes: 1024 * 1024, changePollIntervalMs: 5000 });
+    expect(sqliteOptions(u.storeOptions()).settings?.durability).toBe(durability);
     await ctx.mailUsers.destroyUser(u);
     await ctx.close();
   }

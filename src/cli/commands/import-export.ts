@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import type { MailUser } from '../../mail-user/mail-user.js';
 import { imapMessageSize, parseMessage } from '../../mime/parser.js';
-import type { UserStore } from '../../storage/types.js';
+import type { SyncUserStore } from '../../storage/types.js';
 import { optionValue, parseArgs, requireOption, UsageError } from '../args.js';
 import type { CliEnv } from '../cli-context.js';
 import { guidOfBaseName, readMaildir, readSubscriptions, writeMaildirFolder, writeSubscriptions, type ExportMessage } from '../maildir.js';
@@ -34,7 +34,7 @@ function location(spec: string | undefined, usage: string): { kind: 'maildir' | 
 }
 
 /** Opens (creating) the mailbox and takes over the source's UIDVALIDITY while it is still unused. */
-function prepareMailbox(store: UserStore, name: string, uidValidity: number | undefined): void {
+function prepareMailbox(store: SyncUserStore, name: string, uidValidity: number | undefined): void {
   const mb = store.getMailbox(name);
   if (!mb || mb.noselect) store.createMailbox(name);
   const now = store.getMailbox(name)!;
@@ -42,7 +42,7 @@ function prepareMailbox(store: UserStore, name: string, uidValidity: number | un
 }
 
 /** Appends what the mailbox does not have yet; returns [imported, skipped]. */
-function importInto(store: UserStore, name: string, source: { uidValidity?: number; uidNext?: number }, messages: Incoming[]): [number, number] {
+function importInto(store: SyncUserStore, name: string, source: { uidValidity?: number; uidNext?: number }, messages: Incoming[]): [number, number] {
   const mb = store.getMailbox(name)!;
   const present = store.listMessages(mb.id);
   const have = new Set(present.map((m) => m.guid));
@@ -54,26 +54,21 @@ function importInto(store: UserStore, name: string, source: { uidValidity?: numb
   const todo = messages.filter((m) => !have.has(m.guid) && !(m.uid !== undefined && haveUids.has(m.uid)));
   const skipped = messages.length - todo.length;
   for (let i = 0; i < todo.length; i += BATCH) {
-    store.transaction(() => {
-      let next = store.getMailbox(name)!.uidNext;
-      for (const m of todo.slice(i, i + BATCH)) {
-        const content = m.content();
-        const mimeStructure = parseMessage(content);
-        // The source's UID when it is still free here; otherwise a new one (clients see a new message).
-        const uid = sameUids && m.uid !== undefined && m.uid >= next ? m.uid : undefined;
-        const r = store.append(name, {
-          content,
-          flags: m.flags,
-          internalDate: m.internalDate,
-          mimeStructure,
-          virtualSize: imapMessageSize(mimeStructure),
-          guid: m.guid,
-          uid,
-        });
-        next = r.uid + 1;
-        imported++;
-      }
+    const inputs = todo.slice(i, i + BATCH).map((m) => {
+      const content = m.content();
+      const mimeStructure = parseMessage(content);
+      return {
+        content,
+        flags: m.flags,
+        internalDate: m.internalDate,
+        mimeStructure,
+        virtualSize: imapMessageSize(mimeStructure),
+        guid: m.guid,
+        // The source's UID when it is still free there; otherwise a new one (clients see a new message).
+        uid: sameUids ? m.uid : undefined,
+      };
     });
+    imported += store.importMessages(name, inputs).length;
   }
   if (sameUids && source.uidNext) store.setMailboxUids(name, { uidNext: source.uidNext });
   return [imported, skipped];

@@ -8,7 +8,7 @@ import type { AuthResult, AuthService } from '../../auth/index.js';
 import type { Settings } from '../../config/index.js';
 import type { Logger } from '../../log/logger.js';
 import type { MailUser } from '../../mail-user/mail-user.js';
-import type { ChangeNotice, UserStore } from '../../storage/types.js';
+import type { ChangeNotice, SyncUserStore } from '../../storage/types.js';
 import type { ImapCommand } from '../protocol/index.js';
 import type { ResponseSink } from './fetch-output.js';
 import type { SelectedMailbox } from '../selected-mailbox.js';
@@ -78,7 +78,7 @@ export interface ClientConnection {
 export interface CommandContext {
   readonly state: SessionState;
   readonly selected: SelectedMailbox | null;
-  readonly store: UserStore;
+  readonly store: SyncUserStore;
   readonly settings: Settings;
   readonly user: MailUser | null;
   readonly stats: SessionStats;
