@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { Logger } from '../log/logger.js';
 import { imapMessageSize, parseMessage } from '../mime/parser.js';
 import type { MessageSource, MimePart } from '../mime/types.js';
-import { INBOX, isStagedBody as isStaged, StorageError, userStoreKey, type AppendInput, type AppendResult, type SharedBody, type SyncUserStore } from '../storage/index.js';
+import { INBOX, isStagedBody as isStaged, StorageError, userStoreKey, type AppendInput, type AppendResult, type SharedBody, type SyncUserStore, type UserStore } from '../storage/index.js';
 import type { QuotaLimits, QuotaUsage } from '../storage/types.js';
 import type { ServerContext } from './context.js';
 import { MailUserInitError } from './hooks.js';
@@ -179,11 +179,11 @@ function messageIdForLog(m: PreparedMessage): string {
  * The target mailbox (mail-deliver.c): the requested one (or the detail mailbox), created when
  * lda_mailbox_autocreate = yes, else INBOX when it does not exist.
  */
-function targetMailbox(user: MailUser, store: SyncUserStore, req: DeliveryRequest): string {
+async function targetMailbox(user: MailUser, store: UserStore, req: DeliveryRequest): Promise<string> {
   let wanted = req.mailbox;
   if (wanted === undefined && req.detail && flag(user, 'lmtp_save_to_detail_mailbox')) wanted = req.detail;
   if (!wanted || wanted.toUpperCase() === INBOX) return INBOX;
-  const existing = store.getMailbox(wanted);
+  const existing = await store.getMailbox(wanted);
   if (existing && !existing.noselect) return existing.name;
   if (!flag(user, 'lda_mailbox_autocreate')) {
     // dovecot-lda 2.3.19 logs exactly this, then `saved mail to INBOX`.
@@ -191,8 +191,8 @@ function targetMailbox(user: MailUser, store: SyncUserStore, req: DeliveryReques
     return INBOX;
   }
   try {
-    const created = store.createMailbox(wanted);
-    if (flag(user, 'lda_mailbox_autosubscribe')) store.setSubscribed(created.name, true);
+    const created = await store.createMailbox(wanted);
+    if (flag(user, 'lda_mailbox_autosubscribe')) await store.setSubscribed(created.name, true);
     return created.name;
   } catch (err) {
     if (err instanceof StorageError && err.code === 'ALREADYEXISTS') return wanted; // created meanwhile
@@ -294,7 +294,7 @@ export function releaseWarmStore(ctx: ServerContext, username: string): void {
  * first recipient; the others share it (SQLite: hard-link the body file into their own homes) as
  * soon as its bytes are written.
  */
-async function stageContent(store: SyncUserStore, message: PreparedMessage): Promise<AppendInput['content']> {
+async function stageContent(store: UserStore, message: PreparedMessage): Promise<AppendInput['content']> {
   const first = message.bodyFile;
   if (first) {
     const linkFrom = await first;
@@ -332,25 +332,31 @@ async function deliverUnlocked(ctx: ServerContext, req: DeliveryRequest): Promis
     let content: AppendInput['content'] | undefined;
     let saved = false;
     try {
-      const store = user.getStore();
+      const store: UserStore = user.getStore();
       if (req.service === 'lmtp') warmStoresFor(ctx).touch(user);
       content = await stageContent(store, req.message);
       const input = { content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' as const };
       // Resolves once the copy (and an autocreated mailbox) is durable: only then may LMTP say 250.
       let committed: AppendResult | undefined;
-      const durable = store.durably(() => {
-        mailbox = targetMailbox(user, store, req);
+      let announceCommit!: () => void;
+      const commit = new Promise<void>((resolve) => (announceCommit = resolve));
+      const durable = store.durably(async (s) => {
+        mailbox = await targetMailbox(user, s, req);
         try {
-          return (committed = store.append(mailbox, input));
+          committed = await s.append(mailbox, input);
         } catch (err) {
           // The mailbox vanished between the check and the save: Dovecot falls back to INBOX.
           if (!(err instanceof StorageError && err.code === 'NONEXISTENT') || mailbox === INBOX) throw err;
           mailbox = INBOX;
-          return (committed = store.append(mailbox, input));
+          committed = await s.append(mailbox, input);
         }
+        announceCommit();
+        return committed;
       });
+      // Committed, or failed; durable or not yet.
+      await Promise.race([commit, durable.then(() => {}, () => {})]);
       if (committed && req.durableLater) {
-        // Committed (the commit ran synchronously); the caller waits for the sync before it replies.
+        // Committed; the caller waits for the sync before it replies.
         const failed = durable.then(
           () => null,
           (err: unknown) => failureFor(user, err),
@@ -405,10 +411,10 @@ async function quotaCheck(
   const user = await createMailUser(ctx, req);
   if (!('username' in user)) return user;
   try {
-    const store = user.getStore();
+    const store: UserStore = user.getStore();
     // Postfix asks before each delivery: keep the store open for the answers and the delivery after.
     warmStoresFor(ctx).touch(user);
-    return { verdict: quotaVerdict(limits, store.quotaUsage(), size), tempfail: flag(user, 'quota_full_tempfail') };
+    return { verdict: quotaVerdict(limits, await store.quotaUsage(), size), tempfail: flag(user, 'quota_full_tempfail') };
   } catch (err) {
     return failureFor(user, err);
   } finally {

@@ -482,13 +482,14 @@ export interface UserStoreOf<out M extends StoreMode> {
   /**
    * Runs `fn` and resolves with its result once every commit it made, and every earlier commit of
    * this store, is durable. Use it where a reply acknowledges the change (LMTP 250, APPENDUID):
-   * reply only after it resolved. Rejects with SERVERBUG if making it durable failed (the change
-   * may or may not survive a power loss then). The store calls of `fn` must start before its first
-   * await. (SQLite, durability `async-fsync`: mutating calls inside `fn` return as soon as they
-   * commit, and the WAL fsync runs in the libuv threadpool afterwards, shared with other commits of
-   * the same file made meanwhile.)
+   * reply only after it resolved. `fn` makes its calls through the store it is given (it may
+   * await between them); calls made synchronously inside `fn` on this store count too. Rejects
+   * with SERVERBUG if making it durable failed (the change may or may not survive a power loss
+   * then). (SQLite, durability `async-fsync`: those calls return as soon as they commit, and the
+   * WAL fsync runs in the libuv threadpool afterwards, shared with other commits of the same file
+   * made meanwhile; other calls on the store sync before they return, as always.)
    */
-  durably<T>(fn: () => T | Promise<T>): Promise<T>;
+  durably<T>(fn: (store: UserStoreOf<M>) => T | Promise<T>): Promise<T>;
 
   /**
    * Subscribes to change notices for this user: this thread's changes at once, other threads' and

@@ -120,24 +120,54 @@ export class UnitOfWork {
     }
   }
 
-  async durably<T>(fn: () => T | Promise<T>): Promise<T> {
+  /**
+   * `fn` runs with commits deferring their WAL sync while it runs synchronously; `deferred` is the
+   * store whose every call does the same (for calls made after an await). Resolves once fn's
+   * result is in and every commit so far is durable.
+   */
+  async durably<T, S>(fn: (store: S) => T | Promise<T>, deferred: S): Promise<T> {
     this.assertOpen();
     const sync = this.walSync;
-    if (!sync) return fn(); // full: durable at commit; normal: durable at checkpoints only
+    if (!sync) return fn(deferred); // full: durable at commit; normal: durable at checkpoints only
     this.deferSync++;
-    // A promise from fn: its store calls started synchronously (this backend has no async calls).
-    let result: T | Promise<T>;
+    let pending: T | Promise<T>;
     try {
-      result = fn();
+      pending = fn(deferred);
     } catch (e) {
-      // What fn committed before failing still gets its sync, without holding up the error.
-      sync.whenDurable().catch((err: unknown) => log.error(`${this.username}: ${(err as Error).message}`));
-      throw e;
-    } finally {
       this.deferSync--;
+      this.syncAfterFailure(sync);
+      throw e;
+    }
+    this.deferSync--;
+    // A plain value: fn is done, wait for a sync now (as before any await: group commit as it comes).
+    if (!(pending instanceof Promise)) {
+      await sync.whenDurable();
+      return pending;
+    }
+    let result: T;
+    try {
+      result = await pending;
+    } catch (e) {
+      this.syncAfterFailure(sync);
+      throw e;
     }
     await sync.whenDurable();
     return result;
+  }
+
+  /** What a failed durably() committed before failing still gets its sync, without holding up the error. */
+  private syncAfterFailure(sync: WalSync): void {
+    sync.whenDurable().catch((err: unknown) => log.error(`${this.username}: ${(err as Error).message}`));
+  }
+
+  /** Runs one call with its commit's WAL sync left to the threadpool (durably's store). */
+  deferred<T>(fn: () => T): T {
+    this.deferSync++;
+    try {
+      return fn();
+    } finally {
+      this.deferSync--;
+    }
   }
 
   /** Bodies of this size are stored as files under the home (StorageSettings.bodyFileThresholdBytes). */

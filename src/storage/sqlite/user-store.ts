@@ -57,6 +57,8 @@ export class SqliteUserStore implements SyncUserStore {
   readonly separator: string;
   readonly settings: SqliteStorageSettings;
   private readonly u: UnitOfWork;
+  /** The store durably() hands to its function: every call defers its WAL sync. */
+  private deferredStore: SyncUserStore | undefined;
 
   constructor(opts: SqliteUserStoreOptions) {
     this.username = opts.username;
@@ -152,8 +154,9 @@ export class SqliteUserStore implements SyncUserStore {
     return this.u.transaction(fn);
   }
 
-  durably<T>(fn: () => T | Promise<T>): Promise<T> {
-    return this.u.durably(fn);
+  durably<T>(fn: (store: SyncUserStore) => T | Promise<T>): Promise<T> {
+    this.deferredStore ??= deferredView(this, this.u);
+    return this.u.durably(fn, this.deferredStore);
   }
 
   async stageBody(
@@ -303,4 +306,22 @@ export class SqliteUserStore implements SyncUserStore {
   quotaUsage(): QuotaUsage {
     return quotaUsage(this.u);
   }
+}
+
+/** This store with every call run as UnitOfWork.deferred (durably's store); durably itself nests. */
+function deferredView(store: SqliteUserStore, u: UnitOfWork): SyncUserStore {
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(store, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function' || prop === 'constructor') return value;
+      let fn = wrapped.get(prop);
+      if (!fn) {
+        const method = value as (...args: unknown[]) => unknown;
+        fn = (...args: unknown[]) => u.deferred(() => method.apply(target, args));
+        wrapped.set(prop, fn);
+      }
+      return fn;
+    },
+  });
 }
