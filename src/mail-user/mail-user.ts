@@ -167,7 +167,11 @@ export class MailUser implements MailUserVariableSource {
     };
   }
 
-  /** The user's mail store; opened on first use (after the created hooks). */
+  /**
+   * The user's mail store; opened on first use (after the created hooks). The sync mode of the
+   * contract: the IMAP layer still calls it synchronously; converted callers (delivery, the CLI)
+   * take it as a UserStore and await every call.
+   */
   getStore(): SyncUserStore {
     if (!this.namespacesReady) throw new Error(`No namespace found for user ${this.username}: storage not yet initialised`);
     if (!this.store) {
