@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BodyFiles, fsyncDirSync } from './body-files.js';
+import type { BackupResult } from '../backend.js';
 import { StorageError } from '../types.js';
 
 export const BACKUP_DB_NAME = 'mail.db';
@@ -13,12 +14,6 @@ export const BACKUP_DB_NAME = 'mail.db';
 /** How often a backup starts over when a body file went away between snapshot and copy. */
 const MAX_SNAPSHOT_ATTEMPTS = 5;
 
-export type { BackupResult } from '../backend.js';
-import type { BackupResult } from '../backend.js';
-interface UnusedBackupResult {
-  messages: number;
-  bodyFiles: number;
-}
 
 /** Where a user's SQLite store lives: its database file and the home holding its body files. */
 export interface StoreLocation {
