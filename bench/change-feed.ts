@@ -23,7 +23,7 @@ const MEASURE_SECONDS = 10;
 const LATENCY_ROUNDS = 20;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOST_MAIN = path.join(HERE, '../src/cli/main.js');
-const STORAGE = pathToFileURL(path.join(HERE, '../src/storage/index.js')).href;
+const STORAGE = pathToFileURL(path.join(HERE, '../src/storage/sqlite/index.js')).href;
 
 // ---------------------------------------------------------------- server side (child process)
 
@@ -164,12 +164,12 @@ function stats(values: number[]): string {
 }
 
 async function perCallCosts(dir: string): Promise<void> {
-  const { FileChangeFeed } = await import('../src/storage/file-change-feed.js');
-  const { openUserStore } = await import('../src/storage/index.js');
+  const { FileChangeFeed } = await import('../src/storage/sqlite/file-change-feed.js');
+  const { openSqliteUserStore: openSyncUserStore } = await import('../src/storage/sqlite/index.js');
   const { logHub } = await import('../src/log/logger.js');
   logHub.setDefaultOutput(false);
   const home = path.join(dir, 'costs');
-  const store = openUserStore({ username: 'costs', home, dbPath: path.join(home, 'mail.db'), separator: '/' });
+  const store = openSyncUserStore({ username: 'costs', home, dbPath: path.join(home, 'mail.db'), separator: '/' });
   const feed = new FileChangeFeed(path.join(home, 'x-changes'), 30_000);
   const N = 20_000;
   let t = performance.now();
@@ -201,8 +201,8 @@ async function main(): Promise<void> {
     const writer = path.join(dataDir, 'writer.mjs');
     writeFileSync(
       writer,
-      `import { openUserStore } from ${JSON.stringify(STORAGE)};\n` +
-        `const store = openUserStore({ username: 'u0', home: ${JSON.stringify(home)}, dbPath: ${JSON.stringify(path.join(home, 'mail.db'))}, separator: '/' });\n` +
+      `import { openSqliteUserStore as openSyncUserStore } from ${JSON.stringify(STORAGE)};\n` +
+        `const store = openSyncUserStore({ username: 'u0', home: ${JSON.stringify(home)}, dbPath: ${JSON.stringify(path.join(home, 'mail.db'))}, separator: '/' });\n` +
         `const started = performance.timeOrigin + performance.now();\n` +
         `store.append('INBOX', { content: Buffer.from('Subject: feed\\r\\n\\r\\nx\\r\\n') });\n` +
         `process.stdout.write(String(started));\nstore.close();\n`,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { logHub } from '../src/log/logger.js';
 import { parseMessage } from '../src/mime/parser.js';
-import { openUserStore } from '../src/storage/index.js';
+import { openSqliteUserStore as openSyncUserStore } from '../src/storage/sqlite/index.js';
 import { planFetch, renderFetchAll, renderFetchFlagsOnly } from '../src/imap/commands/fetch-items.js';
 import { ResponseBatcher, type ResponseSink } from '../src/imap/commands/fetch-output.js';
 import { evaluateSearch, searchInSlices } from '../src/imap/commands/search-eval.js';
@@ -19,7 +19,7 @@ import type { FetchAttribute, SearchKey } from '../src/imap/protocol/commands.js
 const COUNT = 10_000;
 logHub.setDefaultOutput(false);
 const dir = mkdtempSync(join(tmpdir(), 'roost-bench-engine-'));
-const store = openUserStore({ username: 'bench', home: dir, dbPath: join(dir, 'mail.db'), separator: '/', settings: { durability: 'normal' } });
+const store = openSyncUserStore({ username: 'bench', home: dir, dbPath: join(dir, 'mail.db'), separator: '/', settings: { durability: 'normal' } });
 const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet'];
 
 function message(i: number): Buffer {

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import zlib from 'node:zlib';
 import inspector from 'node:inspector/promises';
+import type { AppendInput } from '../src/storage/types.js';
 
 const MESSAGES = 10_000;
 const ATTRIBUTE = process.argv.includes('--attribute');
@@ -39,7 +40,8 @@ async function serverMain(dataDir: string): Promise<void> {
     const store = user.getStore();
     const names = ['Alice Archer', 'bob', 'Carol Chen', 'dave', 'Eve Evans', 'frank', 'Grace Green', 'heidi'];
     const topics = ['Quarterly report', 'Lunch', 'Release plan', 'Holiday schedule', 'Build failure', 'Budget', 'Offsite', 'Hiring'];
-    store.transaction(() => {
+    {
+      const batch: AppendInput[] = [];
       for (let i = 0; i < MESSAGES; i++) {
         // Threads of up to 8 messages: each reply refers to the previous message of its topic round.
         const thread = Math.floor(i / 8);
@@ -51,17 +53,20 @@ async function serverMain(dataDir: string): Promise<void> {
           `From: ${names[i % names.length]} <u${i % 97}@example.org>\r\nTo: big@example.org\r\nSubject: ${subject}\r\n` +
             `Date: ${day} Mar 2025 ${String(i % 24).padStart(2, '0')}:15:00 +0100\r\nMessage-ID: <m${i}@bench>\r\n${refs}\r\nBody of message ${i}.\r\n`,
         );
-        store.append('INBOX', { content, mimeStructure: parseMessage(content), internalDate: new Date(Date.UTC(2025, 2, 1) + ((i * 7919) % MESSAGES) * 60000) });
+        batch.push({ content, mimeStructure: parseMessage(content), internalDate: new Date(Date.UTC(2025, 2, 1) + ((i * 7919) % MESSAGES) * 60000) });
       }
-    });
+      store.appendMany('INBOX', batch);
+    }
     store.createMailbox('Bodies');
-    store.transaction(() => {
+    {
+      const batch: AppendInput[] = [];
       for (let i = 0; i < BODIES; i++) {
         const text = Array.from({ length: 160 }, (_, l) => `Line ${l} of message ${i}: the quick brown fox jumps over the lazy dog.`).join('\r\n');
         const content = Buffer.from(`From: a@example.org\r\nSubject: body ${i}\r\n\r\n${text}\r\n`);
-        store.append('Bodies', { content, mimeStructure: parseMessage(content) });
+        batch.push({ content, mimeStructure: parseMessage(content) });
       }
-    });
+      store.appendMany('Bodies', batch);
+    }
     await ctx.mailUsers.destroyUser(user);
   });
   const loop = monitorEventLoopDelay({ resolution: 5 });

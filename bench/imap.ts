@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import type { AppendInput } from '../src/storage/types.js';
 
 const MESSAGES = 10_000;
 const IDLE_CONNECTIONS = 1_000;
@@ -46,14 +47,16 @@ async function serverMain(dataDir: string): Promise<void> {
   const user = await ctx.mailUsers.createUser({ username: 'big', service: 'bench' });
   const store = user.getStore();
   const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet'];
-  store.transaction(() => {
+  {
+    const batch: AppendInput[] = [];
     for (let i = 0; i < MESSAGES; i++) {
       const body = Array.from({ length: 30 }, (_, l) => `${words[(i + l) % 10]} line ${l} of message ${i}`).join('\r\n');
       const special = i % 1000 === 7 ? '\r\nthe needleword appears here' : '';
       const content = Buffer.from(`From: s${i}@example.org\r\nTo: big@example.org\r\nSubject: Bench ${i}\r\nDate: Mon, 3 Mar 2025 10:15:00 +0100\r\n\r\n${body}${special}\r\n`);
-      store.append('INBOX', { content, mimeStructure: parseMessage(content), flags: i % 3 ? ['\\Seen'] : [] });
+      batch.push({ content, mimeStructure: parseMessage(content), flags: i % 3 ? ['\\Seen'] : [] });
     }
-  });
+    store.appendMany('INBOX', batch);
+  }
   await ctx.mailUsers.destroyUser(user);
 
   const server = await startImapServer(ctx, { listeners: [{ name: 'imap', address: '127.0.0.1', port: 0, ssl: false }] });

@@ -52,14 +52,14 @@ async function fill(dataDir: string): Promise<void> {
     const user = await ctx.mailUsers.createUser({ username, service: 'bench' });
     const store = user.getStore();
     for (let start = 0; start < count; start += 10_000) {
-      store.transaction(() => {
-        for (let i = start; i < Math.min(count, start + 10_000); i++) {
-          const content = Buffer.from(`From: s${i}@example.org\r\nTo: ${username}@example.org\r\nSubject: Bench ${i}\r\n\r\nBody of message ${i}.\r\n`);
-          // Mostly read, a few flagged; the unread ones are the newest (a typical INBOX).
-          const flags = i < count - 50 ? (i % 17 === 0 ? ['\\Seen', '\\Flagged'] : ['\\Seen']) : [];
-          store.append('INBOX', { content, flags, recentForSession: i < count - 10 });
-        }
-      });
+      const inputs = [];
+      for (let i = start; i < Math.min(count, start + 10_000); i++) {
+        const content = Buffer.from(`From: s${i}@example.org\r\nTo: ${username}@example.org\r\nSubject: Bench ${i}\r\n\r\nBody of message ${i}.\r\n`);
+        // Mostly read, a few flagged; the unread ones are the newest (a typical INBOX).
+        const flags = i < count - 50 ? (i % 17 === 0 ? ['\\Seen', '\\Flagged'] : ['\\Seen']) : [];
+        inputs.push({ content, flags, recentForSession: i < count - 10 });
+      }
+      store.appendMany('INBOX', inputs);
     }
     await ctx.mailUsers.destroyUser(user);
   }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { logHub } from '../src/log/logger.js';
-import { openUserStore } from '../src/storage/index.js';
+import { openSqliteUserStore as openSyncUserStore } from '../src/storage/sqlite/index.js';
 import type { AppendInput } from '../src/storage/types.js';
 
 logHub.setDefaultOutput(false);
@@ -20,7 +20,7 @@ function message(i: number, size: number): Buffer {
 }
 
 function appendRate(label: string, size: number, count: number): void {
-  const store = openUserStore({ username: label, home: join(dir, label), dbPath: join(dir, label, 'mail.db'), separator: '/' });
+  const store = openSyncUserStore({ username: label, home: join(dir, label), dbPath: join(dir, label, 'mail.db'), separator: '/' });
   const start = performance.now();
   for (let i = 0; i < count; i++) store.append('INBOX', { content: message(i, size) });
   const secs = (performance.now() - start) / 1000;
@@ -30,7 +30,7 @@ function appendRate(label: string, size: number, count: number): void {
 
 /** As LMTP stores: `lanes` appends in flight, each acknowledged when durably() resolves. */
 async function durablyRate(label: string, size: number, count: number, lanes: number): Promise<void> {
-  const store = openUserStore({ username: label, home: join(dir, label), dbPath: join(dir, label, 'mail.db'), separator: '/' });
+  const store = openSyncUserStore({ username: label, home: join(dir, label), dbPath: join(dir, label, 'mail.db'), separator: '/' });
   let next = 0;
   const start = performance.now();
   await Promise.all(
@@ -47,7 +47,7 @@ async function durablyRate(label: string, size: number, count: number, lanes: nu
 }
 
 function listTiming(count: number): void {
-  const store = openUserStore({ username: 'list', home: join(dir, 'list'), dbPath: join(dir, 'list', 'mail.db'), separator: '/' });
+  const store = openSyncUserStore({ username: 'list', home: join(dir, 'list'), dbPath: join(dir, 'list', 'mail.db'), separator: '/' });
   const batch: AppendInput[] = [];
   for (let i = 0; i < count; i++) batch.push({ content: message(i, 1024), flags: i % 3 ? ['\\Seen'] : ['\\Flagged', '$Work'] });
   store.appendMany('INBOX', batch);

@@ -9,7 +9,7 @@ import type { Settings } from '../config/index.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { MailUserService } from '../mail-user/service.js';
 import { mailUserSettings } from '../mail-user/settings.js';
-import { openServerDb, openUserStore } from '../storage/index.js';
+import { openServerDb, openSyncUserStore } from '../storage/index.js';
 import { LuaWorkerPool, type LuaPoolSettings } from '../lua/index.js';
 import type { ServerDb } from '../storage/types.js';
 import type { UserLocks } from '../mail-user/user-locks.js';
@@ -103,7 +103,7 @@ export function createServerContext(settings: Settings, opts: ServerContextOptio
     authDebug: settings.auth_debug,
     ...(opts.authSleep ? { sleep: opts.authSleep } : {}),
   });
-  const mailUsers = new MailUserService((service) => mailUserSettings(settings, service), openUserStore);
+  const mailUsers = new MailUserService((service) => mailUserSettings(settings, service), openSyncUserStore);
   return {
     settings,
     serverDb,

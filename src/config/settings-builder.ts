@@ -10,6 +10,7 @@ import {
   IGNORED_SERVICE_SETTINGS, IGNORED_SETTINGS, IGNORED_SETTING_PREFIXES,
 } from './ignored-settings.js';
 import type { ConfigNode, ConfigSectionNode, ConfigSettingNode } from './parser.js';
+import { DEFAULT_MAIL_LOCATION, mailLocationSchemes } from './mail-location.js';
 import { recordSource } from './source.js';
 import { didYouMean } from './suggest.js';
 import {
@@ -142,14 +143,25 @@ function checkScalar(node: ConfigSettingNode, key: keyof ScalarSettings, value: 
     return list.filter((p) => ROOST_PROTOCOLS.has(p));
   }
   if (key === 'mail_location') {
+    // The schemes are the storage backends' (config/mail-location.ts); a process that never
+    // loaded the storage layer checks the syntax only.
     const v = value as string;
-    if (v === '' || v.startsWith('sqlite:')) return v === '' ? 'sqlite:~/mail.db' : v;
-    const scheme = /^([a-z]+):/.exec(v)?.[1];
-    if (scheme && OTHER_STORE_FORMATS.includes(scheme)) {
-      warnAt(ctx, node, `mail_location = ${v}: Roost keeps its own store (sqlite:~/mail.db) under the home`);
-      return 'sqlite:~/mail.db';
+    if (v === '') return DEFAULT_MAIL_LOCATION;
+    const m = /^([a-z][a-z0-9]*):(.*)$/s.exec(v);
+    const schemes = mailLocationSchemes();
+    const served = m ? schemes.find((s) => s.scheme === m[1]) : undefined;
+    if (served) {
+      const why = served.check(m![2]!);
+      if (why === undefined) return v;
+      errorAt(node, `mail_location: ${v}: ${why}`, key);
     }
-    errorAt(node, `mail_location: Unsupported mail storage: ${v} (use sqlite:~/mail.db)`, key);
+    if (m && OTHER_STORE_FORMATS.includes(m[1]!)) {
+      warnAt(ctx, node, `mail_location = ${v}: Roost keeps its own store (${DEFAULT_MAIL_LOCATION}) under the home`);
+      return DEFAULT_MAIL_LOCATION;
+    }
+    if (m && schemes.length === 0) return v;
+    const use = schemes.length > 0 ? schemes.map((s) => s.example).join(' or ') : DEFAULT_MAIL_LOCATION;
+    errorAt(node, `mail_location: Unsupported mail storage: ${v} (use ${use})`, key);
   }
   if (key === 'recipient_delimiter' || key === 'auth_master_user_separator') {
     return value;

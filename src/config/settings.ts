@@ -1,6 +1,8 @@
 // The typed settings: Dovecot's names (so a dovecot.conf reads the same), Roost's defaults.
 // Sizes are bytes, times are milliseconds, yes/no are booleans, space-separated lists are arrays.
 
+import { DEFAULT_MAIL_LOCATION } from './mail-location.js';
+
 export type SslMode = 'yes' | 'no' | 'required';
 export type MailboxAuto = 'no' | 'create' | 'subscribe';
 export type ResultAction = 'return-ok' | 'return-fail' | 'return' | 'continue' | 'continue-ok' | 'continue-fail';
@@ -303,7 +305,7 @@ export function defaultScalarSettings(): ScalarSettings {
     data_dir: './data',
     // '' = `<data_dir>/home/%d/%n`, filled in when the settings are finalized.
     mail_home: '',
-    mail_location: 'sqlite:~/mail.db',
+    mail_location: DEFAULT_MAIL_LOCATION,
     mail_uid: '',
     mail_gid: '',
     mail_plugins: [],

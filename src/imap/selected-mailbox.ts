@@ -3,8 +3,7 @@
 // sessions or LMTP deliveries that are still to be announced. Storage is by UID; sequence numbers
 // exist only here, and they change only when this view announces EXISTS/EXPUNGE.
 import { FlagSets, MessageColumns } from '../storage/mailbox-index.js';
-import type { MailboxViewSnapshot } from '../storage/sqlite-user-store.js';
-import { SYSTEM_FLAGS, type ChangeRecord, type MessageFlags, type UserStore } from '../storage/types.js';
+import { SYSTEM_FLAGS, type ChangeRecord, type MailboxViewSnapshot, type MessageFlags, type SyncUserStore } from '../storage/types.js';
 import { formatNumberSet, sequenceSetIntervals, type SequenceSet } from './protocol/index.js';
 
 export interface MessageRef {
@@ -49,7 +48,7 @@ export class SelectedMailbox {
   private announcedRecent = 0;
 
   private constructor(
-    private readonly store: UserStore,
+    private readonly store: SyncUserStore,
     readonly id: number,
     private selectedName: string,
     readonly readOnly: boolean,
@@ -72,32 +71,12 @@ export class SelectedMailbox {
   }
 
   /** Opens the view; throws StorageError NONEXISTENT for a missing or \Noselect mailbox. */
-  static open(store: UserStore, name: string, readOnly: boolean): SelectedMailbox {
-    const fast = (store as Partial<ViewSource>).openMailboxView;
-    if (typeof fast === 'function') return SelectedMailbox.fromSnapshot(store, fast.call(store, name, !readOnly), readOnly);
-    const status = store.status(name);
-    const info = store.getMailbox(name)!;
-    const view = new SelectedMailbox(store, info.id, info.name, readOnly, info.uidValidity, info.uidNext, info.highestModseq);
-    // Read the listing and the modseq in one transaction so no change falls between them.
-    store.transaction(() => {
-      const fresh = store.getMailboxById(info.id)!;
-      view.syncedModseq = fresh.highestModseq;
-      view.highestModseq = fresh.highestModseq;
-      view.uidNext = fresh.uidNext;
-      for (const m of store.listMessageFlags(info.id)) view.addMessage(m);
-    });
-    for (const k of status.keywords) view.keywords.add(k);
-    // Dovecot: EXAMINE does not take \Recent away from the next SELECT.
-    if (!readOnly) for (const uid of store.claimRecent(info.id)) view.recent.add(uid);
-    else view.recentForExamine = status.recent;
-    view.firstUnseenAtOpen = view.findFirstUnseen();
-    view.announcedExists = view.cols.length;
-    view.announcedRecent = view.recentCount;
-    return view;
+  static open(store: SyncUserStore, name: string, readOnly: boolean): SelectedMailbox {
+    return SelectedMailbox.fromSnapshot(store, store.openMailboxView(name, !readOnly), readOnly);
   }
 
   /** One storage transaction read the listing (and, for SELECT, claimed \Recent): only the view is built here. */
-  private static fromSnapshot(store: UserStore, snap: MailboxViewSnapshot, readOnly: boolean): SelectedMailbox {
+  private static fromSnapshot(store: SyncUserStore, snap: MailboxViewSnapshot, readOnly: boolean): SelectedMailbox {
     const info = snap.info;
     const view = new SelectedMailbox(store, info.id, info.name, readOnly, info.uidValidity, info.uidNext, info.highestModseq);
     view.syncedModseq = info.highestModseq;
@@ -479,11 +458,6 @@ export class SelectedMailbox {
     }
     return out;
   }
-}
-
-/** SqliteUserStore.openMailboxView, used when the store has it. */
-interface ViewSource {
-  openMailboxView(name: string, claim: boolean): MailboxViewSnapshot;
 }
 
 function sameFlags(a: readonly string[], b: readonly string[]): boolean {

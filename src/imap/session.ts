@@ -10,7 +10,7 @@ import type { ServerContext } from '../mail-user/context.js';
 import { MailUserInitError } from '../mail-user/hooks.js';
 import { newLoginSessionId } from '../mail-user/session-id.js';
 import type { MailUser } from '../mail-user/mail-user.js';
-import { StorageError, type ChangeNotice, type UserStore } from '../storage/types.js';
+import { StorageError, type ChangeNotice, type SyncUserStore } from '../storage/types.js';
 import { postLoginCapabilities, preLoginCapabilities } from './capabilities.js';
 import type { CommandContext, SessionExtension, SessionHooks, SessionState, SessionStats } from './commands/context.js';
 import type { ResponseSink } from './commands/fetch-output.js';
@@ -57,7 +57,7 @@ export class ImapSession implements CommandContext {
   /** Changed only by the transitions below (login, select, unselect, end). */
   state: SessionState = 'not-authenticated';
   user: MailUser | null = null;
-  private storeRef: UserStore | null = null;
+  private storeRef: SyncUserStore | null = null;
   selected: SelectedMailbox | null = null;
   private readonly extensions = new Set<SessionExtension>();
   private readonly hooks = new Set<SessionHooks>();
@@ -178,12 +178,12 @@ export class ImapSession implements CommandContext {
     return this.shared.settings;
   }
 
-  get store(): UserStore {
+  get store(): SyncUserStore {
     if (!this.storeRef) throw new Error('No store before login');
     return this.storeRef;
   }
 
-  async withUserStore<T>(username: string, fn: (store: UserStore) => T | Promise<T>): Promise<T | null> {
+  async withUserStore<T>(username: string, fn: (store: SyncUserStore) => T | Promise<T>): Promise<T | null> {
     if (this.user && username === this.user.username) return fn(this.store);
     const found = await this.auth.lookupUser(username, 'imap-urlauth', { localIp: this.conn.localIp, remoteIp: this.conn.remoteIp });
     if (!found.found) return null;

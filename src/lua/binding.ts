@@ -5,7 +5,7 @@ import type { LuaWasm } from 'wasmoon';
 import type { LuaChunk } from './lua-chunks.js';
 import type { LuaArg, LuaStateOptions, LuaValue } from './types.js';
 
-/** JS functions called synchronously from Lua (inside the worker; may use sync SQLite etc.). */
+/** JS functions called synchronously from Lua (inside the worker; may use the synchronous store, SyncUserStore). */
 export type HostFunctions = Record<string, (...args: never[]) => unknown>;
 
 export interface LuaBindingContext {

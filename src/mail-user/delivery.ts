@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { Logger } from '../log/logger.js';
 import { imapMessageSize, parseMessage } from '../mime/parser.js';
 import type { MessageSource, MimePart } from '../mime/types.js';
-import { INBOX, StorageError, type AppendInput, type AppendResult, type BodyLinkSource, type StagedBody, type UserStore } from '../storage/index.js';
+import { INBOX, isStagedBody as isStaged, StorageError, userStoreKey, type AppendInput, type AppendResult, type SharedBody, type SyncUserStore, type UserStore } from '../storage/index.js';
 import type { QuotaLimits, QuotaUsage } from '../storage/types.js';
 import type { ServerContext } from './context.js';
 import { MailUserInitError } from './hooks.js';
@@ -22,12 +22,12 @@ export interface PreparedMessage {
   content: DeliveryContent;
   mimeStructure: MimePart;
   /**
-   * Set by the first copy stored: its body file as soon as the bytes are written (undefined when
-   * the body stays in SQLite or could not be written). The other recipients hard-link it instead
-   * of writing the bytes again (Dovecot's LMTP does the same with the first saved mail), and wait
-   * for its sync besides their own.
+   * Set by the first copy stored: its staged body as soon as the bytes are written (undefined when
+   * the body is not staged, being small, or could not be written). The other recipients share it
+   * instead of storing the bytes again (Dovecot's LMTP does the same with the first saved mail),
+   * and wait for it to be durable besides their own copy.
    */
-  bodyFile?: Promise<BodyLinkSource | undefined>;
+  bodyFile?: Promise<SharedBody | undefined>;
 }
 
 /** The SMTP-ish meaning of a failed delivery, rendered by LMTP as `<code> <enhanced> <rcpt> <text>`. */
@@ -179,11 +179,11 @@ function messageIdForLog(m: PreparedMessage): string {
  * The target mailbox (mail-deliver.c): the requested one (or the detail mailbox), created when
  * lda_mailbox_autocreate = yes, else INBOX when it does not exist.
  */
-function targetMailbox(user: MailUser, store: UserStore, req: DeliveryRequest): string {
+async function targetMailbox(user: MailUser, store: UserStore, req: DeliveryRequest): Promise<string> {
   let wanted = req.mailbox;
   if (wanted === undefined && req.detail && flag(user, 'lmtp_save_to_detail_mailbox')) wanted = req.detail;
   if (!wanted || wanted.toUpperCase() === INBOX) return INBOX;
-  const existing = store.getMailbox(wanted);
+  const existing = await store.getMailbox(wanted);
   if (existing && !existing.noselect) return existing.name;
   if (!flag(user, 'lda_mailbox_autocreate')) {
     // dovecot-lda 2.3.19 logs exactly this, then `saved mail to INBOX`.
@@ -191,8 +191,8 @@ function targetMailbox(user: MailUser, store: UserStore, req: DeliveryRequest): 
     return INBOX;
   }
   try {
-    const created = store.createMailbox(wanted);
-    if (flag(user, 'lda_mailbox_autosubscribe')) store.setSubscribed(created.name, true);
+    const created = await store.createMailbox(wanted);
+    if (flag(user, 'lda_mailbox_autosubscribe')) await store.setSubscribed(created.name, true);
     return created.name;
   } catch (err) {
     if (err instanceof StorageError && err.code === 'ALREADYEXISTS') return wanted; // created meanwhile
@@ -235,11 +235,11 @@ async function createMailUser(ctx: ServerContext, req: Omit<DeliveryRequest, 'me
 
 /**
  * Keeps the stores of recently delivered-to users open for a while. Without it every delivery
- * would open, migrate-check and close the user's SQLite file (the registry closes a store when its
+ * would open, migrate-check and close the user's store (the registry closes a store when its
  * last session ends), which costs more than the durable append itself.
  */
 class WarmStores {
-  private readonly held = new Map<string, { store: UserStore; timer: NodeJS.Timeout; username: string }>();
+  private readonly held = new Map<string, { store: SyncUserStore; timer: NodeJS.Timeout; username: string }>();
   constructor(
     private readonly ctx: ServerContext,
     private readonly capacity = 256,
@@ -248,17 +248,18 @@ class WarmStores {
 
   touch(user: MailUser): void {
     const opts = user.storeOptions();
-    const old = this.held.get(opts.dbPath);
+    const key = userStoreKey(opts);
+    const old = this.held.get(key);
     if (old) {
       old.timer.refresh();
-      this.held.delete(opts.dbPath); // re-insert: Map order is the LRU order
-      this.held.set(opts.dbPath, old);
+      this.held.delete(key); // re-insert: Map order is the LRU order
+      this.held.set(key, old);
       return;
     }
     const store = this.ctx.mailUsers.stores.acquire(opts);
-    const timer = setTimeout(() => this.drop(opts.dbPath), this.idleMs);
+    const timer = setTimeout(() => this.drop(key), this.idleMs);
     timer.unref();
-    this.held.set(opts.dbPath, { store, timer, username: user.username });
+    this.held.set(key, { store, timer, username: user.username });
     if (this.held.size > this.capacity) this.drop(this.held.keys().next().value!);
   }
 
@@ -288,14 +289,10 @@ export function releaseWarmStore(ctx: ServerContext, username: string): void {
   warmStores.get(ctx)?.dropUser(username);
 }
 
-function isStaged(c: AppendInput['content']): c is StagedBody {
-  return !Buffer.isBuffer(c) && (c as Partial<StagedBody>).kind === 'staged';
-}
-
 /**
- * A large body is written durably before the transaction that refers to it (syncs in the
- * threadpool): by the first recipient; the others hard-link that file into their own homes as soon
- * as its bytes are written.
+ * A large body is staged durably before the commit that refers to it (off the event loop): by the
+ * first recipient; the others share it (SQLite: hard-link the body file into their own homes) as
+ * soon as its bytes are written.
  */
 async function stageContent(store: UserStore, message: PreparedMessage): Promise<AppendInput['content']> {
   const first = message.bodyFile;
@@ -303,7 +300,7 @@ async function stageContent(store: UserStore, message: PreparedMessage): Promise
     const linkFrom = await first;
     return store.stageBody(message.content, linkFrom ? { linkFrom } : undefined);
   }
-  let announce!: (file: BodyLinkSource | undefined) => void;
+  let announce!: (file: SharedBody | undefined) => void;
   message.bodyFile = new Promise((resolve) => (announce = resolve));
   try {
     return await store.stageBody(message.content, { onWritten: announce });
@@ -335,25 +332,31 @@ async function deliverUnlocked(ctx: ServerContext, req: DeliveryRequest): Promis
     let content: AppendInput['content'] | undefined;
     let saved = false;
     try {
-      const store = user.getStore();
+      const store: UserStore = user.getStore();
       if (req.service === 'lmtp') warmStoresFor(ctx).touch(user);
       content = await stageContent(store, req.message);
       const input = { content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' as const };
       // Resolves once the copy (and an autocreated mailbox) is durable: only then may LMTP say 250.
       let committed: AppendResult | undefined;
-      const durable = store.durably(() => {
-        mailbox = targetMailbox(user, store, req);
+      let announceCommit!: () => void;
+      const commit = new Promise<void>((resolve) => (announceCommit = resolve));
+      const durable = store.durably(async (s) => {
+        mailbox = await targetMailbox(user, s, req);
         try {
-          return (committed = store.append(mailbox, input));
+          committed = await s.append(mailbox, input);
         } catch (err) {
           // The mailbox vanished between the check and the save: Dovecot falls back to INBOX.
           if (!(err instanceof StorageError && err.code === 'NONEXISTENT') || mailbox === INBOX) throw err;
           mailbox = INBOX;
-          return (committed = store.append(mailbox, input));
+          committed = await s.append(mailbox, input);
         }
+        announceCommit();
+        return committed;
       });
+      // Committed, or failed; durable or not yet.
+      await Promise.race([commit, durable.then(() => {}, () => {})]);
       if (committed && req.durableLater) {
-        // Committed (the commit ran synchronously); the caller waits for the sync before it replies.
+        // Committed; the caller waits for the sync before it replies.
         const failed = durable.then(
           () => null,
           (err: unknown) => failureFor(user, err),
@@ -408,10 +411,10 @@ async function quotaCheck(
   const user = await createMailUser(ctx, req);
   if (!('username' in user)) return user;
   try {
-    const store = user.getStore();
+    const store: UserStore = user.getStore();
     // Postfix asks before each delivery: keep the store open for the answers and the delivery after.
     warmStoresFor(ctx).touch(user);
-    return { verdict: quotaVerdict(limits, store.quotaUsage(), size), tempfail: flag(user, 'quota_full_tempfail') };
+    return { verdict: quotaVerdict(limits, await store.quotaUsage(), size), tempfail: flag(user, 'quota_full_tempfail') };
   } catch (err) {
     return failureFor(user, err);
   } finally {

@@ -3,8 +3,8 @@
 // which service created it, and the per-user plugin environment; plugins hook its lifecycle.
 import path from 'node:path';
 import { Logger } from '../log/logger.js';
-import { actorView, userDbPath } from '../storage/index.js';
-import { StorageError, type UserStore, type UserStoreOptions } from '../storage/types.js';
+import { actorView, parseMailLocation } from '../storage/index.js';
+import { StorageError, type SyncUserStore, type UserStoreOptions } from '../storage/types.js';
 import { MailUserInitError, type MailUserHooks } from './hooks.js';
 import { newSessionId } from './session-id.js';
 import { quotaLimitsFromRule } from './quota-rule.js';
@@ -17,7 +17,7 @@ export type ServiceName = 'imap' | 'lmtp' | 'doveadm' | 'lda' | string;
 export interface MailUserSettings {
   /** `mail_home`, e.g. `./data/home/%d/%n` (relative paths resolve against the process cwd). */
   mailHome: string;
-  /** `mail_location`, e.g. `sqlite:~/mail.db`. */
+  /** `mail_location` (`<scheme>:<rest>`; storage chooses the backend by the scheme). */
   mailLocation: string;
   /** Hierarchy separator of the inbox namespace. */
   separator: string;
@@ -84,9 +84,9 @@ export class MailUser implements MailUserVariableSource {
   /** Set once the created hooks ran: Dovecot's namespaces exist only from then on. */
   namespacesReady = false;
 
-  private store: UserStore | null = null;
+  private store: SyncUserStore | null = null;
   /** The shared store seen through this session: its changes carry this user as actor (push events). */
-  private storeView: UserStore | null = null;
+  private storeView: SyncUserStore | null = null;
   private deinitDone = false;
 
   constructor(
@@ -153,17 +153,16 @@ export class MailUser implements MailUserVariableSource {
 
   /** The user's store options (plain data, so a Lua worker can open its own connection). */
   storeOptions(): UserStoreOptions {
-    const loc = this.userdbFields.mail ?? this.settings.mailLocation;
+    const location = this.userdbFields.mail ?? this.settings.mailLocation;
+    parseMailLocation(location); // a userdb `mail` field is checked here (the config's at load)
     return {
       username: this.username,
       home: this.home,
-      dbPath: userDbPath(loc, this.home),
+      location,
       separator: this.settings.separator,
       quota: quotaLimitsFromRule(this.pluginGetenv('quota_rule')),
+      fsync: this.settings.mailFsync ?? 'optimized',
       settings: {
-        // mail_fsync → storage durability: `optimized` syncs before success is reported (the WAL
-        // fsync off the event loop), `always` inside every commit, `never` leaves it to the OS.
-        durability: this.settings.mailFsync === 'always' ? 'full' : this.settings.mailFsync === 'never' ? 'normal' : 'async-fsync',
         ...(this.settings.maxMessageSize ? { maxMessageBytes: this.settings.maxMessageSize } : {}),
         ...(this.settings.idleCheckInterval ? { changePollIntervalMs: this.settings.idleCheckInterval } : {}),
         ...(this.settings.indexRetainMessages !== undefined ? { indexRetainMessages: this.settings.indexRetainMessages } : {}),
@@ -171,8 +170,12 @@ export class MailUser implements MailUserVariableSource {
     };
   }
 
-  /** The user's mail store; opened on first use (after the created hooks). */
-  getStore(): UserStore {
+  /**
+   * The user's mail store; opened on first use (after the created hooks). The sync mode of the
+   * contract: the IMAP layer still calls it synchronously; converted callers (delivery, the CLI)
+   * take it as a UserStore and await every call.
+   */
+  getStore(): SyncUserStore {
     if (!this.namespacesReady) throw new Error(`No namespace found for user ${this.username}: storage not yet initialised`);
     if (!this.store) {
       this.store = this.stores.acquire(this.storeOptions());
@@ -188,7 +191,7 @@ export class MailUser implements MailUserVariableSource {
    * for IMAP, LMTP and Lua alike. A configured special_use is applied to an existing mailbox that
    * has none of its own.
    */
-  private applyConfiguredMailboxes(store: UserStore): void {
+  private applyConfiguredMailboxes(store: SyncUserStore): void {
     for (const box of this.settings.mailboxes ?? []) {
       const name = box.name.toUpperCase() === 'INBOX' ? 'INBOX' : box.name;
       let info = store.getMailbox(name);

@@ -1,12 +1,13 @@
-// One open UserStore per user in this thread, shared by that user's sessions and released when the
-// last one ends. better-sqlite3 connections are synchronous, so sharing one per thread is both
-// cheaper and simpler than one per session.
-import type { UserStore, UserStoreOptions } from '../storage/types.js';
+// One open store per user in this thread, shared by that user's sessions and released when the
+// last one ends: cheaper and simpler than one per session (a store holds its backend's connection).
+// Keyed by storage's userStoreKey (the same store, whatever spelling its options use).
+import { userStoreKey } from '../storage/index.js';
+import type { SyncUserStore, UserStoreOptions } from '../storage/types.js';
 
-export type UserStoreOpener = (opts: UserStoreOptions) => UserStore;
+export type UserStoreOpener = (opts: UserStoreOptions) => SyncUserStore;
 
 interface Entry {
-  store: UserStore;
+  store: SyncUserStore;
   refs: number;
 }
 
@@ -15,8 +16,8 @@ export class UserStoreRegistry {
 
   constructor(private readonly opener: UserStoreOpener) {}
 
-  acquire(opts: UserStoreOptions): UserStore {
-    const key = opts.dbPath;
+  acquire(opts: UserStoreOptions): SyncUserStore {
+    const key = userStoreKey(opts);
     let e = this.open.get(key);
     if (!e) {
       e = { store: this.opener(opts), refs: 0 };
@@ -26,7 +27,7 @@ export class UserStoreRegistry {
     return e.store;
   }
 
-  release(store: UserStore): void {
+  release(store: SyncUserStore): void {
     for (const [key, e] of this.open) {
       if (e.store !== store) continue;
       if (--e.refs <= 0) {

@@ -1,42 +1,57 @@
-// Entry points of the storage layer. Protocol layers and Lua bindings code against the types in
-// types.ts and obtain stores here.
-import { SqliteServerDb, type ServerDbOptions } from './server-db.js';
-import { SqliteUserStore } from './sqlite-user-store.js';
-import { isAbsolute, join } from 'node:path';
-import { StorageError, type ServerDb, type UserStore, type UserStoreOptions } from './types.js';
+// Entry points of the storage layer. Protocol layers and Lua bindings code against the contract in
+// types.ts and obtain stores here; the backend is chosen by the scheme of `mail_location`
+// (location.ts, backends.ts) and never named above this folder.
+import { SqliteServerDb, type ServerDbOptions } from './sqlite/server-db.js';
+import { parseMailLocation } from './location.js';
+import type { BackupResult } from './backend.js';
+import type { ServerDb, SyncUserStore, UserStore, UserStoreOptions } from './types.js';
 
 export * from './types.js';
-export { migrateServerDb, migrateUserStore, defaultMigrationsDir } from './migrations.js';
+export type { BackupResult } from './backend.js';
+export { parseMailLocation } from './location.js';
+export { migrateServerDb } from './sqlite/migrations.js';
 export { isDovecotInternalEntry } from './metadata-entries.js';
 export { normalizeMailboxName, validateMailboxName, SPECIAL_USE_ATTRIBUTES, INBOX } from './mailbox-names.js';
 export { channelName as changeChannelName } from './change-bus.js';
 export type { ChangeFeed } from './change-feed.js';
 export { actorView } from './actor-view.js';
-export type { ServerDbOptions } from './server-db.js';
+export type { ServerDbOptions } from './sqlite/server-db.js';
 
 /**
- * Opens (creating and migrating if needed) one user's store. Options are plain data, so a worker
- * thread can open its own connection to the same file with the same options.
+ * Opens (creating and migrating if needed) one user's store for the main thread. Options are plain
+ * data, so a worker thread can open its own connection to the same store (openSyncUserStore).
  */
 export function openUserStore(opts: UserStoreOptions): UserStore {
-  return new SqliteUserStore(opts);
+  return parseMailLocation(opts.location).backend.openUserStore(opts);
+}
+
+/** The same store for a Lua worker thread, where every storage call is synchronous (as in Dovecot). */
+export function openSyncUserStore(opts: UserStoreOptions): SyncUserStore {
+  return parseMailLocation(opts.location).backend.openSyncUserStore(opts);
+}
+
+/** Equal exactly when two option sets open the same store: the key of a per-thread store cache. */
+export function userStoreKey(opts: UserStoreOptions): string {
+  const { backend } = parseMailLocation(opts.location);
+  return `${backend.scheme}:${backend.storeIdentity(opts)}`;
+}
+
+/** `roost migrate`: brings a user's existing store up to date; null when the user has none yet. */
+export function migrateUserStore(opts: UserStoreOptions): { where: string; applied: number[] } | null {
+  return parseMailLocation(opts.location).backend.migrateUserStore(opts);
+}
+
+/** `roost backup`: a consistent copy of the user's store into the folder `dest`. */
+export function backupUserStore(opts: UserStoreOptions, dest: string): BackupResult {
+  return parseMailLocation(opts.location).backend.backupUserStore(opts, dest);
+}
+
+/** `roost restore`: replaces the user's store with the backup in folder `src`. */
+export function restoreUserStore(src: string, opts: UserStoreOptions): Promise<BackupResult> {
+  return parseMailLocation(opts.location).backend.restoreUserStore(src, opts);
 }
 
 /** Opens (creating and migrating if needed) the server database, usually `<data_dir>/roost.db`. */
 export function openServerDb(path: string, opts?: ServerDbOptions): ServerDb {
   return new SqliteServerDb(path, opts);
-}
-
-/**
- * `mail_location = sqlite:<path>` → the database path: `~/` is the user's home, a relative path is
- * relative to the home too.
- */
-export function userDbPath(mailLocation: string, home: string): string {
-  const m = /^sqlite:(.+)$/.exec(mailLocation.trim());
-  const bad = (why: string) => new StorageError('PARAMETERS', `Invalid mail_location ${JSON.stringify(mailLocation)}: ${why}`);
-  if (!m) throw bad('expected sqlite:<path>, e.g. sqlite:~/mail.db');
-  const p = m[1]!;
-  if (p === '~' || p.endsWith('/')) throw bad('needs a file name, e.g. sqlite:~/mail.db');
-  if (p.startsWith('~/')) return join(home, p.slice(2));
-  return isAbsolute(p) ? p : join(home, p);
 }

@@ -1,9 +1,22 @@
-// The storage interface every protocol layer and the Lua bindings use. It is deliberately narrow
-// (DESIGN.md decision 7): a second backend (PostgreSQL) implements these same types in a sibling
-// folder. All calls are synchronous: better-sqlite3 is synchronous, and the Lua API that sits on top
-// of it must be synchronous like Dovecot's.
+// The storage contract every protocol layer and the Lua bindings use (DESIGN.md decision 7). It is
+// deliberately narrow, as Dovecot's mail_storage_vfuncs: a backend is one folder under
+// src/storage/ (src/storage/sqlite/ today) that implements these types, and nothing above
+// src/storage knows which backend serves a user (storage/index.ts chooses it by the scheme of
+// `mail_location`, storage/location.ts).
+//
+// One interface in two modes (UserStoreOf<M>):
+// - `SyncUserStore` (M = 'sync'): every call returns its value. Lua's storage calls run inside a
+//   worker thread and must be synchronous, as in Dovecot; a backend serves them synchronously
+//   (SQLite natively; a network engine through a blocking bridge in the worker).
+// - `UserStore` (M = 'async'): calls may return a promise, and callers `await` them (delivery and
+//   the CLI today; the IMAP layer still uses the sync mode on the main thread, README "The storage
+//   boundary"). A synchronous store is one too (an await of a plain value costs one microtask), so
+//   SQLite keeps its synchronous speed.
+// Batches that must be atomic are backend operations (appendMany, replace, setMetadataMany,
+// importMessages, openMailboxView): there is no generic transaction in the contract.
 
 import type { EntryNameRules } from './metadata-entries.js';
+import type { MessageColumns } from './mailbox-index.js';
 import type { AppendOrigin, MailEventListener, StoreActor } from './mail-events.js';
 
 export type { AppendOrigin, MailEvent, MailEventListener, MailTransactionEvents, StoreActor } from './mail-events.js';
@@ -113,25 +126,30 @@ export interface SpooledContent {
 }
 
 /**
- * A body file another store may hard-link (stageBody linkFrom): its path, and a promise that
- * resolves once its data is durable (rejects if that failed). A StagedBody is one (already durable).
+ * A body staged by one store that another store of the same backend may share instead of storing
+ * the same bytes again (stageBody `linkFrom`; the other recipients of an LMTP message). Opaque
+ * outside the backend: only `durable` is for the caller, a promise that resolves once the staged
+ * data is durable (rejects if that failed).
  */
-export interface BodyLinkSource {
-  readonly path: string;
+export interface SharedBody {
   readonly durable: Promise<void>;
 }
 
 /**
- * A large body already written durably into one store's body files (UserStore.stageBody), waiting
- * for the append that refers to it. Only the store that staged it can append it, once.
+ * A large body already written durably by one store (UserStore.stageBody), waiting for the append
+ * that refers to it: an opaque handle to pass as AppendInput.content. Only the store that staged
+ * it can append it, once.
  */
-export interface StagedBody extends BodyLinkSource {
+export interface StagedBody extends SharedBody {
   readonly kind: 'staged';
-  /** Absolute path of the body file: the hard-link source for another user's copy (stageBody linkFrom). */
-  readonly path: string;
   readonly size: number;
-  /** Removes the file unless a committed append refers to it (call when the append failed). Idempotent. */
+  /** Frees the staged data unless a committed append refers to it (call when the append failed). Idempotent. */
   discard(): Promise<void>;
+}
+
+/** Whether an append's content is a staged body (stageBody's handle) rather than bytes. */
+export function isStagedBody(c: Buffer | SpooledContent | StagedBody): c is StagedBody {
+  return !Buffer.isBuffer(c) && (c as Partial<StagedBody>).kind === 'staged';
 }
 
 export interface AppendInput {
@@ -248,22 +266,63 @@ export interface QuotaUsage {
   messages: number;
 }
 
+/**
+ * Mode of the contract (see the top of this file): 'sync', or 'async' which admits both. The async
+ * mode is the wider type, so a synchronous store or body reader is also an asynchronous one.
+ */
+export type StoreMode = 'sync' | 'async';
+/** What a call returns in mode M: the value itself (sync), or the value or a promise of it (async). */
+export type Result<T, M extends StoreMode> = [M] extends ['sync'] ? T : T | Promise<T>;
+
 /** Where a body section lives, so FETCH can read only the bytes it needs. */
-export interface BodyReader {
+export interface BodyReaderOf<out M extends StoreMode> {
   readonly bodyId: number;
   readonly size: number;
   /**
    * Reads `length` bytes at `offset` (fewer at the end, empty past it). Only the chunks covering the
    * range are loaded. Throws StorageError EXPUNGEISSUED when the body was freed meanwhile.
    */
-  read(offset: number, length: number): Buffer;
+  read(offset: number, length: number): Result<Buffer, M>;
   /** The same range as successive slices, one stored chunk at a time (stream a large FETCH). */
-  slices(offset: number, length: number): IterableIterator<Buffer>;
+  slices(offset: number, length: number): [M] extends ['sync'] ? IterableIterator<Buffer> : Iterable<Buffer> | AsyncIterable<Buffer>;
+}
+export type BodyReader = BodyReaderOf<StoreMode>;
+export type SyncBodyReader = BodyReaderOf<'sync'>;
+
+/** What SELECT/EXAMINE needs to build a session's view (UserStore.openMailboxView). */
+export interface MailboxViewSnapshot {
+  /** The mailbox, read in the same transaction as the listing. */
+  info: MailboxInfo;
+  /** The listing in UID order: this view's copy-on-write holder of the shared one (mailbox-index.ts). */
+  columns: MessageColumns;
+  /** Keywords on messages, in order of first appearance by UID. */
+  keywordsInUse: string[];
+  /** \Recent messages (before the claim). */
+  recentCount: number;
+  /** With `claim`: the UIDs whose \Recent this caller took, ascending; else empty. */
+  claimedRecent: number[];
+  /** Sequence number of the first message without \Seen, 0 when there is none. */
+  firstUnseenSeq: number;
+  /** The mailbox's registered keywords (as MailboxStatus.keywords). */
+  keywords: string[];
+}
+
+/** RFC 8508 REPLACE: the new message and the UIDs expunged in the same commit. */
+export interface ReplaceResult {
+  appended: AppendResult;
+  expunged: number[];
+}
+
+/** One entry of SETMETADATA: value null removes it. */
+export interface MetadataEntryChange {
+  entry: string;
+  value: Buffer | null;
 }
 
 /**
  * One user's mail store. Obtained from `openUserStore()`. Several instances may exist for the same
- * user at once (one per thread); they coordinate through SQLite and change notices.
+ * user at once (one per thread and process); they coordinate through the backend's engine and its
+ * change feed.
  *
  * Mailbox names use `separator`; `INBOX` (and an `INBOX<sep>` prefix) is case-insensitive and
  * always returned as `INBOX`. Names are UTF-8 (the IMAP layer converts modified UTF-7). Every
@@ -271,147 +330,166 @@ export interface BodyReader {
  * the promise resolves), then notices go out.
  * Errors are StorageError with a protocol meaning.
  */
-export interface UserStore {
+export interface UserStoreOf<out M extends StoreMode> {
   readonly username: string;
   readonly separator: string;
 
   // ---- Mailboxes ----
   /** Every mailbox including \Noselect placeholders, sorted by name. */
-  listMailboxes(): MailboxInfo[];
-  getMailbox(name: string): MailboxInfo | undefined;
+  listMailboxes(): Result<MailboxInfo[], M>;
+  getMailbox(name: string): Result<MailboxInfo | undefined, M>;
   /** The mailbox with this id, undefined once deleted (a session detects deletion with it). */
-  getMailboxById(id: number): MailboxInfo | undefined;
+  getMailboxById(id: number): Result<MailboxInfo | undefined, M>;
   /**
    * Creates the mailbox; missing parents become \Noselect placeholders (RFC 3501 §6.3.3, as Dovecot
    * lists them). Creating a name that is a placeholder makes it selectable. ALREADYEXISTS if it
    * exists, PARAMETERS for a bad name (see mailbox-names.ts).
    */
-  createMailbox(name: string, opts?: { specialUse?: string[] }): MailboxInfo;
+  createMailbox(name: string, opts?: { specialUse?: string[] }): Result<MailboxInfo, M>;
   /**
    * RFC 3501 §6.3.4: removes the mailbox and its messages. With children it stays as a \Noselect
    * placeholder; deleting a placeholder that has children is refused (NOPERM); INBOX is refused
    * (NOPERM). Subscriptions are kept (they may name nonexistent mailboxes).
    */
-  deleteMailbox(name: string): void;
+  deleteMailbox(name: string): Result<void, M>;
   /**
    * RFC 3501 §6.3.5: renames the mailbox and its children (ids, UIDVALIDITY and UIDs kept;
    * subscriptions follow). Renaming INBOX moves its messages into the new mailbox and leaves an
    * empty INBOX with a new UIDVALIDITY; INBOX's children are not moved.
    */
-  renameMailbox(oldName: string, newName: string): void;
-  setSubscribed(name: string, subscribed: boolean): void;
+  renameMailbox(oldName: string, newName: string): Result<void, M>;
+  setSubscribed(name: string, subscribed: boolean): Result<void, M>;
   /** Subscribed names, sorted; may name mailboxes that do not exist (RFC 3501 §6.3.6). */
-  listSubscriptions(): string[];
+  listSubscriptions(): Result<string[], M>;
   /** Replaces the RFC 6154 attributes (\All \Archive \Drafts \Flagged \Junk \Sent \Trash, RFC 8457 \Important). */
-  setSpecialUse(name: string, specialUse: string[]): void;
+  setSpecialUse(name: string, specialUse: string[]): Result<void, M>;
 
   /**
    * Import only (`roost import`, like dsync): takes over a source mailbox's UIDVALIDITY (INUSE once
    * the mailbox has handed out a UID) and raises UIDNEXT (never lowers it).
    */
-  setMailboxUids(name: string, ids: { uidValidity?: number; uidNext?: number }): MailboxInfo;
+  setMailboxUids(name: string, ids: { uidValidity?: number; uidNext?: number }): Result<MailboxInfo, M>;
 
   /** STATUS; NONEXISTENT for an unknown or \Noselect mailbox. */
-  status(name: string): MailboxStatus;
+  status(name: string): Result<MailboxStatus, M>;
   /**
    * A CONDSTORE/QRESYNC session opened the mailbox (RFC 7162 §3.1): from now on its modseqs are
    * reported as tracked (Dovecot's mailbox_enable(CONDSTORE)). Counting does not change.
    */
-  enableModseqTracking(mailboxId: number): void;
+  enableModseqTracking(mailboxId: number): Result<void, M>;
 
   // ---- Messages (by UID; sequence numbers are a session view kept by the protocol layer) ----
   /** Stores one message atomically. NONEXISTENT (render as TRYCREATE) when the mailbox is missing. */
-  append(mailbox: string, input: AppendInput): AppendResult;
+  append(mailbox: string, input: AppendInput): Result<AppendResult, M>;
   /** RFC 3502 MULTIAPPEND: all or nothing, one commit, consecutive UIDs. */
-  appendMany(mailbox: string, inputs: AppendInput[]): AppendResult[];
+  appendMany(mailbox: string, inputs: AppendInput[]): Result<AppendResult[], M>;
+  /**
+   * RFC 8508 REPLACE: appends `input` to `mailbox` and expunges `uid` of mailbox `mailboxId` in one
+   * commit (both or neither).
+   */
+  replace(mailboxId: number, uid: number, mailbox: string, input: AppendInput): Result<ReplaceResult, M>;
+  /**
+   * Import only (`roost import`, like dsync): appends `inputs` in one commit. An input's `uid` is
+   * kept when it is still free (at least the mailbox's UIDNEXT at that point); otherwise the
+   * message gets the next UID (clients see a new message).
+   */
+  importMessages(mailbox: string, inputs: AppendInput[]): Result<AppendResult[], M>;
+  /**
+   * What SELECT/EXAMINE needs, read in one transaction: the mailbox, the listing as parallel columns
+   * in UID order, the mailbox's registered keywords, the number of \Recent messages and, with
+   * `claim`, their UIDs, taken as claimRecent() does. NONEXISTENT for a missing or \Noselect mailbox.
+   */
+  openMailboxView(name: string, claim: boolean): Result<MailboxViewSnapshot, M>;
   /** All messages in UID order (the session builds its sequence map from this). One indexed scan. */
-  listMessages(mailboxId: number): MessageMeta[];
+  listMessages(mailboxId: number): Result<MessageMeta[], M>;
   /**
    * The compact listing for the hot path (session sequence map, `FETCH 1:* (UID FLAGS RFC822.SIZE)`):
    * uid, modseq, flags and size only, in UID order; about half the cost of listMessages.
    */
-  listMessageFlags(mailboxId: number): MessageFlags[];
+  listMessageFlags(mailboxId: number): Result<MessageFlags[], M>;
   /** The messages with these UIDs that exist, in UID order. */
-  getMessages(mailboxId: number, uids: number[]): MessageMeta[];
+  getMessages(mailboxId: number, uids: number[]): Result<MessageMeta[], M>;
   /**
-   * Bodies of at least bodyFileThresholdBytes are stored as files under the home. stageBody writes
-   * such a file durably ahead of the transaction (file and directory fsync in the libuv threadpool,
-   * so the event loop stays free) and returns what to pass as AppendInput.content; smaller content
-   * is returned as it is. `onWritten` is told the new file as soon as its bytes are written (before
-   * its sync): `linkFrom` of another store's stageBody with the same bytes (the other recipients of
-   * an LMTP message) hard-links it instead of writing it again (copies across filesystems) and
-   * resolves once the link and the source's data are durable (writes its own copy if the source
-   * is gone or its sync failed). If the append fails, call discard(). append() given a Buffer or spooled file at
-   * or above the threshold writes and syncs the file itself, on the calling thread; inside
-   * durably() it keeps such a body in SQLite instead (no fsync on the event loop), so stage first.
+   * Large bodies (at least bodyFileThresholdBytes) can be stored ahead of the commit that refers to
+   * them, durably and off the event loop: stageBody returns what to pass as AppendInput.content (a
+   * StagedBody, or smaller content as it is). `onWritten` is told a SharedBody as soon as the bytes
+   * are written (before they are durable): another store of the same backend given it as `linkFrom`
+   * for the same bytes (the other recipients of an LMTP message) shares it instead of storing the
+   * bytes again, and resolves once its own copy is durable. If the append fails, call discard().
+   * (SQLite: a body file under the home, hard-linked between recipients; append() given large
+   * content unstaged writes the file itself on the calling thread, or keeps the body in the
+   * database inside durably(), so stage first.)
    */
   stageBody(
     content: Buffer | SpooledContent,
-    opts?: { linkFrom?: BodyLinkSource; onWritten?: (file: BodyLinkSource) => void },
+    opts?: { linkFrom?: SharedBody; onWritten?: (shared: SharedBody) => void },
   ): Promise<Buffer | SpooledContent | StagedBody>;
-  openBody(bodyId: number): BodyReader;
+  openBody(bodyId: number): Result<BodyReaderOf<M>, M>;
   /**
    * openBody() and getMimeStructure() in one read, with the first chunk already loaded (SEARCH
    * reads the header block and the text parts of thousands of small messages: one query each).
    */
-  openBodyWithStructure(bodyId: number): { body: BodyReader; mimeStructure: unknown };
+  openBodyWithStructure(bodyId: number): Result<{ body: BodyReaderOf<M>; mimeStructure: unknown }, M>;
   /** Parsed MIME structure cached at append (JSON produced by src/mime); undefined if none was given. */
-  getMimeStructure(bodyId: number): unknown;
+  getMimeStructure(bodyId: number): Result<unknown, M>;
   /** Caches a MIME structure computed later (e.g. for a message appended without one). */
-  setMimeStructure(bodyId: number, mimeStructure: unknown): void;
+  setMimeStructure(bodyId: number, mimeStructure: unknown): Result<void, M>;
   /**
    * STORE / UID STORE. All messages changed by one call share one new modseq. `\Recent` cannot be
    * stored (PARAMETERS); system flags are matched case-insensitively, keywords too (the first
    * spelling used in the mailbox wins). Missing UIDs are ignored.
    */
-  storeFlags(mailboxId: number, input: StoreFlagsInput): StoreFlagsResult;
+  storeFlags(mailboxId: number, input: StoreFlagsInput): Result<StoreFlagsResult, M>;
   /** COPY: new UIDs in the target, flags/keywords/internaldate/GUID kept, bodies shared, \Recent set. */
-  copy(fromMailboxId: number, uids: number[], toMailbox: string): CopyResult;
+  copy(fromMailboxId: number, uids: number[], toMailbox: string): Result<CopyResult, M>;
   /** MOVE (RFC 6851): copy and expunge in one transaction. */
-  move(fromMailboxId: number, uids: number[], toMailbox: string): CopyResult;
+  move(fromMailboxId: number, uids: number[], toMailbox: string): Result<CopyResult, M>;
   /** Removes these messages (the caller picks them, e.g. those with \Deleted); returns expunged UIDs ascending. */
-  expunge(mailboxId: number, uids: number[]): number[];
+  expunge(mailboxId: number, uids: number[]): Result<number[], M>;
   /** Changes after `sinceModseq` in modseq order (CONDSTORE CHANGEDSINCE, IDLE, QRESYNC). */
-  changesSince(mailboxId: number, sinceModseq: number): ChangeRecord[];
+  changesSince(mailboxId: number, sinceModseq: number): Result<ChangeRecord[], M>;
 
   /**
    * \Recent (Dovecot semantics): atomically takes every message no session has claimed yet and
    * returns their UIDs ascending. The first session that selects the mailbox after a delivery gets them.
    */
-  claimRecent(mailboxId: number): number[];
+  claimRecent(mailboxId: number): Result<number[], M>;
 
   // ---- Metadata (RFC 5464); mailbox '' is server metadata ----
   /**
    * Entries that exist among `entries` (missing ones are left out), in the order asked. Entry names
    * are `/private/...` or `/shared/...`, case-insensitive; PARAMETERS for a bad name.
    */
-  getMetadata(mailbox: string, entries: string[], rules?: EntryNameRules): MetadataEntry[];
+  getMetadata(mailbox: string, entries: string[], rules?: EntryNameRules): Result<MetadataEntry[], M>;
   /**
    * value null removes the entry. TOOBIG above settings.metadataMaxValueBytes, LIMIT above
    * metadataMaxEntries. `rules.anyName`: the Lua API's looser names (metadata-entries.ts).
    */
-  setMetadata(mailbox: string, entry: string, value: Buffer | null, rules?: EntryNameRules): void;
+  setMetadata(mailbox: string, entry: string, value: Buffer | null, rules?: EntryNameRules): Result<void, M>;
+  /**
+   * RFC 5464 SETMETADATA: sets (or with value null removes) every entry in one commit, or none.
+   * `maxEntries` (> 0): LIMIT when a new entry would make more than that many entries on the
+   * mailbox (the IMAP layer's imap_metadata_max_entries), besides metadataMaxEntries.
+   */
+  setMetadataMany(mailbox: string, entries: MetadataEntryChange[], opts?: { maxEntries?: number; rules?: EntryNameRules }): Result<void, M>;
   /** `prefix` itself if set plus its descendants down to `depth` (RFC 5464 §4.2.2), sorted by name. */
-  listMetadata(mailbox: string, prefix: string, depth: 0 | 1 | 'infinity'): MetadataEntry[];
+  listMetadata(mailbox: string, prefix: string, depth: 0 | 1 | 'infinity'): Result<MetadataEntry[], M>;
 
   /** Usage over all mailboxes, kept incrementally (each copy counts). */
-  quotaUsage(): QuotaUsage;
+  quotaUsage(): Result<QuotaUsage, M>;
+
 
   /**
-   * Runs `fn` as one transaction (nested calls join it): several operations commit together and
-   * their notices go out after the commit. For batching, not needed for single operations.
+   * Runs `fn` and resolves with its result once every commit it made, and every earlier commit of
+   * this store, is durable. Use it where a reply acknowledges the change (LMTP 250, APPENDUID):
+   * reply only after it resolved. `fn` makes its calls through the store it is given (it may
+   * await between them); calls made synchronously inside `fn` on this store count too. Rejects
+   * with SERVERBUG if making it durable failed (the change may or may not survive a power loss
+   * then). (SQLite, durability `async-fsync`: those calls return as soon as they commit, and the
+   * WAL fsync runs in the libuv threadpool afterwards, shared with other commits of the same file
+   * made meanwhile; other calls on the store sync before they return, as always.)
    */
-  transaction<T>(fn: () => T): T;
-
-  /**
-   * Runs `fn` (synchronous store calls) and resolves with its result once every commit it made, and
-   * every earlier commit of this database, is durable. Inside `fn` mutating calls return as soon as
-   * they commit, and the WAL fsync runs in the libuv threadpool afterwards (durability
-   * `async-fsync`), shared with other commits of the same file made meanwhile. Use it where a reply
-   * acknowledges the change (LMTP 250, APPENDUID): reply only after it resolved. Rejects with
-   * SERVERBUG if the sync fails (the change may or may not survive a power loss then).
-   */
-  durably<T>(fn: () => T): Promise<T>;
+  durably<T>(fn: (store: UserStoreOf<M>) => T | Promise<T>): Promise<T>;
 
   /**
    * Subscribes to change notices for this user: this thread's changes at once, other threads' and
@@ -423,10 +501,10 @@ export interface UserStore {
   /**
    * Looks whether another process or connection changed the store since the last look, and if so
    * sends an `elsewhere` notice to this store's listeners. Cheap (SQLite: one PRAGMA data_version,
-   * no disk access): an IMAP session calls it before announcing updates, i.e. on every command,
+   * no disk access; a network engine answers from its change feed): an IMAP session calls it before announcing updates, i.e. on every command,
    * as Dovecot syncs the mailbox index on each command (RFC 3501 §7: NOOP, CHECK, any command).
    */
-  refreshChanges(): void;
+  refreshChanges(): Result<void, M>;
 
   /**
    * Subscribes to the detailed mail-event feed of this store instance (this thread only): one
@@ -441,8 +519,13 @@ export interface UserStore {
    */
   withActor<T>(actor: StoreActor, fn: () => T): T;
 
-  close(): void;
+  close(): Result<void, M>;
 }
+
+/** What main-thread callers (IMAP, LMTP, mail-user, CLI) use: every call awaited. */
+export type UserStore = UserStoreOf<StoreMode>;
+/** What Lua's worker threads use: every call synchronous, as Dovecot's Lua API. */
+export type SyncUserStore = UserStoreOf<'sync'>;
 
 /** Storage limits and tuning; every one has a default (DEFAULT_STORAGE_SETTINGS). */
 export interface StorageSettings {
@@ -454,16 +537,6 @@ export interface StorageSettings {
    * smaller ones stay in SQLite. 0 keeps every body in SQLite.
    */
   bodyFileThresholdBytes: number;
-  /** SQLite busy_timeout: how long a writer waits for another thread's transaction (ms). */
-  busyTimeoutMs: number;
-  /**
-   * `async-fsync` (default): commits use synchronous=NORMAL and the store fdatasyncs the WAL itself
-   * after each commit: on the calling thread for the synchronous methods (as durable as FULL), in
-   * the libuv threadpool inside `durably()` (the event loop stays free; see wal-sync.ts).
-   * `full`: SQLite fsyncs the WAL in every commit. Both: acknowledged = durable, even on power loss.
-   * `normal`: WAL fsync at checkpoints only (a power loss can drop recent commits; tests, benches).
-   */
-  durability: 'full' | 'normal' | 'async-fsync';
   /** Largest message accepted by append (TOOBIG). */
   maxMessageBytes: number;
   /**
@@ -498,8 +571,6 @@ export interface StorageSettings {
 export const DEFAULT_STORAGE_SETTINGS: Readonly<StorageSettings> = Object.freeze({
   bodyChunkBytes: 64 * 1024,
   bodyFileThresholdBytes: 32 * 1024,
-  busyTimeoutMs: 10_000,
-  durability: 'async-fsync',
   maxMessageBytes: 128 * 1024 * 1024,
   changePollIntervalMs: 30_000,
   indexRetainMessages: 1_000_000,
@@ -525,8 +596,11 @@ export interface UserStoreOptions {
   username: string;
   /** The user's home directory (already expanded from mail_home). */
   home: string;
-  /** Path of the SQLite file (from `mail_location = sqlite:~/mail.db`, `~` = home). Parent dirs are created. */
-  dbPath: string;
+  /**
+   * Dovecot's `mail_location`, `<scheme>:<backend-specific rest>`: the scheme picks the backend
+   * (storage/location.ts), the rest is the backend's, e.g. `sqlite:~/mail.db` (`~` = home).
+   */
+  location: string;
   /**
    * Hierarchy separator (namespace inbox { separator }), default `/`. Recorded at creation: opening
    * the store later with another separator is refused (PARAMETERS) rather than mangling names.
@@ -534,9 +608,15 @@ export interface UserStoreOptions {
   separator: string;
   settings?: Partial<StorageSettings>;
   quota?: QuotaLimits;
-  /** Folder holding `user/` and `server/` migrations; default: <package root>/migrations. */
-  migrationsDir?: string;
+  /**
+   * Dovecot's `mail_fsync`: `optimized` (default) makes a change durable before success is reported,
+   * `always` syncs inside every commit, `never` leaves it to the OS (tests, benches). Each backend
+   * maps it onto its engine.
+   */
+  fsync?: MailFsync;
 }
+
+export type MailFsync = 'optimized' | 'always' | 'never';
 
 // ---- Server database (accounts) ----
 

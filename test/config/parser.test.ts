@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfigText } from '../../src/config/index.js';
 import { tempConfigDir } from './helpers.js';
+// The storage layer registers its mail_location schemes with config when it loads (config/mail-location.ts).
+import '../../src/storage/index.js';
 
 function errorOf(fn: () => unknown): ConfigError {
   try {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { watchedChangeFiles } from '../../src/storage/file-change-feed.js';
+import { watchedChangeFiles } from '../../src/storage/sqlite/file-change-feed.js';
 import { buildCli, ROOT, roost as roostCommand } from '../cli/built-roost.js';
 import { message, startRoost, type RawImapClient, type Roost } from './harness.js';
 
@@ -36,7 +36,7 @@ async function inOtherProcess(body: string): Promise<void> {
   const script = roost.file(
     `change-${Date.now()}-${Math.random().toString(36).slice(2)}.mjs`,
     `import { openUserStore } from ${JSON.stringify(storage)};\n` +
-      `const store = openUserStore({ username: 'alice', home: ${JSON.stringify(join(dbPath, '..'))}, dbPath: ${JSON.stringify(dbPath)}, separator: '/' });\n` +
+      `const store = openUserStore({ username: 'alice', home: ${JSON.stringify(join(dbPath, '..'))}, location: ${JSON.stringify('sqlite:' + dbPath)}, separator: '/' });\n` +
       `const inbox = store.getMailbox('INBOX');\n${body}\nstore.close();\n`,
   );
   const code = await new Promise<number | null>((resolve, reject) => {

@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openUserStore } from '../../src/storage/index.js';
+import { openSqliteUserStore as openSyncUserStore } from '../../src/storage/sqlite/index.js';
 import { compileSrc, type CompiledSrc } from './compile-src.js';
 
 let compiled: CompiledSrc;
@@ -112,7 +112,7 @@ test('every delivery acknowledged with 250 survives SIGKILL intact', async () =>
   for (const user of ['alice@example.com', 'bob@example.com']) {
     const [local, domain] = user.split('@');
     const home = join(dataDir, 'home', domain!, local!);
-    const store = openUserStore({ username: user, home, dbPath: join(home, 'mail.db'), separator: '/' });
+    const store = openSyncUserStore({ username: user, home, dbPath: join(home, 'mail.db'), separator: '/' });
     const inbox = store.getMailbox('INBOX')!;
     for (const m of store.listMessages(inbox.id)) {
       const b = store.openBody(m.bodyId);

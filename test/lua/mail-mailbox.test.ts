@@ -37,7 +37,7 @@ describe('status (§8.3, §15 item 6)', () => {
     expect(types).toBe('float');
     expect(kw).toBe(true);
   });
-  test('values agree with UserStore.status', async () => {
+  test('values agree with SyncUserStore.status', async () => {
     const st = user.getStore().status('INBOX');
     const r = await withUser(env, user, `
       local S = dovecot.storage

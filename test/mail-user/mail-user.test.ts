@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseConfigText } from '../../src/config/index.js';
 import { createServerContext, type CreatedContext } from '../../src/cli/context.js';
 import { MailUserInitError } from '../../src/mail-user/hooks.js';
+import { sqliteOptions } from '../../src/storage/sqlite/index.js';
 
 let dir: string;
 let ctx: CreatedContext;
@@ -48,7 +49,8 @@ test('home comes from mail_home with %d/%n, or from the userdb home field', asyn
   setup();
   const a = await ctx.mailUsers.createUser({ username: 'alice@example.org', service: 'imap' });
   expect(a.home).toBe(`${dir}/data/home/example.org/alice`);
-  expect(a.storeOptions().dbPath).toBe(`${dir}/data/home/example.org/alice/mail.db`);
+  expect(a.storeOptions().location).toBe('sqlite:~/mail.db');
+  expect(sqliteOptions(a.storeOptions()).dbPath).toBe(`${dir}/data/home/example.org/alice/mail.db`);
   const b = await ctx.mailUsers.createUser({ username: 'bob', service: 'lmtp', userdbFields: { home: `${dir}/custom/%u` } });
   expect(b.home).toBe(`${dir}/custom/bob`);
   expect(b.log.prefix).toMatch(new RegExp(`^lmtp\\(bob\\)<${process.pid}><[A-Za-z0-9+/]{22}>: $`));
@@ -137,8 +139,9 @@ test('mail_fsync, mail_max_message_size, mailbox_idle_check_interval and mail_in
   for (const [value, durability, retain] of [['always', 'full', ''], ['optimized', 'async-fsync', '0'], ['never', 'normal', '500']] as const) {
     setup(`mail_fsync = ${value}\nmail_max_message_size = 1M\nmailbox_idle_check_interval = 5 secs\n${retain ? `mail_index_retain_messages = ${retain}\n` : ''}`);
     const u = await ctx.mailUsers.createUser({ username: 'gina', service: 'imap' });
-    const indexRetainMessages = retain ? Number(retain) : 1_000_000;
-    expect(u.storeOptions().settings).toEqual({ durability, maxMessageBytes: 1024 * 1024, changePollIntervalMs: 5000, indexRetainMessages });
+    expect(u.storeOptions().fsync).toBe(value);
+    expect(u.storeOptions().settings).toEqual({ maxMessageBytes: 1024 * 1024, changePollIntervalMs: 5000, indexRetainMessages: retain ? Number(retain) : 1_000_000 });
+    expect(sqliteOptions(u.storeOptions()).settings?.durability).toBe(durability);
     await ctx.mailUsers.destroyUser(u);
     await ctx.close();
   }

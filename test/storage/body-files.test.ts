@@ -4,12 +4,13 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StagedBody, UserStore } from '../../src/storage/index.js';
+import type { StagedBodyFile as StagedBody } from '../../src/storage/sqlite/body-files.js';
+import type { SqliteUserStore as SyncUserStore } from '../../src/storage/sqlite/index.js';
 import { errorCode, msg, tempStores, type TempStores } from './helpers/temp-store.js';
 import { waitUntil } from '../poll.js';
 
 let t: TempStores;
-let store: UserStore;
+let store: SyncUserStore;
 let inboxId: number;
 beforeEach(() => {
   t = tempStores();
@@ -203,7 +204,7 @@ describe('orphaned body files', () => {
     const twoHoursAgo = (Date.now() - 2 * 3600_000) / 1000;
     utimesSync(orphanOld, twoHoursAgo, twoHoursAgo);
     utimesSync(files[0]!, twoHoursAgo, twoHoursAgo); // old but referenced
-    const { BodyFiles } = await import('../../src/storage/body-files.js');
+    const { BodyFiles } = await import('../../src/storage/sqlite/body-files.js');
     const referenced = new Set(files.map((f) => f.split('/').pop()!));
     const removed = new BodyFiles(join(t.dir, 'alice', 'bodies')).sweepOrphans((n) => referenced.has(n), 3600_000);
     expect(removed).toBe(1);

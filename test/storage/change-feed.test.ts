@@ -4,7 +4,7 @@
 import { chmodSync, chownSync, existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { captureLogs } from '../../src/log/logger.js';
-import { changeFilePath, FileChangeFeed, watchedChangeFiles, FALLBACK_POLL_MS } from '../../src/storage/file-change-feed.js';
+import { changeFilePath, FileChangeFeed, watchedChangeFiles, FALLBACK_POLL_MS } from '../../src/storage/sqlite/file-change-feed.js';
 import type { ChangeNotice } from '../../src/storage/types.js';
 import { msg, tempStores, type TempStores } from './helpers/temp-store.js';
 

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openUserStore } from '../../src/storage/index.js';
+import { openSqliteUserStore as openSyncUserStore } from '../../src/storage/sqlite/index.js';
 import { compileStorage, type CompiledStorage } from './helpers/compile-storage.js';
 import { tempStores, type TempStores } from './helpers/temp-store.js';
 
@@ -64,7 +64,7 @@ describe('durability', () => {
     expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
     raw.close();
 
-    const store = openUserStore({ username: 'durable', home: dbPath + '.home', dbPath, separator: '/' });
+    const store = openSyncUserStore({ username: 'durable', home: dbPath + '.home', dbPath, separator: '/' });
     try {
       const inbox = store.getMailbox('INBOX')!.id;
       const byUid = new Map(store.listMessages(inbox).map((m) => [m.uid, m]));

@@ -1,10 +1,10 @@
 // The storage calls `roost import` uses to keep a source's UIDs, UIDVALIDITY and GUIDs.
 import { afterEach, beforeEach, expect, test } from '@jest/globals';
-import type { UserStore } from '../../src/storage/index.js';
+import type { SyncUserStore } from '../../src/storage/index.js';
 import { errorCode, msg, tempStores, type TempStores } from './helpers/temp-store.js';
 
 let t: TempStores;
-let store: UserStore;
+let store: SyncUserStore;
 beforeEach(() => {
   t = tempStores();
   store = t.open();

@@ -3,10 +3,10 @@
 // with a count over the messages themselves.
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { backupUserStore, restoreUserStore } from '../../src/storage/backup.js';
+import { backupUserStore, restoreUserStore } from '../../src/storage/sqlite/backup.js';
 import { mailboxIndexCache } from '../../src/storage/mailbox-index.js';
-import { SqliteUserStore } from '../../src/storage/sqlite-user-store.js';
-import type { UserStore } from '../../src/storage/types.js';
+import { SqliteUserStore } from '../../src/storage/sqlite/user-store.js';
+import type { SyncUserStore as UserStore } from '../../src/storage/types.js';
 import { msg, tempStores, type TempStores } from './helpers/temp-store.js';
 
 let stores: TempStores;

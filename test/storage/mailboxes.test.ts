@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { StorageError, type UserStore } from '../../src/storage/index.js';
+import { StorageError, type SyncUserStore } from '../../src/storage/index.js';
 import { msg, tempStores, type TempStores, errorCode } from './helpers/temp-store.js';
 
 let t: TempStores;
-let store: UserStore;
+let store: SyncUserStore;
 beforeEach(() => {
   t = tempStores();
   store = t.open();

@@ -2,11 +2,12 @@ import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StorageError, type ChangeNotice, type UserStore } from '../../src/storage/index.js';
+import { StorageError, type ChangeNotice } from '../../src/storage/index.js';
+import type { SqliteUserStore as SyncUserStore } from '../../src/storage/sqlite/index.js';
 import { msg, tempStores, type TempStores, errorCode } from './helpers/temp-store.js';
 
 let t: TempStores;
-let store: UserStore;
+let store: SyncUserStore;
 let inboxId: number;
 beforeEach(() => {
   t = tempStores();

@@ -4,7 +4,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logHub } from '../../src/log/logger.js';
-import { defaultMigrationsDir, migrateServerDb, migrateUserStore, openUserStore, userDbPath } from '../../src/storage/index.js';
+import { migrateServerDb, parseMailLocation } from '../../src/storage/index.js';
+import { openSqliteUserStore as openSyncUserStore, sqliteDbPath } from '../../src/storage/sqlite/index.js';
+import { defaultMigrationsDir, migrateUserStore } from '../../src/storage/sqlite/migrations.js';
 
 let dir: string;
 beforeEach(() => {
@@ -55,15 +57,18 @@ describe('migrations', () => {
   });
 
   test('mail_location sqlite paths', () => {
-    expect(userDbPath('sqlite:~/mail.db', '/home/a')).toBe('/home/a/mail.db');
-    expect(userDbPath('sqlite:/var/mail/a.db', '/home/a')).toBe('/var/mail/a.db');
-    expect(() => userDbPath('maildir:~/Maildir', '/h')).toThrow(/sqlite:/);
+    expect(sqliteDbPath('sqlite:~/mail.db', '/home/a')).toBe('/home/a/mail.db');
+    expect(sqliteDbPath('sqlite:/var/mail/a.db', '/home/a')).toBe('/var/mail/a.db');
+    expect(sqliteDbPath('sqlite:mail/a.db', '/home/a')).toBe('/home/a/mail/a.db');
+    expect(parseMailLocation('sqlite:~/mail.db').backend.scheme).toBe('sqlite');
+    expect(() => parseMailLocation('maildir:~/Maildir')).toThrow(/sqlite:~\/mail\.db/);
+    expect(() => parseMailLocation('sqlite:~/')).toThrow(/needs a file name/);
   });
 
   test('opening a store twice on one file works (second open sees the schema)', () => {
     const opts = { username: 'u', home: dir, dbPath: join(dir, 'm.db'), separator: '/' };
-    const a = openUserStore(opts);
-    const b = openUserStore(opts);
+    const a = openSyncUserStore(opts);
+    const b = openSyncUserStore(opts);
     a.createMailbox('X');
     expect(b.getMailbox('X')).toBeDefined();
     a.close();

@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import type Database from 'better-sqlite3';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { UserStore } from '../../src/storage/index.js';
-import { WalSync } from '../../src/storage/wal-sync.js';
+import type { SyncUserStore } from '../../src/storage/index.js';
+import { WalSync } from '../../src/storage/sqlite/wal-sync.js';
 import { msg, tempStores, type TempStores } from './helpers/temp-store.js';
 
 let t: TempStores;
@@ -32,7 +32,7 @@ async function settled(ps: Promise<unknown>[]): Promise<boolean[]> {
   return state;
 }
 
-const internals = (s: UserStore) => s as unknown as { walSync: WalSync; db: Database.Database };
+const internals = (s: SyncUserStore) => s as unknown as { walSync: WalSync; db: Database.Database };
 
 describe('WalSync', () => {
   test('a wait resolves only after a sync that started after its commit; syncs are serialized and group commits', async () => {

@@ -44,7 +44,7 @@ describe('several threads on one user store', () => {
     store.onChange((n) => mainNotices.push(n));
 
     const worker = new Worker(fileURLToPath(new URL('./fixtures/worker-store.mjs', import.meta.url)), {
-      workerData: { indexPath: compiled.indexPath, options: t.options('alice') },
+      workerData: { indexPath: compiled.indexPath, options: neutralOptions(t.options('alice')) },
     });
     try {
       await nextReply(worker, 'ready');
@@ -79,3 +79,8 @@ describe('several threads on one user store', () => {
     }
   });
 });
+
+/** The contract's options for the same store: a worker opens it as Lua's bindings do (openSyncUserStore). */
+function neutralOptions(o: { username: string; home: string; dbPath: string; separator: string }) {
+  return { username: o.username, home: o.home, location: `sqlite:${o.dbPath}`, separator: o.separator };
+}

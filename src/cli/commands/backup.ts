@@ -1,8 +1,8 @@
 // `roost backup -u USER DEST`, `roost restore -u USER SRC`; `-A` for every user (DEST/<user>).
-// A backup is a consistent snapshot taken while the server runs and delivers (src/storage/backup.ts).
+// A backup is a consistent snapshot taken while the server runs and delivers (the storage backend's backupUserStore).
 import { join } from 'node:path';
 import { adminHoldRequest, adminSocketPath, answers, type HeldReply } from '../../admin/socket.js';
-import { backupUserStore, restoreUserStore, type BackupResult } from '../../storage/backup.js';
+import { backupUserStore, restoreUserStore, type BackupResult } from '../../storage/index.js';
 import { optionValue, parseArgs, UsageError } from '../args.js';
 import type { CliEnv } from '../cli-context.js';
 import { withMailUser } from './user-session.js';

@@ -34,17 +34,17 @@ function location(spec: string | undefined, usage: string): { kind: 'maildir' | 
 }
 
 /** Opens (creating) the mailbox and takes over the source's UIDVALIDITY while it is still unused. */
-function prepareMailbox(store: UserStore, name: string, uidValidity: number | undefined): void {
-  const mb = store.getMailbox(name);
-  if (!mb || mb.noselect) store.createMailbox(name);
-  const now = store.getMailbox(name)!;
-  if (uidValidity && now.uidValidity !== uidValidity && now.uidNext === 1) store.setMailboxUids(name, { uidValidity });
+async function prepareMailbox(store: UserStore, name: string, uidValidity: number | undefined): Promise<void> {
+  const mb = await store.getMailbox(name);
+  if (!mb || mb.noselect) await store.createMailbox(name);
+  const now = (await store.getMailbox(name))!;
+  if (uidValidity && now.uidValidity !== uidValidity && now.uidNext === 1) await store.setMailboxUids(name, { uidValidity });
 }
 
 /** Appends what the mailbox does not have yet; returns [imported, skipped]. */
-function importInto(store: UserStore, name: string, source: { uidValidity?: number; uidNext?: number }, messages: Incoming[]): [number, number] {
-  const mb = store.getMailbox(name)!;
-  const present = store.listMessages(mb.id);
+async function importInto(store: UserStore, name: string, source: { uidValidity?: number; uidNext?: number }, messages: Incoming[]): Promise<[number, number]> {
+  const mb = (await store.getMailbox(name))!;
+  const present = await store.listMessages(mb.id);
   const have = new Set(present.map((m) => m.guid));
   const sameUids = source.uidValidity !== undefined && source.uidValidity === mb.uidValidity;
   // Under the same UIDVALIDITY a UID names one message for good (RFC 3501 §2.3.1.1): one that is
@@ -54,28 +54,23 @@ function importInto(store: UserStore, name: string, source: { uidValidity?: numb
   const todo = messages.filter((m) => !have.has(m.guid) && !(m.uid !== undefined && haveUids.has(m.uid)));
   const skipped = messages.length - todo.length;
   for (let i = 0; i < todo.length; i += BATCH) {
-    store.transaction(() => {
-      let next = store.getMailbox(name)!.uidNext;
-      for (const m of todo.slice(i, i + BATCH)) {
-        const content = m.content();
-        const mimeStructure = parseMessage(content);
-        // The source's UID when it is still free here; otherwise a new one (clients see a new message).
-        const uid = sameUids && m.uid !== undefined && m.uid >= next ? m.uid : undefined;
-        const r = store.append(name, {
-          content,
-          flags: m.flags,
-          internalDate: m.internalDate,
-          mimeStructure,
-          virtualSize: imapMessageSize(mimeStructure),
-          guid: m.guid,
-          uid,
-        });
-        next = r.uid + 1;
-        imported++;
-      }
+    const inputs = todo.slice(i, i + BATCH).map((m) => {
+      const content = m.content();
+      const mimeStructure = parseMessage(content);
+      return {
+        content,
+        flags: m.flags,
+        internalDate: m.internalDate,
+        mimeStructure,
+        virtualSize: imapMessageSize(mimeStructure),
+        guid: m.guid,
+        // The source's UID when it is still free there; otherwise a new one (clients see a new message).
+        uid: sameUids ? m.uid : undefined,
+      };
     });
+    imported += (await store.importMessages(name, inputs)).length;
   }
-  if (sameUids && source.uidNext) store.setMailboxUids(name, { uidNext: source.uidNext });
+  if (sameUids && source.uidNext) await store.setMailboxUids(name, { uidNext: source.uidNext });
   return [imported, skipped];
 }
 
@@ -88,8 +83,8 @@ export async function runImport(env: CliEnv, argv: string[]): Promise<number> {
   if (args.positional.length !== 1) throw new UsageError(IMPORT_USAGE);
   const src = location(args.positional[0], IMPORT_USAGE);
   if (!existsSync(src.path)) throw new UsageError(`${src.path}: no such file or directory`, 66);
-  return withMailUser(env, username, (user: MailUser) => {
-    const store = user.getStore();
+  return withMailUser(env, username, async (user: MailUser) => {
+    const store: UserStore = user.getStore();
     let imported = 0;
     let skipped = 0;
     const add = ([i, s]: [number, number]) => ((imported += i), (skipped += s));
@@ -97,9 +92,9 @@ export async function runImport(env: CliEnv, argv: string[]): Promise<number> {
       const folders = readMaildir(src.path);
       for (const f of folders) {
         const name = f.name === 'INBOX' ? 'INBOX' : f.name.split('/').join(store.separator);
-        prepareMailbox(store, name, f.uidValidity);
+        await prepareMailbox(store, name, f.uidValidity);
         add(
-          importInto(
+          await importInto(
             store,
             name,
             f,
@@ -107,22 +102,22 @@ export async function runImport(env: CliEnv, argv: string[]): Promise<number> {
           ),
         );
       }
-      for (const s of readSubscriptions(src.path)) store.setSubscribed(s.split('/').join(store.separator), true);
+      for (const s of readSubscriptions(src.path)) await store.setSubscribed(s.split('/').join(store.separator), true);
     } else if (statSync(src.path).isDirectory()) {
       if (optionValue(args, 'm') !== undefined) throw new UsageError(`mbox:${src.path} is a tree: its mailboxes are named by their paths (-m is for one mbox file)`);
       const skippedFiles: string[] = [];
       for (const f of readMboxTree(src.path, skippedFiles)) {
         const name = f.name === 'INBOX' ? 'INBOX' : f.name.split('/').join(store.separator);
-        prepareMailbox(store, name, f.uidValidity);
-        add(importInto(store, name, f, f.messages.map((m) => ({ ...m, content: () => m.content }))));
+        await prepareMailbox(store, name, f.uidValidity);
+        add(await importInto(store, name, f, f.messages.map((m) => ({ ...m, content: () => m.content }))));
       }
       for (const path of skippedFiles) env.io.err(`roost: Warning: ${path}: not an mbox file (no From_ line first), skipped\n`);
-      for (const s of readSubscriptions(src.path, MBOX_SUBSCRIPTIONS)) store.setSubscribed(s.split('/').join(store.separator), true);
+      for (const s of readSubscriptions(src.path, MBOX_SUBSCRIPTIONS)) await store.setSubscribed(s.split('/').join(store.separator), true);
     } else {
       const target = optionValue(args, 'm') ?? 'INBOX';
       const file = readMbox(src.path);
-      prepareMailbox(store, target, file.uidValidity);
-      add(importInto(store, target, file, file.messages.map((m) => ({ ...m, content: () => m.content }))));
+      await prepareMailbox(store, target, file.uidValidity);
+      add(await importInto(store, target, file, file.messages.map((m) => ({ ...m, content: () => m.content }))));
     }
     env.io.out(`Imported ${imported} message(s), skipped ${skipped} already present\n`);
     return 0;
@@ -135,10 +130,10 @@ export async function runExport(env: CliEnv, argv: string[]): Promise<number> {
   if (args.positional.length !== 1) throw new UsageError(EXPORT_USAGE);
   const dest = location(args.positional[0], EXPORT_USAGE);
   if (existsSync(dest.path) && readdirSync(dest.path).length > 0) throw new UsageError(`${dest.path} is not empty`, 73);
-  return withMailUser(env, username, (user: MailUser) => {
-    const store = user.getStore();
+  return withMailUser(env, username, async (user: MailUser) => {
+    const store: UserStore = user.getStore();
     let count = 0;
-    const mailboxes = store.listMailboxes();
+    const mailboxes = await store.listMailboxes();
     const selectable = mailboxes.filter((m) => !m.noselect);
     const pathName = (name: string) => name.split(store.separator).join('/');
     if (dest.kind === 'mbox') checkMboxLayout(selectable.filter((m) => m.name !== 'INBOX').map((m) => pathName(m.name)));
@@ -148,16 +143,17 @@ export async function runExport(env: CliEnv, argv: string[]): Promise<number> {
       else writeMboxFolder(dest.path, 'INBOX', { uidValidity: 1, uidNext: 1 }, []);
     }
     for (const mb of selectable) {
-      const messages: ExportMessage[] = store.listMessages(mb.id).map((m) => {
-        const body = store.openBody(m.bodyId);
-        return { uid: m.uid, guid: m.guid, flags: m.flags, internalDate: m.internalDate, content: body.read(0, body.size) };
-      });
+      const messages: ExportMessage[] = [];
+      for (const m of await store.listMessages(mb.id)) {
+        const body = await store.openBody(m.bodyId);
+        messages.push({ uid: m.uid, guid: m.guid, flags: m.flags, internalDate: m.internalDate, content: await body.read(0, body.size) });
+      }
       const ids = { uidValidity: mb.uidValidity, uidNext: mb.uidNext };
       if (dest.kind === 'maildir') writeMaildirFolder(dest.path, pathName(mb.name), ids, messages);
       else writeMboxFolder(dest.path, pathName(mb.name), ids, messages);
       count += messages.length;
     }
-    const subscribed = store.listSubscriptions().map(pathName);
+    const subscribed = (await store.listSubscriptions()).map(pathName);
     writeSubscriptions(dest.path, subscribed, dest.kind === 'maildir' ? 'subscriptions' : MBOX_SUBSCRIPTIONS);
     env.io.out(`Exported ${count} message(s) from ${selectable.length} mailbox(es)\n`);
     return 0;

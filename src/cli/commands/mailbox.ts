@@ -1,4 +1,5 @@
 // `roost mailbox list|create|delete|rename|status -u USER`, with doveadm's output formats.
+import type { UserStore } from '../../storage/index.js';
 import { matchMailboxPattern } from '../../imap/protocol/mailbox-pattern.js';
 import type { MailboxStatus } from '../../storage/types.js';
 import { optionValue, parseArgs, requireOption, UsageError } from '../args.js';
@@ -22,12 +23,12 @@ export async function runMailbox(env: CliEnv, argv: string[]): Promise<number> {
   if (!sub) throw new UsageError(`usage: roost ${USAGE}`);
   const username = requireOption(args, 'u', 'user');
   const subscribe = optionValue(args, 's') === 'yes';
-  return withMailUser(env, username, (user) => {
-    const store = user.getStore();
+  return withMailUser(env, username, async (user) => {
+    const store: UserStore = user.getStore();
     switch (sub) {
       case 'list': {
         const masks = ops.length ? ops : ['*'];
-        for (const mb of store.listMailboxes()) {
+        for (const mb of await store.listMailboxes()) {
           // -s: subscribed mailboxes only (doveadm mailbox list -s).
           if (subscribe && !mb.subscribed) continue;
           if (masks.some((m) => matchMailboxPattern(m, mb.name, store.separator))) env.io.out(`${mb.name}\n`);
@@ -37,29 +38,29 @@ export async function runMailbox(env: CliEnv, argv: string[]): Promise<number> {
       case 'create':
         if (!ops.length) throw new UsageError(`Missing mailbox name\nusage: roost ${USAGE}`);
         for (const name of ops) {
-          store.createMailbox(name);
-          if (subscribe) store.setSubscribed(name, true);
+          await store.createMailbox(name);
+          if (subscribe) await store.setSubscribed(name, true);
         }
         return 0;
       case 'delete':
         if (!ops.length) throw new UsageError(`Missing mailbox name\nusage: roost ${USAGE}`);
         for (const name of ops) {
-          store.deleteMailbox(name);
-          if (subscribe) store.setSubscribed(name, false);
+          await store.deleteMailbox(name);
+          if (subscribe) await store.setSubscribed(name, false);
         }
         return 0;
       case 'rename':
         if (ops.length !== 2) throw new UsageError(`usage: roost mailbox rename -u USER OLD NEW`);
-        store.renameMailbox(ops[0], ops[1]);
+        await store.renameMailbox(ops[0], ops[1]);
         return 0;
       case 'status': {
         const [fieldsArg, ...masks] = ops;
         if (!fieldsArg || !masks.length) throw new UsageError(`usage: roost mailbox status -u USER FIELDS MASK...`);
         const fields = parseStatusFields(fieldsArg);
-        const mailboxes = store.listMailboxes();
+        const mailboxes = await store.listMailboxes();
         for (const mb of mailboxes) {
           if (mb.noselect || !masks.some((m) => matchMailboxPattern(m, mb.name, store.separator))) continue;
-          const st = store.status(mb.name);
+          const st = await store.status(mb.name);
           env.io.out(`${mb.name} ${fields.map((f) => `${f}=${statusValue(st, f)}`).join(' ')}\n`);
         }
         // A name without wildcards that matches nothing is an error, as in doveadm (exit 68,

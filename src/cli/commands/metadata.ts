@@ -1,5 +1,6 @@
 // `roost metadata get|set|unset|list -u USER MAILBOX KEY [VALUE]` (doveadm metadata). MAILBOX ""
 // is the server (RFC 5464 server annotations); keys are `/private/...` or `/shared/...`.
+import type { UserStore } from '../../storage/index.js';
 import { parseArgs, requireOption, UsageError } from '../args.js';
 import type { CliEnv } from '../cli-context.js';
 import { withMailUser } from './user-session.js';
@@ -16,13 +17,13 @@ export async function runMetadata(env: CliEnv, argv: string[]): Promise<number> 
   const [sub, mailbox, key, value, ...extra] = args.positional;
   if (!sub || mailbox === undefined) throw new UsageError(`usage: roost ${USAGE}`);
   const username = requireOption(args, 'u', 'user');
-  return withMailUser(env, username, (user) => {
-    const store = user.getStore();
+  return withMailUser(env, username, async (user) => {
+    const store: UserStore = user.getStore();
     switch (sub) {
       case 'get': {
         if (!key || value !== undefined) throw new UsageError(`usage: roost metadata get -u USER MAILBOX KEY`);
         checkKey(key);
-        const [entry] = store.getMetadata(mailbox, [key]);
+        const [entry] = await store.getMetadata(mailbox, [key]);
         if (!entry) return 0; // doveadm prints nothing for a missing key
         env.io.out(entry.value.toString('utf8') + '\n');
         return 0;
@@ -30,18 +31,18 @@ export async function runMetadata(env: CliEnv, argv: string[]): Promise<number> 
       case 'set':
         if (!key || value === undefined || extra.length) throw new UsageError(`usage: roost metadata set -u USER MAILBOX KEY VALUE`);
         checkKey(key);
-        store.setMetadata(mailbox, key, Buffer.from(value, 'utf8'));
+        await store.setMetadata(mailbox, key, Buffer.from(value, 'utf8'));
         return 0;
       case 'unset':
         if (!key || value !== undefined) throw new UsageError(`usage: roost metadata unset -u USER MAILBOX KEY`);
         checkKey(key);
-        store.setMetadata(mailbox, key, null);
+        await store.setMetadata(mailbox, key, null);
         return 0;
       case 'list': {
         const prefixes = key ? [key] : ['/private', '/shared'];
         for (const p of prefixes) {
           checkKey(p);
-          for (const e of store.listMetadata(mailbox, p, 'infinity')) env.io.out(`${e.entry}\n`);
+          for (const e of await store.listMetadata(mailbox, p, 'infinity')) env.io.out(`${e.entry}\n`);
         }
         return 0;
       }

@@ -1,5 +1,4 @@
 // `roost migrate`: applies pending schema migrations to the server database and every user's store.
-import { existsSync } from 'node:fs';
 import { migrateServerDb, migrateUserStore } from '../../storage/index.js';
 import { serverDbPath } from '../context.js';
 import type { CliEnv } from '../cli-context.js';
@@ -13,10 +12,9 @@ export async function runMigrate(env: CliEnv, argv: string[]): Promise<number> {
   env.io.out(`${serverPath}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}\n`);
   for (const u of env.context().serverDb.listUsers()) {
     await withMailUser(env, u.username, (user) => {
-      const path = user.storeOptions().dbPath;
-      if (!existsSync(path)) return;
-      const done = migrateUserStore(path);
-      env.io.out(`${path}: ${done.length ? `applied ${done.join(', ')}` : 'up to date'}\n`);
+      const done = migrateUserStore(user.storeOptions());
+      if (!done) return;
+      env.io.out(`${done.where}: ${done.applied.length ? `applied ${done.applied.join(', ')}` : 'up to date'}\n`);
     });
   }
   return 0;

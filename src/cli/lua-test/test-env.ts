@@ -8,8 +8,8 @@ import { logHub, type LogRecord } from '../../log/logger.js';
 import type { MailUser } from '../../mail-user/mail-user.js';
 import { MailUserService } from '../../mail-user/service.js';
 import { mailUserSettings } from '../../mail-user/settings.js';
-import { openUserStore } from '../../storage/index.js';
-import type { UserStore } from '../../storage/types.js';
+import { openSyncUserStore } from '../../storage/index.js';
+import type { SyncUserStore } from '../../storage/types.js';
 import { createServerContext, type CreatedContext } from '../context.js';
 import { installPlugins, type Plugins } from '../plugins.js';
 import { HttpControl } from './http-gateway.js';
@@ -43,7 +43,7 @@ export class TestEnv {
     pool.recorder = (h) => this.hooks.push(h);
     // Fixtures are written through their own store instances: no hooks run and the push
     // notification plugin (which follows the sessions' store instances) sees nothing.
-    this.fixtureUsers = new MailUserService((service) => mailUserSettings(settings, service), openUserStore);
+    this.fixtureUsers = new MailUserService((service) => mailUserSettings(settings, service), openSyncUserStore);
   }
 
   async start(): Promise<void> {
@@ -56,7 +56,7 @@ export class TestEnv {
     }
   }
 
-  async fixtureStore<T>(username: string, fn: (store: UserStore) => T): Promise<T> {
+  async fixtureStore<T>(username: string, fn: (store: SyncUserStore) => T): Promise<T> {
     const found = await this.ctx.auth.lookupUser(username, 'doveadm');
     if (!found.found) throw new Error(`no such user: ${username} (create it with t.user first)`);
     const user = await this.fixtureUsers.createUser({ username: found.user, service: 'doveadm', userdbFields: found.fields });

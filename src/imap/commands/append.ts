@@ -5,7 +5,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { imapMessageSize, parseMessage } from '../../mime/parser.js';
 import type { MimePart } from '../../mime/types.js';
-import type { AppendInput, StagedBody } from '../../storage/types.js';
+import { isStagedBody, type AppendInput, type StagedBody } from '../../storage/types.js';
 import type { AppendMessage } from '../protocol/index.js';
 import { APPEND_TOO_BIG_TEXT, BufferLiteral, formatNumberSet } from '../protocol/index.js';
 import { BadUrlError, catenateMessage, CatenateTooBigError } from './catenate.js';
@@ -98,5 +98,5 @@ function parseFile(path: string, size: number): MimePart {
 }
 
 export function isStaged(c: AppendInput['content']): c is StagedBody {
-  return !Buffer.isBuffer(c) && (c as Partial<StagedBody>).kind === 'staged';
+  return isStagedBody(c);
 }

@@ -8,7 +8,7 @@ import type { AuthResult, AuthService } from '../../auth/index.js';
 import type { Settings } from '../../config/index.js';
 import type { Logger } from '../../log/logger.js';
 import type { MailUser } from '../../mail-user/mail-user.js';
-import type { ChangeNotice, UserStore } from '../../storage/types.js';
+import type { ChangeNotice, SyncUserStore } from '../../storage/types.js';
 import type { ImapCommand } from '../protocol/index.js';
 import type { ResponseSink } from './fetch-output.js';
 import type { SelectedMailbox } from '../selected-mailbox.js';
@@ -78,7 +78,7 @@ export interface ClientConnection {
 export interface CommandContext {
   readonly state: SessionState;
   readonly selected: SelectedMailbox | null;
-  readonly store: UserStore;
+  readonly store: SyncUserStore;
   readonly settings: Settings;
   readonly user: MailUser | null;
   readonly stats: SessionStats;
@@ -93,7 +93,7 @@ export interface CommandContext {
    * a userdb lookup, then a mail user (service `imap-urlauth`) released when `fn` is done. The
    * logged-in user's own store is passed as is. null when there is no such user.
    */
-  withUserStore<T>(username: string, fn: (store: UserStore) => T | Promise<T>): Promise<T | null>;
+  withUserStore<T>(username: string, fn: (store: SyncUserStore) => T | Promise<T>): Promise<T | null>;
   /** RFC 5182: UIDs saved by the last `SEARCH RETURN (SAVE)`, for `$`. */
   savedSearch: number[] | null;
   capabilities(): string[];

@@ -16,7 +16,7 @@ import { formatString } from '../protocol/response-writer.js';
 import { findPart, readSection, resolveSection, toImapBytes, type SectionSpec } from '../../mime/section.js';
 import { readRange } from '../../mime/source.js';
 import type { MimePart, PartSize } from '../../mime/types.js';
-import type { BodyReader, MessageFlags, MessageMeta } from '../../storage/types.js';
+import type { SyncBodyReader, MessageFlags, MessageMeta } from '../../storage/types.js';
 import { formatFlagList } from './fetch-flags.js';
 import { writeBufferLiteral, writeRangeLiteral } from './fetch-literal.js';
 import { previewCacheFor } from './preview-cache.js';
@@ -139,9 +139,9 @@ export function planFetch(attributes: readonly FetchAttribute[], opts: FetchOpti
 /** Per-message lazy access to the MIME tree and body. */
 class MessageData {
   private rootPart: MimePart | null = null;
-  private reader: BodyReader | null = null;
+  private reader: SyncBodyReader | null = null;
   constructor(readonly store: MessageBodyStore, readonly meta: MessageMeta) {}
-  get body(): BodyReader {
+  get body(): SyncBodyReader {
     return (this.reader ??= this.store.openBody(this.meta.bodyId));
   }
   get root(): MimePart {

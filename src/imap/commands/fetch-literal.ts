@@ -4,7 +4,7 @@
 import type { PartSize } from '../../mime/types.js';
 import type { ResponseBatcher } from './fetch-output.js';
 
-/** A body as storage hands it out (BodyReader) or a Buffer-backed equivalent. */
+/** A body as storage hands it out (SyncBodyReader) or a Buffer-backed equivalent. */
 export interface RangeSource {
   readonly size: number;
   read(offset: number, length: number): Buffer;

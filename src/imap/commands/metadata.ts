@@ -57,17 +57,7 @@ export const SETMETADATA: CommandHandler<'SETMETADATA'> = {
       if (value !== null && value.length > maxValue) return no('Metadata entry value too large', `METADATA MAXSIZE ${maxValue}`);
     }
     try {
-      store.transaction(() => {
-        const maxEntries = session.settings.imap_metadata_max_entries;
-        for (const { entry, value } of cmd.entries) {
-          if (value !== null && maxEntries > 0 && store.getMetadata(cmd.mailbox, [entry]).length === 0) {
-            const visible = (prefix: string) => store.listMetadata(cmd.mailbox, prefix, 'infinity').filter((e) => !isDovecotInternalEntry(e.entry)).length;
-            const count = visible('/private') + visible('/shared');
-            if (count >= maxEntries) throw new StorageError('LIMIT', 'Too many metadata entries');
-          }
-          store.setMetadata(cmd.mailbox, entry, value);
-        }
-      });
+      store.setMetadataMany(cmd.mailbox, cmd.entries, { maxEntries: session.settings.imap_metadata_max_entries });
     } catch (err) {
       if (err instanceof StorageError && err.code === 'TOOBIG') return no('Metadata entry value too large', `METADATA MAXSIZE ${maxValue}`);
       if (err instanceof StorageError && err.code === 'LIMIT') return no('Too many metadata entries', 'METADATA TOOMANY');

@@ -28,9 +28,7 @@ export const REPLACE: CommandHandler<'REPLACE'> = {
         input = await appendInput(cmd.message, intoSelected);
         input.content = await store.stageBody(input.content as Buffer | { path: string; size: number });
         const staged = input;
-        const { appended, expunged } = await store.durably(() =>
-          store.transaction(() => ({ appended: store.append(cmd.mailbox, staged), expunged: store.expunge(view.id, [target.uid]) })),
-        );
+        const { appended, expunged } = await store.durably(() => store.replace(view.id, target.uid, cmd.mailbox, staged));
         saved = true;
         if (intoSelected) view.markRecent(appended.uid);
         session.stats.expunged += expunged.length;

@@ -1,18 +1,18 @@
-// Decoded, case-folded message text for SEARCH HEADER/FROM/.../BODY/TEXT, cached per stored body
-// in an LRU bounded by bytes: bodies are shared by COPY and never change, so the body id (checked
-// against the GUID, since SQLite may hand a freed id out again) is a stable key, and a repeated
-// `SEARCH TEXT` over a large mailbox reads no body twice.
+// Decoded, case-folded message text for SEARCH HEADER/FROM/.../BODY/TEXT, cached per message
+// content in an LRU bounded by bytes: the message GUID names the content (kept by COPY and MOVE,
+// new for every saved message, as Dovecot's) and content never changes, so it is a stable key
+// whatever the backend's body ids, and a repeated `SEARCH TEXT` over a large mailbox reads no body twice.
 import { formatAddressesForSearch, parseAddressList } from '../../mime/address.js';
 import { decodeHeaderText } from '../../mime/content-type.js';
 import { bodyText } from '../../mime/decode.js';
 import { parseHeaderFields } from '../../mime/header.js';
 import { readRange } from '../../mime/source.js';
 import type { MimePart } from '../../mime/types.js';
-import type { BodyReader, MessageMeta, UserStore } from '../../storage/types.js';
+import type { SyncBodyReader, MessageMeta, SyncUserStore } from '../../storage/types.js';
 import { loadMimeStructure, type MessageBodyStore } from './fetch-mime.js';
 
 /** What SEARCH reads; with `openBodyWithStructure` a message costs one storage read instead of three. */
-export type SearchBodyStore = MessageBodyStore & Partial<Pick<UserStore, 'openBodyWithStructure'>>;
+export type SearchBodyStore = MessageBodyStore & Partial<Pick<SyncUserStore, 'openBodyWithStructure'>>;
 
 /** True when every UTF-16 unit is ASCII (UTF-8 length = string length); native, no regex pass. */
 function isAscii(s: string): boolean {
@@ -42,8 +42,6 @@ export interface MessageText {
 }
 
 interface CacheEntry {
-  /** The message GUID the text was read for (a body id can be reused once its body was freed). */
-  guid: string;
   headers: Map<string, string[]>;
   addresses: Map<string, string[]>;
   headerText: string;
@@ -54,13 +52,13 @@ interface CacheEntry {
 }
 
 /**
- * LRU of decoded message text by body id, bounded by (approximate) bytes. One per user store.
+ * LRU of decoded message text by message GUID, bounded by (approximate) bytes. One per user store.
  * Scan-resistant: a search never evicts text it has itself read or used. When a mailbox's text is
  * larger than the budget, a repeated search keeps hitting the part that fits instead of evicting
  * each entry just before it would be needed (plain LRU under a cyclic scan hits nothing).
  */
 export class SearchTextCache {
-  private readonly entries = new Map<number, CacheEntry>();
+  private readonly entries = new Map<string, CacheEntry>();
   private bytes = 0;
   private scan = 0;
 
@@ -75,37 +73,33 @@ export class SearchTextCache {
     this.scan++;
   }
 
-  get(bodyId: number, guid: string): CacheEntry | undefined {
-    const e = this.entries.get(bodyId);
+  get(guid: string): CacheEntry | undefined {
+    const e = this.entries.get(guid);
     if (!e) return undefined;
-    if (e.guid !== guid) {
-      this.remove(bodyId, e);
-      return undefined;
-    }
     if (e.scan !== this.scan) {
       // Most recently used: once per scan is enough (a scan reads each body once).
       e.scan = this.scan;
-      this.entries.delete(bodyId);
-      this.entries.set(bodyId, e);
+      this.entries.delete(guid);
+      this.entries.set(guid, e);
     }
     return e;
   }
 
   /** Adds a new entry if room can be made without evicting the current scan's text. */
-  add(bodyId: number, entry: CacheEntry): void {
-    const old = this.entries.get(bodyId);
-    if (old) this.remove(bodyId, old);
+  add(guid: string, entry: CacheEntry): void {
+    const old = this.entries.get(guid);
+    if (old) this.remove(guid, old);
     if (!this.makeRoom(entry.bytes, null)) return;
     entry.scan = this.scan;
-    this.entries.set(bodyId, entry);
+    this.entries.set(guid, entry);
     this.bytes += entry.bytes;
   }
 
   /** After body text was loaded into an entry: account for it, or drop the entry if it cannot stay. */
-  grew(bodyId: number, entry: CacheEntry, added: number): void {
-    if (this.entries.get(bodyId) !== entry) return;
+  grew(guid: string, entry: CacheEntry, added: number): void {
+    if (this.entries.get(guid) !== entry) return;
     if (!this.makeRoom(added, entry)) {
-      this.remove(bodyId, entry);
+      this.remove(guid, entry);
       return;
     }
     entry.bytes += added;
@@ -124,8 +118,8 @@ export class SearchTextCache {
     return this.bytes + needed <= this.maxBytes;
   }
 
-  private remove(bodyId: number, e: CacheEntry): void {
-    this.entries.delete(bodyId);
+  private remove(guid: string, e: CacheEntry): void {
+    this.entries.delete(guid);
     this.bytes -= e.bytes;
   }
 }
@@ -134,7 +128,7 @@ export class SearchTextCache {
 const stringBytes = (s: string) => (isAscii(s) ? s.length : s.length * 2) + 32;
 
 interface OpenedMessage {
-  body: BodyReader;
+  body: SyncBodyReader;
   root: MimePart;
 }
 
@@ -151,7 +145,7 @@ function openMessage(store: SearchBodyStore, meta: MessageMeta): OpenedMessage {
 /** The fields SEARCH FROM/TO/CC/BCC look at (RFC 3501 §6.4.4). */
 const ADDRESS_FIELDS = new Set(['from', 'to', 'cc', 'bcc']);
 
-function loadHeaders(opened: OpenedMessage, guid: string): CacheEntry {
+function loadHeaders(opened: OpenedMessage): CacheEntry {
   const block = readRange(opened.body, opened.root.headerStart, opened.root.bodyStart);
   const headers = new Map<string, string[]>();
   const addresses = new Map<string, string[]>();
@@ -177,7 +171,7 @@ function loadHeaders(opened: OpenedMessage, guid: string): CacheEntry {
   }
   // One flat string (not a chain of concatenations): searched as is, counted as it is.
   const headerText = lines.join('');
-  return { guid, headers, addresses, headerText, body: null, bytes: bytes + stringBytes(headerText), scan: 0 };
+  return { headers, addresses, headerText, body: null, bytes: bytes + stringBytes(headerText), scan: 0 };
 }
 
 /**
@@ -187,11 +181,11 @@ function loadHeaders(opened: OpenedMessage, guid: string): CacheEntry {
  */
 export function messageText(store: SearchBodyStore, meta: MessageMeta, cache: SearchTextCache | undefined): MessageText {
   let opened: OpenedMessage | null = null;
-  let entry = cache?.get(meta.bodyId, meta.guid);
+  let entry = cache?.get(meta.guid);
   if (!entry) {
     opened = openMessage(store, meta);
-    entry = loadHeaders(opened, meta.guid);
-    cache?.add(meta.bodyId, entry);
+    entry = loadHeaders(opened);
+    cache?.add(meta.guid, entry);
   }
   const e = entry;
   return {
@@ -202,7 +196,7 @@ export function messageText(store: SearchBodyStore, meta: MessageMeta, cache: Se
       if (e.body === null) {
         opened ??= openMessage(store, meta);
         e.body = foldForSearch(bodyText(opened.body, opened.root));
-        cache?.grew(meta.bodyId, e, stringBytes(e.body));
+        cache?.grew(meta.guid, e, stringBytes(e.body));
       }
       return e.body;
     },

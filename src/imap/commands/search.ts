@@ -2,7 +2,7 @@
 // the session supplies the view (sequence numbers, \Recent, `$`); the SEARCH engine
 // (search-eval.ts) decides which messages match, in time slices so other connections keep being
 // served while it reads message text (DESIGN.md §6).
-import type { MessageMeta, UserStore } from '../../storage/types.js';
+import type { MessageMeta, SyncUserStore } from '../../storage/types.js';
 import type { SelectedMailbox } from '../selected-mailbox.js';
 import { searchInSlices, type SearchMessage } from './search-eval.js';
 import { formatEsearch, formatSearchResponse, searchCharsetError } from './search-response.js';
@@ -11,9 +11,9 @@ import { searchUpdatesOf } from './context-search.js';
 import { ok, SELECTED, type CommandHandler } from './types.js';
 
 /** One decoded-text cache per open user store (shared by that user's sessions). */
-const textCaches = new WeakMap<UserStore, SearchTextCache>();
+const textCaches = new WeakMap<SyncUserStore, SearchTextCache>();
 
-export function textCacheFor(store: UserStore): SearchTextCache {
+export function textCacheFor(store: SyncUserStore): SearchTextCache {
   let cache = textCaches.get(store);
   if (!cache) {
     cache = new SearchTextCache();
@@ -30,7 +30,7 @@ const LIST_BATCH = 1000;
  * meanwhile are left out). A large mailbox is read in batches with a turn of the event loop
  * between them; null when the connection went away during one.
  */
-export async function listMessages(store: UserStore, view: SelectedMailbox, aborted: () => boolean): Promise<SearchMessage[] | null> {
+export async function listMessages(store: SyncUserStore, view: SelectedMailbox, aborted: () => boolean): Promise<SearchMessage[] | null> {
   const uids = view.allUids;
   const messages: SearchMessage[] = [];
   const add = (metas: MessageMeta[]) => {

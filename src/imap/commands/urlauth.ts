@@ -8,7 +8,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { decodedBody } from '../../mime/decode.js';
 import { applyPartial, findPart, parseSectionSpec, readSection } from '../../mime/section.js';
 import type { MimePart } from '../../mime/types.js';
-import type { UserStore } from '../../storage/types.js';
+import type { SyncUserStore } from '../../storage/types.js';
 import { formatBodyStructure } from '../protocol/bodystructure.js';
 import type { UrlFetchRequest } from '../protocol/index.js';
 import { formatAstring } from '../protocol/response-writer.js';
@@ -32,7 +32,7 @@ export function urlauthEnabled(session: Pick<CommandContext, 'settings'>): boole
 }
 
 /** The mailbox's key; `create` makes one when there is none (GENURLAUTH). */
-function mailboxKey(store: UserStore, mailbox: string, create: boolean): Buffer | null {
+function mailboxKey(store: SyncUserStore, mailbox: string, create: boolean): Buffer | null {
   const [entry] = store.getMetadata(mailbox, [URLAUTH_KEY_ENTRY]);
   if (entry) {
     const hex = entry.value.toString('latin1');
@@ -45,7 +45,7 @@ function mailboxKey(store: UserStore, mailbox: string, create: boolean): Buffer 
 }
 
 /** Removes a mailbox's key (when it has one: no change, no new modseq otherwise). */
-function removeKey(store: UserStore, mailbox: string): void {
+function removeKey(store: SyncUserStore, mailbox: string): void {
   if (store.getMetadata(mailbox, [URLAUTH_KEY_ENTRY]).length > 0) store.setMetadata(mailbox, URLAUTH_KEY_ENTRY, null);
 }
 
@@ -192,7 +192,7 @@ async function fetchOne(session: CommandContext, req: UrlFetchRequest): Promise<
 }
 
 /** In the owner's store: the mailbox, its key and the token, then the part the URL names. */
-function readVerified(store: UserStore, req: UrlFetchRequest, url: UrlAuthUrl): FetchedUrl {
+function readVerified(store: SyncUserStore, req: UrlFetchRequest, url: UrlAuthUrl): FetchedUrl {
   const rump = url.rump!;
   const token = url.token!;
   const box = store.getMailbox(url.message.mailbox);

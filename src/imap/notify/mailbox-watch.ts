@@ -6,7 +6,7 @@
 // index notifications do (lib-storage/list/mailbox-list-index-notify.c compares the status it
 // recorded with the current one): a new UIDNEXT is an append, fewer messages than the appends
 // explain is an expunge, another UNSEEN count is a \Seen change, another HIGHESTMODSEQ any change.
-import type { MailboxInfo, UserStore } from '../../storage/types.js';
+import type { MailboxInfo, SyncUserStore } from '../../storage/types.js';
 import type { NotifyEvent, NotifyGroup, NotifySpec } from '../protocol/index.js';
 
 interface Counters {
@@ -56,7 +56,7 @@ export class MailboxWatch {
   private dirty: Set<number> | null = new Set();
 
   constructor(
-    private readonly store: UserStore,
+    private readonly store: SyncUserStore,
     readonly spec: NotifySpec,
   ) {
     for (const info of store.listMailboxes()) this.snapshots.set(info.id, this.snapshotOf(info, null));

@@ -4,7 +4,7 @@
 // converts strings as NUL-terminated UTF-8, and attribute values are binary (spec §8.4).
 import { LuaMultiReturn } from 'wasmoon';
 import { normalizeMailboxName } from '../../storage/mailbox-names.js';
-import { StorageError, type MetadataEntry, type UserStore, type UserStoreOptions } from '../../storage/types.js';
+import { StorageError, type MetadataEntry, type SyncUserStore, type UserStoreOptions } from '../../storage/types.js';
 import { acquireStore, releaseStore } from './store-cache.js';
 
 /** dovecot.storage.MAILBOX_FLAG_* handled by open (spec §6). */
@@ -30,7 +30,7 @@ export interface ServerAttributes {
 }
 
 export class StorageHost {
-  private store: UserStore | null = null;
+  private store: SyncUserStore | null = null;
 
   constructor(
     private readonly opts: UserStoreOptions | { error: string },
@@ -53,7 +53,7 @@ export class StorageHost {
   release(): void {
     if (!this.store || 'error' in this.opts) return;
     this.store = null;
-    releaseStore(this.opts.dbPath);
+    releaseStore(this.opts);
   }
 
   private guard(fn: () => unknown[]): LuaMultiReturn {
@@ -65,7 +65,7 @@ export class StorageHost {
     }
   }
 
-  private get userStore(): UserStore {
+  private get userStore(): SyncUserStore {
     if ('error' in this.opts) throw new Error(this.opts.error);
     if (!this.store) this.store = acquireStore(this.opts);
     return this.store;

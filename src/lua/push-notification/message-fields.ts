@@ -8,7 +8,7 @@ import { firstValue, parseHeaderFields } from '../../mime/header.js';
 import { parseMessage } from '../../mime/parser.js';
 import { readRange } from '../../mime/source.js';
 import type { MimePart } from '../../mime/types.js';
-import type { UserStore } from '../../storage/types.js';
+import type { SyncUserStore } from '../../storage/types.js';
 
 export interface MessageFields {
   /** Date: header as unix time, 0 when missing or unparsable. */
@@ -29,7 +29,7 @@ export interface MessageFields {
 }
 
 /** Reads the fields of one stored body; a body that is gone yields the "not collected" values. */
-export function messageFields(store: UserStore, bodyId: number): MessageFields {
+export function messageFields(store: SyncUserStore, bodyId: number): MessageFields {
   let reader;
   try {
     reader = store.openBody(bodyId);

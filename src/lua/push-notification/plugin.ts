@@ -5,7 +5,7 @@
 // Dovecot: src/plugins/push-notification/push-notification-plugin.c.
 import type { MailUser } from '../../mail-user/mail-user.js';
 import type { MailUserService } from '../../mail-user/service.js';
-import type { MailTransactionEvents, UserStore } from '../../storage/types.js';
+import type { MailTransactionEvents, SyncUserStore } from '../../storage/types.js';
 import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';
 import { pushTransactions } from './events.js';
 import { LuaPushDriver } from './lua-driver.js';
@@ -23,7 +23,7 @@ export interface PushNotificationOptions {
 class PushSession {
   private queue: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
-  private store: UserStore | null = null;
+  private store: SyncUserStore | null = null;
 
   constructor(
     private readonly user: MailUser,

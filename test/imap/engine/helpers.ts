@@ -6,8 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { logHub } from '../../../src/log/logger.js';
 import { parseMessage } from '../../../src/mime/parser.js';
-import { openUserStore } from '../../../src/storage/index.js';
-import type { AppendInput, MessageMeta, StorageSettings, UserStore } from '../../../src/storage/types.js';
+import { openSqliteUserStore, type SqliteStorageSettings, type SqliteUserStore } from '../../../src/storage/sqlite/index.js';
+import type { AppendInput, MessageMeta } from '../../../src/storage/types.js';
 import type { FetchAttribute, SearchKey } from '../../../src/imap/protocol/commands.js';
 import type { ResponseSink } from '../../../src/imap/commands/fetch-output.js';
 import { cmd } from '../protocol/helpers.js';
@@ -19,17 +19,17 @@ export function fixture(name: string): Buffer {
 }
 
 export interface TestMailbox {
-  store: UserStore;
+  store: SqliteUserStore;
   mailboxId: number;
   messages(): { seq: number; meta: MessageMeta }[];
   append(content: Buffer, extra?: Omit<AppendInput, 'content'>): void;
   cleanup(): void;
 }
 
-export function testMailbox(settings?: Partial<StorageSettings>): TestMailbox {
+export function testMailbox(settings?: Partial<SqliteStorageSettings>): TestMailbox {
   logHub.setDefaultOutput(false);
   const dir = mkdtempSync(join(tmpdir(), 'roost-engine-'));
-  const store = openUserStore({ username: 'u', home: dir, dbPath: join(dir, 'mail.db'), separator: '/', settings: { durability: 'normal', ...settings } });
+  const store = openSqliteUserStore({ username: 'u', home: dir, dbPath: join(dir, 'mail.db'), separator: '/', settings: { durability: 'normal', ...settings } });
   const mailboxId = store.getMailbox('INBOX')!.id;
   return {
     store,

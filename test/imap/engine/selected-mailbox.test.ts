@@ -1,23 +1,41 @@
-// SelectedMailbox.open reads its starting state with SqliteUserStore.openMailboxView when the
-// store has it: the view must be the same as the one built from status() + listMessageFlags() +
-// claimRecent(), and \Recent must be claimed the same way.
+// SelectedMailbox.open builds its view from the store's openMailboxView (one read in the SQLite
+// backend): the view must be the same as one built from the contract's single calls, status() +
+// listMessageFlags() + claimRecent(), and \Recent must be claimed the same way.
 import { parseMessage } from '../../../src/mime/parser.js';
 import { SelectedMailbox } from '../../../src/imap/selected-mailbox.js';
-import type { UserStore } from '../../../src/storage/types.js';
+import { FlagSets, MessageColumns } from '../../../src/storage/mailbox-index.js';
+import type { MailboxViewSnapshot, SyncUserStore } from '../../../src/storage/types.js';
 import { testMailbox, type TestMailbox } from './helpers.js';
 
-/** The store without openMailboxView: SelectedMailbox.open takes its generic path. */
-function generic(store: UserStore): UserStore {
+/** The store with openMailboxView made of the single calls (what a backend could do without a combined read). */
+function generic(store: SyncUserStore): SyncUserStore {
+  const openMailboxView = (name: string, claim: boolean): MailboxViewSnapshot => {
+    const status = store.status(name);
+    const info = store.getMailbox(name)!;
+    const list = store.listMessageFlags(info.id);
+    const flagSets = new FlagSets();
+    const columns = new MessageColumns(flagSets);
+    for (const m of list) columns.push(m.uid, flagSets.idOf(m.flags), m.modseq, m.size);
+    return {
+      info,
+      columns,
+      keywordsInUse: columns.keywordsInUse(),
+      recentCount: status.recent,
+      claimedRecent: claim ? store.claimRecent(info.id) : [],
+      firstUnseenSeq: status.firstUnseenSeq,
+      keywords: status.keywords,
+    };
+  };
   return new Proxy(store, {
     get(target, prop) {
-      if (prop === 'openMailboxView') return undefined;
+      if (prop === 'openMailboxView') return openMailboxView;
       const v: unknown = Reflect.get(target, prop, target);
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
 }
 
-function fill(store: UserStore, name: string): void {
+function fill(store: SyncUserStore, name: string): void {
   store.createMailbox(name);
   const id = store.getMailbox(name)!.id;
   const flagSets = [['\\Seen'], [], ['\\Seen', '\\Flagged', 'work'], ['$Junk'], ['\\Deleted', '\\Seen'], ['work', 'later'], ['\\Answered', '\\Seen']];
@@ -67,7 +85,6 @@ describe('SelectedMailbox.open from openMailboxView', () => {
 
   it('builds the same view as the generic path, for EXAMINE and SELECT', () => {
     const store = box.store;
-    expect(typeof (store as unknown as Record<string, unknown>).openMailboxView).toBe('function');
     const uidValidity = (n: string) => store.getMailbox(n)!.uidValidity;
     const norm = (s: ReturnType<typeof snapshot>, n: string) => ({ ...s, name: 'X', uidValidity: s.uidValidity - uidValidity(n) });
     // EXAMINE leaves \Recent where it is.

@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { openUserStore } from '../../../src/storage/index.js';
+import { openSqliteUserStore } from '../../../src/storage/sqlite/index.js';
 import { compileStorage, REPO_ROOT, type CompiledStorage } from '../../storage/helpers/compile-storage.js';
 import { LOGIN, RawClient, startTestServer, type TestServer } from './helpers.js';
 
@@ -118,7 +118,7 @@ async function inOtherProcess(dbPath: string, body: string): Promise<void> {
   writeFileSync(
     script,
     `import { openUserStore } from ${JSON.stringify(compiled.indexPath)};\n` +
-      `const store = openUserStore({ username: 'alice', home: ${JSON.stringify(join(dbPath, '..'))}, dbPath: ${JSON.stringify(dbPath)}, separator: '/' });\n` +
+      `const store = openUserStore({ username: 'alice', home: ${JSON.stringify(join(dbPath, '..'))}, location: ${JSON.stringify('sqlite:' + dbPath)}, separator: '/' });\n` +
       `const inbox = store.getMailbox('INBOX');\n` +
       `const msg = (s) => Buffer.from('From: x@example.org\\r\\nSubject: ' + s + '\\r\\n\\r\\nFrom elsewhere.\\r\\n');\n` +
       `${body}\nstore.close();\n`,
@@ -214,7 +214,7 @@ test('a store written before the counters existed is migrated on open and serves
   const oldMigrations = mkdtempSync(join(tmpdir(), 'roost-migrations-'));
   mkdirSync(join(oldMigrations, 'user'));
   for (const f of ['0001_init.sql', '0002_body_files.sql', '0003_modseq_tracking.sql']) copyFileSync(join(REPO_ROOT, 'migrations/user', f), join(oldMigrations, 'user', f));
-  const old = openUserStore({ username: 'alice', home: join(dbPath, '..'), dbPath, separator: '/', migrationsDir: oldMigrations });
+  const old = openSqliteUserStore({ username: 'alice', home: join(dbPath, '..'), dbPath, separator: '/', migrationsDir: oldMigrations });
   old.createMailbox('Work');
   for (let i = 1; i <= 12; i++) old.append(i % 2 ? 'INBOX' : 'Work', { content: Buffer.from(message(`old ${i}`)), flags: i % 4 === 2 ? ['\\Seen', '$Tag'] : [] });
   const inbox = old.getMailbox('INBOX')!;

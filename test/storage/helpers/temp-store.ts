@@ -3,20 +3,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logHub } from '../../../src/log/logger.js';
-import { openUserStore, StorageError } from '../../../src/storage/index.js';
-import type { StorageSettings, UserStore, UserStoreOptions, QuotaLimits } from '../../../src/storage/types.js';
+import { StorageError } from '../../../src/storage/index.js';
+import { openSqliteUserStore, type SqliteStorageSettings, type SqliteUserStore, type SqliteUserStoreOptions } from '../../../src/storage/sqlite/index.js';
+import type { QuotaLimits } from '../../../src/storage/types.js';
 
 export interface TempStores {
   dir: string;
-  options(username?: string, extra?: { settings?: Partial<StorageSettings>; quota?: QuotaLimits; separator?: string }): UserStoreOptions;
-  open(username?: string, extra?: { settings?: Partial<StorageSettings>; quota?: QuotaLimits; separator?: string }): UserStore;
+  options(username?: string, extra?: { settings?: Partial<SqliteStorageSettings>; quota?: QuotaLimits; separator?: string }): SqliteUserStoreOptions;
+  open(username?: string, extra?: { settings?: Partial<SqliteStorageSettings>; quota?: QuotaLimits; separator?: string }): SqliteUserStore;
   cleanup(): void;
 }
 
 export function tempStores(): TempStores {
   logHub.setDefaultOutput(false);
   const dir = mkdtempSync(join(tmpdir(), 'roost-storage-'));
-  const opened: UserStore[] = [];
+  const opened: SqliteUserStore[] = [];
   const options: TempStores['options'] = (username = 'alice', extra = {}) => ({
     username,
     home: join(dir, username),
@@ -29,7 +30,7 @@ export function tempStores(): TempStores {
     dir,
     options,
     open(username, extra) {
-      const s = openUserStore(options(username, extra));
+      const s = openSqliteUserStore(options(username, extra));
       opened.push(s);
       return s;
     },

@@ -1,14 +1,14 @@
 // The server database (<data_dir>/roost.db): accounts for the built-in passdb/userdb.
 import { applyMigrations } from './migrations.js';
+import { DEFAULT_SQLITE_SETTINGS } from './options.js';
 import { openDb, StatementCache, type Db } from './sqlite.js';
 import {
-  DEFAULT_STORAGE_SETTINGS,
   StorageError,
   type NewUser,
   type ServerDb,
   type UserFieldChanges,
   type UserRecord,
-} from './types.js';
+} from '../types.js';
 
 interface UserRow {
   id: number;
@@ -40,7 +40,7 @@ export class SqliteServerDb implements ServerDb {
 
   constructor(path: string, opts: ServerDbOptions = {}) {
     this.maxUsernameBytes = opts.maxUsernameBytes ?? DEFAULT_MAX_USERNAME_BYTES;
-    this.db = openDb(path, { busyTimeoutMs: opts.busyTimeoutMs ?? DEFAULT_STORAGE_SETTINGS.busyTimeoutMs, durability: 'full' });
+    this.db = openDb(path, { busyTimeoutMs: opts.busyTimeoutMs ?? DEFAULT_SQLITE_SETTINGS.busyTimeoutMs, durability: 'full' });
     try {
       applyMigrations(this.db, 'server', opts.migrationsDir);
     } catch (e) {

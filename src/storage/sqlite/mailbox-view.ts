@@ -4,27 +4,9 @@
 // (migrations/user/0004_mailbox_counters.sql). Every function here runs inside the caller's
 // transaction, so the listing, the claim and the counters are one consistent state.
 import { statSync } from 'node:fs';
-import type { IndexRow, IndexSource, MessageColumns, StoreIndexes } from './mailbox-index.js';
+import type { IndexRow, IndexSource, StoreIndexes } from '../mailbox-index.js';
+import type { MailboxInfo, MailboxViewSnapshot } from '../types.js';
 import type { StatementCache } from './sqlite.js';
-import type { MailboxInfo } from './types.js';
-
-/** The selected-mailbox view's starting state (SqliteUserStore.openMailboxView). */
-export interface MailboxViewSnapshot {
-  /** The mailbox row, read in the same transaction as the listing. */
-  info: MailboxInfo;
-  /** The listing in UID order: this view's copy-on-write holder of the shared one. */
-  columns: MessageColumns;
-  /** Keywords on messages, in order of first appearance by UID. */
-  keywordsInUse: string[];
-  /** \Recent messages (before the claim). */
-  recentCount: number;
-  /** With `claim`: the UIDs whose \Recent this caller took, ascending; else empty. */
-  claimedRecent: number[];
-  /** Sequence number of the first message without \Seen, 0 when there is none. */
-  firstUnseenSeq: number;
-  /** The mailbox's registered keywords (as MailboxStatus.keywords). */
-  keywords: string[];
-}
 
 /** The cache key of a database file: its path and inode (a restored or replaced file is another). */
 export function indexCacheKey(dbPath: string): string {

@@ -40,9 +40,9 @@
 // Errors: if an fsync fails, the kernel may have dropped the dirty pages and a later fsync can
 // succeed without them ("fsyncgate"), so a failure is sticky: every later wait on this store fails
 // too (the caller answers with a temporary error) until the store is reopened.
-import { storageTimings } from './timings.js';
+import { storageTimings } from '../timings.js';
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, statSync } from 'node:fs';
-import { StorageError } from './types.js';
+import { StorageError } from '../types.js';
 
 interface Waiter {
   target: number;

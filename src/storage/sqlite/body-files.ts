@@ -30,10 +30,23 @@ import {
 } from 'node:fs';
 import { copyFile, link, mkdir, open, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { StorageError, type BodyLinkSource, type BodyReader, type StagedBody, type SpooledContent } from './types.js';
+import { StorageError, type SharedBody, type StagedBody, type SpooledContent, type SyncBodyReader } from '../types.js';
+
+/**
+ * The SQLite backend's SharedBody: a body file another store may hard-link (stageBody linkFrom):
+ * its path, and a promise that resolves once its data is durable (rejects if that failed).
+ */
+export interface BodyLinkSource extends SharedBody {
+  readonly path: string;
+}
+
+/** A SharedBody this backend made (another backend's handle is not a file to link). */
+export function isBodyLinkSource(s: SharedBody | undefined): s is BodyLinkSource {
+  return s !== undefined && typeof (s as Partial<BodyLinkSource>).path === 'string';
+}
 
 /** A staged body of one store: durable on disk, waiting for the append that refers to it. */
-export class StagedBodyFile implements StagedBody {
+export class StagedBodyFile implements StagedBody, BodyLinkSource {
   readonly kind = 'staged' as const;
   /** Staged means durable already. */
   readonly durable = Promise.resolve();
@@ -356,7 +369,7 @@ function expunged(bodyId: number): StorageError {
 }
 
 /** Positional reads of a body file; each read opens the file (a reader holds no descriptor). */
-export class FileBodyReader implements BodyReader {
+export class FileBodyReader implements SyncBodyReader {
   constructor(
     readonly bodyId: number,
     readonly size: number,

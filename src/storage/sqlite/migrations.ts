@@ -3,9 +3,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Logger } from '../log/logger.js';
+import { Logger } from '../../log/logger.js';
 import { openDb, type Db } from './sqlite.js';
-import { DEFAULT_STORAGE_SETTINGS, StorageError } from './types.js';
+import { StorageError } from '../types.js';
+import { DEFAULT_SQLITE_SETTINGS } from './options.js';
 
 export type MigrationKind = 'user' | 'server';
 
@@ -23,7 +24,7 @@ const log = new Logger('storage: ');
  * look for the first ancestor that holds migrations/user.
  */
 export function defaultMigrationsDir(): string {
-  for (const rel of ['../../migrations/', '../../../migrations/']) {
+  for (const rel of ['../../../migrations/', '../../../../migrations/']) {
     const dir = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(join(dir, 'user'))) return dir;
   }
@@ -89,7 +90,7 @@ export function applyMigrations(db: Db, kind: MigrationKind, migrationsDir?: str
 
 function migrateFile(path: string, kind: MigrationKind, migrationsDir?: string): number[] {
   const db = openDb(path, {
-    busyTimeoutMs: DEFAULT_STORAGE_SETTINGS.busyTimeoutMs,
+    busyTimeoutMs: DEFAULT_SQLITE_SETTINGS.busyTimeoutMs,
     durability: 'full',
   });
   try {

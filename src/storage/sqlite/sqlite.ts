@@ -2,14 +2,15 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { StorageError } from './types.js';
+import { StorageError } from '../types.js';
+import type { SqliteDurability } from './options.js';
 
 export type Db = Database.Database;
 export type Statement = Database.Statement;
 
 export interface OpenDbOptions {
   busyTimeoutMs: number;
-  durability: 'full' | 'normal' | 'async-fsync';
+  durability: SqliteDurability;
 }
 
 /**

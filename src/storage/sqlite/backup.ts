@@ -7,19 +7,20 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BodyFiles, fsyncDirSync } from './body-files.js';
-import { StorageError, type UserStoreOptions } from './types.js';
+import type { BackupResult } from '../backend.js';
+import { StorageError } from '../types.js';
 
 export const BACKUP_DB_NAME = 'mail.db';
 
 /** How often a backup starts over when a body file went away between snapshot and copy. */
 const MAX_SNAPSHOT_ATTEMPTS = 5;
 
-export interface BackupResult {
-  messages: number;
-  bodyFiles: number;
-}
 
-type StoreLocation = Pick<UserStoreOptions, 'dbPath' | 'home'>;
+/** Where a user's SQLite store lives: its database file and the home holding its body files. */
+export interface StoreLocation {
+  dbPath: string;
+  home: string;
+}
 
 function bodyFileNames(db: Database.Database): string[] {
   return db.prepare('SELECT file FROM body WHERE file IS NOT NULL').pluck().all() as string[];

@@ -7,7 +7,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { FileBodyReader, type BodyFiles } from './body-files.js';
 import type { StatementCache } from './sqlite.js';
-import { StorageError, type BodyReader, type SpooledContent } from './types.js';
+import { StorageError, type SyncBodyReader as BodyReader, type SpooledContent } from '../types.js';
 
 export type BodyContent = Buffer | SpooledContent;
 

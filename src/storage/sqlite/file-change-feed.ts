@@ -8,8 +8,8 @@
 // every FALLBACK_POLL_MS so IDLE still hears of changes within a second. What changed is never
 // read from the file: the store asks its database (UserStore.refreshChanges).
 import { closeSync, constants, fchmodSync, fchownSync, openSync, statSync, watch, writeSync, type FSWatcher } from 'node:fs';
-import { Logger } from '../log/logger.js';
-import type { ChangeFeed } from './change-feed.js';
+import { Logger } from '../../log/logger.js';
+import type { ChangeFeed } from '../change-feed.js';
 
 const log = new Logger('storage: ');
 /** The poll interval when the change file cannot be watched. */
