@@ -302,12 +302,13 @@ async function serve(env: CliEnv, argv: string[]): Promise<number> {
       },
     });
 
+    // Before the last start-up lines: whoever waits for them (a test, a supervisor) may signal at once.
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
     env.io.out(`roost: data under ${settings.data_dir}\n`);
     if (serverDb.listUsers().length === 0) {
       env.io.out('roost: no users yet; add the first one with:  npm run roost -- user add alice -p secret\n');
     }
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
     // Up: SIGHUPs reload from now on, and one that came during the start-up reloads now.
     onHangup(() => void reload().catch(() => undefined));
     await stopped;
