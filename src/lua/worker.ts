@@ -1,5 +1,6 @@
 // Entry of a Lua worker thread: one wasmoon factory, many Lua states (one per session).
 // Requests come from pool.ts; log records are forwarded to the main thread's logHub.
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LuaFactory } from 'wasmoon';
 import type { LuaBindingModule } from './binding.js';
@@ -193,8 +194,18 @@ void (async () => {
   } catch {
     // reported by the first request
   }
-  port.postMessage({ kind: 'ready' } satisfies WorkerMessage);
+  port.postMessage({ kind: 'ready', ...threadId() } satisfies WorkerMessage);
 })();
+
+/** This thread's Linux thread id (/proc/thread-self -> "<pid>/task/<tid>"), when there is one. */
+function threadId(): { tid?: number } {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(tid) && tid > 0 ? { tid } : {};
+  } catch {
+    return {};
+  }
+}
 
 port.on('message', (req: WorkerRequest) => {
   queue.push(req);
