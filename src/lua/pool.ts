@@ -124,6 +124,8 @@ interface WorkerSlot {
   spawnedAt: number;
   /** How long the worker's thread has waited for a CPU (null: not known, calls count by wall time). */
   runQueue: RunQueueClock | null;
+  /** Replies the worker has sent since it started. */
+  answered: number;
 }
 
 const log = new Logger('lua: ');
@@ -137,7 +139,11 @@ export const LONG_CALL_MS = 50;
 // What counts is the call's time not spent waiting for a CPU (RunQueueClock): on a machine whose
 // cores are all busy, ordinary calls wait longer than this for one, and more workers would only
 // add threads to wait and JIT-compiled code to warm up (issue #18). A call blocked in a host
-// function (an HTTP request) waits for no CPU, so it counts as long like a loop does.
+// function (an HTTP request) waits for no CPU, so it counts as long like a loop does. A worker
+// still starting up has no long calls: the work waiting for it would wait as long for a new one
+// (before this, the first sessions' requests on a busy machine grew the pool to lua_max_workers).
+/** The first request of a new worker counts as long only after this long (see checkWorkers). */
+const FIRST_CALL_LONG_MS = 500;
 /** Time a worker may take to start, on top of lua_watchdog_timeout, before the watchdog counts. */
 const STARTUP_ALLOWANCE_MS = 30_000;
 /** The warm spare worker of a pool that may grow is started this long after the pool. */
@@ -422,6 +428,7 @@ export class LuaWorkerPool {
       started: false,
       spawnedAt: Date.now(),
       runQueue: null,
+      answered: 0,
     };
     worker.on('message', (msg: WorkerMessage) => {
       const current = slot.inFlight;
@@ -444,6 +451,7 @@ export class LuaWorkerPool {
       }
       if (!current || current.id !== msg.id) return;
       slot.inFlight = null;
+      slot.answered++;
       worker.unref();
       const p = current.job;
       const steps = msg.ok ? msg.logSteps : undefined;
@@ -507,7 +515,11 @@ export class LuaWorkerPool {
       const limit = slot.started ? this.watchdogTimeoutMs : this.watchdogTimeoutMs + STARTUP_ALLOWANCE_MS;
       if (now - (slot.started ? f.since : slot.spawnedAt) > limit) {
         this.replace(slot, `Lua worker ${slot.index} did not answer within lua_watchdog_timeout (${this.watchdogTimeoutMs} ms)`);
-      } else if (now - f.since > LONG_CALL_MS && runningMs(slot, f, now) > LONG_CALL_MS) long++;
+      } else if (slot.started && now - f.since > LONG_CALL_MS) {
+        // A new worker's first request also imports the binding modules and runs cold code.
+        const threshold = slot.answered > 0 ? LONG_CALL_MS : FIRST_CALL_LONG_MS;
+        if (runningMs(slot, f, now) > threshold) long++;
+      }
     }
     // Keep `workers` workers free of long calls (plus the warm spare, once it is due).
     if (this.slots.length - long < this.baseWorkers + (this.spareDue ? 1 : 0) || (long > 0 && free === 0)) this.grow();
