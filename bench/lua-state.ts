@@ -3,9 +3,11 @@
 // mail_user binding, one session after another: create (openlibs, stdlib stubs, prelude, script
 // load, binding, main chunk, script_init), mail_user_created (+ full GC), mail_user_deinit_pre,
 // mail_user_deinit, close. Also the bare steps: lua_newstate + lua_close, + luaL_openlibs.
-// Prints µs per session (median of LUA_STATE_ROUNDS rounds of LUA_STATE_SESSIONS sessions).
+//   LUA_STATE_ONLY=<text>|<text>...: only the measures whose name contains one of them.
+// Prints CPU and wall µs per session (medians and ranges over LUA_STATE_ROUNDS rounds of
+// LUA_STATE_SESSIONS sessions; CPU is the process's, so it includes V8's GC threads).
 // Run: npm run build && node dist/bench/lua-state.js
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -21,7 +23,8 @@ import type { LuaBindingModule } from '../src/lua/binding.js';
 import { compiledModuleUrl } from '../src/lua/compiled-module.js';
 import type { LuaArg, LuaLimits, LuaStateOptions } from '../src/lua/types.js';
 
-const SESSIONS = Number(process.env.LUA_STATE_SESSIONS ?? 500);
+const SESSIONS = Number(process.env.LUA_STATE_SESSIONS ?? 300);
+const ONLY = process.env.LUA_STATE_ONLY;
 const ROUNDS = Number(process.env.LUA_STATE_ROUNDS ?? 5);
 const SCRIPT = fileURLToPath(new URL('../../bench/dovecot-lua-heavy/hooks.lua', import.meta.url));
 
@@ -47,8 +50,12 @@ const userData = {
   serverAdmin: '',
   serverComment: '',
 };
-const options = (bindings: boolean): LuaStateOptions => ({
-  scriptPath: SCRIPT,
+const PLAIN = join(dir, 'plain.lua');
+const IO_ONCE = join(dir, 'io-once.lua');
+writeFileSync(PLAIN, 'function mail_user_created(user) return 0 end\n');
+writeFileSync(IO_ONCE, "function mail_user_created(user) local f = assert(io.open('/dev/null', 'a')) f:close() return 0 end\n");
+const options = (bindings: boolean, scriptPath = SCRIPT): LuaStateOptions => ({
+  scriptPath,
   context: 'mail',
   logPrefix: 'lmtp(user1)<abc>: ',
   debug: false,
@@ -59,15 +66,23 @@ const arg: LuaArg = { $binding: 'mail_user', data: { storage: false } } as unkno
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function measure(name: string, once: () => Promise<void> | void): Promise<void> {
+  if (ONLY && !ONLY.split('|').some((part) => name.includes(part))) return;
   for (let i = 0; i < 50; i++) await once();
-  const perRound: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     for (let i = 0; i < SESSIONS; i++) await once();
-    perRound.push(((performance.now() - t0) * 1000) / SESSIONS);
+    const c = process.cpuUsage(c0);
+    wall.push(((performance.now() - t0) * 1000) / SESSIONS);
+    cpu.push((c.user + c.system) / SESSIONS);
   }
-  const sorted = [...perRound].sort((a, b) => a - b);
-  console.log(`${name.padEnd(48)} ${median(perRound).toFixed(0).padStart(6)} µs  (${sorted[0]!.toFixed(0)}–${sorted.at(-1)!.toFixed(0)})`);
+  const span = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return `${median(xs).toFixed(0).padStart(6)} µs (${sorted[0]!.toFixed(0)}–${sorted.at(-1)!.toFixed(0)})`;
+  };
+  console.log(`${name.padEnd(48)} CPU ${span(cpu)}  wall ${span(wall)}`);
 }
 
 const rt = LuaRuntime.of(await services.factory.getLuaModule());
@@ -89,6 +104,16 @@ await measure('state create + close (no binding)', async () => {
 });
 await measure('state create + close (mail_user binding)', async () => {
   (await LuaScriptState.create(options(true), limits, services)).close();
+});
+await measure('create, mail_user_created (return 0), close', async () => {
+  const s = await LuaScriptState.create(options(true, PLAIN), limits, services);
+  s.callHook('mail_user_created', [arg], 2, true);
+  s.close();
+});
+await measure('the same with one io.open + close in the hook', async () => {
+  const s = await LuaScriptState.create(options(true, IO_ONCE), limits, services);
+  s.callHook('mail_user_created', [arg], 2, true);
+  s.close();
 });
 await measure('session: create, 3 hooks (io.open each), close', async () => {
   const s = await LuaScriptState.create(options(true), limits, services);
