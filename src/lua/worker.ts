@@ -161,6 +161,7 @@ async function pump(): Promise<void> {
   if (busy) return;
   busy = true;
   try {
+    await warm;
     while (queue.length > 0) {
       const req = queue.shift()!;
       const ctx = { id: req.id, logs: 0 } as { id: number; logs: number; deferLogsFrom?: number; logSteps?: number[] };
@@ -187,7 +188,9 @@ async function pump(): Promise<void> {
 // say so: the pool's watchdog does not count a worker's start-up as the first request's time.
 // It also compiles the prelude and imports the binding modules the pool has seen in use.
 const warmBindings = ((workerData as { warmBindings?: string[] } | null)?.warmBindings ?? []);
-void (async () => {
+// Requests wait for it: 'ready' always comes before any request runs (a request that loops
+// would otherwise keep it from being sent, and the pool would not know the worker started).
+const warm = (async () => {
   try {
     await LuaScriptState.warmUp(services);
     await Promise.all(warmBindings.map((url) => loadBinding(url).catch(() => undefined)));
