@@ -440,8 +440,7 @@ export class LuaWorkerPool {
           current.since = Date.now();
           const waited = slot.runQueue?.waitedMs();
           if (waited !== undefined) current.waitedAtStart = waited;
-        }
-        else this.dispatch(slot);
+        } else this.dispatch(slot);
         return;
       }
       if (msg.kind === 'log') {
