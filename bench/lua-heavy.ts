@@ -25,7 +25,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -427,6 +427,19 @@ interface Figures {
   login20k: number;
   fetch: number;
   select: Record<number, { first: number; again: number }>;
+  /** Roost's threads after the figures (main + libuv pool + Lua workers: shows the Lua pool's growth). */
+  threads?: string;
+  /** The machine's 1-minute load average after the figures. */
+  load: number;
+}
+
+function threadsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 async function measure(s: Server, lua: boolean, filled: Set<Kind>): Promise<Figures> {
@@ -443,6 +456,7 @@ async function measure(s: Server, lua: boolean, filled: Set<Kind>): Promise<Figu
     // A warm-up: every user's first session and delivery (store creation), the JIT.
     await loginRate(imap, (c) => `l${c + 1}`);
     await lmtpWarmUp(lmtp);
+    const threadsBefore = s.kind === 'roost' ? threadsOf(s.pid()) : undefined;
     const l = FIGURES.has('lmtp') ? await withCpu(s.pid(), () => lmtpRate(lmtp)) : { rate: NaN, cpu: null };
     const g = FIGURES.has('login') ? await withCpu(s.pid(), () => loginRate(imap, (c) => `l${c + 1}`)) : { rate: NaN, cpu: null };
     const figures: Figures = {
@@ -452,8 +466,11 @@ async function measure(s: Server, lua: boolean, filled: Set<Kind>): Promise<Figu
       login20k: FIGURES.has('login') && SIZES.includes(20000) ? await loginRate(imap, () => 's20000') : NaN,
       fetch: FIGURES.has('fetch') ? await fetchMedian(imap) : NaN,
       select: {},
+      load: loadavg()[0]!,
     };
     for (const n of SIZES) figures.select[n] = FIGURES.has('select') ? await selectLatency(imap, `s${n}`) : { first: NaN, again: NaN };
+    if (s.kind === 'roost') figures.threads = `${threadsBefore ?? '?'} → ${threadsOf(s.pid()) ?? '?'}`;
+    figures.load = loadavg()[0]!;
     return figures;
   } finally {
     await s.stop();
@@ -497,7 +514,8 @@ async function main(): Promise<void> {
           const sel = SIZES.map((n) => `${n}: ${fmt(f.select[n]!.first, 1)}/${fmt(f.select[n]!.again, 1)}`).join(', ');
           console.log(
             `round ${round} ${key.padEnd(12)} LMTP ${fmt(f.lmtp)}/s  logins ${fmt(f.loginEmpty)}/s (20k INBOX: ${fmt(f.login20k)}/s)  ` +
-              `FETCH ${fmt(f.fetch, 2)} ms  SELECT first/again ms ${sel}`,
+              `FETCH ${fmt(f.fetch, 2)} ms  SELECT first/again ms ${sel}  load ${f.load.toFixed(1)}` +
+              (f.threads !== undefined ? `  threads after warm-up → after figures ${f.threads}` : ''),
           );
           const c = (x: { main: number; total: number } | null | undefined) => (x ? `${x.main.toFixed(2)}/${x.total.toFixed(2)}` : '-');
           if (s.kind === 'roost') console.log(`        ${key} CPU ms main/all threads: per delivery ${c(f.cpu.lmtp)}, per login ${c(f.cpu.login)}`);

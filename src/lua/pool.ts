@@ -16,6 +16,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Logger, logHub } from '../log/logger.js';
 import { compiledModuleUrl } from './compiled-module.js';
+import { RunQueueClock } from './run-queue-clock.js';
 import type { LuaSystemPolicy } from './stdlib/policy.js';
 import {
   DEFAULT_LUA_LIMITS,
@@ -97,6 +98,8 @@ interface InFlight {
   logs: LuaLogRecord[];
   /** When it was sent: the worker runs one request at a time, so also when it started. */
   since: number;
+  /** The worker's run-queue wait (RunQueueClock) when it was sent, ms. */
+  waitedAtStart?: number;
   op: Request['op'];
   /** The script function the request calls, if any (counted in the metrics when it ran). */
   hook: string | undefined;
@@ -119,6 +122,10 @@ interface WorkerSlot {
   /** The worker has loaded its Lua module: only then does it take work that could go elsewhere. */
   started: boolean;
   spawnedAt: number;
+  /** How long the worker's thread has waited for a CPU (null: not known, calls count by wall time). */
+  runQueue: RunQueueClock | null;
+  /** Replies the worker has sent since it started. */
+  answered: number;
 }
 
 const log = new Logger('lua: ');
@@ -129,6 +136,14 @@ let nextStateId = 1;
  * the pool grows (up to lua_max_workers) so that `workers` workers stay free of long calls.
  */
 export const LONG_CALL_MS = 50;
+// What counts is the call's time not spent waiting for a CPU (RunQueueClock): on a machine whose
+// cores are all busy, ordinary calls wait longer than this for one, and more workers would only
+// add threads to wait and JIT-compiled code to warm up (issue #18). A call blocked in a host
+// function (an HTTP request) waits for no CPU, so it counts as long like a loop does. A worker
+// still starting up has no long calls: the work waiting for it would wait as long for a new one
+// (before this, the first sessions' requests on a busy machine grew the pool to lua_max_workers).
+/** The first request of a new worker counts as long only after this long (see checkWorkers). */
+const FIRST_CALL_LONG_MS = 500;
 /** Time a worker may take to start, on top of lua_watchdog_timeout, before the watchdog counts. */
 const STARTUP_ALLOWANCE_MS = 30_000;
 /** The warm spare worker of a pool that may grow is started this long after the pool. */
@@ -389,6 +404,8 @@ export class LuaWorkerPool {
     const closes =
       req.op === 'close' || ((req.op === 'call' || req.op === 'callSequence') && req.close === true) || (req.op === 'create' && req.then !== undefined);
     slot.inFlight = { id, job, logs: [], since: Date.now(), op: req.op, hook, script, closes };
+    const waited = slot.runQueue?.waitedMs();
+    if (waited !== undefined) slot.inFlight.waitedAtStart = waited;
     if (req.op === 'callSequence') slot.inFlight.sequence = req.calls.map((c) => c.name);
     job.onStart?.(slot);
     if (req.op === 'create') for (const b of req.options.bindings ?? []) this.bindingsSeen.add(b.module);
@@ -402,14 +419,28 @@ export class LuaWorkerPool {
     const worker = new Worker(compiledModuleUrl('lua/worker.js'), {
       workerData: { warmBindings: [...this.bindingsSeen], system: this.system },
     });
-    const slot: WorkerSlot = { index, worker, inFlight: null, queue: [], states: new Set(), started: false, spawnedAt: Date.now() };
+    const slot: WorkerSlot = {
+      index,
+      worker,
+      inFlight: null,
+      queue: [],
+      states: new Set(),
+      started: false,
+      spawnedAt: Date.now(),
+      runQueue: null,
+      answered: 0,
+    };
     worker.on('message', (msg: WorkerMessage) => {
       const current = slot.inFlight;
       if (msg.kind === 'ready') {
         slot.started = true;
+        slot.runQueue = RunQueueClock.forThread(msg.tid);
         // Start-up is not the request's time (watchdog, long calls).
-        if (current) current.since = Date.now();
-        else this.dispatch(slot);
+        if (current) {
+          current.since = Date.now();
+          const waited = slot.runQueue?.waitedMs();
+          if (waited !== undefined) current.waitedAtStart = waited;
+        } else this.dispatch(slot);
         return;
       }
       if (msg.kind === 'log') {
@@ -419,6 +450,7 @@ export class LuaWorkerPool {
       }
       if (!current || current.id !== msg.id) return;
       slot.inFlight = null;
+      slot.answered++;
       worker.unref();
       const p = current.job;
       const steps = msg.ok ? msg.logSteps : undefined;
@@ -482,7 +514,11 @@ export class LuaWorkerPool {
       const limit = slot.started ? this.watchdogTimeoutMs : this.watchdogTimeoutMs + STARTUP_ALLOWANCE_MS;
       if (now - (slot.started ? f.since : slot.spawnedAt) > limit) {
         this.replace(slot, `Lua worker ${slot.index} did not answer within lua_watchdog_timeout (${this.watchdogTimeoutMs} ms)`);
-      } else if (now - f.since > LONG_CALL_MS) long++;
+      } else if (slot.started && now - f.since > LONG_CALL_MS) {
+        // A new worker's first request also imports the binding modules and runs cold code.
+        const threshold = slot.answered > 0 ? LONG_CALL_MS : FIRST_CALL_LONG_MS;
+        if (runningMs(slot, f, now) > threshold) long++;
+      }
     }
     // Keep `workers` workers free of long calls (plus the warm spare, once it is due).
     if (this.slots.length - long < this.baseWorkers + (this.spareDue ? 1 : 0) || (long > 0 && free === 0)) this.grow();
@@ -506,6 +542,8 @@ export class LuaWorkerPool {
   }
 
   private failPending(slot: WorkerSlot, message: string): void {
+    slot.runQueue?.close();
+    slot.runQueue = null;
     const current = slot.inFlight;
     slot.inFlight = null;
     if (current) {
@@ -515,6 +553,14 @@ export class LuaWorkerPool {
     for (const job of slot.queue.splice(0)) job.reject(new LuaScriptError('lost', message));
     slot.worker.unref();
   }
+}
+
+/** A call's time so far, less the time its worker waited for a CPU meanwhile (when known). */
+function runningMs(slot: WorkerSlot, f: InFlight, now: number): number {
+  const wall = now - f.since;
+  if (f.waitedAtStart === undefined) return wall;
+  const waited = slot.runQueue?.waitedMs();
+  return waited === undefined ? wall : wall - (waited - f.waitedAtStart);
 }
 
 /** One Lua state (one session's script), pinned to a worker. */

@@ -180,5 +180,8 @@ export type WorkerMessage =
   | { kind: 'reply'; id: number; ok: true; result: unknown; deferLogsFrom?: number; logSteps?: number[] }
   | { kind: 'reply'; id: number; ok: false; failure: LuaFailure }
   | { kind: 'log'; id?: number; record: LuaLogRecord }
-  /** The worker has its Lua module loaded (sent once, after start-up). */
-  | { kind: 'ready' };
+  /**
+   * The worker has its Lua module loaded (sent once, after start-up). `tid`: its thread's id
+   * on Linux, for the pool to read how long its calls waited for a CPU (pool.ts, RunQueueClock).
+   */
+  | { kind: 'ready'; tid?: number };

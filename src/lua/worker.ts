@@ -1,5 +1,6 @@
 // Entry of a Lua worker thread: one wasmoon factory, many Lua states (one per session).
 // Requests come from pool.ts; log records are forwarded to the main thread's logHub.
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LuaFactory } from 'wasmoon';
 import type { LuaBindingModule } from './binding.js';
@@ -160,6 +161,7 @@ async function pump(): Promise<void> {
   if (busy) return;
   busy = true;
   try {
+    await warm;
     while (queue.length > 0) {
       const req = queue.shift()!;
       const ctx = { id: req.id, logs: 0 } as { id: number; logs: number; deferLogsFrom?: number; logSteps?: number[] };
@@ -186,15 +188,27 @@ async function pump(): Promise<void> {
 // say so: the pool's watchdog does not count a worker's start-up as the first request's time.
 // It also compiles the prelude and imports the binding modules the pool has seen in use.
 const warmBindings = ((workerData as { warmBindings?: string[] } | null)?.warmBindings ?? []);
-void (async () => {
+// Requests wait for it: 'ready' always comes before any request runs (a request that loops
+// would otherwise keep it from being sent, and the pool would not know the worker started).
+const warm = (async () => {
   try {
     await LuaScriptState.warmUp(services);
     await Promise.all(warmBindings.map((url) => loadBinding(url).catch(() => undefined)));
   } catch {
     // reported by the first request
   }
-  port.postMessage({ kind: 'ready' } satisfies WorkerMessage);
+  port.postMessage({ kind: 'ready', ...threadId() } satisfies WorkerMessage);
 })();
+
+/** This thread's Linux thread id (/proc/thread-self -> "<pid>/task/<tid>"), when there is one. */
+function threadId(): { tid?: number } {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(tid) && tid > 0 ? { tid } : {};
+  } catch {
+    return {};
+  }
+}
 
 port.on('message', (req: WorkerRequest) => {
   queue.push(req);
