@@ -13,6 +13,7 @@ import { openServerDb, openSyncUserStore } from '../storage/index.js';
 import { LuaWorkerPool, type LuaPoolSettings } from '../lua/index.js';
 import type { ServerDb } from '../storage/types.js';
 import type { UserLocks } from '../mail-user/user-locks.js';
+import { IdleStores, type IdleClock } from '../mail-user/idle-stores.js';
 
 /** The `roost` passdb/userdb driver reads accounts from the server database. */
 export function accountStoreFor(db: ServerDb): AccountStore {
@@ -87,6 +88,8 @@ export interface ServerContextOptions {
   luaPool?: LuaWorkerPool;
   /** `serve`: one set of user locks for every generation of the configuration. */
   userLocks?: UserLocks;
+  /** Timers for closing idle stores (mail_store_idle_time); tests pass one they advance. */
+  idleClock?: IdleClock;
 }
 
 export function createServerContext(settings: Settings, opts: ServerContextOptions = {}): CreatedContext {
@@ -103,7 +106,13 @@ export function createServerContext(settings: Settings, opts: ServerContextOptio
     authDebug: settings.auth_debug,
     ...(opts.authSleep ? { sleep: opts.authSleep } : {}),
   });
-  const mailUsers = new MailUserService((service) => mailUserSettings(settings, service), openSyncUserStore);
+  const idleStores = new IdleStores(
+    { idleMs: settings.mail_store_idle_time, maxIdle: settings.mail_store_idle_max },
+    opts.idleClock,
+    // A store being restored is closed when its last user ends (and stays closed).
+    (username) => !opts.userLocks?.isLocked(username),
+  );
+  const mailUsers = new MailUserService((service) => mailUserSettings(settings, service), openSyncUserStore, idleStores);
   return {
     settings,
     serverDb,
