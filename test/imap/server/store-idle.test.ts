@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IdleClock } from '../../../src/mail-user/idle-stores.js';
+import { UserLocks } from '../../../src/mail-user/user-locks.js';
 import { buildCli, roost } from '../../cli/built-roost.js';
 import { waitUntil } from '../../poll.js';
 import { RawClient, startTestServer, type TestServer } from './helpers.js';
@@ -95,5 +96,22 @@ test('mail_store_idle_time = 0 closes a store when its last session ends', async
   await session(t.port, 'alice');
   await waitUntil('both sessions ended', () => stores.openCount === 0);
   expect(stores.idle.size).toBe(0);
+  expect(stores.idle.counts).toEqual({ opened: 2, reused: 0 });
+});
+
+test('a store whose last session ends while a restore holds the user is closed, not kept', async () => {
+  const userLocks = new UserLocks();
+  t = await startTestServer(() => undefined, {}, { idleClock: new ManualClock(), userLocks });
+  const stores = t.ctx.mailUsers.stores;
+  const c = await RawClient.connect(t.port);
+  expect((await c.command('l', 'LOGIN alice pw')).pop()).toMatch(/^l OK /);
+  await c.command('s', 'SELECT INBOX');
+  const unlock = await userLocks.lock('alice');
+  expect((await c.command('o', 'LOGOUT')).pop()).toMatch(/^o OK /);
+  await waitUntil('the session ended', () => stores.openCount === 0);
+  expect(stores.idle.size).toBe(0);
+  unlock();
+  await session(t.port, 'alice');
+  await waitUntil('parked once unlocked', () => stores.idle.size === 1);
   expect(stores.idle.counts).toEqual({ opened: 2, reused: 0 });
 });
