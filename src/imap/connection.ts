@@ -39,8 +39,6 @@ export class ImapConnection {
   private lineWaiter: ((line: string | null) => void) | null = null;
   private closed = false;
   private needDrain = false;
-  /** write() corked the socket for the rest of this tick. */
-  private corked = false;
   private events: ConnectionEvents | null = null;
   /** RFC 4978: output goes through this deflate stream (piped to the socket) once COMPRESS is on. */
   private deflate: zlib.DeflateRaw | null = null;
@@ -178,22 +176,8 @@ export class ImapConnection {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) return;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     this.bytesOut += bytes.length;
-    // The lines of one response burst (a SELECT's untagged lines and its OK) go out in one
-    // writev at the end of this tick instead of one write(2) each.
-    if (!this.deflate && !this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => this.uncork());
-    }
     if (!this.output.write(bytes)) this.needDrain = true;
     if (this.deflate) this.scheduleFlush();
-  }
-
-  /** Sends what write() held back in this tick (before waiting for drain, or a TLS handshake). */
-  private uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
   }
 
   /** Where responses go: the socket, or the deflate stream in front of it. */
@@ -225,7 +209,6 @@ export class ImapConnection {
    */
   startCompression(): void {
     if (this.deflate || this.closed) return;
-    this.uncork();
     const socket = this.socket;
     const deflate = zlib.createDeflateRaw({ level: zlib.constants.Z_DEFAULT_COMPRESSION });
     const inflate = zlib.createInflateRaw();
@@ -245,7 +228,6 @@ export class ImapConnection {
 
   /** Resolves when the output buffers have room again (or the connection closed). */
   async drain(): Promise<void> {
-    this.uncork();
     while (this.needDrain && !this.closed && !this.socket.destroyed) {
       const out = this.output;
       await new Promise<void>((resolve) => {
@@ -294,7 +276,6 @@ export class ImapConnection {
    * buffered in plaintext is discarded (RFC 2595 §3.1: no commands injected before TLS).
    */
   startTls(context: tls.SecureContext): Promise<void> {
-    this.uncork();
     const plain = this.socket;
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');
