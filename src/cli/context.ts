@@ -9,6 +9,7 @@ import type { Settings } from '../config/index.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { MailUserService } from '../mail-user/service.js';
 import { mailUserSettings } from '../mail-user/settings.js';
+import type { MailUserSettings } from '../mail-user/mail-user.js';
 import { openServerDb, openSyncUserStore } from '../storage/index.js';
 import { LuaWorkerPool, type LuaPoolSettings } from '../lua/index.js';
 import type { ServerDb } from '../storage/types.js';
@@ -112,7 +113,18 @@ export function createServerContext(settings: Settings, opts: ServerContextOptio
     // A store being restored is closed when its last user ends (and stays closed).
     (username) => !opts.userLocks?.isLocked(username),
   );
-  const mailUsers = new MailUserService((service) => mailUserSettings(settings, service), openSyncUserStore, idleStores);
+  // Worked out once per service (25+ µs each, per login otherwise): a context's settings never
+  // change (a reload makes a new context). Services are named by the code, a handful.
+  const perService = new Map<string, MailUserSettings>();
+  const settingsFor = (service: string): MailUserSettings => {
+    let s = perService.get(service);
+    if (!s) {
+      s = mailUserSettings(settings, service);
+      if (perService.size < 16) perService.set(service, s);
+    }
+    return s;
+  };
+  const mailUsers = new MailUserService(settingsFor, openSyncUserStore, idleStores);
   return {
     settings,
     serverDb,
