@@ -321,7 +321,7 @@ export function defaultScalarSettings(): ScalarSettings {
     mailbox_idle_check_interval: 30_000,
     mail_index_retain_messages: 1_000_000,
     mail_store_idle_time: 60_000,
-    mail_store_idle_max: 1_000,
+    mail_store_idle_max: 256,
     lda_mailbox_autocreate: false,
     lda_mailbox_autosubscribe: false,
     quota_full_tempfail: false,

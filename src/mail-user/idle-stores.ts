@@ -16,7 +16,7 @@ export interface IdleStoreLimits {
   maxIdle: number;
 }
 
-export const DEFAULT_IDLE_STORE_LIMITS: IdleStoreLimits = { idleMs: 60_000, maxIdle: 1_000 };
+export const DEFAULT_IDLE_STORE_LIMITS: IdleStoreLimits = { idleMs: 60_000, maxIdle: 256 };
 
 /** Timers for the idle time: tests pass one they advance themselves. */
 export interface IdleClock {
