@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { Logger } from '../log/logger.js';
 import { imapMessageSize, parseMessage } from '../mime/parser.js';
 import type { MessageSource, MimePart } from '../mime/types.js';
-import { INBOX, isStagedBody as isStaged, StorageError, userStoreKey, type AppendInput, type AppendResult, type SharedBody, type SyncUserStore, type UserStore } from '../storage/index.js';
+import { INBOX, isStagedBody as isStaged, StorageError, type AppendInput, type AppendResult, type SharedBody, type UserStore } from '../storage/index.js';
 import type { QuotaLimits, QuotaUsage } from '../storage/types.js';
 import type { ServerContext } from './context.js';
 import { MailUserInitError } from './hooks.js';
