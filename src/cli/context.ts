@@ -9,10 +9,12 @@ import type { Settings } from '../config/index.js';
 import type { ServerContext } from '../mail-user/context.js';
 import { MailUserService } from '../mail-user/service.js';
 import { mailUserSettings } from '../mail-user/settings.js';
+import type { MailUserSettings } from '../mail-user/mail-user.js';
 import { openServerDb, openSyncUserStore } from '../storage/index.js';
 import { LuaWorkerPool, type LuaPoolSettings } from '../lua/index.js';
 import type { ServerDb } from '../storage/types.js';
 import type { UserLocks } from '../mail-user/user-locks.js';
+import { IdleStores, type IdleClock } from '../mail-user/idle-stores.js';
 
 /** The `roost` passdb/userdb driver reads accounts from the server database. */
 export function accountStoreFor(db: ServerDb): AccountStore {
@@ -87,6 +89,8 @@ export interface ServerContextOptions {
   luaPool?: LuaWorkerPool;
   /** `serve`: one set of user locks for every generation of the configuration. */
   userLocks?: UserLocks;
+  /** Timers for closing idle stores (mail_store_idle_time); tests pass one they advance. */
+  idleClock?: IdleClock;
 }
 
 export function createServerContext(settings: Settings, opts: ServerContextOptions = {}): CreatedContext {
@@ -103,7 +107,24 @@ export function createServerContext(settings: Settings, opts: ServerContextOptio
     authDebug: settings.auth_debug,
     ...(opts.authSleep ? { sleep: opts.authSleep } : {}),
   });
-  const mailUsers = new MailUserService((service) => mailUserSettings(settings, service), openSyncUserStore);
+  const idleStores = new IdleStores(
+    { idleMs: settings.mail_store_idle_time, maxIdle: settings.mail_store_idle_max },
+    opts.idleClock,
+    // A store being restored is closed when its last user ends (and stays closed).
+    (username) => !opts.userLocks?.isLocked(username),
+  );
+  // Worked out once per service (25+ µs each, per login otherwise): a context's settings never
+  // change (a reload makes a new context). Services are named by the code, a handful.
+  const perService = new Map<string, MailUserSettings>();
+  const settingsFor = (service: string): MailUserSettings => {
+    let s = perService.get(service);
+    if (!s) {
+      s = mailUserSettings(settings, service);
+      if (perService.size < 16) perService.set(service, s);
+    }
+    return s;
+  };
+  const mailUsers = new MailUserService(settingsFor, openSyncUserStore, idleStores);
   return {
     settings,
     serverDb,

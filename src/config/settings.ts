@@ -105,6 +105,10 @@ export interface ScalarSettings {
   mailbox_idle_check_interval: number;
   /** Roost's own: messages' worth of mailbox listings kept in memory after a user's last session (storage indexRetainMessages). */
   mail_index_retain_messages: number;
+  /** Roost's own: how long (ms) a user's store stays open after its last session or delivery ended; 0 = closed at once. */
+  mail_store_idle_time: number;
+  /** Roost's own: how many such unused stores stay open at once (least recently used closed first). */
+  mail_store_idle_max: number;
   lda_mailbox_autocreate: boolean;
   lda_mailbox_autosubscribe: boolean;
   quota_full_tempfail: boolean;
@@ -226,6 +230,8 @@ export const SETTING_KINDS: { [K in keyof ScalarSettings]: SettingKind } = {
   mail_max_keyword_length: uint,
   mailbox_idle_check_interval: time,
   mail_index_retain_messages: uint,
+  mail_store_idle_time: time,
+  mail_store_idle_max: uint,
   lda_mailbox_autocreate: bool,
   lda_mailbox_autosubscribe: bool,
   quota_full_tempfail: bool,
@@ -314,6 +320,8 @@ export function defaultScalarSettings(): ScalarSettings {
     mail_max_keyword_length: 50,
     mailbox_idle_check_interval: 30_000,
     mail_index_retain_messages: 1_000_000,
+    mail_store_idle_time: 60_000,
+    mail_store_idle_max: 256,
     lda_mailbox_autocreate: false,
     lda_mailbox_autosubscribe: false,
     quota_full_tempfail: false,

@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { Logger } from '../log/logger.js';
 import { imapMessageSize, parseMessage } from '../mime/parser.js';
 import type { MessageSource, MimePart } from '../mime/types.js';
-import { INBOX, isStagedBody as isStaged, StorageError, userStoreKey, type AppendInput, type AppendResult, type SharedBody, type SyncUserStore, type UserStore } from '../storage/index.js';
+import { INBOX, isStagedBody as isStaged, StorageError, type AppendInput, type AppendResult, type SharedBody, type UserStore } from '../storage/index.js';
 import type { QuotaLimits, QuotaUsage } from '../storage/types.js';
 import type { ServerContext } from './context.js';
 import { MailUserInitError } from './hooks.js';
@@ -234,62 +234,6 @@ async function createMailUser(ctx: ServerContext, req: Omit<DeliveryRequest, 'me
 }
 
 /**
- * Keeps the stores of recently delivered-to users open for a while. Without it every delivery
- * would open, migrate-check and close the user's store (the registry closes a store when its
- * last session ends), which costs more than the durable append itself.
- */
-class WarmStores {
-  private readonly held = new Map<string, { store: SyncUserStore; timer: NodeJS.Timeout; username: string }>();
-  constructor(
-    private readonly ctx: ServerContext,
-    private readonly capacity = 256,
-    private readonly idleMs = 30_000,
-  ) {}
-
-  touch(user: MailUser): void {
-    const opts = user.storeOptions();
-    const key = userStoreKey(opts);
-    const old = this.held.get(key);
-    if (old) {
-      old.timer.refresh();
-      this.held.delete(key); // re-insert: Map order is the LRU order
-      this.held.set(key, old);
-      return;
-    }
-    const store = this.ctx.mailUsers.stores.acquire(opts);
-    const timer = setTimeout(() => this.drop(key), this.idleMs);
-    timer.unref();
-    this.held.set(key, { store, timer, username: user.username });
-    if (this.held.size > this.capacity) this.drop(this.held.keys().next().value!);
-  }
-
-  /** Lets go of the user's store (a restore replaces it: the next delivery opens it afresh). */
-  dropUser(username: string): void {
-    for (const [key, e] of this.held) if (e.username === username) this.drop(key);
-  }
-
-  private drop(key: string): void {
-    const e = this.held.get(key);
-    if (!e) return;
-    clearTimeout(e.timer);
-    this.held.delete(key);
-    this.ctx.mailUsers.stores.release(e.store);
-  }
-}
-
-const warmStores = new WeakMap<ServerContext, WarmStores>();
-function warmStoresFor(ctx: ServerContext): WarmStores {
-  let w = warmStores.get(ctx);
-  if (!w) warmStores.set(ctx, (w = new WarmStores(ctx)));
-  return w;
-}
-
-/** Closes the store LMTP keeps open after delivering to `username` (see WarmStores). */
-export function releaseWarmStore(ctx: ServerContext, username: string): void {
-  warmStores.get(ctx)?.dropUser(username);
-}
-
-/**
  * A large body is staged durably before the commit that refers to it (off the event loop): by the
  * first recipient; the others share it (SQLite: hard-link the body file into their own homes) as
  * soon as its bytes are written.
@@ -333,7 +277,6 @@ async function deliverUnlocked(ctx: ServerContext, req: DeliveryRequest): Promis
     let saved = false;
     try {
       const store: UserStore = user.getStore();
-      if (req.service === 'lmtp') warmStoresFor(ctx).touch(user);
       content = await stageContent(store, req.message);
       const input = { content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' as const };
       // Resolves once the copy (and an autocreated mailbox) is durable: only then may LMTP say 250.
@@ -412,8 +355,6 @@ async function quotaCheck(
   if (!('username' in user)) return user;
   try {
     const store: UserStore = user.getStore();
-    // Postfix asks before each delivery: keep the store open for the answers and the delivery after.
-    warmStoresFor(ctx).touch(user);
     return { verdict: quotaVerdict(limits, await store.quotaUsage(), size), tempfail: flag(user, 'quota_full_tempfail') };
   } catch (err) {
     return failureFor(user, err);

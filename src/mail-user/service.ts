@@ -4,6 +4,7 @@ import { mailUserSessionOpened } from '../metrics/metrics.js';
 import { MailUser, type MailUserParams, type MailUserSettings } from './mail-user.js';
 import type { MailUserHooks } from './hooks.js';
 import { UserStoreRegistry, type UserStoreOpener } from './store-registry.js';
+import { IdleStores } from './idle-stores.js';
 
 export class MailUserService {
   private readonly hooks: { name: string; hooks: MailUserHooks }[] = [];
@@ -16,8 +17,10 @@ export class MailUserService {
   constructor(
     private readonly settingsFor: (service: string) => MailUserSettings,
     opener: UserStoreOpener,
+    /** Stores kept open after their last user ended (default: the mail_store_idle_* defaults). */
+    idleStores: IdleStores = new IdleStores(),
   ) {
-    this.stores = new UserStoreRegistry(opener);
+    this.stores = new UserStoreRegistry(opener, idleStores);
   }
 
   /** Registers a plugin's hooks (mail-lua, push notifications); returns an unregister function. */

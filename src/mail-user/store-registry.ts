@@ -1,26 +1,37 @@
-// One open store per user in this thread, shared by that user's sessions and released when the
-// last one ends: cheaper and simpler than one per session (a store holds its backend's connection).
-// Keyed by storage's userStoreKey (the same store, whatever spelling its options use).
+// One open store per user in this thread, shared by that user's sessions and deliveries, and kept
+// open for a while after the last one ends (idle-stores.ts): cheaper and simpler than one per
+// session (a store holds its backend's connection). Keyed by storage's userStoreKey (the same
+// store, whatever spelling its options use).
 import { userStoreKey } from '../storage/index.js';
 import type { SyncUserStore, UserStoreOptions } from '../storage/types.js';
+import { IdleStores } from './idle-stores.js';
 
 export type UserStoreOpener = (opts: UserStoreOptions) => SyncUserStore;
 
 interface Entry {
   store: SyncUserStore;
   refs: number;
+  username: string;
 }
 
 export class UserStoreRegistry {
   private open = new Map<string, Entry>();
 
-  constructor(private readonly opener: UserStoreOpener) {}
+  constructor(
+    private readonly opener: UserStoreOpener,
+    readonly idle: IdleStores = new IdleStores(),
+  ) {}
 
   acquire(opts: UserStoreOptions): SyncUserStore {
     const key = userStoreKey(opts);
     let e = this.open.get(key);
     if (!e) {
-      e = { store: this.opener(opts), refs: 0 };
+      let store = this.idle.take(key);
+      if (!store) {
+        store = this.opener(opts);
+        this.idle.noteOpened();
+      }
+      e = { store, refs: 0, username: opts.username };
       this.open.set(key, e);
     }
     e.refs++;
@@ -32,7 +43,7 @@ export class UserStoreRegistry {
       if (e.store !== store) continue;
       if (--e.refs <= 0) {
         this.open.delete(key);
-        e.store.close();
+        this.idle.park(key, e.store, e.username);
       }
       return;
     }
@@ -42,6 +53,12 @@ export class UserStoreRegistry {
   closeAll(): void {
     for (const e of this.open.values()) e.store.close();
     this.open.clear();
+    this.idle.closeAll();
+  }
+
+  /** Closes the user's stores no one uses (`roost restore` replaces the store underneath). */
+  closeIdle(username: string): void {
+    this.idle.closeUser(username);
   }
 
   get openCount(): number {

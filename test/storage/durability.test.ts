@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqliteUserStore as openSyncUserStore } from '../../src/storage/sqlite/index.js';
+import { storageTimings } from '../../src/storage/timings.js';
 import { compileStorage, type CompiledStorage } from './helpers/compile-storage.js';
 import { tempStores, type TempStores } from './helpers/temp-store.js';
 
@@ -85,6 +86,26 @@ describe('durability', () => {
       expect(store.quotaUsage().messages).toBe(byUid.size);
     } finally {
       store.close();
+    }
+  });
+
+  test('opening a store syncs the WAL only when the open wrote: the first open, not the next ones', () => {
+    const syncs: string[] = [];
+    storageTimings.walSync = (mode) => syncs.push(mode);
+    try {
+      const first = t.open('opens');
+      expect(syncs).toEqual(['sync']); // schema and INBOX, committed with synchronous=NORMAL
+      first.close();
+      const again = t.open('opens');
+      expect(syncs).toEqual(['sync']);
+      again.createMailbox('Later'); // commits still sync
+      expect(syncs).toEqual(['sync', 'sync']);
+      again.close();
+      const raw = new Database(join(t.dir, 'opens', 'mail.db'), { readonly: true });
+      expect(raw.prepare("SELECT count(*) FROM mailbox WHERE name = 'Later'").pluck().get()).toBe(1);
+      raw.close();
+    } finally {
+      delete storageTimings.walSync;
     }
   });
 });

@@ -22,7 +22,6 @@ import { openServerDb } from '../../storage/index.js';
 import { parseArgs } from '../args.js';
 import { catchHangups, onHangup, releaseHangups } from '../hangup.js';
 import { UserLocks } from '../../mail-user/user-locks.js';
-import { releaseWarmStore } from '../../mail-user/delivery.js';
 import { CliEnv } from '../cli-context.js';
 import { serverDbPath, type CreatedContext } from '../context.js';
 
@@ -289,7 +288,7 @@ async function serve(env: CliEnv, argv: string[]): Promise<number> {
         try {
           const kicked = imap ? await imap.kick((s) => s.username === username) : [];
           // Nothing of this process keeps the store open: it is opened afresh after the restore.
-          for (const g of generations) releaseWarmStore(g.ctx, username);
+          for (const g of generations) g.ctx.mailUsers.stores.closeIdle(username);
           rootLogger.info(`restore: ${username}: store locked, ${kicked.length} session(s) ended`);
           return new AdminHold({ user: username, kicked: kicked.length }, () => {
             unlock();

@@ -72,7 +72,7 @@ export class SqliteUserStore implements SyncUserStore {
     const db = openDb(opts.dbPath, this.settings);
     let u: UnitOfWork;
     try {
-      applyMigrations(db, 'user', opts.migrationsDir);
+      const migrated = applyMigrations(db, 'user', opts.migrationsDir).length > 0;
       const stmts = new StatementCache(db);
       u = new UnitOfWork(this.username, this.separator, this.settings, opts.quota ?? {}, db, stmts);
       u.bodies = new BodyStore(stmts, this.settings.bodyChunkBytes, new BodyFiles(join(opts.home, 'bodies')));
@@ -81,8 +81,12 @@ export class SqliteUserStore implements SyncUserStore {
         u.walSync = new WalSync(`${opts.dbPath}-wal`);
         u.totalChanges = db.prepare('SELECT total_changes()').pluck();
         // Migrations and initStore committed with NORMAL: make them durable like everything else.
-        u.walSync.noteCommit();
-        u.walSync.syncNow();
+        // Only when they wrote (the first open, an upgrade): an open that changed nothing has
+        // nothing to sync, and an fdatasync per login was the largest cost of opening a store.
+        if (migrated || (u.totalChanges.get() as number) > 0) {
+          u.walSync.noteCommit();
+          u.walSync.syncNow();
+        }
       }
     } catch (e) {
       db.close();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { AuthService, hashPassword } from '../../../src/auth/index.js';
-import { accountStoreFor, authSettingsFrom, createServerContext, type CreatedContext } from '../../../src/cli/context.js';
+import { accountStoreFor, authSettingsFrom, createServerContext, type CreatedContext, type ServerContextOptions } from '../../../src/cli/context.js';
 import { defaultSettings, type Settings } from '../../../src/config/index.js';
 import { logHub } from '../../../src/log/logger.js';
 import { startImapServer, type ImapServer, type ImapServerOptions } from '../../../src/imap/server.js';
@@ -23,6 +23,7 @@ export interface TestServer {
 export async function startTestServer(
   tweak: (s: Settings) => void = () => undefined,
   opts: Omit<ImapServerOptions, 'listeners'> = {},
+  contextOptions: ServerContextOptions = {},
 ): Promise<TestServer> {
   logHub.setDefaultOutput(false);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'roost-imap-'));
@@ -35,7 +36,7 @@ export async function startTestServer(
   settings.imap_metadata = true;
   settings.login_greeting = 'Roost ready.';
   tweak(settings);
-  const base = createServerContext(settings);
+  const base = createServerContext(settings, contextOptions);
   // The brute-force penalty would slow every test after a deliberate wrong password.
   const auth = new AuthService(authSettingsFrom(settings), { accounts: accountStoreFor(base.serverDb), sleep: async () => undefined });
   const ctx: CreatedContext = { ...base, auth };
