@@ -2,27 +2,19 @@
 // `user_fields` tables of the backend's schema, on the same connection as the mail (issue #15:
 // every node sees a `roost user add` at once). The same operations and rules as the SQLite
 // server database (../server-db.ts, ServerDb in ../types.ts), asynchronous.
-//
-// The validation rules are repeated from SqliteServerDb for now: they become one shared module
-// when the storage boundary (one backend interface) lands.
+// The rules are the shared ones of ../user-records.ts.
 import { StorageError, type NewUser, type UserFieldChanges, type UserRecord } from '../types.js';
+import {
+  DEFAULT_MAX_USERNAME_BYTES,
+  userRecord as record,
+  validateFieldName,
+  validateId,
+  validatePassword,
+  validateUsername,
+  type UserRow,
+} from '../user-records.js';
 import type { Queryable } from './bodies.js';
 import type { PgsqlPool } from './pool.js';
-
-interface UserRow {
-  id: number;
-  username: string;
-  password: string | null;
-  uid: number | null;
-  gid: number | null;
-  home: string | null;
-  quota_rule: string | null;
-  created_at: number;
-}
-
-const DEFAULT_MAX_USERNAME_BYTES = 255;
-/** Dovecot password strings carry their scheme: `{SHA512-CRYPT}$6$...`, `{PLAIN}secret`, ... */
-const SCHEME_PREFIX = /^\{[A-Za-z0-9._-]+\}/;
 
 export interface PgsqlUserDbOptions {
   /** Longest username accepted (bytes, UTF-8). */
@@ -42,7 +34,7 @@ export class PgsqlUserDb {
 
   /** ALREADYEXISTS for a taken username, PARAMETERS for a bad name or a password not in `{SCHEME}` form. */
   async addUser(user: NewUser): Promise<UserRecord> {
-    this.validateUsername(user.username);
+    validateUsername(user.username, this.maxUsernameBytes);
     validatePassword(user.password);
     validateId('uid', user.uid);
     validateId('gid', user.gid);
@@ -109,31 +101,15 @@ export class PgsqlUserDb {
     });
   }
 
-  private validateUsername(username: string): void {
-    if (typeof username !== 'string' || username.length === 0) throw new StorageError('PARAMETERS', 'Username is empty');
-    if (Buffer.byteLength(username, 'utf8') > this.maxUsernameBytes) throw new StorageError('PARAMETERS', `Username longer than ${this.maxUsernameBytes} bytes`);
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u0020\u007f]/.test(username)) throw new StorageError('PARAMETERS', `Invalid username ${JSON.stringify(username)}: whitespace or control character`);
-  }
 }
 
-function validatePassword(password: string | null | undefined): void {
-  if (password == null) return;
-  if (!SCHEME_PREFIX.test(password)) throw new StorageError('PARAMETERS', 'Password must be a hash in Dovecot {SCHEME} form, e.g. {SHA512-CRYPT}$6$...');
-}
 
-function validateId(what: string, v: number | null | undefined): void {
-  if (v != null && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw new StorageError('PARAMETERS', `Invalid ${what} ${String(v)}`);
-}
 
 async function row(db: Queryable, username: string, forUpdate = false): Promise<UserRow | undefined> {
   const { rows } = await db.query<UserRow & Record<string, unknown>>(`SELECT * FROM users WHERE username = $1${forUpdate ? ' FOR UPDATE' : ''}`, [username]);
   return rows[0];
 }
 
-function record(r: UserRow, fields: Record<string, string>): UserRecord {
-  return { username: r.username, password: r.password, uid: r.uid, gid: r.gid, home: r.home, quotaRule: r.quota_rule, fields, createdAt: new Date(r.created_at) };
-}
 
 async function toRecord(db: Queryable, r: UserRow): Promise<UserRecord> {
   const { rows } = await db.query<{ key: string; value: string }>('SELECT key, value FROM user_fields WHERE user_id = $1 ORDER BY key COLLATE "C"', [r.id]);
@@ -142,7 +118,7 @@ async function toRecord(db: Queryable, r: UserRow): Promise<UserRecord> {
 
 async function writeFields(db: Queryable, userId: number, fields: Record<string, string | null>): Promise<void> {
   for (const [key, value] of Object.entries(fields)) {
-    if (key.length === 0 || /[\s=]/.test(key)) throw new StorageError('PARAMETERS', `Invalid userdb field name ${JSON.stringify(key)}`);
+    validateFieldName(key);
     if (value === null) await db.query('DELETE FROM user_fields WHERE user_id = $1 AND key = $2', [userId, key]);
     else await db.query('INSERT INTO user_fields (user_id, key, value) VALUES ($1, $2, $3) ON CONFLICT (user_id, key) DO UPDATE SET value = EXCLUDED.value', [userId, key, String(value)]);
   }

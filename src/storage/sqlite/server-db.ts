@@ -9,17 +9,15 @@ import {
   type UserFieldChanges,
   type UserRecord,
 } from '../types.js';
-
-interface UserRow {
-  id: number;
-  username: string;
-  password: string | null;
-  uid: number | null;
-  gid: number | null;
-  home: string | null;
-  quota_rule: string | null;
-  created_at: number;
-}
+import {
+  DEFAULT_MAX_USERNAME_BYTES,
+  userRecord,
+  validateFieldName,
+  validateId,
+  validatePassword,
+  validateUsername,
+  type UserRow,
+} from '../user-records.js';
 
 export interface ServerDbOptions {
   busyTimeoutMs?: number;
@@ -27,11 +25,6 @@ export interface ServerDbOptions {
   /** Longest username accepted (bytes, UTF-8). */
   maxUsernameBytes?: number;
 }
-
-const DEFAULT_MAX_USERNAME_BYTES = 255;
-
-/** Dovecot password strings carry their scheme: `{SHA512-CRYPT}$6$...`, `{PLAIN}secret`, ... */
-const SCHEME_PREFIX = /^\{[A-Za-z0-9._-]+\}/;
 
 export class SqliteServerDb implements ServerDb {
   private readonly db: Db;
@@ -50,29 +43,8 @@ export class SqliteServerDb implements ServerDb {
     this.stmts = new StatementCache(this.db);
   }
 
-  private validateUsername(username: string): void {
-    if (typeof username !== 'string' || username.length === 0) throw new StorageError('PARAMETERS', 'Username is empty');
-    if (Buffer.byteLength(username, 'utf8') > this.maxUsernameBytes) {
-      throw new StorageError('PARAMETERS', `Username longer than ${this.maxUsernameBytes} bytes`);
-    }
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u0020\u007f]/.test(username)) {
-      throw new StorageError('PARAMETERS', `Invalid username ${JSON.stringify(username)}: whitespace or control character`);
-    }
-  }
 
-  private validatePassword(password: string | null | undefined): void {
-    if (password == null) return;
-    if (!SCHEME_PREFIX.test(password)) {
-      throw new StorageError('PARAMETERS', 'Password must be a hash in Dovecot {SCHEME} form, e.g. {SHA512-CRYPT}$6$...');
-    }
-  }
 
-  private validateId(what: string, v: number | null | undefined): void {
-    if (v != null && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
-      throw new StorageError('PARAMETERS', `Invalid ${what} ${String(v)}`);
-    }
-  }
 
   private row(username: string): UserRow | undefined {
     return this.stmts.get('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
@@ -92,31 +64,22 @@ export class SqliteServerDb implements ServerDb {
     }[]) {
       fields[f.key] = f.value;
     }
-    return {
-      username: r.username,
-      password: r.password,
-      uid: r.uid,
-      gid: r.gid,
-      home: r.home,
-      quotaRule: r.quota_rule,
-      fields,
-      createdAt: new Date(r.created_at),
-    };
+    return userRecord(r, fields);
   }
 
   private writeFields(userId: number, fields: Record<string, string | null>): void {
     for (const [key, value] of Object.entries(fields)) {
-      if (key.length === 0 || /[\s=]/.test(key)) throw new StorageError('PARAMETERS', `Invalid userdb field name ${JSON.stringify(key)}`);
+      validateFieldName(key);
       if (value === null) this.stmts.get('DELETE FROM user_fields WHERE user_id = ? AND key = ?').run(userId, key);
       else this.stmts.get('INSERT OR REPLACE INTO user_fields (user_id, key, value) VALUES (?, ?, ?)').run(userId, key, String(value));
     }
   }
 
   addUser(user: NewUser): UserRecord {
-    this.validateUsername(user.username);
-    this.validatePassword(user.password);
-    this.validateId('uid', user.uid);
-    this.validateId('gid', user.gid);
+    validateUsername(user.username, this.maxUsernameBytes);
+    validatePassword(user.password);
+    validateId('uid', user.uid);
+    validateId('gid', user.gid);
     return this.db
       .transaction(() => {
         if (this.row(user.username)) throw new StorageError('ALREADYEXISTS', `User already exists: ${user.username}`);
@@ -144,14 +107,14 @@ export class SqliteServerDb implements ServerDb {
   }
 
   setPassword(username: string, passwordHash: string | null): void {
-    this.validatePassword(passwordHash);
+    validatePassword(passwordHash);
     const r = this.stmts.get('UPDATE users SET password = ? WHERE username = ?').run(passwordHash, username);
     if (r.changes === 0) throw new StorageError('NONEXISTENT', `User doesn't exist: ${username}`);
   }
 
   setFields(username: string, changes: UserFieldChanges): UserRecord {
-    this.validateId('uid', changes.uid);
-    this.validateId('gid', changes.gid);
+    validateId('uid', changes.uid);
+    validateId('gid', changes.gid);
     return this.db
       .transaction(() => {
         const row = this.mustRow(username);
