@@ -1,8 +1,8 @@
 // SIGHUP for `roost serve`. The signal's default action ends the process, so an operator's
 // `kill -HUP` (or a config-management tool's reload) sent while the server is still starting would
-// stop it. This module has no imports of ours: main.ts imports it first, so when the process is
-// `roost serve` the handler is installed before the rest of the program is evaluated (what is
-// left of the window is Node's own start and the loading of the module files). SIGHUPs that
+// stop it. This module has no imports of ours: main.ts evaluates it before it loads the rest of
+// the program, so when the process is `roost serve` the handler is installed before the program's
+// modules are even loaded (what is left of the window is Node's own start). SIGHUPs that
 // arrive before serve is ready to reload are remembered and become one reload once it is.
 import { realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -45,7 +45,7 @@ export function onHangup(fn: (() => void) | null): void {
   }
 }
 
-/** The verb of `roost [-c FILE] [-o K=V]... VERB ...` (main.ts's splitGlobal, in short). */
+/** The verb of `roost [-c FILE] [-o K=V]... VERB ...` (cli.ts's splitGlobal, in short). */
 export function verbOf(argv: readonly string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;

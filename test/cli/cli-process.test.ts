@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VERB_NAMES } from '../../src/cli/main.js';
+import { VERB_NAMES } from '../../src/cli/cli.js';
 import { buildCli, MAIN, roost, ROOT, run } from './built-roost.js';
 
 // Each test spawns the command several times; on a busy machine a spawn can take seconds.

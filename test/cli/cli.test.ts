@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { runCli } from '../../src/cli/main.js';
+import { runCli } from '../../src/cli/cli.js';
 import type { CliIo } from '../../src/cli/cli-context.js';
 
 interface Run {

@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { buildCli, freePorts, MAIN, ROOT, roost as runRoost, run } from './built-roost.js';
 
@@ -190,7 +190,7 @@ function auth_userdb_iterate() return { 'alice', 'bob' } end
 test('a command whose event loop drains with its work pending exits non-zero with a message', async () => {
   // runAsProcess with a verb that never settles and holds nothing open: exactly what the lost
   // deliveries looked like (a Lua worker that did not keep the process alive).
-  const script = `import(${JSON.stringify(MAIN)}).then((m) => m.runAsProcess(process.argv.slice(1), () => new Promise(() => {})));`;
+  const script = `import(${JSON.stringify(join(dirname(MAIN), 'cli.js'))}).then((m) => m.runAsProcess(process.argv.slice(1), () => new Promise(() => {})));`;
   const deliver = await run(process.execPath, ['--input-type=module', '-e', script, '--', '-c', 'x.conf', 'deliver', '-u', 'alice'], { cwd: dir });
   expect(deliver.code).toBe(75); // EX_TEMPFAIL: the MTA keeps the message and retries
   expect(deliver.stderr).toMatch(/stopped before finishing its work/);
