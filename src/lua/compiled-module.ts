@@ -5,10 +5,16 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+/** Modules found once: asked for per Lua state (each LMTP recipient), so no stat each time. */
+const found = new Map<string, URL>();
+
 /** URL of `src/<pathFromSrc>` compiled (e.g. 'lua/worker.js'); throws when it was not built. */
 export function compiledModuleUrl(pathFromSrc: string): URL {
+  const known = found.get(pathFromSrc);
+  if (known) return new URL(known);
   const here = import.meta.url;
   const url = here.endsWith('.ts') ? new URL(`../../dist/src/${pathFromSrc}`, here) : new URL(`../${pathFromSrc}`, here);
   if (!existsSync(fileURLToPath(url))) throw new Error(`${fileURLToPath(url)} is missing: run "npm run build" first`);
-  return url;
+  found.set(pathFromSrc, url);
+  return new URL(url);
 }

@@ -11,6 +11,7 @@ import { LUA_REGISTRYINDEX, LuaMultiReturn, LuaType, type LuaWasm } from 'wasmoo
 import { luaChunk } from './lua-chunks.js';
 import { rawModule } from './lua-stack.js';
 import { fastLua, rawExportsOf } from './raw-exports.js';
+import { WasmAllocator } from './wasm-allocator.js';
 
 interface EmscriptenFunctions {
   addFunction(fn: (...args: number[]) => number | void, signature: string): number;
@@ -52,6 +53,8 @@ export class LuaRuntime {
   private readonly hosts = new Map<number, HostFunction>();
   private nextHost = 1;
   private readonly allocPtr: number;
+  /** The allocator in wasm (wasm-allocator.ts), when the Lua module's exports are reachable. */
+  private readonly wasmAllocator: WasmAllocator | null;
   private readonly trampolinePtr: number;
 
   static of(lua: LuaWasm): LuaRuntime {
@@ -72,8 +75,12 @@ export class LuaRuntime {
     const em = lua.module as unknown as EmscriptenFunctions;
     const accounts = this.accounts;
     const { realloc, free } = allocatorExportsOf(lua);
-    // Same accounting as wasmoon's traceAllocations allocator, per state.
-    this.allocPtr = em.addFunction((ud: number, pointer: number, oldSize: number, newSize: number) => {
+    const raw = rawExportsOf(lua);
+    this.wasmAllocator = raw ? WasmAllocator.create(raw.realloc, raw.free) : null;
+    // Same accounting as wasmoon's traceAllocations allocator, per state; in wasm when it can be
+    // (no JS crossing per Lua allocation), else in JS.
+    if (this.wasmAllocator) this.allocPtr = em.addFunction(this.wasmAllocator.alloc, 'iiiii');
+    else this.allocPtr = em.addFunction((ud: number, pointer: number, oldSize: number, newSize: number) => {
       const acc = accounts[ud]!;
       if (newSize === 0) {
         if (pointer) {
@@ -97,10 +104,12 @@ export class LuaRuntime {
   /** lua_newstate with the shared allocator; returns the state and its memory account. */
   newState(): { L: number; account: MemoryAccount; release(): void } {
     const ud = this.freeAccounts.pop() ?? this.accounts.length;
-    const account: MemoryAccount = { used: 0, max: undefined };
+    const wasmAccount = this.wasmAllocator?.account(ud);
+    const account: MemoryAccount = wasmAccount ?? { used: 0, max: undefined };
     this.accounts[ud] = account;
     const L = this.lua.lua_newstate(this.allocPtr, ud);
     const release = () => {
+      wasmAccount?.detach();
       this.accounts[ud] = undefined;
       this.freeAccounts.push(ud);
     };
