@@ -36,6 +36,16 @@ export class AdminHold {
 /** A request the server refuses; the text goes back to the CLI as is. */
 export class AdminError extends Error {}
 
+/** The socket could not be reached at all; `code` is the system error (ENOENT: no server runs). */
+export class AdminConnectError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
 export interface AdminServer {
   readonly path: string;
   close(): Promise<void>;
@@ -179,8 +189,11 @@ export function adminHoldRequest(path: string, req: AdminRequest): Promise<HeldR
         },
       });
     });
+    let connected = false;
+    socket.once('connect', () => (connected = true));
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      if (!answered) reject(new Error(`${path}: ${err.message}`));
+      if (answered) return;
+      reject(connected ? new Error(`${path}: ${err.message}`) : new AdminConnectError(`${path}: ${err.message}`, err.code));
     });
     socket.once('end', () => {
       if (!answered) reject(new Error(`${path}: the server closed the connection`));

@@ -16,6 +16,20 @@ export const EX_NOPERM = 77;
 
 const USAGE = 'Usage: roost deliver -u USER [-m MAILBOX] [-f FROM] < message';
 
+/**
+ * What a running server answered before the delivery (its `deliver-lock`, see serve.ts): `held`
+ * counts this delivery as in progress on the server until `release`, so a `roost restore` of the
+ * user waits for it; `refused` means the user is held for a restore (a temporary failure);
+ * `none` means there is no server to ask (or it cannot answer), so the delivery goes on as it
+ * always did, after `warning` if there is one.
+ */
+export type ServerHold =
+  | { kind: 'held'; release(): Promise<void> }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'none'; warning?: string };
+
+export type AskServer = (username: string) => Promise<ServerHold>;
+
 async function readAll(stdin: Readable, limit: number): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -41,6 +55,7 @@ export async function runDeliver(
   argv: string[],
   stdin: Readable,
   stderr: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+  askServer?: AskServer,
 ): Promise<number> {
   let username: string;
   let mailbox: string | undefined;
@@ -82,13 +97,25 @@ export async function runDeliver(
   const envelopeFrom = from ?? sender ?? 'MAILER-DAEMON';
   // dovecot-lda adds only Return-Path; Received and Delivered-To are the MTA's.
   const content = Buffer.concat([traceHeaders({ envelopeFrom, deliveryAddress: null }), body]);
-  const result = await deliver(ctx, {
-    username: found.user,
-    userdbFields: found.fields,
-    service: 'lda',
-    mailbox,
-    message: prepareMessage(content),
-  });
+  // Asked only now, with the whole message read: the hold covers the storing alone.
+  const hold: ServerHold = askServer ? await askServer(found.user) : { kind: 'none' };
+  if (hold.kind === 'refused') {
+    stderr(`roost: Temporary failure: ${hold.reason}`);
+    return EX_TEMPFAIL;
+  }
+  if (hold.kind === 'none' && hold.warning) stderr(`roost: Warning: ${hold.warning}`);
+  let result: Awaited<ReturnType<typeof deliver>>;
+  try {
+    result = await deliver(ctx, {
+      username: found.user,
+      userdbFields: found.fields,
+      service: 'lda',
+      mailbox,
+      message: prepareMessage(content),
+    });
+  } finally {
+    if (hold.kind === 'held') await hold.release();
+  }
   if (result.ok) return EX_OK;
   stderr(`roost: ${result.failure.text}`);
   return result.failure.temporary ? EX_TEMPFAIL : EX_NOPERM;

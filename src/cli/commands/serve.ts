@@ -10,7 +10,7 @@ import { authServerConfigured, startAuthServer, type AuthServer } from '../../au
 import { quotaStatusConfigured, startQuotaStatusServer, type QuotaStatusServer } from '../../quota-status/server.js';
 import { countLoggedInSessionsWith } from '../../metrics/metrics.js';
 import { metricsConfigured, metricsListeners, startMetricsServer, type MetricsServer } from '../../metrics/server.js';
-import { AdminHold, adminSocketPath, startAdminServer, type AdminServer } from '../../admin/socket.js';
+import { AdminError, AdminHold, adminSocketPath, startAdminServer, type AdminServer } from '../../admin/socket.js';
 import { ipMatches, isIpMask, userMaskMatches } from '../../admin/mask.js';
 import type { Settings } from '../../config/index.js';
 import { ConfigError } from '../../config/index.js';
@@ -298,6 +298,17 @@ async function serve(env: CliEnv, argv: string[]): Promise<number> {
           unlock();
           throw err;
         }
+      },
+      // `roost deliver` in its own process (an MTA's LDA): counted as a delivery in progress, as
+      // LMTP's are, until the client disconnects, so a restore-lock waits for it to finish; a
+      // user held for a restore is refused (the CLI exits EX_TEMPFAIL and the MTA retries). The
+      // name is the user the CLI's userdb lookup gave, which is the store it writes.
+      'deliver-lock': (args) => {
+        const username = args[0];
+        if (!username) throw new Error('deliver-lock needs a user');
+        const leave = userLocks.enter(username);
+        if (!leave) throw new AdminError(`${username}: the mail store is being restored`);
+        return new AdminHold({ user: username }, leave);
       },
     });
 
