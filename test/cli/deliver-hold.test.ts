@@ -14,6 +14,8 @@ import { buildCli, roost } from './built-roost.js';
 import { startServeChild } from './serve-child.js';
 
 const dirs: string[] = [];
+/** Admin connections still open; a server does not stop while one is (a failed test releases them). */
+const openHolds = new Set<net.Socket>();
 
 beforeAll(() => buildCli(), 180_000);
 
@@ -51,7 +53,14 @@ function adminHold(dir: string, cmd: string, args: string[]): { reply: Promise<u
     });
   });
   socket.write(JSON.stringify({ cmd, args }) + '\n');
-  return { reply, release: () => socket.end() };
+  openHolds.add(socket);
+  return {
+    reply,
+    release: () => {
+      openHolds.delete(socket);
+      socket.end();
+    },
+  };
 }
 
 test('while a restore holds the user, roost deliver exits 75 and stores nothing; released, it delivers', async () => {
@@ -78,6 +87,8 @@ test('while a restore holds the user, roost deliver exits 75 and stores nothing;
     expect(retry.stderr).not.toMatch(/roost: /);
     expect(await inboxCount(serve.conf, 'alice')).toBe(1);
   } finally {
+    for (const socket of openHolds) socket.destroy();
+    openHolds.clear();
     await serve.stop();
   }
 }, 180_000);
@@ -126,6 +137,8 @@ end
     expect((await roost(['-c', serve.conf, 'deliver', '-u', 'alice'], { input: message('later') })).code).toBe(75);
     restore.release();
   } finally {
+    for (const socket of openHolds) socket.destroy();
+    openHolds.clear();
     await serve.stop();
     hook.closeAllConnections();
     await new Promise((resolve) => hook.close(resolve));
