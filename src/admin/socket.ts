@@ -1,7 +1,7 @@
 // The admin channel to a running server (Dovecot's doveadm-server socket): a unix socket under
 // base_dir, mode 0600, so only the server's own user can reach it. One JSON request per line, one
-// JSON reply per line; the CLI (`roost who`, `kick`, `reload`, `stop`, `log errors`, and `restore` and `deliver` for their
-// holds on a user) is the client.
+// JSON reply per line; the CLI (`roost who`, `kick`, `reload`, `stop`, `log errors`, and
+// `restore` and `deliver` for their holds on a user) is the client.
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
