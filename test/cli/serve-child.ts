@@ -42,9 +42,10 @@ export async function startServeChild(dir: string, users: string[], extra: strin
   const server: ChildProcess = spawn(process.execPath, [MAIN, '-c', conf, 'serve'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   server.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await waitUntil('the listeners', () => {
+  // `data under` comes last, once the admin socket is up too (tests talk to it at once).
+  await waitUntil('the listeners and the admin socket', () => {
     if (server.exitCode !== null) throw new Error(`roost serve exited (${server.exitCode}): ${out}`);
-    return out.includes(`IMAP listening on 127.0.0.1:${imapPort}`) && out.includes(`LMTP listening on 127.0.0.1:${lmtpPort}`);
+    return out.includes(`IMAP listening on 127.0.0.1:${imapPort}`) && out.includes(`LMTP listening on 127.0.0.1:${lmtpPort}`) && out.includes('roost: data under ');
   }, 60_000);
   return {
     conf,
