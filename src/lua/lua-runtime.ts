@@ -11,7 +11,7 @@ import { LUA_REGISTRYINDEX, LuaMultiReturn, LuaType, type LuaWasm } from 'wasmoo
 import { luaChunk } from './lua-chunks.js';
 import { rawModule } from './lua-stack.js';
 import { fastLua, rawExportsOf } from './raw-exports.js';
-import { WasmAllocator } from './wasm-allocator.js';
+import { accountedAlloc, WasmAllocator } from './wasm-allocator.js';
 
 interface EmscriptenFunctions {
   addFunction(fn: (...args: number[]) => number | void, signature: string): number;
@@ -80,24 +80,12 @@ export class LuaRuntime {
     // Same accounting as wasmoon's traceAllocations allocator, per state; in wasm when it can be
     // (no JS crossing per Lua allocation), else in JS.
     if (this.wasmAllocator) this.allocPtr = em.addFunction(this.wasmAllocator.alloc, 'iiiii');
-    else this.allocPtr = em.addFunction((ud: number, pointer: number, oldSize: number, newSize: number) => {
-      const acc = accounts[ud]!;
-      if (newSize === 0) {
-        if (pointer) {
-          acc.used -= oldSize;
-          free(pointer);
-        }
-        return 0;
-      }
-      const end = acc.used + (pointer ? newSize - oldSize : newSize);
-      if (newSize > oldSize && acc.max && end > acc.max) {
-        acc.refused = true;
-        return 0;
-      }
-      const p = realloc(pointer, newSize);
-      if (p) acc.used = end;
-      return p;
-    }, 'iiiii');
+    else {
+      this.allocPtr = em.addFunction(
+        (ud: number, pointer: number, oldSize: number, newSize: number) => accountedAlloc(accounts[ud]!, realloc, free, pointer, oldSize, newSize),
+        'iiiii',
+      );
+    }
     this.trampolinePtr = em.addFunction((L: number) => this.callHost(L), 'ii');
   }
 

@@ -79,6 +79,35 @@ export interface WasmAccountView {
   timeoutRaise?: boolean;
 }
 
+/**
+ * The accounting in JS (wasmoon's traceAllocations rules, per state): the fallback when the wasm
+ * allocator cannot be built, and what the wasm one must answer like. A lua_Alloc call.
+ */
+export function accountedAlloc(
+  acc: WasmAccountView,
+  realloc: (pointer: number, size: number) => number,
+  free: (pointer: number) => void,
+  pointer: number,
+  oldSize: number,
+  newSize: number,
+): number {
+  if (newSize === 0) {
+    if (pointer) {
+      acc.used -= oldSize;
+      free(pointer);
+    }
+    return 0;
+  }
+  const end = acc.used + (pointer ? newSize - oldSize : newSize);
+  if (newSize > oldSize && acc.max && end > acc.max) {
+    acc.refused = true;
+    return 0;
+  }
+  const p = realloc(pointer, newSize);
+  if (p) acc.used = end;
+  return p;
+}
+
 export class WasmAllocator {
   /** The lua_Alloc function, to put in the Lua module's function table. */
   readonly alloc: (ud: number, ptr: number, osize: number, nsize: number) => number;

@@ -2,27 +2,11 @@
 // did (lua-runtime.ts): the same answers and the same bytes in use for the same requests, the
 // limit refusing growth only, and an account that outlives its state keeping its last figures.
 // (The limit as scripts see it: limits.test.ts.)
-import { WasmAllocator, type WasmAccountView } from '../../src/lua/wasm-allocator.js';
+import { accountedAlloc, WasmAllocator, type WasmAccountView } from '../../src/lua/wasm-allocator.js';
 
-/** The JS allocator's accounting, as lua-runtime.ts has it. */
+/** The JS allocator (the fallback lua-runtime.ts uses), bound to one account. */
 function jsAlloc(acc: WasmAccountView, realloc: (p: number, n: number) => number, free: (p: number) => void) {
-  return (pointer: number, oldSize: number, newSize: number): number => {
-    if (newSize === 0) {
-      if (pointer) {
-        acc.used -= oldSize;
-        free(pointer);
-      }
-      return 0;
-    }
-    const end = acc.used + (pointer ? newSize - oldSize : newSize);
-    if (newSize > oldSize && acc.max && end > acc.max) {
-      acc.refused = true;
-      return 0;
-    }
-    const p = realloc(pointer, newSize);
-    if (p) acc.used = end;
-    return p;
-  };
+  return (pointer: number, oldSize: number, newSize: number): number => accountedAlloc(acc, realloc, free, pointer, oldSize, newSize);
 }
 
 test('the wasm allocator answers and counts like the JS one', () => {
