@@ -3,7 +3,7 @@
 // sessions or LMTP deliveries that are still to be announced. Storage is by UID; sequence numbers
 // exist only here, and they change only when this view announces EXISTS/EXPUNGE.
 import { FlagSets, MessageColumns } from '../storage/mailbox-index.js';
-import { SYSTEM_FLAGS, type ChangeRecord, type MailboxViewSnapshot, type MessageFlags, type SyncUserStore } from '../storage/types.js';
+import { SYSTEM_FLAGS, type ChangeRecord, type MailboxViewSnapshot, type SyncUserStore } from '../storage/types.js';
 import { formatNumberSet, sequenceSetIntervals, type SequenceSet } from './protocol/index.js';
 
 export interface MessageRef {
@@ -94,15 +94,6 @@ export class SelectedMailbox {
   }
 
   private recentForExamine = 0;
-
-  private addMessage(m: MessageFlags): void {
-    this.cols.push(m.uid, this.cols.flagSets.idOf(m.flags), m.modseq, m.size);
-    for (const f of m.flags) if (!f.startsWith('\\')) this.keywords.add(f);
-  }
-
-  private findFirstUnseen(): number {
-    return this.cols.firstUnseen() + 1;
-  }
 
   get count(): number {
     return this.cols.length;

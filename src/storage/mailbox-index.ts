@@ -166,14 +166,6 @@ export class MessageColumns {
     return lo;
   }
 
-  /** Index of the first message without \Seen, -1 when every message has it. */
-  firstUnseen(): number {
-    const sets = this.buf.sets;
-    const fs = this.flagSets;
-    for (let i = 0; i < this.n; i++) if (!fs.isSeen(sets[i]!)) return i;
-    return -1;
-  }
-
   /** Makes the arrays this holder's own (copying when shared) with room for `extra` more messages. */
   private own(extra: number): void {
     const need = this.n + extra;
