@@ -173,7 +173,7 @@ function runToEnd(file: string, args: string[], runAs: RunAs | undefined): Promi
 let databaseCounter = 0;
 
 /** Initialises and starts a private PostgreSQL server. */
-export async function startPostgres(): Promise<PgServer> {
+export async function startPostgres(opts: { durable?: boolean } = {}): Promise<PgServer> {
   const runAs = postgresUser();
   const bin = binaries(runAs);
   const base = mkdtempSync(join(tmpdir(), 'roost-pg-'));
@@ -208,7 +208,9 @@ export async function startPostgres(): Promise<PgServer> {
 
   const launch = () =>
     new Promise<void>((resolve, reject) => {
-      const settings = { listen_addresses: host, unix_socket_directories: '', fsync: 'off', full_page_writes: 'off', max_connections: '100' };
+      // `durable` (benches): PostgreSQL's defaults, every commit flushed as in production.
+      const durability = opts.durable ? {} : { fsync: 'off', full_page_writes: 'off' };
+      const settings = { listen_addresses: host, unix_socket_directories: '', ...durability, max_connections: '100' };
       const args = ['-D', dataDir, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
       const proc = spawn(bin.postgres, args, { ...runAs, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
       let ready = false;
