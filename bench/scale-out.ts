@@ -7,7 +7,9 @@
 // Figures:
 //   - LMTP deliveries/s: 1 KB, 1 recipient, 4 connections, 20 users round robin;
 //   - `FETCH 1:* (FLAGS)` over 10,000 messages, one client, median;
-//   - `SEARCH TEXT "<word>"` over the same 10,000 messages (1 in 50 carries the word), median.
+//   - `SEARCH TEXT "<word>"` over the same 10,000 messages (1 in 50 carries the word), median;
+//   - with two nodes, the change feed across nodes: a delivery through node B until IDLE on node A
+//     announces it (`* n EXISTS`), median of 20 (the issue's bound: 1 s).
 // PostgreSQL is the test harness's private server (test/pg/harness.ts) started durable: fsync
 // and synchronous_commit on, as SQLite's mail_fsync = optimized, so an acknowledged delivery is on
 // disk in every set-up. Servers, PostgreSQL and this driver share the machine's cores.
@@ -21,7 +23,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres, type PgServer } from '../test/pg/harness.js';
-import { benchMessage, commandMedian, fillInbox, freePort, lmtpRate, waitForPort } from './lib/load-driver.js';
+import { performance } from 'node:perf_hooks';
+import { benchMessage, commandMedian, fillInbox, freePort, Imap, lmtpConnect, lmtpDeliver, lmtpQuit, lmtpRate, median, waitForPort } from './lib/load-driver.js';
 
 const SECONDS = Number(process.env.SCALE_OUT_SECONDS ?? 5);
 const ROUNDS = Number(process.env.SCALE_OUT_ROUNDS ?? 2);
@@ -107,6 +110,31 @@ interface Figures {
   lmtp: number[];
   fetch: number[];
   search: number[];
+  /** Two nodes: ms from a delivery's 250 on node B to IDLE's EXISTS on node A (median). */
+  idleAcross?: number;
+}
+
+const IDLE_ROUNDS = 20;
+
+/** Median ms from the 250 of a delivery through `via` to the EXISTS that IDLE on `watch` sends. */
+async function idleAcrossNodes(watch: Node, via: Node, user: string): Promise<number> {
+  const idler = await Imap.login(watch.imap, user);
+  const sel = await idler.cmd('SELECT INBOX');
+  let exists = Number(sel.find((l) => / EXISTS$/.test(l))?.split(' ')[1] ?? 0);
+  const lmtp = await lmtpConnect(via.lmtp);
+  const times: number[] = [];
+  for (let i = 0; i < IDLE_ROUNDS; i++) {
+    await idler.conn.exchange('i IDLE\r\n', (l) => l.startsWith('+ '));
+    await lmtpDeliver(lmtp, user, benchMessage(i, 1024));
+    const acknowledged = performance.now();
+    exists++;
+    await idler.conn.exchange('', (l) => l === `* ${exists} EXISTS`);
+    times.push(performance.now() - acknowledged);
+    await idler.conn.exchange('DONE\r\n', (l) => l.startsWith('i '));
+  }
+  await lmtpQuit(lmtp);
+  await idler.logout();
+  return median(times);
 }
 
 async function measure(setUp: SetUp, pg: PgServer | null, root: string): Promise<Figures> {
@@ -130,7 +158,8 @@ async function measure(setUp: SetUp, pg: PgServer | null, root: string): Promise
       fetch.push(await commandMedian(n.imap, 'big', 'FETCH 1:* (FLAGS)', QUERY_ROUNDS));
       search.push(await commandMedian(n.imap, 'big', `SEARCH TEXT "${WORD}"`, QUERY_ROUNDS));
     }
-    return { lmtp, fetch, search };
+    const idleAcross = nodes.length > 1 ? await idleAcrossNodes(nodes[0]!, nodes[1]!, 'd1') : undefined;
+    return { lmtp, fetch, search, idleAcross };
   } finally {
     await Promise.all(nodes.map(stopNode));
   }
@@ -147,12 +176,14 @@ async function main(): Promise<void> {
   const setUps: SetUp[] = (['sqlite', 'pgsql1', 'pgsql2'] as const).filter((s) => !ONLY || s === ONLY);
   const pg = setUps.some((s) => s !== 'sqlite') ? await startPostgres({ durable: true }) : null;
   const rows: string[] = [];
+  let idleLine = '';
   try {
     for (const s of setUps) {
       const f = await measure(s, pg, root);
       const label = s === 'sqlite' ? 'SQLite, 1 node' : s === 'pgsql1' ? 'PostgreSQL, 1 node' : 'PostgreSQL, 2 nodes';
       rows.push(`| ${label} | ${range(f.lmtp)} | ${f.fetch.map((x) => x.toFixed(1)).join(' / ')} | ${f.search.map((x) => x.toFixed(1)).join(' / ')} |`);
       console.log(`${label}: LMTP ${range(f.lmtp)}/s; FETCH 1:* (FLAGS) ${f.fetch.map((x) => x.toFixed(1)).join(' / ')} ms; SEARCH TEXT ${f.search.map((x) => x.toFixed(1)).join(' / ')} ms`);
+      if (f.idleAcross !== undefined) idleLine = `IDLE on node A announcing a delivery made through node B: median ${f.idleAcross.toFixed(1)} ms over ${IDLE_ROUNDS}`;
     }
   } finally {
     await pg?.destroy();
@@ -162,6 +193,7 @@ async function main(): Promise<void> {
   console.log('| Set-up | LMTP deliveries/s | FETCH 1:* (FLAGS), ms (per node) | SEARCH TEXT, ms (per node) |');
   console.log('|---|---|---|---|');
   for (const r of rows) console.log(r);
+  if (idleLine) console.log(`\n${idleLine}`);
 }
 
 await main();

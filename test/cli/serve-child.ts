@@ -10,31 +10,45 @@ export interface ServeChild {
   conf: string;
   imapPort: number;
   lmtpPort: number;
+  /** Everything the process printed so far. */
+  output(): string;
   stop(): Promise<void>;
+  /** `kill -9`: the process ends at once, nothing shut down. */
+  kill(): Promise<void>;
+}
+
+export interface ServeChildOptions {
+  /**
+   * A node name: its configuration is `<dir>/<node>.conf` and its data_dir `<dir>/<node>-data`, so
+   * several servers can run from one folder (several nodes on one shared store). Default: one
+   * server, `<dir>/roost.conf` and `<dir>/data`.
+   */
+  node?: string;
+  /** passdb/userdb blocks instead of the roost ones; `users` are then not added with `roost user add`. */
+  auth?: string[];
 }
 
 /** Writes `<dir>/roost.conf` (plus `extra` lines), adds `users` (password `secret`) and starts serving. */
-export async function startServeChild(dir: string, users: string[], extra: string[] = []): Promise<ServeChild> {
+export async function startServeChild(dir: string, users: string[], extra: string[] = [], opts: ServeChildOptions = {}): Promise<ServeChild> {
   const [imapPort, lmtpPort] = (await freePorts(2)) as [number, number];
-  const conf = join(dir, 'roost.conf');
+  const conf = join(dir, opts.node ? `${opts.node}.conf` : 'roost.conf');
   writeFileSync(
     conf,
     [
       'protocols = imap lmtp',
       'listen = 127.0.0.1',
-      `data_dir = ${dir}/data`,
+      `data_dir = ${dir}/${opts.node ? `${opts.node}-data` : 'data'}`,
       'ssl = no',
       'disable_plaintext_auth = no',
       'auth_username_format = %Ln',
       `service imap-login {\n  inet_listener imap {\n    port = ${imapPort}\n  }\n}`,
       `service lmtp {\n  inet_listener lmtp {\n    port = ${lmtpPort}\n  }\n}`,
-      'passdb {\n  driver = roost\n}',
-      'userdb {\n  driver = roost\n}',
+      ...(opts.auth ?? ['passdb {\n  driver = roost\n}', 'userdb {\n  driver = roost\n}']),
       ...extra,
       '',
     ].join('\n'),
   );
-  for (const u of users) {
+  for (const u of opts.auth ? [] : users) {
     const r = await roost(['-c', conf, 'user', 'add', u, '-p', 'secret'], { cwd: dir });
     if (r.code !== 0) throw new Error(`user add ${u}: ${r.stderr}`);
   }
@@ -47,15 +61,18 @@ export async function startServeChild(dir: string, users: string[], extra: strin
     if (server.exitCode !== null) throw new Error(`roost serve exited (${server.exitCode}): ${out}`);
     return out.includes(`IMAP listening on 127.0.0.1:${imapPort}`) && out.includes(`LMTP listening on 127.0.0.1:${lmtpPort}`) && out.includes('roost: data under ');
   }, 60_000);
+  const end = async (signal: NodeJS.Signals) => {
+    if (server.exitCode !== null || server.signalCode !== null) return;
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill(signal);
+    await exited;
+  };
   return {
     conf,
     imapPort,
     lmtpPort,
-    async stop() {
-      if (server.exitCode !== null || server.signalCode !== null) return;
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGTERM');
-      await exited;
-    },
+    output: () => out,
+    stop: () => end('SIGTERM'),
+    kill: () => end('SIGKILL'),
   };
 }
