@@ -1,16 +1,41 @@
-/** @type {import('jest').Config} */
-export default {
+// Two projects run the suites: `default` runs every test file on the default storage (SQLite),
+// and `pgsql` runs the protocol suites in PGSQL_SUITES again on the PostgreSQL backend (issue #15:
+// the same suites on both backends, parametrised, not copied). The backend reaches the test
+// servers through test/backend.ts (jest global ROOST_TEST_BACKEND); the pgsql project's
+// globalSetup starts one private PostgreSQL server for the run. Suites that test PostgreSQL
+// itself (test/storage/pgsql/, the multi-node tests) start their own and run in `default`.
+// `npx jest --selectProjects default` runs the SQLite pass alone.
+
+/** Protocol suites that run on PostgreSQL too (globs under test/). */
+const PGSQL_SUITES = [];
+
+const base = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
+};
+
+/** @type {import('jest').Config} */
+export default {
   // Compiles worker-thread entries (src/lua) to dist/: threads cannot load .ts (test/global-setup.ts).
   globalSetup: '<rootDir>/test/global-setup.ts',
   testTimeout: 30000,
   // Integration tests start servers and worker threads; two cores, so keep parallelism modest.
   maxWorkers: 2,
+  projects: [
+    { ...base, displayName: 'default', testMatch: ['**/*.test.ts'] },
+    // (an empty testMatch would fall back to jest's default pattern, every test file)
+    ...(PGSQL_SUITES.length === 0 ? [] : [{
+      ...base,
+      displayName: 'pgsql',
+      testMatch: PGSQL_SUITES.map((glob) => `<rootDir>/test/${glob}`),
+      globals: { ROOST_TEST_BACKEND: 'pgsql' },
+      globalSetup: '<rootDir>/test/pg/global-pgsql.ts',
+      globalTeardown: '<rootDir>/test/pg/global-pgsql-teardown.ts',
+    }]),
+  ],
 };

@@ -262,21 +262,7 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<P
   }
 
   const admin = (): PgConnection => ({ host, port, database: 'postgres', user: SUPERUSER, password: superPassword });
-  const pools = new Set<pg.Pool>();
-  const adminQuery = async (sql: string) => {
-    const client = new pg.Client(admin());
-    await client.connect();
-    try {
-      return await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  const endPools = async () => {
-    await Promise.all([...pools].map((p) => p.end().catch(() => undefined)));
-    pools.clear();
-  };
-
+  const databases = databasesOn(admin);
   const server: PgServer = {
     host,
     get port() {
@@ -288,20 +274,55 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<P
     get running() {
       return child !== undefined;
     },
-    async createDatabase(name) {
+    createDatabase: databases.create,
+    async stop(mode) {
+      // The databases' pools stay: their idle clients fail and are replaced after start().
+      await stopServer(mode);
+    },
+    async start() {
+      if (!child) await start();
+    },
+    async destroy() {
+      await databases.endPools();
+      await stopServer();
+      rmSync(base, { recursive: true, force: true });
+    },
+    log: () => [...lines],
+  };
+  return server;
+}
+
+/**
+ * Fresh databases on a server reached as `admin()` (a superuser connection): each owned by its own
+ * login role. `endPools()` ends the pools behind the databases' query().
+ */
+export function databasesOn(admin: () => PgConnection): { create(name?: string): Promise<PgDatabase>; endPools(): Promise<void> } {
+  const pools = new Set<pg.Pool>();
+  const adminQuery = async (sql: string) => {
+    const client = new pg.Client(admin());
+    await client.connect();
+    try {
+      return await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    async create(name) {
       const database = name ?? `roost_test_${process.pid}_${++databaseCounter}`;
       const user = `${database}_owner`;
       const password = `pw-${database}`;
       await adminQuery(`CREATE ROLE ${quoteIdent(user)} LOGIN PASSWORD ${quoteLiteral(password)}`);
       await adminQuery(`CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(user)}`);
       let pool: pg.Pool | undefined;
+      const { host, port } = admin();
       const conn = { host, port, database, user, password };
       return {
         ...conn,
         connectString: `host=${host} port=${port} dbname=${database} user=${user} password=${password}`,
         async query(sql, params) {
           if (!pool) {
-            pool = new pg.Pool({ ...conn, port, max: 2 });
+            pool = new pg.Pool({ ...conn, max: 2 });
             pool.on('error', () => undefined); // a stopped server ends idle clients
             pools.add(pool);
           }
@@ -317,21 +338,11 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<P
         },
       };
     },
-    async stop(mode) {
-      // The databases' pools stay: their idle clients fail and are replaced after start().
-      await stopServer(mode);
+    async endPools() {
+      await Promise.all([...pools].map((p) => p.end().catch(() => undefined)));
+      pools.clear();
     },
-    async start() {
-      if (!child) await start();
-    },
-    async destroy() {
-      await endPools();
-      await stopServer();
-      rmSync(base, { recursive: true, force: true });
-    },
-    log: () => [...lines],
   };
-  return server;
 }
 
 /**

@@ -1,0 +1,30 @@
+// Which storage backend the protocol suites run on. The same suites run twice (jest.config.js
+// projects): `sqlite`, the default, and `pgsql`, whose globalSetup (test/pg/global-pgsql.ts)
+// starts one private PostgreSQL server for the whole run and hands its superuser connection to
+// the test processes in ROOST_TEST_PG. Test servers ask freshMailLocation() for their
+// `mail_location`: nothing (SQLite under mail_home, the default) or a fresh PostgreSQL database.
+import { databasesOn, type PgConnection } from './pg/harness.js';
+
+export type TestBackend = 'sqlite' | 'pgsql';
+
+/** The backend of this test file's project (jest `globals.ROOST_TEST_BACKEND`). */
+export const testBackend: TestBackend = (globalThis as { ROOST_TEST_BACKEND?: string }).ROOST_TEST_BACKEND === 'pgsql' ? 'pgsql' : 'sqlite';
+
+let databases: ReturnType<typeof databasesOn> | undefined;
+
+/** The shared server of the pgsql project. */
+function sharedDatabases(): ReturnType<typeof databasesOn> {
+  if (!databases) {
+    const env = process.env.ROOST_TEST_PG;
+    if (!env) throw new Error('ROOST_TEST_PG is not set: the pgsql project starts PostgreSQL in its globalSetup (test/pg/global-pgsql.ts)');
+    const admin = JSON.parse(env) as PgConnection;
+    databases = databasesOn(() => admin);
+  }
+  return databases;
+}
+
+/** A `mail_location` for a new test server: undefined on SQLite (the default), a fresh database on PostgreSQL. */
+export async function freshMailLocation(): Promise<string | undefined> {
+  if (testBackend === 'sqlite') return undefined;
+  return `pgsql:${(await sharedDatabases().create()).connectString}`;
+}
