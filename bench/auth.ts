@@ -47,8 +47,8 @@ const service = (passdbs: AuthDbSettings[], opts: ConstructorParameters<typeof A
 
 async function main(): Promise<void> {
   const hash = await hashPassword('secret'); // DEFAULT_PASSWORD_SCHEME = SHA512-CRYPT
-  const db = openServerDb(join(dir, 'roost.db'));
-  for (let i = 0; i < USERS; i++) db.addUser({ username: `user${i}`, password: hash });
+  const db = openServerDb({ dataDir: dir, mailLocation: 'sqlite:~/mail.db' });
+  for (let i = 0; i < USERS; i++) await db.addUser({ username: `user${i}`, password: hash });
   await rate('built-in db (roost), SHA512-CRYPT', service([{ driver: 'roost', args: '' }], { accounts: accountStoreFor(db) }), 'secret');
 
   const file = join(dir, 'passwd');
@@ -68,8 +68,8 @@ async function main(): Promise<void> {
   await pool.close();
 
   const argon = await hashPassword('secret', 'ARGON2ID');
-  const argonDb = openServerDb(join(dir, 'argon.db'));
-  for (let i = 0; i < USERS; i++) argonDb.addUser({ username: `user${i}`, password: argon });
+  const argonDb = openServerDb({ dataDir: join(dir, 'argon'), mailLocation: 'sqlite:~/mail.db' });
+  for (let i = 0; i < USERS; i++) await argonDb.addUser({ username: `user${i}`, password: argon });
   // Runs on the hash helper thread: the event loop stays free meanwhile.
   let ticks = 0;
   const ticker = setInterval(() => ticks++, 10);

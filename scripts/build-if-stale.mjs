@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs `npm run build` (src/ to dist/) only when a file under src/ (TypeScript, Lua chunks) is
+// Runs `npm run build` (src/ to dist/) only when a file under src/ (TypeScript, Lua chunks, SQL migrations) is
 // newer than the compiled CLI, so `npm start` and `npm run roost` cost a directory walk, not
 // a TypeScript compile, on every call. Plain JavaScript: it has to run before anything is built.
 import { spawnSync } from 'node:child_process';
@@ -42,7 +42,7 @@ const inputs = Math.max(
   statSync(join(root, 'tsconfig.build.json')).mtimeMs,
 );
 if (builtAt() < inputs) {
-  // The same build as `npm run build` (tsc, then the Lua chunks copied beside the output), through
+  // The same build as `npm run build` (tsc, then the Lua chunks and SQL migrations copied beside the output), through
   // the npm that runs this script when there is one.
   const npm = process.env.npm_execpath;
   const run = npm

@@ -34,7 +34,8 @@ export default function globalSetup(): void {
   );
   const result = program.emit();
   if (result.emitSkipped) throw new Error('globalSetup: compiling the Lua worker entries failed');
-  // tsc emits no .lua: the workers read the Lua chunks from dist/src/lua/chunks/ (as
-  // scripts/copy-lua-chunks.ts does for `npm run build`; jest's globalSetup cannot import it).
-  cpSync(join(root, 'src/lua/chunks'), join(root, 'dist/src/lua/chunks'), { recursive: true });
+  // tsc emits no .lua or .sql: the workers read the Lua chunks from dist/src/lua/chunks/, the
+  // pgsql backend its migrations from dist/src/storage/pgsql/migrations/ (as scripts/copy-assets.ts
+  // does for `npm run build`; jest's globalSetup cannot import it).
+  for (const dir of ['lua/chunks', 'storage/pgsql/migrations']) cpSync(join(root, 'src', dir), join(root, 'dist/src', dir), { recursive: true });
 }

@@ -1,6 +1,5 @@
 // Builds the ServerContext from the configuration: the server database, the auth service with
 // its account adapter, and the mail-user service. `roost serve`, the CLI verbs and tests use it.
-import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { AuthService, type AccountStore } from '../auth/index.js';
@@ -12,15 +11,15 @@ import { mailUserSettings } from '../mail-user/settings.js';
 import type { MailUserSettings } from '../mail-user/mail-user.js';
 import { openServerDb, openSyncUserStore } from '../storage/index.js';
 import { LuaWorkerPool, type LuaPoolSettings } from '../lua/index.js';
-import type { ServerDb } from '../storage/types.js';
+import type { ServerDb, ServerDbPlace } from '../storage/types.js';
 import type { UserLocks } from '../mail-user/user-locks.js';
 import { IdleStores, type IdleClock } from '../mail-user/idle-stores.js';
 
 /** The `roost` passdb/userdb driver reads accounts from the server database. */
 export function accountStoreFor(db: ServerDb): AccountStore {
   return {
-    getUser(name) {
-      const u = db.getUser(name);
+    async getUser(name) {
+      const u = await db.getUser(name);
       if (!u) return undefined;
       const fields: Record<string, string> = { ...u.fields };
       if (u.quotaRule) fields.quota_rule = u.quotaRule;
@@ -33,7 +32,7 @@ export function accountStoreFor(db: ServerDb): AccountStore {
         fields,
       };
     },
-    listUsers: () => db.listUsers().map((u) => u.username),
+    listUsers: async () => (await db.listUsers()).map((u) => u.username),
   };
 }
 
@@ -50,8 +49,9 @@ export function authSettingsFrom(s: Settings): AuthSettings {
   };
 }
 
-export function serverDbPath(settings: Settings): string {
-  return path.join(settings.data_dir, 'roost.db');
+/** Where the built-in user database is (storage chooses it by the global mail_location). */
+export function serverDbPlace(settings: Settings): ServerDbPlace {
+  return { dataDir: settings.data_dir, mailLocation: settings.mail_location };
 }
 
 export interface CreatedContext extends ServerContext {
@@ -95,7 +95,7 @@ export interface ServerContextOptions {
 
 export function createServerContext(settings: Settings, opts: ServerContextOptions = {}): CreatedContext {
   mkdirSync(settings.data_dir, { recursive: true });
-  const serverDb = opts.serverDb ?? openServerDb(serverDbPath(settings));
+  const serverDb = opts.serverDb ?? openServerDb(serverDbPlace(settings));
   let pool: LuaWorkerPool | null = null;
   const luaPool = () => opts.luaPool ?? (pool ??= luaPoolFor(settings));
   // A Lua passdb/userdb loads its scripts at start-up (Dovecot's auth process does), so the pool
@@ -137,7 +137,7 @@ export function createServerContext(settings: Settings, opts: ServerContextOptio
       await mailUsers.shutdown();
       await auth.close();
       if (pool) await pool.close();
-      if (!opts.serverDb) serverDb.close();
+      if (!opts.serverDb) await serverDb.close();
     },
   };
 }

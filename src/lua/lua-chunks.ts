@@ -1,6 +1,6 @@
 // The one loader of the Lua code Roost runs inside a state: the prelude (the Dovecot API), its
 // lazily loaded parts and the bindings' chunks live in src/lua/chunks/*.lua. The build copies
-// them next to the compiled JavaScript (scripts/copy-lua-chunks.ts), so this module finds them
+// them next to the compiled JavaScript (scripts/copy-assets.ts), so this module finds them
 // beside itself both from sources (ts-jest) and from dist/. Each file is read once per thread.
 //
 // A chunk is named `=roost/<file>`: errors and tracebacks point at the file and line, while

@@ -1,21 +1,19 @@
 // Entry points of the storage layer. Protocol layers and Lua bindings code against the contract in
 // types.ts and obtain stores here; the backend is chosen by the scheme of `mail_location`
 // (location.ts, backends.ts) and never named above this folder.
-import { SqliteServerDb, type ServerDbOptions } from './sqlite/server-db.js';
 import { parseMailLocation } from './location.js';
-import type { BackupResult } from './backend.js';
-import type { ServerDb, SyncUserStore, UserStore, UserStoreOptions } from './types.js';
+import type { BackupResult, MigrationReport } from './backend.js';
+import type { ServerDb, ServerDbOptions, ServerDbPlace, SyncUserStore, UserStore, UserStoreOptions } from './types.js';
 
 export * from './types.js';
-export type { BackupResult } from './backend.js';
+export type { BackupResult, MigrationReport } from './backend.js';
 export { parseMailLocation } from './location.js';
-export { migrateServerDb } from './sqlite/migrations.js';
 export { isDovecotInternalEntry } from './metadata-entries.js';
 export { normalizeMailboxName, validateMailboxName, SPECIAL_USE_ATTRIBUTES, INBOX } from './mailbox-names.js';
 export { channelName as changeChannelName } from './change-bus.js';
 export type { ChangeFeed } from './change-feed.js';
 export { actorView } from './actor-view.js';
-export type { ServerDbOptions } from './sqlite/server-db.js';
+export { copyUserStore, type CopyProgress, type CopyStoreResult } from './copy-store.js';
 
 /**
  * Opens (creating and migrating if needed) one user's store for the main thread. Options are plain
@@ -37,7 +35,7 @@ export function userStoreKey(opts: UserStoreOptions): string {
 }
 
 /** `roost migrate`: brings a user's existing store up to date; null when the user has none yet. */
-export function migrateUserStore(opts: UserStoreOptions): { where: string; applied: number[] } | null {
+export function migrateUserStore(opts: UserStoreOptions): Promise<MigrationReport | null> {
   return parseMailLocation(opts.location).backend.migrateUserStore(opts);
 }
 
@@ -51,7 +49,18 @@ export function restoreUserStore(src: string, opts: UserStoreOptions): Promise<B
   return parseMailLocation(opts.location).backend.restoreUserStore(src, opts);
 }
 
-/** Opens (creating and migrating if needed) the server database, usually `<data_dir>/roost.db`. */
-export function openServerDb(path: string, opts?: ServerDbOptions): ServerDb {
-  return new SqliteServerDb(path, opts);
+/**
+ * Opens (creating and migrating if needed) the built-in user database of the backend that the
+ * global `mail_location` names: `<data_dir>/roost.db` for SQLite, the mail's own database for a
+ * backend whose mail is shared by every node (so a `roost user add` is seen everywhere at once).
+ */
+export function openServerDb(place: ServerDbPlace, opts?: ServerDbOptions): ServerDb {
+  const { backend, rest } = parseMailLocation(place.mailLocation);
+  return backend.openServerDb({ rest, dataDir: place.dataDir }, opts);
+}
+
+/** `roost migrate`: brings the server database (where openServerDb finds it) up to date. */
+export function migrateServerDb(place: ServerDbPlace): Promise<MigrationReport> {
+  const { backend, rest } = parseMailLocation(place.mailLocation);
+  return backend.migrateServerDb({ rest, dataDir: place.dataDir });
 }

@@ -654,17 +654,47 @@ export interface UserFieldChanges {
   fields?: Record<string, string | null>;
 }
 
-export interface ServerDb {
+/**
+ * The built-in user database (the `roost` passdb/userdb, `roost user ...`), in the same two modes
+ * as the user store (UserStoreOf): SQLite's file beside the data (<data_dir>/roost.db) answers
+ * synchronously, a database server asynchronously. Callers take a ServerDb and await every call.
+ */
+export interface ServerDbOf<out M extends StoreMode> {
   /** ALREADYEXISTS for a taken username, PARAMETERS for a bad name or a password not in `{SCHEME}` form. */
-  addUser(user: NewUser): UserRecord;
-  /** NONEXISTENT if there is no such user. Does not touch the user's mail files. */
-  deleteUser(username: string): void;
+  addUser(user: NewUser): Result<UserRecord, M>;
+  /** NONEXISTENT if there is no such user. Does not touch the user's mail. */
+  deleteUser(username: string): Result<void, M>;
   /** Exact (case-sensitive) lookup. */
-  getUser(username: string): UserRecord | undefined;
+  getUser(username: string): Result<UserRecord | undefined, M>;
   /** All users sorted by username. */
-  listUsers(): UserRecord[];
+  listUsers(): Result<UserRecord[], M>;
   /** null removes the password (the account cannot log in with a password). */
-  setPassword(username: string, passwordHash: string | null): void;
-  setFields(username: string, changes: UserFieldChanges): UserRecord;
-  close(): void;
+  setPassword(username: string, passwordHash: string | null): Result<void, M>;
+  setFields(username: string, changes: UserFieldChanges): Result<UserRecord, M>;
+  close(): Result<void, M>;
+}
+
+/** What every caller uses: each call awaited. */
+export type ServerDb = ServerDbOf<StoreMode>;
+/** A server database that answers synchronously (SQLite's). */
+export type SyncServerDb = ServerDbOf<'sync'>;
+
+/** Options of the server database (each backend ignores what it has no use for). */
+export interface ServerDbOptions {
+  /** SQLite: how long a write waits for another process's lock. */
+  busyTimeoutMs?: number;
+  /** SQLite: the schema's folder (tests). */
+  migrationsDir?: string;
+  /** Longest username accepted (bytes, UTF-8). */
+  maxUsernameBytes?: number;
+}
+
+/**
+ * Where the server database lives: chosen by the scheme of the global `mail_location` (a backend
+ * whose mail is in a shared database keeps its users there, so every node sees them), else
+ * `<data_dir>/roost.db`.
+ */
+export interface ServerDbPlace {
+  dataDir: string;
+  mailLocation: string;
 }

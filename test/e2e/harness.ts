@@ -129,7 +129,7 @@ export async function startRoost(
   const lmtpPort = (lmtp.addresses[0] as { port: number }).port;
 
   const addUser = async (u: E2eUser) => {
-    ctx.serverDb.addUser({ username: u.username, password: await hashPassword(u.password ?? PASSWORD, 'PLAIN'), fields: u.fields });
+    await ctx.serverDb.addUser({ username: u.username, password: await hashPassword(u.password ?? PASSWORD, 'PLAIN'), fields: u.fields });
   };
   for (const u of opts.users ?? []) await addUser(u);
 

@@ -42,7 +42,7 @@ export async function lmtpEnv(
   opts.configure?.(settings);
   const ctx = createServerContext(settings);
   for (const u of opts.users ?? [{ username: 'alice@example.com' }, { username: 'bob@example.com' }]) {
-    ctx.serverDb.addUser({ username: u.username, quotaRule: u.quotaRule ?? null, fields: u.fields });
+    await ctx.serverDb.addUser({ username: u.username, quotaRule: u.quotaRule ?? null, fields: u.fields });
   }
   const socketPath = join(dir, 'run', 'lmtp');
   const server = await startLmtpServer(ctx, {

@@ -21,12 +21,13 @@ describe('migrations', () => {
     expect(existsSync(join(defaultMigrationsDir(), 'server', '0001_init.sql'))).toBe(true);
   });
 
-  test('applied once, idempotent, recorded, and an integrity check passes', () => {
+  test('applied once, idempotent, recorded, and an integrity check passes', async () => {
     const path = join(dir, 'u', 'mail.db');
     expect(migrateUserStore(path)).toEqual([1, 2, 3, 4]);
     expect(migrateUserStore(path)).toEqual([]);
-    expect(migrateServerDb(join(dir, 'roost.db'))).toEqual([1]);
-    expect(migrateServerDb(join(dir, 'roost.db'))).toEqual([]);
+    const place = { dataDir: dir, mailLocation: 'sqlite:~/mail.db' };
+    expect(await migrateServerDb(place)).toEqual({ where: join(dir, 'roost.db'), applied: [1] });
+    expect(await migrateServerDb(place)).toEqual({ where: join(dir, 'roost.db'), applied: [] });
     const db = new Database(path, { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(4);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');

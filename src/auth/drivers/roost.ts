@@ -22,7 +22,7 @@ export const roostDriver: AuthDriverModule = {
       driver: 'roost',
       defaultScheme: 'PLAIN',
       lookup: async (req) => {
-        const a = accounts.getUser(req.user);
+        const a = await accounts.getUser(req.user);
         if (!a) return { result: 'unknown' };
         return { result: 'ok', password: a.password, fields: { ...a.fields } };
       },
@@ -33,11 +33,11 @@ export const roostDriver: AuthDriverModule = {
     return {
       driver: 'roost',
       lookup: async (req) => {
-        const a = accounts.getUser(req.user);
+        const a = await accounts.getUser(req.user);
         return a ? { result: 'ok', fields: userdbFields(a) } : { result: 'unknown' };
       },
       async *iterate() {
-        yield* accounts.listUsers();
+        yield* await accounts.listUsers();
       },
     };
   },

@@ -61,10 +61,13 @@ export interface AccountRecord {
   fields: Record<string, string>;
 }
 
-/** What the `roost` driver needs from the server database (src/storage provides it). */
+/**
+ * What the `roost` driver needs from the server database (src/storage provides it): answered at
+ * once (a file beside the data) or later (a database server), so the driver awaits both.
+ */
 export interface AccountStore {
-  getUser(name: string): AccountRecord | undefined;
-  listUsers(): string[];
+  getUser(name: string): AccountRecord | undefined | Promise<AccountRecord | undefined>;
+  listUsers(): string[] | Promise<string[]>;
 }
 
 export interface DriverContext {

@@ -23,7 +23,7 @@ import { parseArgs } from '../args.js';
 import { catchHangups, onHangup, releaseHangups } from '../hangup.js';
 import { UserLocks } from '../../mail-user/user-locks.js';
 import { CliEnv } from '../cli-context.js';
-import { serverDbPath, type CreatedContext } from '../context.js';
+import { serverDbPlace, type CreatedContext } from '../context.js';
 
 /** One loaded configuration and what was built from it. */
 interface Generation {
@@ -81,7 +81,7 @@ async function serve(env: CliEnv, argv: string[]): Promise<number> {
   for (const w of env.warnings) rootLogger.warning(w);
   // One server database and one set of user locks for every generation: a reload must not close
   // the database under open sessions, and a restore in progress spans reloads.
-  const serverDb = openServerDb(serverDbPath(settings));
+  const serverDb = openServerDb(serverDbPlace(settings));
   const userLocks = new UserLocks();
   env.contextOptions = { serverDb, userLocks };
   const generations: Generation[] = [];
@@ -316,7 +316,7 @@ async function serve(env: CliEnv, argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     env.io.out(`roost: data under ${settings.data_dir}\n`);
-    if (serverDb.listUsers().length === 0) {
+    if ((await serverDb.listUsers()).length === 0) {
       env.io.out('roost: no users yet; add the first one with:  npm run roost -- user add alice -p secret\n');
     }
     // Up: SIGHUPs reload from now on, and one that came during the start-up reloads now.
@@ -333,7 +333,7 @@ async function serve(env: CliEnv, argv: string[]): Promise<number> {
     await closeAll();
     for (const g of generations) await g.env.close();
     await env.close();
-    serverDb.close();
+    await serverDb.close();
     // Last: `roost stop` waits for the socket to go away as the sign that everything is closed.
     await admin?.close();
   }

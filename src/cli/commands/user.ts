@@ -23,11 +23,11 @@ export async function runUser(env: CliEnv, argv: string[]): Promise<number> {
       return addUser(env, need(name), args);
     case 'del':
     case 'delete':
-      env.context().serverDb.deleteUser(need(name));
+      await env.context().serverDb.deleteUser(need(name));
       env.io.out(`Deleted user ${name} (mail under the home was kept)\n`);
       return 0;
     case 'list':
-      for (const u of env.context().serverDb.listUsers()) env.io.out(`${u.username}\n`);
+      for (const u of await env.context().serverDb.listUsers()) env.io.out(`${u.username}\n`);
       return 0;
     case 'show':
       return showAccount(env, need(name));
@@ -58,20 +58,20 @@ async function readPassword(env: CliEnv, args: ParsedArgs): Promise<string> {
 
 async function addUser(env: CliEnv, name: string, args: ParsedArgs): Promise<number> {
   const db = env.context().serverDb;
-  if (db.getUser(name)) throw new UsageError(`User ${name} already exists`, 1);
+  if (await db.getUser(name)) throw new UsageError(`User ${name} already exists`, 1);
   const password = await readPassword(env, args);
   const scheme = optionValue(args, 's') ?? DEFAULT_PASSWORD_SCHEME;
-  db.addUser({ username: name, password: await hashPassword(password, scheme) });
+  await db.addUser({ username: name, password: await hashPassword(password, scheme) });
   env.io.out(`Added user ${name}\n`);
   return 0;
 }
 
 async function setPassword(env: CliEnv, name: string, args: ParsedArgs): Promise<number> {
   const db = env.context().serverDb;
-  if (!db.getUser(name)) throw new StorageError('NONEXISTENT', `User doesn't exist: ${name}`);
+  if (!(await db.getUser(name))) throw new StorageError('NONEXISTENT', `User doesn't exist: ${name}`);
   const password = await readPassword(env, args);
   const scheme = optionValue(args, 's') ?? DEFAULT_PASSWORD_SCHEME;
-  db.setPassword(name, await hashPassword(password, scheme));
+  await db.setPassword(name, await hashPassword(password, scheme));
   env.io.out(`Password changed for ${name}\n`);
   return 0;
 }
@@ -80,7 +80,7 @@ async function setPassword(env: CliEnv, name: string, args: ParsedArgs): Promise
  * `user set USER field=value ...`: userdb fields of a built-in account (uid, gid, home,
  * quota_rule, or any extra field such as mail_lua_script); an empty value removes the field.
  */
-function setFields(env: CliEnv, name: string, assignments: string[]): number {
+async function setFields(env: CliEnv, name: string, assignments: string[]): Promise<number> {
   if (!assignments.length) throw new UsageError(`usage: roost user set USER FIELD=VALUE...`);
   const changes: UserFieldChanges = {};
   const fields: Record<string, string | null> = {};
@@ -98,13 +98,13 @@ function setFields(env: CliEnv, name: string, assignments: string[]): number {
     else fields[key] = value === '' ? null : value;
   }
   if (Object.keys(fields).length) changes.fields = fields;
-  env.context().serverDb.setFields(name, changes);
+  await env.context().serverDb.setFields(name, changes);
   env.io.out(`Updated user ${name}\n`);
   return 0;
 }
 
-function showAccount(env: CliEnv, name: string): number {
-  const u = env.context().serverDb.getUser(name);
+async function showAccount(env: CliEnv, name: string): Promise<number> {
+  const u = await env.context().serverDb.getUser(name);
   if (!u) throw new StorageError('NONEXISTENT', `User doesn't exist: ${name}`);
   const scheme = u.password ? (/^\{([^}]+)\}/.exec(u.password)?.[1] ?? 'PLAIN') : '(none)';
   const rows: [string, string][] = [

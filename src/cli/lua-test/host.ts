@@ -338,7 +338,7 @@ export class TestFileHost {
     const fields: Record<string, string> = {};
     for (const [k, v] of Object.entries({ ...(o.plugin ?? {}), ...(o.fields ?? {}) })) fields[k] = String(v);
     const password = o.password === undefined ? null : /^\{[A-Za-z0-9._-]+\}/.test(o.password) ? o.password : `{PLAIN}${o.password}`;
-    env.ctx.serverDb.addUser({ username: name, password, fields, quotaRule: o.quota_rule ?? null });
+    await env.ctx.serverDb.addUser({ username: name, password, fields, quotaRule: o.quota_rule ?? null });
     // Creates the user's database here, so its set-up is not logged from inside a script's call.
     if (!env.settings.userdb.some((d) => d.driver === 'lua')) await env.fixtureStore(name, () => null);
     return null;

@@ -21,15 +21,16 @@ export const MIGRATION_LOCK_KEY = 0x526f6f7374;
 const FILE_NAME = /^(\d{4})-([A-Za-z0-9_-]+)\.sql$/;
 
 /**
- * The folder of the .sql files: beside this module when run from the sources; from the compiled
- * dist/src/storage/pgsql/, the sources' folder (tsc copies no .sql).
+ * The folder of the .sql files: beside this module, from the sources and from the compiled
+ * dist/src/storage/pgsql/ alike (the build copies them there: scripts/copy-assets.ts), so an
+ * installed `roost` needs no src/.
  */
 export function pgsqlMigrationsDir(): string {
-  for (const rel of ['./migrations/', '../../../../src/storage/pgsql/migrations/']) {
-    const dir = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(join(dir, '0001-init.sql'))) return dir;
+  const dir = fileURLToPath(new URL('./migrations/', import.meta.url));
+  if (!existsSync(join(dir, '0001-init.sql'))) {
+    throw new StorageError('SERVERBUG', `Cannot find the pgsql migrations in ${dir} (the build copies them there: npm run build)`);
   }
-  throw new StorageError('SERVERBUG', 'Cannot find the pgsql migrations folder (src/storage/pgsql/migrations)');
+  return dir;
 }
 
 export function loadPgsqlMigrations(dir = pgsqlMigrationsDir()): PgsqlMigration[] {

@@ -6,7 +6,8 @@ import type { StorageBackend } from '../backend.js';
 import type { MailFsync, SyncUserStore, UserStore, UserStoreOptions } from '../types.js';
 import { backupUserStore, restoreUserStore } from './backup.js';
 import { existsSync } from 'node:fs';
-import { migrateUserStore } from './migrations.js';
+import { migrateServerDb, migrateUserStore } from './migrations.js';
+import { SqliteServerDb } from './server-db.js';
 import type { SqliteDurability, SqliteUserStoreOptions } from './options.js';
 import { SqliteUserStore } from './user-store.js';
 
@@ -29,6 +30,11 @@ export function sqliteDbPath(location: string, home: string): string {
   const p = location.trim().replace(/^sqlite:/, '');
   if (p.startsWith('~/')) return join(home, p.slice(2));
   return isAbsolute(p) ? p : join(home, p);
+}
+
+/** The server database of a SQLite installation: a file beside the data. */
+export function sqliteServerDbPath(dataDir: string): string {
+  return join(dataDir, 'roost.db');
 }
 
 /**
@@ -58,10 +64,15 @@ export const sqliteBackend: StorageBackend = {
   openUserStore: (opts): UserStore => new SqliteUserStore(sqliteOptions(opts)),
   openSyncUserStore: (opts): SyncUserStore => new SqliteUserStore(sqliteOptions(opts)),
   storeIdentity: (opts) => sqliteDbPath(opts.location, opts.home),
-  migrateUserStore(opts) {
+  async migrateUserStore(opts) {
     const path = sqliteDbPath(opts.location, opts.home);
     if (!existsSync(path)) return null;
     return { where: path, applied: migrateUserStore(path) };
+  },
+  openServerDb: (site, opts) => new SqliteServerDb(sqliteServerDbPath(site.dataDir), opts),
+  async migrateServerDb(site) {
+    const path = sqliteServerDbPath(site.dataDir);
+    return { where: path, applied: migrateServerDb(path) };
   },
   backupUserStore: (opts, dest) => backupUserStore({ dbPath: sqliteDbPath(opts.location, opts.home), home: opts.home }, dest),
   restoreUserStore: (src, opts) => restoreUserStore(src, { dbPath: sqliteDbPath(opts.location, opts.home), home: opts.home }),

@@ -5,7 +5,8 @@ import { openDb, StatementCache, type Db } from './sqlite.js';
 import {
   StorageError,
   type NewUser,
-  type ServerDb,
+  type ServerDbOptions,
+  type SyncServerDb,
   type UserFieldChanges,
   type UserRecord,
 } from '../types.js';
@@ -19,14 +20,7 @@ import {
   type UserRow,
 } from '../user-records.js';
 
-export interface ServerDbOptions {
-  busyTimeoutMs?: number;
-  migrationsDir?: string;
-  /** Longest username accepted (bytes, UTF-8). */
-  maxUsernameBytes?: number;
-}
-
-export class SqliteServerDb implements ServerDb {
+export class SqliteServerDb implements SyncServerDb {
   private readonly db: Db;
   private readonly stmts: StatementCache;
   private readonly maxUsernameBytes: number;
@@ -42,9 +36,6 @@ export class SqliteServerDb implements ServerDb {
     }
     this.stmts = new StatementCache(this.db);
   }
-
-
-
 
   private row(username: string): UserRow | undefined {
     return this.stmts.get('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;

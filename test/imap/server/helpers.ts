@@ -40,7 +40,7 @@ export async function startTestServer(
   // The brute-force penalty would slow every test after a deliberate wrong password.
   const auth = new AuthService(authSettingsFrom(settings), { accounts: accountStoreFor(base.serverDb), sleep: async () => undefined });
   const ctx: CreatedContext = { ...base, auth };
-  for (const username of ['alice', 'bob']) ctx.serverDb.addUser({ username, password: await hashPassword('pw', 'PLAIN') });
+  for (const username of ['alice', 'bob']) await ctx.serverDb.addUser({ username, password: await hashPassword('pw', 'PLAIN') });
   const server = await startImapServer(ctx, {
     ...opts,
     listeners: [

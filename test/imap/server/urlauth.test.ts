@@ -20,7 +20,7 @@ beforeAll(async () => {
     s.imap_urlauth_port = PORT;
     s.imap_urlauth_submit_user = 'bob';
   });
-  t.ctx.serverDb.addUser({ username: 'carol', password: await hashPassword('pw', 'PLAIN') });
+  await t.ctx.serverDb.addUser({ username: 'carol', password: await hashPassword('pw', 'PLAIN') });
   off = await startTestServer();
 });
 afterAll(async () => {
