@@ -12,6 +12,7 @@ import { runConfig } from './commands/config.js';
 import { runMailbox } from './commands/mailbox.js';
 import { runMetadata } from './commands/metadata.js';
 import { runMigrate } from './commands/migrate.js';
+import { runMigrateStore } from './commands/migrate-store.js';
 import { runPw } from './commands/pw.js';
 import { runServe } from './commands/serve.js';
 import { runUser } from './commands/user.js';
@@ -37,7 +38,8 @@ const HELP = `usage: roost [-c FILE] [-o key=value]... VERB ...   (-c and -o may
   lua test [--filter T] [--junit F] [--watch] [FILE|DIR]...   run Lua script tests (*_test.lua)
   lua check SCRIPT...                     syntax, Dovecot entry points, compatibility warnings
   config [-a|-n] [SETTING...]             print the effective configuration (like doveconf)
-  migrate                                 apply database migrations
+  migrate                                 apply database migrations (the server database, every store)
+  migrate-store -u USER --to LOCATION     move a user's mail to another mail_location (UIDs, flags, metadata kept)
   who [-1] [USER_MASK|IP]                 list the running server's sessions (doveadm who)
   kick USER_MASK [IP]                     end those sessions (doveadm kick)
   reload                                  re-read the configuration, as SIGHUP
@@ -65,6 +67,7 @@ const VERBS: Record<string, Verb> = {
   lua: runLua,
   config: runConfig,
   migrate: runMigrate,
+  'migrate-store': runMigrateStore,
   who: adminVerb((env, argv) => runWho(env, argv)),
   kick: adminVerb(runKick),
   reload: adminVerb(runReload),

@@ -47,7 +47,7 @@ export async function runBackup(env: CliEnv, argv: string[]): Promise<number> {
  * session sees a mix of the old and the restored store, and no acknowledged delivery lands in the
  * old store after it was copied over.
  */
-async function lockOnServer(env: CliEnv, name: string): Promise<HeldReply | null> {
+export async function lockOnServer(env: CliEnv, name: string): Promise<HeldReply | null> {
   const path = adminSocketPath(env.settings.base_dir);
   if (!(await answers(path))) return null;
   return adminHoldRequest(path, { cmd: 'restore-lock', args: [name] });
