@@ -46,6 +46,8 @@ export interface CopyStoreOptions {
   /** Names the source in the destination's mark (a resumed copy must come from the same source). */
   source: string;
   onMailbox?: (p: CopyProgress) => void;
+  /** Messages per import (one commit each); default 500. */
+  batchMessages?: number;
 }
 
 /**
@@ -66,7 +68,7 @@ export async function copyUserStore(from: UserStore, to: UserStore, opts: CopySt
   for (const box of await from.listMailboxes()) {
     // Placeholders come back by themselves when their children are created.
     if (box.noselect) continue;
-    const progress = await copyMailbox(from, to, box);
+    const progress = await copyMailbox(from, to, box, opts.batchMessages ?? BATCH_MESSAGES);
     mailboxes++;
     messages += progress.copied + progress.present;
     opts.onMailbox?.(progress);
@@ -95,7 +97,7 @@ async function checkDestination(to: UserStore, source: string): Promise<boolean>
   return false;
 }
 
-async function copyMailbox(from: UserStore, to: UserStore, box: MailboxInfo): Promise<CopyProgress> {
+async function copyMailbox(from: UserStore, to: UserStore, box: MailboxInfo, batchMessages: number): Promise<CopyProgress> {
   let dest = await to.getMailbox(box.name);
   if (!dest || dest.noselect) dest = await to.createMailbox(box.name);
   if (dest.uidValidity !== box.uidValidity) {
@@ -113,7 +115,7 @@ async function copyMailbox(from: UserStore, to: UserStore, box: MailboxInfo): Pr
     const batch: MessageMeta[] = [];
     const inputs: AppendInput[] = [];
     let bytes = 0;
-    while (i < todo.length && batch.length < BATCH_MESSAGES && (batch.length === 0 || bytes < BATCH_BYTES)) {
+    while (i < todo.length && batch.length < batchMessages && (batch.length === 0 || bytes < BATCH_BYTES)) {
       const m = todo[i++]!;
       const input = await importInput(from, m);
       bytes += (input.content as Buffer).length;
