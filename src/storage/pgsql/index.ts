@@ -30,15 +30,19 @@
 //                   announces at COMMIT from inside a transaction.
 //   user-db.ts      PgsqlUserDb: the built-in user database (ServerDb's operations, async) on the
 //                   users/user_fields tables; every node sees an added user at once.
+//   operations.ts   for the StorageBackend entry: openPgsqlServerDb (the built-in user database,
+//                   the ServerDb contract, on the mail's connection), migratePgsqlServerDb and
+//                   migratePgsqlUserStore (`roost migrate`: the schema of the database).
+//   migrations/ is copied into dist/ by the build (scripts/copy-assets.ts), beside migrations.js.
 //   sync-client.ts  PgsqlBlockingClient: synchronous queries for Lua worker threads, on a helper
 //                   thread (sync-worker.ts, own connection) through src/lua/blocking-helper.ts.
 //
 // STILL TO DO: the UserStore on top of these (mailbox tree: create/rename/delete with their
 // rules; messages: append/copy/move/store flags with keywords and CONDSTORE UNCHANGEDSINCE;
 // metadata; quota; special-use; subscriptions; \Recent claims; refreshChanges driven by the feed),
-// its StorageBackend entry (backends.ts), `roost migrate` for pgsql, `roost user` and the
-// `roost` passdb/userdb on PgsqlUserDb, the Lua workers' synchronous store over PgsqlBlockingClient, copying the
-// .sql files into dist/ at build, and the benches and multi-node tests of the issue.
+// its StorageBackend entry (backends.ts; openServerDb, migrateServerDb and migrateUserStore are
+// operations.ts's), the Lua workers' synchronous store over PgsqlBlockingClient, and the benches
+// and multi-node tests of the issue.
 export { DEFAULT_MAXCONNS, parsePgsqlConnect, type PgsqlConnectSettings } from './connect.js';
 export { acquirePgsqlPool, STORAGE_DEFAULT_MAXCONNS, type PgsqlClient, type PgsqlPool } from './pool.js';
 export { migratePgsql, loadPgsqlMigrations, pgsqlMigrationsDir, type PgsqlMigration } from './migrations.js';
@@ -48,6 +52,7 @@ export { quotaUsage, type QuotaUsage } from './quota.js';
 export { changesSince, expungeUids, type ExpungeResult } from './changes.js';
 export { CHANGE_CHANNEL, changePayload, notifyChange, PgsqlChangeFeed, PgsqlChangeListener, type ListenerOptions } from './change-feed.js';
 export { PgsqlUserDb, type PgsqlUserDbOptions } from './user-db.js';
+export { migratePgsqlServerDb, migratePgsqlUserStore, openPgsqlServerDb, pgsqlConnectOf } from './operations.js';
 export { DEFAULT_SYNC_WAIT_LIMIT_MS, PgsqlBlockingClient, PgsqlSyncError, type BlockingCaller } from './sync-client.js';
 
 import { parsePgsqlConnect as parse } from './connect.js';
