@@ -129,3 +129,13 @@ test('version', async () => {
   expect((await runCli(['version'], { out: (t) => expect(t).toMatch(/^roost \d+\.\d+\.\d+\n$/), err: () => {}, stdin: () => Readable.from([]), promptSecret: async () => null })))
     .toBe(0);
 });
+
+test('migrate reports the server database and each user store, then finds them up to date', async () => {
+  expect((await roost('user', 'add', 'alice', '-p', 'secret')).code).toBe(0);
+  expect((await roost('user', 'add', 'bob', '-p', 'secret')).code).toBe(0);
+  // Only alice has a store yet (bob has never received or logged in).
+  expect((await roost('mailbox', 'create', '-u', 'alice', 'Work')).code).toBe(0);
+  const data = path.join(dir, 'data');
+  const r = await roost('migrate');
+  expect(r).toEqual({ code: 0, out: `${data}/roost.db: up to date\n${data}/home/alice/mail.db: up to date\n`, err: '' });
+});
