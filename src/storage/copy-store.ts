@@ -5,9 +5,11 @@
 // internal date, each mailbox its UIDNEXT, special-use, modseq tracking and metadata; the server
 // metadata and the subscriptions come along.
 //
-// Modseqs are the destination's own: messages are imported in UID order, so their modseqs ascend
-// with the UIDs (the source's relative order of flag changes is not kept), and a mailbox's
-// HIGHESTMODSEQ starts again from the destination's counter.
+// Modseqs: messages are imported in UID order, so their modseqs are the destination's own and
+// ascend with the UIDs (the source's relative order of flag changes is not kept); then each
+// mailbox's HIGHESTMODSEQ is raised to at least the source's, so that a CONDSTORE/QRESYNC client
+// that cached it sees every later change (RFC 7162 §3.1.2.1) and no change is announced for what
+// it already has.
 //
 // Resumable: the copy marks the destination first (a server metadata entry naming the source),
 // mailbox by mailbox, in batches that each commit with the UIDs ascending, and removes the mark
@@ -128,8 +130,9 @@ async function copyMailbox(from: UserStore, to: UserStore, box: MailboxInfo, bat
     });
     copied += results.length;
   }
-  // UIDNEXT past the last message (expunged UIDs at the end are not handed out again).
-  await to.setMailboxUids(box.name, { uidNext: box.uidNext });
+  // UIDNEXT past the last message (expunged UIDs at the end are not handed out again), and
+  // HIGHESTMODSEQ not below what clients may have cached.
+  await to.setMailboxUids(box.name, { uidNext: box.uidNext, highestModseq: box.highestModseq });
   await copyMetadata(from, to, box.name);
   return { mailbox: box.name, copied, present: have.size };
 }
@@ -168,6 +171,7 @@ async function verify(from: UserStore, to: UserStore): Promise<void> {
     const differ = (what: string) => new StorageError('SERVERBUG', `${box.name}: the copy differs from the source (${what})`);
     if (!dest || dest.noselect) throw differ('missing');
     if (dest.uidValidity !== box.uidValidity || dest.uidNext !== box.uidNext) throw differ('UIDVALIDITY or UIDNEXT');
+    if (dest.highestModseq < box.highestModseq) throw differ(`HIGHESTMODSEQ ${dest.highestModseq}, below the source's ${box.highestModseq}`);
     const a = await from.listMessages(box.id);
     const b = await to.listMessages(dest.id);
     if (a.length !== b.length) throw differ(`${b.length} messages instead of ${a.length}`);

@@ -365,10 +365,12 @@ export interface UserStoreOf<out M extends StoreMode> {
   setSpecialUse(name: string, specialUse: string[]): Result<void, M>;
 
   /**
-   * Import only (`roost import`, like dsync): takes over a source mailbox's UIDVALIDITY (INUSE once
-   * the mailbox has handed out a UID) and raises UIDNEXT (never lowers it).
+   * Import only (`roost import`, `roost migrate-store`, like dsync): takes over a source mailbox's
+   * UIDVALIDITY (INUSE once the mailbox has handed out a UID) and raises UIDNEXT and HIGHESTMODSEQ
+   * (never lowers them): a CONDSTORE/QRESYNC client that cached the source's HIGHESTMODSEQ must
+   * see every later change with a higher modseq (RFC 7162 §3.1.2.1).
    */
-  setMailboxUids(name: string, ids: { uidValidity?: number; uidNext?: number }): Result<MailboxInfo, M>;
+  setMailboxUids(name: string, ids: { uidValidity?: number; uidNext?: number; highestModseq?: number }): Result<MailboxInfo, M>;
 
   /** STATUS; NONEXISTENT for an unknown or \Noselect mailbox. */
   status(name: string): Result<MailboxStatus, M>;

@@ -49,6 +49,9 @@ async function filledStore(): Promise<UserStore> {
   await s.setMetadata('Work/Projects', '/shared/vendor/acme/x', Buffer.from('shared'));
   await s.setMetadata('', '/private/vendor/acme/server', Buffer.from('server'));
   await s.enableModseqTracking((await s.getMailbox('INBOX'))!.id);
+  // Many flag changes: INBOX's HIGHESTMODSEQ is well above what importing 3 messages gives.
+  const inbox = (await s.getMailbox('INBOX'))!.id;
+  for (let i = 0; i < 30; i++) await s.storeFlags(inbox, { uids: [8], operation: i % 2 ? 'remove' : 'add', flags: ['\\Answered'] });
   return s;
 }
 
@@ -93,6 +96,11 @@ test('everything a client sees comes across, modseqs ascending with the UIDs', a
   expect(expected.boxes.map((b) => b.name)).toEqual(['INBOX', 'Sent', 'Work', 'Work/Projects']);
   expect(expected.boxes[0]).toMatchObject({ uidValidity: 1234567, uidNext: 20, modseqTracking: true });
   expect(expected.server).toEqual([['/private/vendor/acme/server', 'server']]);
+  // HIGHESTMODSEQ never below the source's (what a QRESYNC client cached).
+  for (const b of await from.listMailboxes()) {
+    if (!b.noselect) expect((await to.getMailbox(b.name))!.highestModseq).toBeGreaterThanOrEqual(b.highestModseq);
+  }
+  expect((await from.getMailbox('INBOX'))!.highestModseq).toBeGreaterThan(30);
   const work = await to.listMessages((await to.getMailbox('Work/Projects'))!.id);
   expect(work.map((m) => m.uid)).toEqual([1, 3, 4, 5]);
   expect(work.map((m) => m.modseq)).toEqual([...work.map((m) => m.modseq)].sort((a, b) => a - b));

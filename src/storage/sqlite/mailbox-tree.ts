@@ -290,7 +290,7 @@ export function setSpecialUse(u: UnitOfWork, name: string, specialUse: string[])
   });
 }
 
-export function setMailboxUids(u: UnitOfWork, name: string, ids: { uidValidity?: number; uidNext?: number }): MailboxInfo {
+export function setMailboxUids(u: UnitOfWork, name: string, ids: { uidValidity?: number; uidNext?: number; highestModseq?: number }): MailboxInfo {
   u.transaction(() => {
     const row = selectable(u, name);
     const valid = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 1 && n <= 0xffffffff);
@@ -309,6 +309,10 @@ export function setMailboxUids(u: UnitOfWork, name: string, ids: { uidValidity?:
     }
     if (ids.uidNext !== undefined && ids.uidNext > row.uid_next) {
       u.stmts.get('UPDATE mailbox SET uid_next = ? WHERE id = ?').run(ids.uidNext, row.id);
+    }
+    if (ids.highestModseq !== undefined) {
+      if (!Number.isSafeInteger(ids.highestModseq) || ids.highestModseq < 0) throw new StorageError('PARAMETERS', 'HIGHESTMODSEQ is a non-negative number');
+      if (ids.highestModseq > row.highest_modseq) u.stmts.get('UPDATE mailbox SET highest_modseq = ? WHERE id = ?').run(ids.highestModseq, row.id);
     }
     u.notify(null, 'mailboxes', 0);
   });

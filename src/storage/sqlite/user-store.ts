@@ -232,7 +232,7 @@ export class SqliteUserStore implements SyncUserStore {
   setSpecialUse(name: string, specialUse: string[]): void {
     tree.setSpecialUse(this.u, name, specialUse);
   }
-  setMailboxUids(name: string, ids: { uidValidity?: number; uidNext?: number }): MailboxInfo {
+  setMailboxUids(name: string, ids: { uidValidity?: number; uidNext?: number; highestModseq?: number }): MailboxInfo {
     return tree.setMailboxUids(this.u, name, ids);
   }
   status(name: string): MailboxStatus {
