@@ -34,18 +34,6 @@ test('setMailboxUids: UIDVALIDITY only while no UID was handed out; UIDNEXT only
   expect(errorCode(() => store.setMailboxUids('Missing', { uidNext: 5 }))).toBe('NONEXISTENT');
 });
 
-test('setMailboxUids: HIGHESTMODSEQ only grows, and the next change goes above it', () => {
-  const inbox = store.append('INBOX', { content: msg('x') });
-  const before = store.getMailbox('INBOX')!.highestModseq;
-  expect(store.setMailboxUids('INBOX', { highestModseq: 500 }).highestModseq).toBe(500);
-  expect(store.setMailboxUids('INBOX', { highestModseq: 3 }).highestModseq).toBe(500);
-  expect(before).toBeLessThan(500);
-  const changed = store.storeFlags(inbox.mailboxId, { uids: [inbox.uid], operation: 'add', flags: ['\\Seen'] });
-  expect(changed.changed[0]!.modseq).toBe(501);
-  expect(store.changesSince(inbox.mailboxId, 500).map((c) => c.uid)).toEqual([inbox.uid]);
-  expect(errorCode(() => store.setMailboxUids('INBOX', { highestModseq: -1 }))).toBe('PARAMETERS');
-});
-
 test('a mailbox re-created after taking over a UIDVALIDITY gets a different one', () => {
   store.createMailbox('Taken');
   const future = Math.floor(Date.now() / 1000) + 3600;
