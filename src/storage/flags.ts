@@ -66,3 +66,49 @@ export function keywordsFromColumn(col: string | null): string[] {
 }
 
 export const SEEN_BIT = FLAG_BITS['\\Seen'];
+
+/**
+ * STORE on one message (RFC 3501 §6.4.6): the flags after `operation` with `bits` and `keywords`
+ * (already in the mailbox's spelling), or null when nothing changes. Keywords compare
+ * case-insensitively; an added keyword goes after the ones the message has.
+ */
+export function applyFlagOperation(
+  operation: 'set' | 'add' | 'remove',
+  oldBits: number,
+  oldKeywords: string | null,
+  bits: number,
+  keywords: readonly string[],
+): { bits: number; keywords: string | null } | null {
+  const old = keywordsFromColumn(oldKeywords);
+  let newBits: number;
+  let newKw: readonly string[];
+  if (operation === 'set') {
+    newBits = bits;
+    newKw = keywords;
+  } else if (operation === 'add') {
+    newBits = oldBits | bits;
+    const have = new Set(old.map((k) => k.toLowerCase()));
+    newKw = [...old, ...keywords.filter((k) => !have.has(k.toLowerCase()))];
+  } else {
+    const gone = new Set(keywords.map((k) => k.toLowerCase()));
+    newBits = oldBits & ~bits;
+    newKw = old.filter((k) => !gone.has(k.toLowerCase()));
+  }
+  const newCol = keywordsToColumn(newKw);
+  if (newBits === oldBits && sameKeywords(oldKeywords, newCol)) return null;
+  return { bits: newBits, keywords: newCol };
+}
+
+function sameKeywords(a: string | null, b: string | null): boolean {
+  if (a === b) return true;
+  const x = keywordsFromColumn(a);
+  const y = keywordsFromColumn(b);
+  return x.length === y.length && x.every((k) => y.includes(k));
+}
+
+/** UIDs as a caller may name them: 32-bit nz-numbers (RFC 3501 §9); PARAMETERS otherwise. */
+export function validateUids(uids: readonly number[]): void {
+  for (const u of uids) {
+    if (!Number.isInteger(u) || u < 1 || u > 0xffffffff) throw new StorageError('PARAMETERS', `Invalid UID ${String(u)}`);
+  }
+}

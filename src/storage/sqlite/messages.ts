@@ -1,7 +1,7 @@
 // Messages of a SQLite store: append (bodies in SQLite or as files), listing, flags and keywords,
 // copy, move, expunge, the modseq change log and \Recent.
 import { randomUUID } from 'node:crypto';
-import { flagsToList, keywordsFromColumn, keywordsToColumn, parseFlags } from '../flags.js';
+import { applyFlagOperation, flagsToList, keywordsFromColumn, keywordsToColumn, parseFlags, validateUids } from '../flags.js';
 import {
   isStagedBody,
   StorageError,
@@ -27,9 +27,7 @@ const MESSAGE_COLUMNS = 'uid, modseq, flags, keywords, internal_date, save_date,
 type MessageTuple = [number, number, number, string | null, number, number, number, string, number];
 
 export function checkUids(uids: readonly number[]): string {
-  for (const u of uids) {
-    if (!Number.isInteger(u) || u < 1 || u > 0xffffffff) throw new StorageError('PARAMETERS', `Invalid UID ${String(u)}`);
-  }
+  validateUids(uids);
   return JSON.stringify(uids);
 }
 
@@ -257,7 +255,6 @@ export function storeFlags(u: UnitOfWork, mailboxId: number, input: StoreFlagsIn
   return u.transaction(() => {
     const box = selectableById(u, mailboxId);
     const canon = canonicalKeywords(u, box.id, keywords, input.operation !== 'remove');
-    const canonLc = new Set(canon.map((k) => k.toLowerCase()));
     const modseq = box.highest_modseq + 1;
     const result: StoreFlagsResult = { changed: [], modified: [] };
     const update = u.stmts.get('UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
@@ -266,22 +263,9 @@ export function storeFlags(u: UnitOfWork, mailboxId: number, input: StoreFlagsIn
         result.modified.push(uid);
         continue;
       }
-      const old = keywordsFromColumn(oldKw);
-      let newBits: number;
-      let newKw: string[];
-      if (input.operation === 'set') {
-        newBits = bits;
-        newKw = canon;
-      } else if (input.operation === 'add') {
-        newBits = oldBits | bits;
-        const have = new Set(old.map((k) => k.toLowerCase()));
-        newKw = [...old, ...canon.filter((k) => !have.has(k.toLowerCase()))];
-      } else {
-        newBits = oldBits & ~bits;
-        newKw = old.filter((k) => !canonLc.has(k.toLowerCase()));
-      }
-      const newCol = keywordsToColumn(newKw);
-      if (newBits === oldBits && sameKeywords(oldKw, newCol)) continue;
+      const next = applyFlagOperation(input.operation, oldBits, oldKw, bits, canon);
+      if (!next) continue;
+      const { bits: newBits, keywords: newCol } = next;
       update.run(newBits, newCol, modseq, box.id, uid);
       const change = { uid, flags: flagsToList(newBits, newCol), modseq, oldFlags: flagsToList(oldBits, oldKw) };
       result.changed.push(change);
@@ -421,13 +405,6 @@ export function claimRecent(u: UnitOfWork, mailboxId: number): number[] {
     return uids;
   });
 }
-function sameKeywords(a: string | null, b: string | null): boolean {
-  if (a === b) return true;
-  const x = keywordsFromColumn(a);
-  const y = keywordsFromColumn(b);
-  return x.length === y.length && x.every((k) => y.includes(k));
-}
-
 /** `roost import`: one transaction; a source UID is kept while it is free (at least UIDNEXT). */
 export function importMessages(u: UnitOfWork, mailbox: string, inputs: readonly AppendInput[]): AppendResult[] {
   return u.transaction(() => {

@@ -9,7 +9,7 @@ import { StorageError, type QuotaLimits } from '../types.js';
 import type { StagedBodyFile } from './body-files.js';
 import type { BodyStore } from './body-store.js';
 import type { IndexSource, StoreIndexes } from '../mailbox-index.js';
-import type { StoreNotices } from './notices.js';
+import type { StoreNotices } from '../store-notices.js';
 import type { SqliteStorageSettings } from './options.js';
 import type { Db, Statement, StatementCache } from './sqlite.js';
 import type { WalSync } from './wal-sync.js';

@@ -39,7 +39,7 @@ import * as tree from './mailbox-tree.js';
 import * as messages from './messages.js';
 import * as metadata from './metadata.js';
 import { applyMigrations } from './migrations.js';
-import { StoreNotices } from './notices.js';
+import { StoreNotices } from '../store-notices.js';
 import { resolveSettings, type SqliteStorageSettings, type SqliteUserStoreOptions } from './options.js';
 import { quotaUsage } from './quota.js';
 import { openDb, StatementCache, type Db } from './sqlite.js';
@@ -94,7 +94,8 @@ export class SqliteUserStore implements SyncUserStore {
     }
     this.u = u;
     const feed = new FileChangeFeed(changeFilePath(opts.dbPath), this.settings.changePollIntervalMs, opts.dbPath);
-    u.notices = new StoreNotices(this.username, feed, db.prepare('PRAGMA data_version').pluck());
+    const dataVersion = db.prepare('PRAGMA data_version').pluck();
+    u.notices = new StoreNotices(this.username, feed, () => dataVersion.get() as number);
     u.indexSource = sqliteIndexSource(u.stmts);
     const indexKey = indexCacheKey(opts.dbPath);
     u.indexes = mailboxIndexCache.acquire(indexKey);

@@ -1,13 +1,13 @@
-// Change notices and mail events of one SQLite store: what a transaction changed, collected while
-// it runs and published after its outermost commit (dropped if it rolls back). Notices go to every
-// session of the user (this thread at once, other threads through the change bus, other processes
-// through the file change feed); mail events go to this store's listeners (push notifications, Lua).
-import { Logger } from '../../log/logger.js';
-import { acquireBus, type UserBus } from '../change-bus.js';
-import type { ChangeFeed } from '../change-feed.js';
-import type { MailEvent, MailEventListener, StoreActor } from '../mail-events.js';
-import type { ChangeNotice } from '../types.js';
-import type { Statement } from './sqlite.js';
+// Change notices and mail events of one store (every backend): what a transaction changed,
+// collected while it runs and published after its outermost commit (dropped if it rolls back).
+// Notices go to every session of the user (this thread at once, other threads through the change
+// bus, other processes through the backend's change feed); mail events go to this store's
+// listeners (push notifications, Lua).
+import { Logger } from '../log/logger.js';
+import { acquireBus, type UserBus } from './change-bus.js';
+import type { ChangeFeed } from './change-feed.js';
+import type { MailEvent, MailEventListener, StoreActor } from './mail-events.js';
+import type { ChangeNotice } from './types.js';
 
 const log = new Logger('storage: ');
 
@@ -32,20 +32,29 @@ export class StoreNotices {
 
   constructor(
     private readonly username: string,
-    /** Other processes' changes (file-change-feed.ts), watched while this store has listeners. */
+    /** Other processes' changes (the backend's change feed), watched while this store has listeners. */
     private readonly feed: ChangeFeed,
-    /** PRAGMA data_version: changes when another connection commits (https://www.sqlite.org/pragma.html#pragma_data_version). */
-    private readonly dataVersion: Statement,
+    /**
+     * A number that changes when another connection or process committed (SQLite: PRAGMA
+     * data_version, https://www.sqlite.org/pragma.html#pragma_data_version; pgsql: the change
+     * feed's signals).
+     */
+    private readonly dataVersion: () => number,
   ) {
     const h = acquireBus(username);
     this.bus = h.bus;
     this.releaseBus = h.release;
-    this.lastDataVersion = dataVersion.get() as number;
+    this.lastDataVersion = dataVersion();
   }
 
-  /** An outermost transaction begins: its changes are authored by the current actor. */
-  beginOutermost(): void {
-    this.txnActor = this.actor;
+  /** The actor set by the innermost withActor() now (an asynchronous backend takes it at a call's start). */
+  get currentActor(): StoreActor | undefined {
+    return this.actor;
+  }
+
+  /** An outermost transaction begins: its changes are authored by `actor` (default: the current one). */
+  beginOutermost(actor: StoreActor | undefined = this.actor): void {
+    this.txnActor = actor;
   }
 
   mark(): NoticeMark {
@@ -130,7 +139,7 @@ export class StoreNotices {
 
   /** Another connection committed since the last look: tell this thread's listeners (`elsewhere`). */
   refresh(): void {
-    const version = this.dataVersion.get() as number;
+    const version = this.dataVersion();
     if (version === this.lastDataVersion) return;
     this.lastDataVersion = version;
     // This thread's listeners only: every thread and process looks at its own connection.
