@@ -62,11 +62,17 @@ export interface PgsqlBodyReader {
 
 const gone = () => new StorageError('EXPUNGEISSUED', 'Message was expunged');
 
-/** Opens body `bodyId` for reading; EXPUNGEISSUED if it no longer exists. */
-export async function openBody(db: Queryable, bodyId: number): Promise<PgsqlBodyReader> {
+/**
+ * Opens body `bodyId` for reading; EXPUNGEISSUED if it no longer exists. With `storeId`, only a
+ * body that a message of that store holds (a user's store reads no other user's bodies).
+ */
+export async function openBody(db: Queryable, bodyId: number, storeId?: number): Promise<PgsqlBodyReader> {
   const { rows } = await db.query<{ size: number; chunk_size: number; mime_structure: string | null }>(
-    'SELECT size, chunk_size, mime_structure FROM body WHERE id = $1',
-    [bodyId],
+    storeId === undefined
+      ? 'SELECT size, chunk_size, mime_structure FROM body WHERE id = $1'
+      : `SELECT size, chunk_size, mime_structure FROM body WHERE id = $1 AND EXISTS
+           (SELECT 1 FROM message m JOIN mailbox b ON b.id = m.mailbox_id WHERE m.body_id = $1 AND b.store_id = $2)`,
+    storeId === undefined ? [bodyId] : [bodyId, storeId],
   );
   const row = rows[0];
   if (!row) throw gone();

@@ -1,5 +1,6 @@
 // What the SQLite backend needs beyond the neutral UserStoreOptions: the database file, how long
 // a writer waits for another connection's lock, and how commits reach the disk.
+import { checkStorageSettings } from '../settings.js';
 import { DEFAULT_STORAGE_SETTINGS, StorageError, type QuotaLimits, type StorageSettings } from '../types.js';
 
 /**
@@ -42,18 +43,9 @@ export interface SqliteUserStoreOptions {
 
 export function resolveSettings(partial: Partial<SqliteStorageSettings> | undefined): SqliteStorageSettings {
   const s: SqliteStorageSettings = { ...DEFAULT_SQLITE_SETTINGS, ...partial };
-  for (const [key, value] of Object.entries(s)) {
-    if (key === 'durability') continue;
-    const min = key === 'busyTimeoutMs' || key === 'bodyFileThresholdBytes' || key === 'indexRetainMessages' ? 0 : 1;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-      throw new StorageError('PARAMETERS', `Storage setting ${key} must be a positive integer, got ${String(value)}`);
-    }
-  }
+  checkStorageSettings(s, { skip: ['durability'], zeroAllowed: ['busyTimeoutMs'] });
   if (s.durability !== 'full' && s.durability !== 'normal' && s.durability !== 'async-fsync') {
     throw new StorageError('PARAMETERS', `Storage setting durability must be "async-fsync", "full" or "normal", got ${String(s.durability)}`);
-  }
-  if (s.bodyChunkBytes < 1024 || s.bodyChunkBytes > 64 * 1024 * 1024) {
-    throw new StorageError('PARAMETERS', 'Storage setting bodyChunkBytes must be between 1 KiB and 64 MiB');
   }
   return s;
 }

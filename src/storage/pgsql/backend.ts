@@ -1,0 +1,44 @@
+// The pgsql StorageBackend (backends.ts): `mail_location = pgsql:<Dovecot SQL connect string>`.
+// One database holds every user's store, so the store's identity is the connect string and the
+// user. The Lua workers' synchronous store is not served yet; `roost migrate` is pgsql's own
+// (migrations.ts, every store at once) and backups are PostgreSQL's (pg_dump covers all mail).
+import type { StorageBackend } from '../backend.js';
+import { StorageError, type UserStore, type UserStoreOptions } from '../types.js';
+import { checkPgsqlLocation } from './index.js';
+import { PgsqlUserStore } from './user-store.js';
+
+/** The connect string of a `pgsql:` location. */
+export function pgsqlConnect(location: string): string {
+  return location.trim().replace(/^pgsql:/, '');
+}
+
+/** Opens a user's store on PostgreSQL from the contract's options; set-up runs behind the first call. */
+export function openPgsqlUserStore(opts: UserStoreOptions): PgsqlUserStore {
+  return new PgsqlUserStore({
+    username: opts.username,
+    connect: pgsqlConnect(opts.location),
+    separator: opts.separator,
+    settings: opts.settings,
+    quota: opts.quota,
+  });
+}
+
+export const pgsqlBackend: StorageBackend = {
+  scheme: 'pgsql',
+  example: 'pgsql:host=127.0.0.1 dbname=roost user=roost password=secret',
+  checkLocation: checkPgsqlLocation,
+  openUserStore: (opts): UserStore => openPgsqlUserStore(opts),
+  openSyncUserStore() {
+    throw new StorageError('SERVERBUG', 'synchronous pgsql store not available yet');
+  },
+  storeIdentity: (opts) => `${pgsqlConnect(opts.location)}\0${opts.username}`,
+  migrateUserStore() {
+    throw new StorageError('SERVERBUG', 'roost migrate for pgsql stores is not available yet');
+  },
+  backupUserStore() {
+    throw new StorageError('PARAMETERS', 'roost backup does not cover pgsql stores: back up the PostgreSQL database with pg_dump (it holds every user\'s mail)');
+  },
+  restoreUserStore() {
+    return Promise.reject(new StorageError('PARAMETERS', 'roost restore does not cover pgsql stores: restore the PostgreSQL database with pg_restore'));
+  },
+};

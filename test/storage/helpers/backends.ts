@@ -1,0 +1,78 @@
+// One storage contract suite, run on every backend (issue #15: "Parametrise them; do not copy
+// them"). describeEachBackend(title, fn) declares `fn`'s tests once per backend: SQLite in a temp
+// folder, PostgreSQL on one server per test file (test/pg/harness.ts) with a database per test.
+// `open()` returns the store as the contract's asynchronous UserStore, so every call is awaited.
+import { afterEach, beforeEach, describe } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logHub } from '../../../src/log/logger.js';
+import { openUserStore, StorageError, type QuotaLimits, type StorageSettings, type UserStore } from '../../../src/storage/index.js';
+import { usePostgres, type PgDatabase } from '../../pg/harness.js';
+
+export type BackendName = 'sqlite' | 'pgsql';
+
+export interface OpenExtra {
+  settings?: Partial<StorageSettings>;
+  quota?: QuotaLimits;
+  separator?: string;
+}
+
+export interface BackendStores {
+  readonly name: BackendName;
+  /** Opens (creating on first use) the store of `username` (default alice); closed after the test. */
+  open(username?: string, extra?: OpenExtra): UserStore;
+}
+
+/** `fn` declares tests against `b`; they run once on each backend, in a describe named after it. */
+export function describeEachBackend(title: string, fn: (b: BackendStores) => void, only?: BackendName[]): void {
+  for (const name of only ?? (['sqlite', 'pgsql'] as const)) {
+    describe(`${title} [${name}]`, () => {
+      const pg = name === 'pgsql' ? usePostgres() : undefined;
+      let dir = '';
+      let db: PgDatabase | undefined;
+      const opened: UserStore[] = [];
+      beforeEach(async () => {
+        logHub.setDefaultOutput(false);
+        dir = mkdtempSync(join(tmpdir(), 'roost-storage-'));
+        if (pg) db = await pg.server.createDatabase();
+      });
+      afterEach(async () => {
+        for (const s of opened.splice(0)) await s.close();
+        if (db) await db.drop();
+        db = undefined;
+        rmSync(dir, { recursive: true, force: true });
+      });
+      fn({
+        name,
+        open(username = 'alice', extra = {}) {
+          const location = name === 'sqlite' ? 'sqlite:~/mail.db' : `pgsql:${db!.connectString}`;
+          const s = openUserStore({
+            username,
+            home: join(dir, username),
+            location,
+            separator: extra.separator ?? '/',
+            settings: extra.settings,
+            quota: extra.quota,
+            fsync: 'never',
+          });
+          opened.push(s);
+          return s;
+        },
+      });
+    });
+  }
+}
+
+/** The StorageError code a call throws or its promise rejects with, or 'no error' (other errors propagate). */
+export async function errorCode(fn: () => unknown): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof StorageError) return e.code;
+    throw e;
+  }
+  return 'no error';
+}
+
+export { msg } from './temp-store.js';
