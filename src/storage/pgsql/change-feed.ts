@@ -20,7 +20,7 @@ import pg from 'pg';
 import { Logger } from '../../log/logger.js';
 import type { ChangeFeed } from '../change-feed.js';
 import { parsePgsqlConnect, type PgsqlConnectSettings } from './connect.js';
-import { acquirePgsqlPool, clientConfig, type PgsqlPool } from './pool.js';
+import { acquirePgsqlPool, clientConfig, isOwnPgsqlBackend, type PgsqlPool } from './pool.js';
 
 export const CHANGE_CHANNEL = 'roost_mail_changes';
 /** User names up to this many bytes travel as they are (PostgreSQL's payload limit is 8000). */
@@ -43,6 +43,11 @@ export async function notifyChange(client: { query(text: string, params?: unknow
 
 export interface ListenerOptions {
   logger?: Logger;
+  /**
+   * Notifications from these server processes are this process's own (its pool's connections):
+   * its sessions heard of those commits at once, so they signal nobody.
+   */
+  ownBackend?: (pid: number) => boolean;
   /** Signal every watcher this often even without a notification; 0: never. */
   safetyPollMs?: number;
 }
@@ -65,12 +70,14 @@ export class PgsqlChangeListener {
   private markReady!: () => void;
   /** Connections made so far (1 + reconnects). */
   connects = 0;
+  private readonly ownBackend: ((pid: number) => boolean) | undefined;
 
   constructor(
     private readonly settings: PgsqlConnectSettings,
     opts: ListenerOptions = {},
   ) {
     this.logger = opts.logger ?? new Logger('storage: ');
+    this.ownBackend = opts.ownBackend;
     this.prefix = `pgsql(${settings.host}): `;
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     const pollMs = opts.safetyPollMs ?? DEFAULT_SAFETY_POLL_MS;
@@ -120,7 +127,9 @@ export class PgsqlChangeListener {
     client.on('error', lost);
     client.on('end', () => lost());
     client.on('notification', (n) => {
-      if (n.channel === CHANGE_CHANNEL && n.payload !== undefined) this.signal(n.payload);
+      if (n.channel !== CHANGE_CHANNEL || n.payload === undefined) return;
+      if (this.ownBackend?.(n.processId)) return;
+      this.signal(n.payload);
     });
     try {
       await client.connect();
@@ -231,7 +240,8 @@ export class PgsqlChangeFeed implements ChangeFeed {
       this.listenerHeld = true;
       let entry = listeners.get(this.connect);
       if (!entry) {
-        entry = { listener: new PgsqlChangeListener(parsePgsqlConnect(this.connect), this.opts), feeds: 0 };
+        const connect = this.connect;
+        entry = { listener: new PgsqlChangeListener(parsePgsqlConnect(connect), { ownBackend: (pid) => isOwnPgsqlBackend(connect, pid), ...this.opts }), feeds: 0 };
         listeners.set(this.connect, entry);
       }
       entry.feeds++;

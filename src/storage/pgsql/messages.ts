@@ -99,7 +99,9 @@ export class MailboxKeywords {
 async function contentBytes(content: AppendInput['content']): Promise<Buffer> {
   if (Buffer.isBuffer(content)) return content;
   if (isStagedBody(content)) throw new StorageError('PARAMETERS', 'Staged message body belongs to another store');
-  return readFile(content.path);
+  const data = await readFile(content.path);
+  if (data.length !== content.size) throw new StorageError('PARAMETERS', `Spooled message ${content.path} is ${data.length} bytes, expected ${content.size}`);
+  return data;
 }
 
 /** MessageSave's flag list and the row's keyword column. */

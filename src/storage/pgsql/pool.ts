@@ -151,6 +151,12 @@ class SharedPool implements PgsqlPool {
     }
   }
 
+  /** Whether `pid` is the server process of one of this pool's connections. */
+  hasBackend(pid: number): boolean {
+    for (const c of this.open) if ((c as unknown as { processID?: number }).processID === pid) return true;
+    return false;
+  }
+
   async release(): Promise<void> {
     if (--this.holders > 0) return;
     this.onEnd();
@@ -175,4 +181,12 @@ export function acquirePgsqlPool(connect: string, logger = new Logger('storage: 
   const pool = new SharedPool(parsePgsqlConnect(connect, STORAGE_DEFAULT_MAXCONNS), logger, () => pools.delete(connect));
   pools.set(connect, pool);
   return pool;
+}
+
+/**
+ * Whether server process `pid` is a connection of this process's pool for `connect`: a NOTIFY it
+ * sent announces a commit of this process, whose sessions were told at once (change-feed.ts).
+ */
+export function isOwnPgsqlBackend(connect: string, pid: number): boolean {
+  return pools.get(connect)?.hasBackend(pid) ?? false;
 }

@@ -20,6 +20,8 @@ export interface OpenExtra {
 
 export interface BackendStores {
   readonly name: BackendName;
+  /** A temp folder of the test (spool files). */
+  readonly dir: string;
   /** Opens (creating on first use) the store of `username` (default alice); closed after the test. */
   open(username?: string, extra?: OpenExtra): UserStore;
 }
@@ -45,6 +47,9 @@ export function describeEachBackend(title: string, fn: (b: BackendStores) => voi
       });
       fn({
         name,
+        get dir() {
+          return dir;
+        },
         open(username = 'alice', extra = {}) {
           const location = name === 'sqlite' ? 'sqlite:~/mail.db' : `pgsql:${db!.connectString}`;
           const s = openUserStore({
@@ -73,6 +78,13 @@ export async function errorCode(fn: () => unknown): Promise<string> {
     throw e;
   }
   return 'no error';
+}
+
+/** Every slice of a body reader's range, whether it yields them synchronously or not. */
+export async function collect(slices: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const s of slices) out.push(s);
+  return out;
 }
 
 export { msg } from './temp-store.js';
