@@ -49,7 +49,7 @@ import { readMailboxView } from './mailbox-view.js';
 import * as messages from './messages.js';
 import * as metadata from './metadata.js';
 import { acquirePgsqlPool } from './pool.js';
-import { quotaUsage } from './quota.js';
+import { lockQuota, quotaUsage } from './quota.js';
 import { PgsqlStoreContext } from './store-context.js';
 
 export interface PgsqlUserStoreOptions {
@@ -230,10 +230,15 @@ export class PgsqlUserStore implements AsyncUserStore {
     return this.checked(() => {
       const parsed = messages.parseAppend(this.u, input);
       return this.u.mutate(async (c, log) => {
+        // Lock order: the store row (quota), then both mailbox rows in id order.
+        await lockQuota(c, this.u);
+        const dest = await tree.selectable(c, this.u, mailbox);
+        await tree.lockSelectable(c, this.u, [mailboxId, dest.id]);
         const appended = (await messages.insertMessages(c, this.u, log, mailbox, [parsed]))[0]!;
+        // Read again under the lock: the append may have been into the same mailbox.
         const box = (await tree.lockSelectable(c, this.u, [mailboxId])).get(mailboxId)!;
         return { appended, expunged: await messages.expungeRows(c, log, box, [uid], true) };
-      });
+      }, mailbox);
     });
   }
   importMessages(mailbox: string, inputs: AppendInput[]): Promise<AppendResult[]> {
