@@ -18,7 +18,7 @@ export interface CompiledStorage {
 
 export function compileStorage(): CompiledStorage {
   const out = mkdtempSync(join(tmpdir(), 'roost-storage-js-'));
-  for (const folder of ['src/storage', 'src/storage/sqlite', 'src/log', 'src/config']) {
+  for (const folder of ['src/storage', 'src/storage/sqlite', 'src/storage/pgsql', 'src/log', 'src/config']) {
     mkdirSync(join(out, folder), { recursive: true });
     for (const file of readdirSync(join(REPO_ROOT, folder))) {
       if (!file.endsWith('.ts')) continue;
@@ -31,6 +31,7 @@ export function compileStorage(): CompiledStorage {
   writeFileSync(join(out, 'package.json'), '{"type":"module"}');
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(out, 'node_modules'));
   symlinkSync(join(REPO_ROOT, 'migrations'), join(out, 'migrations'));
+  symlinkSync(join(REPO_ROOT, 'src/storage/pgsql/migrations'), join(out, 'src/storage/pgsql/migrations'));
   return {
     indexPath: join(out, 'src/storage/index.js'),
     cleanup: () => rmSync(out, { recursive: true, force: true }),
