@@ -4,8 +4,19 @@
 // (migrations.ts, every store at once) and backups are PostgreSQL's (pg_dump covers all mail).
 import type { StorageBackend } from '../backend.js';
 import { StorageError, type UserStore, type UserStoreOptions } from '../types.js';
-import { checkPgsqlLocation } from './index.js';
+import { parsePgsqlConnect } from './connect.js';
 import { PgsqlUserStore } from './user-store.js';
+
+/** Why `rest` (the part after `pgsql:`) is not a usable connect string, or undefined when it is. */
+export function checkPgsqlLocation(rest: string): string | undefined {
+  if (rest.trim() === '') return 'expected a connect string after pgsql:, e.g. pgsql:host=127.0.0.1 dbname=roost user=roost password=...';
+  try {
+    parsePgsqlConnect(rest);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 /** The connect string of a `pgsql:` location. */
 export function pgsqlConnect(location: string): string {

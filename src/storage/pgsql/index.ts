@@ -1,6 +1,7 @@
 // The PostgreSQL storage backend (`mail_location = pgsql:<Dovecot SQL connect string>`), issue #15.
 //
-// WHAT EXISTS (each module tested against a real PostgreSQL, test/storage/pgsql/):
+// WHAT EXISTS (each module tested against a real PostgreSQL, test/storage/pgsql/, and the store by
+// the storage contract suites too, test/storage/*.test.ts, run on both backends):
 //   connect.ts      Dovecot's pgsql `connect` string parser (shared with the sql passdb/userdb),
 //                   `maxconns=` sets the pool size.
 //   pool.ts         acquirePgsqlPool(connect): one pool per process and connect string
@@ -18,16 +19,23 @@
 //   allocation.ts   ensureMailStore, nextUidValidity, insertMailbox, allocateUids, allocateModseq,
 //                   changeUidValidity, lockMailboxes: UPDATE ... RETURNING on the mailbox row in
 //                   the caller's transaction (unique UIDs, visible in increasing order, across
-//                   nodes). Lock order: mailbox rows (several: lockMailboxes, id order) before
-//                   message rows, or COPY/MOVE in opposite directions deadlock.
-//   quota.ts        quotaUsage(db, storeId): the sum of the store's mailbox counters.
+//                   nodes). Lock order: the store row (quota, mailbox creation), then mailbox rows
+//                   (several: id order), then message rows, or COPY/MOVE in opposite directions
+//                   deadlock.
+//   quota.ts        quotaUsage(db, storeId): the sum of the store's mailbox counters; checkQuota.
 //   bodies.ts       writeBody / openBody: 256 KiB chunks, a range read loads only its chunks; one
 //                   body shared by every recipient's message.
 //   changes.ts      expungeUids (with the expunge log) and changesSince (the catch-up by modseq).
 //   change-feed.ts  PgsqlChangeFeed (the ChangeFeed of ../change-feed.ts): LISTEN/NOTIFY on one
 //                   channel with the user as payload, one listening connection per process,
 //                   reconnect with a log line and a catch-up signal; notifyChange(client, user)
-//                   announces at COMMIT from inside a transaction.
+//                   announces at COMMIT from inside a transaction; this process's own NOTIFYs are
+//                   not signalled back to it.
+//   user-store.ts   PgsqlUserStore, the asynchronous UserStore, split as the SQLite one:
+//                   store-context.ts (set-up behind a ready promise, one transaction per mutating
+//                   call, notices and mail events after COMMIT), mailbox-tree.ts, messages.ts,
+//                   mailbox-view.ts (SELECT snapshot), metadata.ts, quota.ts.
+//   backend.ts      pgsqlBackend, the StorageBackend of backends.ts.
 //   user-db.ts      PgsqlUserDb: the built-in user database (ServerDb's operations, async) on the
 //                   users/user_fields tables; every node sees an added user at once.
 //   operations.ts   for the StorageBackend entry: openPgsqlServerDb (the built-in user database,
@@ -37,12 +45,8 @@
 //   sync-client.ts  PgsqlBlockingClient: synchronous queries for Lua worker threads, on a helper
 //                   thread (sync-worker.ts, own connection) through src/lua/blocking-helper.ts.
 //
-// STILL TO DO: the UserStore on top of these (mailbox tree: create/rename/delete with their
-// rules; messages: append/copy/move/store flags with keywords and CONDSTORE UNCHANGEDSINCE;
-// metadata; quota; special-use; subscriptions; \Recent claims; refreshChanges driven by the feed),
-// its StorageBackend entry (backends.ts; openServerDb, migrateServerDb and migrateUserStore are
-// operations.ts's), the Lua workers' synchronous store over PgsqlBlockingClient, and the benches
-// and multi-node tests of the issue.
+// STILL TO DO: the Lua workers' synchronous store (openSyncUserStore throws), a per-thread cache of
+// mailbox listings (mailbox-view.ts reads the whole listing at each SELECT).
 export { DEFAULT_MAXCONNS, parsePgsqlConnect, type PgsqlConnectSettings } from './connect.js';
 export { acquirePgsqlPool, STORAGE_DEFAULT_MAXCONNS, type PgsqlClient, type PgsqlPool } from './pool.js';
 export { migratePgsql, loadPgsqlMigrations, pgsqlMigrationsDir, type PgsqlMigration } from './migrations.js';
@@ -53,17 +57,6 @@ export { changesSince, expungeUids, type ExpungeResult } from './changes.js';
 export { CHANGE_CHANNEL, changePayload, notifyChange, PgsqlChangeFeed, PgsqlChangeListener, type ListenerOptions } from './change-feed.js';
 export { PgsqlUserDb, type PgsqlUserDbOptions } from './user-db.js';
 export { migratePgsqlServerDb, migratePgsqlUserStore, openPgsqlServerDb, pgsqlConnectOf } from './operations.js';
+export { PgsqlUserStore, openPgsqlStore, type PgsqlUserStoreOptions } from './user-store.js';
+export { checkPgsqlLocation, openPgsqlUserStore, pgsqlBackend, pgsqlConnect } from './backend.js';
 export { DEFAULT_SYNC_WAIT_LIMIT_MS, PgsqlBlockingClient, PgsqlSyncError, type BlockingCaller } from './sync-client.js';
-
-import { parsePgsqlConnect as parse } from './connect.js';
-
-/** Why `rest` (the part after `pgsql:`) is not a usable connect string, or undefined when it is. */
-export function checkPgsqlLocation(rest: string): string | undefined {
-  if (rest.trim() === '') return 'expected a connect string after pgsql:, e.g. pgsql:host=127.0.0.1 dbname=roost user=roost password=...';
-  try {
-    parse(rest);
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}

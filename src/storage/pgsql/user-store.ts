@@ -209,7 +209,7 @@ export class PgsqlUserStore implements AsyncUserStore {
     });
   }
   enableModseqTracking(mailboxId: number): Promise<void> {
-    return this.u.read(() => tree.enableModseqTracking(this.u.pool, this.u, mailboxId));
+    return this.u.mutate((c) => tree.enableModseqTracking(c, this.u, mailboxId));
   }
   openMailboxView(name: string, claim: boolean): Promise<MailboxViewSnapshot> {
     return this.u.mutate((c) => readMailboxView(c, this.u, name, claim), name);
