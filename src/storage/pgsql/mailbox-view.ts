@@ -1,7 +1,7 @@
 // What SELECT/EXAMINE needs from a pgsql store (UserStore.openMailboxView), read in one
-// transaction that holds the mailbox row FOR SHARE: every change to a mailbox's messages locks
-// that row for update first (messages.ts), so the row, the listing, the \Recent claim and the
-// keywords are one consistent state under READ COMMITTED. The listing is built into a
+// transaction that holds the mailbox row (FOR SHARE; FOR UPDATE to claim \Recent): every change to
+// a mailbox's messages locks that row for update first (messages.ts), so the row, the listing,
+// the \Recent claim and the keywords are one consistent state under READ COMMITTED. The listing is built into a
 // MailboxIndex (mailbox-index.ts) for the view's copy-on-write columns; it is read whole each
 // time (no per-thread index cache for this backend yet).
 import { MailboxIndex, type IndexSource } from '../mailbox-index.js';
@@ -11,7 +11,8 @@ import type { PgsqlClient } from './pool.js';
 import type { PgsqlStoreContext } from './store-context.js';
 
 export async function readMailboxView(c: PgsqlClient, u: PgsqlStoreContext, name: string, claim: boolean): Promise<MailboxViewSnapshot> {
-  const row = await selectable(c, u, name, 'FOR SHARE OF m');
+  // A claim changes message rows: it takes the row for update, as every such change does.
+  const row = await selectable(c, u, name, claim ? 'FOR UPDATE OF m' : 'FOR SHARE OF m');
   const info = toInfo(row);
   // One row of arrays: far fewer values to decode than one row per message.
   const { rows } = await c.query<{ uids: number[] | null; modseqs: number[] | null; bits: number[] | null; keywords: (string | null)[] | null; sizes: number[] | null }>(

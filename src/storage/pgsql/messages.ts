@@ -332,8 +332,13 @@ export async function expungeRows(c: PgsqlClient, log: TxnLog, box: MailboxRow, 
   return expunged;
 }
 
-/** \Recent (Dovecot semantics): takes every unclaimed message at once; a second taker finds none. */
-export async function claimRecent(db: Queryable, u: PgsqlStoreContext, mailboxId: number): Promise<number[]> {
-  const { rows } = await db.query<{ uid: number }>(`UPDATE message SET recent = false WHERE ${OWN_MAILBOX} AND recent RETURNING uid`, [mailboxId, u.storeId]);
+/**
+ * \Recent (Dovecot semantics): takes every unclaimed message at once; a second taker finds none.
+ * The mailbox row is locked first, as by every other change to its messages (lock order).
+ */
+export async function claimRecent(c: PgsqlClient, u: PgsqlStoreContext, mailboxId: number): Promise<number[]> {
+  const box = await c.query('SELECT 1 FROM mailbox WHERE id = $1 AND store_id = $2 FOR UPDATE', [mailboxId, u.storeId]);
+  if (box.rows.length === 0) return [];
+  const { rows } = await c.query<{ uid: number }>('UPDATE message SET recent = false WHERE mailbox_id = $1 AND recent RETURNING uid', [mailboxId]);
   return rows.map((r) => r.uid).sort((a, b) => a - b);
 }

@@ -33,6 +33,10 @@ export class TxnLog {
   }
 }
 
+/** deadlock_detected, serialization_failure: the transaction rolled back and may run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+const TXN_ATTEMPTS = 3;
+
 /** Migrations run once per pool (the process's pool for one connect string). */
 const migrated = new WeakMap<PgsqlPool, Promise<unknown>>();
 
@@ -119,17 +123,23 @@ export class PgsqlStoreContext {
   private async transaction<T>(actor: StoreActor | undefined, fn: (c: PgsqlClient, log: TxnLog) => Promise<T>): Promise<T> {
     let log = new TxnLog();
     let result: T;
-    try {
-      result = await this.pool.transaction(async (c) => {
-        log = new TxnLog(); // a retry after a lost connection starts over
-        const r = await fn(c, log);
-        // Other nodes hear of it at COMMIT (and only if it commits).
-        if (log.changed) await notifyChange(c, this.username);
-        return r;
-      });
-    } catch (e) {
-      this.publish(actor, log, false);
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        result = await this.pool.transaction(async (c) => {
+          log = new TxnLog(); // a retry starts over
+          const r = await fn(c, log);
+          // Other nodes hear of it at COMMIT (and only if it commits).
+          if (log.changed) await notifyChange(c, this.username);
+          return r;
+        });
+        break;
+      } catch (e) {
+        // The server chose this transaction as a deadlock victim (or found it could not be
+        // serialised): it rolled back whole, so running it again is safe.
+        if (attempt < TXN_ATTEMPTS && RETRYABLE.has((e as { code?: string }).code ?? '')) continue;
+        this.publish(actor, log, false);
+        throw e;
+      }
     }
     this.publish(actor, log, true);
     return result;
