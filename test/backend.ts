@@ -3,7 +3,7 @@
 // starts one private PostgreSQL server for the whole run and hands its superuser connection to
 // the test processes in ROOST_TEST_PG. Test servers ask freshMailLocation() for their
 // `mail_location`: nothing (SQLite under mail_home, the default) or a fresh PostgreSQL database.
-import { databasesOn, type PgConnection } from './pg/harness.js';
+import { databasesOn, type PgConnection, type PgDatabase } from './pg/harness.js';
 
 export type TestBackend = 'sqlite' | 'pgsql';
 
@@ -26,5 +26,10 @@ function sharedDatabases(): ReturnType<typeof databasesOn> {
 /** A `mail_location` for a new test server: undefined on SQLite (the default), a fresh database on PostgreSQL. */
 export async function freshMailLocation(): Promise<string | undefined> {
   if (testBackend === 'sqlite') return undefined;
-  return `pgsql:${(await sharedDatabases().create()).connectString}`;
+  return `pgsql:${(await freshPgDatabase()).connectString}`;
+}
+
+/** A fresh database on the pgsql project's shared server (storage suites use it directly). */
+export function freshPgDatabase(): Promise<PgDatabase> {
+  return sharedDatabases().create();
 }
