@@ -2,9 +2,9 @@
 // and `pgsql` runs the suites in PGSQL_SUITES (storage contract, protocol) again on the
 // PostgreSQL backend (issue #15: the same suites on both backends, parametrised, not copied).
 // The backend reaches the test servers and stores through test/backend.ts (jest global
-// ROOST_TEST_BACKEND); the pgsql project's
-// globalSetup starts one private PostgreSQL server for the run. Suites that test PostgreSQL
-// itself (test/storage/pgsql/, the multi-node tests) start their own and run in `default`.
+// ROOST_TEST_BACKEND); the pgsql project's globalSetup starts one private PostgreSQL server for
+// the run. Suites that test PostgreSQL itself (test/storage/pgsql/, the multi-node tests) start
+// their own and run in `default`.
 // `npx jest --selectProjects default` runs the SQLite pass alone.
 
 /** Suites that run on PostgreSQL too (globs under test/): the storage contract suites, protocol suites. */
