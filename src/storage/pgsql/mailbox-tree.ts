@@ -86,6 +86,15 @@ export function toInfo(r: MailboxRow): MailboxInfo {
   };
 }
 
+/**
+ * Changes to the tree (create, delete, rename) take the store row's lock first: one at a time per
+ * user across nodes, so a placeholder is never pruned under a child being created, and the store
+ * row always comes before mailbox rows (allocation.ts's lock order).
+ */
+async function lockTree(c: PgsqlClient, u: PgsqlStoreContext): Promise<void> {
+  await c.query('SELECT 1 FROM mail_store WHERE id = $1 FOR UPDATE', [u.storeId]);
+}
+
 async function insertMailbox(c: PgsqlClient, u: PgsqlStoreContext, name: string, noselect: boolean, specialUse: string[]): Promise<number> {
   const { rows } = await c.query<{ n: number }>('SELECT count(*)::bigint AS n FROM mailbox WHERE store_id = $1', [u.storeId]);
   if (rows[0]!.n >= u.settings.maxMailboxes) throw new StorageError('LIMIT', `Too many mailboxes (limit ${u.settings.maxMailboxes})`);
@@ -124,8 +133,7 @@ export async function listMailboxes(db: Queryable, u: PgsqlStoreContext): Promis
 }
 
 export async function createMailbox(c: PgsqlClient, u: PgsqlStoreContext, log: TxnLog, n: string, specialUse: string[]): Promise<MailboxInfo> {
-  // The store row first: two creations of one name on two nodes wait for each other.
-  await c.query('SELECT 1 FROM mail_store WHERE id = $1 FOR UPDATE', [u.storeId]);
+  await lockTree(c, u);
   const existing = await mailboxRow(c, u, n, 'FOR UPDATE OF m');
   if (existing && !existing.noselect) throw new StorageError('ALREADYEXISTS', `Mailbox already exists: ${n}`);
   if (existing) {
@@ -148,6 +156,7 @@ export async function createMailbox(c: PgsqlClient, u: PgsqlStoreContext, log: T
 }
 
 export async function deleteMailbox(c: PgsqlClient, u: PgsqlStoreContext, log: TxnLog, n: string): Promise<void> {
+  await lockTree(c, u);
   const row = await mailboxRow(c, u, n, 'FOR UPDATE OF m');
   if (!row) throw new StorageError('NONEXISTENT', `Mailbox doesn't exist: ${n}`);
   const children = await hasChildren(c, u, n);
@@ -169,7 +178,7 @@ export async function deleteMailbox(c: PgsqlClient, u: PgsqlStoreContext, log: T
 }
 
 export async function renameMailbox(c: PgsqlClient, u: PgsqlStoreContext, log: TxnLog, from: string, to: string): Promise<void> {
-  await c.query('SELECT 1 FROM mail_store WHERE id = $1 FOR UPDATE', [u.storeId]);
+  await lockTree(c, u);
   const row = await mailboxRow(c, u, from, 'FOR UPDATE OF m');
   if (!row) throw new StorageError('NONEXISTENT', `Mailbox doesn't exist: ${from}`);
   if (await mailboxRow(c, u, to)) throw new StorageError('ALREADYEXISTS', `Mailbox already exists: ${to}`);
@@ -248,6 +257,7 @@ export async function setSpecialUse(c: PgsqlClient, u: PgsqlStoreContext, log: T
 }
 
 export async function setMailboxUids(c: PgsqlClient, u: PgsqlStoreContext, log: TxnLog, name: string, ids: { uidValidity?: number; uidNext?: number }): Promise<MailboxInfo> {
+  await lockTree(c, u); // it may raise the store's last UIDVALIDITY: the store row before the mailbox's
   const row = await selectable(c, u, name, 'FOR UPDATE OF m');
   const valid = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 1 && n <= MAX_UID);
   if (!valid(ids.uidValidity) || !valid(ids.uidNext)) throw new StorageError('PARAMETERS', 'UIDVALIDITY and UIDNEXT are 32-bit non-zero numbers');
