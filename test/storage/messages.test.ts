@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChangeNotice, UserStore } from '../../src/storage/index.js';
+import type { ChangeNotice, SharedBody, UserStore } from '../../src/storage/index.js';
 import { collect, describeEachBackend, errorCode, msg } from './helpers/backends.js';
 
 const code = errorCode;
@@ -76,6 +76,22 @@ describeEachBackend('messages', (t) => {
       // The same bytes given as a Buffer read back the same.
       const r2 = await small.append('INBOX', { content });
       expect((await (await small.openBody(r2.bodyId)).read(1020, 10)).equals(content.subarray(1020, 1030))).toBe(true);
+    });
+
+    test('a large body staged by one recipient is shared by the next; each reads it back, after the other expunged too', async () => {
+      const bob = t.open('bob');
+      const content = msg('big', 'y'.repeat(40_000)); // above the default bodyFileThresholdBytes
+      let shared: SharedBody | undefined;
+      const staged = await store.stageBody(content, { onWritten: (s) => (shared = s) });
+      const mine = await store.append('INBOX', { content: staged });
+      expect(shared).toBeDefined();
+      const theirs = await bob.append('INBOX', { content: await bob.stageBody(content, { linkFrom: shared }) });
+      expect(await code(() => store.append('INBOX', { content: staged }))).toBe('PARAMETERS'); // already saved
+      expect((await (await store.openBody(mine.bodyId)).read(0, content.length)).equals(content)).toBe(true);
+      await store.expunge(inboxId, [mine.uid]);
+      const bobInbox = (await bob.getMailbox('INBOX'))!.id;
+      expect((await bob.getMessages(bobInbox, [theirs.uid]))[0]!.size).toBe(content.length);
+      expect((await (await bob.openBody(theirs.bodyId)).read(0, content.length)).equals(content)).toBe(true);
     });
 
     test('an empty message is stored', async () => {

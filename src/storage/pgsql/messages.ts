@@ -14,6 +14,7 @@ import {
   type CopyResult,
   type MessageFlags,
   type MessageMeta,
+  type SpooledContent,
   type StoreFlagsInput,
   type StoreFlagsResult,
 } from '../types.js';
@@ -22,6 +23,7 @@ import { writeBody, type Queryable } from './bodies.js';
 import { lockSelectable, selectable, type MailboxRow } from './mailbox-tree.js';
 import type { PgsqlClient } from './pool.js';
 import { checkQuota, lockQuota } from './quota.js';
+import { PgsqlStagedBody } from './staged-body.js';
 import type { PgsqlStoreContext, TxnLog } from './store-context.js';
 
 export interface MessageRow {
@@ -48,7 +50,9 @@ export interface ParsedAppend {
 
 export function parseAppend(u: PgsqlStoreContext, input: AppendInput): ParsedAppend {
   const c = input.content;
-  if (isStagedBody(c)) throw new StorageError('PARAMETERS', 'Staged message body belongs to another store');
+  if (isStagedBody(c) && (!(c instanceof PgsqlStagedBody) || c.owner !== u || c.used)) {
+    throw new StorageError('PARAMETERS', 'Staged message body belongs to another store or was already saved');
+  }
   const physical = Buffer.isBuffer(c) ? c.length : c.size;
   const size = input.virtualSize ?? physical;
   if (!Number.isInteger(size) || size < physical) throw new StorageError('PARAMETERS', `Invalid message size ${String(size)}`);
@@ -96,12 +100,35 @@ export class MailboxKeywords {
   }
 }
 
-async function contentBytes(content: AppendInput['content']): Promise<Buffer> {
+async function contentBytes(content: Buffer | SpooledContent): Promise<Buffer> {
   if (Buffer.isBuffer(content)) return content;
-  if (isStagedBody(content)) throw new StorageError('PARAMETERS', 'Staged message body belongs to another store');
   const data = await readFile(content.path);
   if (data.length !== content.size) throw new StorageError('PARAMETERS', `Spooled message ${content.path} is ${data.length} bytes, expected ${content.size}`);
   return data;
+}
+
+/**
+ * The body row for one append: another recipient's (a staged body's share, when its row is
+ * there), or a new one. A staged body's own share names the row once the append committed.
+ */
+async function storeBody(c: PgsqlClient, u: PgsqlStoreContext, log: TxnLog, input: AppendInput): Promise<number> {
+  const content = input.content;
+  const staged = content instanceof PgsqlStagedBody ? content : null;
+  if (staged) {
+    const from = staged.linkFrom;
+    if (from && from.bodyId !== null && from.database === u.database && !staged.noShare) {
+      const { rows } = await c.query('SELECT 1 FROM body WHERE id = $1', [from.bodyId]);
+      if (rows.length > 0) {
+        log.sharedBodies.push(staged);
+        log.afterCommit.push(() => ((staged.used = true), (staged.share.bodyId = from.bodyId)));
+        return from.bodyId;
+      }
+    }
+  }
+  const bytes = await contentBytes(staged ? staged.content : (content as Buffer | SpooledContent));
+  const bodyId = await writeBody(c, bytes, { mimeStructure: input.mimeStructure, chunkSize: u.chunkSize });
+  if (staged) log.afterCommit.push(() => ((staged.used = true), (staged.share.bodyId = bodyId)));
+  return bodyId;
 }
 
 /** MessageSave's flag list and the row's keyword column. */
@@ -146,9 +173,7 @@ async function insertRows(c: PgsqlClient, mailboxId: number, modseq: number, sav
 export async function insertMessages(c: PgsqlClient, u: PgsqlStoreContext, log: TxnLog, mailbox: string, parsed: ParsedAppend[], keepFreeUids = false): Promise<AppendResult[]> {
   const found = await selectable(c, u, mailbox);
   const bodyIds: number[] = [];
-  for (const p of parsed) {
-    bodyIds.push(await writeBody(c, await contentBytes(p.input.content), { mimeStructure: p.input.mimeStructure, chunkSize: u.chunkSize }));
-  }
+  for (const p of parsed) bodyIds.push(await storeBody(c, u, log, p.input));
   await checkQuota(c, u, parsed.reduce((a, p) => a + p.size, 0), parsed.length);
   const box = (await lockSelectable(c, u, [found.id])).get(found.id)!;
   const keywords = await MailboxKeywords.load(c, box.id);

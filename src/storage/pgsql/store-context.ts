@@ -15,6 +15,7 @@ import { ensureMailStore, insertMailbox } from './allocation.js';
 import { notifyChange } from './change-feed.js';
 import { migratePgsql } from './migrations.js';
 import type { PgsqlClient, PgsqlPool } from './pool.js';
+import type { PgsqlStagedBody } from './staged-body.js';
 
 /** What one transaction changed, published after its COMMIT (or dropped, if it rolled back). */
 export class TxnLog {
@@ -22,6 +23,10 @@ export class TxnLog {
   readonly events: MailEvent[] = [];
   /** Something other nodes should look at: the transaction sends a NOTIFY before COMMIT. */
   changed = false;
+  /** Run once the transaction committed (staged bodies now held by committed rows). */
+  readonly afterCommit: (() => void)[] = [];
+  /** Staged bodies that refer to another recipient's body row (staged-body.ts). */
+  readonly sharedBodies: PgsqlStagedBody[] = [];
 
   notify(mailboxId: number | null, kind: ChangeNotice['kind'], highestModseq: number): void {
     this.notices.push([mailboxId, kind, highestModseq]);
@@ -50,6 +55,8 @@ export class PgsqlStoreContext {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Bodies are written with this chunk size (undefined: bodies.ts's). */
   readonly chunkSize: number | undefined;
+  /** The database, as body shares name it (staged-body.ts). */
+  readonly database: string;
 
   constructor(
     readonly username: string,
@@ -60,6 +67,8 @@ export class PgsqlStoreContext {
     chunkSize: number | undefined,
   ) {
     this.chunkSize = chunkSize;
+    const cfg = pool.settings.config;
+    this.database = `${cfg.host ?? ''}:${cfg.port ?? ''}/${pool.settings.database}`;
     this.ready = this.init();
     // A failed set-up is reported by every call that awaits it, not as an unhandled rejection.
     this.ready.catch(() => undefined);
@@ -136,11 +145,19 @@ export class PgsqlStoreContext {
       } catch (e) {
         // The server chose this transaction as a deadlock victim (or found it could not be
         // serialised): it rolled back whole, so running it again is safe.
-        if (attempt < TXN_ATTEMPTS && RETRYABLE.has((e as { code?: string }).code ?? '')) continue;
+        const code = (e as { code?: string }).code ?? '';
+        if (attempt < TXN_ATTEMPTS && RETRYABLE.has(code)) continue;
+        // A shared body row went before this transaction referred to it (foreign_key_violation):
+        // again, with the bodies' own copies.
+        if (attempt < TXN_ATTEMPTS && code === '23503' && log.sharedBodies.length > 0) {
+          for (const b of log.sharedBodies) b.noShare = true;
+          continue;
+        }
         this.publish(actor, log, false);
         throw e;
       }
     }
+    for (const f of log.afterCommit) f();
     this.publish(actor, log, true);
     return result;
   }

@@ -6,9 +6,10 @@
 //
 // Durability: each mutating call commits (synchronous_commit on, pool.ts) before its promise
 // resolves, so durably(fn) only waits for fn and for the calls still in flight.
-// Bodies live in the database (bodies.ts): stageBody returns the content as it is, and the append
-// writes the body in its own transaction (a body written ahead in a transaction of its own would be
-// deleted at that COMMIT, as nothing refers to it yet: migrations/0001-init.sql body_unused).
+// Bodies live in the database (bodies.ts), written by the append's own transaction (a body
+// written ahead in a transaction of its own would be deleted at that COMMIT, as nothing refers to
+// it yet: migrations/0001-init.sql body_unused); stageBody lets the recipients of one message
+// share one body row (staged-body.ts).
 import { Logger } from '../../log/logger.js';
 import type { ChangeFeed } from '../change-feed.js';
 import { parseFlags } from '../flags.js';
@@ -50,6 +51,7 @@ import * as messages from './messages.js';
 import * as metadata from './metadata.js';
 import { acquirePgsqlPool } from './pool.js';
 import { lockQuota, quotaUsage } from './quota.js';
+import { PgsqlBodyShare, PgsqlStagedBody } from './staged-body.js';
 import { PgsqlStoreContext } from './store-context.js';
 
 export interface PgsqlUserStoreOptions {
@@ -111,10 +113,23 @@ export class PgsqlUserStore implements AsyncUserStore {
     }
   }
 
-  async stageBody(content: Buffer | SpooledContent, _opts?: { linkFrom?: SharedBody; onWritten?: (shared: SharedBody) => void }): Promise<Buffer | SpooledContent> {
+  /**
+   * Large bodies (at least bodyFileThresholdBytes) become a staged handle that the other
+   * recipients of the same message share (staged-body.ts): the body row is written once, by the
+   * first append that commits; nothing is written here.
+   */
+  async stageBody(
+    content: Buffer | SpooledContent,
+    opts?: { linkFrom?: SharedBody; onWritten?: (shared: SharedBody) => void },
+  ): Promise<Buffer | SpooledContent | PgsqlStagedBody> {
     this.u.assertOpen();
-    // Bodies are written by the append's own transaction (see the top of this file).
-    return content;
+    const size = Buffer.isBuffer(content) ? content.length : content.size;
+    const threshold = this.settings.bodyFileThresholdBytes;
+    if (threshold === 0 || size < threshold || size > this.settings.maxMessageBytes) return content; // append() decides
+    const linkFrom = opts?.linkFrom instanceof PgsqlBodyShare && opts.linkFrom.database === this.u.database ? opts.linkFrom : undefined;
+    const staged = new PgsqlStagedBody(this.u, content, size, new PgsqlBodyShare(this.u.database), linkFrom);
+    opts?.onWritten?.(staged.share);
+    return staged;
   }
 
   withActor<T>(actor: StoreActor, fn: () => T): T {

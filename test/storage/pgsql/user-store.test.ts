@@ -5,10 +5,10 @@
 // reaching the other through LISTEN/NOTIFY and the catch-up by modseq.
 import { afterEach, beforeEach, expect, test } from '@jest/globals';
 import { logHub } from '../../../src/log/logger.js';
-import { openUserStore, type ChangeNotice, type UserStore } from '../../../src/storage/index.js';
+import { openUserStore, type ChangeNotice, type SharedBody, type UserStore } from '../../../src/storage/index.js';
 import { usePostgres, type PgDatabase } from '../../pg/harness.js';
 import { waitUntil } from '../../poll.js';
-import { msg } from '../helpers/temp-store.js';
+import { errorCode, msg } from '../helpers/backends.js';
 
 const pgsql = usePostgres();
 let db: PgDatabase;
@@ -117,4 +117,24 @@ test('COPY and MOVE in opposite directions on two nodes at once neither deadlock
   const listed = (await a.listMessages(inbox)).length + (await a.listMessages(other)).length;
   expect(listed).toBe(total);
   expect(await b.quotaUsage()).toMatchObject({ messages: total });
+});
+
+test('the recipients of one message share one body row; a share whose row went is not used', async () => {
+  const alice = node('nodeA', 'alice');
+  const bob = node('nodeA', 'bob');
+  const carol = node('nodeA', 'carol');
+  const content = msg('to three', 'z'.repeat(100_000));
+  let shared: SharedBody | undefined;
+  const a = await alice.append('INBOX', { content: await alice.stageBody(content, { onWritten: (s) => (shared = s) }) });
+  const b = await bob.append('INBOX', { content: await bob.stageBody(content, { linkFrom: shared }) });
+  expect(b.bodyId).toBe(a.bodyId);
+  expect((await db.query('SELECT count(*)::int AS n FROM body')).rows[0]!.n).toBe(1);
+  // Both messages gone: the row goes; a late recipient writes its own copy.
+  await alice.expunge(a.mailboxId, [a.uid]);
+  await bob.expunge(b.mailboxId, [b.uid]);
+  const c = await carol.append('INBOX', { content: await carol.stageBody(content, { linkFrom: shared }) });
+  expect(c.bodyId).not.toBe(a.bodyId);
+  expect((await (await carol.openBody(c.bodyId)).read(0, content.length)).equals(content)).toBe(true);
+  // A user cannot read another user's body by its id.
+  expect(await errorCode(() => alice.openBody(c.bodyId))).toBe('EXPUNGEISSUED');
 });
