@@ -41,15 +41,15 @@ export async function expungeUids(client: PgsqlClient, mailboxId: number, uids: 
  * What changed in the mailbox after `sinceModseq`, in modseq order: the records the SQLite
  * store's changesSince gives (append: created after it; flags: older, changed after it; expunge).
  */
-export async function changesSince(db: Queryable, mailboxId: number, sinceModseq: number): Promise<ChangeRecord[]> {
+export async function changesSince(db: Queryable, mailboxId: number, sinceModseq: number, storeId?: number): Promise<ChangeRecord[]> {
+  // With `storeId`: only a mailbox of that store (a user's store sees no other user's changes).
+  const own = storeId === undefined ? '' : ' AND EXISTS (SELECT 1 FROM mailbox b WHERE b.id = $1 AND b.store_id = $3)';
+  const params = storeId === undefined ? [mailboxId, sinceModseq] : [mailboxId, sinceModseq, storeId];
   const msgs = await db.query<{ uid: number; modseq: number; created_modseq: number; flags: number; keywords: string | null }>(
-    'SELECT uid, modseq, created_modseq, flags, keywords FROM message WHERE mailbox_id = $1 AND modseq > $2 ORDER BY modseq, uid',
-    [mailboxId, sinceModseq],
+    `SELECT uid, modseq, created_modseq, flags, keywords FROM message WHERE mailbox_id = $1 AND modseq > $2${own} ORDER BY modseq, uid`,
+    params,
   );
-  const gone = await db.query<{ uid: number; modseq: number }>('SELECT uid, modseq FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY modseq, uid', [
-    mailboxId,
-    sinceModseq,
-  ]);
+  const gone = await db.query<{ uid: number; modseq: number }>(`SELECT uid, modseq FROM expunged WHERE mailbox_id = $1 AND modseq > $2${own} ORDER BY modseq, uid`, params);
   const out: ChangeRecord[] = msgs.rows.map((m) => ({
     kind: m.created_modseq > sinceModseq ? 'append' : 'flags',
     mailboxId,

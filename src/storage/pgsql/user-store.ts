@@ -315,7 +315,7 @@ export class PgsqlUserStore implements AsyncUserStore {
     });
   }
   changesSince(mailboxId: number, sinceModseq: number): Promise<ChangeRecord[]> {
-    return this.u.read(() => changesSince(this.u.pool, mailboxId, sinceModseq));
+    return this.u.read(() => changesSince(this.u.pool, mailboxId, sinceModseq, this.u.storeId));
   }
   claimRecent(mailboxId: number): Promise<number[]> {
     return this.u.mutate((c) => messages.claimRecent(c, this.u, mailboxId));

@@ -135,6 +135,9 @@ test('the recipients of one message share one body row; a share whose row went i
   const c = await carol.append('INBOX', { content: await carol.stageBody(content, { linkFrom: shared }) });
   expect(c.bodyId).not.toBe(a.bodyId);
   expect((await (await carol.openBody(c.bodyId)).read(0, content.length)).equals(content)).toBe(true);
-  // A user cannot read another user's body by its id.
+  // A user cannot read another user's body, nor list or follow another user's mailbox, by its id.
   expect(await errorCode(() => alice.openBody(c.bodyId))).toBe('EXPUNGEISSUED');
+  expect(await alice.listMessages(c.mailboxId)).toEqual([]);
+  expect(await alice.changesSince(c.mailboxId, 0)).toEqual([]);
+  expect(await alice.getMailboxById(c.mailboxId)).toBeUndefined();
 });
