@@ -390,6 +390,15 @@ export class StoreIndexes {
     return index;
   }
 
+  /**
+   * Where the index of a mailbox stands (its UIDVALIDITY and modseq), undefined when there is none:
+   * an asynchronous backend reads what current() will ask of its source ahead.
+   */
+  peek(mailboxId: number): { uidValidity: number; modseq: number } | undefined {
+    const index = this.byMailbox.get(mailboxId);
+    return index && { uidValidity: index.uidValidity, modseq: index.modseq };
+  }
+
   get messages(): number {
     let n = 0;
     for (const i of this.byMailbox.values()) n += i.messages;

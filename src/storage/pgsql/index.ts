@@ -34,7 +34,8 @@
 //   user-store.ts   PgsqlUserStore, the asynchronous UserStore, split as the SQLite one:
 //                   store-context.ts (set-up behind a ready promise, one transaction per mutating
 //                   call, notices and mail events after COMMIT), mailbox-tree.ts, messages.ts,
-//                   mailbox-view.ts (SELECT snapshot), metadata.ts, quota.ts.
+//                   mailbox-view.ts (SELECT snapshot on this thread's shared listing,
+//                   mailbox-index.ts), metadata.ts, quota.ts.
 //   backend.ts      pgsqlBackend, the StorageBackend of backends.ts.
 //   user-db.ts      PgsqlUserDb: the built-in user database (ServerDb's operations, async) on the
 //                   users/user_fields tables; every node sees an added user at once.
@@ -44,9 +45,9 @@
 //   migrations/ is copied into dist/ by the build (scripts/copy-assets.ts), beside migrations.js.
 //   sync-client.ts  PgsqlBlockingClient: synchronous queries for Lua worker threads, on a helper
 //                   thread (sync-worker.ts, own connection) through src/lua/blocking-helper.ts.
+//   staged-body.ts  stageBody's handle: the recipients of one message share one body row.
 //
-// STILL TO DO: the Lua workers' synchronous store (openSyncUserStore throws), a per-thread cache of
-// mailbox listings (mailbox-view.ts reads the whole listing at each SELECT).
+// STILL TO DO: the Lua workers' synchronous store (openSyncUserStore throws).
 export { DEFAULT_MAXCONNS, parsePgsqlConnect, type PgsqlConnectSettings } from './connect.js';
 export { acquirePgsqlPool, STORAGE_DEFAULT_MAXCONNS, type PgsqlClient, type PgsqlPool } from './pool.js';
 export { migratePgsql, loadPgsqlMigrations, pgsqlMigrationsDir, type PgsqlMigration } from './migrations.js';

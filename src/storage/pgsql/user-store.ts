@@ -14,6 +14,7 @@ import { Logger } from '../../log/logger.js';
 import type { ChangeFeed } from '../change-feed.js';
 import { parseFlags } from '../flags.js';
 import type { MailEventListener, StoreActor } from '../mail-events.js';
+import { mailboxIndexCache, type StoreIndexes } from '../mailbox-index.js';
 import { normalizeSpecialUse } from '../mailbox-names.js';
 import type { EntryNameRules } from '../metadata-entries.js';
 import { resolveStorageSettings } from '../settings.js';
@@ -74,6 +75,9 @@ export class PgsqlUserStore implements AsyncUserStore {
   private readonly feed: PgsqlChangeFeed;
   /** Signals from the change feed so far: refreshChanges() compares it with the last look. */
   private feedSignals = 0;
+  /** This thread's shared mailbox listings of the user (mailbox-index.ts), and their cache key. */
+  private readonly indexes: StoreIndexes;
+  private readonly indexKey: string;
 
   constructor(opts: PgsqlUserStoreOptions) {
     this.username = opts.username;
@@ -94,6 +98,8 @@ export class PgsqlUserStore implements AsyncUserStore {
       close: () => this.feed.close(),
     };
     this.u.notices = new StoreNotices(this.username, feed, () => this.feedSignals);
+    this.indexKey = `pgsql\0${this.u.database}\0${this.username}`;
+    this.indexes = mailboxIndexCache.acquire(this.indexKey);
   }
 
   /** Resolves once the store is set up (migrations, the user's store row, INBOX); rejects if that failed. */
@@ -157,6 +163,7 @@ export class PgsqlUserStore implements AsyncUserStore {
     await this.u.settled();
     this.u.closed = true;
     this.u.notices.close();
+    mailboxIndexCache.release(this.indexKey, this.settings.indexRetainMessages);
     await this.u.pool.release();
   }
 
@@ -227,7 +234,7 @@ export class PgsqlUserStore implements AsyncUserStore {
     return this.u.mutate((c) => tree.enableModseqTracking(c, this.u, mailboxId));
   }
   openMailboxView(name: string, claim: boolean): Promise<MailboxViewSnapshot> {
-    return this.u.mutate((c) => readMailboxView(c, this.u, name, claim), name);
+    return this.u.mutate((c) => readMailboxView(c, this.u, this.indexes, name, claim), name);
   }
 
   // ---------------------------------------------------------------- messages

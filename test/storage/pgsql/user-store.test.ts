@@ -141,3 +141,27 @@ test('the recipients of one message share one body row; a share whose row went i
   expect(await alice.changesSince(c.mailboxId, 0)).toEqual([]);
   expect(await alice.getMailboxById(c.mailboxId)).toBeUndefined();
 });
+
+test("a SELECT listing kept on node A catches up with node B's appends, flag changes and expunges", async () => {
+  const a = node('nodeA');
+  const b = node('nodeB');
+  await a.appendMany('INBOX', Array.from({ length: 6 }, (_, i) => ({ content: msg(`m${i}`) })));
+  const listing = async () => {
+    const view = await a.openMailboxView('INBOX', false);
+    return Array.from({ length: view.columns.length }, (_, i) => [view.columns.uidAt(i), view.columns.flagsAt(i).join(' ')]);
+  };
+  const fromRows = async () => (await a.listMessages((await a.getMailbox('INBOX'))!.id)).map((m) => [m.uid, m.flags.join(' ')]);
+  expect(await listing()).toEqual(await fromRows());
+  const inbox = (await b.getMailbox('INBOX'))!.id;
+  await b.expunge(inbox, [2, 5]);
+  await b.storeFlags(inbox, { uids: [3], operation: 'add', flags: ['\\Seen', 'Later'] });
+  await b.append('INBOX', { content: msg('new'), flags: ['\\Flagged'] });
+  expect(await listing()).toEqual([
+    [1, ''],
+    [3, '\\Seen Later'],
+    [4, ''],
+    [6, ''],
+    [7, '\\Flagged'],
+  ]);
+  expect(await listing()).toEqual(await fromRows());
+});
