@@ -1,10 +1,11 @@
 // The pgsql StorageBackend (backends.ts): `mail_location = pgsql:<Dovecot SQL connect string>`.
 // One database holds every user's store, so the store's identity is the connect string and the
-// user. The Lua workers' synchronous store is not served yet; `roost migrate` is pgsql's own
-// (migrations.ts, every store at once) and backups are PostgreSQL's (pg_dump covers all mail).
+// user. The Lua workers' synchronous store is not served yet; `roost migrate` and the built-in
+// user database are operations.ts's; backups are PostgreSQL's (pg_dump covers all mail).
 import type { StorageBackend } from '../backend.js';
 import { StorageError, type UserStore, type UserStoreOptions } from '../types.js';
 import { parsePgsqlConnect } from './connect.js';
+import { migratePgsqlServerDb, migratePgsqlUserStore, openPgsqlServerDb, pgsqlConnectOf } from './operations.js';
 import { PgsqlUserStore } from './user-store.js';
 
 /** Why `rest` (the part after `pgsql:`) is not a usable connect string, or undefined when it is. */
@@ -18,16 +19,11 @@ export function checkPgsqlLocation(rest: string): string | undefined {
   }
 }
 
-/** The connect string of a `pgsql:` location. */
-export function pgsqlConnect(location: string): string {
-  return location.trim().replace(/^pgsql:/, '');
-}
-
 /** Opens a user's store on PostgreSQL from the contract's options; set-up runs behind the first call. */
 export function openPgsqlUserStore(opts: UserStoreOptions): PgsqlUserStore {
   return new PgsqlUserStore({
     username: opts.username,
-    connect: pgsqlConnect(opts.location),
+    connect: pgsqlConnectOf(opts.location),
     separator: opts.separator,
     settings: opts.settings,
     quota: opts.quota,
@@ -42,10 +38,10 @@ export const pgsqlBackend: StorageBackend = {
   openSyncUserStore() {
     throw new StorageError('SERVERBUG', 'synchronous pgsql store not available yet');
   },
-  storeIdentity: (opts) => `${pgsqlConnect(opts.location)}\0${opts.username}`,
-  migrateUserStore() {
-    throw new StorageError('SERVERBUG', 'roost migrate for pgsql stores is not available yet');
-  },
+  storeIdentity: (opts) => `${pgsqlConnectOf(opts.location)}\0${opts.username}`,
+  migrateUserStore: migratePgsqlUserStore,
+  openServerDb: openPgsqlServerDb,
+  migrateServerDb: migratePgsqlServerDb,
   backupUserStore() {
     throw new StorageError('PARAMETERS', 'roost backup does not cover pgsql stores: back up the PostgreSQL database with pg_dump (it holds every user\'s mail)');
   },

@@ -59,5 +59,5 @@ export { CHANGE_CHANNEL, changePayload, notifyChange, PgsqlChangeFeed, PgsqlChan
 export { PgsqlUserDb, type PgsqlUserDbOptions } from './user-db.js';
 export { migratePgsqlServerDb, migratePgsqlUserStore, openPgsqlServerDb, pgsqlConnectOf } from './operations.js';
 export { PgsqlUserStore, openPgsqlStore, type PgsqlUserStoreOptions } from './user-store.js';
-export { checkPgsqlLocation, openPgsqlUserStore, pgsqlBackend, pgsqlConnect } from './backend.js';
+export { checkPgsqlLocation, openPgsqlUserStore, pgsqlBackend } from './backend.js';
 export { DEFAULT_SYNC_WAIT_LIMIT_MS, PgsqlBlockingClient, PgsqlSyncError, type BlockingCaller } from './sync-client.js';

@@ -256,7 +256,13 @@ export async function setSpecialUse(c: PgsqlClient, u: PgsqlStoreContext, log: T
   log.notify(null, 'mailboxes', 0);
 }
 
-export async function setMailboxUids(c: PgsqlClient, u: PgsqlStoreContext, log: TxnLog, name: string, ids: { uidValidity?: number; uidNext?: number }): Promise<MailboxInfo> {
+export async function setMailboxUids(
+  c: PgsqlClient,
+  u: PgsqlStoreContext,
+  log: TxnLog,
+  name: string,
+  ids: { uidValidity?: number; uidNext?: number; highestModseq?: number },
+): Promise<MailboxInfo> {
   await lockTree(c, u); // it may raise the store's last UIDVALIDITY: the store row before the mailbox's
   const row = await selectable(c, u, name, 'FOR UPDATE OF m');
   const valid = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 1 && n <= MAX_UID);
@@ -271,6 +277,10 @@ export async function setMailboxUids(c: PgsqlClient, u: PgsqlStoreContext, log: 
     await c.query('UPDATE mail_store SET last_uid_validity = greatest(last_uid_validity, $2) WHERE id = $1', [u.storeId, ids.uidValidity]);
   }
   if (ids.uidNext !== undefined && ids.uidNext > row.uid_next) await c.query('UPDATE mailbox SET uid_next = $2 WHERE id = $1', [row.id, ids.uidNext]);
+  if (ids.highestModseq !== undefined) {
+    if (!Number.isSafeInteger(ids.highestModseq) || ids.highestModseq < 0) throw new StorageError('PARAMETERS', 'HIGHESTMODSEQ is a non-negative number');
+    if (ids.highestModseq > row.highest_modseq) await c.query('UPDATE mailbox SET highest_modseq = $2 WHERE id = $1', [row.id, ids.highestModseq]);
+  }
   log.notify(null, 'mailboxes', 0);
   return toInfo((await mailboxRowById(c, u, row.id))!);
 }

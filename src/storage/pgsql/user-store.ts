@@ -220,7 +220,7 @@ export class PgsqlUserStore implements AsyncUserStore {
   setSpecialUse(name: string, specialUse: string[]): Promise<void> {
     return this.u.mutate((c, log) => tree.setSpecialUse(c, this.u, log, name, specialUse));
   }
-  setMailboxUids(name: string, ids: { uidValidity?: number; uidNext?: number }): Promise<MailboxInfo> {
+  setMailboxUids(name: string, ids: { uidValidity?: number; uidNext?: number; highestModseq?: number }): Promise<MailboxInfo> {
     return this.u.mutate((c, log) => tree.setMailboxUids(c, this.u, log, name, ids));
   }
   status(name: string): Promise<MailboxStatus> {
