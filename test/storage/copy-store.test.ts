@@ -1,7 +1,8 @@
 // copyUserStore (storage/copy-store.ts, `roost migrate-store`) through the storage contract only:
 // everything a client sees comes across, an interrupted copy resumes where its last commit left
 // off and ends identical, and a destination in use (or holding another source's unfinished copy)
-// is refused without being touched. setMailboxUids keeps HIGHESTMODSEQ from going down.
+// is refused without being touched. (setMailboxUids and HIGHESTMODSEQ: import-ids.test.ts, on
+// both backends.)
 import { afterEach, beforeEach, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -155,16 +156,4 @@ test('a destination in use is refused and left as it was', async () => {
     await expect(copyUserStore(from, to, { source: 'source' })).rejects.toMatchObject({ code: 'ALREADYEXISTS', message: 'The destination is not empty' });
     expect(await view(to)).toEqual(before);
   }
-});
-
-test('setMailboxUids raises HIGHESTMODSEQ (never lowers it), and the next change goes above it', async () => {
-  const s = open('store.db');
-  const inbox = await s.append('INBOX', { content: msg('x') });
-  expect((await s.getMailbox('INBOX'))!.highestModseq).toBeLessThan(500);
-  expect((await s.setMailboxUids('INBOX', { highestModseq: 500 })).highestModseq).toBe(500);
-  expect((await s.setMailboxUids('INBOX', { highestModseq: 3 })).highestModseq).toBe(500);
-  const changed = await s.storeFlags(inbox.mailboxId, { uids: [inbox.uid], operation: 'add', flags: ['\\Seen'] });
-  expect(changed.changed[0]!.modseq).toBe(501);
-  expect((await s.changesSince(inbox.mailboxId, 500)).map((c) => c.uid)).toEqual([inbox.uid]);
-  await expect(Promise.resolve().then(() => s.setMailboxUids('INBOX', { highestModseq: -1 }))).rejects.toMatchObject({ code: 'PARAMETERS' });
 });

@@ -39,4 +39,15 @@ describeEachBackend('import ids', (t) => {
     await store.deleteMailbox('Taken');
     expect((await store.createMailbox('Taken')).uidValidity).toBeGreaterThan(future);
   });
+
+  test('setMailboxUids raises HIGHESTMODSEQ (never lowers it), and the next change goes above it', async () => {
+    const inbox = await store.append('INBOX', { content: msg('x') });
+    expect((await store.getMailbox('INBOX'))!.highestModseq).toBeLessThan(500);
+    expect((await store.setMailboxUids('INBOX', { highestModseq: 500 })).highestModseq).toBe(500);
+    expect((await store.setMailboxUids('INBOX', { highestModseq: 3 })).highestModseq).toBe(500);
+    const changed = await store.storeFlags(inbox.mailboxId, { uids: [inbox.uid], operation: 'add', flags: ['\\Seen'] });
+    expect(changed.changed[0]!.modseq).toBe(501);
+    expect((await store.changesSince(inbox.mailboxId, 500)).map((c) => c.uid)).toEqual([inbox.uid]);
+    expect(await errorCode(() => store.setMailboxUids('INBOX', { highestModseq: -1 }))).toBe('PARAMETERS');
+  });
 });
