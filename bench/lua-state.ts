@@ -20,7 +20,7 @@ import { LuaRuntime } from '../src/lua/lua-runtime.js';
 import { LuaScriptState, type StateServices } from '../src/lua/script-state.js';
 import { ScriptSourceCache } from '../src/lua/script-source.js';
 import type { LuaBindingModule } from '../src/lua/binding.js';
-import { compiledModuleUrl } from '../src/lua/compiled-module.js';
+import { compiledModuleUrl } from '../src/threads/compiled-module.js';
 import type { LuaArg, LuaLimits, LuaStateOptions } from '../src/lua/types.js';
 
 const SESSIONS = Number(process.env.LUA_STATE_SESSIONS ?? 300);

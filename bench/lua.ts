@@ -125,7 +125,7 @@ async function hookLatency(): Promise<void> {
   const e = env('latency', false);
   const user = await login(e, 0);
   const { mailUserBindingData } = await import('../src/lua/bindings/mail-user-data.js');
-  const { compiledModuleUrl } = await import('../src/lua/compiled-module.js');
+  const { compiledModuleUrl } = await import('../src/threads/compiled-module.js');
   const state = await pool.createState({
     scriptPath: trivial,
     context: 'mail',

@@ -1,9 +1,9 @@
 // Blocking HTTP for `request:submit()` (spec §4: submit blocks until the response is there).
 // The Lua worker cannot run its event loop while Lua code is on the stack, so the request runs
 // on a helper thread and this thread sleeps in Atomics.wait until the helper raises the flag.
-import { BlockingHelperThread } from './blocking-helper.js';
+import { BlockingHelperThread } from '../threads/blocking-helper.js';
 import { HTTP_ERROR, type HttpRequestMessage, type HttpResponseMessage } from './http-protocol.js';
-import { compiledModuleUrl } from './compiled-module.js';
+import { compiledModuleUrl } from '../threads/compiled-module.js';
 
 export type SyncHttpRequest = Omit<HttpRequestMessage, 'id'>;
 

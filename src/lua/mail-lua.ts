@@ -5,7 +5,7 @@
 import { MailUserInitError } from '../mail-user/hooks.js';
 import type { MailUser } from '../mail-user/mail-user.js';
 import type { MailUserService } from '../mail-user/service.js';
-import { compiledModuleUrl } from './compiled-module.js';
+import { compiledModuleUrl } from '../threads/compiled-module.js';
 import { mailUserBindingData, type MailUserArgData } from './bindings/mail-user-data.js';
 import { LuaScriptError, type LuaStateHandle, type LuaWorkerPool } from './pool.js';
 import { pushMayReuseMailLuaState } from './push-notification/settings.js';

@@ -15,7 +15,7 @@ import { countLuaCall, countLuaFailure, countLuaWorkerReplacement } from '../met
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Logger, logHub } from '../log/logger.js';
-import { compiledModuleUrl } from './compiled-module.js';
+import { compiledModuleUrl } from '../threads/compiled-module.js';
 import { RunQueueClock } from './run-queue-clock.js';
 import type { LuaSystemPolicy } from './stdlib/policy.js';
 import {

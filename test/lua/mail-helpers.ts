@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createServerContext, type CreatedContext } from '../../src/cli/context.js';
 import { defaultSettings } from '../../src/config/index.js';
 import { LuaWorkerPool, type LuaArg, type LuaStateHandle, type LuaStateOptions } from '../../src/lua/index.js';
-import { compiledModuleUrl } from '../../src/lua/compiled-module.js';
+import { compiledModuleUrl } from '../../src/threads/compiled-module.js';
 import { mailUserBindingData } from '../../src/lua/bindings/mail-user-data.js';
 import type { MailUser, MailUserParams } from '../../src/mail-user/mail-user.js';
 import { scriptFile } from './helpers.js';

@@ -7,7 +7,7 @@
 // thread (§11.4).
 import { fileURLToPath } from 'node:url';
 import { LuaScriptError, type LuaArg, type LuaStateHandle, type LuaValue, type LuaWorkerPool } from '../../lua/index.js';
-import { compiledModuleUrl } from '../../lua/compiled-module.js';
+import { compiledModuleUrl } from '../../threads/compiled-module.js';
 import { authRequestArg, type AuthRequestSnapshot } from './lua-auth-request.js';
 import { splitStoredPassword } from '../schemes/registry.js';
 import type { AuthDbRequest } from '../request.js';

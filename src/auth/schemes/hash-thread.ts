@@ -4,8 +4,8 @@
 // req:password_verify must return synchronously (each Lua worker has its own helper).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { BlockingHelperThread } from '../../lua/blocking-helper.js';
-import { compiledModuleUrl } from '../../lua/compiled-module.js';
+import { BlockingHelperThread } from '../../threads/blocking-helper.js';
+import { compiledModuleUrl } from '../../threads/compiled-module.js';
 import type { HashWorkerReply, HashWorkerRequest } from './hash-protocol.js';
 import type { SchemeContext } from './types.js';
 

@@ -3,7 +3,7 @@
 // `file=`, else mail-lua's state of the same session. Transactions run through the
 // `@push_notification_txn` entry installed by ./binding.ts.
 import { mailUserBindingData, type MailUserArgData } from '../bindings/mail-user-data.js';
-import { compiledModuleUrl } from '../compiled-module.js';
+import { compiledModuleUrl } from '../../threads/compiled-module.js';
 import type { MailUser } from '../../mail-user/mail-user.js';
 import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';
 import type { LuaArg } from '../types.js';

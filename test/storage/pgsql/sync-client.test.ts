@@ -1,8 +1,8 @@
 // PostgreSQL for a thread that blocks (Lua workers): statements run on a helper thread while the
 // caller sleeps in Atomics.wait; answers come back synchronously, errors keep their meaning, the
 // helper's own connection survives being killed.
-import { BlockingHelperThread } from '../../../src/lua/blocking-helper.js';
-import { compiledModuleUrl } from '../../../src/lua/compiled-module.js';
+import { BlockingHelperThread } from '../../../src/threads/blocking-helper.js';
+import { compiledModuleUrl } from '../../../src/threads/compiled-module.js';
 import { BODY_CHUNK_SIZE, writeBody } from '../../../src/storage/pgsql/bodies.js';
 import { allocateUids, ensureMailStore, insertMailbox } from '../../../src/storage/pgsql/allocation.js';
 import { migratePgsql } from '../../../src/storage/pgsql/migrations.js';

@@ -1,8 +1,12 @@
-// A helper thread a Lua worker calls synchronously. Lua code on the stack keeps the worker's
-// event loop from running, so the work (an HTTP request, a password hash) runs on a helper thread
-// and the caller sleeps in Atomics.wait until the helper raises a shared flag; the answer travels
-// on a MessagePort and is read with receiveMessageOnPort. The helper's entry receives
-// `workerData = { port, flag }` and must set flag[0] = 1 and notify after each reply.
+// A helper thread a thread calls synchronously. Lua code on a worker's stack keeps the worker's
+// event loop from running, so the work (an HTTP request, a password hash, a storage call on an
+// asynchronous engine) runs on a helper thread and the caller sleeps in Atomics.wait until the
+// helper raises a shared flag; the answer travels on a MessagePort and is read with
+// receiveMessageOnPort. The helper's entry receives `workerData = { port, flag }` and must set
+// flag[0] = 1 and notify after each reply.
+//
+// src/threads/ sits below every layer (it imports nothing of ours), so the Lua, auth and storage
+// layers share it.
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 
 /** Omit over each member of a union (a plain Omit would merge the members). */
@@ -39,6 +43,13 @@ export class BlockingHelperThread<Req extends { id: number }, Res extends { id: 
   close(): void {
     void this.helper?.terminate();
     this.helper = undefined;
+    this.port?.close();
+    this.port = undefined;
+  }
+
+  /** The helper thread while it runs (started by the first call), for its 'exit' event. */
+  get thread(): Worker | undefined {
+    return this.helper;
   }
 
   private ensureHelper(): MessagePort {
