@@ -17,6 +17,9 @@ const WORKER_ENTRIES = [
   'src/lua/push-notification/binding.ts',
   // `roost lua test` runs the test files in this thread
   'src/cli/lua-test/runner-worker.ts',
+  // the storage sync bridge: its helper thread, and the client for the child processes of its test
+  'src/storage/sync-bridge/worker.ts',
+  'src/storage/sync-bridge/client.ts',
   // the pgsql storage backend: the helper thread for blocking callers, and the whole backend for
   // the node processes of the multi-node tests
   'src/storage/pgsql/sync-worker.ts',

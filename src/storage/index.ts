@@ -2,6 +2,7 @@
 // types.ts and obtain stores here; the backend is chosen by the scheme of `mail_location`
 // (location.ts, backends.ts) and never named above this folder.
 import { parseMailLocation } from './location.js';
+import { openBridgedSyncStore } from './sync-bridge/client.js';
 import type { BackupResult, MigrationReport } from './backend.js';
 import type { ServerDb, ServerDbOptions, ServerDbPlace, SyncUserStore, UserStore, UserStoreOptions } from './types.js';
 
@@ -14,6 +15,7 @@ export { channelName as changeChannelName } from './change-bus.js';
 export type { ChangeFeed } from './change-feed.js';
 export { actorView } from './actor-view.js';
 export { copyUserStore, type CopyProgress, type CopyStoreResult } from './copy-store.js';
+export { openBridgedSyncStore, DEFAULT_BRIDGE_WAIT_LIMIT_MS, type BridgeOptions } from './sync-bridge/client.js';
 
 /**
  * Opens (creating and migrating if needed) one user's store for the main thread. Options are plain
@@ -23,9 +25,22 @@ export function openUserStore(opts: UserStoreOptions): UserStore {
   return parseMailLocation(opts.location).backend.openUserStore(opts);
 }
 
-/** The same store for a Lua worker thread, where every storage call is synchronous (as in Dovecot). */
+/**
+ * The same store for a Lua worker thread, where every storage call is synchronous (as in Dovecot).
+ * A backend that only answers asynchronously serves it through the blocking bridge
+ * (sync-bridge/client.ts). `ROOST_SYNC_BRIDGE=<scheme>[,<scheme>]` sends those schemes' sync stores
+ * through the bridge even when the backend serves them natively: to test and measure the bridge
+ * over SQLite.
+ */
 export function openSyncUserStore(opts: UserStoreOptions): SyncUserStore {
-  return parseMailLocation(opts.location).backend.openSyncUserStore(opts);
+  const { backend } = parseMailLocation(opts.location);
+  if (bridgeForced(backend.scheme)) return openBridgedSyncStore(opts);
+  return backend.openSyncUserStore(opts);
+}
+
+function bridgeForced(scheme: string): boolean {
+  const forced = process.env.ROOST_SYNC_BRIDGE;
+  return forced !== undefined && forced.split(',').some((s) => s.trim() === scheme);
 }
 
 /** Equal exactly when two option sets open the same store: the key of a per-thread store cache. */
