@@ -347,7 +347,7 @@ class BridgedSyncStore implements SyncUserStore {
       { op: 'stageBody', storeId: this.id, content: Buffer.isBuffer(content) ? compact(content) : content, linkFrom },
       'stageBody',
     ) as StagedAnswer;
-    if ('content' in answer) return answer.content instanceof Uint8Array ? asBuffer(answer.content) : answer.content;
+    if ('content' in answer) return ArrayBuffer.isView(answer.content) ? asBuffer(answer.content) : answer.content;
     const staged = new BridgedStagedBody(this, answer.staged, answer.size);
     opts?.onWritten?.(staged);
     return staged;

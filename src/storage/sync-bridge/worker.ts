@@ -92,7 +92,7 @@ function serializeColumns(view: MailboxViewSnapshot): SerializedColumns {
 /** AppendInput as the store takes it: bytes as a Buffer, a staged body by its number. */
 function reviveInput(s: OpenStore, input: AppendInput, used: number[]): AppendInput {
   const c = input.content as unknown;
-  if (c instanceof Uint8Array) return { ...input, content: asBuffer(c) };
+  if (ArrayBuffer.isView(c)) return { ...input, content: asBuffer(c as Uint8Array) };
   const ref = (c as Partial<StagedRef>).bridgeStaged;
   if (typeof ref === 'number') {
     const staged = s.staged.get(ref);
@@ -222,7 +222,7 @@ async function run(req: BridgeRequest, transfer: TransferListItem[]): Promise<un
     }
     case 'stageBody': {
       const s = storeOf(req.storeId);
-      const content = req.content instanceof Uint8Array ? asBuffer(req.content) : req.content;
+      const content = ArrayBuffer.isView(req.content) ? asBuffer(req.content) : req.content;
       const linkFrom: SharedBody | undefined = req.linkFrom === undefined ? undefined : s.staged.get(req.linkFrom);
       const result = await s.store.stageBody(content, linkFrom ? { linkFrom } : undefined);
       if (!isStagedBody(result)) return { content: result instanceof Uint8Array ? compact(result, transfer) : result } satisfies StagedAnswer;
