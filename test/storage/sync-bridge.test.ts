@@ -327,10 +327,13 @@ describe('what the bridge adds', () => {
 describe('the helper thread never keeps a process alive', () => {
   const client = pathToFileURL(join(REPO_ROOT, 'dist/src/storage/sync-bridge/client.js')).href;
 
+  let scripts = 0;
   /** Runs `code` as an ES module in a child node; resolves with its exit code and output once it exited by itself. */
   function runChild(code: string): Promise<{ code: number | null; out: string }> {
+    const file = join(root, `child-${++scripts}.mjs`);
+    writeFileSync(file, code);
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
