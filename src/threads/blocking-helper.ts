@@ -15,6 +15,7 @@ export type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 export class BlockingHelperThread<Req extends { id: number }, Res extends { id: number }> {
   private helper?: Worker;
   private port?: MessagePort;
+  private failure?: Error;
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 1;
 
@@ -52,11 +53,26 @@ export class BlockingHelperThread<Req extends { id: number }, Res extends { id: 
     return this.helper;
   }
 
+  /** Why the last helper thread failed (its module did not load, it threw), once this thread's event loop has seen it. */
+  get lastFailure(): Error | undefined {
+    return this.failure;
+  }
+
   private ensureHelper(): MessagePort {
     if (this.helper && this.port) return this.port;
     const { port1, port2 } = new MessageChannel();
-    this.helper = new Worker(this.entry, { workerData: { port: port2, flag: this.flag }, transferList: [port2] });
-    this.helper.unref();
+    const helper = new Worker(this.entry, { workerData: { port: port2, flag: this.flag }, transferList: [port2] });
+    helper.unref();
+    // A failing helper must not take the caller down (an 'error' nobody listens to is thrown):
+    // its calls ran into their wait limit, the next call starts a new helper.
+    helper.on('error', (err) => (this.failure = err));
+    helper.once('exit', () => {
+      if (this.helper !== helper) return;
+      this.helper = undefined;
+      this.port?.close();
+      this.port = undefined;
+    });
+    this.helper = helper;
     this.port = port1;
     return port1;
   }

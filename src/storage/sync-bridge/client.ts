@@ -225,7 +225,10 @@ class BridgedSyncStore implements SyncUserStore {
   private request(req: WithoutId<BridgeRequest>, what: string): unknown {
     if (this.closed) throw new StorageError('SERVERBUG', 'The store is closed');
     const res = this.helper.thread.call(req, this.waitLimitMs);
-    if (!res) throw new StorageError('SERVERBUG', `Storage did not answer ${what} within ${this.waitLimitMs / 1000} s`);
+    if (!res) {
+      const failure = this.helper.thread.lastFailure;
+      throw new StorageError('SERVERBUG', `Storage did not answer ${what} within ${this.waitLimitMs / 1000} s${failure ? ` (its helper thread failed: ${failure.message})` : ''}`);
+    }
     relay(res.events, this.helper.stores);
     if (res.ok) return res.value;
     const e = res.error;
