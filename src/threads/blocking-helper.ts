@@ -5,6 +5,12 @@
 // receiveMessageOnPort. The helper's entry receives `workerData = { port, flag }` and must set
 // flag[0] = 1 and notify after each reply.
 //
+// A helper may also post messages of its own (id 0: not an answer), e.g. events it saw between
+// calls. With `onUnsolicited`, those reach the caller in the order they were posted: read during a
+// call, they are kept and handed over right after it (never from inside it: the handler may call
+// again); posted while the caller's event loop runs, they arrive as port messages (the port is
+// unref'd: it keeps nothing alive).
+//
 // src/threads/ sits below every layer (it imports nothing of ours), so the Lua, auth and storage
 // layers share it.
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
@@ -18,8 +24,13 @@ export class BlockingHelperThread<Req extends { id: number }, Res extends { id: 
   private failure?: Error;
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 1;
+  /** Messages read during a call that were not its answer, handed to onUnsolicited after it. */
+  private held: unknown[] = [];
 
-  constructor(private readonly entry: URL) {}
+  constructor(
+    private readonly entry: URL,
+    private readonly onUnsolicited?: (message: unknown) => void,
+  ) {}
 
   /** Sends the request and waits for its answer; null when `waitLimitMs` passed first. */
   call(req: WithoutId<Req>, waitLimitMs: number): Res | null {
@@ -28,17 +39,29 @@ export class BlockingHelperThread<Req extends { id: number }, Res extends { id: 
     Atomics.store(this.flag, 0, 0);
     port.postMessage({ ...req, id });
     const deadline = Date.now() + waitLimitMs;
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) return null;
-      Atomics.wait(this.flag, 0, 0, left);
-      Atomics.store(this.flag, 0, 0);
-      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-        const res = m.message as Res;
-        if (res.id === id) return res;
-        // an answer to an earlier request we stopped waiting for: drop it
+    try {
+      for (;;) {
+        const left = deadline - Date.now();
+        if (left <= 0) return null;
+        Atomics.wait(this.flag, 0, 0, left);
+        Atomics.store(this.flag, 0, 0);
+        for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+          const res = m.message as Res;
+          if (res.id === id) return res;
+          // the helper's own message; else an answer to an earlier request we stopped waiting for: dropped
+          if (res.id === 0 && this.onUnsolicited) this.held.push(res);
+        }
       }
+    } finally {
+      this.handOver();
     }
+  }
+
+  private handOver(): void {
+    if (this.held.length === 0 || !this.onUnsolicited) return;
+    const held = this.held;
+    this.held = [];
+    for (const m of held) this.onUnsolicited(m);
   }
 
   close(): void {
@@ -72,6 +95,13 @@ export class BlockingHelperThread<Req extends { id: number }, Res extends { id: 
       this.port?.close();
       this.port = undefined;
     });
+    if (this.onUnsolicited) {
+      const handler = this.onUnsolicited;
+      port1.on('message', (m: { id?: number }) => {
+        if (m.id === 0) handler(m);
+      });
+      port1.unref();
+    }
     this.helper = helper;
     this.port = port1;
     return port1;

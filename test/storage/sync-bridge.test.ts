@@ -281,7 +281,7 @@ describe('what the bridge adds', () => {
     expect(() => store.append('INBOX', { content: staged })).toThrow(StorageError);
   });
 
-  test('a change made elsewhere reaches onChange with the next call, or at once through refreshChanges', async () => {
+  test('a change made elsewhere reaches onChange between calls, or at once through refreshChanges', async () => {
     const store = bridged('carol');
     const notices: string[] = [];
     store.onChange((n) => notices.push(`${n.kind} ${n.mailboxId === null ? 'list' : 'box'}`));
@@ -289,11 +289,8 @@ describe('what the bridge adds', () => {
     const other = openSyncUserStore({ ...options('carol'), home: join(root, `home${homes - 1}`) });
     open.push(other);
     other.createMailbox('FromElsewhere');
-    // the notice reaches the helper's store between calls (another thread's change) and comes with the next call
-    await waitUntil('the notice to come with a call', () => {
-      store.listSubscriptions();
-      return notices.length > 0;
-    });
+    // the notice reaches the helper's store between calls and comes to this thread without a call
+    await waitUntil('the notice to arrive', () => notices.length > 0);
     // (the other thread's notice, or the SQLite change feed's)
     expect(['mailboxes list', 'elsewhere list']).toContain(notices[0]);
     expect(store.listMailboxes().map((m) => m.name)).toContain('FromElsewhere');

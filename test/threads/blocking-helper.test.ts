@@ -46,3 +46,27 @@ describe('BlockingHelperThread', () => {
     }
   });
 });
+
+describe('messages the helper sends of its own (id 0)', () => {
+  const TALKER = entry(`
+    port.on('message', (m) => {
+      port.postMessage({ id: 0, said: 'before ' + m.n });
+      port.postMessage({ id: m.id, doubled: m.n * 2 });
+      Atomics.store(flag, 0, 1); Atomics.notify(flag, 0);
+      setTimeout(() => { port.postMessage({ id: 0, said: 'later ' + m.n }); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); }, 1);
+    });`);
+
+  test('read during a call they are handed over after it, in order; between calls they arrive as messages', async () => {
+    const heard: string[] = [];
+    const h = new BlockingHelperThread<Req, Res>(TALKER, (m) => heard.push((m as { said: string }).said));
+    try {
+      const answer = h.call({ n: 1 }, 20_000);
+      heard.push(`answer ${answer?.doubled}`);
+      expect(heard).toEqual(['before 1', 'answer 2']);
+      await waitUntil('the later message', () => heard.length === 3);
+      expect(heard[2]).toBe('later 1');
+    } finally {
+      h.close();
+    }
+  });
+});

@@ -17,8 +17,10 @@
 // slices() fetch the requested range only. Mail events and change notices the helper's store
 // emits during a call are relayed to this store's listeners, in order, before the call returns
 // (as a store delivers them synchronously after its commit). Notices that reach the helper's store
-// between calls (other threads and processes, through the backend's change feed) are delivered at
-// the next call of any store of this thread, refreshChanges() being the cheap one to make.
+// between calls (other threads and processes, through the backend's change feed) come as a message
+// of their own, delivered when this thread's event loop runs (as a direct store's notices from other
+// threads are), or with the next call if that comes first; refreshChanges() is the cheap call
+// that looks. A call that ran into the wait limit loses the events its late answer carries.
 import { Logger } from '../../log/logger.js';
 import { BlockingHelperThread, type WithoutId } from '../../threads/blocking-helper.js';
 import { compiledModuleUrl } from '../../threads/compiled-module.js';
@@ -68,7 +70,15 @@ let runningHelpers = 0;
 const counted = new WeakSet<object>();
 
 function acquireHelper(): Helper {
-  helper ??= { thread: new BlockingHelperThread(compiledModuleUrl('storage/sync-bridge/worker.js')), stores: new Map() };
+  if (!helper) {
+    const stores = new Map<number, BridgedSyncStore>();
+    // Events the helper's stores emitted between calls (other threads' and processes' changes).
+    const thread = new BlockingHelperThread<BridgeRequest, BridgeReply>(compiledModuleUrl('storage/sync-bridge/worker.js'), (m) => {
+      relayQueue.push(...(m as BridgeReply).events);
+      if (!calling) relay(stores);
+    });
+    helper = { thread, stores };
+  }
   return helper;
 }
 
@@ -105,11 +115,11 @@ function actorId(actor: StoreActor): number {
 
 const relayQueue: RelayedEvent[] = [];
 let relaying = false;
+/** A call is waiting for its answer: events read meanwhile wait for the answer's own. */
+let calling = false;
 
-function relay(events: RelayedEvent[], stores: Map<number, BridgedSyncStore>): void {
-  if (events.length === 0) return;
-  relayQueue.push(...events);
-  if (relaying) return; // the outer relay delivers them after the ones before
+function relay(stores: Map<number, BridgedSyncStore>): void {
+  if (relaying || relayQueue.length === 0) return; // the outer relay delivers them after the ones before
   relaying = true;
   try {
     for (let e = relayQueue.shift(); e; e = relayQueue.shift()) stores.get(e.storeId)?.deliver(e);
@@ -224,12 +234,19 @@ class BridgedSyncStore implements SyncUserStore {
   /** Sends one request, waits for its answer, relays the events it carries, then returns or throws. */
   private request(req: WithoutId<BridgeRequest>, what: string): unknown {
     if (this.closed) throw new StorageError('SERVERBUG', 'The store is closed');
-    const res = this.helper.thread.call(req, this.waitLimitMs);
+    calling = true;
+    let res: BridgeReply | null;
+    try {
+      res = this.helper.thread.call(req, this.waitLimitMs);
+    } finally {
+      calling = false;
+    }
+    if (res) relayQueue.push(...res.events);
+    relay(this.helper.stores);
     if (!res) {
       const failure = this.helper.thread.lastFailure;
       throw new StorageError('SERVERBUG', `Storage did not answer ${what} within ${this.waitLimitMs / 1000} s${failure ? ` (its helper thread failed: ${failure.message})` : ''}`);
     }
-    relay(res.events, this.helper.stores);
     if (res.ok) return res.value;
     const e = res.error;
     const err = e.storageCode ? new StorageError(e.storageCode, e.message) : Object.assign(new Error(e.message), { name: e.name });

@@ -150,13 +150,17 @@ function listen(storeId: number, s: OpenStore, mail: boolean, change: boolean): 
   if (mail && !s.unsubscribeMail) {
     s.unsubscribeMail = s.store.onMailEvents((txn: MailTransactionEvents) => {
       pendingEvents.push({ storeId, kind: 'mail', txn: { user: txn.user, actor: actorNumber(txn.actor), committed: txn.committed, events: txn.events } });
+      eventsPending();
     });
   } else if (!mail && s.unsubscribeMail) {
     s.unsubscribeMail();
     s.unsubscribeMail = undefined;
   }
   if (change && !s.unsubscribeChange) {
-    s.unsubscribeChange = s.store.onChange((notice) => pendingEvents.push({ storeId, kind: 'change', notice }));
+    s.unsubscribeChange = s.store.onChange((notice) => {
+      pendingEvents.push({ storeId, kind: 'change', notice });
+      eventsPending();
+    });
   } else if (!change && s.unsubscribeChange) {
     s.unsubscribeChange();
     s.unsubscribeChange = undefined;
@@ -259,10 +263,28 @@ function reply(r: BridgeReply, transfer: TransferListItem[]): void {
 }
 
 // One request at a time, in order: the caller blocks on each, but one it stopped waiting for (wait
-// limit) may still run when the next arrives.
+// limit) may still run when the next arrives. Events emitted while a request runs go with its
+// answer; events emitted between requests (other threads' and processes' changes) are sent on
+// their own (id 0), so a caller whose event loop runs gets them without calling.
+let busy = false;
+let flushScheduled = false;
+
+function eventsPending(): void {
+  if (busy || flushScheduled) return;
+  flushScheduled = true;
+  setImmediate(() => {
+    flushScheduled = false;
+    if (busy || pendingEvents.length === 0) return;
+    const events = pendingEvents;
+    pendingEvents = [];
+    reply({ id: 0, ok: true, events }, []);
+  });
+}
+
 let queue: Promise<void> = Promise.resolve();
 port.on('message', (req: BridgeRequest) => {
   queue = queue.then(async () => {
+    busy = true;
     const transfer: TransferListItem[] = [];
     let r: BridgeReply;
     try {
@@ -279,5 +301,6 @@ port.on('message', (req: BridgeRequest) => {
       // Something in the answer cannot be cloned: the caller gets the reason instead of waiting.
       reply({ id: req.id, ok: false, error: serializeError(new StorageError('SERVERBUG', `The storage answer cannot be sent: ${(err as Error).message}`)), events: r.events }, []);
     }
+    busy = false;
   });
 });
