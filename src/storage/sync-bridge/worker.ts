@@ -19,7 +19,9 @@ import {
   type StagedBody,
   type UserStore,
 } from '../types.js';
-import type { ActorToken, BridgeReply, BridgeRequest, OpenedBody, RelayedEvent, SerializedColumns, SerializedError, StagedAnswer, StagedRef } from './protocol.js';
+import { FORWARDED_METHODS, type ActorToken, type BridgeReply, type BridgeRequest, type OpenedBody, type RelayedEvent, type SerializedColumns, type SerializedError, type StagedAnswer, type StagedRef } from './protocol.js';
+
+const FORWARDED = new Set<string>(FORWARDED_METHODS);
 
 if (!parentPort) throw new Error('the storage sync bridge helper must run in a worker thread');
 const { port, flag } = workerData as { port: MessagePort; flag: Int32Array };
@@ -190,6 +192,7 @@ async function run(req: BridgeRequest, transfer: TransferListItem[]): Promise<un
       return { username: store.username, separator: store.separator };
     }
     case 'call': {
+      if (!FORWARDED.has(req.method)) throw new StorageError('SERVERBUG', `Not a storage call: ${String(req.method)}`);
       const s = storeOf(req.storeId);
       const used: number[] = [];
       const args = reviveArgs(s, req.method, req.args, used);
