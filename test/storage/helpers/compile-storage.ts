@@ -1,6 +1,7 @@
 // Worker threads and child processes cannot run TypeScript, so tests that need them transpile the
-// storage layer with its backends (and the logger and config modules it imports) to a temp folder once. transpileModule only strips
-// types (no type check), which takes milliseconds. node_modules and migrations are symlinked so
+// storage layer with its backends and its sync bridge (and the logger, config and threads modules
+// it imports) to a temp folder once. transpileModule only strips types (no type check), which
+// takes milliseconds. node_modules and migrations are symlinked so
 // imports and the default migrations folder resolve as in the package.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ export interface CompiledStorage {
 
 export function compileStorage(): CompiledStorage {
   const out = mkdtempSync(join(tmpdir(), 'roost-storage-js-'));
-  for (const folder of ['src/storage', 'src/storage/sqlite', 'src/storage/pgsql', 'src/log', 'src/config']) {
+  for (const folder of ['src/storage', 'src/storage/sqlite', 'src/storage/pgsql', 'src/storage/sync-bridge', 'src/threads', 'src/log', 'src/config']) {
     mkdirSync(join(out, folder), { recursive: true });
     for (const file of readdirSync(join(REPO_ROOT, folder))) {
       if (!file.endsWith('.ts')) continue;
