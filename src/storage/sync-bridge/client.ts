@@ -249,8 +249,10 @@ class BridgedSyncStore implements SyncUserStore {
     }
     if (res.ok) return res.value;
     const e = res.error;
-    const err = e.storageCode ? new StorageError(e.storageCode, e.message) : Object.assign(new Error(e.message), { name: e.name });
-    if (e.stack) err.stack = e.stack;
+    if (e.storageCode) throw new StorageError(e.storageCode, e.message);
+    // Not a protocol error (a bug, an engine failure): keep where it happened on the helper too.
+    const err = Object.assign(new Error(e.message), { name: e.name });
+    if (e.stack) err.stack = `${err.stack}\nOn the storage helper thread: ${e.stack}`;
     throw err;
   }
 
