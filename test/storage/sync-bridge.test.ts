@@ -101,6 +101,7 @@ function scenario(store: SyncUserStore): unknown[] {
   step(() => store.listMessages(work.id));
   step(() => store.listMessageFlags(work.id));
   step(() => store.getMessages(work.id, [2, 4, 99]));
+  step(() => store.getMetadata('Work', null as never)); // not a StorageError
   step(() => store.status('Work'));
   step(() => store.status('Missing')); // NONEXISTENT
   step(() => store.enableModseqTracking(work.id));
@@ -155,8 +156,9 @@ describe('a bridged sqlite store behaves as the direct sync store', () => {
     const got = scenario(bridged());
     expect(got).toEqual(expected);
     // the scenario does reach errors of every kind it means to
-    const codes = got.flatMap((o) => ((o as { error?: unknown[] }).error ? [(o as { error: unknown[] }).error[1]] : []));
+    const codes = got.flatMap((o) => ((o as { error?: unknown[] }).error?.[0] === 'StorageError' ? [(o as { error: unknown[] }).error[1]] : []));
     expect(new Set(codes)).toEqual(new Set(['ALREADYEXISTS', 'PARAMETERS', 'NONEXISTENT', 'EXPUNGEISSUED', 'TOOBIG', 'NOPERM']));
+    expect(got.filter((o) => (o as { error?: unknown[] }).error?.[0] === 'other')).toEqual([{ error: ['other', expect.stringMatching(/^TypeError: /)] }]);
   });
 
   test('a StorageError arrives as a StorageError with its code and message', () => {
