@@ -1,10 +1,11 @@
-// Two projects run the suites: `default` runs every test file on the default storage (SQLite),
+// Three projects run the suites: `default` runs every test file on the default storage (SQLite),
 // and `pgsql` runs the suites in PGSQL_SUITES (storage contract, protocol) again on the
 // PostgreSQL backend (issue #15: the same suites on both backends, parametrised, not copied).
 // The backend reaches the test servers and stores through test/backend.ts (jest global
 // ROOST_TEST_BACKEND); the pgsql project's globalSetup starts one private PostgreSQL server for
 // the run. Suites that test PostgreSQL itself (test/storage/pgsql/, the multi-node tests) start
 // their own and run in `default`.
+// `sync-bridge` runs a few suites again with the sync stores behind the storage sync bridge.
 // `npx jest --selectProjects default` runs the SQLite pass alone.
 
 /** Suites that run on PostgreSQL too (globs under test/): the storage contract suites, protocol suites. */
@@ -16,6 +17,13 @@ const PGSQL_SUITES = [
   'storage/import-ids.test.ts',
   'storage/mail-events.test.ts',
 ];
+
+/**
+ * Suites that run again with this thread's sync stores served through the storage sync bridge
+ * (src/storage/sync-bridge/; ROOST_SYNC_BRIDGE=sqlite, test/sync-bridge-setup.ts), as an
+ * asynchronous backend's are: IMAP sessions and the push-notification plugin on a bridged store.
+ */
+const SYNC_BRIDGE_SUITES = ['push/dovecot-events.test.ts', 'imap/dovecot-modseq.test.ts', 'imap/dovecot-recent.test.ts', 'imap/server/store-idle.test.ts', 'imap/server/notify.test.ts'];
 
 const base = {
   testEnvironment: 'node',
@@ -36,6 +44,12 @@ export default {
   maxWorkers: 2,
   projects: [
     { ...base, displayName: 'default', testMatch: ['**/*.test.ts'] },
+    {
+      ...base,
+      displayName: 'sync-bridge',
+      testMatch: SYNC_BRIDGE_SUITES.map((f) => `<rootDir>/test/${f}`),
+      setupFiles: ['<rootDir>/test/sync-bridge-setup.ts'],
+    },
     // (an empty testMatch would fall back to jest's default pattern, every test file)
     ...(PGSQL_SUITES.length === 0 ? [] : [{
       ...base,
