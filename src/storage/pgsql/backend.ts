@@ -1,12 +1,14 @@
 // The pgsql StorageBackend (backends.ts): `mail_location = pgsql:<Dovecot SQL connect string>`.
 // One database holds every user's store, so the store's identity is the connect string and the
-// user. The Lua workers' synchronous store is not served yet; `roost migrate` and the built-in
-// user database are operations.ts's; backups are PostgreSQL's (pg_dump covers all mail).
+// user. The Lua workers' synchronous store is this async store on a helper thread behind the
+// storage sync bridge (../sync-bridge/); `roost migrate` and the built-in user database are
+// operations.ts's; backups are PostgreSQL's (pg_dump covers all mail).
 import type { StorageBackend } from '../backend.js';
 import { StorageError, type UserStore, type UserStoreOptions } from '../types.js';
 import { parsePgsqlConnect } from './connect.js';
 import { migratePgsqlServerDb, migratePgsqlUserStore, openPgsqlServerDb, pgsqlConnectOf } from './operations.js';
 import { PgsqlUserStore } from './user-store.js';
+import { openBridgedSyncStore } from '../sync-bridge/client.js';
 
 /** Why `rest` (the part after `pgsql:`) is not a usable connect string, or undefined when it is. */
 export function checkPgsqlLocation(rest: string): string | undefined {
@@ -35,9 +37,8 @@ export const pgsqlBackend: StorageBackend = {
   example: 'pgsql:host=127.0.0.1 dbname=roost user=roost password=secret',
   checkLocation: checkPgsqlLocation,
   openUserStore: (opts): UserStore => openPgsqlUserStore(opts),
-  openSyncUserStore() {
-    throw new StorageError('SERVERBUG', 'synchronous pgsql store not available yet');
-  },
+  // (from the bridge's module itself, not storage/index.ts: that one imports this file)
+  openSyncUserStore: (opts) => openBridgedSyncStore(opts),
   storeIdentity: (opts) => `${pgsqlConnectOf(opts.location)}\0${opts.username}`,
   migrateUserStore: migratePgsqlUserStore,
   openServerDb: openPgsqlServerDb,
