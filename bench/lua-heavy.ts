@@ -21,9 +21,9 @@
 //   Env: LUA_HEAVY_SECONDS, LUA_HEAVY_ROUNDS, LUA_HEAVY_SIZES (SELECT sizes, default
 //   0,20000,100000), LUA_HEAVY_ONLY=roost|dovecot, LUA_HEAVY_LUA=on|off|both (default both),
 //   LUA_HEAVY_FIGURES=lmtp,login,fetch,select (default all), LUA_HEAVY_NODE_ARGS (extra node options for the Roost child, e.g. --cpu-prof),
-//   LUA_HEAVY_KEEP=1 (keep the temp dir).
+//   LUA_HEAVY_THREADS=1 (Roost's CPU per unit by thread name), LUA_HEAVY_KEEP=1 (keep the temp dir).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -257,28 +257,44 @@ async function fill(port: number, user: string, count: number): Promise<void> {
   await c.logout();
 }
 
-/** CPU time (ms) of a process so far: its main thread, and all its threads (Linux /proc). */
-function cpuOf(pid: number): { main: number; total: number } | null {
-  const ticks = (stat: string) => {
+/** CPU time (ms) of a process so far: its main thread, all its threads, and per thread name (Linux /proc). */
+function cpuOf(pid: number): { main: number; total: number; byName: Record<string, number> } | null {
+  const parse = (stat: string) => {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    return { name, ms: ((Number(f[11]) + Number(f[12])) * 1000) / 100 }; // utime + stime, USER_HZ = 100
   };
   try {
-    return { main: ticks(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')), total: ticks(readFileSync(`/proc/${pid}/stat`, 'utf8')) };
+    const byName: Record<string, number> = {};
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const t = parse(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+        const name = tid === String(pid) ? 'main' : `${t.name}:${tid}`;
+        byName[name] = (byName[name] ?? 0) + t.ms;
+      } catch {
+        // the thread ended
+      }
+    }
+    return { main: parse(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')).ms, total: parse(readFileSync(`/proc/${pid}/stat`, 'utf8')).ms, byName };
   } catch {
     return null;
   }
 }
 
+type Cpu = { main: number; total: number; byName: Record<string, number> };
+
 /** Runs `f` (returning a rate per second over about SECONDS) and the server's CPU ms per unit of that rate. */
-async function withCpu(pid: number | undefined, f: () => Promise<number>): Promise<{ rate: number; cpu: { main: number; total: number } | null }> {
+async function withCpu(pid: number | undefined, f: () => Promise<number>): Promise<{ rate: number; cpu: Cpu | null }> {
   const before = pid === undefined ? null : cpuOf(pid);
   const t = performance.now();
   const rate = await f();
   const after = pid === undefined ? null : cpuOf(pid);
   const units = (rate * (performance.now() - t)) / 1000;
   if (!before || !after || units <= 0) return { rate, cpu: null };
-  return { rate, cpu: { main: (after.main - before.main) / units, total: (after.total - before.total) / units } };
+  const byName: Record<string, number> = {};
+  // Threads that ended during the figure are lost (the total keeps them).
+  for (const [name, ms] of Object.entries(after.byName)) byName[name] = (ms - (before.byName[name] ?? 0)) / units;
+  return { rate, cpu: { main: (after.main - before.main) / units, total: (after.total - before.total) / units, byName } };
 }
 
 // ---- the servers ----
@@ -421,7 +437,7 @@ async function makeServer(kind: Kind, root: string): Promise<Server> {
 
 interface Figures {
   /** Roost's CPU ms per delivery / per session (main thread, whole process). */
-  cpu: { lmtp?: { main: number; total: number } | null; login?: { main: number; total: number } | null };
+  cpu: { lmtp?: Cpu | null; login?: Cpu | null };
   lmtp: number;
   loginEmpty: number;
   login20k: number;
@@ -519,6 +535,12 @@ async function main(): Promise<void> {
           );
           const c = (x: { main: number; total: number } | null | undefined) => (x ? `${x.main.toFixed(2)}/${x.total.toFixed(2)}` : '-');
           if (s.kind === 'roost') console.log(`        ${key} CPU ms main/all threads: per delivery ${c(f.cpu.lmtp)}, per login ${c(f.cpu.login)}`);
+          // Per thread (name:tid; main, the Lua workers, libuv's pool, V8's helpers): where the "all threads" figure goes.
+          const byName = (x: Cpu | null | undefined) =>
+            x ? Object.entries(x.byName).filter(([, ms]) => ms >= 0.01).sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ') : '-';
+          if (s.kind === 'roost' && process.env.LUA_HEAVY_THREADS) {
+            console.log(`        ${key} CPU ms by thread: per delivery ${byName(f.cpu.lmtp)}; per login ${byName(f.cpu.login)}`);
+          }
         }
       }
     }
