@@ -34,4 +34,10 @@ export interface LuaBindingModule {
   /** Name used by `{ $binding: name, data }` hook arguments (see `register_maker`). */
   readonly name: string;
   install(ctx: LuaBindingContext, data: unknown): void;
+  /**
+   * Optional: turns a hook argument's `data` (as it crossed from the main thread) into what is
+   * pushed to the binding's Lua maker, in the worker, right before the call. Lets the host side
+   * keep JS data of its own (looked up again from Lua by a handle) instead of pushing it all.
+   */
+  prepareArg?(data: unknown): LuaArg;
 }

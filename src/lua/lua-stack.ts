@@ -61,21 +61,69 @@ export function pushBytes(lua: LuaWasm, L: LuaStatePtr, bytes: Uint8Array): void
   }
 }
 
+/**
+ * Per wasm module: a scratch area in the wasm heap that strings are encoded into before
+ * lua_pushlstring copies them (no Buffer and no malloc/free per string: most of pushString's
+ * cost when a state's bindings and a call's arguments push hundreds of short strings), and a
+ * cell for lua_tolstring's length. Reused at once: lua_pushlstring has copied the bytes before
+ * anything else (a GC step, a finalizer calling back into the host) can run.
+ */
+interface Scratch {
+  ptr: number;
+  size: number;
+  lenPtr: number;
+  /** A Buffer over the wasm memory (replaced when the memory grows). */
+  view: Buffer;
+}
+const scratches = new WeakMap<object, Scratch>();
+/** Strings longer than this (in UTF-16 units) take pushBytes' path. */
+const SCRATCH_MAX_CHARS = 16 * 1024;
+const SCRATCH_SIZE = SCRATCH_MAX_CHARS * 3;
+
+function scratchOf(lua: LuaWasm, m: RawLuaModule): Scratch {
+  let sc = scratches.get(lua.module);
+  if (!sc) {
+    const ptr = m._malloc(SCRATCH_SIZE);
+    const lenPtr = m._malloc(4);
+    if (!ptr || !lenPtr) throw new Error('out of memory in the Lua wasm heap');
+    const heap = m.HEAPU8;
+    sc = { ptr, size: SCRATCH_SIZE, lenPtr, view: Buffer.from(heap.buffer, heap.byteOffset, heap.byteLength) };
+    scratches.set(lua.module, sc);
+  }
+  const heap = m.HEAPU8;
+  if (sc.view.buffer !== heap.buffer) sc.view = Buffer.from(heap.buffer, heap.byteOffset, heap.byteLength);
+  return sc;
+}
+
 export function pushString(lua: LuaWasm, L: LuaStatePtr, s: string): void {
-  pushBytes(lua, L, Buffer.from(s, 'utf8'));
+  if (s.length > SCRATCH_MAX_CHARS) return pushBytes(lua, L, Buffer.from(s, 'utf8'));
+  const m = rawModule(lua);
+  const sc = scratchOf(lua, m);
+  const { view, ptr } = sc;
+  let n = s.length;
+  // Short ASCII strings (field names, most values) byte by byte; others through utf8Write.
+  let ascii = n <= 64;
+  if (ascii) {
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        ascii = false;
+        break;
+      }
+      view[ptr + i] = c;
+    }
+  }
+  if (!ascii) n = view.write(s, ptr, sc.size, 'utf8');
+  m._lua_pushlstring(L, ptr, n);
 }
 
 /** Reads the string at idx (must be of type string: lua_tolstring converts numbers in place). */
 export function readBytes(lua: LuaWasm, L: LuaStatePtr, idx: number): Buffer {
   const m = rawModule(lua);
-  const lenPtr = m._malloc(4);
-  try {
-    const ptr = m._lua_tolstring(L, idx, lenPtr);
-    const len = m.getValue(lenPtr, 'i32');
-    return Buffer.from(m.HEAPU8.subarray(ptr, ptr + len));
-  } finally {
-    m._free(lenPtr);
-  }
+  const { lenPtr } = scratchOf(lua, m);
+  const ptr = m._lua_tolstring(L, idx, lenPtr);
+  const len = m.getValue(lenPtr, 'i32');
+  return Buffer.from(m.HEAPU8.subarray(ptr, ptr + len));
 }
 
 export function readString(lua: LuaWasm, L: LuaStatePtr, idx: number): string {

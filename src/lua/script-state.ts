@@ -82,6 +82,8 @@ export class LuaScriptState {
   private runnerRef = -1;
   /** The standard library's xpcall (registry reference), recognised on the stack after a timeout. */
   private xpcallRef = -1;
+  /** The binding modules installed in this state that prepare their hook arguments, by binding name. */
+  private argPreparers: Map<string, (data: unknown) => LuaArg> | undefined;
   /** Lazy chunks a binding module defined for this state (ctx.defineLazy), by name. */
   private lazyChunks: Map<string, { chunk: LuaChunk; host?: HostFunctions; data?: LuaArg }> | undefined;
   private deadline = Infinity;
@@ -115,6 +117,7 @@ export class LuaScriptState {
       for (const spec of options.bindings ?? []) {
         const mod = await services.loadBinding(spec.module);
         mod.install(state.bindingContext(), spec.data);
+        if (mod.prepareArg) (state.argPreparers ??= new Map()).set(mod.name, mod.prepareArg.bind(mod));
       }
       state.init(chunkRef);
       return state;
@@ -171,7 +174,8 @@ export class LuaScriptState {
             this.lua.lua_createtable(this.L, 0, 2);
             pushString(this.lua, this.L, b.$binding);
             this.lua.lua_setfield(this.L, -2, 'name');
-            pushValue(this.lua, this.L, b.data as LuaArg, () => this.lua.lua_pushnil(this.L));
+            const prepare = this.argPreparers?.get(b.$binding);
+            pushValue(this.lua, this.L, prepare ? prepare(b.data) : (b.data as LuaArg), () => this.lua.lua_pushnil(this.L));
             this.lua.lua_setfield(this.L, -2, 'data');
           });
         }

@@ -265,6 +265,48 @@ return 1, "password=secret"`);
   });
 });
 
+describe('the request object across lookups (one state per userdb, as db-lua keeps it)', () => {
+  test('globals persist from lookup to lookup; a req kept in a global keeps its variables, even 100 lookups later', async () => {
+    // Dovecot's db-lua loads the script once per userdb and keeps the state across requests.
+    const auth = await userdb(`
+calls = (calls or 0) + 1
+if calls == 1 then first = req end
+local kinds = {}
+for _, k in ipairs({ 1, true, "username\0x", "nonexistent_var", "__index", "constructor", "toString" }) do
+  kinds[#kinds + 1] = tostring(req[k])
+end
+return 1, { calls = calls, first_user = first.user, first_username = first.username, first_home = tostring(first.home),
+  this_user = req.user, odd_keys = table.concat(kinds, ","), method = type(req.var_expand) }`);
+    let last: unknown;
+    for (let i = 1; i <= 100; i++) last = await auth.lookupUser(`u${i}@ex.org`, 'lmtp');
+    expect(last).toEqual({
+      found: true,
+      user: 'u100@ex.org',
+      fields: {
+        calls: '100',
+        first_user: 'u1@ex.org',
+        first_username: 'u1',
+        first_home: 'nil',
+        this_user: 'u100@ex.org',
+        odd_keys: 'nil,nil,nil,nil,nil,nil,nil',
+        method: 'function',
+      },
+    });
+  });
+
+  test('a req kept past the call still refuses var_expand once 64 newer requests came (as before)', async () => {
+    const auth = await userdb(`
+calls = (calls or 0) + 1
+if calls == 1 then first = req end
+local ok, err = pcall(first.var_expand, first, "%u")
+return 1, { first_user = first.user, ve = ok and err or ("error: " .. tostring(err)) }`);
+    expect((await auth.lookupUser('a1', 'lmtp')) as unknown).toMatchObject({ fields: { first_user: 'a1', ve: 'a1' } });
+    let last: unknown;
+    for (let i = 2; i <= 70; i++) last = await auth.lookupUser(`a${i}`, 'lmtp');
+    expect(last).toMatchObject({ fields: { first_user: 'a1', ve: expect.stringContaining('error: ') } });
+  });
+});
+
 describe('isolation', () => {
   test('a looping script fails only that login (tempfail), the next logins work', async () => {
     const auth = await passdb('if req.user == "loop" then while true do end end\nreturn 1, "password=secret"');

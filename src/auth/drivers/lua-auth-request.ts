@@ -1,15 +1,19 @@
 // The auth request object `req` of passdb/userdb Lua scripts (spec §11.7; Dovecot db-lua.c).
 // Runs inside a Lua worker. The main thread sends a snapshot of the request as the hook
-// argument `{ $binding: 'auth_request', data: AuthRequestSnapshot }`; variables and fields are
-// plain Lua tables, methods call back into this module synchronously.
+// argument `{ $binding: 'auth_request', data: AuthRequestSnapshot }`; the worker keeps the
+// snapshot here (prepareArg) and the Lua object gets its handle, the passdb/userdb fields as
+// plain tables and the flags. Variables (`req.user`, ...) are looked up here on access, and
+// methods call back into this module synchronously.
 import { readFileSync } from 'node:fs';
-import { LuaMultiReturn } from 'wasmoon';
+import { LuaMultiReturn, LuaType, type LuaWasm } from 'wasmoon';
 import { VarExpandError } from '../../config/var-expand.js';
 import { authVarExpand, parseKeyValues } from '../var-expand.js';
 import { SyncHashThread } from '../schemes/hash-thread.js';
 import type { LuaBindingModule } from '../../lua/binding.js';
 import { luaChunk } from '../../lua/lua-chunks.js';
-import type { LuaBindingArg } from '../../lua/types.js';
+import { rawHost, type RawHostFunction } from '../../lua/lua-runtime.js';
+import { pushString, readBytes } from '../../lua/lua-stack.js';
+import type { LuaArg, LuaBindingArg } from '../../lua/types.js';
 
 export const AUTH_REQUEST_BINDING = 'auth_request';
 
@@ -62,12 +66,48 @@ function resolveId(file: '/etc/passwd' | '/etc/group', name: string): string {
   return name;
 }
 
+/**
+ * The variables of each req object still alive in a state, by handle: they used to be a Lua
+ * table of the object, so they live as long as it does (released by its __gc), whatever the
+ * MAX_SNAPSHOTS window of the methods.
+ */
+const variableSets = new Map<number, Record<string, string | null>>();
+
+/** Keeps the snapshot of one call for the req object's host functions; returns its handle. */
+function keep(snapshot: AuthRequestSnapshot): number {
+  const handle = nextHandle++;
+  snapshots.set(handle, snapshot);
+  variableSets.set(handle, snapshot.variables);
+  if (snapshots.size > MAX_SNAPSHOTS) snapshots.delete(snapshots.keys().next().value as number);
+  return handle;
+}
+
+/**
+ * H.variable(handle, key): the variable's value (`req.user`) as the table lookup it replaces
+ * would give it: only a string key naming a variable, compared byte for byte; nil for a
+ * variable Dovecot has no value for, and for any other key.
+ */
+function variableHost(lua: LuaWasm): RawHostFunction {
+  return rawHost((L: number) => {
+    const vars = variableSets.get(Number(lua.lua_tointegerx(L, 1, null)));
+    if (vars && lua.lua_type(L, 2) === LuaType.String) {
+      const bytes = readBytes(lua, L, 2);
+      const name = bytes.toString('utf8');
+      const value = Object.hasOwn(vars, name) && Buffer.from(name, 'utf8').equals(bytes) ? vars[name] : null;
+      if (typeof value === 'string') {
+        pushString(lua, L, value);
+        return 1;
+      }
+    }
+    lua.lua_pushnil(L);
+    return 1;
+  });
+}
+
 const host = {
-  open(json: string): number {
-    const handle = nextHandle++;
-    snapshots.set(handle, JSON.parse(json) as AuthRequestSnapshot);
-    if (snapshots.size > MAX_SNAPSHOTS) snapshots.delete(snapshots.keys().next().value as number);
-    return handle;
+  /** The req object was collected (or its state closed): its variables go too. */
+  release(handle: number): void {
+    variableSets.delete(handle);
   },
   var_expand(handle: number, template: string): LuaMultiReturn {
     const s = snapshotOf(handle);
@@ -105,11 +145,26 @@ const host = {
 export const binding: LuaBindingModule = {
   name: AUTH_REQUEST_BINDING,
   install(ctx) {
-    ctx.runLua(luaChunk('auth-request.lua'), host);
+    ctx.runLua(luaChunk('auth-request.lua'), { ...host, variable: variableHost(ctx.lua) });
+  },
+  // The variables stay here (about 45 of them, most never read by a script): pushing them as a
+  // table, and a JSON copy for the host side, was most of an auth call's cost in the worker.
+  prepareArg(data: unknown): LuaArg {
+    const s = data as AuthRequestSnapshot;
+    return {
+      handle: BigInt(keep(s)),
+      passdb: s.passdb,
+      userdb: s.userdb,
+      skipPasswordCheck: s.skipPasswordCheck,
+      passdbsSeenUserUnknown: s.passdbsSeenUserUnknown,
+      passdbsSeenInternalFailure: s.passdbsSeenInternalFailure,
+      userdbsSeenInternalFailure: s.userdbsSeenInternalFailure,
+      logPrefix: s.logPrefix,
+    };
   },
 };
 
-/** The hook argument for one call: the snapshot as Lua tables plus its JSON for the host side. */
+/** The hook argument for one call (the snapshot crosses to the worker as it is). */
 export function authRequestArg(s: AuthRequestSnapshot): LuaBindingArg {
-  return { $binding: AUTH_REQUEST_BINDING, data: { ...s, json: JSON.stringify(s) } };
+  return { $binding: AUTH_REQUEST_BINDING, data: s };
 }

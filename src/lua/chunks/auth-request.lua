@@ -8,7 +8,9 @@ local type, rawget, setmetatable, getmetatable, error, ipairs, select =
       type, rawget, setmetatable, getmetatable, error, ipairs, select
 
 local req_mt = { __name = 'auth_request*' }
-local item_mt = { __name = 'struct auth_request', __metatable = false }
+-- __gc: the host side's copy of the variables lives as long as the object (H.release).
+local item_mt = { __name = 'struct auth_request', __metatable = false,
+                  __gc = function(item) H.release(rawget(item, 'handle')) end }
 local methods = {}
 
 local function item_of(self)
@@ -18,9 +20,10 @@ local function item_of(self)
   return rawget(self, 'item')
 end
 
--- Variables first (nil when Dovecot has no value), then methods (spec §11.7).
+-- Variables first (nil when Dovecot has no value), then methods (spec §11.7). The variables
+-- live on the host side (H.variable), read on access.
 req_mt.__index = function(t, k)
-  local v = rawget(t, 'item').vars[k]
+  local v = H.variable(rawget(t, 'item').handle, k)
   if v ~= nil then return v end
   return methods[k]
 end
@@ -68,8 +71,7 @@ internal.register_maker('auth_request', function(d)
   req_record.prefix = d.logPrefix
   local db_record = new_record(req_record)
   db_record.prefix = 'db-lua: '
-  local item = setmetatable({ handle = H.open(d.json), vars = d.variables or {},
-                              req_record = req_record, db_record = db_record }, item_mt)
+  local item = setmetatable({ handle = d.handle, req_record = req_record, db_record = db_record }, item_mt)
   return setmetatable({
     item = item,
     passdb = d.passdb or {},
