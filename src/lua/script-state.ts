@@ -434,7 +434,7 @@ export class LuaScriptState {
         remainingMs: () => this.deadline - Date.now(),
         loadChunk: (L3, code, chunkName, mode) => this.loadChunk(code, chunkName, mode, L3),
       });
-      this.pushHostTable(
+      this.pushLazyHostTable(
         {
           ...this.system.functions(),
           http_check_url: (url: string) => checkUrl(url),
@@ -647,6 +647,38 @@ export class LuaScriptState {
         }
       },
     };
+  }
+
+  /**
+   * Like pushHostTable, but each function is pushed on its first lookup (an __index metamethod
+   * over the names): a session that writes a file uses 4 of the system library's 21.
+   * The table is Roost's own (never visible to scripts), and only ever indexed by name.
+   */
+  private pushLazyHostTable(host: HostFunctions, L: number): void {
+    const { lua, rt } = this;
+    lua.lua_createtable(L, 0, 4);
+    lua.lua_createtable(L, 0, 1);
+    this.pushHost(
+      L,
+      rawHost((L2: number) => {
+        // __index(t, k): pushes, stores in t (later lookups are plain) and returns the function.
+        const name = lua.lua_type(L2, 2) === 4 ? readString(lua, L2, 2) : undefined;
+        const fn = name !== undefined && Object.hasOwn(host, name) ? host[name] : undefined;
+        if (!fn) {
+          lua.lua_pushnil(L2);
+          return 1;
+        }
+        const id = rt.register(fn);
+        this.hostIds.push(id);
+        rt.pushHost(L2, id);
+        lua.lua_pushvalue(L2, 2);
+        lua.lua_pushvalue(L2, -2);
+        lua.lua_rawset(L2, 1);
+        return 1;
+      }),
+    );
+    lua.lua_setfield(L, -2, '__index');
+    lua.lua_setmetatable(L, -2);
   }
 
   /** A table of host functions (closures over the worker's shared trampoline). */
