@@ -9,11 +9,12 @@ import { luaChunk } from '../lua-chunks.js';
 import { handlerName, PUSH_EVENT_NAMES } from './events.js';
 
 
+/** Event name → handler function name, the same for every state (worked out once per worker). */
+const HANDLERS: Record<string, string> = Object.fromEntries(PUSH_EVENT_NAMES.map((name) => [name, handlerName(name)]));
+
 export const binding: LuaBindingModule = {
   name: 'push_notification',
   install(ctx: LuaBindingContext): void {
-    const handlers: Record<string, string> = {};
-    for (const name of PUSH_EVENT_NAMES) handlers[name] = handlerName(name);
-    ctx.runLua(luaChunk('push-notification.lua'), {}, handlers);
+    ctx.runLua(luaChunk('push-notification.lua'), {}, HANDLERS);
   },
 };
