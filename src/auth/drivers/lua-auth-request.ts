@@ -77,7 +77,6 @@ const variableSets = new Map<number, Record<string, string | null>>();
 function keep(snapshot: AuthRequestSnapshot): number {
   const handle = nextHandle++;
   snapshots.set(handle, snapshot);
-  variableSets.set(handle, snapshot.variables);
   if (snapshots.size > MAX_SNAPSHOTS) snapshots.delete(snapshots.keys().next().value as number);
   return handle;
 }
@@ -105,6 +104,14 @@ function variableHost(lua: LuaWasm): RawHostFunction {
 }
 
 const host = {
+  /**
+   * The req object of `handle` was made: its variables stay until it is collected. (Not at
+   * prepareArg: a call whose function is missing pushes the argument and makes no object.)
+   */
+  adopt(handle: number): void {
+    const s = snapshots.get(handle);
+    if (s) variableSets.set(handle, s.variables);
+  },
   /** The req object was collected (or its state closed): its variables go too. */
   release(handle: number): void {
     variableSets.delete(handle);

@@ -71,6 +71,7 @@ internal.register_maker('auth_request', function(d)
   req_record.prefix = d.logPrefix
   local db_record = new_record(req_record)
   db_record.prefix = 'db-lua: '
+  H.adopt(d.handle)
   local item = setmetatable({ handle = d.handle, req_record = req_record, db_record = db_record }, item_mt)
   return setmetatable({
     item = item,
