@@ -24,11 +24,11 @@
 //   LUA_HEAVY_THREADS=1 (Roost's CPU per unit by thread name), LUA_HEAVY_KEEP=1 (keep the temp dir).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { benchMessage, commandMedian, fillInbox, freePort, Imap, lmtpConnect, lmtpDeliver, lmtpQuit, lmtpRate as lmtpRateOver, median, timed, waitForPort } from './lib/load-driver.js';
 
 const args = new Set(process.argv.slice(2));
 const SECONDS = Number(process.env.LUA_HEAVY_SECONDS ?? (args.has('--full') ? 10 : 3));
@@ -50,133 +50,16 @@ const NOBODY = 65534;
 
 // ---- the load driver (the same for both servers) ----
 
-/** A line-oriented client connection; `exchange` sends and waits for `until` to accept a line. */
-class LineConn {
-  private buf = '';
-  private lines: string[] = [];
-  private waiter: (() => void) | null = null;
-  private closed = false;
-  private constructor(private readonly socket: net.Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf += d.toString('latin1');
-      let nl: number;
-      while ((nl = this.buf.indexOf('\r\n')) >= 0) {
-        this.lines.push(this.buf.slice(0, nl));
-        this.buf = this.buf.slice(nl + 2);
-      }
-      this.waiter?.();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.waiter?.();
-    });
-    socket.on('error', () => undefined);
-  }
-  static async open(port: number): Promise<LineConn> {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    return new LineConn(socket);
-  }
-  /** Writes `data`, then collects lines until `done(line)` is true for `count` lines. */
-  async exchange(data: string | Buffer, done: (line: string) => boolean, count = 1): Promise<string[]> {
-    if (data.length) this.socket.write(data);
-    const got: string[] = [];
-    let seen = 0;
-    for (;;) {
-      while (this.lines.length) {
-        const line = this.lines.shift()!;
-        got.push(line);
-        if (done(line) && ++seen === count) return got;
-      }
-      if (this.closed) throw new Error(`connection closed; last lines: ${got.slice(-3).join(' | ')}`);
-      await new Promise<void>((r) => (this.waiter = r));
-      this.waiter = null;
-    }
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-class Imap {
-  private tag = 0;
-  private constructor(readonly conn: LineConn) {}
-  static async open(port: number): Promise<Imap> {
-    const conn = await LineConn.open(port);
-    await conn.exchange('', (l) => l.startsWith('* OK'));
-    return new Imap(conn);
-  }
-  static async login(port: number, user: string): Promise<Imap> {
-    const c = await Imap.open(port);
-    await c.cmd(`LOGIN ${user} secret`);
-    return c;
-  }
-  async cmd(command: string | Buffer): Promise<string[]> {
-    const t = `a${++this.tag}`;
-    const data = typeof command === 'string' ? `${t} ${command}\r\n` : Buffer.concat([Buffer.from(`${t} `), command]);
-    const lines = await this.conn.exchange(data, (l) => l.startsWith(`${t} `));
-    const last = lines[lines.length - 1]!;
-    if (!last.startsWith(`${t} OK`)) throw new Error(`${String(command).slice(0, 60)}: ${last}`);
-    return lines;
-  }
-  async logout(): Promise<void> {
-    await this.cmd('LOGOUT').catch(() => undefined);
-    this.conn.close();
-  }
-}
-
-function message(i: number, size: number): string {
-  const head =
-    `From: "Bench Sender" <bench@remote.test>\r\nTo: user@example.org\r\nSubject: bench message ${i}\r\n` +
-    `Date: Sun, 6 Dec 2026 06:00:00 +0000\r\nMessage-ID: <${i}.${size}@bench.test>\r\n\r\n`;
-  const line = 'x'.repeat(70) + '\r\n';
-  return head + line.repeat(Math.max(1, Math.ceil((size - head.length) / line.length)));
-}
-
 /** LMTP: deliveries/s with 1 KB messages, 1 recipient, CONNECTIONS connections, for SECONDS. */
-async function lmtpRate(port: number): Promise<number> {
-  const msg = message(1, 1024);
-  let delivered = 0;
-  let next = 0;
-  const deadline = performance.now() + SECONDS * 1000;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      const c = await LineConn.open(port);
-      const reply = (l: string) => /^\d{3} /.test(l);
-      await c.exchange('', reply);
-      await c.exchange('LHLO bench.test\r\n', reply);
-      while (performance.now() < deadline) {
-        const rcpt = `d${(next++ % LMTP_USERS) + 1}`;
-        const env = await c.exchange(`MAIL FROM:<bench@remote.test>\r\nRCPT TO:<${rcpt}>\r\nDATA\r\n`, reply, 3);
-        if (!env[env.length - 1]!.startsWith('354')) throw new Error(`LMTP: ${env.join(' | ')}`);
-        const r = await c.exchange(msg + '.\r\n', reply);
-        if (!r[r.length - 1]!.startsWith('250 ')) throw new Error(`LMTP: ${r.join(' | ')}`);
-        delivered++;
-      }
-      await c.exchange('QUIT\r\n', reply).catch(() => undefined);
-      c.close();
-    }),
-  );
-  return delivered / ((performance.now() - start) / 1000);
+function lmtpRate(port: number): Promise<number> {
+  return lmtpRateOver({ ports: [port], connections: CONNECTIONS, seconds: SECONDS, msg: benchMessage(1, 1024), rcpt: (k) => `d${(k % LMTP_USERS) + 1}` });
 }
 
 /** One delivery to each LMTP user (their stores exist afterwards). */
 async function lmtpWarmUp(port: number): Promise<void> {
-  const c = await LineConn.open(port);
-  const reply = (l: string) => /^\d{3} /.test(l);
-  await c.exchange('', reply);
-  await c.exchange('LHLO bench.test\r\n', reply);
-  for (let i = 1; i <= LMTP_USERS; i++) {
-    await c.exchange(`MAIL FROM:<bench@remote.test>\r\nRCPT TO:<d${i}>\r\nDATA\r\n`, reply, 3);
-    await c.exchange(message(0, 1024) + '.\r\n', reply);
-  }
-  await c.exchange('QUIT\r\n', reply).catch(() => undefined);
-  c.close();
+  const c = await lmtpConnect(port);
+  for (let i = 1; i <= LMTP_USERS; i++) await lmtpDeliver(c, `d${i}`, benchMessage(0, 1024));
+  await lmtpQuit(c);
 }
 
 /** LOGIN + SELECT INBOX + LOGOUT, CONNECTIONS clients back to back, for SECONDS. */
@@ -197,28 +80,9 @@ async function loginRate(port: number, user: (client: number) => string): Promis
   return sessions / ((performance.now() - start) / 1000);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
-async function timed(f: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await f();
-  return performance.now() - t;
-}
-
 /** Median ms of `FETCH 1:* (UID FLAGS RFC822.SIZE)` over FETCH_MESSAGES messages. */
-async function fetchMedian(port: number): Promise<number> {
-  const c = await Imap.login(port, 'f2k');
-  await c.cmd('SELECT INBOX');
-  const times: number[] = [];
-  for (let i = 0; i < FETCH_ROUNDS + 5; i++) {
-    const ms = await timed(() => c.cmd('FETCH 1:* (UID FLAGS RFC822.SIZE)'));
-    if (i >= 5) times.push(ms); // the first rounds warm up
-  }
-  await c.logout();
-  return median(times);
+function fetchMedian(port: number): Promise<number> {
+  return commandMedian(port, 'f2k', 'FETCH 1:* (UID FLAGS RFC822.SIZE)', FETCH_ROUNDS, 5);
 }
 
 /** SELECT latency (ms, medians): first SELECT of a fresh session, and repeated after UNSELECT. */
@@ -240,21 +104,8 @@ async function selectLatency(port: number, user: string): Promise<{ first: numbe
 }
 
 /** Fills `user`'s INBOX up to `count` messages with MULTIAPPEND (RFC 3502) batches. */
-async function fill(port: number, user: string, count: number): Promise<void> {
-  const c = await Imap.login(port, user);
-  const sel = await c.cmd('SELECT INBOX');
-  const exists = Number(sel.find((l) => / EXISTS$/.test(l))?.split(' ')[1] ?? 0);
-  const BATCH = 500;
-  for (let have = exists; have < count; have += BATCH) {
-    const n = Math.min(BATCH, count - have);
-    const parts: string[] = ['APPEND INBOX'];
-    for (let i = 0; i < n; i++) {
-      const m = message(have + i, 300 + ((have + i) % 7) * 40);
-      parts.push(` (\\Seen) {${Buffer.byteLength(m)}+}\r\n${m}`);
-    }
-    await c.cmd(parts.join('') + '\r\n');
-  }
-  await c.logout();
+function fill(port: number, user: string, count: number): Promise<void> {
+  return fillInbox(port, user, count, (i) => benchMessage(i, 300 + (i % 7) * 40));
 }
 
 /** CPU time (ms) of a process so far: its main thread, all its threads, and per thread name (Linux /proc). */
@@ -302,28 +153,6 @@ async function withCpu(pid: number | undefined, f: () => Promise<number>): Promi
 interface Ports {
   imap: number;
   lmtp: number;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function waitForPort(port: number, child?: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (child && child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 type Kind = 'roost' | 'dovecot';

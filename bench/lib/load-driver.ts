@@ -1,7 +1,6 @@
 // The load driver the server benches share (bench/lua-heavy.ts, bench/scale-out.ts): raw-socket
 // LMTP and IMAP clients, the message they deliver, and the measuring helpers. Nothing here knows
 // which server it drives: the same driver runs against Roost and Dovecot.
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ChildProcess } from 'node:child_process';
@@ -181,19 +180,6 @@ export async function fillInbox(port: number, user: string, count: number, make:
     await c.cmd(parts.join('') + '\r\n');
   }
   await c.logout();
-}
-
-/** CPU time (ms) of a process so far: its main thread, and all its threads (Linux /proc). */
-export function cpuOf(pid: number): { main: number; total: number } | null {
-  const ticks = (stat: string) => {
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
-  };
-  try {
-    return { main: ticks(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')), total: ticks(readFileSync(`/proc/${pid}/stat`, 'utf8')) };
-  } catch {
-    return null;
-  }
 }
 
 export async function freePort(): Promise<number> {
