@@ -18,18 +18,15 @@ mkdir -p "$work/a" "$work/b"
 roost migrate
 roost user add "${ROOST_USER:-alice}" -p "${ROOST_PASSWORD:-secret}" 2>/dev/null || true
 
+# Everything started from here is in this script's process group: stop it all together.
+trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT
 node=a; roost -o service/imap-login/inet_listener/imap/port=11143 -o service/lmtp/inet_listener/lmtp/port=12024 serve &
-pid_a=$!
 node=b; roost -o service/imap-login/inet_listener/imap/port=21143 -o service/lmtp/inet_listener/lmtp/port=22024 serve &
-pid_b=$!
 
 sed -e 's/\*:143/127.0.0.1:10143/; s/\*:24$/127.0.0.1:10024/' \
     -e 's/roost-a:1143/127.0.0.1:11143/; s/roost-b:1143/127.0.0.1:21143/' \
     -e 's/roost-a:2424/127.0.0.1:12024/; s/roost-b:2424/127.0.0.1:22024/' \
     "$here/haproxy.cfg" > "$work/haproxy.cfg"
 haproxy -f "$work/haproxy.cfg" &
-pid_lb=$!
-
-trap 'kill $pid_lb $pid_a $pid_b 2>/dev/null; wait' INT TERM EXIT
 echo "scale-out: IMAP 127.0.0.1:10143, LMTP 127.0.0.1:10024 (nodes a: 11143/12024, b: 21143/22024; data under $work)"
 wait
