@@ -55,6 +55,8 @@ export function serverDbPlace(settings: Settings): ServerDbPlace {
 }
 
 export interface CreatedContext extends ServerContext {
+  /** Its stores are opened synchronously (openSyncUserStore): every backend serves that mode. */
+  readonly mailUsers: MailUserService;
   /** The Lua worker pool, created on first use from the lua_* settings. */
   luaPool(): LuaWorkerPool;
   close(): Promise<void>;

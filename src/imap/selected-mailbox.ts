@@ -3,7 +3,8 @@
 // sessions or LMTP deliveries that are still to be announced. Storage is by UID; sequence numbers
 // exist only here, and they change only when this view announces EXISTS/EXPUNGE.
 import { FlagSets, MessageColumns } from '../storage/mailbox-index.js';
-import { SYSTEM_FLAGS, type ChangeRecord, type MailboxViewSnapshot, type SyncUserStore } from '../storage/types.js';
+import { SYSTEM_FLAGS, type ChangeRecord, type MailboxViewSnapshot, type SyncUserStore, type UserStore } from '../storage/types.js';
+import { isPromise, then, type MaybePromise } from './maybe-async.js';
 import { formatNumberSet, sequenceSetIntervals, type SequenceSet } from './protocol/index.js';
 
 export interface MessageRef {
@@ -48,7 +49,7 @@ export class SelectedMailbox {
   private announcedRecent = 0;
 
   private constructor(
-    private readonly store: SyncUserStore,
+    private readonly store: UserStore,
     readonly id: number,
     private selectedName: string,
     readonly readOnly: boolean,
@@ -64,19 +65,31 @@ export class SelectedMailbox {
    * The mailbox's current name: another session may RENAME the selected mailbox, which stays
    * selected under its new name (the view follows the mailbox id, as Dovecot's does).
    */
-  get name(): string {
-    const info = this.store.getMailboxById(this.id);
+  async currentName(): Promise<string> {
+    const info = await this.store.getMailboxById(this.id);
     if (info) this.selectedName = info.name;
     return this.selectedName;
   }
 
-  /** Opens the view; throws StorageError NONEXISTENT for a missing or \Noselect mailbox. */
-  static open(store: SyncUserStore, name: string, readOnly: boolean): SelectedMailbox {
-    return SelectedMailbox.fromSnapshot(store, store.openMailboxView(name, !readOnly), readOnly);
+  /** currentName() where the store answers synchronously; the name last seen otherwise. */
+  get name(): string {
+    const info = this.store.getMailboxById(this.id);
+    if (!isPromise(info) && info) this.selectedName = info.name;
+    return this.selectedName;
+  }
+
+  /**
+   * Opens the view; throws StorageError NONEXISTENT for a missing or \Noselect mailbox. Over a
+   * synchronous store the view is returned (and the error thrown) at once.
+   */
+  static open(store: SyncUserStore, name: string, readOnly: boolean): SelectedMailbox;
+  static open(store: UserStore, name: string, readOnly: boolean): MaybePromise<SelectedMailbox>;
+  static open(store: UserStore, name: string, readOnly: boolean): MaybePromise<SelectedMailbox> {
+    return then(store.openMailboxView(name, !readOnly), (snap) => SelectedMailbox.fromSnapshot(store, snap, readOnly));
   }
 
   /** One storage transaction read the listing (and, for SELECT, claimed \Recent): only the view is built here. */
-  private static fromSnapshot(store: SyncUserStore, snap: MailboxViewSnapshot, readOnly: boolean): SelectedMailbox {
+  private static fromSnapshot(store: UserStore, snap: MailboxViewSnapshot, readOnly: boolean): SelectedMailbox {
     const info = snap.info;
     const view = new SelectedMailbox(store, info.id, info.name, readOnly, info.uidValidity, info.uidNext, info.highestModseq);
     view.syncedModseq = info.highestModseq;
@@ -165,12 +178,12 @@ export class SelectedMailbox {
    * Fills in the sizes of `seqs` the view does not know yet (messages appended since SELECT) with
    * one storage query; false when some message is no longer in storage.
    */
-  loadSizes(seqs: Iterable<number>): boolean {
+  async loadSizes(seqs: Iterable<number>): Promise<boolean> {
     if (this.unknownSizes === 0) return true;
     const missing: number[] = [];
     for (const seq of seqs) if (this.sizeAt(seq) === -1) missing.push(this.cols.uidAt(seq - 1));
     if (missing.length === 0) return true;
-    const metas = this.store.getMessages(this.id, missing);
+    const metas = await this.store.getMessages(this.id, missing);
     for (const m of metas) {
       const i = this.cols.indexOf(m.uid);
       if (i >= 0 && this.cols.sizeAt(i) === -1) {
@@ -185,8 +198,8 @@ export class SelectedMailbox {
    * True when storage holds no change this view has not taken in: its UIDs, flags and modseqs are
    * then storage's own, and a flags-only FETCH can be answered without a listing.
    */
-  inSyncWithStore(): boolean {
-    const info = this.store.getMailboxById(this.id);
+  async inSyncWithStore(): Promise<boolean> {
+    const info = await this.store.getMailboxById(this.id);
     return info !== undefined && info.highestModseq === this.syncedModseq;
   }
 
@@ -278,15 +291,15 @@ export class SelectedMailbox {
    * `allowExpunge` false (during FETCH, STORE, SEARCH) keeps expunged messages in the map until a
    * later sync may announce them. `condstore` adds MODSEQ to flag updates (RFC 7162 §3.2.4).
    */
-  sync(opts: { allowExpunge: boolean; condstore: boolean; uidInFetch?: boolean; qresync?: boolean }): string[] {
+  async sync(opts: { allowExpunge: boolean; condstore: boolean; uidInFetch?: boolean; qresync?: boolean }): Promise<string[]> {
     const lines: string[] = [];
     if (this.dirty) {
       this.dirty = false;
       // Read first: a metadata change takes a modseq without a message change (Dovecot), and the
       // view is in sync once it has seen every modseq up to here.
-      const highest = this.store.getMailboxById(this.id)?.highestModseq ?? 0;
-      const changes = this.store.changesSince(this.id, this.syncedModseq);
-      this.apply(changes);
+      const highest = (await this.store.getMailboxById(this.id))?.highestModseq ?? 0;
+      const changes = await this.store.changesSince(this.id, this.syncedModseq);
+      await this.apply(changes);
       if (highest > this.syncedModseq) this.syncedModseq = highest;
       if (highest > this.highestModseq) this.highestModseq = highest;
     }
@@ -326,7 +339,7 @@ export class SelectedMailbox {
   private flagUpdates = new Set<number>();
   private newKeywords = false;
 
-  private apply(changes: ChangeRecord[]): void {
+  private async apply(changes: ChangeRecord[]): Promise<void> {
     let appended = false;
     for (const c of changes) {
       if (c.modseq > this.syncedModseq) this.syncedModseq = c.modseq;
@@ -355,8 +368,8 @@ export class SelectedMailbox {
         this.cols.setFlags(i, this.cols.setAt(i), c.modseq);
       }
     }
-    if (appended && !this.readOnly) for (const uid of this.store.claimRecent(this.id)) this.recent.add(uid);
-    const info = this.store.getMailboxById(this.id);
+    if (appended && !this.readOnly) for (const uid of await this.store.claimRecent(this.id)) this.recent.add(uid);
+    const info = await this.store.getMailboxById(this.id);
     if (info) {
       this.uidNext = Math.max(this.uidNext, info.uidNext);
       this.highestModseq = Math.max(this.highestModseq, info.highestModseq);

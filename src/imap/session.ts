@@ -10,7 +10,7 @@ import type { ServerContext } from '../mail-user/context.js';
 import { MailUserInitError } from '../mail-user/hooks.js';
 import { newLoginSessionId } from '../mail-user/session-id.js';
 import type { MailUser } from '../mail-user/mail-user.js';
-import { StorageError, type ChangeNotice, type SyncUserStore } from '../storage/types.js';
+import { StorageError, type ChangeNotice, type UserStore } from '../storage/types.js';
 import { postLoginCapabilities, preLoginCapabilities } from './capabilities.js';
 import type { CommandContext, SessionExtension, SessionHooks, SessionState, SessionStats } from './commands/context.js';
 import type { ResponseSink } from './commands/fetch-output.js';
@@ -56,18 +56,19 @@ export const INTERNAL_ERROR = 'Internal error occurred. Refer to server log for 
 export class ImapSession implements CommandContext {
   /** Changed only by the transitions below (login, select, unselect, end). */
   state: SessionState = 'not-authenticated';
-  user: MailUser | null = null;
-  private storeRef: SyncUserStore | null = null;
+  user: MailUser<UserStore> | null = null;
+  private storeRef: UserStore | null = null;
   selected: SelectedMailbox | null = null;
   private readonly extensions = new Set<SessionExtension>();
   private readonly hooks = new Set<SessionHooks>();
 
   // ---- transitions ----
 
-  select(view: SelectedMailbox): void {
+  select(view: SelectedMailbox, noticed: readonly ChangeNotice[] = []): void {
     this.unselect();
     this.selected = view;
     this.state = 'selected';
+    for (const n of noticed) this.noteSelectedChange(n);
     for (const h of this.hooks) h.selected?.(view);
   }
 
@@ -84,14 +85,15 @@ export class ImapSession implements CommandContext {
    * turning it on while a mailbox is selected tells the client where it starts from (Dovecot's
    * client_enable() sends `* OK [HIGHESTMODSEQ n] Highest`). RFC 7162 §3.2.3: QRESYNC implies it.
    */
-  enableExtension(extension: SessionExtension): boolean {
+  async enableExtension(extension: SessionExtension): Promise<boolean> {
     if (this.extensions.has(extension)) return false;
     this.extensions.add(extension);
-    if (extension === 'QRESYNC') this.enableExtension('CONDSTORE');
+    if (extension === 'QRESYNC') await this.enableExtension('CONDSTORE');
     if (extension === 'CONDSTORE' && this.selected && this.state === 'selected') {
       // Dovecot's mailbox_enable(): the selected mailbox tracks modseqs from now on.
-      this.store.enableModseqTracking(this.selected.id);
-      this.respond(`* OK [HIGHESTMODSEQ ${this.selected.highestModseq}] Highest\r\n`);
+      const view = this.selected;
+      await this.store.enableModseqTracking(view.id);
+      this.respond(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest\r\n`);
     }
     for (const h of this.hooks) h.enabled?.(extension);
     return true;
@@ -178,12 +180,12 @@ export class ImapSession implements CommandContext {
     return this.shared.settings;
   }
 
-  get store(): SyncUserStore {
+  get store(): UserStore {
     if (!this.storeRef) throw new Error('No store before login');
     return this.storeRef;
   }
 
-  async withUserStore<T>(username: string, fn: (store: SyncUserStore) => T | Promise<T>): Promise<T | null> {
+  async withUserStore<T>(username: string, fn: (store: UserStore) => T | Promise<T>): Promise<T | null> {
     if (this.user && username === this.user.username) return fn(this.store);
     const found = await this.auth.lookupUser(username, 'imap-urlauth', { localIp: this.conn.localIp, remoteIp: this.conn.remoteIp });
     if (!found.found) return null;
@@ -198,7 +200,7 @@ export class ImapSession implements CommandContext {
       sessionId: this.sessionId,
     });
     try {
-      return await fn(owner.getStore());
+      return await fn(await owner.openStore());
     } finally {
       await this.shared.ctx.mailUsers.destroyUser(owner);
     }
@@ -246,6 +248,9 @@ export class ImapSession implements CommandContext {
   // ---- dispatch ----
 
   async onEvent(ev: ReaderEvent): Promise<void> {
+    // Unsolicited output that began between commands (NOTIFY) ends before the next command runs:
+    // its storage reads and lines must not interleave with the command's.
+    while (this.betweenCommands) await this.betweenCommands;
     if (this.initFailed) {
       this.conn.close(`* BYE ${INTERNAL_ERROR}\r\n`);
       return;
@@ -317,7 +322,7 @@ export class ImapSession implements CommandContext {
       // Syntax-level refusals name the command, as Dovecot's client_send_command_error() does.
       if (result.syntax) result = { ...result, text: `Error in IMAP command ${cmdLabel(cmd)}: ${result.text}` };
     } else this.badCommands = 0;
-    this.flushUpdates(handler.mayAnnounceExpunge ? handler.mayAnnounceExpunge(cmd) : true, cmd);
+    await this.flushUpdates(handler.mayAnnounceExpunge ? handler.mayAnnounceExpunge(cmd) : true, cmd);
     await this.afterUpdates();
     for (const h of this.hooks) if (h.tagged) result = h.tagged(result, cmd);
     this.writeTagged(tag, result, timed ? started : null, cmd.name === 'CLOSE');
@@ -358,13 +363,15 @@ export class ImapSession implements CommandContext {
    * Writes the untagged updates for the selected mailbox (EXISTS, RECENT, FETCH FLAGS, and
    * EXPUNGE when `allowExpunge`).
    */
-  flushUpdates(allowExpunge: boolean, cmd?: ImapCommand): void {
+  async flushUpdates(allowExpunge: boolean, cmd?: ImapCommand): Promise<void> {
     if (!this.selected || this.state !== 'selected') return;
-    // Other processes' changes (`roost deliver`, the CLI, another server) reach the view here.
-    this.store.refreshChanges();
+    // Other processes' changes (`roost deliver`, the CLI, another server) reach the view here:
+    // the notices it sends mark the view dirty before the view looks below.
+    await this.store.refreshChanges();
+    if (!this.selected || this.state !== 'selected') return;
     if (this.checkSelectedExists) {
       this.checkSelectedExists = false;
-      if (!this.store.getMailboxById(this.selected.id)) {
+      if (!(await this.store.getMailboxById(this.selected.id))) {
         // Dovecot's answer when another session deletes the selected mailbox.
         this.unselect();
         this.conn.close('* BYE Selected mailbox was deleted, have to disconnect.\r\n');
@@ -373,8 +380,8 @@ export class ImapSession implements CommandContext {
     }
     const uidInFetch = cmd !== undefined && 'uid' in cmd && cmd.uid === true;
     const view = this.selected;
-    for (const line of view.sync({ allowExpunge, condstore: this.isEnabled('CONDSTORE'), uidInFetch, qresync: this.isEnabled('QRESYNC') })) this.conn.write(line);
-    for (const h of this.hooks) h.updatesFlushed?.(view);
+    for (const line of await view.sync({ allowExpunge, condstore: this.isEnabled('CONDSTORE'), uidInFetch, qresync: this.isEnabled('QRESYNC') })) this.conn.write(line);
+    for (const h of [...this.hooks]) if (h.updatesFlushed) await h.updatesFlushed(view);
   }
 
   async afterUpdates(): Promise<void> {
@@ -414,7 +421,7 @@ export class ImapSession implements CommandContext {
     }
     this.shared.userIpCounts.set(key, current + 1);
     this.userIpKey = key;
-    let user: MailUser;
+    let user: MailUser<UserStore>;
     try {
       user = await this.shared.ctx.mailUsers.createUser({
         username: auth.user,
@@ -439,7 +446,7 @@ export class ImapSession implements CommandContext {
       return null;
     }
     this.user = user;
-    this.storeRef = user.getStore();
+    this.storeRef = await user.openStore();
     this.unsubscribeChanges = this.storeRef.onChange((n) => this.onStoreChange(n));
     this.state = 'authenticated';
     this.shared.onLoggedIn?.(this);
@@ -453,14 +460,17 @@ export class ImapSession implements CommandContext {
 
   private onStoreChange(n: ChangeNotice): void {
     for (const h of this.hooks) h.changed?.(n);
-    if (this.selected) {
-      if (n.mailboxId === this.selected.id) this.selected.dirty = true;
-      // A mailbox-list change may be the deletion of the selected mailbox.
-      else if (n.mailboxId === null) this.checkSelectedExists = true;
-      // Changed by another process: anything, the selected mailbox included, may have changed.
-      if (n.kind === 'elsewhere') this.selected.dirty = true;
-    }
+    this.noteSelectedChange(n);
     this.wakeIdle?.();
+  }
+
+  private noteSelectedChange(n: ChangeNotice): void {
+    if (!this.selected) return;
+    if (n.mailboxId === this.selected.id) this.selected.dirty = true;
+    // A mailbox-list change may be the deletion of the selected mailbox.
+    else if (n.mailboxId === null) this.checkSelectedExists = true;
+    // Changed by another process: anything, the selected mailbox included, may have changed.
+    if (n.kind === 'elsewhere') this.selected.dirty = true;
   }
 
   private checkSelectedExists = false;
@@ -469,16 +479,32 @@ export class ImapSession implements CommandContext {
   waitForChange(): { promise: Promise<void>; cancel: () => void } {
     let cancel = () => {};
     const promise = new Promise<void>((resolve) => {
-      this.wakeIdle = () => {
-        this.wakeIdle = null;
+      const wake = () => {
+        if (this.wakeIdle === wake) this.wakeIdle = null;
         resolve();
       };
-      cancel = () => {
-        this.wakeIdle = null;
-        resolve();
-      };
+      this.wakeIdle = wake;
+      cancel = wake;
     });
     return { promise, cancel };
+  }
+
+  /** Unsolicited work in progress between commands (see runBetweenCommands). */
+  private betweenCommands: Promise<void> | null = null;
+
+  async runBetweenCommands(fn: () => Promise<void>): Promise<void> {
+    while (this.betweenCommands) await this.betweenCommands;
+    const run = fn();
+    const settled = run.then(
+      () => {},
+      () => {},
+    );
+    this.betweenCommands = settled;
+    try {
+      await run;
+    } finally {
+      if (this.betweenCommands === settled) this.betweenCommands = null;
+    }
   }
 
   // ---- mailbox helpers ----

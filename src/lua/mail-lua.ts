@@ -3,7 +3,7 @@
 // mail_user_deinit_pre and mail_user_deinit. Attaches through the mail-user hooks, so the
 // protocol layers never mention Lua. Dovecot: src/plugins/mail-lua/mail-lua-plugin.c.
 import { MailUserInitError } from '../mail-user/hooks.js';
-import type { MailUser } from '../mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../mail-user/mail-user.js';
 import type { MailUserService } from '../mail-user/service.js';
 import { compiledModuleUrl } from '../threads/compiled-module.js';
 import { mailUserBindingData, type MailUserArgData } from './bindings/mail-user-data.js';

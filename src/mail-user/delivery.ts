@@ -11,7 +11,7 @@ import { INBOX, isStagedBody as isStaged, StorageError, type AppendInput, type A
 import type { QuotaLimits, QuotaUsage } from '../storage/types.js';
 import type { ServerContext } from './context.js';
 import { MailUserInitError } from './hooks.js';
-import { errorText, type MailUser, type ServiceName } from './mail-user.js';
+import { errorText, type AnyMailUser as MailUser, type ServiceName } from './mail-user.js';
 import { quotaLimitsFromRule } from './quota-rule.js';
 
 /** Message bytes: in memory, or spooled to a file (large messages). */
@@ -276,7 +276,7 @@ async function deliverUnlocked(ctx: ServerContext, req: DeliveryRequest): Promis
     let content: AppendInput['content'] | undefined;
     let saved = false;
     try {
-      const store: UserStore = user.getStore();
+      const store: UserStore = await user.openStore();
       content = await stageContent(store, req.message);
       const input = { content, mimeStructure: req.message.mimeStructure, virtualSize: imapMessageSize(req.message.mimeStructure), origin: 'delivery' as const };
       // Resolves once the copy (and an autocreated mailbox) is durable: only then may LMTP say 250.
@@ -354,7 +354,7 @@ async function quotaCheck(
   const user = await createMailUser(ctx, req);
   if (!('username' in user)) return user;
   try {
-    const store: UserStore = user.getStore();
+    const store: UserStore = await user.openStore();
     return { verdict: quotaVerdict(limits, await store.quotaUsage(), size), tempfail: flag(user, 'quota_full_tempfail') };
   } catch (err) {
     return failureFor(user, err);

@@ -1,6 +1,7 @@
 // Hooks a plugin attaches to the mail_user lifecycle (Dovecot's mail_user_hooks): mail-lua and
 // push notifications subscribe here, so the protocol layers never mention Lua.
-import type { MailUser } from './mail-user.js';
+// Hooks see every mail user's store as a UserStore, whatever its service opens.
+import type { AnyMailUser as MailUser } from './mail-user.js';
 
 export interface MailUserHooks {
   /**

@@ -7,7 +7,16 @@
 // by another process (`roost deliver`, another server) are seen.
 // Dovecot has no exact equivalent: its imap process per login keeps nothing, and the index files
 // it maps are cached by the kernel instead.
-import type { SyncUserStore } from '../storage/types.js';
+import { Logger } from '../log/logger.js';
+import type { UserStore } from '../storage/types.js';
+
+const log = new Logger('mail-user: ');
+
+/** Closes a store; an asynchronous close that fails is logged (nobody waits for it). */
+export function closeStore(store: UserStore): void {
+  const closing = store.close();
+  if (closing instanceof Promise) closing.catch((err: unknown) => log.error(`Closing the store of ${store.username} failed: ${err instanceof Error ? err.message : String(err)}`));
+}
 
 export interface IdleStoreLimits {
   /** Milliseconds an unused store stays open; 0 closes it when its last user ends. */
@@ -33,7 +42,7 @@ export const realIdleClock: IdleClock = {
 };
 
 interface Idle {
-  store: SyncUserStore;
+  store: UserStore;
   username: string;
   cancel: () => void;
 }
@@ -52,7 +61,7 @@ export class IdleStores {
   ) {}
 
   /** Takes the idle store of `key` back into use (undefined: none is open). */
-  take(key: string): SyncUserStore | undefined {
+  take(key: string): UserStore | undefined {
     const e = this.idle.get(key);
     if (!e) return undefined;
     e.cancel();
@@ -67,9 +76,9 @@ export class IdleStores {
   }
 
   /** The store's last user ended: keeps it open for a while, or closes it. */
-  park(key: string, store: SyncUserStore, username: string): void {
+  park(key: string, store: UserStore, username: string): void {
     if (this.limits.idleMs <= 0 || this.limits.maxIdle <= 0 || !this.retainable(username)) {
-      store.close();
+      closeStore(store);
       return;
     }
     const cancel = this.clock.schedule(() => this.closeKey(key), this.limits.idleMs);
@@ -101,6 +110,6 @@ export class IdleStores {
     if (!e) return;
     e.cancel();
     this.idle.delete(key);
-    e.store.close();
+    closeStore(e.store);
   }
 }

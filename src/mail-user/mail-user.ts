@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { Logger } from '../log/logger.js';
 import { actorView, parseMailLocation } from '../storage/index.js';
-import { StorageError, type SyncUserStore, type UserStoreOptions } from '../storage/types.js';
+import { StorageError, type MailboxInfo, type SyncUserStore, type UserStore, type UserStoreOptions } from '../storage/types.js';
 import { MailUserInitError, type MailUserHooks } from './hooks.js';
 import { newSessionId } from './session-id.js';
 import { quotaLimitsFromRule } from './quota-rule.js';
@@ -60,10 +60,19 @@ export interface MailUserParams {
   flags?: Partial<Record<'nonexistent' | 'anonymous' | 'autocreated' | 'admin' | 'dsyncing', boolean>>;
 }
 
+/** A mail user of any service: its store taken as a UserStore (what code that needs no sync calls takes). */
+export type AnyMailUser = MailUser<UserStore>;
+
 /** Userdb fields that configure the user itself rather than its plugins (see pluginGetenv). */
 const USERDB_OWN_FIELDS = new Set(['home', 'uid', 'gid', 'chroot', 'mail', 'system_groups_user', 'nice']);
 
-export class MailUser implements MailUserVariableSource {
+/**
+ * `S`: the store type its service's opener hands out. A service that opens synchronous stores (the
+ * one `roost serve`, the CLI and the tests create, and the Lua plugins on the main thread rely on)
+ * hands out SyncUserStore; the protocol layers take any as a UserStore (ServerContext) and await
+ * every call.
+ */
+export class MailUser<S extends UserStore = SyncUserStore> implements MailUserVariableSource {
   readonly username: string;
   readonly service: ServiceName;
   readonly sessionId: string | null;
@@ -84,15 +93,17 @@ export class MailUser implements MailUserVariableSource {
   /** Set once the created hooks ran: Dovecot's namespaces exist only from then on. */
   namespacesReady = false;
 
-  private store: SyncUserStore | null = null;
+  private store: S | null = null;
   /** The shared store seen through this session: its changes carry this user as actor (push events). */
-  private storeView: SyncUserStore | null = null;
+  private storeView: S | null = null;
+  /** The configured mailboxes being set up, while an asynchronous store does it (see openStore). */
+  private storeSetup: Promise<void> | null = null;
   private deinitDone = false;
 
   constructor(
     readonly settings: MailUserSettings,
     params: MailUserParams,
-    private readonly stores: UserStoreRegistry,
+    private readonly stores: UserStoreRegistry<S>,
     private readonly hooks: readonly { name: string; hooks: MailUserHooks }[],
   ) {
     this.username = params.username;
@@ -171,41 +182,54 @@ export class MailUser implements MailUserVariableSource {
   }
 
   /**
-   * The user's mail store; opened on first use (after the created hooks). The sync mode of the
-   * contract: the IMAP layer still calls it synchronously; converted callers (delivery, the CLI)
-   * take it as a UserStore and await every call.
+   * The user's mail store; opened on first use (after the created hooks). Callers that take it as
+   * a UserStore await every call, and use openStore(): with an asynchronous store the configured
+   * mailboxes (applyConfiguredMailboxes) are only set up once that resolves. A synchronous store
+   * has them set up when this returns.
    */
-  getStore(): SyncUserStore {
+  getStore(): S {
     if (!this.namespacesReady) throw new Error(`No namespace found for user ${this.username}: storage not yet initialised`);
     if (!this.store) {
       this.store = this.stores.acquire(this.storeOptions());
-      this.applyConfiguredMailboxes(this.store);
+      const setup = runStoreSteps(this.applyConfiguredMailboxes(this.store));
+      if (setup) {
+        // The next openStore() reports a failure, as the synchronous call would have thrown it.
+        this.storeSetup = setup;
+        setup.catch(() => {});
+      }
     }
     if (!this.storeView) this.storeView = actorView(this.store, this);
     return this.storeView;
+  }
+
+  /** getStore() once the store is ready for use (the configured mailboxes exist). */
+  async openStore(): Promise<S> {
+    const store = this.getStore();
+    if (this.storeSetup) await this.storeSetup;
+    return store;
   }
 
   /**
    * Dovecot's `mailbox NAME { auto = create|subscribe special_use = ... }`: autocreated mailboxes
    * exist (and, for `subscribe`, are subscribed when created) from the user's first session on,
    * for IMAP, LMTP and Lua alike. A configured special_use is applied to an existing mailbox that
-   * has none of its own.
+   * has none of its own. Yields each storage call's result (runStoreSteps).
    */
-  private applyConfiguredMailboxes(store: SyncUserStore): void {
+  private *applyConfiguredMailboxes(store: UserStore): StoreSteps {
     for (const box of this.settings.mailboxes ?? []) {
       const name = box.name.toUpperCase() === 'INBOX' ? 'INBOX' : box.name;
-      let info = store.getMailbox(name);
+      let info = (yield store.getMailbox(name)) as MailboxInfo | undefined;
       if (!info && box.auto !== 'no') {
         try {
-          info = store.createMailbox(name, box.specialUse.length ? { specialUse: box.specialUse } : undefined);
-          if (box.auto === 'subscribe') store.setSubscribed(name, true);
+          info = (yield store.createMailbox(name, box.specialUse.length ? { specialUse: box.specialUse } : undefined)) as MailboxInfo;
+          if (box.auto === 'subscribe') yield store.setSubscribed(name, true);
         } catch (err) {
           // Another thread (a Lua worker) may have created it a moment ago.
           if (!(err instanceof StorageError && err.code === 'ALREADYEXISTS')) throw err;
-          info = store.getMailbox(name);
+          info = (yield store.getMailbox(name)) as MailboxInfo | undefined;
         }
       }
-      if (info && !info.noselect && info.specialUse.length === 0 && box.specialUse.length) store.setSpecialUse(name, box.specialUse);
+      if (info && !info.noselect && info.specialUse.length === 0 && box.specialUse.length) yield store.setSpecialUse(name, box.specialUse);
     }
   }
 
@@ -243,6 +267,9 @@ export class MailUser implements MailUserVariableSource {
       }
     }
     if (this.store) {
+      // An asynchronous store still setting up the configured mailboxes finishes first.
+      await this.storeSetup?.catch(() => {});
+      this.storeSetup = null;
       this.stores.release(this.store);
       this.store = null;
       this.storeView = null;
@@ -257,6 +284,47 @@ export class MailUser implements MailUserVariableSource {
       }
     }
   }
+}
+
+/** Storage calls made one after the other: each yields what the call returned (a value or a promise). */
+type StoreSteps = Generator<unknown, void, unknown>;
+
+/**
+ * Runs `steps`, handing each call's result back: synchronously as long as the store answers with
+ * values (null is returned then), else from the first promise on (the promise of the rest).
+ */
+function runStoreSteps(steps: StoreSteps): Promise<void> | null {
+  let next = steps.next();
+  while (!next.done) {
+    const value = next.value;
+    if (isPromise(value)) return finishStoreSteps(steps, value);
+    next = steps.next(value);
+  }
+  return null;
+}
+
+async function finishStoreSteps(steps: StoreSteps, pending: Promise<unknown>): Promise<void> {
+  let input: unknown;
+  let failure: { error: unknown } | null = null;
+  try {
+    input = await pending;
+  } catch (error) {
+    failure = { error };
+  }
+  for (;;) {
+    const next = failure ? steps.throw(failure.error) : steps.next(input);
+    if (next.done) return;
+    failure = null;
+    try {
+      input = await next.value;
+    } catch (error) {
+      failure = { error };
+    }
+  }
+}
+
+function isPromise(v: unknown): v is Promise<unknown> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
 
 function parseNumericId(v: string | undefined): number {

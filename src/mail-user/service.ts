@@ -5,18 +5,20 @@ import { MailUser, type MailUserParams, type MailUserSettings } from './mail-use
 import type { MailUserHooks } from './hooks.js';
 import { UserStoreRegistry, type UserStoreOpener } from './store-registry.js';
 import { IdleStores } from './idle-stores.js';
+import type { SyncUserStore, UserStore } from '../storage/types.js';
 
-export class MailUserService {
+/** `S`: the store type of its opener, which its mail users hand out (MailUser). */
+export class MailUserService<S extends UserStore = SyncUserStore> {
   private readonly hooks: { name: string; hooks: MailUserHooks }[] = [];
-  readonly stores: UserStoreRegistry;
+  readonly stores: UserStoreRegistry<S>;
   /** Live sessions, each with the call that takes it off the roost_mail_user_sessions gauge. */
-  private live = new Map<MailUser, () => void>();
+  private live = new Map<MailUser<S>, () => void>();
   /** Deinits in progress, by username (see createUser). */
   private ending = new Map<string, Set<Promise<void>>>();
 
   constructor(
     private readonly settingsFor: (service: string) => MailUserSettings,
-    opener: UserStoreOpener,
+    opener: UserStoreOpener<S>,
     /** Stores kept open after their last user ended (default: the mail_store_idle_* defaults). */
     idleStores: IdleStores = new IdleStores(),
   ) {
@@ -37,7 +39,7 @@ export class MailUserService {
    * Creates a user and runs the created hooks. Throws MailUserInitError when a hook fails; the
    * half-created user is then deinitialised (its deinit hooks see a user that never got storage).
    */
-  async createUser(params: MailUserParams): Promise<MailUser> {
+  async createUser(params: MailUserParams): Promise<MailUser<S>> {
     // A session of this user that is still ending runs its deinit hooks first: in Dovecot the
     // old imap process finishes mail_user_deinit before a new login's mail_user_created can run.
     const ending = this.ending.get(params.username);
@@ -53,7 +55,7 @@ export class MailUserService {
     return user;
   }
 
-  async destroyUser(user: MailUser): Promise<void> {
+  async destroyUser(user: MailUser<S>): Promise<void> {
     this.live.get(user)?.();
     this.live.delete(user);
     const done = user.deinit();
@@ -80,7 +82,7 @@ export class MailUserService {
   }
 
   /** The live sessions (`roost who` lists those no protocol server lists itself). */
-  sessions(): MailUser[] {
+  sessions(): MailUser<S>[] {
     return [...this.live.keys()];
   }
 }

@@ -3,30 +3,32 @@
 // session (a store holds its backend's connection). Keyed by storage's userStoreKey (the same
 // store, whatever spelling its options use).
 import { userStoreKey } from '../storage/index.js';
-import type { SyncUserStore, UserStoreOptions } from '../storage/types.js';
-import { IdleStores } from './idle-stores.js';
+import type { SyncUserStore, UserStore, UserStoreOptions } from '../storage/types.js';
+import { closeStore, IdleStores } from './idle-stores.js';
 
-export type UserStoreOpener = (opts: UserStoreOptions) => SyncUserStore;
+/** Opens a user's store; `S` is what it hands out (UserStore, or SyncUserStore for a synchronous opener). */
+export type UserStoreOpener<S extends UserStore = SyncUserStore> = (opts: UserStoreOptions) => S;
 
-interface Entry {
-  store: SyncUserStore;
+interface Entry<S> {
+  store: S;
   refs: number;
   username: string;
 }
 
-export class UserStoreRegistry {
-  private open = new Map<string, Entry>();
+export class UserStoreRegistry<S extends UserStore = SyncUserStore> {
+  private open = new Map<string, Entry<S>>();
 
   constructor(
-    private readonly opener: UserStoreOpener,
+    private readonly opener: UserStoreOpener<S>,
     readonly idle: IdleStores = new IdleStores(),
   ) {}
 
-  acquire(opts: UserStoreOptions): SyncUserStore {
+  acquire(opts: UserStoreOptions): S {
     const key = userStoreKey(opts);
     let e = this.open.get(key);
     if (!e) {
-      let store = this.idle.take(key);
+      // Parked by a registry with the same opener (the service's, kept across reloads).
+      let store = this.idle.take(key) as S | undefined;
       if (!store) {
         store = this.opener(opts);
         this.idle.noteOpened();
@@ -38,7 +40,7 @@ export class UserStoreRegistry {
     return e.store;
   }
 
-  release(store: SyncUserStore): void {
+  release(store: S): void {
     for (const [key, e] of this.open) {
       if (e.store !== store) continue;
       if (--e.refs <= 0) {
@@ -51,7 +53,7 @@ export class UserStoreRegistry {
 
   /** Closes every store (server shutdown). */
   closeAll(): void {
-    for (const e of this.open.values()) e.store.close();
+    for (const e of this.open.values()) closeStore(e.store);
     this.open.clear();
     this.idle.closeAll();
   }

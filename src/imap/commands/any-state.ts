@@ -86,7 +86,7 @@ export const ENABLE: CommandHandler<'ENABLE'> = {
     const enabled: string[] = [];
     for (const cap of cmd.capabilities) {
       const known = ENABLEABLE.get(cap) as SessionExtension | undefined;
-      if (known && session.enableExtension(known)) enabled.push(known);
+      if (known && (await session.enableExtension(known))) enabled.push(known);
     }
     session.respond(`* ENABLED${enabled.map((c) => ` ${c}`).join('')}\r\n`);
     return ok('Enabled.');

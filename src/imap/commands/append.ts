@@ -29,7 +29,7 @@ export const APPEND: CommandHandler<'APPEND'> = {
         }
       }
       const view = session.selected;
-      const intoSelected = view !== null && view.name === cmd.mailbox && !view.readOnly;
+      const intoSelected = view !== null && !view.readOnly && (await view.currentName()) === cmd.mailbox;
       const store = session.store;
       const inputs: AppendInput[] = [];
       let saved = false;
@@ -41,7 +41,7 @@ export const APPEND: CommandHandler<'APPEND'> = {
           inputs.push(input);
         }
         // APPENDUID only once the commit is durable; the fsync runs off the event loop.
-        const results = await store.durably(() => (inputs.length === 1 ? [store.append(cmd.mailbox, inputs[0]!)] : store.appendMany(cmd.mailbox, inputs)));
+        const results = await store.durably(async (s) => (inputs.length === 1 ? [await s.append(cmd.mailbox, inputs[0]!)] : await s.appendMany(cmd.mailbox, inputs)));
         saved = true;
         // The appending session owns \Recent for what it appended into its own selected mailbox.
         if (intoSelected) for (const r of results) view!.markRecent(r.uid);

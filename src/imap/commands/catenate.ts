@@ -6,6 +6,7 @@
 import { applyPartial, parseSectionSpec, readSection } from '../../mime/section.js';
 import type { CatenatePart } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
+import { syncBody } from '../maybe-async.js';
 import { loadMimeStructure } from './fetch-mime.js';
 
 export class BadUrlError extends Error {
@@ -44,17 +45,18 @@ export function parseMessageUrl(url: string): MessageUrl {
 }
 
 /** The bytes a relative message URL names, as FETCH BODY[section]<partial> would send them. */
-export function fetchUrl(session: CommandContext, url: string): Buffer {
+export async function fetchUrl(session: CommandContext, url: string): Promise<Buffer> {
   const parsed = parseMessageUrl(url);
-  const box = session.store.getMailbox(parsed.mailbox);
+  const box = await session.store.getMailbox(parsed.mailbox);
   if (!box || box.noselect) throw new BadUrlError(url, `Mailbox doesn't exist: ${parsed.mailbox}`);
   if (parsed.uidValidity !== null && parsed.uidValidity !== box.uidValidity) throw new BadUrlError(url, 'Invalid UIDVALIDITY');
-  const meta = session.store.getMessages(box.id, [parsed.uid])[0];
+  const meta = (await session.store.getMessages(box.id, [parsed.uid]))[0];
   if (!meta) throw new BadUrlError(url, 'Message not found');
   const spec = parseSectionSpec(parsed.section ?? '');
   if (!spec) throw new BadUrlError(url, 'Invalid IMAP URL: Invalid section');
-  const body = session.store.openBody(meta.bodyId);
-  const bytes = readSection(body, loadMimeStructure(session.store, meta, body), spec);
+  const body = await session.store.openBody(meta.bodyId);
+  const root = await loadMimeStructure(session.store, meta, body);
+  const bytes = readSection(await syncBody(body), root, spec);
   return parsed.partial ? applyPartial(bytes, parsed.partial.offset, parsed.partial.length) : bytes;
 }
 
@@ -63,7 +65,7 @@ export async function catenateMessage(session: CommandContext, parts: readonly C
   const pieces: Buffer[] = [];
   let size = 0;
   for (const part of parts) {
-    const piece = part.type === 'text' ? await part.body.toBuffer() : fetchUrl(session, part.url);
+    const piece = part.type === 'text' ? await part.body.toBuffer() : await fetchUrl(session, part.url);
     size += piece.length;
     if (maxSize > 0 && size > maxSize) throw new CatenateTooBigError();
     pieces.push(piece);

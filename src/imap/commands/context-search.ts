@@ -10,11 +10,12 @@
 // to UIDs then: `SEARCH RETURN (UPDATE) 2:3` keeps its two messages when a lower one is expunged, and
 // `UID 2:*` takes no later message), so only the messages that changed are evaluated again: new
 // ones, and those whose modseq moved. CANCELUPDATE ends a search; closing the mailbox ends all.
+import type { MessageMeta } from '../../storage/types.js';
 import type { SearchKey, SeqRange, SequenceSet } from '../protocol/index.js';
 import { formatNumberSet, sequenceSetIntervals } from '../protocol/index.js';
 import type { SelectedMailbox } from '../selected-mailbox.js';
 import type { CommandContext, SessionHooks } from './context.js';
-import { evaluateSearch, type SearchMessage } from './search-eval.js';
+import { searchInSlices, type SearchMessage } from './search-eval.js';
 import { textCacheFor } from './search.js';
 import { no, ok, SELECTED, type CommandHandler } from './types.js';
 
@@ -112,7 +113,7 @@ export class SearchUpdates {
   }
 
   /** The REMOVEFROM / ADDTO lines for flag changes and new messages since the last evaluation. */
-  refresh(view: SelectedMailbox): void {
+  async refresh(view: SelectedMailbox): Promise<void> {
     if (this.live.size === 0) return;
     if (view.highestModseq === this.seen.modseq && view.count === this.seen.count) return;
     const since = this.seen;
@@ -123,7 +124,7 @@ export class SearchUpdates {
     for (const u of uids) if (u > since.maxUid || view.modseqOf(u) > since.modseq) changed.push(u);
     if (changed.length === 0) return;
     const store = this.session.store;
-    const toMessages = (metas: ReturnType<typeof store.getMessages>): SearchMessage[] => {
+    const toMessages = (metas: readonly MessageMeta[]): SearchMessage[] => {
       const out: SearchMessage[] = [];
       for (const meta of metas) {
         const seq = view.seqOf(meta.uid);
@@ -132,7 +133,7 @@ export class SearchUpdates {
       }
       return out;
     };
-    const candidates = toMessages(store.getMessages(view.id, changed));
+    const candidates = toMessages(await store.getMessages(view.id, changed));
     const opts = {
       recentUids: view.recentUids,
       highestSeq: view.count,
@@ -140,7 +141,9 @@ export class SearchUpdates {
       returnUids: true,
     };
     for (const [tag, search] of this.live) {
-      const now = new Set(evaluateSearch({ store, textCache: textCacheFor(store) }, candidates, search.criteria, opts).numbers);
+      // In one go, as the view's updates are written: no pause for other connections.
+      const result = await searchInSlices({ store, textCache: textCacheFor(store) }, candidates, search.criteria, opts, { sliceMs: Infinity, textMessagesPerSlice: Infinity });
+      const now = new Set(result!.numbers);
       const removed: number[] = [];
       const added: number[] = [];
       for (const m of candidates) {

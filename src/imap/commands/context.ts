@@ -8,7 +8,7 @@ import type { AuthResult, AuthService } from '../../auth/index.js';
 import type { Settings } from '../../config/index.js';
 import type { Logger } from '../../log/logger.js';
 import type { MailUser } from '../../mail-user/mail-user.js';
-import type { ChangeNotice, SyncUserStore } from '../../storage/types.js';
+import type { ChangeNotice, UserStore } from '../../storage/types.js';
 import type { ImapCommand } from '../protocol/index.js';
 import type { ResponseSink } from './fetch-output.js';
 import type { SelectedMailbox } from '../selected-mailbox.js';
@@ -46,7 +46,7 @@ export interface SessionHooks {
    * The selected view's pending updates were just written (before a tagged reply or in IDLE):
    * a hook may add its own untagged responses (CONTEXT=SEARCH ADDTO/REMOVEFROM).
    */
-  updatesFlushed?(view: SelectedMailbox): void;
+  updatesFlushed?(view: SelectedMailbox): Promise<void> | void;
   /** A command passed the state check and is about to run (NOTIFY: no unsolicited output now). */
   commandStarting?(cmd: ImapCommand): void;
   /**
@@ -78,9 +78,10 @@ export interface ClientConnection {
 export interface CommandContext {
   readonly state: SessionState;
   readonly selected: SelectedMailbox | null;
-  readonly store: SyncUserStore;
+  /** The user's store: every call may return a promise (await each one; UserStore). */
+  readonly store: UserStore;
   readonly settings: Settings;
-  readonly user: MailUser | null;
+  readonly user: MailUser<UserStore> | null;
   readonly stats: SessionStats;
   readonly log: Logger;
   readonly sessionId: string;
@@ -93,18 +94,22 @@ export interface CommandContext {
    * a userdb lookup, then a mail user (service `imap-urlauth`) released when `fn` is done. The
    * logged-in user's own store is passed as is. null when there is no such user.
    */
-  withUserStore<T>(username: string, fn: (store: SyncUserStore) => T | Promise<T>): Promise<T | null>;
+  withUserStore<T>(username: string, fn: (store: UserStore) => T | Promise<T>): Promise<T | null>;
   /** RFC 5182: UIDs saved by the last `SEARCH RETURN (SAVE)`, for `$`. */
   savedSearch: number[] | null;
   capabilities(): string[];
 
   // ---- transitions (RFC 3501 §3) ----
-  /** Makes `view` the selected mailbox (state `selected`); the hooks' `selected` run. */
-  select(view: SelectedMailbox): void;
+  /**
+   * Makes `view` the selected mailbox (state `selected`); the hooks' `selected` run. `noticed`:
+   * change notices that arrived while the view was being opened, applied to it as if it had
+   * been selected then.
+   */
+  select(view: SelectedMailbox, noticed?: readonly ChangeNotice[]): void;
   /** Back to `authenticated`; the hooks' `unselected` run. No-op when nothing is selected. */
   unselect(): void;
   /** Turns an extension on; true when it was off before (RFC 5161 `* ENABLED` lists those). */
-  enableExtension(extension: SessionExtension): boolean;
+  enableExtension(extension: SessionExtension): Promise<boolean>;
   isEnabled(extension: SessionExtension): boolean;
   addHooks(hooks: SessionHooks): () => void;
 
@@ -114,9 +119,14 @@ export interface CommandContext {
   /** The streaming output for large responses, with backpressure. */
   responseSink(): ResponseSink;
   /** Writes the selected view's pending updates (EXPUNGE only when `allowExpunge`). */
-  flushUpdates(allowExpunge: boolean, cmd?: ImapCommand): void;
+  flushUpdates(allowExpunge: boolean, cmd?: ImapCommand): Promise<void>;
   /** Runs the hooks' afterUpdates (IDLE calls it after each flushUpdates). */
   afterUpdates(): Promise<void>;
+  /**
+   * Runs unsolicited output between commands (NOTIFY without IDLE): a command that arrives
+   * meanwhile waits until `fn` is done, so their storage calls and lines do not interleave.
+   */
+  runBetweenCommands(fn: () => Promise<void>): Promise<void>;
   /** Resolves on the next change notice (IDLE). */
   waitForChange(): { promise: Promise<void>; cancel: () => void };
   /** Renders a thrown error as the tagged reply (StorageError codes are IMAP response codes). */

@@ -15,10 +15,10 @@ async function copyOrMove(session: CommandContext, cmd: CommandOf<'COPY' | 'MOVE
   const done = isMove ? 'Move completed.' : 'Copy completed.';
   if (uids.length === 0) {
     // Dovecot: an empty set is fine, but the target must exist.
-    session.store.status(cmd.mailbox);
+    await session.store.status(cmd.mailbox);
     return ok(isMove ? 'No messages found.' : 'No messages found.');
   }
-  const result = isMove ? session.store.move(view.id, uids, cmd.mailbox) : session.store.copy(view.id, uids, cmd.mailbox);
+  const result = isMove ? await session.store.move(view.id, uids, cmd.mailbox) : await session.store.copy(view.id, uids, cmd.mailbox);
   const code = `COPYUID ${result.uidValidity} ${formatNumberSet(result.sourceUids)} ${formatNumberSet(result.destUids)}`;
   if (!isMove) return ok(done, code);
   session.respond(`* OK [${code}] Moved UIDs.\r\n`);

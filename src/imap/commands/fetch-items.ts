@@ -16,7 +16,8 @@ import { formatString } from '../protocol/response-writer.js';
 import { findPart, readSection, resolveSection, toImapBytes, type SectionSpec } from '../../mime/section.js';
 import { readRange } from '../../mime/source.js';
 import type { MimePart, PartSize } from '../../mime/types.js';
-import type { SyncBodyReader, MessageFlags, MessageMeta } from '../../storage/types.js';
+import type { BodyReader, SyncBodyReader, MessageFlags, MessageMeta } from '../../storage/types.js';
+import { DataPending, evaluateWhenReady, LazyValue, syncBody } from '../maybe-async.js';
 import { formatFlagList } from './fetch-flags.js';
 import { writeBufferLiteral, writeRangeLiteral } from './fetch-literal.js';
 import { previewCacheFor } from './preview-cache.js';
@@ -136,16 +137,45 @@ export function planFetch(attributes: readonly FetchAttribute[], opts: FetchOpti
   return { inline, literals, hasFlags, addModseq: opts.includeModseq && !hasModseq, needsMime, needsBody: literals.length > 0 || inline.some((i) => i.type === 'BINARY.SIZE' || i.type === 'PREVIEW'), flagsOnly, hasBinary: literals.some((l) => l.kind === 'binary') || inline.some((i) => i.type === 'BINARY.SIZE') };
 }
 
-/** Per-message lazy access to the MIME tree and body. */
+/**
+ * Per-message lazy access to the MIME tree and body. `body` and `root` are read on first use; with
+ * an asynchronous store they throw DataPending while being read (evaluateWhenReady runs the
+ * rendering again), with a synchronous one they are at hand at once.
+ */
 class MessageData {
-  private rootPart: MimePart | null = null;
-  private reader: SyncBodyReader | null = null;
-  constructor(readonly store: MessageBodyStore, readonly meta: MessageMeta) {}
+  private readonly opened: LazyValue<BodyReader>;
+  private readonly source: LazyValue<SyncBodyReader>;
+  private readonly mime: LazyValue<MimePart>;
+  constructor(readonly store: MessageBodyStore, readonly meta: MessageMeta) {
+    this.opened = new LazyValue(() => store.openBody(meta.bodyId));
+    this.mime = new LazyValue(() => loadMimeStructure(store, meta, this.openedNow()));
+    // A synchronous store opens the body synchronously: no promise in between.
+    this.source = new LazyValue(() => {
+      const reader = this.openedNow();
+      return reader ? syncBody(reader) : this.opened.load().then(syncBody);
+    });
+  }
+
+  /** The opened body when it is at hand (opened by an earlier use, or synchronously now). */
+  private openedNow(): BodyReader | undefined {
+    try {
+      return this.opened.get();
+    } catch (err) {
+      if (err instanceof DataPending) return undefined;
+      throw err;
+    }
+  }
+
+  /** The body for src/mime's synchronous readers. */
   get body(): SyncBodyReader {
-    return (this.reader ??= this.store.openBody(this.meta.bodyId));
+    return this.source.get();
   }
   get root(): MimePart {
-    return (this.rootPart ??= loadMimeStructure(this.store, this.meta, this.reader ?? undefined));
+    return this.mime.get();
+  }
+  /** The body as storage hands it out, for streaming a literal. */
+  reader(): Promise<BodyReader> {
+    return this.opened.load();
   }
 }
 
@@ -254,15 +284,16 @@ function imapSize(data: MessageData): number {
 async function writeLiteralItem(ctx: FetchContext, item: LiteralItem, data: MessageData, separator: string): Promise<void> {
   await ctx.out.text(`${separator}${item.name} `);
   if (item.kind === 'binary') {
-    const content = binaryContent(data, item.part);
+    const content = await evaluateWhenReady(() => binaryContent(data, item.part));
     if (content) return writeBufferLiteral(ctx.out, content, item.partial, needsLiteral8(data, item.part, content));
-    return writeRangeLiteral(ctx.out, data.body, { start: 0, end: data.body.size, known: knownSectionSize(data.root, { path: [], kind: 'full' }) }, item.partial);
+    const body = await data.reader();
+    return writeRangeLiteral(ctx.out, body, { start: 0, end: body.size, known: knownSectionSize(data.root, { path: [], kind: 'full' }) }, item.partial);
   }
-  const root = data.root;
+  const root = await evaluateWhenReady(() => data.root);
   const resolved = resolveSection(root, item.spec);
   if (resolved.type === 'empty') return writeBufferLiteral(ctx.out, Buffer.alloc(0), null);
-  if (resolved.type === 'header-fields') return writeBufferLiteral(ctx.out, readSection(data.body, root, item.spec), item.partial);
-  return writeRangeLiteral(ctx.out, data.body, { start: resolved.start, end: resolved.end, known: knownSectionSize(root, item.spec) }, item.partial);
+  if (resolved.type === 'header-fields') return writeBufferLiteral(ctx.out, await evaluateWhenReady(() => readSection(data.body, root, item.spec)), item.partial);
+  return writeRangeLiteral(ctx.out, await data.reader(), { start: resolved.start, end: resolved.end, known: knownSectionSize(root, item.spec) }, item.partial);
 }
 
 function inlinePart(plan: FetchPlan, data: MessageData, recent: boolean, implicitFlags: boolean): string {
@@ -280,11 +311,14 @@ function inlinePart(plan: FetchPlan, data: MessageData, recent: boolean, implici
  */
 export async function renderFetch(ctx: FetchContext, message: FetchMessage, plan: FetchPlan, implicitFlags = false): Promise<void> {
   const data = new MessageData(ctx.store, message.meta);
-  if (plan.hasBinary && binaryItemsBlocked(plan, data)) {
+  // Synchronous over the message's data; run again once an asynchronous store has read it.
+  const line = await evaluateWhenReady(() =>
+    plan.hasBinary && binaryItemsBlocked(plan, data) ? null : inlinePart(plan, data, ctx.recentUids.has(message.meta.uid), implicitFlags),
+  );
+  if (line === null) {
     ctx.unknownCte = true;
     return;
   }
-  const line = inlinePart(plan, data, ctx.recentUids.has(message.meta.uid), implicitFlags);
   if (plan.literals.length === 0) {
     await ctx.out.text(`* ${message.seq} FETCH (${line})\r\n`);
     return;

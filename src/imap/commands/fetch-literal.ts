@@ -4,23 +4,26 @@
 import type { PartSize } from '../../mime/types.js';
 import type { ResponseBatcher } from './fetch-output.js';
 
-/** A body as storage hands it out (SyncBodyReader) or a Buffer-backed equivalent. */
+/**
+ * A body as storage hands it out (BodyReader: its reads may be asynchronous) or a Buffer-backed
+ * equivalent.
+ */
 export interface RangeSource {
   readonly size: number;
-  read(offset: number, length: number): Buffer;
-  slices?(offset: number, length: number): IterableIterator<Buffer>;
+  read(offset: number, length: number): Buffer | Promise<Buffer>;
+  slices?(offset: number, length: number): Iterable<Buffer> | AsyncIterable<Buffer>;
 }
 
 const READ_CHUNK = 64 * 1024;
 
-function* rawSlices(source: RangeSource, start: number, end: number): Generator<Buffer> {
+async function* rawSlices(source: RangeSource, start: number, end: number): AsyncGenerator<Buffer> {
   if (end <= start) return;
   if (source.slices) {
     yield* source.slices(start, end - start);
     return;
   }
   for (let pos = start; pos < end; ) {
-    const chunk = source.read(pos, Math.min(READ_CHUNK, end - pos));
+    const chunk = await source.read(pos, Math.min(READ_CHUNK, end - pos));
     if (chunk.length === 0) return;
     pos += chunk.length;
     yield chunk;
@@ -51,9 +54,9 @@ function convertSlice(chunk: Buffer, prevCr: boolean): Buffer {
  * The range [start, end) in IMAP form, slice by slice. A range start counts as a line start; pass
  * `noBareLf` when the range is known to hold none (a LF at the start is then not expanded).
  */
-export function* imapSlices(source: RangeSource, start: number, end: number, noBareLf = false): Generator<Buffer> {
+export async function* imapSlices(source: RangeSource, start: number, end: number, noBareLf = false): AsyncGenerator<Buffer> {
   let prevCr = noBareLf;
-  for (const chunk of rawSlices(source, start, end)) {
+  for await (const chunk of rawSlices(source, start, end)) {
     if (chunk.length === 0) continue;
     yield convertSlice(chunk, prevCr);
     prevCr = noBareLf || chunk[chunk.length - 1] === 13;
@@ -64,10 +67,10 @@ export function* imapSlices(source: RangeSource, start: number, end: number, noB
  * Length of [start, end) in IMAP form. `known` (the part's sizes from the MIME tree) avoids the scan
  * when it describes exactly this range.
  */
-export function imapLength(source: RangeSource, start: number, end: number, known?: PartSize): number {
+export async function imapLength(source: RangeSource, start: number, end: number, known?: PartSize): Promise<number> {
   if (known && known.physical === end - start) return known.virtual;
   let n = 0;
-  for (const s of imapSlices(source, start, end)) n += s.length;
+  for await (const s of imapSlices(source, start, end)) n += s.length;
   return n;
 }
 
@@ -84,7 +87,7 @@ export interface LiteralRange {
  * chunks it covers.
  */
 export async function writeRangeLiteral(out: ResponseBatcher, source: RangeSource, range: LiteralRange, partial: { offset: number; length: number } | null): Promise<void> {
-  const total = imapLength(source, range.start, range.end, range.known);
+  const total = await imapLength(source, range.start, range.end, range.known);
   const offset = Math.min(partial?.offset ?? 0, total);
   const length = partial ? Math.min(partial.length, total - offset) : total;
   await out.text(`{${length}}\r\n`);
@@ -92,12 +95,12 @@ export async function writeRangeLiteral(out: ResponseBatcher, source: RangeSourc
   if (total === range.end - range.start) {
     // Same length in both forms: no bare LF, so offsets map 1:1 (only NULs may need replacing).
     const from = range.start + offset;
-    for (const s of imapSlices(source, from, from + length, true)) await out.bytes(s);
+    for await (const s of imapSlices(source, from, from + length, true)) await out.bytes(s);
     return;
   }
   let skip = offset;
   let left = length;
-  for (const s of imapSlices(source, range.start, range.end)) {
+  for await (const s of imapSlices(source, range.start, range.end)) {
     if (skip >= s.length) { skip -= s.length; continue; }
     const piece = s.subarray(skip, Math.min(s.length, skip + left));
     skip = 0;

@@ -2,15 +2,28 @@
 // and cached there on first use when the message was stored without one.
 import { parseMessage } from '../../mime/parser.js';
 import type { MimePart } from '../../mime/types.js';
-import type { SyncBodyReader, MessageMeta, SyncUserStore } from '../../storage/types.js';
+import type { BodyReader, MessageMeta, UserStore } from '../../storage/types.js';
+import { isPromise, syncBody, then, type MaybePromise } from '../maybe-async.js';
 
 /** The storage calls FETCH and SEARCH need. */
-export type MessageBodyStore = Pick<SyncUserStore, 'openBody' | 'getMimeStructure' | 'setMimeStructure'>;
+export type MessageBodyStore = Pick<UserStore, 'openBody' | 'getMimeStructure' | 'setMimeStructure'>;
 
-export function loadMimeStructure(store: MessageBodyStore, meta: MessageMeta, body?: SyncBodyReader): MimePart {
+/**
+ * The message's MIME tree; synchronous when the store answers synchronously (SEARCH and FETCH
+ * call it once per message).
+ */
+export function loadMimeStructure(store: MessageBodyStore, meta: MessageMeta, body?: BodyReader): MaybePromise<MimePart> {
   const cached = store.getMimeStructure(meta.bodyId);
+  if (isPromise(cached)) return cached.then((c) => (c !== undefined ? (c as MimePart) : parseAndCache(store, meta, body)));
   if (cached !== undefined) return cached as MimePart;
-  const root = parseMessage(body ?? store.openBody(meta.bodyId));
-  store.setMimeStructure(meta.bodyId, root);
-  return root;
+  return parseAndCache(store, meta, body);
+}
+
+function parseAndCache(store: MessageBodyStore, meta: MessageMeta, body: BodyReader | undefined): MaybePromise<MimePart> {
+  return then(body ?? store.openBody(meta.bodyId), (reader) =>
+    then(syncBody(reader), (source) => {
+      const root = parseMessage(source);
+      return then(store.setMimeStructure(meta.bodyId, root), () => root);
+    }),
+  );
 }

@@ -15,7 +15,7 @@ export const FETCH: CommandHandler<'FETCH'> = {
     const view = session.selected!;
     const resolved = resolveMessageSet(session, cmd.set, cmd.uid);
     if (!resolved.ok) return badSyntax(resolved.error);
-    if (cmd.changedSince !== null || cmd.attributes.some((a) => a.type === 'MODSEQ')) session.enableExtension('CONDSTORE');
+    if (cmd.changedSince !== null || cmd.attributes.some((a) => a.type === 'MODSEQ')) await session.enableExtension('CONDSTORE');
     // RFC 7162 §3.2.6: VANISHED only once QRESYNC is enabled (Dovecot's text).
     if (cmd.vanished && !session.isEnabled('QRESYNC')) return badSyntax(QRESYNC_NOT_ENABLED);
     let refs = resolved.messages;
@@ -23,7 +23,7 @@ export const FETCH: CommandHandler<'FETCH'> = {
       const since = cmd.changedSince;
       refs = refs.filter((m) => view.modseqOf(m.uid) > since);
       // UID FETCH (CHANGEDSINCE n VANISHED): the set's UIDs expunged since n come first.
-      if (cmd.vanished) session.respond(...vanishedEarlierLines(expungedSince(session.store, view, since, cmd.set.kind === 'ranges' ? cmd.set : null)));
+      if (cmd.vanished) session.respond(...vanishedEarlierLines(await expungedSince(session.store, view, since, cmd.set.kind === 'ranges' ? cmd.set : null)));
     }
     // The client sees these MODSEQs: the QRESYNC HIGHESTMODSEQ rule needs the highest.
     if (cmd.changedSince !== null || cmd.attributes.some((a) => a.type === 'MODSEQ')) for (const m of refs) view.noteModseqSent(view.modseqOf(m.uid));
@@ -42,12 +42,12 @@ export const FETCH: CommandHandler<'FETCH'> = {
     const out = new ResponseBatcher(session.responseSink());
     const fetchCtx: FetchContext = { store: session.store, out, recentUids: view.recentUids };
     if (refs.length === 0) return done();
-    if (plan.flagsOnly && view.inSyncWithStore()) {
+    if (plan.flagsOnly && (await view.inSyncWithStore())) {
       // The hot `FETCH 1:* (UID FLAGS RFC822.SIZE)` when storage has nothing the view has not taken
       // in: the view's UIDs, flags, modseqs and sizes are storage's, so no query at all.
       const seqs = ascendingSeqs(refs);
       const needSize = plan.inline.some((i) => i.type === 'RFC822.SIZE');
-      if (!needSize || view.loadSizes(seqs)) {
+      if (!needSize || (await view.loadSizes(seqs))) {
         // Pending expunges as below: answered from the view when nothing else is asked, else skipped.
         const shown = fromView ? seqs : seqs.filter((seq) => !view.isExpungePending(view.uidAt(seq)!));
         if (shown.length < seqs.length) skippedExpunged = true;
@@ -70,7 +70,7 @@ export const FETCH: CommandHandler<'FETCH'> = {
       const wanted = refs.length === view.count ? null : new Set(refs.map((m) => m.uid));
       const rows = [];
       const found = new Set<number>();
-      for (const meta of session.store.listMessageFlags(view.id)) {
+      for (const meta of await session.store.listMessageFlags(view.id)) {
         if (wanted && !wanted.has(meta.uid)) continue;
         const seq = view.seqOf(meta.uid);
         if (seq > 0 && !view.isExpungePending(meta.uid)) {
@@ -91,7 +91,7 @@ export const FETCH: CommandHandler<'FETCH'> = {
       await out.flush();
       return done();
     }
-    const metas = session.store.getMessages(view.id, refs.map((m) => m.uid));
+    const metas = await session.store.getMessages(view.id, refs.map((m) => m.uid));
     const seqByUid = new Map(refs.map((m) => [m.uid, m.seq]));
     const messages: FetchMessage[] = metas.map((meta) => ({ seq: seqByUid.get(meta.uid)!, meta }));
     if (gone.length > 0 || messages.length < refs.length) skippedExpunged = true;
@@ -102,7 +102,7 @@ export const FETCH: CommandHandler<'FETCH'> = {
       const toMark = uidsToMarkSeen(messages, cmd.attributes);
       if (toMark.length > 0) {
         const recentUids = toMark.filter((uid) => view.ownsRecent(uid));
-        const result = session.store.storeFlags(view.id, { uids: toMark, operation: 'add', flags: ['\\Seen'], recentUids });
+        const result = await session.store.storeFlags(view.id, { uids: toMark, operation: 'add', flags: ['\\Seen'], recentUids });
         const byUid = new Map(messages.map((m) => [m.meta.uid, m]));
         for (const c of result.changed) {
           view.noteFlags(c.uid, c.flags, c.modseq);

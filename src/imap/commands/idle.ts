@@ -6,7 +6,10 @@ export const IDLE: CommandHandler<'IDLE'> = {
   states: AUTHENTICATED,
   async run(session) {
     session.respond('+ idling\r\n');
-    session.flushUpdates(true);
+    // Listening before each look at the store: a change committed while the updates are being
+    // read (the reads may wait for the store) wakes the next round instead of being missed.
+    let wake = session.waitForChange();
+    await session.flushUpdates(true);
     await session.afterUpdates();
     let finished = false;
     let line: string | null = null;
@@ -19,15 +22,16 @@ export const IDLE: CommandHandler<'IDLE'> = {
     const keepalive = interval > 0 ? setInterval(() => session.respond('* OK Still here\r\n'), interval) : null;
     try {
       while (!finished) {
-        const wake = session.waitForChange();
         await Promise.race([wake.promise, lineRead]);
         wake.cancel();
         if (session.client.isClosed) break;
-        session.flushUpdates(true);
+        wake = session.waitForChange();
+        await session.flushUpdates(true);
         await session.afterUpdates();
         await session.client.drain();
       }
     } finally {
+      wake.cancel();
       if (keepalive) clearInterval(keepalive);
     }
     if (line === null) return null; // connection closed while idling

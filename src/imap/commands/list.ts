@@ -20,9 +20,9 @@ export const LIST: CommandHandler<'LIST'> = {
     }
     const matchers = cmd.patterns.filter((p) => p !== '').map((p) => compileMailboxPattern(joinReferenceAndPattern(cmd.reference, p, sep), sep));
     const matches = (name: string) => matchers.some((m) => m.matches(name));
-    const mailboxes = store.listMailboxes();
+    const mailboxes = await store.listMailboxes();
     const byName = new Map(mailboxes.map((m) => [m.name, m]));
-    const subscribed = new Set(store.listSubscriptions());
+    const subscribed = new Set(await store.listSubscriptions());
     const hasChildren = childrenIndex(mailboxes.map((m) => m.name), sep);
     const sel = cmd.selection;
     const wantSubscribed = cmd.returns.subscribed || sel.subscribed;
@@ -61,8 +61,8 @@ export const LIST: CommandHandler<'LIST'> = {
       session.respond(`* LIST (${attrs.join(' ')}) ${quotedSep} ${mailboxAstring(name, utf8MailboxNames(session))}${extra}\r\n`);
       // RFC 5819: STATUS follows the LIST line of each selectable mailbox.
       if (wantStatus && info && !info.noselect) {
-        if (wantStatus.includes('HIGHESTMODSEQ')) session.enableExtension('CONDSTORE');
-        session.respond(statusLine(session, name, session.store.status(name), wantStatus));
+        if (wantStatus.includes('HIGHESTMODSEQ')) await session.enableExtension('CONDSTORE');
+        session.respond(await statusLine(session, name, await session.store.status(name), wantStatus));
       }
     }
     return ok('List completed.');
@@ -79,8 +79,8 @@ export const LSUB: CommandHandler<'LSUB'> = {
       return ok('Lsub completed.');
     }
     const matcher: MailboxMatcher = compileMailboxPattern(joinReferenceAndPattern(cmd.reference, cmd.pattern, sep), sep);
-    const existing = new Map(session.store.listMailboxes().map((m) => [m.name, m]));
-    const subscribed = session.store.listSubscriptions();
+    const existing = new Map((await session.store.listMailboxes()).map((m) => [m.name, m]));
+    const subscribed = await session.store.listSubscriptions();
     const lines = new Map<string, string>();
     for (const name of subscribed) {
       if (matcher.matches(name)) {

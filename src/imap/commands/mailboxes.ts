@@ -14,7 +14,7 @@ export const CREATE: CommandHandler<'CREATE'> = {
     // RFC 3501 §6.3.3: a trailing separator only says the client means to create children.
     const name = cmd.mailbox.endsWith(sep) ? cmd.mailbox.slice(0, -sep.length) : cmd.mailbox;
     if (name === 'INBOX') return no('Mailbox already exists', 'ALREADYEXISTS');
-    const created = session.store.createMailbox(name, cmd.specialUse.length > 0 ? { specialUse: cmd.specialUse } : undefined);
+    const created = await session.store.createMailbox(name, cmd.specialUse.length > 0 ? { specialUse: cmd.specialUse } : undefined);
     // RFC 8474 §4.1: the new mailbox's id in the tagged OK.
     return ok('Create completed.', `MAILBOXID (${mailboxObjectId(created)})`);
   },
@@ -25,11 +25,11 @@ export const DELETE: CommandHandler<'DELETE'> = {
   async run(session, _tag, cmd) {
     // Dovecot (cmd-delete.c): deleting the selected mailbox closes it first, deletes it, replies
     // OK and then disconnects, since the client's view of the mailbox is gone.
-    const deletingSelected = session.selected !== null && session.selected.name === cmd.mailbox;
+    const deletingSelected = session.selected !== null && (await session.selected.currentName()) === cmd.mailbox;
     if (deletingSelected) session.unselect();
     let result: CommandResult;
     try {
-      session.store.deleteMailbox(cmd.mailbox);
+      await session.store.deleteMailbox(cmd.mailbox);
       result = ok('Delete completed.');
     } catch (err) {
       if (!deletingSelected) throw err;
@@ -42,7 +42,7 @@ export const DELETE: CommandHandler<'DELETE'> = {
 export const RENAME: CommandHandler<'RENAME'> = {
   states: AUTHENTICATED,
   async run(session, _tag, cmd) {
-    session.store.renameMailbox(cmd.from, cmd.to);
+    await session.store.renameMailbox(cmd.from, cmd.to);
     return ok('Rename completed.');
   },
 };
@@ -50,7 +50,7 @@ export const RENAME: CommandHandler<'RENAME'> = {
 export const SUBSCRIBE: CommandHandler<'SUBSCRIBE'> = {
   states: AUTHENTICATED,
   async run(session, _tag, cmd) {
-    session.store.setSubscribed(cmd.mailbox, true);
+    await session.store.setSubscribed(cmd.mailbox, true);
     return ok('Subscribe completed.');
   },
 };
@@ -58,7 +58,7 @@ export const SUBSCRIBE: CommandHandler<'SUBSCRIBE'> = {
 export const UNSUBSCRIBE: CommandHandler<'UNSUBSCRIBE'> = {
   states: AUTHENTICATED,
   async run(session, _tag, cmd) {
-    session.store.setSubscribed(cmd.mailbox, false);
+    await session.store.setSubscribed(cmd.mailbox, false);
     return ok('Unsubscribe completed.');
   },
 };
@@ -75,11 +75,11 @@ export const NAMESPACE: CommandHandler<'NAMESPACE'> = {
 export const STATUS: CommandHandler<'STATUS'> = {
   states: AUTHENTICATED,
   async run(session, _tag, cmd) {
-    const status = session.store.status(cmd.mailbox);
-    if (cmd.items.includes('HIGHESTMODSEQ')) session.enableExtension('CONDSTORE'); // RFC 7162 §3.1
-    session.respond(statusLine(session, cmd.mailbox, status, cmd.items));
+    const status = await session.store.status(cmd.mailbox);
+    if (cmd.items.includes('HIGHESTMODSEQ')) await session.enableExtension('CONDSTORE'); // RFC 7162 §3.1
+    session.respond(await statusLine(session, cmd.mailbox, status, cmd.items));
     // RFC 3501 §6.3.10 discourages STATUS on the selected mailbox; Dovecot says so in a code.
-    if (session.selected && session.selected.name === status.name) return ok('Status on selected mailbox completed.', 'CLIENTBUG');
+    if (session.selected && (await session.selected.currentName()) === status.name) return ok('Status on selected mailbox completed.', 'CLIENTBUG');
     return ok('Status completed.');
   },
 };
@@ -93,11 +93,13 @@ export function mailboxObjectId(info: Pick<MailboxInfo, 'id' | 'uidValidity'>): 
 }
 
 /** `* STATUS name (ITEM n ...)` in the order asked. */
-export function statusLine(session: CommandContext, name: string, s: MailboxStatus, items: readonly StatusItem[]): string {
+export async function statusLine(session: CommandContext, name: string, s: MailboxStatus, items: readonly StatusItem[]): Promise<string> {
   // The selected mailbox's counts are this session's view (its \Recent, its pending changes).
-  const view = session.selected && session.selected.name === s.name ? session.selected : null;
+  const view = session.selected && (await session.selected.currentName()) === s.name ? session.selected : null;
   // Dovecot writes the items in one fixed order, whatever order they were asked in.
   const ordered = STATUS_ORDER.filter((i) => items.includes(i));
+  // RFC 8474 MAILBOXID needs the mailbox row.
+  const info = ordered.includes('MAILBOXID') ? await session.store.getMailbox(s.name) : undefined;
   const values = ordered.map((item) => {
     switch (item) {
       case 'MESSAGES':
@@ -115,10 +117,8 @@ export function statusLine(session: CommandContext, name: string, s: MailboxStat
       case 'SIZE':
         return `SIZE ${s.size}`;
       // RFC 7889 §3.2: the same limit for every mailbox, mail_max_message_size (0: none, NIL).
-      case 'MAILBOXID': {
-        const info = session.store.getMailbox(s.name);
+      case 'MAILBOXID':
         return `MAILBOXID (${info ? mailboxObjectId(info) : 'NIL'})`;
-      }
       case 'APPENDLIMIT':
         return `APPENDLIMIT ${session.settings.mail_max_message_size > 0 ? session.settings.mail_max_message_size : 'NIL'}`;
     }

@@ -15,17 +15,17 @@ export const GETMETADATA: CommandHandler<'GETMETADATA'> = {
   async run(session, _tag, cmd) {
     if (!session.settings.imap_metadata) return badSyntax(DISABLED);
     const store = session.store;
-    if (cmd.mailbox !== '') store.status(cmd.mailbox); // NONEXISTENT for a missing mailbox
+    if (cmd.mailbox !== '') await store.status(cmd.mailbox); // NONEXISTENT for a missing mailbox
     const found: Array<[string, Buffer | null]> = [];
     for (const entry of cmd.entries) {
       if (cmd.depth === '0') {
         // Dovecot: internal attributes (vendor/vendor.dovecot/pvt/, e.g. the URLAUTH key) read as NIL.
-        const [hit] = isDovecotInternalEntry(entry) ? [] : store.getMetadata(cmd.mailbox, [entry]);
+        const [hit] = isDovecotInternalEntry(entry) ? [] : await store.getMetadata(cmd.mailbox, [entry]);
         // RFC 5464 §4.2: an entry asked for by name that has no value is returned as NIL.
         found.push([entry, hit ? hit.value : null]);
       } else {
         const depth = cmd.depth === '1' ? 1 : 'infinity';
-        const list: MetadataEntry[] = store.listMetadata(cmd.mailbox, entry, depth).filter((e) => !isDovecotInternalEntry(e.entry));
+        const list: MetadataEntry[] = (await store.listMetadata(cmd.mailbox, entry, depth)).filter((e) => !isDovecotInternalEntry(e.entry));
         for (const e of list) found.push([e.entry, e.value]);
       }
     }
@@ -50,14 +50,14 @@ export const SETMETADATA: CommandHandler<'SETMETADATA'> = {
   async run(session, _tag, cmd) {
     if (!session.settings.imap_metadata) return badSyntax(DISABLED);
     const store = session.store;
-    if (cmd.mailbox !== '') store.status(cmd.mailbox);
+    if (cmd.mailbox !== '') await store.status(cmd.mailbox);
     if (cmd.entries.some(({ entry }) => isDovecotInternalEntry(entry))) return no('Internal mailbox attributes cannot be accessed', 'CANNOT');
     const maxValue = session.settings.imap_metadata_max_value_size;
     for (const { value } of cmd.entries) {
       if (value !== null && value.length > maxValue) return no('Metadata entry value too large', `METADATA MAXSIZE ${maxValue}`);
     }
     try {
-      store.setMetadataMany(cmd.mailbox, cmd.entries, { maxEntries: session.settings.imap_metadata_max_entries });
+      await store.setMetadataMany(cmd.mailbox, cmd.entries, { maxEntries: session.settings.imap_metadata_max_entries });
     } catch (err) {
       if (err instanceof StorageError && err.code === 'TOOBIG') return no('Metadata entry value too large', `METADATA MAXSIZE ${maxValue}`);
       if (err instanceof StorageError && err.code === 'LIMIT') return no('Too many metadata entries', 'METADATA TOOMANY');

@@ -68,7 +68,7 @@ class Notifier {
     this.selectedDirty = false;
   }
 
-  set(spec: NotifySpec | null): CommandResult {
+  async set(spec: NotifySpec | null): Promise<CommandResult> {
     if (spec) {
       const used = new Set<NotifyEvent>([...(spec.selected?.events ?? []), ...spec.groups.flatMap((g) => g.events)]);
       const bad = NOTIFY_EVENTS.filter((e) => used.has(e) && UNSUPPORTED.has(e));
@@ -80,8 +80,13 @@ class Notifier {
     this.spec = spec;
     this.active = true;
     this.owner = this.session.user;
-    this.watch = spec && spec.groups.length > 0 ? new MailboxWatch(this.session.store, spec) : null;
-    if (spec?.status && this.watch) this.session.respond(...this.watch.initialStatus(this.session.selected?.id ?? null, this.lineFormat()));
+    // The watch hears change notices (touch) from here on, before its first snapshot is read.
+    const watch = spec && spec.groups.length > 0 ? MailboxWatch.create(this.session.store, spec) : null;
+    this.watch = watch;
+    if (watch) {
+      await watch.load();
+      if (spec?.status) this.session.respond(...(await watch.initialStatus(this.session.selected?.id ?? null, this.lineFormat())));
+    }
     const view = this.session.selected;
     if (view) this.applyTo(view);
     return ok('NOTIFY completed.');
@@ -157,7 +162,7 @@ class Notifier {
     this.scheduled = true;
     setTimeout(() => {
       this.scheduled = false;
-      void this.deliverUnsolicited();
+      void this.session.runBetweenCommands(() => this.deliverUnsolicited());
     }, NOTIFY_DELAY_MS).unref();
   }
 
@@ -171,7 +176,7 @@ class Notifier {
       this.selectedDirty = false;
       if (s.selected && selected && selected.events.length > 0 && selectedDirty) {
         // `selected`: expunges too; `selected-delayed`: they wait for a command (RFC 5465 §6.1).
-        s.flushUpdates(!selected.delayed);
+        await s.flushUpdates(!selected.delayed);
       }
       await this.deliver();
     } catch (err) {
@@ -186,7 +191,8 @@ class Notifier {
     if (!this.current || this.ended) return;
     const s = this.session;
     if (s.state !== 'authenticated' && s.state !== 'selected') return;
-    if (otherMailboxes && this.watch?.pending) s.respond(...this.watch.collect(s.selected?.id ?? null, this.lineFormat()));
+    const watch = this.watch;
+    if (otherMailboxes && watch?.pending) s.respond(...(await watch.collect(s.selected?.id ?? null, this.lineFormat())));
     await this.fetchNew();
   }
 
@@ -206,10 +212,10 @@ class Notifier {
     this.fetchFromUid = view.uidNext;
     if (wanted.length === 0) return;
     const seqByUid = new Map(wanted.map((u) => [u, view.seqOf(u)]));
-    const messages: FetchMessage[] = s.store.getMessages(view.id, wanted).map((meta) => ({ seq: seqByUid.get(meta.uid)!, meta }));
+    const messages: FetchMessage[] = (await s.store.getMessages(view.id, wanted)).map((meta) => ({ seq: seqByUid.get(meta.uid)!, meta }));
     if (attributes.some((a) => a.type === 'MODSEQ')) for (const m of messages) view.noteModseqSent(m.meta.modseq);
-    // Rendered in memory first (store reads are synchronous: no I/O callback, so no command, runs
-    // in between), then written at once: nothing can cut into the middle of a response.
+    // Rendered in memory first, then written at once: nothing can cut into the middle of a
+    // response (between commands a command that arrives meanwhile waits, runBetweenCommands).
     const chunks: Buffer[] = [];
     const collect: ResponseSink = { write: (chunk) => (chunks.push(chunk), true), waitForDrain: async () => {} };
     const out = new ResponseBatcher(collect);

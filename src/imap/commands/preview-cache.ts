@@ -7,6 +7,7 @@
 // in the background, one per turn of the event loop, so a later request has them.
 import { snippet } from '../../mime/decode.js';
 import type { MessageMeta } from '../../storage/types.js';
+import { syncBody } from '../maybe-async.js';
 import { loadMimeStructure, type MessageBodyStore } from './fetch-mime.js';
 
 /** Previews kept per user store (the oldest go first); about 300 bytes each. */
@@ -50,7 +51,7 @@ export class PreviewCache {
     this.queue.set(meta.guid, meta);
     if (!this.draining) {
       this.draining = true;
-      setImmediate(() => this.drainOne());
+      setImmediate(() => void this.drainOne());
     }
   }
 
@@ -59,7 +60,7 @@ export class PreviewCache {
     return this.queue.size;
   }
 
-  private drainOne(): void {
+  private async drainOne(): Promise<void> {
     const next = this.queue.entries().next();
     if (next.done) {
       this.draining = false;
@@ -68,14 +69,15 @@ export class PreviewCache {
     const [guid, meta] = next.value;
     this.queue.delete(guid);
     try {
-      const body = this.store.openBody(meta.bodyId);
-      this.set(guid, snippet(body, loadMimeStructure(this.store, meta, body)));
+      const body = await this.store.openBody(meta.bodyId);
+      const root = await loadMimeStructure(this.store, meta, body);
+      this.set(guid, snippet(await syncBody(body), root));
     } catch {
       // Expunged meanwhile, or the session ended and closed the store: the queue stops (a later
       // LAZY request queues what it still misses).
       this.queue.clear();
     }
-    setImmediate(() => this.drainOne());
+    setImmediate(() => void this.drainOne());
   }
 }
 

@@ -8,17 +8,17 @@
 // for servers that forget old expunges) is accepted and not needed.
 import { formatNumberSet, sequenceSetHas, type QresyncParams, type SequenceSet } from '../protocol/index.js';
 import type { SelectedMailbox } from '../selected-mailbox.js';
-import type { SyncUserStore } from '../../storage/types.js';
+import type { UserStore } from '../../storage/types.js';
 import type { CommandContext, SessionHooks } from './context.js';
 
 /** Dovecot's reply when QRESYNC syntax arrives before ENABLE QRESYNC (imap/cmd-select.c, cmd-fetch.c). */
 export const QRESYNC_NOT_ENABLED = 'QRESYNC not enabled';
 
 /** UIDs of `view`'s mailbox expunged after `sinceModseq` (ascending), limited to `within` when given. */
-export function expungedSince(store: SyncUserStore, view: SelectedMailbox, sinceModseq: number, within: SequenceSet | null): number[] {
+export async function expungedSince(store: UserStore, view: SelectedMailbox, sinceModseq: number, within: SequenceSet | null): Promise<number[]> {
   const maxUid = Math.max(view.uidNext - 1, 1);
   const out: number[] = [];
-  for (const c of store.changesSince(view.id, sinceModseq)) {
+  for (const c of await store.changesSince(view.id, sinceModseq)) {
     if (c.kind !== 'expunge' || view.seqOf(c.uid) > 0) continue;
     if (within && !sequenceSetHas(within, c.uid, maxUid)) continue;
     out.push(c.uid);
@@ -36,9 +36,9 @@ export function vanishedEarlierLines(uids: number[]): string[] {
  * VANISHED (EARLIER), then `* n FETCH (UID u FLAGS (...) MODSEQ (m))` for every known message
  * changed since (Dovecot 2.3.19's order, checked on a running Dovecot).
  */
-export function qresyncSelectLines(store: SyncUserStore, view: SelectedMailbox, params: QresyncParams): string[] {
+export async function qresyncSelectLines(store: UserStore, view: SelectedMailbox, params: QresyncParams): Promise<string[]> {
   if (params.uidValidity !== view.uidValidity) return [];
-  const lines = vanishedEarlierLines(expungedSince(store, view, params.modseq, params.knownUids));
+  const lines = vanishedEarlierLines(await expungedSince(store, view, params.modseq, params.knownUids));
   const maxUid = Math.max(view.uidNext - 1, 1);
   const uids = view.allUids;
   for (let i = 0; i < uids.length; i++) {

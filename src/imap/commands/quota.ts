@@ -19,9 +19,9 @@ function rootName(session: CommandContext): string {
   return name ? name : DEFAULT_ROOT;
 }
 
-function quotaLine(session: CommandContext, root: string): string {
+async function quotaLine(session: CommandContext, root: string): Promise<string> {
   const limits = quotaLimitsFromRule(session.user?.pluginGetenv('quota_rule') || undefined) ?? {};
-  const usage = session.store.quotaUsage();
+  const usage = await session.store.quotaUsage();
   const parts: string[] = [];
   if (limits.storageBytes) parts.push(`STORAGE ${Math.floor(usage.storageBytes / 1024)} ${Math.floor(limits.storageBytes / 1024)}`);
   if (limits.messages) parts.push(`MESSAGE ${usage.messages} ${limits.messages}`);
@@ -33,7 +33,7 @@ export const GETQUOTAROOT: CommandHandler<'GETQUOTAROOT'> = {
   async run(session, _tag, cmd) {
     const root = rootName(session);
     // Dovecot names the root even for a mailbox that does not exist.
-    session.respond(`* QUOTAROOT ${mailboxAstring(cmd.mailbox, utf8MailboxNames(session))} ${formatAstring(root)}\r\n`, quotaLine(session, root));
+    session.respond(`* QUOTAROOT ${mailboxAstring(cmd.mailbox, utf8MailboxNames(session))} ${formatAstring(root)}\r\n`, await quotaLine(session, root));
     return ok('Getquotaroot completed.');
   },
 };
@@ -43,7 +43,7 @@ export const GETQUOTA: CommandHandler<'GETQUOTA'> = {
   async run(session, _tag, cmd) {
     const root = rootName(session);
     if (cmd.root !== root) return no("Quota root doesn't exist");
-    session.respond(quotaLine(session, root));
+    session.respond(await quotaLine(session, root));
     return ok('Getquota completed.');
   },
 };

@@ -20,7 +20,7 @@ export const REPLACE: CommandHandler<'REPLACE'> = {
       // RFC 8508 §3.3: the old message must be removable, or nothing happens.
       if (view.readOnly) return no('Mailbox is read-only.', 'READ-ONLY');
       if (cmd.message.body.size === 0) return no("Can't save a zero byte message.");
-      const intoSelected = view.name === cmd.mailbox;
+      const intoSelected = (await view.currentName()) === cmd.mailbox;
       const store = session.store;
       let input: AppendInput | null = null;
       let saved = false;
@@ -28,7 +28,7 @@ export const REPLACE: CommandHandler<'REPLACE'> = {
         input = await appendInput(cmd.message, intoSelected);
         input.content = await store.stageBody(input.content as Buffer | { path: string; size: number });
         const staged = input;
-        const { appended, expunged } = await store.durably(() => store.replace(view.id, target.uid, cmd.mailbox, staged));
+        const { appended, expunged } = await store.durably((s) => s.replace(view.id, target.uid, cmd.mailbox, staged));
         saved = true;
         if (intoSelected) view.markRecent(appended.uid);
         session.stats.expunged += expunged.length;

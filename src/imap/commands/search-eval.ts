@@ -10,6 +10,7 @@ import type { SearchKey } from '../protocol/commands.js';
 import { StorageError, type MessageMeta } from '../../storage/types.js';
 import { imapDayNumber, localDayNumber, sentDayNumber } from './search-dates.js';
 import { foldForSearch, messageText, type MessageText, type SearchBodyStore, type SearchTextCache } from './search-text.js';
+import { DataPending, isPromise, type MaybePromise } from '../maybe-async.js';
 
 export interface SearchContext {
   store: SearchBodyStore;
@@ -230,35 +231,72 @@ class SearchRun {
     return this.next >= this.messages.length;
   }
 
-  /** Evaluates messages in order until all are done, `deadline` (performance.now()) passes or `maxText` messages needed text. */
-  step(deadline: number, maxText: number): void {
+  /**
+   * Evaluates messages in order until all are done, `deadline` (performance.now()) passes or
+   * `maxText` messages needed text. Waits only where an asynchronous store is reading text.
+   */
+  step(deadline: number, maxText: number): void | Promise<void> {
     let textMessages = 0;
     while (this.next < this.messages.length) {
       const m = this.messages[this.next++]!;
       let match = cheap(this.key, m, this.env);
       let checkClock = false;
       if (match === null) {
-        match = this.evaluateText(m);
-        checkClock = true;
+        const evaluated = this.evaluateText(m);
         textMessages++;
+        if (isPromise(evaluated)) {
+          // An asynchronous store is reading this message's text: go on from here once it is there.
+          const textLeft = maxText - textMessages;
+          return evaluated.then((matched) => {
+            this.record(m, matched);
+            if (textLeft <= 0 || (deadline !== Infinity && performance.now() >= deadline)) return;
+            return this.step(deadline, textLeft);
+          });
+        }
+        match = evaluated;
+        checkClock = true;
       } else checkClock = (this.next & (CHEAP_CHECK_EVERY - 1)) === 0;
-      if (match) {
-        this.numbers.push(this.opts.returnUids ? m.meta.uid : m.seq);
-        this.modseqs.push(m.meta.modseq);
-        if (m.meta.modseq > this.highestModseq) this.highestModseq = m.meta.modseq;
-      }
+      this.record(m, match);
       if (textMessages >= maxText || (checkClock && deadline !== Infinity && performance.now() >= deadline)) return;
     }
   }
 
+  private record(m: SearchMessage, match: boolean): void {
+    if (!match) return;
+    this.numbers.push(this.opts.returnUids ? m.meta.uid : m.seq);
+    this.modseqs.push(m.meta.modseq);
+    if (m.meta.modseq > this.highestModseq) this.highestModseq = m.meta.modseq;
+  }
+
   /** Pass two for one message; a body freed meanwhile (expunged by another session) matches nothing. */
-  private evaluateText(m: SearchMessage): boolean {
+  private evaluateText(m: SearchMessage): MaybePromise<boolean> {
     let loaded: MessageText | null = null;
+    const text = () => {
+      if (loaded) return loaded;
+      const t = messageText(this.ctx.store, m.meta, this.ctx.textCache);
+      if (isPromise(t)) throw new DataPending(t.then((value) => (loaded = value)));
+      return (loaded = t);
+    };
     try {
-      return full(this.key, m, this.env, () => (loaded ??= messageText(this.ctx.store, m.meta, this.ctx.textCache)));
+      return full(this.key, m, this.env, text);
     } catch (err) {
+      if (err instanceof DataPending) return this.evaluateAgain(m, err, text);
       if (err instanceof StorageError && err.code === 'EXPUNGEISSUED') return false;
       throw err;
+    }
+  }
+
+  /** An asynchronous store is reading the message's text: evaluate again once it is there. */
+  private async evaluateAgain(m: SearchMessage, pending: DataPending, text: () => MessageText): Promise<boolean> {
+    for (;;) {
+      try {
+        await pending.ready;
+        return full(this.key, m, this.env, text);
+      } catch (err) {
+        if (err instanceof DataPending) pending = err;
+        else if (err instanceof StorageError && err.code === 'EXPUNGEISSUED') return false;
+        else throw err;
+      }
     }
   }
 
@@ -269,13 +307,18 @@ class SearchRun {
 }
 
 /**
- * Evaluates `key` over `messages` (the selected mailbox, in sequence order) in one go. For the
- * network thread use searchInSlices. A message whose body was freed meanwhile (expunged by another
- * session) is left out; other storage errors propagate: the caller answers NO.
+ * Evaluates `key` over `messages` (the selected mailbox, in sequence order) in one go, over a
+ * synchronous store (SyncUserStore). For the network thread use searchInSlices. A message whose
+ * body was freed meanwhile (expunged by another session) is left out; other storage errors
+ * propagate: the caller answers NO.
  */
 export function evaluateSearch(ctx: SearchContext, messages: readonly SearchMessage[], key: SearchKey, opts: SearchOptions): SearchResult {
   const run = new SearchRun(ctx, messages, key, opts);
-  run.step(Infinity, Infinity);
+  const pending = run.step(Infinity, Infinity);
+  if (isPromise(pending)) {
+    pending.catch(() => {});
+    throw new Error('evaluateSearch needs a synchronous store; use searchInSlices');
+  }
   return run.result();
 }
 
@@ -298,7 +341,7 @@ export async function searchInSlices(
   const pause = slicing.pause ?? nextTurn;
   const run = new SearchRun(ctx, messages, key, opts);
   for (;;) {
-    run.step(performance.now() + sliceMs, maxText);
+    await run.step(performance.now() + sliceMs, maxText);
     if (run.done) return run.result();
     await pause();
     if (slicing.aborted?.()) return null;

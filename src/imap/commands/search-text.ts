@@ -8,11 +8,12 @@ import { bodyText } from '../../mime/decode.js';
 import { parseHeaderFields } from '../../mime/header.js';
 import { readRange } from '../../mime/source.js';
 import type { MimePart } from '../../mime/types.js';
-import type { SyncBodyReader, MessageMeta, SyncUserStore } from '../../storage/types.js';
+import type { SyncBodyReader, MessageMeta, UserStore } from '../../storage/types.js';
+import { DataPending, isPromise, syncBody, then, type MaybePromise } from '../maybe-async.js';
 import { loadMimeStructure, type MessageBodyStore } from './fetch-mime.js';
 
 /** What SEARCH reads; with `openBodyWithStructure` a message costs one storage read instead of three. */
-export type SearchBodyStore = MessageBodyStore & Partial<Pick<SyncUserStore, 'openBodyWithStructure'>>;
+export type SearchBodyStore = MessageBodyStore & Partial<Pick<UserStore, 'openBodyWithStructure'>>;
 
 /** True when every UTF-16 unit is ASCII (UTF-8 length = string length); native, no regex pass. */
 function isAscii(s: string): boolean {
@@ -37,7 +38,10 @@ export interface MessageText {
   addresses: Map<string, string[]>;
   /** All header fields as `Name: value` lines, folded (TEXT searches headers too). */
   headerText: string;
-  /** Decoded text of all text parts, folded; loaded on first use. */
+  /**
+   * Decoded text of all text parts, folded; loaded on first use. Throws DataPending while an
+   * asynchronous store reads it (evaluate again once it is ready).
+   */
   body(): string;
 }
 
@@ -132,14 +136,23 @@ interface OpenedMessage {
   root: MimePart;
 }
 
-/** The body and its MIME tree: one storage read (chunk 0 included) when the store offers it. */
-function openMessage(store: SearchBodyStore, meta: MessageMeta): OpenedMessage {
+/**
+ * The body and its MIME tree: one storage read (chunk 0 included) when the store offers it.
+ * Synchronous when the store is.
+ */
+function openMessage(store: SearchBodyStore, meta: MessageMeta): MaybePromise<OpenedMessage> {
   if (store.openBodyWithStructure) {
-    const { body, mimeStructure } = store.openBodyWithStructure(meta.bodyId);
-    return { body, root: mimeStructure !== undefined ? (mimeStructure as MimePart) : loadMimeStructure(store, meta, body) };
+    return then(store.openBodyWithStructure(meta.bodyId), ({ body, mimeStructure }) =>
+      then(syncBody(body), (source) =>
+        mimeStructure !== undefined
+          ? { body: source, root: mimeStructure as MimePart }
+          : then(loadMimeStructure(store, meta, source), (root) => ({ body: source, root })),
+      ),
+    );
   }
-  const body = store.openBody(meta.bodyId);
-  return { body, root: loadMimeStructure(store, meta, body) };
+  return then(store.openBody(meta.bodyId), (body) =>
+    then(syncBody(body), (source) => then(loadMimeStructure(store, meta, source), (root) => ({ body: source, root }))),
+  );
 }
 
 /** The fields SEARCH FROM/TO/CC/BCC look at (RFC 3501 §6.4.4). */
@@ -179,26 +192,36 @@ function loadHeaders(opened: OpenedMessage): CacheEntry {
  * storage once (header block and text parts); only text/* parts are decoded. Throws StorageError
  * EXPUNGEISSUED when the body was freed meanwhile.
  */
-export function messageText(store: SearchBodyStore, meta: MessageMeta, cache: SearchTextCache | undefined): MessageText {
-  let opened: OpenedMessage | null = null;
-  let entry = cache?.get(meta.guid);
-  if (!entry) {
-    opened = openMessage(store, meta);
-    entry = loadHeaders(opened);
-    cache?.add(meta.guid, entry);
-  }
-  const e = entry;
+export function messageText(store: SearchBodyStore, meta: MessageMeta, cache: SearchTextCache | undefined): MaybePromise<MessageText> {
+  const entry = cache?.get(meta.guid);
+  if (entry) return textOf(store, meta, cache, entry, null);
+  return then(openMessage(store, meta), (opened) => {
+    const e = loadHeaders(opened);
+    cache?.add(meta.guid, e);
+    return textOf(store, meta, cache, e, opened);
+  });
+}
+
+function textOf(store: SearchBodyStore, meta: MessageMeta, cache: SearchTextCache | undefined, e: CacheEntry, opened: OpenedMessage | null): MessageText {
+  let reading: Promise<unknown> | null = null;
+  const load = (o: OpenedMessage) => {
+    opened = o;
+    if (e.body !== null) return;
+    e.body = foldForSearch(bodyText(o.body, o.root));
+    cache?.grew(meta.guid, e, stringBytes(e.body));
+  };
   return {
     headers: e.headers,
     addresses: e.addresses,
     headerText: e.headerText,
     body() {
       if (e.body === null) {
-        opened ??= openMessage(store, meta);
-        e.body = foldForSearch(bodyText(opened.body, opened.root));
-        cache?.grew(meta.guid, e, stringBytes(e.body));
+        if (reading) throw new DataPending(reading);
+        const o = opened ?? openMessage(store, meta);
+        if (isPromise(o)) throw new DataPending((reading = o.then(load)));
+        load(o);
       }
-      return e.body;
+      return e.body!;
     },
   };
 }

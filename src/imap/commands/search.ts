@@ -2,7 +2,7 @@
 // the session supplies the view (sequence numbers, \Recent, `$`); the SEARCH engine
 // (search-eval.ts) decides which messages match, in time slices so other connections keep being
 // served while it reads message text (DESIGN.md §6).
-import type { MessageMeta, SyncUserStore } from '../../storage/types.js';
+import type { MessageMeta, UserStore } from '../../storage/types.js';
 import type { SelectedMailbox } from '../selected-mailbox.js';
 import { searchInSlices, type SearchMessage } from './search-eval.js';
 import { formatEsearch, formatSearchResponse, searchCharsetError } from './search-response.js';
@@ -11,9 +11,9 @@ import { searchUpdatesOf } from './context-search.js';
 import { ok, SELECTED, type CommandHandler } from './types.js';
 
 /** One decoded-text cache per open user store (shared by that user's sessions). */
-const textCaches = new WeakMap<SyncUserStore, SearchTextCache>();
+const textCaches = new WeakMap<UserStore, SearchTextCache>();
 
-export function textCacheFor(store: SyncUserStore): SearchTextCache {
+export function textCacheFor(store: UserStore): SearchTextCache {
   let cache = textCaches.get(store);
   if (!cache) {
     cache = new SearchTextCache();
@@ -30,7 +30,7 @@ const LIST_BATCH = 1000;
  * meanwhile are left out). A large mailbox is read in batches with a turn of the event loop
  * between them; null when the connection went away during one.
  */
-export async function listMessages(store: SyncUserStore, view: SelectedMailbox, aborted: () => boolean): Promise<SearchMessage[] | null> {
+export async function listMessages(store: UserStore, view: SelectedMailbox, aborted: () => boolean): Promise<SearchMessage[] | null> {
   const uids = view.allUids;
   const messages: SearchMessage[] = [];
   const add = (metas: MessageMeta[]) => {
@@ -40,7 +40,7 @@ export async function listMessages(store: SyncUserStore, view: SelectedMailbox, 
     }
   };
   if (uids.length <= LIST_BATCH) {
-    if (uids.length > 0) add(store.listMessages(view.id));
+    if (uids.length > 0) add(await store.listMessages(view.id));
     return messages;
   }
   for (let i = 0; i < uids.length; i += LIST_BATCH) {
@@ -48,7 +48,7 @@ export async function listMessages(store: SyncUserStore, view: SelectedMailbox, 
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (aborted()) return null;
     }
-    add(store.getMessages(view.id, uids.slice(i, i + LIST_BATCH)));
+    add(await store.getMessages(view.id, uids.slice(i, i + LIST_BATCH)));
   }
   return messages;
 }
@@ -77,7 +77,7 @@ export const SEARCH: CommandHandler<'SEARCH'> = {
     }, { aborted });
     // The connection closed during a pause (its store may be closed too): nobody to answer.
     if (result === null) return null;
-    if (result.highestModseq !== null) session.enableExtension('CONDSTORE');
+    if (result.highestModseq !== null) await session.enableExtension('CONDSTORE');
     // RFC 9051 §6.4.4: in IMAP4rev2 a SEARCH without RETURN answers ESEARCH with ALL.
     if (cmd.returnOptions === null && session.isEnabled('IMAP4rev2')) {
       const line = formatEsearch(tag, cmd.uid, result.numbers, [], result.highestModseq, result.modseqs);

@@ -1,6 +1,7 @@
 // SELECT/EXAMINE (RFC 3501 §6.3.1-2, RFC 7162 §3.1.8 CONDSTORE), CHECK (§6.4.1), CLOSE (§6.4.2),
 // UNSELECT (RFC 3691), EXPUNGE (§6.4.3) and UID EXPUNGE (RFC 4315 §2.1).
 import { SelectedMailbox } from '../selected-mailbox.js';
+import type { ChangeNotice } from '../../storage/types.js';
 import type { CommandContext } from './context.js';
 import { mailboxObjectId } from './mailboxes.js';
 import { qresyncSelectLines, QRESYNC_NOT_ENABLED } from './qresync.js';
@@ -12,13 +13,27 @@ async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMIN
   session.unselect();
   // RFC 7162 §3.2.11: tells a CONDSTORE/QRESYNC client the old mailbox's updates end here.
   if (hadSelected) session.respond('* OK [CLOSED] Previous mailbox closed.\r\n');
-  if (cmd.condstore) session.enableExtension('CONDSTORE');
+  if (cmd.condstore) await session.enableExtension('CONDSTORE');
   if (cmd.qresync && !session.isEnabled('QRESYNC')) return badSyntax(QRESYNC_NOT_ENABLED);
   session.savedSearch = null; // RFC 5182 §2.1: the saved result belongs to the mailbox
   const readOnly = cmd.name === 'EXAMINE';
-  const view = SelectedMailbox.open(session.store, cmd.mailbox, readOnly);
+  // Changes committed while the view is opened and its responses written reach no selected view:
+  // they are kept here and handed to it when it is selected (its next sync looks again).
+  const noticed: ChangeNotice[] = [];
+  const stopNoticing = session.store.onChange((n) => noticed.push(n));
+  try {
+    const view = await SelectedMailbox.open(session.store, cmd.mailbox, readOnly);
+    await writeSelectResponses(session, cmd, view, readOnly);
+    session.select(view, noticed);
+  } finally {
+    stopNoticing();
+  }
+  return ok(`${cmd.name === 'SELECT' ? 'Select' : 'Examine'} completed.`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
+}
+
+async function writeSelectResponses(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMINE'>, view: SelectedMailbox, readOnly: boolean): Promise<void> {
   // The mailbox row only (status() would aggregate over every message again for one number).
-  const uidNext = Math.max(view.uidNext, session.store.getMailboxById(view.id)?.uidNext ?? 0);
+  const uidNext = Math.max(view.uidNext, (await session.store.getMailboxById(view.id))?.uidNext ?? 0);
   const w = (line: string) => session.respond(line + '\r\n');
   // RFC 9051 §6.3.2 and appendix E: no RECENT response and no UNSEEN response code in IMAP4rev2.
   const rev2 = session.isEnabled('IMAP4rev2');
@@ -33,14 +48,12 @@ async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMIN
   w(`* OK [UIDNEXT ${uidNext}] Predicted next UID`);
   // A CONDSTORE session turns the mailbox's modseq tracking on; until some session has, Dovecot
   // leaves HIGHESTMODSEQ out (checked on Dovecot 2.3.19; index-storage's mailbox_enable).
-  if (session.isEnabled('CONDSTORE')) session.store.enableModseqTracking(view.id);
-  if (session.store.getMailboxById(view.id)?.modseqTracking) w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
+  if (session.isEnabled('CONDSTORE')) await session.store.enableModseqTracking(view.id);
+  if ((await session.store.getMailboxById(view.id))?.modseqTracking) w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
   // RFC 8474 §4.2.
   w(`* OK [MAILBOXID (${mailboxObjectId(view)})] Ok`);
   // RFC 7162 §3.2.5.1: what changed since the client's last visit, after the usual responses.
-  if (cmd.qresync) session.respond(...qresyncSelectLines(session.store, view, cmd.qresync));
-  session.select(view);
-  return ok(`${cmd.name === 'SELECT' ? 'Select' : 'Examine'} completed.`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
+  if (cmd.qresync) session.respond(...(await qresyncSelectLines(session.store, view, cmd.qresync)));
 }
 
 export const SELECT: CommandHandler<'SELECT'> = { states: AUTHENTICATED, run: (session, _tag, cmd) => select(session, cmd) };
@@ -60,9 +73,9 @@ export const CLOSE: CommandHandler<'CLOSE'> = {
     const view = session.selected!;
     if (!view.readOnly) {
       // RFC 3501 §6.4.2: expunge silently (no EXPUNGE responses); take in others' flags first.
-      view.sync({ allowExpunge: true, condstore: false });
+      await view.sync({ allowExpunge: true, condstore: false });
       const uids = view.deletedUids();
-      if (uids.length > 0) session.stats.expunged += session.store.expunge(view.id, uids).length;
+      if (uids.length > 0) session.stats.expunged += (await session.store.expunge(view.id, uids)).length;
     }
     session.unselect();
     return ok('Close completed.');
@@ -83,11 +96,11 @@ export const EXPUNGE: CommandHandler<'EXPUNGE'> = {
     const view = session.selected!;
     if (view.readOnly) return no('Mailbox is read-only.', 'READ-ONLY');
     // Announce what others did first, so the sequence numbers below are the client's.
-    session.flushUpdates(true, cmd);
+    await session.flushUpdates(true, cmd);
     const candidates = cmd.uid ? new Set(view.resolve(cmd.set, true).map((m) => m.uid)) : undefined;
     const uids = view.deletedUids(candidates);
     if (uids.length > 0) {
-      const expunged = session.store.expunge(view.id, uids);
+      const expunged = await session.store.expunge(view.id, uids);
       session.stats.expunged += expunged.length;
       session.respond(...view.expungeOwn(expunged, session.isEnabled('QRESYNC')));
     }

@@ -10,6 +10,7 @@ import { type SearchContext, type SearchMessage } from './search-eval.js';
 import { sentTimestamp } from './search-dates.js';
 import { messageText, type MessageText } from './search-text.js';
 import { SORT_SLICE_MS } from './yield-slices.js';
+import { isPromise } from '../maybe-async.js';
 
 export interface SortFacts {
   seq: number;
@@ -110,7 +111,9 @@ export async function collectSortFacts(
       deadline = performance.now() + sliceMs;
     }
     try {
-      out.push(factsOf(m, readText ? messageText(ctx.store, m.meta, ctx.textCache) : null, needs));
+      let text = readText ? messageText(ctx.store, m.meta, ctx.textCache) : null;
+      if (isPromise(text)) text = await text;
+      out.push(factsOf(m, text, needs));
     } catch (err) {
       if (err instanceof StorageError && err.code === 'EXPUNGEISSUED') continue;
       throw err;

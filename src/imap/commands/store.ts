@@ -11,14 +11,14 @@ export const STORE: CommandHandler<'STORE'> = {
     const resolved = resolveMessageSet(session, cmd.set, cmd.uid);
     if (!resolved.ok) return badSyntax(resolved.error);
     if (view.readOnly) return no('Mailbox is read-only.', 'READ-ONLY');
-    if (cmd.unchangedSince !== null) session.enableExtension('CONDSTORE');
+    if (cmd.unchangedSince !== null) await session.enableExtension('CONDSTORE');
     // \Recent is the server's to set (RFC 3501 §2.3.2); Dovecot ignores it in STORE.
     const flags = cmd.flags.filter((f) => f.toLowerCase() !== '\\recent');
     const refs = resolved.messages.filter((m) => !view.isExpungePending(m.uid));
     const seqByUid = new Map(refs.map((m) => [m.uid, m.seq]));
     const result = refs.length === 0
       ? { changed: [], modified: [] as number[] }
-      : session.store.storeFlags(view.id, {
+      : await session.store.storeFlags(view.id, {
           uids: refs.map((m) => m.uid),
           operation: cmd.action,
           flags,

@@ -8,7 +8,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { decodedBody } from '../../mime/decode.js';
 import { applyPartial, findPart, parseSectionSpec, readSection } from '../../mime/section.js';
 import type { MimePart } from '../../mime/types.js';
-import type { SyncUserStore } from '../../storage/types.js';
+import type { UserStore } from '../../storage/types.js';
+import { syncBody } from '../maybe-async.js';
 import { formatBodyStructure } from '../protocol/bodystructure.js';
 import type { UrlFetchRequest } from '../protocol/index.js';
 import { formatAstring } from '../protocol/response-writer.js';
@@ -32,21 +33,21 @@ export function urlauthEnabled(session: Pick<CommandContext, 'settings'>): boole
 }
 
 /** The mailbox's key; `create` makes one when there is none (GENURLAUTH). */
-function mailboxKey(store: SyncUserStore, mailbox: string, create: boolean): Buffer | null {
-  const [entry] = store.getMetadata(mailbox, [URLAUTH_KEY_ENTRY]);
+async function mailboxKey(store: UserStore, mailbox: string, create: boolean): Promise<Buffer | null> {
+  const [entry] = await store.getMetadata(mailbox, [URLAUTH_KEY_ENTRY]);
   if (entry) {
     const hex = entry.value.toString('latin1');
     if (/^[0-9a-f]+$/i.test(hex) && hex.length === 2 * KEY_BYTES) return Buffer.from(hex, 'hex');
   }
   if (!create) return null;
   const key = randomBytes(KEY_BYTES);
-  store.setMetadata(mailbox, URLAUTH_KEY_ENTRY, Buffer.from(key.toString('hex'), 'latin1'));
+  await store.setMetadata(mailbox, URLAUTH_KEY_ENTRY, Buffer.from(key.toString('hex'), 'latin1'));
   return key;
 }
 
 /** Removes a mailbox's key (when it has one: no change, no new modseq otherwise). */
-function removeKey(store: SyncUserStore, mailbox: string): void {
-  if (store.getMetadata(mailbox, [URLAUTH_KEY_ENTRY]).length > 0) store.setMetadata(mailbox, URLAUTH_KEY_ENTRY, null);
+async function removeKey(store: UserStore, mailbox: string): Promise<void> {
+  if ((await store.getMetadata(mailbox, [URLAUTH_KEY_ENTRY])).length > 0) await store.setMetadata(mailbox, URLAUTH_KEY_ENTRY, null);
 }
 
 /** RFC 4467 §7 INTERNAL as Dovecot computes it: version byte 0x01, then HMAC-SHA1(key, rump URL). */
@@ -71,7 +72,7 @@ function hostPortError(session: CommandContext, url: UrlAuthUrl): string | null 
 class UrlFailure extends Error {}
 
 /** GENURLAUTH: verifies one rump URL and returns it with its token (imap_urlauth_generate). */
-function generate(session: CommandContext, rumpUrl: string, mechanism: string): string {
+async function generate(session: CommandContext, rumpUrl: string, mechanism: string): Promise<string> {
   if (mechanism.toUpperCase() !== 'INTERNAL') throw new UrlFailure(`Unsupported URLAUTH mechanism: ${mechanism}`);
   let url: UrlAuthUrl;
   try {
@@ -86,11 +87,11 @@ function generate(session: CommandContext, rumpUrl: string, mechanism: string): 
   if (url.user !== session.user!.username) throw new UrlFailure(`Not permitted to generate URLAUTH for user ${url.user}`);
   const hostErr = hostPortError(session, url);
   if (hostErr) throw new UrlFailure(hostErr);
-  const box = session.store.getMailbox(url.message.mailbox);
+  const box = await session.store.getMailbox(url.message.mailbox);
   if (!box || box.noselect) throw new UrlFailure(`Invalid URL: Mailbox doesn't exist: ${url.message.mailbox}`);
   if (url.message.uidValidity !== null && url.message.uidValidity !== box.uidValidity) throw new UrlFailure('Invalid URL: Invalid UIDVALIDITY');
-  if (!session.store.getMessages(box.id, [url.message.uid])[0]) throw new UrlFailure('Invalid URL: Message not found');
-  const key = mailboxKey(session.store, box.name, true)!;
+  if (!(await session.store.getMessages(box.id, [url.message.uid]))[0]) throw new UrlFailure('Invalid URL: Message not found');
+  const key = (await mailboxKey(session.store, box.name, true))!;
   return `${rumpUrl}:internal:${internalToken(url.rump, key).toString('hex')}`;
 }
 
@@ -102,7 +103,7 @@ export const GENURLAUTH: CommandHandler<'GENURLAUTH'> = {
     const urls: string[] = [];
     for (const req of cmd.args.requests) {
       try {
-        urls.push(generate(session, req.url, req.mechanism));
+        urls.push(await generate(session, req.url, req.mechanism));
       } catch (err) {
         if (err instanceof UrlFailure) return badSyntax(err.message);
         throw err;
@@ -120,15 +121,15 @@ export const RESETKEY: CommandHandler<'RESETKEY'> = {
     if ('invalid' in cmd.args) return badSyntax(cmd.args.invalid);
     const { mailbox, mechanisms } = cmd.args;
     if (mailbox === null) {
-      for (const box of session.store.listMailboxes()) {
-        if (!box.noselect) removeKey(session.store, box.name);
+      for (const box of await session.store.listMailboxes()) {
+        if (!box.noselect) await removeKey(session.store, box.name);
       }
       return ok('All keys removed');
     }
     if (mechanisms.some((m) => m.toUpperCase() !== 'INTERNAL')) return no('Unsupported URLAUTH mechanism');
-    const box = session.store.getMailbox(mailbox);
+    const box = await session.store.getMailbox(mailbox);
     if (!box || box.noselect) return no(`Mailbox doesn't exist: ${mailbox}`, 'NONEXISTENT');
-    removeKey(session.store, box.name);
+    await removeKey(session.store, box.name);
     // RFC 4467 §6.1 also asks for an untagged URLMECH OK in sessions that have the mailbox
     // selected; Dovecot 2.3.19 does not send it either.
     return ok('Key removed', 'URLMECH INTERNAL');
@@ -192,25 +193,26 @@ async function fetchOne(session: CommandContext, req: UrlFetchRequest): Promise<
 }
 
 /** In the owner's store: the mailbox, its key and the token, then the part the URL names. */
-function readVerified(store: SyncUserStore, req: UrlFetchRequest, url: UrlAuthUrl): FetchedUrl {
+async function readVerified(store: UserStore, req: UrlFetchRequest, url: UrlAuthUrl): Promise<FetchedUrl> {
   const rump = url.rump!;
   const token = url.token!;
-  const box = store.getMailbox(url.message.mailbox);
+  const box = await store.getMailbox(url.message.mailbox);
   if (!box || box.noselect) {
     // RFC 4467 §7: compute a token with a random key anyway, so timing does not tell which mailboxes exist.
     verifyToken(rump, randomBytes(KEY_BYTES), token);
     throw new UrlFailure(`Invalid URLAUTH: Mailbox doesn't exist: ${url.message.mailbox}`);
   }
-  const key = mailboxKey(store, box.name, false);
+  const key = await mailboxKey(store, box.name, false);
   if (!key || !verifyToken(rump, key, token)) throw new UrlFailure('URLAUTH verification failed');
   const readFailure = (why: string) => new UrlFailure(`Failed to read URLAUTH "${req.url}": ${why}`);
   if (url.message.uidValidity !== null && url.message.uidValidity !== box.uidValidity) throw readFailure('Invalid UIDVALIDITY');
-  const meta = store.getMessages(box.id, [url.message.uid])[0];
+  const meta = (await store.getMessages(box.id, [url.message.uid]))[0];
   if (!meta) throw readFailure('Message not found');
   const spec = parseSectionSpec(url.message.section ?? '');
   if (!spec) throw readFailure('Invalid section');
-  const body = store.openBody(meta.bodyId);
-  const root = loadMimeStructure(store, meta, body);
+  const reader = await store.openBody(meta.bodyId);
+  const root = await loadMimeStructure(store, meta, reader);
+  const body = await syncBody(reader);
   const part: MimePart | null = spec.path.length === 0 ? root : findPart(root, spec.path);
   if (!part) throw readFailure('Message part not found');
   // RFC 5524 §4: BINARY undoes the Content-Transfer-Encoding of a leaf part.

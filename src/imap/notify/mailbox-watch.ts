@@ -6,7 +6,7 @@
 // index notifications do (lib-storage/list/mailbox-list-index-notify.c compares the status it
 // recorded with the current one): a new UIDNEXT is an append, fewer messages than the appends
 // explain is an expunge, another UNSEEN count is a \Seen change, another HIGHESTMODSEQ any change.
-import type { MailboxInfo, SyncUserStore } from '../../storage/types.js';
+import type { MailboxInfo, UserStore } from '../../storage/types.js';
 import type { NotifyEvent, NotifyGroup, NotifySpec } from '../protocol/index.js';
 
 interface Counters {
@@ -51,16 +51,29 @@ export interface NotifyLineFormat {
 export class MailboxWatch {
   private snapshots = new Map<number, Snapshot>();
   /** Subscriptions are kept by name: they outlive their mailbox (RFC 3501 §6.3.6). */
-  private subscriptions: Set<string>;
+  private subscriptions = new Set<string>();
   /** Mailboxes changed since the last look (null: any of them); collect() looks at all anyway. */
   private dirty: Set<number> | null = new Set();
+  /** Counters being taken again without a report (resync), awaited before the next look. */
+  private resyncing: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly store: SyncUserStore,
+  /**
+   * Takes the first snapshot. Make the watch receive change notices (touch) before: a change
+   * made while the snapshot is read is then looked at again by the next collect().
+   */
+  private constructor(
+    private readonly store: UserStore,
     readonly spec: NotifySpec,
-  ) {
-    for (const info of store.listMailboxes()) this.snapshots.set(info.id, this.snapshotOf(info, null));
-    this.subscriptions = new Set(store.listSubscriptions());
+  ) {}
+
+  static create(store: UserStore, spec: NotifySpec): MailboxWatch {
+    return new MailboxWatch(store, spec);
+  }
+
+  /** Reads the first snapshot of every mailbox and the subscriptions. */
+  async load(): Promise<void> {
+    for (const info of await this.store.listMailboxes()) this.snapshots.set(info.id, await this.snapshotOf(info, null));
+    this.subscriptions = new Set(await this.store.listSubscriptions());
   }
 
   /** Some group wants message events: mailboxes' counters are kept. */
@@ -82,16 +95,16 @@ export class MailboxWatch {
    * RFC 5465 §3.1 NOTIFY SET STATUS: the STATUS of every watched mailbox but the selected one
    * (Dovecot: MESSAGES UIDNEXT UIDVALIDITY UNSEEN, HIGHESTMODSEQ when FlagChange is asked for).
    */
-  initialStatus(selectedId: number | null, fmt: NotifyLineFormat): string[] {
+  async initialStatus(selectedId: number | null, fmt: NotifyLineFormat): Promise<string[]> {
     if (!this.wantsStatus) return [];
     // Dovecot looks at every event the command named, the selected filter's included.
     const used = [...(this.spec.selected?.events ?? []), ...this.spec.groups.flatMap((g) => g.events)];
     const withModseq = used.includes('FlagChange') || used.includes('AnnotationChange');
     const lines: string[] = [];
-    for (const info of this.store.listMailboxes()) {
+    for (const info of await this.store.listMailboxes()) {
       if (info.noselect || info.id === selectedId) continue;
       if (!this.spec.groups.some((g) => this.matchesMailbox(g, info.name, this.subscriptions.has(info.name)))) continue;
-      const c = this.countersOf(info);
+      const c = await this.countersOf(info);
       if (!c) continue;
       const items: Array<[string, number]> = [['MESSAGES', c.messages], ['UIDNEXT', c.uidNext], ['UIDVALIDITY', c.uidValidity], ['UNSEEN', c.unseen]];
       if (withModseq) items.push(['HIGHESTMODSEQ', c.highestModseq]);
@@ -101,12 +114,14 @@ export class MailboxWatch {
   }
 
   /** The LIST and STATUS lines for what changed since the last call, per mailbox in list order. */
-  collect(selectedId: number | null, fmt: NotifyLineFormat): string[] {
+  async collect(selectedId: number | null, fmt: NotifyLineFormat): Promise<string[]> {
+    await this.resyncing;
+    // Notices that arrive from here on are for the next look.
     this.dirty = new Set();
     const lines: string[] = [];
     const seen = new Set<number>();
-    const mailboxes = this.store.listMailboxes();
-    const subscribedNow = new Set(this.store.listSubscriptions());
+    const mailboxes = await this.store.listMailboxes();
+    const subscribedNow = new Set(await this.store.listSubscriptions());
     /** name -> true (subscribed) / false (unsubscribed) since the last look. */
     const subscriptionChanges = new Map<string, boolean>();
     for (const n of subscribedNow) if (!this.subscriptions.has(n)) subscriptionChanges.set(n, true);
@@ -143,15 +158,15 @@ export class MailboxWatch {
       // The selected mailbox's changes go out through its view; its counters are taken again when
       // it is closed (resync), not at every change the session makes in it.
       if (before && !info.noselect && moved && before.counters && info.id !== selectedId) {
-        const now = this.countersOf(info);
+        const now = await this.countersOf(info);
         if (now) {
           diffCounters(before.counters, now, change);
           counters = now;
         }
       } else if (!before || (before.counters === null && this.wantsStatus)) {
-        counters = info.noselect ? null : this.countersOf(info);
+        counters = info.noselect ? null : await this.countersOf(info);
       }
-      this.snapshots.set(info.id, this.snapshotOf(info, counters));
+      this.snapshots.set(info.id, await this.snapshotOf(info, counters));
       this.emit(lines, change, subscribedNow.has(info.name), info.id === selectedId, fmt);
     }
     for (const [id, before] of this.snapshots) {
@@ -172,21 +187,28 @@ export class MailboxWatch {
     return lines;
   }
 
-  /** Takes a mailbox's counters again without reporting them (the selected mailbox was closed). */
+  /**
+   * Takes a mailbox's counters again without reporting them (the selected mailbox was closed).
+   * Starts at once; the next collect() waits for it.
+   */
   resync(mailboxId: number): void {
-    const before = this.snapshots.get(mailboxId);
-    const info = this.store.getMailboxById(mailboxId);
-    if (!before || !info || before.counters === null) return;
-    before.counters = this.countersOf(info);
+    const previous = this.resyncing;
+    this.resyncing = (async () => {
+      await previous;
+      const before = this.snapshots.get(mailboxId);
+      const info = await this.store.getMailboxById(mailboxId);
+      if (!before || !info || before.counters === null) return;
+      before.counters = await this.countersOf(info);
+    })().catch(() => {}); // the store went away with the session: nothing to look at any more
   }
 
-  private snapshotOf(info: MailboxInfo, counters: Counters | null): Snapshot {
-    return { name: info.name, noselect: info.noselect, counters: counters ?? (this.wantsStatus && !info.noselect ? this.countersOf(info) : null) };
+  private async snapshotOf(info: MailboxInfo, counters: Counters | null): Promise<Snapshot> {
+    return { name: info.name, noselect: info.noselect, counters: counters ?? (this.wantsStatus && !info.noselect ? await this.countersOf(info) : null) };
   }
 
-  private countersOf(info: MailboxInfo): Counters | null {
+  private async countersOf(info: MailboxInfo): Promise<Counters | null> {
     try {
-      const s = this.store.status(info.name);
+      const s = await this.store.status(info.name);
       return { messages: s.messages, uidNext: s.uidNext, uidValidity: s.uidValidity, unseen: s.unseen, highestModseq: s.highestModseq };
     } catch {
       return null; // gone meanwhile: the next look reports the deletion

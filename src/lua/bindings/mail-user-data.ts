@@ -2,7 +2,7 @@
 // worker): the field snapshot of spec §7.1, the plugin environment (§7.3), the var_expand table
 // (§7.4) and the options to open the user's store in the worker (§7.5, §7.6, §8).
 import type { VarExpandContext } from '../../config/var-expand.js';
-import type { MailUser } from '../../mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../../mail-user/mail-user.js';
 import { mailUserVarContext } from '../../mail-user/variables.js';
 import type { UserStoreOptions } from '../../storage/types.js';
 

@@ -4,7 +4,7 @@
 // `@push_notification_txn` entry installed by ./binding.ts.
 import { mailUserBindingData, type MailUserArgData } from '../bindings/mail-user-data.js';
 import { compiledModuleUrl } from '../../threads/compiled-module.js';
-import type { MailUser } from '../../mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../../mail-user/mail-user.js';
 import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';
 import type { LuaArg } from '../types.js';
 import { handlerName, type PushTransaction } from './events.js';

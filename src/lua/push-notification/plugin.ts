@@ -3,7 +3,7 @@
 // asynchronously after the commit, in order, on a per-session queue: a failing, slow or hanging
 // handler never delays or fails the IMAP command or LMTP delivery that caused the event.
 // Dovecot: src/plugins/push-notification/push-notification-plugin.c.
-import type { MailUser } from '../../mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../../mail-user/mail-user.js';
 import type { MailUserService } from '../../mail-user/service.js';
 import type { MailTransactionEvents, SyncUserStore } from '../../storage/types.js';
 import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';

@@ -1,7 +1,7 @@
 // Push-notification settings as Dovecot reads them (spec §12.1; Dovecot: push-notification-plugin.c,
 // push-notification-drivers.c): `push_notification_driver`, then `push_notification_driver2`, 3, ...
 // until one is missing; each `<driver>[:<config>]` with space-separated `key=value` config.
-import type { MailUser } from '../../mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../../mail-user/mail-user.js';
 
 /** The plugin setting that names the Lua driver's script, before any driver's `file=`. */
 export const SCRIPT_FILE_SETTING = 'push_notification_lua_script_file';
