@@ -109,9 +109,10 @@ async function scenario(port: number): Promise<string[]> {
   const b = await RawClient.connect(port);
   const out: string[] = [];
   const run = async (c: RawClient, tag: string, command: string) => out.push(...(await c.command(tag, command)));
-  await run(a, 'a1', 'LOGIN alice pw');
+  // The configured mailboxes exist for the command right after the login.
+  a.send('a1 LOGIN alice pw\r\na2 LIST "" "*" RETURN (SPECIAL-USE SUBSCRIBED)\r\n');
+  out.push(...(await a.until((l) => l.startsWith('a2 '))));
   await run(b, 'b1', 'LOGIN alice pw');
-  await run(a, 'a2', 'LIST "" "*" RETURN (SPECIAL-USE SUBSCRIBED)');
   await run(a, 'a3', `APPEND INBOX (\\Seen) {${PLAIN.length}+}\r\n${PLAIN}`);
   await run(a, 'a4', `APPEND INBOX () {${MULTIPART.length}+}\r\n${MULTIPART}`);
   await run(a, 'a5', `APPEND INBOX (\\Flagged) {${LARGE.length}+}\r\n${LARGE}`);
