@@ -143,23 +143,20 @@ export function planFetch(attributes: readonly FetchAttribute[], opts: FetchOpti
  * rendering again), with a synchronous one they are at hand at once.
  */
 class MessageData {
-  private readonly opened: LazyValue<BodyReader>;
-  private readonly source: LazyValue<SyncBodyReader>;
-  private readonly mime: LazyValue<MimePart>;
-  constructor(readonly store: MessageBodyStore, readonly meta: MessageMeta) {
-    this.opened = new LazyValue(() => store.openBody(meta.bodyId));
-    this.mime = new LazyValue(() => loadMimeStructure(store, meta, this.openedNow()));
-    // A synchronous store opens the body synchronously: no promise in between.
-    this.source = new LazyValue(() => {
-      const reader = this.openedNow();
-      return reader ? syncBody(reader) : this.opened.load().then(syncBody);
-    });
+  // Made on first use: metadata-only FETCHes build one of these per message and read neither.
+  private opened: LazyValue<BodyReader> | null = null;
+  private source: LazyValue<SyncBodyReader> | null = null;
+  private mime: LazyValue<MimePart> | null = null;
+  constructor(readonly store: MessageBodyStore, readonly meta: MessageMeta) {}
+
+  private get openedBody(): LazyValue<BodyReader> {
+    return (this.opened ??= new LazyValue(() => this.store.openBody(this.meta.bodyId)));
   }
 
   /** The opened body when it is at hand (opened by an earlier use, or synchronously now). */
   private openedNow(): BodyReader | undefined {
     try {
-      return this.opened.get();
+      return this.openedBody.get();
     } catch (err) {
       if (err instanceof DataPending) return undefined;
       throw err;
@@ -168,14 +165,19 @@ class MessageData {
 
   /** The body for src/mime's synchronous readers. */
   get body(): SyncBodyReader {
+    this.source ??= new LazyValue(() => {
+      const reader = this.openedNow();
+      return reader ? syncBody(reader) : this.openedBody.load().then(syncBody);
+    });
     return this.source.get();
   }
   get root(): MimePart {
+    this.mime ??= new LazyValue(() => loadMimeStructure(this.store, this.meta, this.opened ? this.openedNow() : undefined));
     return this.mime.get();
   }
   /** The body as storage hands it out, for streaming a literal. */
   reader(): Promise<BodyReader> {
-    return this.opened.load();
+    return this.openedBody.load();
   }
 }
 
