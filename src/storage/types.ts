@@ -8,10 +8,9 @@
 // - `SyncUserStore` (M = 'sync'): every call returns its value. Lua's storage calls run inside a
 //   worker thread and must be synchronous, as in Dovecot; a backend serves them synchronously
 //   (SQLite natively; a network engine through a blocking bridge in the worker).
-// - `UserStore` (M = 'async'): calls may return a promise, and callers `await` them (delivery and
-//   the CLI today; the IMAP layer still uses the sync mode on the main thread, README "The storage
-//   boundary"). A synchronous store is one too (an await of a plain value costs one microtask), so
-//   SQLite keeps its synchronous speed.
+// - `UserStore` (M = 'async'): calls may return a promise, and callers `await` them (delivery, the
+//   IMAP layer and the CLI; README "The storage boundary"). A synchronous store is one too (an
+//   await of a plain value costs one microtask), so SQLite keeps its synchronous speed.
 // Batches that must be atomic are backend operations (appendMany, replace, setMetadataMany,
 // importMessages, openMailboxView): there is no generic transaction in the contract.
 
