@@ -155,6 +155,14 @@ async function scenario(port: number): Promise<string[]> {
   out.push(...(await a.until((l) => l.endsWith(' EXISTS'))));
   a.send('DONE\r\n');
   out.push(...(await a.until((l) => l.startsWith('i1 '))));
+  // NOTIFY: other mailboxes' changes arrive unasked between commands.
+  await run(a, 'n1', 'NOTIFY SET STATUS (selected (MessageNew (UID FLAGS) MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge MailboxName SubscriptionChange))');
+  await run(b, 'b8', 'CREATE Box');
+  out.push(await a.readLine());
+  await run(b, 'b9', `APPEND Sent {${PLAIN.length}+}\r\n${PLAIN}`);
+  out.push(await a.readLine());
+  await run(b, 'b10', `APPEND INBOX {${PLAIN.length}+}\r\n${PLAIN}`);
+  out.push(...(await a.until((l) => l.includes(' FETCH '))));
   await run(a, 'a29', 'CLOSE');
   await run(a, 'a30', 'LOGOUT');
   await run(b, 'b7', 'LOGOUT');
@@ -194,6 +202,9 @@ test('the same sessions give the same responses, in the same order, over an asyn
       '* STATUS Sent (MESSAGES 1 UIDNEXT 2 UNSEEN 1 SIZE 347 MAILBOXID (F-2))',
       '* METADATA INBOX (/private/comment "hello")',
       '* LIST (\\HasNoChildren) "/" Projects/Later',
+      '* LIST () "/" Box',
+      '* STATUS Sent (MESSAGES 2 UIDNEXT 3 UNSEEN 2 HIGHESTMODSEQ 3)',
+      '* 4 FETCH (UID 6 FLAGS ())',
     ]),
   );
   // The other connection's STORE and APPEND reach this one's NOOP, before its tagged reply.
