@@ -24,7 +24,8 @@ async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMIN
   try {
     const view = await SelectedMailbox.open(session.store, cmd.mailbox, readOnly);
     await writeSelectResponses(session, cmd, view, readOnly);
-    session.select(view, noticed);
+    // Changes of this mailbox the snapshot already holds need no second look.
+    session.select(view, noticed.filter((n) => n.mailboxId !== view.id || n.highestModseq > view.highestModseq));
   } finally {
     stopNoticing();
   }
