@@ -446,7 +446,10 @@ export class ImapSession implements CommandContext {
       return null;
     }
     this.user = user;
-    this.storeRef = await user.openStore();
+    const store = await user.openStore();
+    // The connection went away while an asynchronous store was opened: end() took the user.
+    if (this.ended) return null;
+    this.storeRef = store;
     this.unsubscribeChanges = this.storeRef.onChange((n) => this.onStoreChange(n));
     this.state = 'authenticated';
     this.shared.onLoggedIn?.(this);
