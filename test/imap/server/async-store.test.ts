@@ -1,7 +1,8 @@
 // The IMAP layer over a store whose every call answers with a promise (as the PostgreSQL backend's
 // does): the same sessions, over real sockets, give the same responses in the same order as over
 // the synchronous SQLite store, and one session's untagged updates still come before its tagged
-// reply while other connections and deliveries run in between the store's answers.
+// reply while other connections and deliveries run in between the store's answers. The same
+// sessions over the PostgreSQL backend (its own asynchronous store, on a private server) too.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,9 +14,10 @@ import { startImapServer, type ImapServer } from '../../../src/imap/server.js';
 import type { ServerContext } from '../../../src/mail-user/context.js';
 import { MailUserService } from '../../../src/mail-user/service.js';
 import { mailUserSettings } from '../../../src/mail-user/settings.js';
-import { openSyncUserStore } from '../../../src/storage/index.js';
+import { openSyncUserStore, openUserStore } from '../../../src/storage/index.js';
 import type { UserStore } from '../../../src/storage/types.js';
 import { asyncStore, type AsyncStoreStats } from '../async-store.js';
+import { usePostgres } from '../../pg/harness.js';
 import { RawClient } from './helpers.js';
 
 interface Server {
@@ -24,12 +26,13 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(kind: 'sync' | 'async'): Promise<Server> {
+async function startServer(kind: 'sync' | 'async' | 'pgsql', mailLocation?: string): Promise<Server> {
   logHub.setDefaultOutput(false);
   const dataDir = mkdtempSync(path.join(tmpdir(), `roost-${kind}-`));
   const { settings } = parseConfigText(
     `data_dir = ${dataDir}
 mail_home = ${dataDir}/home/%n
+${mailLocation ? `mail_location = ${mailLocation}` : ''}
 base_dir = ${dataDir}/run
 state_dir = ${dataDir}/state
 auth_failure_delay = 0
@@ -56,7 +59,9 @@ plugin {
   const auth = new AuthService(authSettingsFrom(settings), { accounts: accountStoreFor(base.serverDb), sleep: async () => undefined });
   const stats: AsyncStoreStats = { calls: 0 };
   const asyncUsers = new MailUserService<UserStore>((service) => mailUserSettings(settings, service), (opts) => asyncStore(openSyncUserStore(opts), stats));
-  const ctx: ServerContext = { ...base, auth, mailUsers: kind === 'async' ? asyncUsers : base.mailUsers };
+  // pgsql: the backend's own asynchronous store, as the main thread opens it (openUserStore).
+  const pgsqlUsers = new MailUserService<UserStore>((service) => mailUserSettings(settings, service), openUserStore);
+  const ctx: ServerContext = { ...base, auth, mailUsers: kind === 'async' ? asyncUsers : kind === 'pgsql' ? pgsqlUsers : base.mailUsers };
   await base.serverDb.addUser({ username: 'alice', password: await hashPassword('pw', 'PLAIN') });
   const server: ImapServer = await startImapServer(ctx, { listeners: [{ name: 'imap', address: '127.0.0.1', port: 0, ssl: false }] });
   return {
@@ -65,6 +70,7 @@ plugin {
     async stop() {
       await server.close();
       await asyncUsers.shutdown();
+      await pgsqlUsers.shutdown();
       await base.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
@@ -221,4 +227,27 @@ test('the same sessions give the same responses, in the same order, over an asyn
   expect(got.slice(idle + 1).find((l) => l.endsWith(' EXISTS'))).toBe('* 3 EXISTS');
   const tagged = got.filter((l) => /^(p\d|i1) /.test(l));
   expect(tagged).toEqual(['p1 OK Store completed.', 'p2 OK Fetch completed.', 'p3 OK Search completed.', 'i1 OK Idle completed.']);
+});
+
+describe('on PostgreSQL', () => {
+  const pg = usePostgres();
+
+  test('the same sessions over the PostgreSQL backend\'s asynchronous store', async () => {
+    const db = await pg.server.createDatabase();
+    const server = await startServer('pgsql', `pgsql:${db.connectString}`);
+    // A fresh SQLite server for the reference (the scenario expects empty mailboxes).
+    const reference = await startServer('sync');
+    try {
+      const expected = await scenario(reference.port);
+      const got = await scenario(server.port);
+      expect(got).toEqual(expected);
+      // The mail is in PostgreSQL: alice's mailboxes, and the messages the scenario left.
+      const boxes = await db.query<{ name: string }>('SELECT name FROM mailbox ORDER BY name');
+      expect(boxes.rows.map((r) => r.name)).toEqual(['Box', 'INBOX', 'Projects', 'Projects/Later', 'Sent', 'Trash']);
+      expect(Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM message')).rows[0]!.n)).toBeGreaterThan(0);
+    } finally {
+      await server.stop();
+      await reference.stop();
+    }
+  });
 });
