@@ -381,7 +381,10 @@ export class ImapSession implements CommandContext {
     const uidInFetch = cmd !== undefined && 'uid' in cmd && cmd.uid === true;
     const view = this.selected;
     for (const line of await view.sync({ allowExpunge, condstore: this.isEnabled('CONDSTORE'), uidInFetch, qresync: this.isEnabled('QRESYNC') })) this.conn.write(line);
-    for (const h of [...this.hooks]) if (h.updatesFlushed) await h.updatesFlushed(view);
+    for (const h of this.hooks) {
+      const pending = h.updatesFlushed?.(view);
+      if (pending) await pending;
+    }
   }
 
   async afterUpdates(): Promise<void> {
@@ -461,7 +464,17 @@ export class ImapSession implements CommandContext {
     return { status: 'OK', code: `CAPABILITY ${this.capabilities().join(' ')}`, text: 'Logged in' };
   }
 
+  /** Notices kept for a view being opened (collectNotices). */
+  private readonly collectors = new Set<ChangeNotice[]>();
+
+  collectNotices(): { notices: ChangeNotice[]; stop: () => void } {
+    const notices: ChangeNotice[] = [];
+    this.collectors.add(notices);
+    return { notices, stop: () => this.collectors.delete(notices) };
+  }
+
   private onStoreChange(n: ChangeNotice): void {
+    for (const c of this.collectors) c.push(n);
     for (const h of this.hooks) h.changed?.(n);
     this.noteSelectedChange(n);
     this.wakeIdle?.();

@@ -123,6 +123,11 @@ export interface CommandContext {
   /** Runs the hooks' afterUpdates (IDLE calls it after each flushUpdates). */
   afterUpdates(): Promise<void>;
   /**
+   * From now until `stop()`, the user's change notices are also kept in `notices` (SELECT: those
+   * that arrive while the view is being opened, for select()).
+   */
+  collectNotices(): { notices: ChangeNotice[]; stop: () => void };
+  /**
    * Runs unsolicited output between commands (NOTIFY without IDLE): a command that arrives
    * meanwhile waits until `fn` is done, so their storage calls and lines do not interleave.
    */

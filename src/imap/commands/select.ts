@@ -1,7 +1,6 @@
 // SELECT/EXAMINE (RFC 3501 §6.3.1-2, RFC 7162 §3.1.8 CONDSTORE), CHECK (§6.4.1), CLOSE (§6.4.2),
 // UNSELECT (RFC 3691), EXPUNGE (§6.4.3) and UID EXPUNGE (RFC 4315 §2.1).
 import { SelectedMailbox } from '../selected-mailbox.js';
-import type { ChangeNotice } from '../../storage/types.js';
 import type { CommandContext } from './context.js';
 import { mailboxObjectId } from './mailboxes.js';
 import { qresyncSelectLines, QRESYNC_NOT_ENABLED } from './qresync.js';
@@ -19,15 +18,14 @@ async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMIN
   const readOnly = cmd.name === 'EXAMINE';
   // Changes committed while the view is opened and its responses written reach no selected view:
   // they are kept here and handed to it when it is selected (its next sync looks again).
-  const noticed: ChangeNotice[] = [];
-  const stopNoticing = session.store.onChange((n) => noticed.push(n));
+  const noticed = session.collectNotices();
   try {
     const view = await SelectedMailbox.open(session.store, cmd.mailbox, readOnly);
     await writeSelectResponses(session, cmd, view, readOnly);
     // Changes of this mailbox the snapshot already holds need no second look.
-    session.select(view, noticed.filter((n) => n.mailboxId !== view.id || n.highestModseq > view.highestModseq));
+    session.select(view, noticed.notices.filter((n) => n.mailboxId !== view.id || n.highestModseq > view.highestModseq));
   } finally {
-    stopNoticing();
+    noticed.stop();
   }
   return ok(`${cmd.name === 'SELECT' ? 'Select' : 'Examine'} completed.`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
 }
