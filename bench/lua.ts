@@ -23,7 +23,7 @@ import { defaultSettings } from '../src/config/index.js';
 import { logHub } from '../src/log/logger.js';
 import { installMailLua } from '../src/lua/mail-lua.js';
 import { LuaWorkerPool, type LuaWorkerStats } from '../src/lua/index.js';
-import type { MailUser } from '../src/mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../src/mail-user/mail-user.js';
 
 logHub.setDefaultOutput(false);
 setFlagsFromString('--expose-gc');

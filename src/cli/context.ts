@@ -9,9 +9,9 @@ import type { ServerContext } from '../mail-user/context.js';
 import { MailUserService } from '../mail-user/service.js';
 import { mailUserSettings } from '../mail-user/settings.js';
 import type { MailUserSettings } from '../mail-user/mail-user.js';
-import { openServerDb, openSyncUserStore } from '../storage/index.js';
+import { openServerDb, openUserStore } from '../storage/index.js';
 import { LuaWorkerPool, type LuaPoolSettings } from '../lua/index.js';
-import type { ServerDb, ServerDbPlace } from '../storage/types.js';
+import type { ServerDb, ServerDbPlace, UserStore } from '../storage/types.js';
 import type { UserLocks } from '../mail-user/user-locks.js';
 import { IdleStores, type IdleClock } from '../mail-user/idle-stores.js';
 
@@ -56,7 +56,7 @@ export function serverDbPlace(settings: Settings): ServerDbPlace {
 
 export interface CreatedContext extends ServerContext {
   /** Its stores are opened synchronously (openSyncUserStore): every backend serves that mode. */
-  readonly mailUsers: MailUserService;
+  readonly mailUsers: MailUserService<UserStore>;
   /** The Lua worker pool, created on first use from the lua_* settings. */
   luaPool(): LuaWorkerPool;
   close(): Promise<void>;
@@ -126,7 +126,7 @@ export function createServerContext(settings: Settings, opts: ServerContextOptio
     }
     return s;
   };
-  const mailUsers = new MailUserService(settingsFor, openSyncUserStore, idleStores);
+  const mailUsers = new MailUserService(settingsFor, openUserStore, idleStores);
   return {
     settings,
     serverDb,

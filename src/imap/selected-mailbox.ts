@@ -4,7 +4,7 @@
 // exist only here, and they change only when this view announces EXISTS/EXPUNGE.
 import { FlagSets, MessageColumns } from '../storage/mailbox-index.js';
 import { SYSTEM_FLAGS, type ChangeRecord, type MailboxViewSnapshot, type SyncUserStore, type UserStore } from '../storage/types.js';
-import { isPromise, then, type MaybePromise } from './maybe-async.js';
+import { isPromise, then, type MaybePromise } from '../storage/maybe-async.js';
 import { formatNumberSet, sequenceSetIntervals, type SequenceSet } from './protocol/index.js';
 
 export interface MessageRef {

@@ -5,6 +5,7 @@
 import { MailUserInitError } from '../mail-user/hooks.js';
 import type { AnyMailUser as MailUser } from '../mail-user/mail-user.js';
 import type { MailUserService } from '../mail-user/service.js';
+import type { UserStore } from '../storage/types.js';
 import { compiledModuleUrl } from '../threads/compiled-module.js';
 import { mailUserBindingData, type MailUserArgData } from './bindings/mail-user-data.js';
 import { LuaScriptError, type LuaStateHandle, type LuaWorkerPool } from './pool.js';
@@ -21,7 +22,7 @@ export type MailLuaSettingsLookup = (user: MailUser, name: string) => string | u
 
 /** Registers the mail-lua hooks on `mailUsers`; returns the unregister function. */
 export function installMailLua(
-  mailUsers: MailUserService,
+  mailUsers: MailUserService<UserStore>,
   /** The pool, or a getter that creates it on first use (no worker threads until a script runs). */
   pool: LuaWorkerPool | (() => LuaWorkerPool),
   settingsLookup: MailLuaSettingsLookup = (user, name) => user.setting(name),

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createServerContext, type CreatedContext } from '../../src/cli/context.js';
 import { defaultSettings } from '../../src/config/index.js';
 import { startLmtpServer, type LmtpServer, type LmtpServerOptions } from '../../src/lmtp/server.js';
-import type { SyncUserStore } from '../../src/storage/types.js';
+import type { UserStore } from '../../src/storage/types.js';
 import { logHub } from '../../src/log/logger.js';
 
 export type TestSettings = ReturnType<typeof defaultSettings>;
@@ -19,7 +19,7 @@ export interface LmtpEnv {
   port: number;
   socketPath: string;
   /** Runs `fn` with the user's store open (a short mail-user session of its own). */
-  withStore<T>(username: string, fn: (store: SyncUserStore) => T): Promise<T>;
+  withStore<T>(username: string, fn: (store: UserStore) => T | Promise<T>): Promise<T>;
   /** Every message of a mailbox as stored (bytes), in UID order. */
   messages(username: string, mailbox?: string): Promise<Buffer[]>;
   close(): Promise<void>;
@@ -52,10 +52,10 @@ export async function lmtpEnv(
     ...opts.server,
   });
   const port = (server.addresses[0] as { port: number }).port;
-  const withStore = async <T>(username: string, fn: (store: SyncUserStore) => T): Promise<T> => {
+  const withStore = async <T>(username: string, fn: (store: UserStore) => T | Promise<T>): Promise<T> => {
     const user = await ctx.mailUsers.createUser({ username, service: 'imap' });
     try {
-      return fn(user.getStore());
+      return await fn(user.getStore());
     } finally {
       await ctx.mailUsers.destroyUser(user);
     }
@@ -68,13 +68,15 @@ export async function lmtpEnv(
     socketPath,
     withStore,
     messages: (username, mailbox = 'INBOX') =>
-      withStore(username, (store) => {
-        const box = store.getMailbox(mailbox);
+      withStore(username, async (store) => {
+        const box = await store.getMailbox(mailbox);
         if (!box) return [];
-        return store.listMessages(box.id).map((m) => {
-          const body = store.openBody(m.bodyId);
-          return body.read(0, body.size);
-        });
+        const out: Buffer[] = [];
+        for (const m of await store.listMessages(box.id)) {
+          const body = await store.openBody(m.bodyId);
+          out.push(await body.read(0, body.size));
+        }
+        return out;
       }),
     async close() {
       await server.close();

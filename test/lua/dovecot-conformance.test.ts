@@ -3,7 +3,7 @@
 // docs/dovecot-differences.md lists these facts and the deliberate differences.
 import { join } from 'node:path';
 import { logHub } from '../../src/log/logger.js';
-import type { MailUser } from '../../src/mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../../src/mail-user/mail-user.js';
 import { mailEnv, plainUser, withUser, type MailEnv } from './mail-helpers.js';
 
 let env: MailEnv;
@@ -12,7 +12,7 @@ beforeAll(async () => {
   logHub.setDefaultOutput(false);
   env = mailEnv();
   user = await plainUser(env);
-  user.getStore().append('INBOX', { content: Buffer.from('Subject: a\r\n\r\nx\r\n') });
+  await user.getStore().append('INBOX', { content: Buffer.from('Subject: a\r\n\r\nx\r\n') });
 });
 afterAll(async () => {
   await env.ctx.mailUsers.destroyUser(user);
@@ -49,15 +49,15 @@ describe('mailbox:status', () => {
 
   test('no_modseq_tracking until a CONDSTORE client opens the mailbox; highest_modseq counts either way', async () => {
     const store = user.getStore();
-    const inbox = store.getMailbox('INBOX')!;
+    const inbox = (await store.getMailbox('INBOX'))!;
     const ask = `local s = user:mailbox("INBOX"):status(dovecot.storage.STATUS_HIGHESTMODSEQ) return s.highest_modseq, s.no_modseq_tracking`;
     // Fresh INBOX at 1, one delivery: 2, untracked (Dovecot: hms 2, no_modseq_tracking true).
     expect(await withUser(env, user, ask, 2)).toEqual([2, true]);
     // A mailbox metadata change takes a modseq (Dovecot logs attribute updates in the index).
-    store.setMetadata('INBOX', '/private/comment', Buffer.from('c'));
-    store.enableModseqTracking(inbox.id);
+    await store.setMetadata('INBOX', '/private/comment', Buffer.from('c'));
+    await store.enableModseqTracking(inbox.id);
     expect(await withUser(env, user, ask, 2)).toEqual([3, false]);
-    expect(store.status('INBOX').highestModseq).toBe(3);
+    expect((await store.status('INBOX')).highestModseq).toBe(3);
   });
 });
 

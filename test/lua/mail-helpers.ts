@@ -8,7 +8,7 @@ import { defaultSettings } from '../../src/config/index.js';
 import { LuaWorkerPool, type LuaArg, type LuaStateHandle, type LuaStateOptions } from '../../src/lua/index.js';
 import { compiledModuleUrl } from '../../src/threads/compiled-module.js';
 import { mailUserBindingData } from '../../src/lua/bindings/mail-user-data.js';
-import type { MailUser, MailUserParams } from '../../src/mail-user/mail-user.js';
+import type { AnyMailUser as MailUser, MailUserParams } from '../../src/mail-user/mail-user.js';
 import { scriptFile } from './helpers.js';
 
 export interface MailEnv {

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { installMailLua } from '../../src/lua/mail-lua.js';
 import { captureLogs, logHub } from '../../src/log/logger.js';
 import { MailUserInitError } from '../../src/mail-user/hooks.js';
-import type { MailUser } from '../../src/mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../../src/mail-user/mail-user.js';
 import { scriptFile } from './helpers.js';
 import { mailEnv, type MailEnv } from './mail-helpers.js';
 
@@ -133,7 +133,7 @@ describe('lifecycle (§5.2 step 5, §5.4, §15 item 5, §16.4)', () => {
     // The worker's store connection closes with the last state of the user (and the main one too).
     expect(openFilesUnder(user!.home)).toEqual([]);
     const again = await env.ctx.mailUsers.createUser({ username: 'alice', service: 'imap' });
-    expect(again.getStore().getMetadata('', ['/private/seen-by-lua'])[0]!.value.toString()).toBe('INBOX');
+    expect((await again.getStore().getMetadata('', ['/private/seen-by-lua']))[0]!.value.toString()).toBe('INBOX');
     await env.ctx.mailUsers.destroyUser(again);
   });
   test('each session has its own state and cycle', async () => {

@@ -1,6 +1,6 @@
 // The mailbox object (spec §8), the mail object (§9) and their error rules (§10).
 import { logHub } from '../../src/log/logger.js';
-import type { MailUser } from '../../src/mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../../src/mail-user/mail-user.js';
 import { mailEnv, plainUser, userError, userState, withUser, type MailEnv } from './mail-helpers.js';
 
 let env: MailEnv;
@@ -10,9 +10,9 @@ beforeAll(async () => {
   env = mailEnv();
   user = await plainUser(env);
   const store = user.getStore();
-  store.createMailbox('Work');
-  store.append('INBOX', { content: Buffer.from('Subject: a\r\n\r\nx\r\n'), flags: ['\\Seen'] });
-  store.append('INBOX', { content: Buffer.from('Subject: b\r\n\r\ny\r\n'), flags: ['$Important'] });
+  await store.createMailbox('Work');
+  await store.append('INBOX', { content: Buffer.from('Subject: a\r\n\r\nx\r\n'), flags: ['\\Seen'] });
+  await store.append('INBOX', { content: Buffer.from('Subject: b\r\n\r\ny\r\n'), flags: ['$Important'] });
 });
 afterAll(async () => {
   await env.ctx.mailUsers.destroyUser(user);
@@ -38,7 +38,7 @@ describe('status (§8.3, §15 item 6)', () => {
     expect(kw).toBe(true);
   });
   test('values agree with SyncUserStore.status', async () => {
-    const st = user.getStore().status('INBOX');
+    const st = await user.getStore().status('INBOX');
     const r = await withUser(env, user, `
       local S = dovecot.storage
       local s = user:mailbox("INBOX"):status(S.STATUS_MESSAGES, S.STATUS_UNSEEN, S.STATUS_RECENT, S.STATUS_KEYWORDS,
@@ -80,8 +80,8 @@ describe('open/close/free/sync (§8.2)', () => {
       return n
     `);
     expect(r).toEqual([0n]);
-    expect(user.getStore().getMailbox('Auto')).toBeDefined();
-    expect(user.getStore().listSubscriptions()).toContain('Auto');
+    expect(await user.getStore().getMailbox('Auto')).toBeDefined();
+    expect(await user.getStore().listSubscriptions()).toContain('Auto');
   });
   test('use after free and bad self are clean errors (§10)', async () => {
     expect(await userError(env, user, 'local b = user:mailbox("INBOX") b:free() b:open()')).toBe('Mailbox INBOX was already freed: it cannot be used after free()');
@@ -118,7 +118,7 @@ describe('mailbox metadata (§8.4)', () => {
     expect(r).toEqual(['Cannot set attribute: Mailbox Work is not open (call open() first)', 'y', '7', null,
       // /shared/comment: Dovecot 2.3.19 lists the built-in comment in both scopes.
       '/private/comment=,/private/specialuse=,/private/x=y,/shared/comment=,/shared/n=7', null]);
-    expect(user.getStore().getMetadata('Work', ['/shared/n'])[0]!.value.toString()).toBe('7');
+    expect((await user.getStore().getMetadata('Work', ['/shared/n']))[0]!.value.toString()).toBe('7');
   });
   test('INBOX lists the raw Dovecot keys of user metadata', async () => {
     const [keys] = await withUser(env, user, `

@@ -1,7 +1,7 @@
 // The mail_user object (spec §7): fields and their Lua types, metamethods, plugin_getenv,
 // var_expand, mailbox(), user metadata and how it meets IMAP server metadata (§16.6).
 import { logHub } from '../../src/log/logger.js';
-import type { MailUser } from '../../src/mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../../src/mail-user/mail-user.js';
 import { mailEnv, plainUser, userError, withUser, type MailEnv } from './mail-helpers.js';
 
 let env: MailEnv;
@@ -142,7 +142,7 @@ describe('user metadata (§7.6, §15 item 7, §16.6)', () => {
   });
   test('what Lua writes is IMAP server metadata (GETMETADATA ""), and the reverse', async () => {
     const store = user.getStore();
-    store.setMetadata('', '/private/from-imap', Buffer.from([0xff, 0x01, 0x41]));
+    await store.setMetadata('', '/private/from-imap', Buffer.from([0xff, 0x01, 0x41]));
     const [fromImap, len] = await withUser(env, user, `
       user:metadata_set("/private/from-lua", "h\\195\\169 \\1")
       local v = user:metadata_get("/private/from-imap")
@@ -150,10 +150,10 @@ describe('user metadata (§7.6, §15 item 7, §16.6)', () => {
     `, 2);
     expect(Buffer.from(fromImap as string, 'utf8').length).toBeGreaterThan(0);
     expect(len).toBe(3n);
-    expect(store.getMetadata('', ['/private/from-lua'])[0]!.value).toEqual(Buffer.from([0x68, 0xc3, 0xa9, 0x20, 0x01]));
+    expect((await store.getMetadata('', ['/private/from-lua']))[0]!.value).toEqual(Buffer.from([0x68, 0xc3, 0xa9, 0x20, 0x01]));
     const [bytes] = await withUser(env, user, 'local v = user:metadata_get("/private/from-imap") return v:byte(1) .. "," .. v:byte(2) .. "," .. v:byte(3)');
     expect(bytes).toBe('255,1,65');
-    store.setMetadata('', '/private/from-imap', null);
-    store.setMetadata('', '/private/from-lua', null);
+    await store.setMetadata('', '/private/from-imap', null);
+    await store.setMetadata('', '/private/from-lua', null);
   });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { captureLogs, logHub } from '../../src/log/logger.js';
 import { acquireStore, openStoreCount, releaseStore } from '../../src/lua/bindings/store-cache.js';
-import type { MailUser } from '../../src/mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../../src/mail-user/mail-user.js';
 import { openSyncUserStore } from '../../src/storage/index.js';
 import { bridgeHelperThreads } from '../../src/storage/sync-bridge/client.js';
 import { waitUntil } from '../poll.js';

@@ -71,15 +71,15 @@ test('configured mailboxes are autocreated, subscribed and carry their special-u
   setup();
   const u = await ctx.mailUsers.createUser({ username: 'dave', service: 'imap' });
   const store = u.getStore();
-  const byName = new Map(store.listMailboxes().map((m) => [m.name, m]));
+  const byName = new Map((await store.listMailboxes()).map((m) => [m.name, m]));
   expect([...byName.keys()].sort()).toEqual(['INBOX', 'Sent', 'Trash']);
   expect(byName.get('Sent')!.specialUse).toEqual(['\\Sent']);
-  expect(store.listSubscriptions()).toEqual(['Sent']);
+  expect(await store.listSubscriptions()).toEqual(['Sent']);
   // A configured but not autocreated mailbox gets its attribute once someone creates it.
-  store.createMailbox('Spam');
+  await store.createMailbox('Spam');
   await ctx.mailUsers.destroyUser(u);
   const again = await ctx.mailUsers.createUser({ username: 'dave', service: 'imap' });
-  expect(again.getStore().getMailbox('Spam')!.specialUse).toEqual(['\\Junk']);
+  expect((await again.getStore().getMailbox('Spam'))!.specialUse).toEqual(['\\Junk']);
   await ctx.mailUsers.destroyUser(again);
 });
 
@@ -118,8 +118,8 @@ test('sessions of one user share one open store, released with the last session'
   setup();
   const a = await ctx.mailUsers.createUser({ username: 'frank', service: 'imap' });
   const b = await ctx.mailUsers.createUser({ username: 'frank', service: 'lmtp' });
-  a.getStore().createMailbox('Shared');
-  expect(b.getStore().getMailbox('Shared')).toBeDefined();
+  await a.getStore().createMailbox('Shared');
+  expect(await b.getStore().getMailbox('Shared')).toBeDefined();
   expect(ctx.mailUsers.stores.openCount).toBe(1);
   await ctx.mailUsers.destroyUser(a);
   expect(ctx.mailUsers.stores.openCount).toBe(1);

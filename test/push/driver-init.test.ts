@@ -10,7 +10,7 @@ afterEach(async () => {
 
 async function createMailbox(e: PushEnv, fields: Record<string, string> = {}): Promise<void> {
   const user = await e.ctx.mailUsers.createUser({ username: 'alice', service: 'imap', userdbFields: fields });
-  user.getStore().createMailbox('Box');
+  await user.getStore().createMailbox('Box');
   await e.ctx.mailUsers.destroyUser(user);
   await e.settle();
 }

@@ -70,7 +70,7 @@ test('the example script POSTs each delivery as JSON; an unreachable one is only
     expect(posts).toHaveLength(1);
     expect(posts[0]!.url).toBe('/new-mail');
     expect(posts[0]!.type).toBe('application/json');
-    const uidValidity = await env.withStore('bob@example.com', (s) => s.getMailbox('INBOX')!.uidValidity);
+    const uidValidity = await env.withStore('bob@example.com', async (s) => (await s.getMailbox('INBOX'))!.uidValidity);
     expect(posts[0]!.body).toEqual({
       user: 'bob@example.com',
       mailbox: 'INBOX',

@@ -5,7 +5,7 @@
 // Dovecot's mbox layout (mbox.ts). A message already imported (same GUID in the mailbox: the
 // maildir base name, or a hash for mbox) is skipped, so running an import twice duplicates nothing.
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import type { MailUser } from '../../mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../../mail-user/mail-user.js';
 import { imapMessageSize, parseMessage } from '../../mime/parser.js';
 import type { UserStore } from '../../storage/types.js';
 import { optionValue, parseArgs, requireOption, UsageError } from '../args.js';

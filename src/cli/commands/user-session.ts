@@ -1,7 +1,7 @@
 // Runs a CLI verb as a mail user (like doveadm -u USER): userdb lookup, a mail_user session with
 // service `doveadm` (so mail-lua hooks run as in Dovecot), then the verb with the user's store.
 import { MailUserInitError } from '../../mail-user/hooks.js';
-import type { MailUser } from '../../mail-user/mail-user.js';
+import type { AnyMailUser as MailUser } from '../../mail-user/mail-user.js';
 import { UsageError } from '../args.js';
 import type { CliEnv } from '../cli-context.js';
 

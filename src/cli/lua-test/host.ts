@@ -376,8 +376,8 @@ export class TestFileHost {
     const user = env.sessions.get(id);
     if (!user) throw new HostError('the session has ended');
     const store = user.getStore();
-    const box = (name: unknown) => {
-      const b = store.getMailbox(String(name));
+    const box = async (name: unknown) => {
+      const b = await store.getMailbox(String(name));
       if (!b) throw new HostError(`no such mailbox: ${String(name)}`);
       return b;
     };
@@ -386,17 +386,17 @@ export class TestFileHost {
     const uidList = (v: unknown) => (Array.isArray(v) ? v.map(Number) : [Number(v)]);
     switch (op) {
       case 'create_mailbox':
-        store.createMailbox(String(args[0]));
+        await store.createMailbox(String(args[0]));
         return null;
       case 'delete_mailbox':
-        store.deleteMailbox(String(args[0]));
+        await store.deleteMailbox(String(args[0]));
         return null;
       case 'rename_mailbox':
-        store.renameMailbox(String(args[0]), String(args[1]));
+        await store.renameMailbox(String(args[0]), String(args[1]));
         return null;
       case 'subscribe':
       case 'unsubscribe':
-        store.setSubscribed(String(args[0]), op === 'subscribe');
+        await store.setSubscribed(String(args[0]), op === 'subscribe');
         return null;
       case 'append': {
         const msg = (typeof args[1] === 'string' ? { raw: args[1] } : args[1]) as MessageInput;
@@ -409,19 +409,19 @@ export class TestFileHost {
       case 'remove_flags':
       case 'set_flags': {
         const operation = op === 'add_flags' ? 'add' : op === 'remove_flags' ? 'remove' : 'set';
-        store.storeFlags(box(args[0]).id, { uids: uidList(args[1]), operation, flags: flagList(args[2]) });
+        await store.storeFlags((await box(args[0])).id, { uids: uidList(args[1]), operation, flags: flagList(args[2]) });
         return null;
       }
       case 'copy':
       case 'move': {
-        const r = store[op](box(args[0]).id, uidList(args[1]), String(args[2]));
+        const r = await store[op]((await box(args[0])).id, uidList(args[1]), String(args[2]));
         return Array.isArray(args[1]) ? r.destUids : (r.destUids[0] ?? null);
       }
       case 'expunge': {
-        const id2 = box(args[0]).id;
+        const id2 = (await box(args[0])).id;
         const uids = uidList(args[1]);
-        store.storeFlags(id2, { uids, operation: 'add', flags: ['\\Deleted'] });
-        store.expunge(id2, uids);
+        await store.storeFlags(id2, { uids, operation: 'add', flags: ['\\Deleted'] });
+        await store.expunge(id2, uids);
         return null;
       }
       default:

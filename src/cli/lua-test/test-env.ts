@@ -5,7 +5,7 @@ import { accessSync, constants, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Settings } from '../../config/index.js';
 import { logHub, type LogRecord } from '../../log/logger.js';
-import type { MailUser } from '../../mail-user/mail-user.js';
+import type { AnyMailUser } from '../../mail-user/mail-user.js';
 import { MailUserService } from '../../mail-user/service.js';
 import { mailUserSettings } from '../../mail-user/settings.js';
 import { openSyncUserStore } from '../../storage/index.js';
@@ -22,7 +22,7 @@ export class TestEnv {
   readonly hooks: HookRecord[] = [];
   readonly notes: string[] = [];
   readonly http: HttpControl;
-  readonly sessions = new Map<number, MailUser>();
+  readonly sessions = new Map<number, AnyMailUser>();
   private removeSink: () => void;
   private fixtureUsers: MailUserService;
   ctx!: CreatedContext;

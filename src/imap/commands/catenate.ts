@@ -6,7 +6,7 @@
 import { applyPartial, parseSectionSpec, readSection } from '../../mime/section.js';
 import type { CatenatePart } from '../protocol/index.js';
 import type { CommandContext } from './context.js';
-import { syncBody } from '../maybe-async.js';
+import { syncBody } from '../../storage/maybe-async.js';
 import { loadMimeStructure } from './fetch-mime.js';
 
 export class BadUrlError extends Error {

@@ -17,7 +17,7 @@ import { findPart, readSection, resolveSection, toImapBytes, type SectionSpec } 
 import { readRange } from '../../mime/source.js';
 import type { MimePart, PartSize } from '../../mime/types.js';
 import type { BodyReader, SyncBodyReader, MessageFlags, MessageMeta } from '../../storage/types.js';
-import { DataPending, evaluateWhenReady, LazyValue, syncBody } from '../maybe-async.js';
+import { DataPending, evaluateWhenReady, LazyValue, syncBody } from '../../storage/maybe-async.js';
 import { formatFlagList } from './fetch-flags.js';
 import { writeBufferLiteral, writeRangeLiteral } from './fetch-literal.js';
 import { previewCacheFor } from './preview-cache.js';

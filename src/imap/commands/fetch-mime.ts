@@ -3,7 +3,7 @@
 import { parseMessage } from '../../mime/parser.js';
 import type { MimePart } from '../../mime/types.js';
 import type { BodyReader, MessageMeta, UserStore } from '../../storage/types.js';
-import { isPromise, syncBody, then, type MaybePromise } from '../maybe-async.js';
+import { isPromise, syncBody, then, type MaybePromise } from '../../storage/maybe-async.js';
 
 /** The storage calls FETCH and SEARCH need. */
 export type MessageBodyStore = Pick<UserStore, 'openBody' | 'getMimeStructure' | 'setMimeStructure'>;

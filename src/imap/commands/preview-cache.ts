@@ -7,7 +7,7 @@
 // in the background, one per turn of the event loop, so a later request has them.
 import { snippet } from '../../mime/decode.js';
 import type { MessageMeta } from '../../storage/types.js';
-import { syncBody } from '../maybe-async.js';
+import { syncBody } from '../../storage/maybe-async.js';
 import { loadMimeStructure, type MessageBodyStore } from './fetch-mime.js';
 
 /** Previews kept per user store (the oldest go first); about 300 bytes each. */

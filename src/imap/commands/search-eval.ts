@@ -10,7 +10,7 @@ import type { SearchKey } from '../protocol/commands.js';
 import { StorageError, type MessageMeta } from '../../storage/types.js';
 import { imapDayNumber, localDayNumber, sentDayNumber } from './search-dates.js';
 import { foldForSearch, messageText, type MessageText, type SearchBodyStore, type SearchTextCache } from './search-text.js';
-import { DataPending, isPromise, type MaybePromise } from '../maybe-async.js';
+import { DataPending, isPromise, type MaybePromise } from '../../storage/maybe-async.js';
 
 export interface SearchContext {
   store: SearchBodyStore;

@@ -9,7 +9,7 @@ import { parseHeaderFields } from '../../mime/header.js';
 import { readRange } from '../../mime/source.js';
 import type { MimePart } from '../../mime/types.js';
 import type { SyncBodyReader, MessageMeta, UserStore } from '../../storage/types.js';
-import { DataPending, isPromise, syncBody, then, type MaybePromise } from '../maybe-async.js';
+import { DataPending, isPromise, syncBody, then, type MaybePromise } from '../../storage/maybe-async.js';
 import { loadMimeStructure, type MessageBodyStore } from './fetch-mime.js';
 
 /** What SEARCH reads; with `openBodyWithStructure` a message costs one storage read instead of three. */

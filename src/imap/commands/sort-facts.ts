@@ -10,7 +10,7 @@ import { type SearchContext, type SearchMessage } from './search-eval.js';
 import { sentTimestamp } from './search-dates.js';
 import { messageText, type MessageText } from './search-text.js';
 import { SORT_SLICE_MS } from './yield-slices.js';
-import { isPromise } from '../maybe-async.js';
+import { isPromise } from '../../storage/maybe-async.js';
 
 export interface SortFacts {
   seq: number;

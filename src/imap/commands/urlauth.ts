@@ -9,7 +9,7 @@ import { decodedBody } from '../../mime/decode.js';
 import { applyPartial, findPart, parseSectionSpec, readSection } from '../../mime/section.js';
 import type { MimePart } from '../../mime/types.js';
 import type { UserStore } from '../../storage/types.js';
-import { syncBody } from '../maybe-async.js';
+import { syncBody } from '../../storage/maybe-async.js';
 import { formatBodyStructure } from '../protocol/bodystructure.js';
 import type { UrlFetchRequest } from '../protocol/index.js';
 import { formatAstring } from '../protocol/response-writer.js';

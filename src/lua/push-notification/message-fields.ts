@@ -8,7 +8,8 @@ import { firstValue, parseHeaderFields } from '../../mime/header.js';
 import { parseMessage } from '../../mime/parser.js';
 import { readRange } from '../../mime/source.js';
 import type { MimePart } from '../../mime/types.js';
-import type { SyncUserStore } from '../../storage/types.js';
+import { isPromise, syncBody, type MaybePromise } from '../../storage/maybe-async.js';
+import type { SyncBodyReader, UserStore } from '../../storage/types.js';
 
 export interface MessageFields {
   /** Date: header as unix time, 0 when missing or unparsable. */
@@ -28,15 +29,39 @@ export interface MessageFields {
   to_display_name: string;
 }
 
-/** Reads the fields of one stored body; a body that is gone yields the "not collected" values. */
-export function messageFields(store: SyncUserStore, bodyId: number): MessageFields {
-  let reader;
+/**
+ * Reads the fields of one stored body; a body that is gone yields the "not collected" values. A
+ * synchronous store answers at once; with an asynchronous one the body is read whole first (the
+ * MIME readers are synchronous), and the answer is a promise.
+ */
+export function messageFields(store: UserStore, bodyId: number): MaybePromise<MessageFields> {
+  let opened;
   try {
-    reader = store.openBody(bodyId);
+    opened = store.openBody(bodyId);
   } catch {
     return emptyFields();
   }
-  const root = (store.getMimeStructure(bodyId) as MimePart | undefined) ?? parseMessage(reader);
+  if (!isPromise(opened)) {
+    const structure = store.getMimeStructure(bodyId);
+    if (!isPromise(structure)) {
+      const reader = syncBody(opened);
+      if (!isPromise(reader)) return fieldsOf(reader, structure);
+    }
+  }
+  const whenOpened = opened;
+  return (async () => {
+    let reader;
+    try {
+      reader = await syncBody(await whenOpened);
+    } catch {
+      return emptyFields();
+    }
+    return fieldsOf(reader, await store.getMimeStructure(bodyId));
+  })();
+}
+
+function fieldsOf(reader: SyncBodyReader, structure: unknown): MessageFields {
+  const root = (structure as MimePart | undefined) ?? parseMessage(reader);
   const header = parseHeaderFields(readRange(reader, root.headerStart, root.bodyStart));
   const raw = (name: string) => {
     const v = firstValue(header, name);

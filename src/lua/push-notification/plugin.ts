@@ -5,11 +5,12 @@
 // Dovecot: src/plugins/push-notification/push-notification-plugin.c.
 import type { AnyMailUser as MailUser } from '../../mail-user/mail-user.js';
 import type { MailUserService } from '../../mail-user/service.js';
-import type { MailTransactionEvents, SyncUserStore } from '../../storage/types.js';
+import { isPromise, type MaybePromise } from '../../storage/maybe-async.js';
+import type { MailTransactionEvents, UserStore } from '../../storage/types.js';
 import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';
 import { pushTransactions } from './events.js';
 import { LuaPushDriver } from './lua-driver.js';
-import { messageFields } from './message-fields.js';
+import { messageFields, type MessageFields } from './message-fields.js';
 import { driverSettings, pushNotificationEnabled } from './settings.js';
 
 const PLUGIN = 'push-notification';
@@ -23,11 +24,11 @@ export interface PushNotificationOptions {
 class PushSession {
   private queue: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
-  private store: SyncUserStore | null = null;
+  private store: UserStore | null = null;
 
   constructor(
     private readonly user: MailUser,
-    private readonly mailUsers: MailUserService,
+    private readonly mailUsers: MailUserService<UserStore>,
     readonly drivers: LuaPushDriver[],
   ) {}
 
@@ -43,10 +44,27 @@ class PushSession {
     const store = this.store;
     const wantsFields = this.drivers.some((d) => d.wantsMessageFields);
     // Header data is read now, while the saved body certainly exists (a MOVE may free it soon).
-    const ptxns = pushTransactions(txn, (e) => (wantsFields ? messageFields(store, e.bodyId) : null));
-    for (const t of ptxns) {
-      for (const d of this.drivers) this.queue = this.queue.then(() => d.run(t));
+    // An asynchronous store answers later: the reads start now, the queue waits for them.
+    const fields = new Map<number, MaybePromise<MessageFields>>();
+    if (wantsFields) {
+      for (const e of txn.events) if (e.type === 'MessageSave' && !fields.has(e.bodyId)) fields.set(e.bodyId, messageFields(store, e.bodyId));
     }
+    const pending = [...fields.values()].filter(isPromise);
+    if (pending.length === 0) {
+      const read = fields as Map<number, MessageFields>;
+      for (const t of pushTransactions(txn, (e) => read.get(e.bodyId) ?? null)) {
+        for (const d of this.drivers) this.queue = this.queue.then(() => d.run(t));
+      }
+      return;
+    }
+    // Queued now, so in commit order behind the earlier transactions' runs.
+    const reading = Promise.all([...fields].map(async ([id, f]) => [id, await f] as const));
+    this.queue = this.queue.then(async () => {
+      const read = new Map(await reading);
+      for (const t of pushTransactions(txn, (e) => read.get(e.bodyId) ?? null)) {
+        for (const d of this.drivers) await d.run(t);
+      }
+    });
   }
 
   /** Stops listening; resolves once queued transactions ran, then frees the drivers and store. */
@@ -66,7 +84,7 @@ class PushSession {
 
 /** Registers the plugin's hooks on `mailUsers`; `close()` waits for queued notifications. */
 export function installPushNotification(
-  mailUsers: MailUserService,
+  mailUsers: MailUserService<UserStore>,
   /** The pool, or a getter that creates it on first use. */
   pool: LuaWorkerPool | (() => LuaWorkerPool),
   opts: PushNotificationOptions = {},

@@ -1,4 +1,4 @@
-// Storage calls return either their value (a synchronous backend: SQLite) or a promise of it
+// For callers of the storage contract. Storage calls return either their value (a synchronous backend: SQLite) or a promise of it
 // (PostgreSQL): see storage/types.ts, UserStore. Most IMAP code simply awaits them; the per-message
 // loops of SEARCH, SORT and FETCH instead continue synchronously while every value is at hand, so a
 // synchronous backend pays no microtask per message, and wait only where a promise came back.
