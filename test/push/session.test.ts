@@ -5,8 +5,8 @@ import { MESSAGE, pushEnv, RECORDER_LUA, type PushEnv } from './helpers.js';
 
 let env: PushEnv;
 
-beforeEach(() => {
-  env = pushEnv((s, { script }) => {
+beforeEach(async () => {
+  env = await pushEnv((s, { script }) => {
     s.plugin.push_notification_driver = `lua:file=${script(RECORDER_LUA)}`;
   });
 });
@@ -177,7 +177,7 @@ function dovecot_lua_notify_end_txn(ctx, success) end
 
   test('a failing handler is logged with the fields its event had before it ran; Debug lines only with mail_debug', async () => {
     for (const debug of [false, true]) {
-      const e = pushEnv((s, { script }) => {
+      const e = await pushEnv((s, { script }) => {
         s.mail_debug = debug;
         s.plugin.push_notification_driver = `lua:file=${script(SCRIPT)}`;
       });
