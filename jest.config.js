@@ -16,6 +16,17 @@ const PGSQL_SUITES = [
   'storage/mailbox-counters.test.ts',
   'storage/import-ids.test.ts',
   'storage/mail-events.test.ts',
+  'imap/server/*.test.ts',
+  'imap/*.test.ts',
+  'lmtp/*.test.ts',
+  'lua/mail-*.test.ts',
+  'lua/dovecot-*.test.ts',
+  'lua/storage-bridge.test.ts',
+  'push/*.test.ts',
+  'mail-user/*.test.ts',
+  'e2e/idle-delivery.test.ts',
+  'e2e/mail-lua.test.ts',
+  'e2e/per-user.test.ts',
 ];
 
 /**

@@ -3,6 +3,7 @@
 // starts one private PostgreSQL server for the whole run and hands its superuser connection to
 // the test processes in ROOST_TEST_PG. Test servers ask freshMailLocation() for their
 // `mail_location`: nothing (SQLite under mail_home, the default) or a fresh PostgreSQL database.
+import { randomBytes } from 'node:crypto';
 import { databasesOn, type PgConnection, type PgDatabase } from './pg/harness.js';
 
 export type TestBackend = 'sqlite' | 'pgsql';
@@ -31,5 +32,9 @@ export async function freshMailLocation(): Promise<string | undefined> {
 
 /** A fresh database on the pgsql project's shared server (storage suites use it directly). */
 export function freshPgDatabase(): Promise<PgDatabase> {
-  return sharedDatabases().create();
+  // Named apart from every other test file's: with --runInBand the files share one process (one
+  // pid) but each has its own module registry, so the harness's counter starts again per file.
+  return sharedDatabases().create(`roost_test_${process.pid}_${randomBytes(4).toString('hex')}_${++databaseCounter}`);
 }
+
+let databaseCounter = 0;
