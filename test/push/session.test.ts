@@ -2,6 +2,10 @@
 // Lua calls and event tables for each kind of change (spec §12.2-§12.4, §16.5).
 import { parseMessage } from '../../src/mime/parser.js';
 import { MESSAGE, pushEnv, RECORDER_LUA, type PushEnv } from './helpers.js';
+import { testBackend } from '../backend.js';
+
+/** Tests that reach into the SQLite backend's own transaction (not part of the storage contract). */
+const sqliteOnlyTest = testBackend === 'sqlite' ? test : test.skip;
 
 let env: PushEnv;
 
@@ -138,7 +142,7 @@ test('mailbox create, subscribe, rename, unsubscribe and delete are one-event tr
   ]);
 });
 
-test('a rolled-back transaction ends with end_txn(ctx, false) and no events; other sessions see nothing', async () => {
+sqliteOnlyTest('a rolled-back transaction ends with end_txn(ctx, false) and no events; other sessions see nothing', async () => {
   const other = await env.ctx.mailUsers.createUser({ username: 'alice', service: 'imap' });
   await session((store) => {
     // The SQLite backend's own transaction (not part of the contract): a rollback after events.
