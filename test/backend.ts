@@ -27,7 +27,24 @@ function sharedDatabases(): ReturnType<typeof databasesOn> {
 /** A `mail_location` for a new test server: undefined on SQLite (the default), a fresh database on PostgreSQL. */
 export async function freshMailLocation(): Promise<string | undefined> {
   if (testBackend === 'sqlite') return undefined;
-  return `pgsql:${(await freshPgDatabase()).connectString}`;
+  const database = await freshPgDatabase();
+  const location = `pgsql:${database.connectString}`;
+  mailDatabases.set(location, database);
+  return location;
+}
+
+/** The databases behind this file's freshMailLocation()s, until dropped. */
+const mailDatabases = new Map<string, PgDatabase>();
+
+/**
+ * Drops the database of a freshMailLocation() once its server has closed (nothing on SQLite): a
+ * database is a copy of template1, some 7 MB, and a run makes one per test server.
+ */
+export async function dropMailLocation(location: string | undefined): Promise<void> {
+  const database = location === undefined ? undefined : mailDatabases.get(location);
+  if (!database) return;
+  mailDatabases.delete(location!);
+  await database.drop();
 }
 
 /** A fresh database on the pgsql project's shared server (storage suites use it directly). */

@@ -14,7 +14,7 @@ import { startLmtpServer, type LmtpServer } from '../../src/lmtp/server.js';
 import { captureLogs, logHub, type LogRecord } from '../../src/log/logger.js';
 import { RawClient as RawImap } from '../imap/server/helpers.js';
 import { RawClient as RawLmtp } from '../lmtp/helpers.js';
-import { freshMailLocation } from '../backend.js';
+import { dropMailLocation, freshMailLocation } from '../backend.js';
 
 export { RawImap, RawLmtp };
 export type RawImapClient = RawImap;
@@ -116,6 +116,7 @@ export async function startRoost(
     await ctx.mailUsers.shutdown();
     await plugins?.close();
     await ctx.close();
+    await dropMailLocation(mailLocation);
     cap.stop();
     rmSync(dir, { recursive: true, force: true });
   };

@@ -9,7 +9,7 @@ import { defaultSettings } from '../../src/config/index.js';
 import { startLmtpServer, type LmtpServer, type LmtpServerOptions } from '../../src/lmtp/server.js';
 import type { SyncUserStore } from '../../src/storage/types.js';
 import { logHub } from '../../src/log/logger.js';
-import { freshMailLocation } from '../backend.js';
+import { dropMailLocation, freshMailLocation } from '../backend.js';
 
 export type TestSettings = ReturnType<typeof defaultSettings>;
 
@@ -82,6 +82,7 @@ export async function lmtpEnv(
     async close() {
       await server.close();
       await ctx.close();
+      await dropMailLocation(mailLocation);
       rmSync(dir, { recursive: true, force: true });
     },
   };

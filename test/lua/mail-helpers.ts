@@ -10,7 +10,7 @@ import { compiledModuleUrl } from '../../src/threads/compiled-module.js';
 import { mailUserBindingData } from '../../src/lua/bindings/mail-user-data.js';
 import type { MailUser, MailUserParams } from '../../src/mail-user/mail-user.js';
 import { scriptFile } from './helpers.js';
-import { freshMailLocation } from '../backend.js';
+import { dropMailLocation, freshMailLocation } from '../backend.js';
 
 export interface MailEnv {
   dir: string;
@@ -36,6 +36,7 @@ export async function mailEnv(configure: (s: ReturnType<typeof defaultSettings>)
     async close() {
       await ctx.close();
       await pool.close();
+      await dropMailLocation(mailLocation);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -9,7 +9,7 @@ import { captureLogs, logHub, type LogRecord } from '../../src/log/logger.js';
 import { LuaWorkerPool } from '../../src/lua/index.js';
 import { installMailLua } from '../../src/lua/mail-lua.js';
 import { installPushNotification } from '../../src/lua/push-notification/plugin.js';
-import { freshMailLocation } from '../backend.js';
+import { dropMailLocation, freshMailLocation } from '../backend.js';
 
 export type TestSettings = ReturnType<typeof defaultSettings>;
 
@@ -118,6 +118,7 @@ export async function pushEnv(
       uninstallMailLua();
       await ctx.close();
       await pool.close();
+      await dropMailLocation(mailLocation);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -10,7 +10,7 @@ import { accountStoreFor, authSettingsFrom, createServerContext, type CreatedCon
 import { defaultSettings, type Settings } from '../../../src/config/index.js';
 import { logHub } from '../../../src/log/logger.js';
 import { startImapServer, type ImapServer, type ImapServerOptions } from '../../../src/imap/server.js';
-import { freshMailLocation } from '../../backend.js';
+import { dropMailLocation, freshMailLocation } from '../../backend.js';
 
 export interface TestServer {
   server: ImapServer;
@@ -61,6 +61,7 @@ export async function startTestServer(
     async stop() {
       await server.close();
       await ctx.close();
+      await dropMailLocation(mailLocation);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
