@@ -43,6 +43,8 @@ const PGSQL_LEFT_OUT = [
   // `roost deliver` costs ~10 s, and notify.test.ts already has another process's delivery
   // reach a session over PostgreSQL's change feed.
   'imap/server/store-idle.test.ts',
+  // Compares the backends itself, on a PostgreSQL of its own.
+  'imap/server/async-store.test.ts',
 ];
 
 /**
