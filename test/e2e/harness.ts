@@ -14,6 +14,7 @@ import { startLmtpServer, type LmtpServer } from '../../src/lmtp/server.js';
 import { captureLogs, logHub, type LogRecord } from '../../src/log/logger.js';
 import { RawClient as RawImap } from '../imap/server/helpers.js';
 import { RawClient as RawLmtp } from '../lmtp/helpers.js';
+import { dropMailLocation, freshMailLocation } from '../backend.js';
 
 export { RawImap, RawLmtp };
 export type RawImapClient = RawImap;
@@ -85,12 +86,14 @@ export async function startRoost(
     return p;
   };
   for (const [name, text] of Object.entries(opts.files ?? {})) file(name, text.replaceAll('{DIR}', dir));
+  const mailLocation = await freshMailLocation();
   const text = [
     'protocols = imap lmtp',
     'listen = 127.0.0.1',
     `data_dir = ${dir}/data`,
     `base_dir = ${dir}/run`,
     `mail_home = ${dir}/home/%d/%n`,
+    ...(mailLocation ? [`mail_location = ${mailLocation}`] : []),
     'imap_metadata = yes',
     'auth_failure_delay = 0',
     'lua_workers = 2',
@@ -113,6 +116,7 @@ export async function startRoost(
     await ctx.mailUsers.shutdown();
     await plugins?.close();
     await ctx.close();
+    await dropMailLocation(mailLocation);
     cap.stop();
     rmSync(dir, { recursive: true, force: true });
   };

@@ -9,6 +9,7 @@ import { defaultSettings } from '../../src/config/index.js';
 import { startLmtpServer, type LmtpServer, type LmtpServerOptions } from '../../src/lmtp/server.js';
 import type { UserStore } from '../../src/storage/types.js';
 import { logHub } from '../../src/log/logger.js';
+import { dropMailLocation, freshMailLocation } from '../backend.js';
 
 export type TestSettings = ReturnType<typeof defaultSettings>;
 
@@ -39,6 +40,8 @@ export async function lmtpEnv(
   settings.base_dir = join(dir, 'run');
   settings.mail_home = join(dir, 'home/%d/%n');
   settings.hostname = 'mx.test';
+  const mailLocation = await freshMailLocation();
+  if (mailLocation) settings.mail_location = mailLocation;
   opts.configure?.(settings);
   const ctx = createServerContext(settings);
   for (const u of opts.users ?? [{ username: 'alice@example.com' }, { username: 'bob@example.com' }]) {
@@ -81,6 +84,7 @@ export async function lmtpEnv(
     async close() {
       await server.close();
       await ctx.close();
+      await dropMailLocation(mailLocation);
       rmSync(dir, { recursive: true, force: true });
     },
   };

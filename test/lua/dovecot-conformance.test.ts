@@ -10,7 +10,7 @@ let env: MailEnv;
 let user: MailUser;
 beforeAll(async () => {
   logHub.setDefaultOutput(false);
-  env = mailEnv();
+  env = await mailEnv();
   user = await plainUser(env);
   await user.getStore().append('INBOX', { content: Buffer.from('Subject: a\r\n\r\nx\r\n') });
 });

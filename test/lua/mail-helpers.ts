@@ -10,6 +10,7 @@ import { compiledModuleUrl } from '../../src/threads/compiled-module.js';
 import { mailUserBindingData } from '../../src/lua/bindings/mail-user-data.js';
 import type { AnyMailUser as MailUser, MailUserParams } from '../../src/mail-user/mail-user.js';
 import { scriptFile } from './helpers.js';
+import { dropMailLocation, freshMailLocation } from '../backend.js';
 
 export interface MailEnv {
   dir: string;
@@ -18,11 +19,13 @@ export interface MailEnv {
   close(): Promise<void>;
 }
 
-export function mailEnv(configure: (s: ReturnType<typeof defaultSettings>) => void = () => {}): MailEnv {
+export async function mailEnv(configure: (s: ReturnType<typeof defaultSettings>) => void = () => {}): Promise<MailEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'roost-mail-lua-'));
   const settings = defaultSettings();
   settings.data_dir = dir;
   settings.mail_home = join(dir, 'home/%n');
+  const mailLocation = await freshMailLocation();
+  if (mailLocation) settings.mail_location = mailLocation;
   configure(settings);
   const ctx = createServerContext(settings);
   const pool = new LuaWorkerPool({ workers: 1 });
@@ -33,6 +36,7 @@ export function mailEnv(configure: (s: ReturnType<typeof defaultSettings>) => vo
     async close() {
       await ctx.close();
       await pool.close();
+      await dropMailLocation(mailLocation);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -10,11 +10,11 @@ import { mailEnv, type MailEnv } from './mail-helpers.js';
 
 let env: MailEnv;
 let debugEnv: MailEnv;
-beforeAll(() => {
+beforeAll(async () => {
   logHub.setDefaultOutput(false);
-  env = mailEnv();
+  env = await mailEnv();
   installMailLua(env.ctx.mailUsers, env.pool);
-  debugEnv = mailEnv((s) => {
+  debugEnv = await mailEnv((s) => {
     s.mail_debug = true;
   });
   installMailLua(debugEnv.ctx.mailUsers, debugEnv.pool);

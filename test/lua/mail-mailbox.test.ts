@@ -7,7 +7,7 @@ let env: MailEnv;
 let user: MailUser;
 beforeAll(async () => {
   logHub.setDefaultOutput(false);
-  env = mailEnv();
+  env = await mailEnv();
   user = await plainUser(env);
   const store = user.getStore();
   await store.createMailbox('Work');

@@ -8,7 +8,7 @@ let env: MailEnv;
 let user: MailUser;
 beforeAll(async () => {
   logHub.setDefaultOutput(false);
-  env = mailEnv((s) => {
+  env = await mailEnv((s) => {
     s.plugin = { ...s.plugin, quota: 'count:User quota', mail_lua_script_x: 'x' };
   });
   user = await plainUser(env, { userdbFields: { uid: '1000', gid: '1001', 'plugin/color': 'blue', foo: 'bar' } });

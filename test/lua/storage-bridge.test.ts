@@ -77,7 +77,7 @@ describe('a Lua worker', () => {
   let switchModule: string;
   let probeModule: string;
   beforeAll(async () => {
-    env = mailEnv();
+    env = await mailEnv();
     user = await plainUser(env);
     switchModule = join(env.dir, 'bridge-switch.mjs');
     writeFileSync(switchModule, `export const binding = { name: 'bridge-switch', install(ctx, schemes) { process.env.ROOST_SYNC_BRIDGE = schemes; } };`);

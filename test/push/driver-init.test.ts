@@ -15,13 +15,13 @@ async function createMailbox(e: PushEnv, fields: Record<string, string> = {}): P
   await e.settle();
 }
 
-function setup(configure: (s: TestSettings, script: (src: string) => string) => void, mailLua = false): PushEnv {
-  env = pushEnv((s, { script }) => configure(s, script), { mailLua });
+async function setup(configure: (s: TestSettings, script: (src: string) => string) => void, mailLua = false): Promise<PushEnv> {
+  env = await pushEnv((s, { script }) => configure(s, script), { mailLua });
   return env;
 }
 
 test('no file and no mail-lua state: the error is logged and the session works', async () => {
-  const e = setup((s) => {
+  const e = await setup((s) => {
     s.plugin.push_notification_driver = 'lua';
   });
   await createMailbox(e);
@@ -31,7 +31,7 @@ test('no file and no mail-lua state: the error is logged and the session works',
 });
 
 test('a script that fails to load logs "lua: <error>"; later drivers are not set up', async () => {
-  const e = setup((s, script) => {
+  const e = await setup((s, script) => {
     s.plugin.push_notification_driver = `lua:file=${script('function broken(')}`;
     s.plugin.push_notification_driver2 = `lua:file=${script(RECORDER_LUA)}`;
   });
@@ -40,7 +40,7 @@ test('a script that fails to load logs "lua: <error>"; later drivers are not set
 });
 
 test('push_notification_lua_script_file wins over file=; numbered drivers each run', async () => {
-  const e = setup((s, script) => {
+  const e = await setup((s, script) => {
     s.plugin.push_notification_driver = `lua:file=${script('error("not this one")')}`;
     s.plugin.push_notification_driver2 = 'lua:file=/nonexistent.lua';
     s.plugin.push_notification_lua_script_file = script(RECORDER_LUA);
@@ -51,7 +51,7 @@ test('push_notification_lua_script_file wins over file=; numbered drivers each r
 });
 
 test('missing begin_txn or end_txn, and a script without handlers', async () => {
-  const e = setup((s, script) => {
+  const e = await setup((s, script) => {
     s.plugin.push_notification_driver = `lua:file=${script('function dovecot_lua_notify_event_mailbox_create(c, e) dovecot.i_info("created " .. e.mailbox) end')}`;
     s.plugin.push_notification_driver2 = `lua:file=${script(
       'function dovecot_lua_notify_begin_txn(u) return 7 end\nfunction dovecot_lua_notify_event_mailbox_create(c, e) dovecot.i_info("ctx " .. c) end',
@@ -67,7 +67,7 @@ test('missing begin_txn or end_txn, and a script without handlers', async () => 
 });
 
 test('without a push script file the mail_lua_script state is reused (same globals)', async () => {
-  const e = setup((s, script) => {
+  const e = await setup((s, script) => {
     s.plugin.push_notification_driver = 'lua';
     s.plugin.mail_lua_script = script(
       `${RECORDER_LUA}\nlocal created = 0\nfunction mail_user_created(user) created = created + 1 end\n` +

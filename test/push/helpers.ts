@@ -9,6 +9,7 @@ import { captureLogs, logHub, type LogRecord } from '../../src/log/logger.js';
 import { LuaWorkerPool } from '../../src/lua/index.js';
 import { installMailLua } from '../../src/lua/mail-lua.js';
 import { installPushNotification } from '../../src/lua/push-notification/plugin.js';
+import { dropMailLocation, freshMailLocation } from '../backend.js';
 
 export type TestSettings = ReturnType<typeof defaultSettings>;
 
@@ -72,10 +73,10 @@ export interface PushEnv {
   close(): Promise<void>;
 }
 
-export function pushEnv(
+export async function pushEnv(
   configure: (s: TestSettings, env: { script: (src: string) => string }) => void,
   opts: { mailLua?: boolean } = {},
-): PushEnv {
+): Promise<PushEnv> {
   logHub.setDefaultOutput(false);
   const dir = mkdtempSync(join(tmpdir(), 'roost-push-'));
   let n = 0;
@@ -89,6 +90,8 @@ export function pushEnv(
   settings.base_dir = join(dir, 'run');
   settings.mail_home = join(dir, 'home/%n');
   settings.hostname = 'mx.test';
+  const mailLocation = await freshMailLocation();
+  if (mailLocation) settings.mail_location = mailLocation;
   settings.mail_plugins = ['mail_lua', 'notify', 'push_notification', 'push_notification_lua'];
   configure(settings, { script });
   const ctx = createServerContext(settings);
@@ -115,6 +118,7 @@ export function pushEnv(
       uninstallMailLua();
       await ctx.close();
       await pool.close();
+      await dropMailLocation(mailLocation);
       rmSync(dir, { recursive: true, force: true });
     },
   };

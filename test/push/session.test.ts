@@ -2,13 +2,16 @@
 // Lua calls and event tables for each kind of change (spec §12.2-§12.4, §16.5).
 import { parseMessage } from '../../src/mime/parser.js';
 import type { UserStore } from '../../src/storage/types.js';
-import { testBackend } from '../backend.js';
 import { MESSAGE, pushEnv, RECORDER_LUA, type PushEnv } from './helpers.js';
+import { testBackend } from '../backend.js';
+
+/** Tests that reach into the SQLite backend's own transaction (not part of the storage contract). */
+const sqliteOnlyTest = testBackend === 'sqlite' ? test : test.skip;
 
 let env: PushEnv;
 
-beforeEach(() => {
-  env = pushEnv((s, { script }) => {
+beforeEach(async () => {
+  env = await pushEnv((s, { script }) => {
     s.plugin.push_notification_driver = `lua:file=${script(RECORDER_LUA)}`;
   });
 });
@@ -140,8 +143,7 @@ test('mailbox create, subscribe, rename, unsubscribe and delete are one-event tr
   ]);
 });
 
-// SQLite only: a rollback after events needs the backend's own transaction (not in the contract).
-(testBackend === 'sqlite' ? test : test.skip)('a rolled-back transaction ends with end_txn(ctx, false) and no events; other sessions see nothing', async () => {
+sqliteOnlyTest('a rolled-back transaction ends with end_txn(ctx, false) and no events; other sessions see nothing', async () => {
   const other = await env.ctx.mailUsers.createUser({ username: 'alice', service: 'imap' });
   await session((store) => {
     // The SQLite backend's own transaction (not part of the contract): a rollback after events.
@@ -180,7 +182,7 @@ function dovecot_lua_notify_end_txn(ctx, success) end
 
   test('a failing handler is logged with the fields its event had before it ran; Debug lines only with mail_debug', async () => {
     for (const debug of [false, true]) {
-      const e = pushEnv((s, { script }) => {
+      const e = await pushEnv((s, { script }) => {
         s.mail_debug = debug;
         s.plugin.push_notification_driver = `lua:file=${script(SCRIPT)}`;
       });

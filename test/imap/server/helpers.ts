@@ -10,6 +10,7 @@ import { accountStoreFor, authSettingsFrom, createServerContext, type CreatedCon
 import { defaultSettings, type Settings } from '../../../src/config/index.js';
 import { logHub } from '../../../src/log/logger.js';
 import { startImapServer, type ImapServer, type ImapServerOptions } from '../../../src/imap/server.js';
+import { dropMailLocation, freshMailLocation } from '../../backend.js';
 
 export interface TestServer {
   server: ImapServer;
@@ -35,6 +36,9 @@ export async function startTestServer(
   settings.auth_failure_delay = 0;
   settings.imap_metadata = true;
   settings.login_greeting = 'Roost ready.';
+  // This project's backend (test/backend.ts): SQLite under mail_home, or a fresh PostgreSQL database.
+  const mailLocation = await freshMailLocation();
+  if (mailLocation) settings.mail_location = mailLocation;
   tweak(settings);
   const base = createServerContext(settings, contextOptions);
   // The brute-force penalty would slow every test after a deliberate wrong password.
@@ -57,6 +61,7 @@ export async function startTestServer(
     async stop() {
       await server.close();
       await ctx.close();
+      await dropMailLocation(mailLocation);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

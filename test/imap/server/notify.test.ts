@@ -17,7 +17,7 @@ beforeAll(async () => {
   roost = await startRoost({ users: [{ username: 'alice' }, { username: 'bob' }], config: 'imap_notify_max_mailbox_names = 3' });
   conf = roost.file(
     'roost.conf',
-    [`data_dir = ${roost.dir}/data`, `mail_home = ${roost.dir}/home/%d/%n`, 'passdb {', '  driver = roost', '}', 'userdb {', '  driver = roost', '}', ''].join('\n'),
+    [`data_dir = ${roost.dir}/data`, `mail_location = ${roost.ctx.settings.mail_location}`, `mail_home = ${roost.dir}/home/%d/%n`, 'passdb {', '  driver = roost', '}', 'userdb {', '  driver = roost', '}', ''].join('\n'),
   );
 }, 60000);
 afterAll(() => roost?.stop());

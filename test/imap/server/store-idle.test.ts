@@ -54,7 +54,7 @@ test('a login after the last session ended reuses the open store and sees a deli
 
   // `roost deliver` in a process of its own, on the same data.
   const conf = join(t.dataDir, 'deliver.conf');
-  writeFileSync(conf, `data_dir = ${t.dataDir}\nmail_home = ${t.dataDir}/home/%d/%n\nbase_dir = ${t.dataDir}/run\nstate_dir = ${t.dataDir}/state\n`);
+  writeFileSync(conf, `data_dir = ${t.dataDir}\nmail_location = ${t.ctx.settings.mail_location}\nmail_home = ${t.dataDir}/home/%d/%n\nbase_dir = ${t.dataDir}/run\nstate_dir = ${t.dataDir}/state\n`);
   const r = await roost(['-c', conf, 'deliver', '-u', 'alice'], { input: 'Subject: meanwhile\r\n\r\nhello\r\n' });
   expect(r).toMatchObject({ code: 0 });
 
