@@ -20,9 +20,7 @@ const WORKER_ENTRIES = [
   // the storage sync bridge: its helper thread, and the client for the child processes of its test
   'src/storage/sync-bridge/worker.ts',
   'src/storage/sync-bridge/client.ts',
-  // the pgsql storage backend: the helper thread for blocking callers, and the whole backend for
-  // the node processes of the multi-node tests
-  'src/storage/pgsql/sync-worker.ts',
+  // the pgsql storage backend, for child processes of its tests
   'src/storage/pgsql/index.ts',
 ];
 

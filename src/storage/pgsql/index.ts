@@ -1,6 +1,6 @@
 // The PostgreSQL storage backend (`mail_location = pgsql:<Dovecot SQL connect string>`), issue #15.
 //
-// WHAT EXISTS (each module tested against a real PostgreSQL, test/storage/pgsql/, and the store by
+// The modules (each tested against a real PostgreSQL, test/storage/pgsql/, and the store by
 // the storage contract suites too, test/storage/*.test.ts, run on both backends):
 //   connect.ts      Dovecot's pgsql `connect` string parser (shared with the sql passdb/userdb),
 //                   `maxconns=` sets the pool size.
@@ -43,11 +43,9 @@
 //                   the ServerDb contract, on the mail's connection), migratePgsqlServerDb and
 //                   migratePgsqlUserStore (`roost migrate`: the schema of the database).
 //   migrations/ is copied into dist/ by the build (scripts/copy-assets.ts), beside migrations.js.
-//   sync-client.ts  PgsqlBlockingClient: synchronous queries for Lua worker threads, on a helper
-//                   thread (sync-worker.ts, own connection) through src/lua/blocking-helper.ts.
 //   staged-body.ts  stageBody's handle: the recipients of one message share one body row.
-//
-// STILL TO DO: the Lua workers' synchronous store (openSyncUserStore throws).
+//   The Lua workers' synchronous store is this async store on a helper thread behind the generic
+//   storage sync bridge (../sync-bridge/), chosen in backend.ts.
 export { DEFAULT_MAXCONNS, parsePgsqlConnect, type PgsqlConnectSettings } from './connect.js';
 export { acquirePgsqlPool, STORAGE_DEFAULT_MAXCONNS, type PgsqlClient, type PgsqlPool } from './pool.js';
 export { migratePgsql, loadPgsqlMigrations, pgsqlMigrationsDir, type PgsqlMigration } from './migrations.js';
@@ -60,4 +58,3 @@ export { PgsqlUserDb, type PgsqlUserDbOptions } from './user-db.js';
 export { migratePgsqlServerDb, migratePgsqlUserStore, openPgsqlServerDb, pgsqlConnectOf } from './operations.js';
 export { PgsqlUserStore, openPgsqlStore, type PgsqlUserStoreOptions } from './user-store.js';
 export { checkPgsqlLocation, openPgsqlUserStore, pgsqlBackend } from './backend.js';
-export { DEFAULT_SYNC_WAIT_LIMIT_MS, PgsqlBlockingClient, PgsqlSyncError, type BlockingCaller } from './sync-client.js';
