@@ -297,8 +297,16 @@ export class SelectedMailbox {
       this.dirty = false;
       // Read first: a metadata change takes a modseq without a message change (Dovecot), and the
       // view is in sync once it has seen every modseq up to here.
-      const highest = (await this.store.getMailboxById(this.id))?.highestModseq ?? 0;
-      const changes = await this.store.changesSince(this.id, this.syncedModseq);
+      let highest: number;
+      let changes;
+      try {
+        highest = (await this.store.getMailboxById(this.id))?.highestModseq ?? 0;
+        changes = await this.store.changesSince(this.id, this.syncedModseq);
+      } catch (err) {
+        // Nothing read, nothing applied: look again at the next sync (an engine that went away).
+        this.dirty = true;
+        throw err;
+      }
       await this.apply(changes);
       if (highest > this.syncedModseq) this.syncedModseq = highest;
       if (highest > this.highestModseq) this.highestModseq = highest;

@@ -322,8 +322,15 @@ export class ImapSession implements CommandContext {
       // Syntax-level refusals name the command, as Dovecot's client_send_command_error() does.
       if (result.syntax) result = { ...result, text: `Error in IMAP command ${cmdLabel(cmd)}: ${result.text}` };
     } else this.badCommands = 0;
-    await this.flushUpdates(handler.mayAnnounceExpunge ? handler.mayAnnounceExpunge(cmd) : true, cmd);
-    await this.afterUpdates();
+    try {
+      await this.flushUpdates(handler.mayAnnounceExpunge ? handler.mayAnnounceExpunge(cmd) : true, cmd);
+      await this.afterUpdates();
+    } catch (err) {
+      // The command's own work stands; what changed meanwhile is announced after a later command
+      // (a storage engine that went away for a while must not end the session).
+      if (!(err instanceof StorageError)) throw err;
+      (this.user?.log ?? this.log).error(`Announcing changes after ${cmd.name} failed: ${err.message}`);
+    }
     for (const h of this.hooks) if (h.tagged) result = h.tagged(result, cmd);
     this.writeTagged(tag, result, timed ? started : null, cmd.name === 'CLOSE');
     observeImapCommand(cmd.name, result.status, (performance.now() - started) / 1000);
@@ -349,6 +356,10 @@ export class ImapSession implements CommandContext {
           return { status: 'NO', code: target ? 'TRYCREATE' : 'NONEXISTENT', text: err.message };
         case 'SERVERBUG':
           break;
+        case 'UNAVAILABLE':
+          // RFC 5530 UNAVAILABLE: a temporary failure; the details are for the log, as Dovecot's.
+          (this.user?.log ?? this.log).error(`${cmd?.name ?? 'command'} failed: ${err.message}`);
+          return { status: 'NO', code: 'UNAVAILABLE', text: `${INTERNAL_ERROR} [${timestamp()}]` };
         case 'PARAMETERS':
           return { status: 'NO', text: err.message };
         default:

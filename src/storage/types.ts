@@ -45,6 +45,7 @@ export type StorageErrorCode =
   | 'EXPUNGEISSUED'
   | 'TOOBIG'
   | 'NOTFOUND' // metadata entry etc.
+  | 'UNAVAILABLE' // RFC 5530: the storage engine cannot be reached now (a database down); try again
   | 'SERVERBUG';
 
 /** Errors are values with a protocol meaning; the protocol layer renders them. */

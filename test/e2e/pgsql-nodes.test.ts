@@ -195,3 +195,29 @@ test('kill -9 of node A under LMTP load loses no acknowledged message; node B se
   expect((await c.command('s', 'SELECT INBOX')).at(-1)).toMatch(/^s OK/);
   c.close();
 }, 180_000);
+
+test('PostgreSQL restarting under a node: sessions get errors, not a crash, and go on once it is back', async () => {
+  const a = await startNode('a');
+  const c = await login(a, 'dave');
+  expect((await c.command('s', 'SELECT INBOX')).at(-1)).toMatch(/^s OK/);
+  const via = await lmtp(a);
+  expect(await deliverVia(via, 'dave', 'before')).toMatch(/^250 /);
+
+  await pg.server.stop('fast');
+  // While the database is down: a temporary failure for the delivery, a NO for the command.
+  expect(await deliverVia(via, 'dave', 'while-down')).toMatch(/^4\d\d /);
+  const down = await c.command('n', 'STATUS INBOX (MESSAGES)');
+  expect(down.at(-1)).toMatch(/^n NO \[UNAVAILABLE\] /);
+  await pg.server.start();
+
+  // The same connections go on: the pool reconnects (with a log line) and nothing was lost.
+  await waitUntil('the session answers again', async () => (await c.command(`r${Date.now()}`, 'STATUS INBOX (MESSAGES)')).at(-1)!.includes(' OK '));
+  expect(await deliverVia(via, 'dave', 'after')).toMatch(/^250 /);
+  via.close();
+  expect(await c.command('o', 'NOOP')).toContain('* 2 EXISTS');
+  expect(await c.command('f', 'UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])')).toEqual(
+    expect.arrayContaining(['Subject: before', 'Subject: after']),
+  );
+  c.close();
+  expect(a.output()).toMatch(/Connection to database \S+ lost/);
+}, 120_000);

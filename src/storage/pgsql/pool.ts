@@ -99,7 +99,7 @@ class SharedPool implements PgsqlPool {
       return client;
     } catch (err) {
       this.logger.error(`${this.prefix}Connect failed to database ${this.settings.database}: ${errorText(err)}`);
-      throw new StorageError('SERVERBUG', `Not connected to database ${this.settings.database}: ${errorText(err)}`);
+      throw new StorageError('UNAVAILABLE', `Not connected to database ${this.settings.database}: ${errorText(err)}`);
     }
   }
 
@@ -147,7 +147,12 @@ class SharedPool implements PgsqlPool {
     } catch (err) {
       if (!connectionLost(err) || !retryable()) throw err;
       this.logger.warning(`${this.prefix}Connection to database ${this.settings.database} lost: ${errorText(err)} (retrying on a new connection)`);
-      return run();
+      try {
+        return await run();
+      } catch (again) {
+        if (!connectionLost(again)) throw again;
+        throw new StorageError('UNAVAILABLE', `Connection to database ${this.settings.database} lost: ${errorText(again)}`);
+      }
     }
   }
 
