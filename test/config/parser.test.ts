@@ -127,7 +127,7 @@ describe('config syntax', () => {
     ['frobnicate {\n}\n', 'x.conf line 1: Unknown section: frobnicate'],
     ['passdb {\n  args = x\n}\n', 'x.conf line 1: passdb { } is missing driver (e.g. driver = roost)'],
     ['ssl = maybe\n', 'x.conf line 1: ssl: Invalid value: maybe (use yes, no, required)'],
-    ['mail_location = imapc:\n', 'x.conf line 1: mail_location: Unsupported mail storage: imapc: (use sqlite:~/mail.db)'],
+    ['mail_location = imapc:\n', 'x.conf line 1: mail_location: Unsupported mail storage: imapc: (use sqlite:~/mail.db or pgsql:host=127.0.0.1 dbname=roost user=roost password=secret)'],
   ])('bad input %j gives %s', (text, message) => {
     expect(errorOf(() => parseConfigText(text, 'x.conf')).message).toBe(message);
   });

@@ -15,7 +15,7 @@ test('GETMETADATA lists Lua-written names (quoted where needed) and refuses to a
   const user = await roost.ctx.mailUsers.createUser({ username: 'alice', service: 'imap' });
   try {
     const store = user.getStore();
-    for (const e of ['/private/a*b', '/private/a//b', '/private/a/']) store.setMetadata('INBOX', e, Buffer.from('v'), { anyName: true });
+    for (const e of ['/private/a*b', '/private/a//b', '/private/a/']) await store.setMetadata('INBOX', e, Buffer.from('v'), { anyName: true });
   } finally {
     await roost.ctx.mailUsers.destroyUser(user);
   }

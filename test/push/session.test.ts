@@ -171,7 +171,7 @@ function dovecot_lua_notify_end_txn(ctx, success) end
     const user = await e.ctx.mailUsers.createUser({ username: 'alice', service: 'lmtp' });
     try {
       const store = user.getStore();
-      store.append('INBOX', { content: MESSAGE, mimeStructure: parseMessage(MESSAGE), origin: 'delivery' });
+      await store.append('INBOX', { content: MESSAGE, mimeStructure: parseMessage(MESSAGE), origin: 'delivery' });
     } finally {
       await e.ctx.mailUsers.destroyUser(user);
       await e.settle();
