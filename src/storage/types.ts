@@ -1,6 +1,6 @@
 // The storage contract every protocol layer and the Lua bindings use (DESIGN.md decision 7). It is
 // deliberately narrow, as Dovecot's mail_storage_vfuncs: a backend is one folder under
-// src/storage/ (src/storage/sqlite/ today) that implements these types, and nothing above
+// src/storage/ (sqlite/, pgsql/) that implements these types, and nothing above
 // src/storage knows which backend serves a user (storage/index.ts chooses it by the scheme of
 // `mail_location`, storage/location.ts).
 //
