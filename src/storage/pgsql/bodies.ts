@@ -31,19 +31,27 @@ export interface WriteBodyOptions {
  */
 export async function writeBody(client: Queryable, data: Buffer, opts: WriteBodyOptions = {}): Promise<number> {
   const chunkSize = opts.chunkSize ?? BODY_CHUNK_SIZE;
-  const { rows } = await client.query<{ id: number }>(
-    'INSERT INTO body (size, chunk_size, mime_structure, created_at) VALUES ($1, $2, $3, $4) RETURNING id',
-    [data.length, chunkSize, opts.mimeStructure === undefined ? null : JSON.stringify(opts.mimeStructure), Date.now()],
-  );
-  const bodyId = rows[0]!.id;
   const chunks = Math.ceil(data.length / chunkSize);
-  for (let first = 0; first < chunks; first += CHUNKS_PER_INSERT) {
+  const batch = (first: number) => {
     const seqs: number[] = [];
     const parts: Buffer[] = [];
     for (let seq = first; seq < Math.min(chunks, first + CHUNKS_PER_INSERT); seq++) {
       seqs.push(seq);
       parts.push(data.subarray(seq * chunkSize, (seq + 1) * chunkSize));
     }
+    return [seqs, parts] as const;
+  };
+  // The body row and its first chunks in one statement (one round trip for a typical message).
+  const [seqs, parts] = batch(0);
+  const { rows } = await client.query<{ id: number }>(
+    `WITH b AS (INSERT INTO body (size, chunk_size, mime_structure, created_at) VALUES ($1, $2, $3, $4) RETURNING id),
+       c AS (INSERT INTO body_chunk (body_id, seq, data) SELECT b.id, s, d FROM b, unnest($5::int[], $6::bytea[]) AS c (s, d))
+     SELECT id FROM b`,
+    [data.length, chunkSize, opts.mimeStructure === undefined ? null : JSON.stringify(opts.mimeStructure), Date.now(), seqs, parts],
+  );
+  const bodyId = rows[0]!.id;
+  for (let first = CHUNKS_PER_INSERT; first < chunks; first += CHUNKS_PER_INSERT) {
+    const [seqs, parts] = batch(first);
     await client.query('INSERT INTO body_chunk (body_id, seq, data) SELECT $1, s, d FROM unnest($2::int[], $3::bytea[]) AS c (s, d)', [bodyId, seqs, parts]);
   }
   return bodyId;

@@ -20,6 +20,7 @@ import {
 } from '../types.js';
 import { MAX_UID } from './allocation.js';
 import { writeBody, type Queryable } from './bodies.js';
+import { CHANGE_CHANNEL, changePayload } from './change-feed.js';
 import { lockSelectable, selectable, type MailboxRow } from './mailbox-tree.js';
 import type { PgsqlClient } from './pool.js';
 import { checkQuota, lockQuota } from './quota.js';
@@ -75,6 +76,11 @@ export class MailboxKeywords {
     private readonly mailboxId: number,
     private readonly known: Map<string, string>,
   ) {}
+
+  /** For messages without keywords: nothing is looked up. */
+  static none(mailboxId: number): MailboxKeywords {
+    return new MailboxKeywords(mailboxId, new Map());
+  }
 
   static async load(db: Queryable, mailboxId: number): Promise<MailboxKeywords> {
     const { rows } = await db.query<{ keyword_lc: string; keyword: string }>('SELECT keyword_lc, keyword FROM mailbox_keyword WHERE mailbox_id = $1', [mailboxId]);
@@ -143,12 +149,20 @@ interface NewMessage {
   recent: boolean;
 }
 
-async function insertRows(c: PgsqlClient, mailboxId: number, modseq: number, saveDate: number, rows: NewMessage[]): Promise<void> {
+/**
+ * The new message rows, the mailbox's uid_next and highest_modseq (the caller holds its row's
+ * lock), and the change-feed NOTIFY (it leaves at COMMIT) in one statement: one round trip. The
+ * counters trigger (message_inserted) runs at the end of the statement, after the mailbox update.
+ */
+async function insertRows(c: PgsqlClient, u: PgsqlStoreContext, log: TxnLog, mailboxId: number, modseq: number, uidNext: number, saveDate: number, rows: NewMessage[]): Promise<void> {
   await c.query(
-    `INSERT INTO message (mailbox_id, uid, modseq, created_modseq, flags, keywords, internal_date, save_date, size, guid, body_id, recent)
-     SELECT $1, uid, $2, $2, flags, keywords, idate, $3, size, guid, body_id, recent
-       FROM unnest($4::bigint[], $5::int[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::boolean[])
-         AS r (uid, flags, keywords, idate, size, guid, body_id, recent)`,
+    `WITH inserted AS (
+       INSERT INTO message (mailbox_id, uid, modseq, created_modseq, flags, keywords, internal_date, save_date, size, guid, body_id, recent)
+       SELECT $1, uid, $2, $2, flags, keywords, idate, $3, size, guid, body_id, recent
+         FROM unnest($4::bigint[], $5::int[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::boolean[])
+           AS r (uid, flags, keywords, idate, size, guid, body_id, recent)),
+     counted AS (UPDATE mailbox SET uid_next = $12, highest_modseq = $2 WHERE id = $1)
+     SELECT pg_notify($13, $14)`,
     [
       mailboxId,
       modseq,
@@ -161,8 +175,13 @@ async function insertRows(c: PgsqlClient, mailboxId: number, modseq: number, sav
       rows.map((r) => r.guid),
       rows.map((r) => r.bodyId),
       rows.map((r) => r.recent),
+      uidNext,
+      CHANGE_CHANNEL,
+      changePayload(u.username),
     ],
   );
+  log.notify(mailboxId, 'messages', modseq);
+  log.notified = true;
 }
 
 /**
@@ -171,12 +190,15 @@ async function insertRows(c: PgsqlClient, mailboxId: number, modseq: number, sav
  * modseq for all (as Dovecot counts a transaction).
  */
 export async function insertMessages(c: PgsqlClient, u: PgsqlStoreContext, log: TxnLog, mailbox: string, parsed: ParsedAppend[], keepFreeUids = false): Promise<AppendResult[]> {
-  const found = await selectable(c, u, mailbox);
+  // The bodies first: no lock is held while they upload. A mailbox that turns out not to exist
+  // rolls them back with the rest. Then the store row (quota), then the mailbox row: looked up
+  // and locked in one statement.
   const bodyIds: number[] = [];
   for (const p of parsed) bodyIds.push(await storeBody(c, u, log, p.input));
   await checkQuota(c, u, parsed.reduce((a, p) => a + p.size, 0), parsed.length);
-  const box = (await lockSelectable(c, u, [found.id])).get(found.id)!;
-  const keywords = await MailboxKeywords.load(c, box.id);
+  const box = await selectable(c, u, mailbox, 'FOR UPDATE OF m');
+  // The mailbox's keywords only matter to a message that has some.
+  const keywords = parsed.some((p) => p.flags.keywords.length > 0) ? await MailboxKeywords.load(c, box.id) : MailboxKeywords.none(box.id);
   const modseq = box.highest_modseq + 1;
   const now = Date.now();
   let uid = box.uid_next;
@@ -198,9 +220,7 @@ export async function insertMessages(c: PgsqlClient, u: PgsqlStoreContext, log: 
     log.event({ type: 'MessageSave', origin: p.input.origin ?? 'append', mailbox: box.name, mailboxId: box.id, uid, uidValidity: box.uid_validity, bodyId, flags: flagsToList(p.flags.bits, kw) });
     uid++;
   }
-  await insertRows(c, box.id, modseq, now, rows);
-  await c.query('UPDATE mailbox SET uid_next = $2, highest_modseq = $3 WHERE id = $1', [box.id, uid, modseq]);
-  log.notify(box.id, 'messages', modseq);
+  await insertRows(c, u, log, box.id, modseq, uid, now, rows);
   return results;
 }
 
@@ -327,9 +347,7 @@ export async function copyRows(
     result.destUids.push(uid);
     uid++;
   }
-  await insertRows(c, dest.id, modseq, Date.now(), out);
-  await c.query('UPDATE mailbox SET uid_next = $2, highest_modseq = $3 WHERE id = $1', [dest.id, uid, modseq]);
-  log.notify(dest.id, 'messages', modseq);
+  await insertRows(c, u, log, dest.id, modseq, uid, Date.now(), out);
   return { result, source: sameBox ? { ...source, uid_next: uid, highest_modseq: modseq } : source };
 }
 

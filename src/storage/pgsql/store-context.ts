@@ -23,6 +23,8 @@ export class TxnLog {
   readonly events: MailEvent[] = [];
   /** Something other nodes should look at: the transaction sends a NOTIFY before COMMIT. */
   changed = false;
+  /** The NOTIFY went already (with a statement of the transaction's work): none is needed at the end. */
+  notified = false;
   /** Run once the transaction committed (staged bodies now held by committed rows). */
   readonly afterCommit: (() => void)[] = [];
   /** Staged bodies that refer to another recipient's body row (staged-body.ts). */
@@ -138,7 +140,7 @@ export class PgsqlStoreContext {
           log = new TxnLog(); // a retry starts over
           const r = await fn(c, log);
           // Other nodes hear of it at COMMIT (and only if it commits).
-          if (log.changed) await notifyChange(c, this.username);
+          if (log.changed && !log.notified) await notifyChange(c, this.username);
           return r;
         });
         break;
