@@ -319,6 +319,24 @@ describe('counters kept by the schema', () => {
 });
 
 describe('bodies', () => {
+  test('a body of more chunks than one statement carries, and an empty body, read back whole', async () => {
+    const data = Buffer.from(Array.from({ length: 400 }, (_, i) => String.fromCharCode(65 + (i % 26))).join(''));
+    const box = await newMailbox('many-chunks');
+    const ids = await pool.transaction(async (c) => {
+      const many = await writeBody(c, data, { chunkSize: 10 }); // 40 chunks
+      const empty = await writeBody(c, Buffer.alloc(0));
+      await append(c, box, 1, { bodyId: many });
+      await append(c, box, 2, { bodyId: empty });
+      return { many, empty };
+    });
+    const seqs = await pool.query<{ seq: number }>('SELECT seq FROM body_chunk WHERE body_id = $1 ORDER BY seq', [ids.many]);
+    expect(seqs.rows.map((r) => r.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect((await (await openBody(pool, ids.many)).read(0, 1000)).equals(data)).toBe(true);
+    const empty = await openBody(pool, ids.empty);
+    expect(empty.size).toBe(0);
+    expect((await empty.read(0, 10)).length).toBe(0);
+  });
+
   test('a large body is chunked; a partial read fetches only the chunks of its range', async () => {
     const size = BODY_CHUNK_SIZE * 3 + 1000;
     const data = Buffer.alloc(size);
