@@ -16,11 +16,11 @@
 // Asserts nothing. Run: npm run build && node dist/bench/select.js
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Imap, median, timed } from './lib/load-driver.js';
 
 const USERS: [string, number][] = [
   ['empty', 0],
@@ -76,91 +76,11 @@ async function serverMain(dataDir: string): Promise<void> {
   process.send!({ type: 'ready', port: server.port('imap') } satisfies ServerMessage);
 }
 
-// ---------------------------------------------------------------- client side
+// ---------------------------------------------------------------- client side (bench/lib/load-driver.ts)
 
-class Client {
-  private buf = '';
-  private waiting: { tag: string; resolve: (lines: string[]) => void; lines: string[] } | null = null;
-  private greeted: Promise<void>;
-  private socket: net.Socket;
-  private tagCounter = 0;
-
-  constructor(port: number) {
-    this.socket = net.connect({ port, host: '127.0.0.1' });
-    this.socket.setNoDelay(true);
-    this.socket.setEncoding('latin1');
-    let greeted = false;
-    let onGreeted: () => void = () => undefined;
-    this.greeted = new Promise((resolve) => (onGreeted = resolve));
-    this.socket.on('data', (d: string) => {
-      this.buf += d;
-      if (!greeted) {
-        const i = this.buf.indexOf('\r\n');
-        if (i < 0) return;
-        greeted = true;
-        this.buf = this.buf.slice(i + 2);
-        onGreeted();
-      }
-      this.onData();
-    });
-    this.socket.on('error', () => undefined);
-  }
-
-  ready(): Promise<void> {
-    return this.greeted;
-  }
-
-  private onData(): void {
-    const w = this.waiting;
-    if (!w) return;
-    let start = 0;
-    for (;;) {
-      const i = this.buf.indexOf('\r\n', start);
-      if (i < 0) break;
-      const line = this.buf.slice(start, i);
-      start = i + 2;
-      if (line.startsWith(w.tag + ' ')) {
-        this.buf = this.buf.slice(start);
-        this.waiting = null;
-        if (!line.startsWith(w.tag + ' OK')) throw new Error(`unexpected reply: ${line}`);
-        w.resolve(w.lines);
-        return;
-      }
-      w.lines.push(line);
-    }
-    this.buf = this.buf.slice(start);
-  }
-
-  /** Sends a command; resolves with the untagged lines once the tagged OK came. */
-  command(text: string): Promise<string[]> {
-    const tag = `t${++this.tagCounter}`;
-    return new Promise((resolve) => {
-      this.waiting = { tag, resolve, lines: [] };
-      this.socket.write(`${tag} ${text}\r\n`);
-    });
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await fn();
-  return performance.now() - t;
-}
-
-async function session(port: number, user: string): Promise<Client> {
-  const c = new Client(port);
-  await c.ready();
-  await c.command(`LOGIN ${user} pw`);
-  return c;
+/** A logged-in raw IMAP session (the users' password is `pw`). */
+function session(port: number, user: string): Promise<Imap> {
+  return Imap.login(port, user, 'pw');
 }
 
 async function clientMain(): Promise<void> {
@@ -185,24 +105,21 @@ async function clientMain(): Promise<void> {
   // 1. SELECT: first of the user since start, in a fresh session, repeated.
   for (const [user, count] of USERS.slice(0, 3)) {
     const a = await session(port, user);
-    const first = await timed(() => a.command('SELECT INBOX'));
-    await a.command('LOGOUT');
-    a.close();
+    const first = await timed(() => a.cmd('SELECT INBOX'));
+    await a.logout();
     const fresh: number[] = [];
     for (let i = 0; i < 5; i++) {
       const b = await session(port, user);
-      fresh.push(await timed(() => b.command('SELECT INBOX')));
-      await b.command('LOGOUT');
-      b.close();
+      fresh.push(await timed(() => b.cmd('SELECT INBOX')));
+      await b.logout();
     }
     const c = await session(port, user);
     const repeated: number[] = [];
-    for (let i = 0; i < SELECT_REPEATS; i++) repeated.push(await timed(() => c.command('SELECT INBOX')));
-    await c.command('UNSELECT');
+    for (let i = 0; i < SELECT_REPEATS; i++) repeated.push(await timed(() => c.cmd('SELECT INBOX')));
+    await c.cmd('UNSELECT');
     const status: number[] = [];
-    for (let i = 0; i < SELECT_REPEATS; i++) status.push(await timed(() => c.command('STATUS INBOX (MESSAGES UNSEEN RECENT)')));
-    await c.command('LOGOUT');
-    c.close();
+    for (let i = 0; i < SELECT_REPEATS; i++) status.push(await timed(() => c.cmd('STATUS INBOX (MESSAGES UNSEEN RECENT)')));
+    await c.logout();
     console.log(
       `SELECT, ${count} messages: first since start ${first.toFixed(2)} ms, new session median ${median(fresh).toFixed(2)} ms, ` +
         `repeated median ${median(repeated).toFixed(2)} ms; STATUS median ${median(status).toFixed(2)} ms`,
@@ -217,9 +134,8 @@ async function clientMain(): Promise<void> {
       Array.from({ length: 4 }, async () => {
         while (performance.now() < until) {
           const c = await session(port, user);
-          await c.command('SELECT INBOX');
-          await c.command('LOGOUT');
-          c.close();
+          await c.cmd('SELECT INBOX');
+          await c.logout();
           sessions++;
         }
       }),
@@ -229,18 +145,17 @@ async function clientMain(): Promise<void> {
 
   // 3. Small FETCHes on 2,000 messages.
   const f = await session(port, 'fetch2k');
-  await f.command('SELECT INBOX');
+  await f.cmd('SELECT INBOX');
   const fetches: number[] = [];
   let responses = 0;
   for (let i = 0; i < FETCH_ROUNDS; i++) {
     const t0 = performance.now();
-    responses = (await f.command('FETCH 1:* (UID FLAGS RFC822.SIZE)')).length;
+    responses = (await f.cmd('FETCH 1:* (UID FLAGS RFC822.SIZE)')).length - 1; // the tagged OK
     fetches.push(performance.now() - t0);
   }
   const singles: number[] = [];
-  for (let i = 0; i < SMALL_FETCH_ROUNDS; i++) singles.push(await timed(() => f.command(`FETCH ${1 + (i % 2000)} (FLAGS)`)));
-  await f.command('LOGOUT');
-  f.close();
+  for (let i = 0; i < SMALL_FETCH_ROUNDS; i++) singles.push(await timed(() => f.cmd(`FETCH ${1 + (i % 2000)} (FLAGS)`)));
+  await f.logout();
   console.log(
     `FETCH 1:* (UID FLAGS RFC822.SIZE), ${responses} messages: median ${median(fetches).toFixed(2)} ms; ` +
       `FETCH n (FLAGS): median ${(median(singles) * 1000).toFixed(0)} µs`,

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { buildCli, ROOT, roost } from './built-roost.js';
+import { mailboxSnapshot, type MailboxSnapshot } from './imap-snapshot.js';
 import { startServeChild, type ServeChild } from './serve-child.js';
 
 jest.setTimeout(240_000);
@@ -45,7 +46,7 @@ afterAll(async () => {
 
 interface Snapshot {
   subscribed: string[];
-  mailboxes: Record<string, { uidValidity: string; uidNext: number; messages: { uid: number; flags: string[]; date: string; source: string }[] }>;
+  mailboxes: Record<string, MailboxSnapshot>;
 }
 
 /** Everything a client sees of the user's mail, over IMAP. */
@@ -58,24 +59,7 @@ async function snapshot(user: string): Promise<Snapshot> {
     const snap: Snapshot = { subscribed: list.filter((l) => l.subscribed).map((l) => l.path).sort(), mailboxes: {} };
     for (const l of list) {
       if (l.flags.has('\\Noselect')) continue;
-      const lock = await client.getMailboxLock(l.path);
-      try {
-        const mb = client.mailbox as { uidValidity: bigint; uidNext: number; exists: number };
-        const messages: Snapshot['mailboxes'][string]['messages'] = [];
-        if (mb.exists > 0) {
-          for await (const m of client.fetch('1:*', { uid: true, flags: true, internalDate: true, source: true })) {
-            messages.push({
-              uid: m.uid,
-              flags: [...(m.flags ?? [])].filter((f) => f !== '\\Recent').sort(),
-              date: new Date(m.internalDate as Date).toISOString(),
-              source: m.source!.toString(),
-            });
-          }
-        }
-        snap.mailboxes[l.path] = { uidValidity: String(mb.uidValidity), uidNext: mb.uidNext, messages };
-      } finally {
-        lock.release();
-      }
+      snap.mailboxes[l.path] = await mailboxSnapshot(client, l.path);
     }
     return snap;
   } finally {

@@ -15,6 +15,7 @@ import { openUserStore, parseMailLocation, type UserStore } from '../../src/stor
 import { RawClient } from '../imap/server/helpers.js';
 import { usePostgres } from '../pg/harness.js';
 import { buildCli, ROOT, roost } from './built-roost.js';
+import { mailboxSnapshot, type MailboxSnapshot } from './imap-snapshot.js';
 import { startServeChild, type ServeChild } from './serve-child.js';
 
 jest.setTimeout(240_000);
@@ -85,7 +86,7 @@ interface Snapshot {
   subscribed: string[];
   specialUse: Record<string, string>;
   metadata: string[];
-  mailboxes: Record<string, { uidValidity: string; uidNext: number; messages: { uid: number; flags: string[]; date: string; source: string }[] }>;
+  mailboxes: Record<string, MailboxSnapshot>;
 }
 
 /** Everything a client sees of the user's mail, over IMAP. */
@@ -100,24 +101,7 @@ async function snapshot(user: string): Promise<Snapshot> {
       // What the server announced (ImapFlow also guesses from names: not the store's).
       if (l.specialUse && (l as { specialUseSource?: string }).specialUseSource === 'extension') snap.specialUse[l.path] = l.specialUse;
       if (l.flags.has('\\Noselect')) continue;
-      const lock = await client.getMailboxLock(l.path);
-      try {
-        const mb = client.mailbox as { uidValidity: bigint; uidNext: number; exists: number };
-        const messages: Snapshot['mailboxes'][string]['messages'] = [];
-        if (mb.exists > 0) {
-          for await (const m of client.fetch('1:*', { uid: true, flags: true, internalDate: true, source: true })) {
-            messages.push({
-              uid: m.uid,
-              flags: [...(m.flags ?? [])].filter((f) => f !== '\\Recent').sort(),
-              date: new Date(m.internalDate as Date).toISOString(),
-              source: m.source!.toString(),
-            });
-          }
-        }
-        snap.mailboxes[l.path] = { uidValidity: String(mb.uidValidity), uidNext: mb.uidNext, messages };
-      } finally {
-        lock.release();
-      }
+      snap.mailboxes[l.path] = await mailboxSnapshot(client, l.path);
     }
   } finally {
     await client.logout();

@@ -49,8 +49,7 @@ class PushSession {
     if (wantsFields) {
       for (const e of txn.events) if (e.type === 'MessageSave' && !fields.has(e.bodyId)) fields.set(e.bodyId, messageFields(store, e.bodyId));
     }
-    const pending = [...fields.values()].filter(isPromise);
-    if (pending.length === 0) {
+    if (![...fields.values()].some(isPromise)) {
       const read = fields as Map<number, MessageFields>;
       for (const t of pushTransactions(txn, (e) => read.get(e.bodyId) ?? null)) {
         for (const d of this.drivers) this.queue = this.queue.then(() => d.run(t));
@@ -58,7 +57,9 @@ class PushSession {
       return;
     }
     // Queued now, so in commit order behind the earlier transactions' runs.
-    const reading = Promise.all([...fields].map(async ([id, f]) => [id, await f] as const));
+    // (A read that fails leaves that message's fields out, as a body gone already does; it must
+    // not stop the queue.)
+    const reading = Promise.all([...fields].map(async ([id, f]) => [id, await Promise.resolve(f).catch(() => null)] as const));
     this.queue = this.queue.then(async () => {
       const read = new Map(await reading);
       for (const t of pushTransactions(txn, (e) => read.get(e.bodyId) ?? null)) {
