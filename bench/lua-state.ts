@@ -53,6 +53,8 @@ const userData = {
 const PLAIN = join(dir, 'plain.lua');
 const IO_ONCE = join(dir, 'io-once.lua');
 writeFileSync(PLAIN, 'function mail_user_created(user) return 0 end\n');
+const IO_TOUCH = join(dir, 'io-touch.lua');
+writeFileSync(IO_TOUCH, 'function mail_user_created(user) local open = io.open return 0 end\n');
 writeFileSync(IO_ONCE, "function mail_user_created(user) local f = assert(io.open('/dev/null', 'a')) f:close() return 0 end\n");
 const options = (bindings: boolean, scriptPath = SCRIPT): LuaStateOptions => ({
   scriptPath,
@@ -107,6 +109,11 @@ await measure('state create + close (mail_user binding)', async () => {
 });
 await measure('create, mail_user_created (return 0), close', async () => {
   const s = await LuaScriptState.create(options(true, PLAIN), limits, services);
+  s.callHook('mail_user_created', [arg], 2, true);
+  s.close();
+});
+await measure('the same, the hook only looks up io.open (loads io)', async () => {
+  const s = await LuaScriptState.create(options(true, IO_TOUCH), limits, services);
   s.callHook('mail_user_created', [arg], 2, true);
   s.close();
 });

@@ -1,7 +1,10 @@
 // Compiled Lua chunks shared by the states of one worker thread. The prelude and the binding
 // chunks are parsed once per worker; later states load their bytecode (lua_dump, then
 // luaL_loadbufferx in mode 'b'), which is several times faster than parsing and yields smaller
-// prototypes. Debug information is kept, so error positions and tracebacks are unchanged.
+// prototypes. A user script keeps its debug information, so its error positions and tracebacks
+// are unchanged. Roost's own chunks are dumped without it (line and local-variable information
+// is about half of their bytecode and of the time to load it, issue #18) but keep their chunk
+// name, by which the timeout hook tells their frames from the script's (withSourceName).
 // A user script is cached per source Buffer: ScriptSourceCache hands out a new Buffer when the
 // file changed (mtime/size/inode), so a changed script is compiled again and the old bytecode
 // is dropped with its Buffer.
@@ -29,13 +32,17 @@ export class ChunkCache {
     else this.bySource.set(source, { chunkName, bytecode });
   }
 
-  /** lua_dump of the Lua function on top of the stack (left there), with debug information. */
-  dump(lua: LuaWasm, L: number): Buffer | null {
+  /**
+   * lua_dump of the Lua function on top of the stack (left there): with debug information, or
+   * with `strip` without it but with the main function's chunk name `strip.chunkName`.
+   */
+  dump(lua: LuaWasm, L: number, strip?: { chunkName: string }): Buffer | null {
     const ptr = this.writerFor(lua);
     this.parts = [];
     try {
-      if (lua.lua_dump(L, ptr, null, 0) !== 0) return null;
-      return Buffer.concat(this.parts);
+      if (lua.lua_dump(L, ptr, null, strip ? 1 : 0) !== 0) return null;
+      const code = Buffer.concat(this.parts);
+      return strip ? withSourceName(code, strip.chunkName) : code;
     } finally {
       this.parts = [];
     }
@@ -52,4 +59,29 @@ export class ChunkCache {
     this.writer = { module: lua.module, ptr };
     return ptr;
   }
+}
+
+/**
+ * A stripped dump (lua_dump with strip = 1) with the main function's source put back: the chunk
+ * name is all the debug information the timeout hook and error messages need of Roost's own
+ * chunks (nested functions inherit it when loaded). Lua 5.4's format (ldump.c): the header
+ * (LUA_SIGNATURE, version, format, LUAC_DATA, three sizes, LUAC_INT, LUAC_NUM), one byte with the
+ * main closure's upvalue count, then the main function, which starts with its source as a size
+ * (7-bit groups, most significant first, the last one marked with 0x80; 0 for none) and bytes.
+ * Null when the dump is not laid out that way (the caller keeps the unstripped dump then).
+ */
+export function withSourceName(stripped: Buffer, chunkName: string): Buffer | null {
+  const intSize = stripped[13];
+  const numSize = stripped[14];
+  if (stripped.subarray(0, 4).toString('latin1') !== '\x1bLua' || intSize === undefined || numSize === undefined) return null;
+  const at = 15 + intSize + numSize + 1;
+  if (stripped[at] !== 0x80) return null; // not an absent source
+  const name = Buffer.from(chunkName, 'utf8');
+  const size: number[] = [];
+  for (let x = name.length + 1; ; x = Math.floor(x / 128)) {
+    size.unshift(x & 0x7f);
+    if (x < 128) break;
+  }
+  size[size.length - 1]! |= 0x80;
+  return Buffer.concat([stripped.subarray(0, at), Buffer.from(size), name, stripped.subarray(at + 1)]);
 }

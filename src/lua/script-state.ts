@@ -150,7 +150,8 @@ export class LuaScriptState {
           m._free(ptr);
         }
         if (status === 0) {
-          const dumped = services.chunks.dump(lua, st.L);
+          ownChunkNames.add(chunkName);
+          const dumped = services.chunks.dump(lua, st.L, { chunkName }) || services.chunks.dump(lua, st.L);
           if (dumped) services.chunks.set(source, chunkName, dumped);
         }
         lua.lua_settop(st.L, 0);
@@ -261,7 +262,8 @@ export class LuaScriptState {
     if (bytecode) return this.loadChunk(bytecode, chunkName, 'b', L);
     const status = this.loadChunk(source(), chunkName, mode, L);
     if (status === 0) {
-      const dumped = cache.dump(this.lua, L);
+      const own = ownChunkNames.has(chunkName);
+      const dumped = (own && cache.dump(this.lua, L, { chunkName })) || cache.dump(this.lua, L);
       if (dumped) cache.set(key, chunkName, dumped);
     }
     return status;
