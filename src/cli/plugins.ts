@@ -1,6 +1,7 @@
 // Attaches the configured plugins (mail_plugins) to a server context: mail-lua, and push
 // notifications. Protocol layers never see any of this.
 import { installMailLua } from '../lua/mail-lua.js';
+import { pushCompanionPlan } from '../lua/push-notification/lua-driver.js';
 import { installPushNotification } from '../lua/push-notification/plugin.js';
 import type { CreatedContext } from './context.js';
 
@@ -28,8 +29,12 @@ export async function installPlugins(ctx: CreatedContext): Promise<Plugins> {
   const removers: (() => void)[] = [];
   const closers: (() => Promise<void>)[] = [];
   // mail-lua first: push notifications may reuse its Lua state, and its deinit must run after push's.
-  if (wantsMailLua(ctx)) removers.push(installMailLua(ctx.mailUsers, () => ctx.luaPool()));
-  if (wantsPushNotification(ctx)) {
+  const push = wantsPushNotification(ctx);
+  // With both, the push driver's own state is created in mail-lua's round trip to the worker.
+  if (wantsMailLua(ctx)) {
+    removers.push(installMailLua(ctx.mailUsers, () => ctx.luaPool(), undefined, push ? { companion: pushCompanionPlan } : {}));
+  }
+  if (push) {
     const push = installPushNotification(ctx.mailUsers, () => ctx.luaPool());
     removers.push(push.uninstall);
     closers.push(push.close);

@@ -8,7 +8,8 @@ import type { MailUserService } from '../mail-user/service.js';
 import type { UserStore } from '../storage/types.js';
 import { compiledModuleUrl } from '../threads/compiled-module.js';
 import { mailUserBindingData, type MailUserArgData } from './bindings/mail-user-data.js';
-import { LuaScriptError, type LuaStateHandle, type LuaWorkerPool } from './pool.js';
+import { LuaScriptError, type CompanionRequest, type LuaStateHandle, type LuaWorkerPool } from './pool.js';
+import { keepPreparedState } from './push-notification/lua-driver.js';
 import { pushMayReuseMailLuaState } from './push-notification/settings.js';
 import { mailHookError } from './lua-convert.js';
 import type { LuaArg, LuaStateOptions, LuaValue } from './types.js';
@@ -26,6 +27,13 @@ export function installMailLua(
   /** The pool, or a getter that creates it on first use (no worker threads until a script runs). */
   pool: LuaWorkerPool | (() => LuaWorkerPool),
   settingsLookup: MailLuaSettingsLookup = (user, name) => user.setting(name),
+  opts: {
+    /**
+     * The state the next plugin's created hook will create (the push plugin's pushCompanionPlan),
+     * created in the same round trip as this plugin's own once mail_user_created did not fail.
+     */
+    companion?: (user: MailUser) => CompanionRequest | null;
+  } = {},
 ): () => void {
   return mailUsers.addHooks(PLUGIN, {
     async created(user) {
@@ -62,11 +70,17 @@ export function installMailLua(
         // Load, init, mail_user_created and (when it is missing or fails) the unload in one
         // round trip to the worker; the log lines keep their order (pool.ts).
         let r: Awaited<ReturnType<LuaWorkerPool['createStateAndCall']>>;
+        const companion = opts.companion?.(user) ?? undefined;
         try {
-          r = await lua.createStateAndCall(options, 'mail_user_created', [userArg(false)], 2, { fullGc: true, ifDefined: true });
+          r = await lua.createStateAndCall(options, 'mail_user_created', [userArg(false)], 2, {
+            fullGc: true,
+            ifDefined: true,
+            ...(companion ? { companion } : {}),
+          });
         } catch (e) {
           return createFailed(e);
         }
+        if (r.companion) keepPreparedState(user, r.companion);
         if (r.closeError !== undefined) user.log.error(`mail-lua: ${r.closeError}`);
         // Without mail_user_created the script is unloaded at once and the deinit hooks are
         // never called (spec §5.2 step 5).

@@ -68,6 +68,21 @@ export class LuaScriptError extends Error {
   }
 }
 
+/** A second state createStateAndCall creates on the same worker once the hook did not fail. */
+export interface CompanionRequest {
+  options: LuaStateOptions;
+  /** Names looked up in it (is each a global function?). */
+  probe: string[];
+}
+
+/**
+ * The companion state, or why it could not be created (as createStateProbing would have rejected).
+ * `logs`: the records its creation produced, for the caller to flush where it would have created it.
+ */
+export type CompanionState =
+  | { state: LuaStateHandle; defined: boolean[]; error?: undefined; logs: DeferredLogs }
+  | { state?: undefined; error: LuaScriptError; logs: DeferredLogs };
+
 /** Log records a combined request handed back to the caller (see LuaStateHandle.callHookAndClose). */
 export interface DeferredLogs {
   /** Emits the records (in order) on the main thread's logHub. */
@@ -142,6 +157,8 @@ export const LONG_CALL_MS = 50;
 // function (an HTTP request) waits for no CPU, so it counts as long like a loop does. A worker
 // still starting up has no long calls: the work waiting for it would wait as long for a new one
 // (before this, the first sessions' requests on a busy machine grew the pool to lua_max_workers).
+/** A call on one of the first `lua_workers` workers running this long lets the spare workers take new work. */
+const SPREAD_AFTER_MS = 10;
 /** The first request of a new worker counts as long only after this long (see checkWorkers). */
 const FIRST_CALL_LONG_MS = 500;
 /** Time a worker may take to start, on top of lua_watchdog_timeout, before the watchdog counts. */
@@ -264,11 +281,12 @@ export class LuaWorkerPool {
     name: string,
     args: LuaArg[],
     nresults: number,
-    opts: { fullGc?: boolean; ifDefined?: boolean } = {},
-  ): Promise<{ state: LuaStateHandle | null; outcome: LuaValue[] | null | LuaScriptError; closeError?: string }> {
+    opts: { fullGc?: boolean; ifDefined?: boolean; companion?: CompanionRequest } = {},
+  ): Promise<{ state: LuaStateHandle | null; outcome: LuaValue[] | null | LuaScriptError; closeError?: string; companion?: CompanionState }> {
     const stateId = nextStateId++;
+    const companionId = opts.companion ? nextStateId++ : undefined;
     let slot: WorkerSlot | undefined;
-    let res: CreateAndCallResult;
+    let res: CreateAndCallResult & { stepLogs?: DeferredLogs[] };
     try {
       res = (await this.enqueue({
         build: () => ({
@@ -277,18 +295,39 @@ export class LuaWorkerPool {
           options,
           defaults: this.limits,
           then: { name, args, nresults, fullGc: opts.fullGc ?? false, ifDefined: opts.ifDefined ?? false },
+          ...(opts.companion && companionId !== undefined ? { companion: { stateId: companionId, ...opts.companion } } : {}),
         }),
-        onStart: (s) => this.place(stateId, (slot = s)),
-      })) as CreateAndCallResult;
+        onStart: (s) => {
+          this.place(stateId, (slot = s));
+          // The companion's metrics label; the state itself is placed once the reply says it exists.
+          if (opts.companion && companionId !== undefined) this.stateScript.set(companionId, opts.companion.options.scriptPath);
+        },
+      })) as CreateAndCallResult & { stepLogs?: DeferredLogs[] };
     } catch (e) {
       this.forget(stateId);
+      if (companionId !== undefined) this.forget(companionId);
       throw e;
     }
     if (res.closed) this.forget(stateId);
+    let companion: CompanionState | undefined;
+    if (companionId !== undefined) {
+      const logs = res.stepLogs?.[0] ?? { flush: () => {} };
+      if (res.companion?.ok) {
+        this.place(companionId, slot!);
+        companion = { state: new LuaStateHandle(this, companionId, slot!.index), defined: res.companion.defined, logs };
+      } else {
+        this.forget(companionId);
+        if (res.companion) {
+          countLuaFailure(opts.companion!.options.scriptPath, res.companion.failure.message);
+          companion = { error: toError(res.companion.failure), logs };
+        }
+      }
+    }
     return {
       state: res.closed ? null : new LuaStateHandle(this, stateId, slot!.index),
       outcome: outcomeOf(res.call),
       ...(res.closeError !== undefined ? { closeError: res.closeError } : {}),
+      ...(companion ? { companion } : {}),
     };
   }
 
@@ -365,9 +404,11 @@ export class LuaWorkerPool {
         return;
       }
       this.floating.push(full);
-      // The free worker holding the fewest states takes it.
+      // The free worker holding the fewest states takes it (a spare or grown worker only while
+      // one of the first `lua_workers` is held by a long call, see mayTakeFloating).
+      const now = Date.now();
       const free = this.slots
-        .filter((s) => !s.inFlight && s.queue.length === 0)
+        .filter((s) => !s.inFlight && s.queue.length === 0 && this.mayTakeFloating(s, now))
         .sort((a, b) => Number(b.started) - Number(a.started) || a.states.size - b.states.size);
       for (const s of free) {
         this.dispatch(s);
@@ -387,7 +428,7 @@ export class LuaWorkerPool {
       if (!req) job.reject(new LuaScriptError('lost', 'Lua state was lost (its worker was replaced) or closed'));
     }
     // Floating work waits for a started worker rather than for one still loading (~0.1-0.5 s).
-    if (!req && (slot.started || !this.slots.some((s) => s.started))) {
+    if (!req && (slot.started || !this.slots.some((s) => s.started)) && this.mayTakeFloating(slot, Date.now())) {
       for (let i = 0; i < this.floating.length; i++) {
         req = this.floating[i]!.build(slot);
         if (req) {
@@ -413,6 +454,25 @@ export class LuaWorkerPool {
     // waiting on a hook would otherwise see the event loop drain and exit.
     slot.worker.ref();
     slot.worker.postMessage({ ...req, id } as WorkerRequest);
+  }
+
+  /**
+   * Whether `slot` may take work that any worker could run. The first `lua_workers` workers
+   * always may. The warm spare and the workers the pool grew exist so that long calls do not
+   * hold up everyone else: they take such work only while one of the first `lua_workers` is
+   * held (a call running for SPREAD_AFTER_MS, not counting its waits for a CPU) or not yet
+   * running. Otherwise work waits a moment for one of those: spreading short calls over more
+   * threads than cores only adds thread wake-ups and colder caches (issue #18: a Lua-heavy
+   * delivery took about 10% more CPU with the work spread over 4 workers than over 2).
+   */
+  private mayTakeFloating(slot: WorkerSlot, now: number): boolean {
+    if (slot.index < this.baseWorkers) return true;
+    for (let i = 0; i < this.baseWorkers && i < this.slots.length; i++) {
+      const base = this.slots[i]!;
+      if (!base.started) return true;
+      if (base.inFlight && runningMs(base, base.inFlight, now) > SPREAD_AFTER_MS) return true;
+    }
+    return false;
   }
 
   private spawn(index: number): WorkerSlot {
@@ -522,6 +582,8 @@ export class LuaWorkerPool {
     }
     // Keep `workers` workers free of long calls (plus the warm spare, once it is due).
     if (this.slots.length - long < this.baseWorkers + (this.spareDue ? 1 : 0) || (long > 0 && free === 0)) this.grow();
+    // Waiting work a spare may take now that a call has run long (mayTakeFloating).
+    if (this.floating.length > 0) for (const slot of this.slots) if (slot.index >= this.baseWorkers) this.dispatch(slot);
   }
 
   private replace(slot: WorkerSlot, reason: string): void {
@@ -714,9 +776,11 @@ function countFailures(req: InFlight, msg: Extract<WorkerMessage, { kind: 'reply
     for (const c of r.calls ?? []) if (!c.ok) countLuaFailure(req.script, c.failure.message);
     if (r.closeError !== undefined) countLuaFailure(req.script, r.closeError);
   }
-  // A callSequence's first call is a request of its own as far as failures go: its lines are not the close's.
-  const from = msg.ok && msg.logSteps !== undefined ? (msg.logSteps[0] ?? 0) : 0;
-  if (req.closes) for (const record of req.logs.slice(from)) if (record.level === 'Error') countLuaFailure(req.script, record.message);
+  // A callSequence's first call is a request of its own as far as failures go: its lines are not
+  // the close's. A create's second step is its companion state's (counted by createStateAndCall).
+  const steps = msg.ok ? msg.logSteps : undefined;
+  const [from, to] = req.op === 'create' ? [0, steps?.[0] ?? req.logs.length] : [steps?.[0] ?? 0, req.logs.length];
+  if (req.closes) for (const record of req.logs.slice(from, to)) if (record.level === 'Error') countLuaFailure(req.script, record.message);
 }
 
 function toError(f: LuaFailure): LuaScriptError {

@@ -113,6 +113,14 @@ export type WorkerRequest =
        * reply is a CreateAndProbeResult instead of null. Not with `then`.
        */
       probe?: string[];
+      /**
+       * With `then`: when the hook did not fail (it is missing, or its first result is >= 0),
+       * create a second state on this worker in the same round trip and look up `probe` in it
+       * (the push-notification driver's own state, created right after mail-lua's, spec §12.1).
+       * The reply's `companion` tells how that went; its log records are the reply's second step
+       * (`logSteps`).
+       */
+      companion?: { stateId: number; options: LuaStateOptions; probe: string[] };
     }
   | ({
       id: number;
@@ -143,6 +151,8 @@ export interface CreateAndCallResult {
   closed: boolean;
   /** lua_close failed (the state is gone anyway). */
   closeError?: string;
+  /** The request's companion state: created (with its probe's answers), failed, or not tried. */
+  companion?: { ok: true; defined: boolean[] } | { ok: false; failure: LuaFailure };
 }
 
 export interface CreateAndProbeResult {

@@ -115,7 +115,20 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       const call = tryCall(state, req.then);
       const keep = call.ok && call.result !== null && luaToNumber(call.result[0] ?? null) >= 0;
       const closeError = keep ? undefined : closeState(req.stateId);
-      return { call, closed: !keep, ...(closeError !== undefined ? { closeError } : {}) } satisfies CreateAndCallResult;
+      const result: CreateAndCallResult = { call, closed: !keep, ...(closeError !== undefined ? { closeError } : {}) };
+      if (req.companion && call.ok && (call.result === null || keep)) {
+        const { stateId, options, probe } = req.companion;
+        const steps = [current?.logs ?? 0];
+        try {
+          const companion = await LuaScriptState.create(options, { ...req.defaults, ...options.limits }, services);
+          states.set(stateId, companion);
+          result.companion = { ok: true, defined: probe.map((name) => companion.hasFunction(name)) };
+        } catch (e) {
+          result.companion = { ok: false, failure: failureOf(e) };
+        }
+        return withSteps(result, steps);
+      }
+      return result;
     }
     case 'call': {
       const state = stateOf(req.stateId);

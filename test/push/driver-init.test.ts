@@ -1,5 +1,6 @@
 // Driver set-up (spec §12.1, §12.2): which script runs, what an init failure logs (the login goes
 // on), missing begin/end functions, scripts without handlers, numbered drivers.
+import { existsSync, rmSync } from 'node:fs';
 import { pushEnv, RECORDER_LUA, type PushEnv, type TestSettings } from './helpers.js';
 
 let env: PushEnv | undefined;
@@ -15,7 +16,7 @@ async function createMailbox(e: PushEnv, fields: Record<string, string> = {}): P
   await e.settle();
 }
 
-async function setup(configure: (s: TestSettings, script: (src: string) => string) => void, mailLua = false): Promise<PushEnv> {
+async function setup(configure: (s: TestSettings, script: (src: string, name?: string) => string) => void, mailLua = false): Promise<PushEnv> {
   env = await pushEnv((s, { script }) => configure(s, script), { mailLua });
   return env;
 }
@@ -77,4 +78,65 @@ test('without a push script file the mail_lua_script state is reused (same globa
   }, true);
   await createMailbox(e);
   expect(e.pushLines()).toContain('state created 1 time(s)');
+});
+
+// With mail-lua, the driver's own state is created in the round trip of mail-lua's state and
+// mail_user_created (src/cli/plugins.ts): what scripts and logs show stays Dovecot's order.
+describe('with mail-lua and a push script of its own', () => {
+  const LOADED = 'dovecot.i_info("push script loaded")\n';
+
+  test('the push script loads after mail_user_created ran, then sees the events', async () => {
+    const e = await setup((s, script) => {
+      s.plugin.mail_lua_script = script('function mail_user_created(user) dovecot.i_info("mail-lua created") return 0 end', 'hooks.lua');
+      s.plugin.push_notification_driver = `lua:file=${script(LOADED + RECORDER_LUA)}`;
+    }, true);
+    await createMailbox(e);
+    expect(e.pushLines()).toEqual([
+      'mail-lua created',
+      'push script loaded',
+      'begin alice',
+      'MailboxCreate {mailbox="Box",name="MailboxCreate"}',
+      'end true 1',
+    ]);
+  });
+
+  test('without mail_user_created (mail-lua unloads its state) the push script still runs', async () => {
+    const e = await setup((s, script) => {
+      s.plugin.mail_lua_script = script('dovecot.i_info("mail-lua loaded")', 'hooks.lua');
+      s.plugin.push_notification_driver = `lua:file=${script(LOADED + RECORDER_LUA)}`;
+    }, true);
+    await createMailbox(e);
+    expect(e.pushLines()).toEqual(['mail-lua loaded', 'push script loaded', 'begin alice', 'MailboxCreate {mailbox="Box",name="MailboxCreate"}', 'end true 1']);
+  });
+
+  test('when mail_user_created fails, the user is not created and the push script never runs', async () => {
+    let marker = '';
+    const e = await setup((s, script) => {
+      marker = script('', 'marker');
+      rmSync(marker);
+      s.plugin.mail_lua_script = script('function mail_user_created(user) return -1, "refused" end', 'hooks.lua');
+      // Its main chunk leaves a file behind if it ever runs.
+      s.plugin.push_notification_driver = `lua:file=${script(`assert(io.open(${JSON.stringify(marker)}, "w")):close()\n${RECORDER_LUA}`)}`;
+    }, true);
+    await expect(e.ctx.mailUsers.createUser({ username: 'alice', service: 'imap' })).rejects.toThrow('mail_user_created(user) failed: refused');
+    await e.settle();
+    expect(existsSync(marker)).toBe(false);
+    // The same script does run once mail_user_created lets the session go on.
+    e.script('function mail_user_created(user) return 0 end', 'hooks.lua');
+    await createMailbox(e);
+    expect(existsSync(marker)).toBe(true);
+  });
+
+  test('a push script that fails to load logs "lua: <error>" after mail-lua\'s lines; the session works', async () => {
+    const e = await setup((s, script) => {
+      s.plugin.mail_lua_script = script('function mail_user_created(user) dovecot.i_info("mail-lua created") return 0 end', 'hooks.lua');
+      s.plugin.push_notification_driver = `lua:file=${script('dovecot.i_info("half loaded")\nerror("no push today")')}`;
+    }, true);
+    await createMailbox(e);
+    expect(e.pushLines()).toEqual([
+      'mail-lua created',
+      'half loaded',
+      expect.stringMatching(/^Error: lua: lua_pcall\(.*push1\.lua\) failed: .*no push today/),
+    ]);
+  });
 });

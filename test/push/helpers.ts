@@ -8,6 +8,7 @@ import { defaultSettings } from '../../src/config/index.js';
 import { captureLogs, logHub, type LogRecord } from '../../src/log/logger.js';
 import { LuaWorkerPool } from '../../src/lua/index.js';
 import { installMailLua } from '../../src/lua/mail-lua.js';
+import { pushCompanionPlan } from '../../src/lua/push-notification/lua-driver.js';
 import { installPushNotification } from '../../src/lua/push-notification/plugin.js';
 import { dropMailLocation, freshMailLocation } from '../backend.js';
 
@@ -74,7 +75,7 @@ export interface PushEnv {
 }
 
 export async function pushEnv(
-  configure: (s: TestSettings, env: { script: (src: string) => string }) => void,
+  configure: (s: TestSettings, env: { script: (src: string, name?: string) => string }) => void,
   opts: { mailLua?: boolean } = {},
 ): Promise<PushEnv> {
   logHub.setDefaultOutput(false);
@@ -97,7 +98,8 @@ export async function pushEnv(
   const ctx = createServerContext(settings);
   const pool = new LuaWorkerPool({ workers: 1 });
   // A server registers mail-lua first: push may reuse its state (spec §12.1).
-  const uninstallMailLua = opts.mailLua ? installMailLua(ctx.mailUsers, pool) : () => {};
+  // As `roost serve` wires them (src/cli/plugins.ts): mail-lua creates the push driver's own state.
+  const uninstallMailLua = opts.mailLua ? installMailLua(ctx.mailUsers, pool, undefined, { companion: pushCompanionPlan }) : () => {};
   const plugin = installPushNotification(ctx.mailUsers, pool);
   const cap = captureLogs();
   return {

@@ -5,12 +5,56 @@
 import { mailUserBindingData, type MailUserArgData } from '../bindings/mail-user-data.js';
 import { compiledModuleUrl } from '../../threads/compiled-module.js';
 import type { AnyMailUser as MailUser } from '../../mail-user/mail-user.js';
-import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';
-import type { LuaArg } from '../types.js';
+import type { CompanionRequest, CompanionState, LuaStateHandle, LuaWorkerPool } from '../pool.js';
+import type { LuaArg, LuaStateOptions } from '../types.js';
 import { handlerName, type PushTransaction } from './events.js';
-import { SCRIPT_FILE_SETTING, type DriverSetting } from './settings.js';
+import { driverSettings, pushNotificationEnabled, SCRIPT_FILE_SETTING, type DriverSetting } from './settings.js';
 
 const ENTRY = '@push_notification_txn';
+/** Only the MessageNew/MessageAppend handlers need the message's headers and snippet. */
+const FIELD_HANDLERS = [handlerName('MessageNew'), handlerName('MessageAppend')];
+/** user.pluginData key of the driver state mail-lua created for the first driver (preparedState). */
+const PREPARED = 'push-notification-prepared-state';
+
+/** The state of a Lua driver with its own script `file`. */
+function stateOptions(user: MailUser, file: string): LuaStateOptions {
+  return {
+    scriptPath: file,
+    context: 'push',
+    logPrefix: user.log.prefix,
+    debug: user.settings.mailDebug,
+    bindings: [
+      { module: compiledModuleUrl('lua/bindings/mail-user.js').href, data: mailUserBindingData(user) },
+      { module: compiledModuleUrl('lua/push-notification/binding.js').href },
+    ],
+  };
+}
+
+/**
+ * The state the first push driver will create, when it has a script of its own: mail-lua creates
+ * it in the round trip of its own state and mail_user_created (the same worker, the same order:
+ * only once that hook did not fail), and hands it over through preparedState. Null when the
+ * driver will not create one, and with mail_debug (its "Loading" line comes first then).
+ */
+export function pushCompanionPlan(user: MailUser): CompanionRequest | null {
+  if (user.settings.mailDebug || !pushNotificationEnabled(user)) return null;
+  const first = driverSettings(user)[0];
+  if (!first || first.driver !== 'lua') return null;
+  const file = user.pluginGetenv(SCRIPT_FILE_SETTING) ?? first.config.file;
+  return file === undefined ? null : { options: stateOptions(user, file), probe: FIELD_HANDLERS };
+}
+
+/** mail-lua keeps the companion state it created for the push plugin (pushCompanionPlan). */
+export function keepPreparedState(user: MailUser, prepared: CompanionState): void {
+  user.pluginData.set(PREPARED, prepared);
+}
+
+/** The state mail-lua prepared for this user's first driver, if any (taken: asked once). */
+export function takePreparedState(user: MailUser): CompanionState | undefined {
+  const prepared = user.pluginData.get(PREPARED) as CompanionState | undefined;
+  user.pluginData.delete(PREPARED);
+  return prepared;
+}
 
 export class LuaPushDriver {
   private constructor(
@@ -31,30 +75,25 @@ export class LuaPushDriver {
     setting: DriverSetting,
     pool: LuaWorkerPool,
     sharedState: LuaStateHandle | undefined,
+    /** The state mail-lua created for this driver (pushCompanionPlan), to adopt instead of creating one. */
+    prepared?: CompanionState,
   ): Promise<LuaPushDriver> {
     const file = user.pluginGetenv(SCRIPT_FILE_SETTING) ?? setting.config.file;
-    // Only the MessageNew/MessageAppend handlers need the message's headers and snippet.
-    const fieldHandlers = [handlerName('MessageNew'), handlerName('MessageAppend')];
     if (file === undefined) {
       if (!sharedState) throw new Error(`No file in config and no ${SCRIPT_FILE_SETTING} set`);
-      const wants = (await sharedState.hasFunction(fieldHandlers[0]!)) || (await sharedState.hasFunction(fieldHandlers[1]!));
+      const wants = (await sharedState.hasFunction(FIELD_HANDLERS[0]!)) || (await sharedState.hasFunction(FIELD_HANDLERS[1]!));
       return new LuaPushDriver(user, sharedState, false, wants);
+    }
+    if (prepared) {
+      // Its load and init ran in mail-lua's round trip: their log lines come out here, where
+      // they would have come had the state been created now.
+      prepared.logs.flush();
+      if (prepared.error) throw prepared.error;
+      return new LuaPushDriver(user, prepared.state, true, prepared.defined.some(Boolean));
     }
     if (user.settings.mailDebug) user.log.log('Debug', `lua: Loading ${file}`, { forced: 1 });
     // Load, init and the handler lookups in one round trip to the worker.
-    const { state, defined } = await pool.createStateProbing(
-      {
-        scriptPath: file,
-        context: 'push',
-        logPrefix: user.log.prefix,
-        debug: user.settings.mailDebug,
-        bindings: [
-          { module: compiledModuleUrl('lua/bindings/mail-user.js').href, data: mailUserBindingData(user) },
-          { module: compiledModuleUrl('lua/push-notification/binding.js').href },
-        ],
-      },
-      fieldHandlers,
-    );
+    const { state, defined } = await pool.createStateProbing(stateOptions(user, file), FIELD_HANDLERS);
     return new LuaPushDriver(user, state, true, defined.some(Boolean));
   }
 

@@ -9,7 +9,7 @@ import { isPromise, type MaybePromise } from '../../storage/maybe-async.js';
 import type { MailTransactionEvents, UserStore } from '../../storage/types.js';
 import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';
 import { pushTransactions } from './events.js';
-import { LuaPushDriver } from './lua-driver.js';
+import { LuaPushDriver, takePreparedState } from './lua-driver.js';
 import { messageFields, type MessageFields } from './message-fields.js';
 import { driverSettings, pushNotificationEnabled } from './settings.js';
 
@@ -98,33 +98,46 @@ export function installPushNotification(
       return s && typeof (s as LuaStateHandle).callHook === 'function' ? (s as LuaStateHandle) : undefined;
     });
 
+  const startSession = async (user: MailUser, drivers: LuaPushDriver[]): Promise<void> => {
+    if (drivers.length === 0) return;
+    const session = new PushSession(user, mailUsers, drivers);
+    try {
+      session.attach();
+    } catch (e) {
+      user.log.error(`push-notification: ${e instanceof Error ? e.message : String(e)}`);
+      await session.finish();
+      return;
+    }
+    user.pluginData.set(PLUGIN, session);
+  };
+
   const uninstall = mailUsers.addHooks(PLUGIN, {
     async created(user) {
-      if (!pushNotificationEnabled(user)) return;
-      const drivers: LuaPushDriver[] = [];
-      for (const setting of driverSettings(user)) {
-        if (setting.driver !== 'lua') {
-          user.log.error(`push-notification: Unknown driver: ${setting.driver}`);
-          break;
-        }
-        try {
-          drivers.push(await LuaPushDriver.init(user, setting, typeof pool === 'function' ? pool() : pool, mailLuaState(user)));
-        } catch (e) {
-          // Dovecot logs the failure and goes on with the login; later drivers are not set up.
-          user.log.error(`lua: ${e instanceof Error ? e.message : String(e)}`);
-          break;
-        }
-      }
-      if (drivers.length === 0) return;
-      const session = new PushSession(user, mailUsers, drivers);
+      // The first driver's state, when mail-lua created it already (pushCompanionPlan).
+      let prepared = takePreparedState(user);
       try {
-        session.attach();
-      } catch (e) {
-        user.log.error(`push-notification: ${e instanceof Error ? e.message : String(e)}`);
-        await session.finish();
-        return;
+        if (!pushNotificationEnabled(user)) return;
+        const drivers: LuaPushDriver[] = [];
+        for (const setting of driverSettings(user)) {
+          if (setting.driver !== 'lua') {
+            user.log.error(`push-notification: Unknown driver: ${setting.driver}`);
+            break;
+          }
+          const adopt = prepared;
+          prepared = undefined;
+          try {
+            drivers.push(await LuaPushDriver.init(user, setting, typeof pool === 'function' ? pool() : pool, mailLuaState(user), adopt));
+          } catch (e) {
+            // Dovecot logs the failure and goes on with the login; later drivers are not set up.
+            user.log.error(`lua: ${e instanceof Error ? e.message : String(e)}`);
+            break;
+          }
+        }
+        await startSession(user, drivers);
+      } finally {
+        // Not adopted (cannot happen while the plan and this hook agree): closed, not leaked.
+        if (prepared?.state) await prepared.state.close().catch(() => undefined);
       }
-      user.pluginData.set(PLUGIN, session);
     },
 
     async deinitPre(user) {
