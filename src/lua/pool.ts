@@ -113,8 +113,12 @@ interface InFlight {
   logs: LuaLogRecord[];
   /** When it was sent: the worker runs one request at a time, so also when it started. */
   since: number;
-  /** The worker's run-queue wait (RunQueueClock) when it was sent, ms. */
-  waitedAtStart?: number;
+  /**
+   * The worker's run-queue wait (RunQueueClock, ms) at the first watchdog tick that saw the
+   * request: its running time is counted from there (runningMs). Read on ticks only, never per
+   * request: a read of /proc per request cost the main thread more than the rest of a dispatch.
+   */
+  sample?: { at: number; waited: number };
   op: Request['op'];
   /** The script function the request calls, if any (counted in the metrics when it ran). */
   hook: string | undefined;
@@ -141,6 +145,8 @@ interface WorkerSlot {
   runQueue: RunQueueClock | null;
   /** Replies the worker has sent since it started. */
   answered: number;
+  /** One of the first `lua_workers` workers, running a call for over SPREAD_AFTER_MS (set on ticks). */
+  held: boolean;
 }
 
 const log = new Logger('lua: ');
@@ -406,9 +412,8 @@ export class LuaWorkerPool {
       this.floating.push(full);
       // The free worker holding the fewest states takes it (a spare or grown worker only while
       // one of the first `lua_workers` is held by a long call, see mayTakeFloating).
-      const now = Date.now();
       const free = this.slots
-        .filter((s) => !s.inFlight && s.queue.length === 0 && this.mayTakeFloating(s, now))
+        .filter((s) => !s.inFlight && s.queue.length === 0 && this.mayTakeFloating(s))
         .sort((a, b) => Number(b.started) - Number(a.started) || a.states.size - b.states.size);
       for (const s of free) {
         this.dispatch(s);
@@ -428,7 +433,7 @@ export class LuaWorkerPool {
       if (!req) job.reject(new LuaScriptError('lost', 'Lua state was lost (its worker was replaced) or closed'));
     }
     // Floating work waits for a started worker rather than for one still loading (~0.1-0.5 s).
-    if (!req && (slot.started || !this.slots.some((s) => s.started)) && this.mayTakeFloating(slot, Date.now())) {
+    if (!req && (slot.started || !this.slots.some((s) => s.started)) && this.mayTakeFloating(slot)) {
       for (let i = 0; i < this.floating.length; i++) {
         req = this.floating[i]!.build(slot);
         if (req) {
@@ -445,8 +450,6 @@ export class LuaWorkerPool {
     const closes =
       req.op === 'close' || ((req.op === 'call' || req.op === 'callSequence') && req.close === true) || (req.op === 'create' && req.then !== undefined);
     slot.inFlight = { id, job, logs: [], since: Date.now(), op: req.op, hook, script, closes };
-    const waited = slot.runQueue?.waitedMs();
-    if (waited !== undefined) slot.inFlight.waitedAtStart = waited;
     if (req.op === 'callSequence') slot.inFlight.sequence = req.calls.map((c) => c.name);
     job.onStart?.(slot);
     if (req.op === 'create') for (const b of req.options.bindings ?? []) this.bindingsSeen.add(b.module);
@@ -460,17 +463,16 @@ export class LuaWorkerPool {
    * Whether `slot` may take work that any worker could run. The first `lua_workers` workers
    * always may. The warm spare and the workers the pool grew exist so that long calls do not
    * hold up everyone else: they take such work only while one of the first `lua_workers` is
-   * held (a call running for SPREAD_AFTER_MS, not counting its waits for a CPU) or not yet
-   * running. Otherwise work waits a moment for one of those: spreading short calls over more
+   * held (a call that ran for SPREAD_AFTER_MS at the last tick, not counting its waits for a
+   * CPU) or not yet running. Otherwise work waits a moment for one of those: spreading short calls over more
    * threads than cores only adds thread wake-ups and colder caches (issue #18: a Lua-heavy
    * delivery took about 10% more CPU with the work spread over 4 workers than over 2).
    */
-  private mayTakeFloating(slot: WorkerSlot, now: number): boolean {
+  private mayTakeFloating(slot: WorkerSlot): boolean {
     if (slot.index < this.baseWorkers) return true;
     for (let i = 0; i < this.baseWorkers && i < this.slots.length; i++) {
       const base = this.slots[i]!;
-      if (!base.started) return true;
-      if (base.inFlight && runningMs(base, base.inFlight, now) > SPREAD_AFTER_MS) return true;
+      if (!base.started || (base.held && base.inFlight)) return true;
     }
     return false;
   }
@@ -489,6 +491,7 @@ export class LuaWorkerPool {
       spawnedAt: Date.now(),
       runQueue: null,
       answered: 0,
+      held: false,
     };
     worker.on('message', (msg: WorkerMessage) => {
       const current = slot.inFlight;
@@ -498,8 +501,7 @@ export class LuaWorkerPool {
         // Start-up is not the request's time (watchdog, long calls).
         if (current) {
           current.since = Date.now();
-          const waited = slot.runQueue?.waitedMs();
-          if (waited !== undefined) current.waitedAtStart = waited;
+          delete current.sample;
         } else this.dispatch(slot);
         return;
       }
@@ -510,6 +512,7 @@ export class LuaWorkerPool {
       }
       if (!current || current.id !== msg.id) return;
       slot.inFlight = null;
+      slot.held = false;
       slot.answered++;
       worker.unref();
       const p = current.job;
@@ -574,10 +577,12 @@ export class LuaWorkerPool {
       const limit = slot.started ? this.watchdogTimeoutMs : this.watchdogTimeoutMs + STARTUP_ALLOWANCE_MS;
       if (now - (slot.started ? f.since : slot.spawnedAt) > limit) {
         this.replace(slot, `Lua worker ${slot.index} did not answer within lua_watchdog_timeout (${this.watchdogTimeoutMs} ms)`);
-      } else if (slot.started && now - f.since > LONG_CALL_MS) {
+      } else if (slot.started) {
+        const running = runningMs(slot, f, now);
+        slot.held = slot.index < this.baseWorkers && running > SPREAD_AFTER_MS;
         // A new worker's first request also imports the binding modules and runs cold code.
         const threshold = slot.answered > 0 ? LONG_CALL_MS : FIRST_CALL_LONG_MS;
-        if (runningMs(slot, f, now) > threshold) long++;
+        if (now - f.since > LONG_CALL_MS && running > threshold) long++;
       }
     }
     // Keep `workers` workers free of long calls (plus the warm spare, once it is due).
@@ -617,12 +622,20 @@ export class LuaWorkerPool {
   }
 }
 
-/** A call's time so far, less the time its worker waited for a CPU meanwhile (when known). */
+/**
+ * A call's time so far, less the time its worker waited for a CPU meanwhile. Where the wait can
+ * be read, it counts from the first tick that saw the call (0 at that tick; at most one tick of
+ * the call's start is left out, which delays a long call's detection by that much); elsewhere
+ * it is the wall time since the call was sent.
+ */
 function runningMs(slot: WorkerSlot, f: InFlight, now: number): number {
-  const wall = now - f.since;
-  if (f.waitedAtStart === undefined) return wall;
   const waited = slot.runQueue?.waitedMs();
-  return waited === undefined ? wall : wall - (waited - f.waitedAtStart);
+  if (waited === undefined) return now - f.since;
+  if (!f.sample) {
+    f.sample = { at: now, waited };
+    return 0;
+  }
+  return now - f.sample.at - (waited - f.sample.waited);
 }
 
 /** One Lua state (one session's script), pinned to a worker. */
