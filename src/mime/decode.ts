@@ -101,10 +101,46 @@ export function snippet(source: MessageSource | Buffer, root: MimePart): string 
   if (!chosen || chosen === root && root.children) return '';
   let text = bodyText(source, chosen);
   if (chosen === html) text = htmlToText(text);
-  text = text.split(/\r?\n/).filter((line) => !line.startsWith('>')).join(' ');
-  text = text.replace(/\0/g, '').replace(/\s+/g, ' ').trim();
-  return Array.from(text).slice(0, SNIPPET_MAX_CHARS).join('');
+  return collapsedPrefix(text, SNIPPET_MAX_CHARS);
 }
+
+/**
+ * The first `max` characters (code points) of `text` with its quoted lines ("> ...", lines split
+ * at CRLF or LF) left out, NULs removed, each run of whitespace made one space, and no leading or
+ * trailing space (but the one the cut may end on). It stops reading once it has them: the whole text is not split and copied for
+ * 200 characters.
+ */
+export function collapsedPrefix(text: string, max: number): string {
+  let out = '';
+  let count = 0;
+  let space = false;
+  for (let start = 0; start <= text.length && count < max; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const lineEnd = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    if (text.charCodeAt(start) !== 62 /* > */) {
+      for (const ch of text.slice(start, lineEnd)) {
+        if (ch === '\0') continue;
+        if (WHITESPACE.test(ch)) {
+          space = true;
+          continue;
+        }
+        if (space && count > 0) {
+          out += ' ';
+          if (++count === max) break;
+        }
+        space = false;
+        out += ch;
+        if (++count === max) break;
+      }
+      space = true; // the lines are joined with a space
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+const WHITESPACE = /^\s$/;
 
 function isAttachment(part: MimePart): boolean {
   return part.disposition?.type.toLowerCase() === 'attachment';
