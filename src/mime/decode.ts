@@ -119,20 +119,34 @@ export function collapsedPrefix(text: string, max: number): string {
     if (end < 0) end = text.length;
     const lineEnd = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
     if (text.charCodeAt(start) !== 62 /* > */) {
-      for (const ch of text.slice(start, lineEnd)) {
-        if (ch === '\0') continue;
-        if (WHITESPACE.test(ch)) {
-          space = true;
+      // Runs of kept characters are copied whole; `count` counts code points.
+      let run = -1;
+      for (let i = start; i < lineEnd; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 0 || isSpace(c)) {
+          if (run >= 0) out += text.slice(run, i);
+          run = -1;
+          if (c !== 0) space = true;
           continue;
         }
+        if (isLowSurrogate(c) && i > start && isHighSurrogate(text.charCodeAt(i - 1)) && run >= 0) continue;
         if (space && count > 0) {
+          if (run >= 0) out += text.slice(run, i);
           out += ' ';
+          run = -1;
           if (++count === max) break;
         }
         space = false;
-        out += ch;
-        if (++count === max) break;
+        if (run < 0) run = i;
+        if (++count === max) {
+          const pair = isHighSurrogate(c) && i + 1 < lineEnd && isLowSurrogate(text.charCodeAt(i + 1));
+          const next = pair ? i + 2 : i + 1;
+          out += text.slice(run, next);
+          run = -1;
+          break;
+        }
       }
+      if (run >= 0) out += text.slice(run, lineEnd);
       space = true; // the lines are joined with a space
     }
     start = end + 1;
@@ -140,7 +154,20 @@ export function collapsedPrefix(text: string, max: number): string {
   return out;
 }
 
-const WHITESPACE = /^\s$/;
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/** JavaScript's `\s`. */
+function isSpace(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
 
 function isAttachment(part: MimePart): boolean {
   return part.disposition?.type.toLowerCase() === 'attachment';

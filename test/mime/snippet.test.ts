@@ -13,7 +13,7 @@ function byDefinition(text: string, max: number): string {
 }
 
 test('the same text as the definition, for generated texts', () => {
-  const pieces = ['a', 'b', ' ', '\t', '\r', '\n', '\r\n', '>', '\0', '\u00a0', '😀', 'é', '\u2028', '  ', '\n>', 'x'];
+  const pieces = ['a', 'b', ' ', '\t', '\r', '\n', '\r\n', '>', '\0', '\u00a0', '😀', 'é', '\u2028', '  ', '\n>', 'x', '\ud83d', '\ude00', '\u3000'];
   let seed = 7;
   const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
   for (let i = 0; i < 20_000; i++) {
