@@ -9,7 +9,7 @@
 // Errors as a `js_error` userdata whose tostring is the message.
 import { LUA_REGISTRYINDEX, LuaMultiReturn, LuaType, type LuaWasm } from 'wasmoon';
 import { luaChunk } from './lua-chunks.js';
-import { rawModule } from './lua-stack.js';
+import { pushString, rawModule, readString } from './lua-stack.js';
 import { fastLua, rawExportsOf } from './raw-exports.js';
 import { accountedAlloc, WasmAllocator } from './wasm-allocator.js';
 
@@ -137,14 +137,14 @@ export class LuaRuntime {
       if (fn.raw) return (fn as RawHostFunction)(L);
       const n = lua.lua_gettop(L);
       const args: unknown[] = [];
-      for (let i = 1; i <= n; i++) args.push(this.getValue(L, i, new Map()));
+      for (let i = 1; i <= n; i++) args.push(this.getValue(L, i));
       const result = (fn as (...a: unknown[]) => unknown)(...args);
       if (result === undefined) return 0;
       if (result instanceof LuaMultiReturn) {
-        for (const item of result) this.pushValue(L, item, new Map());
+        for (const item of result) this.pushValue(L, item);
         nresults = result.length;
       } else {
-        this.pushValue(L, result, new Map());
+        this.pushValue(L, result);
         nresults = 1;
       }
     } catch (err) {
@@ -156,7 +156,7 @@ export class LuaRuntime {
   }
 
   /** wasmoon's Thread.getValue for the types host functions receive. */
-  private getValue(L: number, idx: number, seen: Map<number, unknown>): unknown {
+  private getValue(L: number, idx: number, seen?: Map<number, unknown>): unknown {
     const lua = this.lua;
     const i = lua.lua_absindex(L, idx);
     switch (lua.lua_type(L, i)) {
@@ -167,10 +167,11 @@ export class LuaRuntime {
       case LuaType.Number:
         return lua.lua_tonumberx(L, i, null);
       case LuaType.String:
-        return lua.lua_tolstring(L, i, null);
+        return cString(readString(lua, L, i));
       case LuaType.Boolean:
         return Boolean(lua.lua_toboolean(L, i));
       case LuaType.Table: {
+        seen ??= new Map();
         const ptr = lua.lua_topointer(L, i);
         const known = seen.get(ptr);
         if (known) return known;
@@ -200,7 +201,7 @@ export class LuaRuntime {
   }
 
   /** wasmoon's Thread.pushValue for the types host functions return. */
-  private pushValue(L: number, v: unknown, seen: Map<object, number>): void {
+  private pushValue(L: number, v: unknown, seen?: Map<object, number>): void {
     const lua = this.lua;
     switch (typeof v) {
       case 'undefined':
@@ -210,7 +211,7 @@ export class LuaRuntime {
         else lua.lua_pushnumber(L, v);
         return;
       case 'string':
-        lua.lua_pushstring(L, v);
+        pushString(lua, L, cString(v));
         return;
       case 'boolean':
         return lua.lua_pushboolean(L, v ? 1 : 0);
@@ -220,10 +221,11 @@ export class LuaRuntime {
     if (v === null) return lua.lua_pushnil(L);
     if (v instanceof Error) return this.pushError(L, v);
     if (typeof v !== 'object') throw new Error(`The type '${typeof v}' is not supported by Lua`);
-    const ref = seen.get(v);
+    const own = seen === undefined || seen.size === 0;
+    const refs = (seen ??= new Map());
+    const ref = refs.get(v);
     if (ref !== undefined) return void lua.lua_rawgeti(L, LUA_REGISTRYINDEX, BigInt(ref));
     const top = lua.lua_gettop(L) + 1;
-    const own = seen.size === 0;
     try {
       const create = (narr: number, nrec: number) => {
         lua.lua_createtable(L, narr, nrec);
@@ -241,7 +243,7 @@ export class LuaRuntime {
         const obj = v as Record<string, unknown>;
         create(0, Object.getOwnPropertyNames(obj).length);
         for (const key in obj) {
-          lua.lua_pushstring(L, key);
+          pushString(lua, L, cString(key));
           this.pushValue(L, obj[key], seen);
           lua.lua_settable(L, top);
         }
@@ -279,4 +281,14 @@ export class LuaRuntime {
     }
     lua.lua_setmetatable(L, -2);
   }
+}
+
+/**
+ * A string as C sees it (up to its first NUL): what wasmoon's lua_tolstring/lua_pushstring
+ * wrappers, which these conversions replaced, passed through (issue #18: they went through
+ * emscripten's ccall, with its own allocations, for every argument of a host call).
+ */
+function cString(s: string): string {
+  const nul = s.indexOf('\0');
+  return nul < 0 ? s : s.slice(0, nul);
 }

@@ -120,14 +120,25 @@ export function pushString(lua: LuaWasm, L: LuaStatePtr, s: string): void {
 /** Reads the string at idx (must be of type string: lua_tolstring converts numbers in place). */
 export function readBytes(lua: LuaWasm, L: LuaStatePtr, idx: number): Buffer {
   const m = rawModule(lua);
-  const { lenPtr } = scratchOf(lua, m);
-  const ptr = m._lua_tolstring(L, idx, lenPtr);
-  const len = m.getValue(lenPtr, 'i32');
-  return Buffer.from(m.HEAPU8.subarray(ptr, ptr + len));
+  const { ptr, len, view } = tolstring(lua, m, L, idx);
+  const out = Buffer.allocUnsafe(len);
+  view.copy(out, 0, ptr, ptr + len);
+  return out;
 }
 
 export function readString(lua: LuaWasm, L: LuaStatePtr, idx: number): string {
-  return readBytes(lua, L, idx).toString('utf8');
+  const m = rawModule(lua);
+  const { ptr, len, view } = tolstring(lua, m, L, idx);
+  return view.toString('utf8', ptr, ptr + len);
+}
+
+/** lua_tolstring with its length, and the heap view the bytes are in (valid until Lua runs again). */
+function tolstring(lua: LuaWasm, m: RawLuaModule, L: LuaStatePtr, idx: number): { ptr: number; len: number; view: Buffer } {
+  const sc = scratchOf(lua, m);
+  const ptr = m._lua_tolstring(L, idx, sc.lenPtr);
+  // lua_tolstring may allocate (a number converted in place) and so grow the memory.
+  const view = sc.view.buffer === m.HEAPU8.buffer ? sc.view : scratchOf(lua, m).view;
+  return { ptr, len: view.readUInt32LE(sc.lenPtr), view };
 }
 
 const MAX_DEPTH = 32;

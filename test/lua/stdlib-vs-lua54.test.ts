@@ -51,6 +51,8 @@ function t()
   p(io.open(D, "r"):read("a"))
   p(io.open(D, "w"))
   p(io.open(D .. "a.txt"):write("x"))
+  -- C sees a file name up to its first NUL
+  f = io.open(D .. "nul\0ignored", "w") p(io.type(f)) f:close() p(io.type(io.open(D .. "nul")), os.remove(D .. "nul"))
   p(os.remove(D .. "nope"), os.rename(D .. "nope", D .. "nope2"))
   p(os.remove(D))
   p(os.execute(), os.execute("exit 3"))
