@@ -51,6 +51,10 @@ function t()
   p(io.open(D, "r"):read("a"))
   p(io.open(D, "w"))
   p(io.open(D .. "a.txt"):write("x"))
+  -- an append-mode position after another writer appended: where this handle's write ended
+  f = io.open(D .. "log", "a") f:write("abc") f:flush()
+  local g = io.open(D .. "log", "a") g:write("xyz") g:close()
+  p("append", f:seek("cur"), f:seek("end"), f:seek("cur")) f:write("!") p(f:seek("cur")) f:close()
   -- C sees a file name up to its first NUL
   f = io.open(D .. "nul\0ignored", "w") p(io.type(f)) f:close() p(io.type(io.open(D .. "nul")), os.remove(D .. "nul"))
   p(os.remove(D .. "nope"), os.rename(D .. "nope", D .. "nope2"))

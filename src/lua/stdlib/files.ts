@@ -2,7 +2,7 @@
 // Every operation is a synchronous fs call on the real filesystem, made from the Lua worker
 // thread. Writes go straight to the file (no stdio buffer: another process sees them at once,
 // and setvbuf has nothing to change). Results are those of Lua 5.4's liolib.c on glibc.
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { systemError, systemErrorOf, type SystemError } from './errno.js';
 
 /** How a handle reaches its bytes. */
@@ -21,6 +21,8 @@ export type CommandStatus = { exited: true; code: number } | { exited: false; si
 interface OpenFile {
   backing: Backing;
   pos: number;
+  /** An append-mode file: its position is the descriptor's offset from now on (appendFile). */
+  afterWrite?(): void;
   /** The command status of io.popen(cmd, 'r'), reported by close. */
   status?: CommandStatus;
   /** Read-ahead of an fd file (stdio's buffer): bytes from file offset `aheadAt`; dropped by writes and seeks. */
@@ -54,7 +56,8 @@ export class OpenFiles {
   open(path: string, mode: string): number | SystemError {
     try {
       const fd = openSync(path, mode);
-      return this.add({ backing: { kind: 'fd', fd, append: mode.startsWith('a') }, pos: 0 });
+      const append = mode.startsWith('a');
+      return this.add(append && FD_OFFSETS ? appendFile(fd) : { backing: { kind: 'fd', fd, append }, pos: 0 });
     } catch (e) {
       return systemErrorOf(e);
     }
@@ -261,7 +264,9 @@ export class OpenFiles {
         case 'fd':
           if (b.append) {
             writeSync(b.fd, data, 0, data.length, null);
-            f.pos = fstatSync(b.fd).size;
+            // The stdio position: the end of the file as this write left it.
+            if (f.afterWrite) f.afterWrite();
+            else f.pos = fstatSync(b.fd).size;
           } else {
             let done = 0;
             while (done < data.length) done += writeSync(b.fd, data, done, data.length - done, f.pos + done);
@@ -331,5 +336,47 @@ export class OpenFiles {
       }
       this.files.delete(id);
     }
+  }
+}
+
+/** Linux shows a descriptor's offset in /proc/self/fdinfo (proc(5)). */
+const FD_OFFSETS = existsSync('/proc/self/fdinfo');
+
+/**
+ * An append-mode file whose position after a write is read from the descriptor only when it is
+ * asked for. O_APPEND moves the descriptor's offset to the end of the file as the write left it
+ * (write(2)), and only this state's own calls move it again, so a later look gives what an
+ * fstat right after the write gave, even when another process appended meanwhile. (An fstat per
+ * write cost a Lua worker about 7 KB of garbage and 10-15 µs: issue #18.)
+ */
+function appendFile(fd: number): OpenFile {
+  let pos = 0;
+  let atOffset = false;
+  return {
+    backing: { kind: 'fd', fd, append: true },
+    get pos() {
+      if (atOffset) {
+        atOffset = false;
+        pos = fdOffset(fd) ?? fstatSync(fd).size;
+      }
+      return pos;
+    },
+    set pos(value: number) {
+      atOffset = false;
+      pos = value;
+    },
+    afterWrite() {
+      atOffset = true;
+    },
+  };
+}
+
+/** The descriptor's current offset (the `pos:` line of /proc/self/fdinfo/<fd>), or null. */
+function fdOffset(fd: number): number | null {
+  try {
+    const m = /^pos:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
   }
 }
