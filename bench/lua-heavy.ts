@@ -21,7 +21,10 @@
 //   Env: LUA_HEAVY_SECONDS, LUA_HEAVY_ROUNDS, LUA_HEAVY_SIZES (SELECT sizes, default
 //   0,20000,100000), LUA_HEAVY_ONLY=roost|dovecot, LUA_HEAVY_LUA=on|off|both (default both),
 //   LUA_HEAVY_FIGURES=lmtp,login,fetch,select (default all), LUA_HEAVY_NODE_ARGS (extra node options for the Roost child, e.g. --cpu-prof),
-//   LUA_HEAVY_THREADS=1 (Roost's CPU per unit by thread name), LUA_HEAVY_KEEP=1 (keep the temp dir).
+//   LUA_HEAVY_THREADS=1 (Roost's CPU per unit by thread name), LUA_HEAVY_KEEP=1 (keep the temp dir),
+//   LUA_HEAVY_GC=1 (Roost's JavaScript allocation per unit for each V8 isolate: the main thread and
+//   each worker, from --trace-gc-nvp's `allocated=`, which a collection reports for the time since
+//   the one before, so the figure is approximate by one collection per isolate).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -132,11 +135,16 @@ function cpuOf(pid: number): { main: number; total: number; byName: Record<strin
   }
 }
 
-type Cpu = { main: number; total: number; byName: Record<string, number> };
+type Cpu = { main: number; total: number; byName: Record<string, number>; allocatedKb?: number[] };
+
+/** LUA_HEAVY_GC: bytes each isolate of the Roost child has reported allocated so far, by isolate address. */
+const allocated = new Map<string, number>();
+const TRACE_GC = Boolean(process.env.LUA_HEAVY_GC);
 
 /** Runs `f` (returning a rate per second over about SECONDS) and the server's CPU ms per unit of that rate. */
 async function withCpu(pid: number | undefined, f: () => Promise<number>): Promise<{ rate: number; cpu: Cpu | null }> {
   const before = pid === undefined ? null : cpuOf(pid);
+  const allocatedBefore = new Map(allocated);
   const t = performance.now();
   const rate = await f();
   const after = pid === undefined ? null : cpuOf(pid);
@@ -145,7 +153,14 @@ async function withCpu(pid: number | undefined, f: () => Promise<number>): Promi
   const byName: Record<string, number> = {};
   // Threads that ended during the figure are lost (the total keeps them).
   for (const [name, ms] of Object.entries(after.byName)) byName[name] = (ms - (before.byName[name] ?? 0)) / units;
-  return { rate, cpu: { main: (after.main - before.main) / units, total: (after.total - before.total) / units, byName } };
+  const cpu: Cpu = { main: (after.main - before.main) / units, total: (after.total - before.total) / units, byName };
+  if (TRACE_GC) {
+    cpu.allocatedKb = [...allocated]
+      .map(([isolate, bytes]) => (bytes - (allocatedBefore.get(isolate) ?? 0)) / 1024 / units)
+      .filter((kb) => kb >= 0.1)
+      .sort((a, b) => b - a);
+  }
+  return { rate, cpu };
 }
 
 // ---- the servers ----
@@ -214,7 +229,20 @@ async function makeServer(kind: Kind, root: string): Promise<Server> {
         const conf = join(dir, 'roost.conf');
         writeConfig(lua ? 'roost.conf' : 'roost-nolua.conf', dir, ports, conf);
         const nodeArgs = (process.env.LUA_HEAVY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-        child = spawn(process.execPath, [...nodeArgs, ROOST_MAIN, 'serve', '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir });
+        if (TRACE_GC) nodeArgs.push('--trace-gc-nvp');
+        child = spawn(process.execPath, [...nodeArgs, ROOST_MAIN, 'serve', '-c', conf], { stdio: ['ignore', TRACE_GC ? 'pipe' : 'ignore', 'inherit'], cwd: dir });
+        if (TRACE_GC) {
+          allocated.clear();
+          let rest = '';
+          child.stdout!.setEncoding('latin1').on('data', (chunk: string) => {
+            const lines = (rest + chunk).split('\n');
+            rest = lines.pop()!;
+            for (const line of lines) {
+              const m = /^\[\d+:(0x[0-9a-f]+)\].*\ballocated=(\d+)/.exec(line);
+              if (m) allocated.set(m[1]!, (allocated.get(m[1]!) ?? 0) + Number(m[2]));
+            }
+          });
+        }
         await waitForPort(ports.imap, child);
         await waitForPort(ports.lmtp, child);
       } else {
@@ -370,6 +398,8 @@ async function main(): Promise<void> {
           if (s.kind === 'roost' && process.env.LUA_HEAVY_THREADS) {
             console.log(`        ${key} CPU ms by thread: per delivery ${byName(f.cpu.lmtp)}; per login ${byName(f.cpu.login)}`);
           }
+          const kb = (x: Cpu | null | undefined) => x?.allocatedKb?.map((k) => k.toFixed(0)).join(' + ') ?? '-';
+          if (s.kind === 'roost' && TRACE_GC) console.log(`        ${key} JS KB allocated by isolate: per delivery ${kb(f.cpu.lmtp)}; per login ${kb(f.cpu.login)}`);
         }
       }
     }
