@@ -116,3 +116,21 @@ test('lua_max_workers bounds the growth; its default is 4 × lua_workers', async
     await byDefault.close();
   }
 }, 60_000);
+
+test('without long calls, new work waits for the first lua_workers workers instead of spreading to the spare', async () => {
+  const small = new LuaWorkerPool({ workers: 1, maxWorkers: 4, callTimeoutMs: 120_000 });
+  try {
+    const opts = { scriptPath: scriptFile(QUICK), context: 'mail' as const, logPrefix: 'imap(user): ' };
+    // Worker 0 warmed up (its first requests run cold code), then the warm spare is started.
+    for (let i = 0; i < 3; i++) await (await small.createState(opts)).close();
+    await waitUntil('the warm spare', () => small.workerCount >= 2, 50_000);
+    await small.workerStats(); // answers once every worker, the spare too, has started
+    // Eight sessions at once: worker 0 is busy with one while the others wait, and the idle spare
+    // takes none of them (it is there for calls that run long).
+    const states = await Promise.all(Array.from({ length: 8 }, () => small.createState(opts)));
+    expect(states.map((s) => s.workerIndex)).toEqual(Array(8).fill(0));
+    for (const s of states) await s.close();
+  } finally {
+    await small.close();
+  }
+}, 60_000);
