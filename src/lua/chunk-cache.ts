@@ -34,15 +34,20 @@ export class ChunkCache {
 
   /**
    * lua_dump of the Lua function on top of the stack (left there): with debug information, or
-   * with `strip` without it but with the main function's chunk name `strip.chunkName`.
+   * with `strip` without it but with the main function's chunk name `strip.chunkName` (with it
+   * after all when the stripped dump cannot be given its name back).
    */
   dump(lua: LuaWasm, L: number, strip?: { chunkName: string }): Buffer | null {
+    const stripped = strip ? this.dumpOnce(lua, L, true) : null;
+    return (stripped && withSourceName(stripped, strip!.chunkName)) ?? this.dumpOnce(lua, L, false);
+  }
+
+  private dumpOnce(lua: LuaWasm, L: number, strip: boolean): Buffer | null {
     const ptr = this.writerFor(lua);
     this.parts = [];
     try {
       if (lua.lua_dump(L, ptr, null, strip ? 1 : 0) !== 0) return null;
-      const code = Buffer.concat(this.parts);
-      return strip ? withSourceName(code, strip.chunkName) : code;
+      return Buffer.concat(this.parts);
     } finally {
       this.parts = [];
     }

@@ -151,7 +151,7 @@ export class LuaScriptState {
         }
         if (status === 0) {
           ownChunkNames.add(chunkName);
-          const dumped = services.chunks.dump(lua, st.L, { chunkName }) || services.chunks.dump(lua, st.L);
+          const dumped = services.chunks.dump(lua, st.L, { chunkName });
           if (dumped) services.chunks.set(source, chunkName, dumped);
         }
         lua.lua_settop(st.L, 0);
@@ -262,8 +262,7 @@ export class LuaScriptState {
     if (bytecode) return this.loadChunk(bytecode, chunkName, 'b', L);
     const status = this.loadChunk(source(), chunkName, mode, L);
     if (status === 0) {
-      const own = ownChunkNames.has(chunkName);
-      const dumped = (own && cache.dump(this.lua, L, { chunkName })) || cache.dump(this.lua, L);
+      const dumped = cache.dump(this.lua, L, ownChunkNames.has(chunkName) ? { chunkName } : undefined);
       if (dumped) cache.set(key, chunkName, dumped);
     }
     return status;

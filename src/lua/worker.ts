@@ -19,7 +19,9 @@ import type {
   HookCall,
   HookOutcome,
   LuaFailure,
+  LuaLimits,
   LuaLogRecord,
+  LuaStateOptions,
   LuaValue,
   LuaWorkerStats,
   WorkerMessage,
@@ -92,6 +94,13 @@ function withSteps<T>(result: T, steps: number[]): T {
   return result;
 }
 
+/** Creates a state (the options' limits over the pool's defaults) and keeps it under `stateId`. */
+async function createState(stateId: number, options: LuaStateOptions, defaults: LuaLimits): Promise<LuaScriptState> {
+  const state = await LuaScriptState.create(options, { ...defaults, ...options.limits }, services);
+  states.set(stateId, state);
+  return state;
+}
+
 /** Removes and closes a state; the error text when lua_close failed. */
 function closeState(id: number): string | undefined {
   const s = states.get(id);
@@ -107,9 +116,7 @@ function closeState(id: number): string | undefined {
 async function handle(req: WorkerRequest): Promise<unknown> {
   switch (req.op) {
     case 'create': {
-      const limits = { ...req.defaults, ...req.options.limits };
-      const state = await LuaScriptState.create(req.options, limits, services);
-      states.set(req.stateId, state);
+      const state = await createState(req.stateId, req.options, req.defaults);
       if (req.probe) return { defined: req.probe.map((name) => state.hasFunction(name)) } satisfies CreateAndProbeResult;
       if (!req.then) return null;
       const call = tryCall(state, req.then);
@@ -120,8 +127,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
         const { stateId, options, probe } = req.companion;
         const steps = [current?.logs ?? 0];
         try {
-          const companion = await LuaScriptState.create(options, { ...req.defaults, ...options.limits }, services);
-          states.set(stateId, companion);
+          const companion = await createState(stateId, options, req.defaults);
           result.companion = { ok: true, defined: probe.map((name) => companion.hasFunction(name)) };
         } catch (e) {
           result.companion = { ok: false, failure: failureOf(e) };
