@@ -90,6 +90,29 @@ describe('push_notification_driver = lua', () => {
     expect(JSON.parse(bodies[0]!)).toMatchObject({ user: 'alice', mailbox: 'INBOX', subject: 'hello' });
     expect(await roost(conf, ['mailbox', 'status', '-u', 'alice', 'messages', 'INBOX'])).toMatchObject({ code: 0, stdout: 'INBOX messages=1\n' });
   }, 60_000);
+
+  test('with mail_lua_script as well (the push state is created in mail-lua\'s round trip), both scripts run before the process exits', async () => {
+    bodies.length = 0;
+    const url = urlOf(receiver);
+    const hooks = join(dir, 'hooks-and-push.lua');
+    writeFileSync(hooks, `function mail_user_created(user) dovecot.i_info("mail-lua created " .. user.username) return 0 end\n`);
+    const conf = config('push-and-mail-lua', [
+      'mail_plugins = mail_lua notify push_notification push_notification_lua',
+      'plugin {',
+      `  mail_lua_script = ${hooks}`,
+      `  push_notification_driver = lua:file=${join(ROOT, 'config/examples/push-new-mail.lua')}`,
+      `  push_notification_url = ${url}`,
+      '}',
+    ]);
+    expect(await roost(conf, ['user', 'add', 'alice', '-p', 'secret'])).toMatchObject({ code: 0 });
+    const r = await roost(conf, ['deliver', '-u', 'alice'], MESSAGE);
+    expect(r).toMatchObject({ code: 0 });
+    // mail-lua's hook ran before the delivery was saved; the push script saw the new message.
+    expect(r.stderr.indexOf('mail-lua created alice')).toBeGreaterThanOrEqual(0);
+    expect(r.stderr.indexOf('mail-lua created alice')).toBeLessThan(r.stderr.indexOf('saved mail to INBOX'));
+    expect(bodies).toHaveLength(1);
+    expect(JSON.parse(bodies[0]!)).toMatchObject({ user: 'alice', mailbox: 'INBOX', subject: 'hello' });
+  }, 60_000);
 });
 
 describe('passdb and userdb driver = lua', () => {
