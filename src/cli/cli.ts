@@ -45,6 +45,7 @@ const HELP = `usage: roost [-c FILE] [-o key=value]... VERB ...   (-c and -o may
   reload                                  re-read the configuration, as SIGHUP
   stop                                    stop the running server, as SIGTERM
   log errors                              the running server's last warnings and errors
+  log reopen                              the running server reopens its log files, as SIGUSR1 (logrotate)
   backup -u USER DEST | backup -A DEST    consistent copy of a user's store while serving
   restore -u USER SRC | restore -A SRC    put a backup back
   import -u USER [-m MAILBOX] maildir:PATH|mbox:FILE|mbox:DIR   bring mail in (flags, dates, UIDs kept)

@@ -2,7 +2,7 @@
 //   <process prefix><session prefix>Level: <appended prefixes><message>
 // e.g. `imap(alice)<4242><Fq3bW9AP>: Info: Logged out`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { LogFile } from './log-file.js';
 import { DEFAULT_LOG_TIMESTAMP, strftime } from './timestamp.js';
 
 export type LogLevel = 'Debug' | 'Info' | 'Warning' | 'Error' | 'Fatal' | 'Panic';
@@ -99,6 +99,8 @@ class LogHub {
   private sinks = new Set<LogSink>();
   private defaultSink: LogSink = (r) => process.stderr.write(formatLogLine(r) + '\n');
   private useDefault = true;
+  /** The log files the current paths write, open (log-file.ts), by path. */
+  private files = new Map<string, LogFile>();
 
   emit(r: LogRecord): void {
     if (r.level === 'Debug' && !this.debug && !r.fields?.forced) return;
@@ -113,7 +115,8 @@ class LogHub {
   /**
    * Dovecot's `log_path`, `info_log_path` and `debug_log_path`: an empty info path means log_path,
    * an empty debug path means the info path; `/dev/stderr` (the default) writes to stderr and a
-   * file path appends lines; both start with `log_timestamp`, as Dovecot's do.
+   * file path appends lines; both start with `log_timestamp`, as Dovecot's do. A file stays open
+   * (log-file.ts); one no path names any more is closed, and a reload opens every file again.
    */
   setLogPaths(paths: {
     log_path: string;
@@ -125,16 +128,38 @@ class LogHub {
   }): void {
     let syslog: LogSink | null = null;
     const ts = paths.log_timestamp ?? DEFAULT_LOG_TIMESTAMP;
+    const previous = this.files;
+    this.files = new Map();
+    const fileSink = (path: string): LogSink => {
+      let file = this.files.get(path);
+      if (!file) {
+        file = previous.get(path) ?? new LogFile(path);
+        // Set again (as SIGHUP does): a rotated file is left for the path's current one.
+        file.reopen();
+        this.files.set(path, file);
+      }
+      const f = file;
+      return (r) => f.write(formatLogLine(r, ts) + '\n');
+    };
     const sinkFor = (path: string): LogSink =>
       !path || path === '/dev/stderr'
         ? (r) => process.stderr.write(formatLogLine(r, ts) + '\n')
         : path === 'syslog'
           ? (syslog ??= syslogSink(paths.syslog_facility ?? 'mail', paths.syslog_socket || '/dev/log'))
-          : (r) => appendFileSync(path, formatLogLine(r, ts) + '\n');
+          : fileSink(path);
     const main = sinkFor(paths.log_path);
     const info = paths.info_log_path ? sinkFor(paths.info_log_path) : main;
     const debug = paths.debug_log_path ? sinkFor(paths.debug_log_path) : info;
     this.defaultSink = (r) => (r.level === 'Debug' ? debug : r.level === 'Info' ? info : main)(r);
+    for (const [path, file] of previous) if (!this.files.has(path)) file.close();
+  }
+
+  /**
+   * `roost log reopen`, SIGUSR1 (Dovecot's `doveadm log reopen`): the next line of each log file
+   * opens its path again, so that a file logrotate renamed is left behind.
+   */
+  reopenLogFiles(): void {
+    for (const file of this.files.values()) file.reopen();
   }
 
   /**

@@ -99,6 +99,8 @@ export class MailUser<S extends UserStore = SyncUserStore> implements MailUserVa
   /** The configured mailboxes being set up, while an asynchronous store does it (see openStore). */
   private storeSetup: Promise<void> | null = null;
   private deinitDone = false;
+  private storeOptionsCache: UserStoreOptions | undefined;
+  private pluginEnvCache: Record<string, string> | undefined;
 
   constructor(
     readonly settings: MailUserSettings,
@@ -144,12 +146,17 @@ export class MailUser<S extends UserStore = SyncUserStore> implements MailUserVa
     return this.userdbFields[`plugin/${name}`] ?? own ?? this.settings.plugin[name];
   }
 
-  /** Every name pluginGetenv answers, with its value (plugin { } < userdb field < userdb `plugin/<name>`). */
-  pluginEnvironment(): Record<string, string> {
+  /**
+   * Every name pluginGetenv answers, with its value (plugin { } < userdb field < userdb
+   * `plugin/<name>`). Computed once per session (settings and userdb fields do not change in
+   * it): mail-lua and push each send it to a Lua worker, and one object crosses once.
+   */
+  pluginEnvironment(): Readonly<Record<string, string>> {
+    if (this.pluginEnvCache) return this.pluginEnvCache;
     const env: Record<string, string> = { ...this.settings.plugin };
     for (const [k, v] of Object.entries(this.userdbFields)) if (!k.startsWith('plugin/') && !USERDB_OWN_FIELDS.has(k)) env[k] = v;
     for (const [k, v] of Object.entries(this.userdbFields)) if (k.startsWith('plugin/')) env[k.slice(7)] = v;
-    return env;
+    return (this.pluginEnvCache = env);
   }
 
   /** A global setting, overridable per user by a userdb field of the same name. */
@@ -162,11 +169,16 @@ export class MailUser<S extends UserStore = SyncUserStore> implements MailUserVa
     return expandMailUserTemplate(template, this, opts);
   }
 
-  /** The user's store options (plain data, so a Lua worker can open its own connection). */
-  storeOptions(): UserStoreOptions {
+  /**
+   * The user's store options (plain data, so a Lua worker can open its own connection). Computed
+   * once per session: a delivery asks for them four times (its store, push's subscription, the
+   * data of two Lua states). Throws each time while the userdb `mail` field is invalid.
+   */
+  storeOptions(): Readonly<UserStoreOptions> {
+    if (this.storeOptionsCache) return this.storeOptionsCache;
     const location = this.userdbFields.mail ?? this.settings.mailLocation;
     parseMailLocation(location); // a userdb `mail` field is checked here (the config's at load)
-    return {
+    return (this.storeOptionsCache = {
       username: this.username,
       home: this.home,
       location,
@@ -178,7 +190,7 @@ export class MailUser<S extends UserStore = SyncUserStore> implements MailUserVa
         ...(this.settings.idleCheckInterval ? { changePollIntervalMs: this.settings.idleCheckInterval } : {}),
         ...(this.settings.indexRetainMessages !== undefined ? { indexRetainMessages: this.settings.indexRetainMessages } : {}),
       },
-    };
+    });
   }
 
   /**

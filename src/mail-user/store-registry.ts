@@ -10,6 +10,7 @@ import { closeStore, IdleStores } from './idle-stores.js';
 export type UserStoreOpener<S extends UserStore = SyncUserStore> = (opts: UserStoreOptions) => S;
 
 interface Entry<S> {
+  key: string;
   store: S;
   refs: number;
   username: string;
@@ -17,6 +18,8 @@ interface Entry<S> {
 
 export class UserStoreRegistry<S extends UserStore = SyncUserStore> {
   private open = new Map<string, Entry<S>>();
+  /** The same entries by store: release() must not walk every open store (thousands of users). */
+  private byStore = new Map<S, Entry<S>>();
 
   constructor(
     private readonly opener: UserStoreOpener<S>,
@@ -33,28 +36,27 @@ export class UserStoreRegistry<S extends UserStore = SyncUserStore> {
         store = this.opener(opts);
         this.idle.noteOpened();
       }
-      e = { store, refs: 0, username: opts.username };
+      e = { key, store, refs: 0, username: opts.username };
       this.open.set(key, e);
+      this.byStore.set(store, e);
     }
     e.refs++;
     return e.store;
   }
 
   release(store: S): void {
-    for (const [key, e] of this.open) {
-      if (e.store !== store) continue;
-      if (--e.refs <= 0) {
-        this.open.delete(key);
-        this.idle.park(key, e.store, e.username);
-      }
-      return;
-    }
+    const e = this.byStore.get(store);
+    if (!e || --e.refs > 0) return;
+    this.open.delete(e.key);
+    this.byStore.delete(store);
+    this.idle.park(e.key, e.store, e.username);
   }
 
   /** Closes every store (server shutdown). */
   closeAll(): void {
     for (const e of this.open.values()) closeStore(e.store);
     this.open.clear();
+    this.byStore.clear();
     this.idle.closeAll();
   }
 

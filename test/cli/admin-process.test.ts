@@ -1,9 +1,10 @@
 // The admin channel and reload, against the real `roost serve` process over real sockets: who and
 // kick on live IMAP sessions, SIGHUP with an IDLE client connected (it survives; the next login
 // gets the changed setting), a broken configuration on reload (the server keeps serving and logs
-// the file and line), `roost reload`, a moved listener, `roost log errors` and `roost stop`.
+// the file and line), `roost reload`, a moved listener, `roost log errors`, `roost log reopen` and
+// SIGUSR1 after a log rotation, and `roost stop`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawClient } from '../imap/server/helpers.js';
@@ -60,7 +61,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('who, kick, SIGHUP with IDLE, broken reload, roost reload, log errors, stop', async () => {
+test('who, kick, SIGHUP with IDLE, broken reload, roost reload, log errors, log reopen and SIGUSR1, stop', async () => {
   const [imapPort, lmtpPort, movedPort] = await freePorts(3);
   conf = join(dir, 'roost.conf');
   writeFileSync(conf, config(imapPort!, lmtpPort!));
@@ -170,6 +171,36 @@ test('who, kick, SIGHUP with IDLE, broken reload, roost reload, log errors, stop
   lmtp.send('Subject: after reload\r\n\r\nhello\r\n.\r\nQUIT\r\n');
   expect((await lmtp.replies(1))[0]).toMatch(/^250 2\.0\.0 <bob> /);
   expect(await b.client.command('n4', 'NOOP')).toContain('* 1 EXISTS');
+
+  // --- log files stay open: `roost log reopen` and SIGUSR1 after a rotation (doveadm log reopen) ---
+  const infoLog = join(dir, 'info.log');
+  writeFileSync(conf, config(movedPort!, lmtpPort!, `info_log_path = ${infoLog}\nlog_timestamp = ""`));
+  expect(await roost(['-c', conf, 'reload'])).toEqual({ code: 0, stdout: '', stderr: '' });
+  const deliverTagged = async (subject: string) => {
+    const c = await RawLmtp.connect({ port: lmtpPort! });
+    await c.replies(1);
+    c.send(`LHLO test\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<bob>\r\nDATA\r\n`);
+    await c.replies(4);
+    c.send(`Message-ID: <${subject}@test>\r\nSubject: ${subject}\r\n\r\nhello\r\n.\r\nQUIT\r\n`);
+    expect((await c.replies(1))[0]).toMatch(/^250 2\.0\.0 <bob> /);
+  };
+  const saved = (file: string) => (readFileSync(file, 'utf8').match(/msgid=<(\w+)@test>: saved mail to INBOX/g) ?? []).join(' ');
+  await deliverTagged('first');
+  renameSync(infoLog, `${infoLog}.1`);
+  await deliverTagged('second'); // into the renamed file: it is still open
+  expect(await roost(['-c', conf, 'log', 'reopen'])).toEqual({ code: 0, stdout: '', stderr: '' });
+  await deliverTagged('third');
+  renameSync(infoLog, `${infoLog}.2`);
+  server.kill('SIGUSR1');
+  // The signal is handled between events: wait until a delivery's line lands in a new file.
+  await waitUntil('SIGUSR1 to reopen the log', async () => {
+    await deliverTagged('fourth');
+    return existsSync(infoLog);
+  });
+  expect(saved(`${infoLog}.1`)).toBe('msgid=<first@test>: saved mail to INBOX msgid=<second@test>: saved mail to INBOX');
+  expect(saved(`${infoLog}.2`)).toMatch(/^msgid=<third@test>: saved mail to INBOX( msgid=<fourth@test>: saved mail to INBOX)*$/);
+  expect(saved(infoLog)).toBe('msgid=<fourth@test>: saved mail to INBOX');
+  expect(server.exitCode).toBeNull();
 
   // --- stop: graceful, as SIGTERM ---
   expect(await roost(['-c', conf, 'stop'])).toEqual({ code: 0, stdout: '', stderr: '' });

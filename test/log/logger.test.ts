@@ -36,3 +36,99 @@ describe('log paths', () => {
     }
   });
 });
+
+describe('log files stay open', () => {
+  const fs = () => import('node:fs');
+  async function tempDir(): Promise<string> {
+    const { mkdtempSync } = await fs();
+    const { tmpdir } = await import('node:os');
+    return mkdtempSync((await import('node:path')).join(tmpdir(), 'roost-logfile-'));
+  }
+  /** The descriptors of this process open on `path` (Linux /proc). */
+  async function openOn(path: string): Promise<number> {
+    const { readdirSync, readlinkSync } = await fs();
+    let n = 0;
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
+      } catch {
+        // closed while listing
+      }
+    }
+    return n;
+  }
+
+  test('a renamed file keeps the lines until reopenLogFiles(), then the path gets a new file (logrotate)', async () => {
+    const { readFileSync, renameSync, rmSync } = await fs();
+    const dir = await tempDir();
+    try {
+      logHub.setDefaultOutput(true);
+      logHub.setLogPaths({ log_path: `${dir}/roost.log`, log_timestamp: '' });
+      const l = new Logger('lmtp(bob): ');
+      l.info('one');
+      expect(await openOn(`${dir}/roost.log`)).toBe(1);
+      renameSync(`${dir}/roost.log`, `${dir}/roost.log.1`);
+      l.info('two');
+      logHub.reopenLogFiles();
+      l.info('three');
+      expect(readFileSync(`${dir}/roost.log.1`, 'utf8')).toBe('lmtp(bob): Info: one\nlmtp(bob): Info: two\n');
+      expect(readFileSync(`${dir}/roost.log`, 'utf8')).toBe('lmtp(bob): Info: three\n');
+      // Setting the paths again (a reload) opens them again too.
+      renameSync(`${dir}/roost.log`, `${dir}/roost.log.2`);
+      logHub.setLogPaths({ log_path: `${dir}/roost.log`, log_timestamp: '' });
+      l.error('four');
+      expect(readFileSync(`${dir}/roost.log.2`, 'utf8')).toBe('lmtp(bob): Info: three\n');
+      expect(readFileSync(`${dir}/roost.log`, 'utf8')).toBe('lmtp(bob): Error: four\n');
+    } finally {
+      logHub.setLogPaths({ log_path: '/dev/stderr' });
+      logHub.setDefaultOutput(false);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('one descriptor per file, shared by the levels that name it; closed when no path names it', async () => {
+    const { readFileSync, rmSync } = await fs();
+    const dir = await tempDir();
+    try {
+      logHub.setDefaultOutput(true);
+      logHub.debug = true;
+      logHub.setLogPaths({ log_path: `${dir}/all.log`, info_log_path: `${dir}/all.log`, debug_log_path: `${dir}/debug.log`, log_timestamp: '' });
+      const l = new Logger('imap(alice): ');
+      l.error('e');
+      l.info('i');
+      l.debug('d');
+      expect(readFileSync(`${dir}/all.log`, 'utf8')).toBe('imap(alice): Error: e\nimap(alice): Info: i\n');
+      expect(await openOn(`${dir}/all.log`)).toBe(1);
+      expect(await openOn(`${dir}/debug.log`)).toBe(1);
+      logHub.setLogPaths({ log_path: `${dir}/all.log`, log_timestamp: '' });
+      expect(await openOn(`${dir}/debug.log`)).toBe(0);
+      l.debug('d2');
+      expect(readFileSync(`${dir}/all.log`, 'utf8')).toBe('imap(alice): Error: e\nimap(alice): Info: i\nimap(alice): Debug: d2\n');
+      logHub.setLogPaths({ log_path: '/dev/stderr' });
+      expect(await openOn(`${dir}/all.log`)).toBe(0);
+    } finally {
+      logHub.setLogPaths({ log_path: '/dev/stderr' });
+      logHub.setDefaultOutput(false);
+      logHub.debug = false;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a line is appended after what another process wrote meanwhile (O_APPEND)', async () => {
+    const { appendFileSync, readFileSync, rmSync } = await fs();
+    const dir = await tempDir();
+    try {
+      logHub.setDefaultOutput(true);
+      logHub.setLogPaths({ log_path: `${dir}/roost.log`, log_timestamp: '' });
+      const l = new Logger('lmtp(bob): ');
+      l.info('server');
+      appendFileSync(`${dir}/roost.log`, 'lda(bob): Info: deliver\n');
+      l.info('server again');
+      expect(readFileSync(`${dir}/roost.log`, 'utf8')).toBe('lmtp(bob): Info: server\nlda(bob): Info: deliver\nlmtp(bob): Info: server again\n');
+    } finally {
+      logHub.setLogPaths({ log_path: '/dev/stderr' });
+      logHub.setDefaultOutput(false);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,5 +1,5 @@
 // The verbs that talk to a running `roost serve` over its admin socket (doveadm's who, kick,
-// reload, stop and log errors), with doveadm's output.
+// reload, stop, log errors and log reopen), with doveadm's output.
 import { adminRequest, adminSocketPath, AdminError, answers } from '../../admin/socket.js';
 import type { MailSessionInfo } from '../../mail-user/session-info.js';
 import { parseArgs, UsageError } from '../args.js';
@@ -143,10 +143,18 @@ export async function runStop(env: CliEnv, argv: string[]): Promise<number> {
   return EX_TEMPFAIL;
 }
 
-/** `roost log errors`: the server's last warnings and errors (`doveadm log errors`). */
+/**
+ * `roost log errors`: the server's last warnings and errors (`doveadm log errors`).
+ * `roost log reopen`: the server opens its log files again (`doveadm log reopen`), silently.
+ */
 export async function runLog(env: CliEnv, argv: string[]): Promise<number> {
   const args = parseArgs(argv, []);
-  if (args.positional[0] !== 'errors' || args.positional.length !== 1) throw new UsageError('usage: roost log errors');
+  const what = args.positional.length === 1 ? args.positional[0] : undefined;
+  if (what === 'reopen') {
+    await request(env, 'log-reopen');
+    return 0;
+  }
+  if (what !== 'errors') throw new UsageError('usage: roost log errors | roost log reopen');
   const lines = (await request(env, 'log-errors')) as string[];
   for (const l of lines) env.io.out(`${l}\n`);
   return 0;

@@ -1,5 +1,6 @@
 // `roost serve`: IMAP and LMTP listeners from the configuration, and the auth, quota-status and
 // stats services when their listeners are configured, until SIGINT/SIGTERM or `roost stop`.
+// SIGUSR1 and `roost log reopen` reopen the log files.
 // SIGHUP and `roost reload` read the configuration again (Dovecot's master does on SIGHUP): new
 // connections of every service get the new settings, passdb/userdb, quota rules and Lua scripts;
 // listeners whose address, port or TLS files changed are bound again; open sessions keep theirs; a
@@ -277,6 +278,11 @@ async function serve(env: CliEnv, argv: string[]): Promise<number> {
         return 'stopping';
       },
       'log-errors': () => logHub.recentErrors(),
+      // `roost log reopen` (doveadm log reopen): after logrotate renamed the files.
+      'log-reopen': () => {
+        logHub.reopenLogFiles();
+        return 'reopened';
+      },
       // `roost restore -u USER`: no new logins or deliveries for the user, the ones in progress
       // finished, its IMAP sessions ended (doveadm kick's BYE) — held until the client disconnects.
       'restore-lock': async (args) => {
@@ -315,6 +321,10 @@ async function serve(env: CliEnv, argv: string[]): Promise<number> {
     // Before the last start-up lines: whoever waits for them (a test, a supervisor) may signal at once.
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // SIGUSR1 reopens the log files, as Dovecot's master does (logrotate's postrotate). A listener
+    // also keeps Node from opening its inspector on that signal.
+    const reopenLogs = () => logHub.reopenLogFiles();
+    process.on('SIGUSR1', reopenLogs);
     env.io.out(`roost: data under ${settings.data_dir}\n`);
     if ((await serverDb.listUsers()).length === 0) {
       env.io.out('roost: no users yet; add the first one with:  npm run roost -- user add alice -p secret\n');
@@ -325,6 +335,7 @@ async function serve(env: CliEnv, argv: string[]): Promise<number> {
     onHangup(null);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    process.off('SIGUSR1', reopenLogs);
     await reloading.catch(() => undefined);
     env.io.out('roost: shutting down\n');
     return 0;

@@ -28,10 +28,10 @@ export interface MailUserFields {
 export interface MailUserBindingData {
   fields: MailUserFields;
   /** The user's merged plugin settings (what MailUser.pluginGetenv answers). */
-  pluginEnv: Record<string, string>;
+  pluginEnv: Readonly<Record<string, string>>;
   varTable: VarExpandContext;
   /** Options for the worker's own connection, or the reason the store cannot be opened. */
-  store: UserStoreOptions | { error: string };
+  store: Readonly<UserStoreOptions> | { error: string };
   /** Dovecot's built-in server attributes `/shared/admin` and `/shared/comment` (spec §7.6). */
   serverAdmin: string;
   serverComment: string;
@@ -41,6 +41,18 @@ export interface MailUserBindingData {
 export interface MailUserArgData {
   /** Whether namespaces exist: false in mail_user_created and mail_user_deinit (spec §5.3, §5.4). */
   storage: boolean;
+}
+
+/**
+ * The var_expand table of a session, built once: mail-lua's and push's states each carry it, and
+ * one object crosses to the worker once when both go in one message (structured clone keeps
+ * identity). Nothing in it changes during a session.
+ */
+const varTables = new WeakMap<MailUser, VarExpandContext>();
+function varTableOf(user: MailUser): VarExpandContext {
+  let table = varTables.get(user);
+  if (!table) varTables.set(user, (table = mailUserVarContext(user)));
+  return table;
 }
 
 export function mailUserBindingData(
@@ -73,7 +85,7 @@ export function mailUserBindingData(
       session_restored: false,
     },
     pluginEnv,
-    varTable: mailUserVarContext(user),
+    varTable: varTableOf(user),
     store,
     serverAdmin: lookup('mail_server_admin') ?? '',
     serverComment: lookup('mail_server_comment') ?? '',
