@@ -39,6 +39,8 @@ export class ImapConnection {
   private lineWaiter: ((line: string | null) => void) | null = null;
   private closed = false;
   private needDrain = false;
+  /** The socket is corked until the current tick ends (corkUntilTickEnds). */
+  private corked = false;
   private events: ConnectionEvents | null = null;
   /** RFC 4978: output goes through this deflate stream (piped to the socket) once COMPRESS is on. */
   private deflate: zlib.DeflateRaw | null = null;
@@ -176,8 +178,37 @@ export class ImapConnection {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) return;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     this.bytesOut += bytes.length;
-    if (!this.output.write(bytes)) this.needDrain = true;
-    if (this.deflate) this.scheduleFlush();
+    if (this.deflate) {
+      if (!this.deflate.write(bytes)) this.needDrain = true;
+      this.scheduleFlush();
+      return;
+    }
+    this.corkUntilTickEnds();
+    if (!this.socket.write(bytes)) this.needDrain = true;
+  }
+
+  /**
+   * The lines written until the current burst of work ends (this callback and the promise
+   * continuations it runs, e.g. a SELECT's untagged responses and its tagged OK) leave in one
+   * writev, as Dovecot corks its output stream while a command runs: one TCP segment instead of a
+   * write(2) and a segment per line, which on loopback cost both ends a wake-up each. The socket
+   * is uncorked once the microtask queue is empty and before the event loop waits again, so
+   * nothing is held back while a command waits for I/O: a nextTick queued from a microtask runs
+   * only after every microtask (Node runs nextTicks queued by plain code before the microtasks,
+   * which would split a command's untagged lines from its tagged OK).
+   */
+  private corkUntilTickEnds(): void {
+    if (this.corked) return;
+    // The socket corked now: STARTTLS may put a TLS socket in its place before the tick ends.
+    const socket = this.socket;
+    socket.cork();
+    this.corked = true;
+    queueMicrotask(() =>
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      }),
+    );
   }
 
   /** Where responses go: the socket, or the deflate stream in front of it. */

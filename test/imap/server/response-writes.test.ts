@@ -1,0 +1,77 @@
+// A command's responses leave in one write, as Dovecot corks its output while a command runs: a
+// SELECT's untagged lines and its tagged OK are one writev (one TCP segment), not a write(2) per
+// line. Counted on the server's side of the connection, at the socket's _write/_writev.
+import net from 'node:net';
+import { RawClient, startTestServer, type TestServer } from './helpers.js';
+
+let srv: TestServer;
+const clients: RawClient[] = [];
+
+beforeAll(async () => {
+  srv = await startTestServer();
+});
+afterAll(async () => {
+  for (const c of clients) c.socket.destroy();
+  await srv.stop();
+});
+
+/** Counts the writes reaching the server-side sockets of `port` while `fn` runs. */
+async function serverWrites(port: number, fn: () => Promise<unknown>): Promise<{ writes: number; bytes: string }> {
+  const proto = net.Socket.prototype as unknown as {
+    _write(chunk: Buffer, enc: string, cb: () => void): void;
+    _writev(chunks: { chunk: Buffer }[], cb: () => void): void;
+  };
+  const { _write, _writev } = proto;
+  let writes = 0;
+  let bytes = '';
+  proto._write = function (this: net.Socket, chunk, enc, cb) {
+    if (this.localPort === port) {
+      writes++;
+      bytes += chunk.toString('latin1');
+    }
+    return _write.call(this, chunk, enc, cb);
+  };
+  proto._writev = function (this: net.Socket, chunks, cb) {
+    if (this.localPort === port) {
+      writes++;
+      bytes += chunks.map((c) => c.chunk.toString('latin1')).join('');
+    }
+    return _writev.call(this, chunks, cb);
+  };
+  try {
+    await fn();
+  } finally {
+    proto._write = _write;
+    proto._writev = _writev;
+  }
+  return { writes, bytes };
+}
+
+test("a SELECT's untagged responses and its tagged OK leave in one write", async () => {
+  const c = await RawClient.connect(srv.port);
+  clients.push(c);
+  await c.command('a', 'LOGIN alice pw');
+  const r = await serverWrites(srv.port, () => c.command('s', 'SELECT INBOX'));
+  expect(r.bytes).toMatch(/^\* FLAGS .*\r\n\* OK \[PERMANENTFLAGS .*\* 0 EXISTS\r\n.*s OK \[READ-WRITE\] Select completed/s);
+  expect(r.writes).toBe(1);
+});
+
+test('a command answered at once (CAPABILITY before login) is one write too', async () => {
+  const c = await RawClient.connect(srv.port);
+  clients.push(c);
+  const r = await serverWrites(srv.port, () => c.command('c', 'CAPABILITY'));
+  expect(r.bytes).toMatch(/^\* CAPABILITY .*\r\nc OK Capability completed\.\r\n$/);
+  expect(r.writes).toBe(1);
+});
+
+test('commands pipelined in one packet are answered in order, nothing held back', async () => {
+  const c = await RawClient.connect(srv.port);
+  clients.push(c);
+  await c.command('a', 'LOGIN alice pw');
+  const r = await serverWrites(srv.port, async () => {
+    c.socket.write('n1 NOOP\r\nn2 NOOP\r\n');
+    expect(await c.readLine()).toMatch(/^n1 OK NOOP completed/);
+    expect(await c.readLine()).toMatch(/^n2 OK NOOP completed/);
+  });
+  expect(r.bytes).toMatch(/^n1 OK .*\r\nn2 OK .*\r\n$/);
+});
