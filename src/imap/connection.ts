@@ -9,6 +9,7 @@ import type { Writable } from 'node:stream';
 import { CommandReader, type ReaderEvent } from './protocol/index.js';
 import type { ResponseSink } from './commands/fetch-output.js';
 import { Logger } from '../log/logger.js';
+import { corkForBurst } from '../listeners/write-burst.js';
 
 const log = new Logger('imap: ');
 
@@ -39,8 +40,6 @@ export class ImapConnection {
   private lineWaiter: ((line: string | null) => void) | null = null;
   private closed = false;
   private needDrain = false;
-  /** The socket is corked until the current tick ends (corkUntilTickEnds). */
-  private corked = false;
   private events: ConnectionEvents | null = null;
   /** RFC 4978: output goes through this deflate stream (piped to the socket) once COMPRESS is on. */
   private deflate: zlib.DeflateRaw | null = null;
@@ -183,32 +182,9 @@ export class ImapConnection {
       this.scheduleFlush();
       return;
     }
-    this.corkUntilTickEnds();
+    // A command's responses leave in one write (write-burst.ts).
+    corkForBurst(this.socket);
     if (!this.socket.write(bytes)) this.needDrain = true;
-  }
-
-  /**
-   * The lines written until the current burst of work ends (this callback and the promise
-   * continuations it runs, e.g. a SELECT's untagged responses and its tagged OK) leave in one
-   * writev, as Dovecot corks its output stream while a command runs: one TCP segment instead of a
-   * write(2) and a segment per line, which on loopback cost both ends a wake-up each. The socket
-   * is uncorked once the microtask queue is empty and before the event loop waits again, so
-   * nothing is held back while a command waits for I/O: a nextTick queued from a microtask runs
-   * only after every microtask (Node runs nextTicks queued by plain code before the microtasks,
-   * which would split a command's untagged lines from its tagged OK).
-   */
-  private corkUntilTickEnds(): void {
-    if (this.corked) return;
-    // The socket corked now: STARTTLS may put a TLS socket in its place before the tick ends.
-    const socket = this.socket;
-    socket.cork();
-    this.corked = true;
-    queueMicrotask(() =>
-      process.nextTick(() => {
-        this.corked = false;
-        socket.uncork();
-      }),
-    );
   }
 
   /** Where responses go: the socket, or the deflate stream in front of it. */

@@ -19,6 +19,7 @@ import type net from 'node:net';
 import { openListeners, type ListenerGroup } from '../listeners/group.js';
 import { inetListenAddresses } from '../listeners/inet.js';
 import { resolveUnixListener, type UnixListenerSpec } from '../listeners/unix.js';
+import { writeInBursts } from '../listeners/write-burst.js';
 
 export type LmtpListenAddress = { host: string; port: number } | { path: string };
 
@@ -127,6 +128,8 @@ export async function startLmtpServer(ctx: ServerContext, opts: LmtpServerOption
       ...addresses,
       accept(socket) {
         socket.setNoDelay(true); // replies are small writes; Nagle + delayed ACK would add 40 ms
+        // Replies to pipelined commands answered in one burst (MAIL, RCPT, DATA) share one write.
+        writeInBursts(socket);
         sockets.set(socket, current.ctx);
         socket.once('close', () => sockets.delete(socket));
         current.smtp.connect(socket, {});

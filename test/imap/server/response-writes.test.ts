@@ -1,7 +1,7 @@
 // A command's responses leave in one write, as Dovecot corks its output while a command runs: a
 // SELECT's untagged lines and its tagged OK are one writev (one TCP segment), not a write(2) per
 // line. Counted on the server's side of the connection, at the socket's _write/_writev.
-import net from 'node:net';
+import { serverWrites } from '../../socket-writes.js';
 import { RawClient, startTestServer, type TestServer } from './helpers.js';
 
 let srv: TestServer;
@@ -14,38 +14,6 @@ afterAll(async () => {
   for (const c of clients) c.socket.destroy();
   await srv.stop();
 });
-
-/** Counts the writes reaching the server-side sockets of `port` while `fn` runs. */
-async function serverWrites(port: number, fn: () => Promise<unknown>): Promise<{ writes: number; bytes: string }> {
-  const proto = net.Socket.prototype as unknown as {
-    _write(chunk: Buffer, enc: string, cb: () => void): void;
-    _writev(chunks: { chunk: Buffer }[], cb: () => void): void;
-  };
-  const { _write, _writev } = proto;
-  let writes = 0;
-  let bytes = '';
-  proto._write = function (this: net.Socket, chunk, enc, cb) {
-    if (this.localPort === port) {
-      writes++;
-      bytes += chunk.toString('latin1');
-    }
-    return _write.call(this, chunk, enc, cb);
-  };
-  proto._writev = function (this: net.Socket, chunks, cb) {
-    if (this.localPort === port) {
-      writes++;
-      bytes += chunks.map((c) => c.chunk.toString('latin1')).join('');
-    }
-    return _writev.call(this, chunks, cb);
-  };
-  try {
-    await fn();
-  } finally {
-    proto._write = _write;
-    proto._writev = _writev;
-  }
-  return { writes, bytes };
-}
 
 test("a SELECT's untagged responses and its tagged OK leave in one write", async () => {
   const c = await RawClient.connect(srv.port);
