@@ -133,8 +133,14 @@ interface InFlight {
 interface WorkerSlot {
   index: number;
   worker: Worker;
-  /** At most one request is on the worker: what waits stays here, where it can still go elsewhere. */
+  /** The request the worker runs now (the watchdog and long-call checks look at it). */
   inFlight: InFlight | null;
+  /**
+   * Requests for this worker's own states sent while it was busy: its thread runs them one after
+   * the other once `inFlight` is answered, without sleeping and being woken for each (see
+   * pipeline()). Work any worker could run is never sent to a busy one.
+   */
+  pipelined: InFlight[];
   /** Requests that can only run on this worker (calls on its states), in order. */
   queue: Job[];
   states: Set<number>;
@@ -157,6 +163,8 @@ let nextStateId = 1;
  * the pool grows (up to lua_max_workers) so that `workers` workers stay free of long calls.
  */
 export const LONG_CALL_MS = 50;
+/** Requests for a busy worker's own states sent ahead behind the running one (pipeline()). */
+const PIPELINE_DEPTH = 4;
 // What counts is the call's time not spent waiting for a CPU (RunQueueClock): on a machine whose
 // cores are all busy, ordinary calls wait longer than this for one, and more workers would only
 // add threads to wait and JIT-compiled code to warm up (issue #18). A call blocked in a host
@@ -422,9 +430,13 @@ export class LuaWorkerPool {
     });
   }
 
-  /** Sends the next job this worker can run, if it is free: its own queue first, then floating work. */
+  /**
+   * Sends the next job this worker can run, if it is free: its own queue first, then floating work.
+   * A busy worker gets the jobs of its own queue pipelined behind the running one.
+   */
   private dispatch(slot: WorkerSlot): void {
-    if (slot.inFlight || this.closing || this.slots[slot.index] !== slot) return;
+    if (this.closing || this.slots[slot.index] !== slot) return;
+    if (slot.inFlight) return this.pipeline(slot);
     let job: Job | undefined;
     let req: Request | null = null;
     while (slot.queue.length > 0 && !req) {
@@ -443,20 +455,47 @@ export class LuaWorkerPool {
       }
     }
     if (!req || !job) return;
+    slot.inFlight = this.post(slot, job, req);
+    this.pipeline(slot);
+  }
+
+  /**
+   * Sends the jobs waiting for this (busy) worker's own states behind the request it runs, up to
+   * PIPELINE_DEPTH: the worker's thread takes each as soon as it has answered the one before, where
+   * otherwise it would sleep until the reply had come back here and the next job had been sent (a
+   * Lua delivery's close of the push state, its mail_user_deinit and its push transaction go to the
+   * same worker back to back; each wake-up of a thread costs CPU on a busy machine, issue #18).
+   */
+  private pipeline(slot: WorkerSlot): void {
+    if (!slot.started) return; // the first request waits for the start-up (see the 'ready' message)
+    while (slot.queue.length > 0 && slot.pipelined.length < PIPELINE_DEPTH) {
+      const job = slot.queue.shift()!;
+      const req = job.build(slot);
+      if (!req) {
+        job.reject(new LuaScriptError('lost', 'Lua state was lost (its worker was replaced) or closed'));
+        continue;
+      }
+      slot.pipelined.push(this.post(slot, job, req));
+    }
+  }
+
+  /** Posts `req` to the worker; what the reply handler needs to know about it. */
+  private post(slot: WorkerSlot, job: Job, req: Request): InFlight {
     const id = this.nextRequestId++;
     const hook = req.op === 'call' ? req.name : req.op === 'create' ? req.then?.name : undefined;
     if (req.op === 'create') this.stateScript.set(req.stateId, req.options.scriptPath);
     const script = 'stateId' in req ? (this.stateScript.get(req.stateId) ?? '') : '';
     const closes =
       req.op === 'close' || ((req.op === 'call' || req.op === 'callSequence') && req.close === true) || (req.op === 'create' && req.then !== undefined);
-    slot.inFlight = { id, job, logs: [], since: Date.now(), op: req.op, hook, script, closes };
-    if (req.op === 'callSequence') slot.inFlight.sequence = req.calls.map((c) => c.name);
+    const flight: InFlight = { id, job, logs: [], since: Date.now(), op: req.op, hook, script, closes };
+    if (req.op === 'callSequence') flight.sequence = req.calls.map((c) => c.name);
     job.onStart?.(slot);
     if (req.op === 'create') for (const b of req.options.bindings ?? []) this.bindingsSeen.add(b.module);
     // A request in flight keeps the process alive (an idle pool must not): `roost deliver`
     // waiting on a hook would otherwise see the event loop drain and exit.
     slot.worker.ref();
     slot.worker.postMessage({ ...req, id } as WorkerRequest);
+    return flight;
   }
 
   /**
@@ -485,6 +524,7 @@ export class LuaWorkerPool {
       index,
       worker,
       inFlight: null,
+      pipelined: [],
       queue: [],
       states: new Set(),
       started: false,
@@ -502,7 +542,8 @@ export class LuaWorkerPool {
         if (current) {
           current.since = Date.now();
           delete current.sample;
-        } else this.dispatch(slot);
+        }
+        this.dispatch(slot);
         return;
       }
       if (msg.kind === 'log') {
@@ -511,10 +552,13 @@ export class LuaWorkerPool {
         return;
       }
       if (!current || current.id !== msg.id) return;
-      slot.inFlight = null;
+      // The next pipelined request starts now on the worker's thread.
+      const next = slot.pipelined.shift() ?? null;
+      if (next) next.since = Date.now();
+      slot.inFlight = next;
       slot.held = false;
       slot.answered++;
-      worker.unref();
+      if (!next) worker.unref();
       const p = current.job;
       const steps = msg.ok ? msg.logSteps : undefined;
       const split = !msg.ok ? current.logs.length : steps !== undefined ? (steps[0] ?? current.logs.length) : (msg.deferLogsFrom ?? current.logs.length);
@@ -617,6 +661,7 @@ export class LuaWorkerPool {
       for (const r of current.logs) emitLog(r);
       current.job.reject(new LuaScriptError('lost', message));
     }
+    for (const f of slot.pipelined.splice(0)) f.job.reject(new LuaScriptError('lost', message));
     for (const job of slot.queue.splice(0)) job.reject(new LuaScriptError('lost', message));
     slot.worker.unref();
   }

@@ -92,6 +92,8 @@ test('watchdog: a worker stuck where the hook cannot fire is replaced; other wor
   let stuckEnded = false;
   void stuckCall.finally(() => (stuckEnded = true));
   await waitUntil('the hook to be stuck', () => signals.reached.has('stuck'));
+  // A call sent to the stuck worker behind the stuck one (pipelined) is lost with it.
+  const behind = failure(stuck.callHook('stuck'));
   // The other worker answers while this one is stuck (before the watchdog replaces it).
   expect(await other.callHook('ping', [], 1)).toEqual(['pong']);
   expect(stuckEnded).toBe(false);
@@ -100,6 +102,9 @@ test('watchdog: a worker stuck where the hook cannot fire is replaced; other wor
   cap.stop();
   expect(e.phase).toBe('lost');
   expect(e.message).toMatch(/did not answer within lua_watchdog_timeout \(1500 ms\)/);
+  const b = await behind;
+  expect(b.phase).toBe('lost');
+  expect(b.message).toMatch(/did not answer within lua_watchdog_timeout \(1500 ms\)/);
   expect(cap.lines.some((l) => /^lua: Error: Lua worker \d did not answer within lua_watchdog_timeout/.test(l))).toBe(true);
   expect(await other.callHook('ping', [], 1)).toEqual(['pong']);
   // The lost session errors out (its state is gone); the replaced worker accepts new sessions.
