@@ -1,3 +1,6 @@
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Logger, captureLogs, logHub } from '../../src/log/logger.js';
 
 describe('logger', () => {
@@ -38,15 +41,21 @@ describe('log paths', () => {
 });
 
 describe('log files stay open', () => {
-  const fs = () => import('node:fs');
-  async function tempDir(): Promise<string> {
-    const { mkdtempSync } = await fs();
-    const { tmpdir } = await import('node:os');
-    return mkdtempSync((await import('node:path')).join(tmpdir(), 'roost-logfile-'));
+  /** Runs `fn` with a fresh directory and the default sink on; puts stderr logging back after. */
+  async function inLogDir(fn: (dir: string) => Promise<void>): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), 'roost-logfile-'));
+    try {
+      logHub.setDefaultOutput(true);
+      await fn(dir);
+    } finally {
+      logHub.setLogPaths({ log_path: '/dev/stderr' });
+      logHub.setDefaultOutput(false);
+      logHub.debug = false;
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
   /** The descriptors of this process open on `path` (Linux /proc). */
-  async function openOn(path: string): Promise<number> {
-    const { readdirSync, readlinkSync } = await fs();
+  function openOn(path: string): number {
     let n = 0;
     for (const fd of readdirSync('/proc/self/fd')) {
       try {
@@ -58,15 +67,12 @@ describe('log files stay open', () => {
     return n;
   }
 
-  test('a renamed file keeps the lines until reopenLogFiles(), then the path gets a new file (logrotate)', async () => {
-    const { readFileSync, renameSync, rmSync } = await fs();
-    const dir = await tempDir();
-    try {
-      logHub.setDefaultOutput(true);
+  test('a renamed file keeps the lines until reopenLogFiles(), then the path gets a new file (logrotate)', () =>
+    inLogDir(async (dir) => {
       logHub.setLogPaths({ log_path: `${dir}/roost.log`, log_timestamp: '' });
       const l = new Logger('lmtp(bob): ');
       l.info('one');
-      expect(await openOn(`${dir}/roost.log`)).toBe(1);
+      expect(openOn(`${dir}/roost.log`)).toBe(1);
       renameSync(`${dir}/roost.log`, `${dir}/roost.log.1`);
       l.info('two');
       logHub.reopenLogFiles();
@@ -79,18 +85,10 @@ describe('log files stay open', () => {
       l.error('four');
       expect(readFileSync(`${dir}/roost.log.2`, 'utf8')).toBe('lmtp(bob): Info: three\n');
       expect(readFileSync(`${dir}/roost.log`, 'utf8')).toBe('lmtp(bob): Error: four\n');
-    } finally {
-      logHub.setLogPaths({ log_path: '/dev/stderr' });
-      logHub.setDefaultOutput(false);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  test('one descriptor per file, shared by the levels that name it; closed when no path names it', async () => {
-    const { readFileSync, rmSync } = await fs();
-    const dir = await tempDir();
-    try {
-      logHub.setDefaultOutput(true);
+  test('one descriptor per file, shared by the levels that name it; closed when no path names it', () =>
+    inLogDir(async (dir) => {
       logHub.debug = true;
       logHub.setLogPaths({ log_path: `${dir}/all.log`, info_log_path: `${dir}/all.log`, debug_log_path: `${dir}/debug.log`, log_timestamp: '' });
       const l = new Logger('imap(alice): ');
@@ -98,37 +96,23 @@ describe('log files stay open', () => {
       l.info('i');
       l.debug('d');
       expect(readFileSync(`${dir}/all.log`, 'utf8')).toBe('imap(alice): Error: e\nimap(alice): Info: i\n');
-      expect(await openOn(`${dir}/all.log`)).toBe(1);
-      expect(await openOn(`${dir}/debug.log`)).toBe(1);
+      expect(openOn(`${dir}/all.log`)).toBe(1);
+      expect(openOn(`${dir}/debug.log`)).toBe(1);
       logHub.setLogPaths({ log_path: `${dir}/all.log`, log_timestamp: '' });
-      expect(await openOn(`${dir}/debug.log`)).toBe(0);
+      expect(openOn(`${dir}/debug.log`)).toBe(0);
       l.debug('d2');
       expect(readFileSync(`${dir}/all.log`, 'utf8')).toBe('imap(alice): Error: e\nimap(alice): Info: i\nimap(alice): Debug: d2\n');
       logHub.setLogPaths({ log_path: '/dev/stderr' });
-      expect(await openOn(`${dir}/all.log`)).toBe(0);
-    } finally {
-      logHub.setLogPaths({ log_path: '/dev/stderr' });
-      logHub.setDefaultOutput(false);
-      logHub.debug = false;
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      expect(openOn(`${dir}/all.log`)).toBe(0);
+    }));
 
-  test('a line is appended after what another process wrote meanwhile (O_APPEND)', async () => {
-    const { appendFileSync, readFileSync, rmSync } = await fs();
-    const dir = await tempDir();
-    try {
-      logHub.setDefaultOutput(true);
+  test('a line is appended after what another process wrote meanwhile (O_APPEND)', () =>
+    inLogDir(async (dir) => {
       logHub.setLogPaths({ log_path: `${dir}/roost.log`, log_timestamp: '' });
       const l = new Logger('lmtp(bob): ');
       l.info('server');
       appendFileSync(`${dir}/roost.log`, 'lda(bob): Info: deliver\n');
       l.info('server again');
       expect(readFileSync(`${dir}/roost.log`, 'utf8')).toBe('lmtp(bob): Info: server\nlda(bob): Info: deliver\nlmtp(bob): Info: server again\n');
-    } finally {
-      logHub.setLogPaths({ log_path: '/dev/stderr' });
-      logHub.setDefaultOutput(false);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
