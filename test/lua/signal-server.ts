@@ -9,6 +9,8 @@ export interface SignalServer {
   reached: Set<string>;
   /** Lua source defining `signal(kind, name)`, to put before a script's own code. */
   lua: string;
+  /** Ends a `signal("meet", name)` that waits: the test is the second to arrive. */
+  meet(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,9 @@ local function signal(kind, name)
   return res:status() == 200
 end
 `,
+    async meet() {
+      await fetch(`${url}/meet/test`);
+    },
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

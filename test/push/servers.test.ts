@@ -13,6 +13,8 @@ import { lmtpEnv, RawClient, type LmtpEnv } from '../lmtp/helpers.js';
 import { startTestServer } from '../imap/server/helpers.js';
 import { MESSAGE, RECORDER_LUA } from './helpers.js';
 import { waitUntil } from '../poll.js';
+import { startSignalServer } from '../lua/signal-server.js';
+import { Worker } from 'node:worker_threads';
 
 const EXAMPLE = fileURLToPath(new URL('../../config/examples/push-new-mail.lua', import.meta.url));
 const PLUGINS = ['mail_lua', 'notify', 'push_notification', 'push_notification_lua'];
@@ -125,6 +127,53 @@ test('a failing or hanging handler is logged; the delivery is still 250', async 
   } finally {
     cap.stop();
     plugin.uninstall();
+    await env.close();
+  }
+});
+
+test("the push state's close follows its last transaction to the worker without waiting for its answer", async () => {
+  const signals = await startSignalServer();
+  const env = await lmtpEnv({
+    users: [{ username: 'bob@example.com' }],
+    configure: (s) => {
+      s.mail_plugins = PLUGINS;
+      s.plugin.push_notification_driver = `lua:file=${join(s.data_dir, 'held.lua')}`;
+    },
+  });
+  writeFileSync(
+    join(env.dir, 'held.lua'),
+    [
+      signals.lua,
+      'function dovecot_lua_notify_begin_txn(user) return {} end',
+      'function dovecot_lua_notify_event_message_new(ctx, e) ctx.mail = true end',
+      // The delivery's transaction waits here until the test lets it go.
+      'function dovecot_lua_notify_end_txn(ctx, ok) if ctx.mail then signal("meet", "txn") dovecot.i_info("txn done") end end',
+      'function script_deinit() dovecot.i_info("push script unloaded") end',
+    ].join('\n'),
+  );
+  const plugin = installPushNotification(env.ctx.mailUsers, pool);
+  const cap = captureLogs();
+  const posted: string[] = [];
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (this: Worker, msg: unknown, ...rest: unknown[]) {
+    posted.push(String((msg as { op?: string }).op));
+    return (post as (...a: unknown[]) => void).call(this, msg, ...rest);
+  };
+  try {
+    expect((await deliver(env, ['bob@example.com']))[0]).toMatch(/^250 /);
+    await waitUntil('the transaction to wait in end_txn', () => signals.reached.has('txn'));
+    // Sent while the transaction still runs: the worker takes it as soon as that one answers.
+    await waitUntil('the close to be sent', () => posted.includes('close'));
+    expect(cap.lines.some((l) => l.includes('txn done'))).toBe(false);
+    await signals.meet();
+    await plugin.close();
+    const lines = cap.lines.filter((l) => /txn done|push script unloaded/.test(l));
+    expect(lines).toEqual([expect.stringMatching(/: Info: txn done$/), expect.stringMatching(/: Info: push script unloaded$/)]);
+  } finally {
+    Worker.prototype.postMessage = post;
+    cap.stop();
+    plugin.uninstall();
+    await signals.close();
     await env.close();
   }
 });

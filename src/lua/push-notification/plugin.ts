@@ -23,6 +23,8 @@ export interface PushNotificationOptions {
 /** What the plugin keeps per mail user. */
 class PushSession {
   private queue: Promise<void> = Promise.resolve();
+  /** Resolves once every run queued so far has been handed to its driver (it may still run). */
+  private handedOver: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
   private store: UserStore | null = null;
 
@@ -52,7 +54,7 @@ class PushSession {
     if (![...fields.values()].some(isPromise)) {
       const read = fields as Map<number, MessageFields>;
       for (const t of pushTransactions(txn, (e) => read.get(e.bodyId) ?? null)) {
-        for (const d of this.drivers) this.queue = this.queue.then(() => d.run(t));
+        for (const d of this.drivers) this.queueRun(() => d.run(t));
       }
       return;
     }
@@ -66,14 +68,38 @@ class PushSession {
         for (const d of this.drivers) await d.run(t);
       }
     });
+    // Handed over only once they ran (the reads come first).
+    this.handedOver = this.queue;
+  }
+
+  /** Queues `run` behind the runs before it (each starts once the one before has finished). */
+  private queueRun(run: () => Promise<void>): void {
+    let started!: () => void;
+    this.handedOver = new Promise<void>((resolve) => (started = resolve));
+    this.queue = this.queue.then(() => {
+      const running = run();
+      started();
+      return running;
+    });
   }
 
   /** Stops listening; resolves once queued transactions ran, then frees the drivers and store. */
   async finish(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = null;
-    await this.queue;
-    for (const d of this.drivers) await d.close();
+    if (this.drivers.length === 1) {
+      // The close follows the last transaction to the state's worker as soon as that one is on
+      // its way (calls on one state run in the order they are sent): the worker runs both back to
+      // back rather than being woken once more for the close (issue #18). With several drivers
+      // each closes after all of them ran, as before.
+      await this.handedOver;
+      const closed = this.drivers[0]!.close();
+      await this.queue;
+      await closed;
+    } else {
+      await this.queue;
+      for (const d of this.drivers) await d.close();
+    }
     if (this.store) this.mailUsers.stores.release(this.store);
     this.store = null;
   }
