@@ -54,7 +54,13 @@ class PushSession {
     if (![...fields.values()].some(isPromise)) {
       const read = fields as Map<number, MessageFields>;
       for (const t of pushTransactions(txn, (e) => read.get(e.bodyId) ?? null)) {
-        for (const d of this.drivers) this.queueRun(() => d.run(t));
+        for (const d of this.drivers) {
+          this.queueRun((handedOver) => {
+            const running = d.run(t);
+            handedOver();
+            return running;
+          });
+        }
       }
       return;
     }
@@ -62,25 +68,26 @@ class PushSession {
     // (A read that fails leaves that message's fields out, as a body gone already does; it must
     // not stop the queue.)
     const reading = Promise.all([...fields].map(async ([id, f]) => [id, await Promise.resolve(f).catch(() => null)] as const));
-    this.queue = this.queue.then(async () => {
+    this.queueRun(async (handedOver) => {
       const read = new Map(await reading);
-      for (const t of pushTransactions(txn, (e) => read.get(e.bodyId) ?? null)) {
-        for (const d of this.drivers) await d.run(t);
+      const runs = [...pushTransactions(txn, (e) => read.get(e.bodyId) ?? null)].flatMap((t) => this.drivers.map((d) => () => d.run(t)));
+      for (let i = 0; i < runs.length; i++) {
+        const running = runs[i]!();
+        if (i === runs.length - 1) handedOver();
+        await running;
       }
+      handedOver(); // none to run
     });
-    // Handed over only once they ran (the reads come first).
-    this.handedOver = this.queue;
   }
 
-  /** Queues `run` behind the runs before it (each starts once the one before has finished). */
-  private queueRun(run: () => Promise<void>): void {
-    let started!: () => void;
-    this.handedOver = new Promise<void>((resolve) => (started = resolve));
-    this.queue = this.queue.then(() => {
-      const running = run();
-      started();
-      return running;
-    });
+  /**
+   * Queues `run` behind the runs before it (each starts once the one before has finished); `run`
+   * calls `handedOver` once its last driver call is on its way to the worker (see finish()).
+   */
+  private queueRun(run: (handedOver: () => void) => Promise<void>): void {
+    let handedOver!: () => void;
+    this.handedOver = new Promise<void>((resolve) => (handedOver = resolve));
+    this.queue = this.queue.then(() => run(handedOver));
   }
 
   /** Stops listening; resolves once queued transactions ran, then frees the drivers and store. */
