@@ -75,10 +75,13 @@ class TempFileLiteral implements LiteralBody {
   }
 }
 
-/** Default sink factory: one temp file per big literal (in `dir`, default the OS temp dir). */
-export function tempFileSinkFactory(dir: string = tmpdir()): LiteralSinkFactory {
+/**
+ * Default sink factory: one temp file per big literal (in `dir`, default the OS temp dir, looked
+ * up when a literal needs it: every connection gets a factory, few ever use it).
+ */
+export function tempFileSinkFactory(dir?: string): LiteralSinkFactory {
   return (size: number) => {
-    const path = join(dir, `roost-literal-${process.pid}-${randomBytes(8).toString('hex')}`);
+    const path = join(dir ?? tmpdir(), `roost-literal-${process.pid}-${randomBytes(8).toString('hex')}`);
     const stream: WriteStream = createWriteStream(path, { mode: 0o600 });
     const written = new Promise<void>((resolve, reject) => {
       stream.once('finish', () => resolve());
