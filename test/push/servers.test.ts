@@ -93,23 +93,26 @@ test('the example script POSTs each delivery as JSON; an unreachable one is only
   }
 });
 
-test('a failing or hanging handler is logged; the delivery is still 250', async () => {
+/** An LMTP server for bob@example.com whose push driver runs `<data_dir>/<file>` (written here). */
+async function pushDriverEnv(file: string, lines: string[]): Promise<LmtpEnv> {
   const env = await lmtpEnv({
     users: [{ username: 'bob@example.com' }],
     configure: (s) => {
       s.mail_plugins = PLUGINS;
-      s.plugin.push_notification_driver = `lua:file=${join(s.data_dir, 'bad.lua')}`;
+      s.plugin.push_notification_driver = `lua:file=${join(s.data_dir, file)}`;
     },
   });
-  writeFileSync(
-    join(env.dir, 'bad.lua'),
-    [
-      'function dovecot_lua_notify_begin_txn(user) return {} end',
-      'function dovecot_lua_notify_event_message_new(ctx, e) ctx.mail = true error("boom in handler") end',
-      // Only the delivery's transaction hangs (INBOX's creation comes first, in its own).
-      'function dovecot_lua_notify_end_txn(ctx, ok) while ctx.mail do end end',
-    ].join('\n'),
-  );
+  writeFileSync(join(env.dir, file), lines.join('\n'));
+  return env;
+}
+
+test('a failing or hanging handler is logged; the delivery is still 250', async () => {
+  const env = await pushDriverEnv('bad.lua', [
+    'function dovecot_lua_notify_begin_txn(user) return {} end',
+    'function dovecot_lua_notify_event_message_new(ctx, e) ctx.mail = true error("boom in handler") end',
+    // Only the delivery's transaction hangs (INBOX's creation comes first, in its own).
+    'function dovecot_lua_notify_end_txn(ctx, ok) while ctx.mail do end end',
+  ]);
   const plugin = installPushNotification(env.ctx.mailUsers, pool);
   const cap = captureLogs();
   try {
@@ -133,24 +136,14 @@ test('a failing or hanging handler is logged; the delivery is still 250', async 
 
 test("the push state's close follows its last transaction to the worker without waiting for its answer", async () => {
   const signals = await startSignalServer();
-  const env = await lmtpEnv({
-    users: [{ username: 'bob@example.com' }],
-    configure: (s) => {
-      s.mail_plugins = PLUGINS;
-      s.plugin.push_notification_driver = `lua:file=${join(s.data_dir, 'held.lua')}`;
-    },
-  });
-  writeFileSync(
-    join(env.dir, 'held.lua'),
-    [
-      signals.lua,
-      'function dovecot_lua_notify_begin_txn(user) return {} end',
-      'function dovecot_lua_notify_event_message_new(ctx, e) ctx.mail = true end',
-      // The delivery's transaction waits here until the test lets it go.
-      'function dovecot_lua_notify_end_txn(ctx, ok) if ctx.mail then signal("meet", "txn") dovecot.i_info("txn done") end end',
-      'function script_deinit() dovecot.i_info("push script unloaded") end',
-    ].join('\n'),
-  );
+  const env = await pushDriverEnv('held.lua', [
+    signals.lua,
+    'function dovecot_lua_notify_begin_txn(user) return {} end',
+    'function dovecot_lua_notify_event_message_new(ctx, e) ctx.mail = true end',
+    // The delivery's transaction waits here until the test lets it go.
+    'function dovecot_lua_notify_end_txn(ctx, ok) if ctx.mail then signal("meet", "txn") dovecot.i_info("txn done") end end',
+    'function script_deinit() dovecot.i_info("push script unloaded") end',
+  ]);
   const plugin = installPushNotification(env.ctx.mailUsers, pool);
   const cap = captureLogs();
   const posted: string[] = [];
