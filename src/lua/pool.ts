@@ -16,6 +16,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Logger, logHub } from '../log/logger.js';
 import { compiledModuleUrl } from '../threads/compiled-module.js';
+import { CLAIM_FREE, CLAIM_TAKEN } from './claims.js';
 import { RunQueueClock } from './run-queue-clock.js';
 import type { LuaSystemPolicy } from './stdlib/policy.js';
 import {
@@ -105,6 +106,8 @@ interface Job {
   onStart?(slot: WorkerSlot): void;
   resolve(v: unknown): void;
   reject(e: Error): void;
+  /** Floating work also sent ahead to a busy worker (offer()); it stays in `floating` meanwhile. */
+  offered?: { slot: WorkerSlot; claim: number; flight: InFlight; stateId?: number };
 }
 
 interface InFlight {
@@ -128,6 +131,8 @@ interface InFlight {
   closes: boolean;
   /** The script functions a callSequence request calls, in order. */
   sequence?: string[];
+  /** An offered request's claim cell (offer()). */
+  claim?: number;
 }
 
 interface WorkerSlot {
@@ -163,6 +168,8 @@ let nextStateId = 1;
  * the pool grows (up to lua_max_workers) so that `workers` workers stay free of long calls.
  */
 export const LONG_CALL_MS = 50;
+/** Claim cells for requests offered to busy workers (offer()); more are never outstanding at once. */
+const CLAIM_CELLS = 256;
 /** Requests for a busy worker's own states sent ahead behind the running one (pipeline()). */
 const PIPELINE_DEPTH = 4;
 // What counts is the call's time not spent waiting for a CPU (RunQueueClock): on a machine whose
@@ -196,6 +203,9 @@ export class LuaWorkerPool {
   private stateScript = new Map<number, string>();
   /** Requests any worker may run (new states, calls on any copy of an auth script), in order. */
   private floating: Job[] = [];
+  /** Claim cells shared with the workers (claims.ts), and the cells not in use. */
+  private readonly claimCells = new Int32Array(new SharedArrayBuffer(4 * CLAIM_CELLS));
+  private readonly freeClaims = Array.from({ length: CLAIM_CELLS }, (_, i) => CLAIM_CELLS - 1 - i);
   private readonly addedListeners = new Set<(index: number) => void>();
   /** Binding modules states have used: new workers import them while they start. */
   private readonly bindingsSeen = new Set<string>();
@@ -427,6 +437,7 @@ export class LuaWorkerPool {
         this.dispatch(s);
         if (!this.floating.includes(full)) return;
       }
+      this.offer(full);
     });
   }
 
@@ -447,11 +458,17 @@ export class LuaWorkerPool {
     // Floating work waits for a started worker rather than for one still loading (~0.1-0.5 s).
     if (!req && (slot.started || !this.slots.some((s) => s.started)) && this.mayTakeFloating(slot)) {
       for (let i = 0; i < this.floating.length; i++) {
-        req = this.floating[i]!.build(slot);
-        if (req) {
-          job = this.floating.splice(i, 1)[0]!;
-          break;
+        const waiting = this.floating[i]!;
+        req = waiting.build(slot);
+        if (!req) continue;
+        // Offered to a busy worker meanwhile: this one takes it unless that one has started it.
+        if (waiting.offered && !this.takeBack(waiting)) {
+          this.floating.splice(i--, 1);
+          req = null;
+          continue;
         }
+        job = this.floating.splice(i, 1)[0]!;
+        break;
       }
     }
     if (!req || !job) return;
@@ -480,7 +497,7 @@ export class LuaWorkerPool {
   }
 
   /** Posts `req` to the worker; what the reply handler needs to know about it. */
-  private post(slot: WorkerSlot, job: Job, req: Request): InFlight {
+  private post(slot: WorkerSlot, job: Job, req: Request, claim?: number): InFlight {
     const id = this.nextRequestId++;
     const hook = req.op === 'call' ? req.name : req.op === 'create' ? req.then?.name : undefined;
     if (req.op === 'create') this.stateScript.set(req.stateId, req.options.scriptPath);
@@ -488,14 +505,59 @@ export class LuaWorkerPool {
     const closes =
       req.op === 'close' || ((req.op === 'call' || req.op === 'callSequence') && req.close === true) || (req.op === 'create' && req.then !== undefined);
     const flight: InFlight = { id, job, logs: [], since: Date.now(), op: req.op, hook, script, closes };
+    if (claim !== undefined) flight.claim = claim;
     if (req.op === 'callSequence') flight.sequence = req.calls.map((c) => c.name);
     job.onStart?.(slot);
     if (req.op === 'create') for (const b of req.options.bindings ?? []) this.bindingsSeen.add(b.module);
     // A request in flight keeps the process alive (an idle pool must not): `roost deliver`
     // waiting on a hook would otherwise see the event loop drain and exit.
     slot.worker.ref();
-    slot.worker.postMessage({ ...req, id } as WorkerRequest);
+    slot.worker.postMessage({ ...req, id, ...(claim !== undefined ? { claim } : {}) } as WorkerRequest);
     return flight;
+  }
+
+  /**
+   * When every worker that may take `job` is busy: sends it ahead to a busy one of the first
+   * `lua_workers` (not held by a long call, room in its pipeline), which runs it right after what
+   * it runs now without sleeping in between. The job stays in `floating`: a worker that frees up
+   * first takes it back through its claim cell (takeBack), and the busy one then skips it. So
+   * nothing waits behind a call that turns out long any longer than it waited before.
+   */
+  private offer(job: Job): void {
+    if (job.offered || this.freeClaims.length === 0 || !this.floating.includes(job)) return;
+    const busy = this.slots
+      .filter((s) => s.index < this.baseWorkers && s.started && s.inFlight && !s.held && s.queue.length === 0 && s.pipelined.length < PIPELINE_DEPTH)
+      .sort((a, b) => a.pipelined.length - b.pipelined.length);
+    for (const slot of busy) {
+      const req = job.build(slot);
+      if (!req) continue;
+      const claim = this.freeClaims.pop()!;
+      Atomics.store(this.claimCells, claim, CLAIM_FREE);
+      const flight = this.post(slot, job, req, claim);
+      slot.pipelined.push(flight);
+      job.offered = { slot, claim, flight, ...(req.op === 'create' ? { stateId: req.stateId } : {}) };
+      return;
+    }
+  }
+
+  /**
+   * Takes an offered job back from the busy worker it was sent to; false when that worker has
+   * already started it (it is its work then, and leaves `floating`).
+   */
+  private takeBack(job: Job): boolean {
+    const offered = job.offered!;
+    job.offered = undefined;
+    if (Atomics.compareExchange(this.claimCells, offered.claim, CLAIM_FREE, CLAIM_TAKEN) !== CLAIM_FREE) return false;
+    // A new state would have lived there: it will live where the job now goes (onStart).
+    if (offered.stateId !== undefined) offered.slot.states.delete(offered.stateId);
+    return true;
+  }
+
+  /** The claim cell of a finished or skipped offered request can serve another one. */
+  private releaseClaim(flight: InFlight): void {
+    if (flight.claim === undefined) return;
+    this.freeClaims.push(flight.claim);
+    flight.claim = undefined;
   }
 
   /**
@@ -518,7 +580,7 @@ export class LuaWorkerPool {
 
   private spawn(index: number): WorkerSlot {
     const worker = new Worker(compiledModuleUrl('lua/worker.js'), {
-      workerData: { warmBindings: [...this.bindingsSeen], system: this.system },
+      workerData: { warmBindings: [...this.bindingsSeen], system: this.system, claims: this.claimCells.buffer },
     });
     const slot: WorkerSlot = {
       index,
@@ -557,8 +619,17 @@ export class LuaWorkerPool {
       if (next) next.since = Date.now();
       slot.inFlight = next;
       slot.held = false;
-      slot.answered++;
       if (!next) worker.unref();
+      if (current.claim !== undefined) {
+        // An offered request: this worker ran it, or skipped it because another worker took it.
+        this.releaseClaim(current);
+        if (current.job.offered?.flight === current) current.job.offered = undefined;
+        if (msg.kind === 'skipped') return this.dispatch(slot);
+        const i = this.floating.indexOf(current.job);
+        if (i >= 0) this.floating.splice(i, 1);
+      }
+      if (msg.kind === 'skipped') return this.dispatch(slot);
+      slot.answered++;
       const p = current.job;
       const steps = msg.ok ? msg.logSteps : undefined;
       const split = !msg.ok ? current.logs.length : steps !== undefined ? (steps[0] ?? current.logs.length) : (msg.deferLogsFrom ?? current.logs.length);
@@ -649,7 +720,15 @@ export class LuaWorkerPool {
     slot.states.clear();
     this.failPending(slot, `${reason}; the Lua session was lost`);
     void slot.worker.terminate();
-    this.dispatch(fresh);
+    // Work the lost worker had been offered but not started goes to whichever worker is free.
+    this.kick();
+  }
+
+  /** A job the lost worker had started, or was answering, leaves the floating queue. */
+  private dropFloating(job: Job): void {
+    job.offered = undefined;
+    const i = this.floating.indexOf(job);
+    if (i >= 0) this.floating.splice(i, 1);
   }
 
   private failPending(slot: WorkerSlot, message: string): void {
@@ -659,9 +738,20 @@ export class LuaWorkerPool {
     slot.inFlight = null;
     if (current) {
       for (const r of current.logs) emitLog(r);
+      this.releaseClaim(current);
+      this.dropFloating(current.job);
       current.job.reject(new LuaScriptError('lost', message));
     }
-    for (const f of slot.pipelined.splice(0)) f.job.reject(new LuaScriptError('lost', message));
+    for (const f of slot.pipelined.splice(0)) {
+      // An offered request this worker never started goes back to the others.
+      if (f.claim !== undefined && f.job.offered?.flight === f && this.takeBack(f.job)) {
+        this.releaseClaim(f);
+        continue;
+      }
+      this.releaseClaim(f);
+      this.dropFloating(f.job);
+      f.job.reject(new LuaScriptError('lost', message));
+    }
     for (const job of slot.queue.splice(0)) job.reject(new LuaScriptError('lost', message));
     slot.worker.unref();
   }

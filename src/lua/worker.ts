@@ -2,6 +2,7 @@
 // Requests come from pool.ts; log records are forwarded to the main thread's logHub.
 import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { CLAIM_FREE, CLAIM_RUN } from './claims.js';
 import { LuaFactory } from 'wasmoon';
 import type { LuaBindingModule } from './binding.js';
 import { ChunkCache } from './chunk-cache.js';
@@ -30,6 +31,8 @@ import type {
 
 if (!parentPort) throw new Error('worker.ts must run in a worker thread');
 const port = parentPort;
+/** The pool's claim cells (pool.ts, offer()): who runs a request offered to a busy worker. */
+const claims = (workerData as { claims?: SharedArrayBuffer } | null)?.claims ? new Int32Array((workerData as { claims: SharedArrayBuffer }).claims) : null;
 
 const bindingModules = new Map<string, Promise<LuaBindingModule>>();
 async function loadBinding(url: string): Promise<LuaBindingModule> {
@@ -183,6 +186,12 @@ async function pump(): Promise<void> {
     await warm;
     while (queue.length > 0) {
       const req = queue.shift()!;
+      // Offered while this worker was busy: run it only if no other worker took it meanwhile.
+      const claim = (req as { claim?: number }).claim;
+      if (claim !== undefined && Atomics.compareExchange(claims!, claim, CLAIM_FREE, CLAIM_RUN) !== CLAIM_FREE) {
+        port.postMessage({ kind: 'skipped', id: req.id } satisfies WorkerMessage);
+        continue;
+      }
       const ctx = { id: req.id, logs: 0 } as { id: number; logs: number; deferLogsFrom?: number; logSteps?: number[] };
       current = ctx;
       let reply: WorkerMessage;

@@ -2,6 +2,7 @@
 // `signal("at", name)` (a blocking dovecot.http GET) and the test polls `reached`. `signal("meet",
 // name)` is answered only once two names have arrived, so two scripts can show they run at the
 // same time (one after the other, the first would wait for a meeting that never comes).
+// `signal("hold", name)` is answered when the test calls `release(name)`.
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -11,15 +12,23 @@ export interface SignalServer {
   lua: string;
   /** Ends a `signal("meet", name)` that waits: the test is the second to arrive. */
   meet(): Promise<void>;
+  /** Answers the `signal("hold", name)` waiting (or the next one to come). */
+  release(name: string): void;
   close(): Promise<void>;
 }
 
 export async function startSignalServer(): Promise<SignalServer> {
   const reached = new Set<string>();
   const meeting = new Map<string, ServerResponse>();
+  const held = new Map<string, ServerResponse>();
+  const released = new Set<string>();
   const server = createServer((req, res) => {
     const [, kind, name] = (req.url ?? '').split('/');
     reached.add(name!);
+    if (kind === 'hold') {
+      if (released.has(name!)) return void res.end('ok');
+      return void held.set(name!, res);
+    }
     if (kind !== 'meet') return void res.end('ok');
     meeting.set(name!, res);
     if (meeting.size === 2) {
@@ -37,6 +46,11 @@ local function signal(kind, name)
   return res:status() == 200
 end
 `,
+    release(name) {
+      released.add(name);
+      held.get(name)?.end('ok');
+      held.delete(name);
+    },
     async meet() {
       await fetch(`${url}/meet/test`);
     },
