@@ -107,7 +107,7 @@ interface Job {
   resolve(v: unknown): void;
   reject(e: Error): void;
   /** Floating work also sent ahead to a busy worker (offer()); it stays in `floating` meanwhile. */
-  offered?: { slot: WorkerSlot; claim: number; flight: InFlight; stateId?: number };
+  offered?: { slot: WorkerSlot; claim: number; stateId?: number };
 }
 
 interface InFlight {
@@ -141,9 +141,9 @@ interface WorkerSlot {
   /** The request the worker runs now (the watchdog and long-call checks look at it). */
   inFlight: InFlight | null;
   /**
-   * Requests for this worker's own states sent while it was busy: its thread runs them one after
-   * the other once `inFlight` is answered, without sleeping and being woken for each (see
-   * pipeline()). Work any worker could run is never sent to a busy one.
+   * Requests sent while the worker was busy: calls on its own states (pipeline()) and work any
+   * worker could run that it may get back (offer()). Its thread runs them one after the other
+   * once `inFlight` is answered, without sleeping and being woken for each.
    */
   pipelined: InFlight[];
   /** Requests that can only run on this worker (calls on its states), in order. */
@@ -524,7 +524,7 @@ export class LuaWorkerPool {
    * nothing waits behind a call that turns out long any longer than it waited before.
    */
   private offer(job: Job): void {
-    if (job.offered || this.freeClaims.length === 0 || !this.floating.includes(job)) return;
+    if (this.freeClaims.length === 0) return;
     const busy = this.slots
       .filter((s) => s.index < this.baseWorkers && s.started && s.inFlight && !s.held && s.queue.length === 0 && s.pipelined.length < PIPELINE_DEPTH)
       .sort((a, b) => a.pipelined.length - b.pipelined.length);
@@ -533,9 +533,8 @@ export class LuaWorkerPool {
       if (!req) continue;
       const claim = this.freeClaims.pop()!;
       Atomics.store(this.claimCells, claim, CLAIM_FREE);
-      const flight = this.post(slot, job, req, claim);
-      slot.pipelined.push(flight);
-      job.offered = { slot, claim, flight, ...(req.op === 'create' ? { stateId: req.stateId } : {}) };
+      slot.pipelined.push(this.post(slot, job, req, claim));
+      job.offered = { slot, claim, ...(req.op === 'create' ? { stateId: req.stateId } : {}) };
       return;
     }
   }
@@ -620,15 +619,11 @@ export class LuaWorkerPool {
       slot.inFlight = next;
       slot.held = false;
       if (!next) worker.unref();
-      if (current.claim !== undefined) {
-        // An offered request: this worker ran it, or skipped it because another worker took it.
-        this.releaseClaim(current);
-        if (current.job.offered?.flight === current) current.job.offered = undefined;
-        if (msg.kind === 'skipped') return this.dispatch(slot);
-        const i = this.floating.indexOf(current.job);
-        if (i >= 0) this.floating.splice(i, 1);
-      }
+      this.releaseClaim(current);
+      // An offered request another worker took meanwhile (takeBack): nothing to answer here.
       if (msg.kind === 'skipped') return this.dispatch(slot);
+      // An offered request this worker ran before anyone took it back.
+      if (current.job.offered) this.dropFloating(current.job);
       slot.answered++;
       const p = current.job;
       const steps = msg.ok ? msg.logSteps : undefined;
@@ -734,21 +729,14 @@ export class LuaWorkerPool {
   private failPending(slot: WorkerSlot, message: string): void {
     slot.runQueue?.close();
     slot.runQueue = null;
-    const current = slot.inFlight;
+    const flights = [...(slot.inFlight ? [slot.inFlight] : []), ...slot.pipelined.splice(0)];
     slot.inFlight = null;
-    if (current) {
-      for (const r of current.logs) emitLog(r);
-      this.releaseClaim(current);
-      this.dropFloating(current.job);
-      current.job.reject(new LuaScriptError('lost', message));
-    }
-    for (const f of slot.pipelined.splice(0)) {
-      // An offered request this worker never started goes back to the others.
-      if (f.claim !== undefined && f.job.offered?.flight === f && this.takeBack(f.job)) {
-        this.releaseClaim(f);
-        continue;
-      }
+    for (const f of flights) {
+      for (const r of f.logs) emitLog(r);
+      // An offered request this worker had not started goes back to the others.
+      const back = f.job.offered !== undefined && this.takeBack(f.job);
       this.releaseClaim(f);
+      if (back) continue;
       this.dropFloating(f.job);
       f.job.reject(new LuaScriptError('lost', message));
     }

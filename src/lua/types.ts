@@ -188,9 +188,9 @@ export interface LuaWorkerStats {
  */
 export type WorkerMessage =
   | { kind: 'reply'; id: number; ok: true; result: unknown; deferLogsFrom?: number; logSteps?: number[] }
+  | { kind: 'reply'; id: number; ok: false; failure: LuaFailure }
   /** A request offered to this busy worker that another worker took meanwhile (pool.ts, offer()). */
   | { kind: 'skipped'; id: number }
-  | { kind: 'reply'; id: number; ok: false; failure: LuaFailure }
   | { kind: 'log'; id?: number; record: LuaLogRecord }
   /**
    * The worker has its Lua module loaded (sent once, after start-up). `tid`: its thread's id

@@ -32,7 +32,8 @@ import type {
 if (!parentPort) throw new Error('worker.ts must run in a worker thread');
 const port = parentPort;
 /** The pool's claim cells (pool.ts, offer()): who runs a request offered to a busy worker. */
-const claims = (workerData as { claims?: SharedArrayBuffer } | null)?.claims ? new Int32Array((workerData as { claims: SharedArrayBuffer }).claims) : null;
+const claimBuffer = (workerData as { claims?: SharedArrayBuffer } | null)?.claims;
+const claims = claimBuffer ? new Int32Array(claimBuffer) : null;
 
 const bindingModules = new Map<string, Promise<LuaBindingModule>>();
 async function loadBinding(url: string): Promise<LuaBindingModule> {
@@ -188,7 +189,7 @@ async function pump(): Promise<void> {
       const req = queue.shift()!;
       // Offered while this worker was busy: run it only if no other worker took it meanwhile.
       const claim = (req as { claim?: number }).claim;
-      if (claim !== undefined && Atomics.compareExchange(claims!, claim, CLAIM_FREE, CLAIM_RUN) !== CLAIM_FREE) {
+      if (claim !== undefined && claims && Atomics.compareExchange(claims, claim, CLAIM_FREE, CLAIM_RUN) !== CLAIM_FREE) {
         port.postMessage({ kind: 'skipped', id: req.id } satisfies WorkerMessage);
         continue;
       }

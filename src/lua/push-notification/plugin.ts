@@ -71,12 +71,12 @@ class PushSession {
     this.queueRun(async (handedOver) => {
       const read = new Map(await reading);
       const runs = [...pushTransactions(txn, (e) => read.get(e.bodyId) ?? null)].flatMap((t) => this.drivers.map((d) => () => d.run(t)));
-      for (let i = 0; i < runs.length; i++) {
-        const running = runs[i]!();
+      if (runs.length === 0) handedOver();
+      for (const [i, run] of runs.entries()) {
+        const running = run();
         if (i === runs.length - 1) handedOver();
         await running;
       }
-      handedOver(); // none to run
     });
   }
 
