@@ -1,5 +1,6 @@
 // One authentication or user lookup in progress: who is asking, from where, and the passdb/userdb
 // fields gathered so far. Drivers see it read-only through AuthDbRequest.
+import { asciiLowercase } from '../config/var-expand.js';
 import { authVarExpand, authVarExpandEscaped } from './var-expand.js';
 
 export interface AuthClientInfo {
@@ -145,6 +146,11 @@ export class AuthRequest implements AuthDbRequest {
   }
 
   expand(template: string): string {
+    // The templates every lookup expands (a passwd-file path, its `%u` key, auth_username_format's
+    // default `%Lu`), without building the ~45-value variable table for each.
+    if (!template.includes('%')) return template;
+    if (template === '%u') return this.user;
+    if (template === '%Lu') return asciiLowercase(this.user);
     return authVarExpand(template, { variables: this.variables(), passdbFields: this.passdbFields, userdbFields: this.userdbFields });
   }
 

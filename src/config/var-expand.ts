@@ -164,6 +164,11 @@ function formatField(value: string, modifiers: string[], f: FieldFormat): string
   return v.length < f.width ? '0'.repeat(f.width - v.length) + v : v;
 }
 
+/** Dovecot's %L modifier: ASCII letters only (t_str_lcase), as in `%Lu`. */
+export function asciiLowercase(s: string): string {
+  return asciiCase(s, false);
+}
+
 function asciiCase(s: string, upper: boolean): string {
   return s.replace(upper ? /[a-z]+/g : /[A-Z]+/g, (m) => (upper ? m.toUpperCase() : m.toLowerCase()));
 }

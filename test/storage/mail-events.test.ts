@@ -87,6 +87,31 @@ describeEachBackend('mail events', (t) => {
     expect(take()).toEqual([{ committed: false, events: [] }]);
   });
 
+  test('INBOX is announced in a transaction of its own before whatever first opens it', async () => {
+    const create = { committed: true, events: [{ type: 'MailboxCreate', mailbox: 'INBOX' }] };
+    await store.appendMany('INBOX', [{ content: msg('1'), origin: 'delivery' }]);
+    expect(take()).toEqual([create, { committed: true, events: [{ type: 'MessageSave', origin: 'delivery', mailbox: 'INBOX', uid: 1, flags: [] }] }]);
+
+    const bob = t.open('bob');
+    bob.onMailEvents((txn) => records.push(txn));
+    await bob.openMailboxView('INBOX', true);
+    await bob.openMailboxView('INBOX', true);
+    expect(take()).toEqual([create]);
+
+    // A refused input: INBOX was opened before the input was looked at.
+    const carol = t.open('carol');
+    carol.onMailEvents((txn) => records.push(txn));
+    expect(await errorCode(() => carol.append('INBOX', { content: msg('2'), flags: ['\\Bogus'] }))).toBe('PARAMETERS');
+    expect(take()).toEqual([create]);
+
+    // RENAME INBOX leaves a new, unannounced INBOX behind; a COPY into it announces it first.
+    await store.renameMailbox('INBOX', 'Old');
+    const old = await store.getMailbox('Old');
+    take();
+    await store.copy(old!.id, [1], 'INBOX');
+    expect(take()).toEqual([create, { committed: true, events: [{ type: 'MessageSave', origin: 'copy', mailbox: 'INBOX', uid: expect.any(Number), flags: [] }] }]);
+  });
+
   test('each record names the actor of the call that made it, also when calls overlap', async () => {
     const alice = { session: 1 };
     const bob = { session: 2 };

@@ -244,9 +244,22 @@ export class PgsqlUserStore implements AsyncUserStore {
   }
   appendMany(mailbox: string, inputs: AppendInput[]): Promise<AppendResult[]> {
     return this.checked(() => {
-      const parsed = inputs.map((i) => messages.parseAppend(this.u, i));
+      const parsed = this.parsedOpening(mailbox, inputs);
+      if (parsed instanceof Promise) return parsed;
       return this.u.mutate((c, log) => messages.insertMessages(c, this.u, log, mailbox, parsed), mailbox);
     });
+  }
+
+  /**
+   * The inputs checked. A refused one is refused after `mailbox` was opened, as in Dovecot (and
+   * the SQLite store): INBOX's MailboxCreate is raised first when it is due.
+   */
+  private parsedOpening(mailbox: string, inputs: AppendInput[]): messages.ParsedAppend[] | Promise<never> {
+    try {
+      return inputs.map((i) => messages.parseAppend(this.u, i));
+    } catch (e) {
+      return this.u.announceInbox(mailbox).then(() => Promise.reject(e));
+    }
   }
   replace(mailboxId: number, uid: number, mailbox: string, input: AppendInput): Promise<ReplaceResult> {
     return this.checked(() => {
@@ -265,7 +278,8 @@ export class PgsqlUserStore implements AsyncUserStore {
   }
   importMessages(mailbox: string, inputs: AppendInput[]): Promise<AppendResult[]> {
     return this.checked(() => {
-      const parsed = inputs.map((i) => messages.parseAppend(this.u, i));
+      const parsed = this.parsedOpening(mailbox, inputs);
+      if (parsed instanceof Promise) return parsed;
       return this.u.mutate((c, log) => messages.insertMessages(c, this.u, log, mailbox, parsed, true), mailbox);
     });
   }

@@ -31,11 +31,38 @@ export const INBOX_UNANNOUNCED = 'inbox_create_unannounced';
  */
 export function announceInbox(u: UnitOfWork, name: string): void {
   if (u.depth > 0 || name.toUpperCase() !== INBOX) return;
-  if (!u.stmts.get(`SELECT 1 FROM store_info WHERE key = '${INBOX_UNANNOUNCED}'`).get()) return;
+  if (!inboxUnannounced(u)) return;
   u.transaction(() => {
     const pending = u.stmts.get(`DELETE FROM store_info WHERE key = '${INBOX_UNANNOUNCED}'`).run().changes > 0;
     if (pending) u.event({ type: 'MailboxCreate', mailbox: INBOX });
   });
+}
+
+function inboxUnannounced(u: UnitOfWork): boolean {
+  return u.stmts.get(`SELECT 1 FROM store_info WHERE key = '${INBOX_UNANNOUNCED}'`).get() !== undefined;
+}
+
+/** Thrown out of a transaction that found INBOX's MailboxCreate still due (rolled back, nothing written). */
+const ANNOUNCE_FIRST = Symbol('announce INBOX first');
+
+/**
+ * u.transaction(fn) for a call that opens `name`, with announceInbox before it. The check runs
+ * inside fn's transaction (a read transaction of its own would cost a delivery or a SELECT a
+ * second round of WAL locks); in the rare case that the announcement is due, that transaction is
+ * rolled back before fn runs, the announcement commits in one of its own and fn runs after it.
+ */
+export function openingTransaction<T>(u: UnitOfWork, name: string, fn: () => T): T {
+  if (u.depth > 0 || name.toUpperCase() !== INBOX) return u.transaction(fn);
+  try {
+    return u.transaction(() => {
+      if (inboxUnannounced(u)) throw ANNOUNCE_FIRST;
+      return fn();
+    });
+  } catch (e) {
+    if (e !== ANNOUNCE_FIRST) throw e;
+  }
+  announceInbox(u, name);
+  return u.transaction(fn);
 }
 
 export function norm(u: UnitOfWork, name: string): string {

@@ -18,7 +18,7 @@ import {
 } from '../types.js';
 import { StagedBodyFile } from './body-files.js';
 import { BodyStore } from './body-store.js';
-import { announceInbox, mailboxRowById, selectable, selectableById, type MailboxRow } from './mailbox-tree.js';
+import { announceInbox, mailboxRowById, openingTransaction, selectable, selectableById, type MailboxRow } from './mailbox-tree.js';
 import { addUsage } from './quota.js';
 import type { UnitOfWork } from './unit-of-work.js';
 
@@ -62,23 +62,33 @@ export function append(u: UnitOfWork, mailbox: string, input: AppendInput): Appe
   return appendMany(u, mailbox, [input])[0]!;
 }
 
+/** One APPEND input checked against the store's limits (throws what the caller answers with). */
+function checkedInput(u: UnitOfWork, input: AppendInput) {
+  const physical = isStagedBody(input.content) ? input.content.size : BodyStore.sizeOf(input.content);
+  const size = input.virtualSize ?? physical;
+  if (!Number.isInteger(size) || size < physical) throw new StorageError('PARAMETERS', `Invalid message size ${String(size)}`);
+  if (size > u.settings.maxMessageBytes) {
+    throw new StorageError('TOOBIG', `Message too large (${size} bytes, limit ${u.settings.maxMessageBytes})`);
+  }
+  const internalDate = input.internalDate ?? new Date();
+  if (Number.isNaN(internalDate.getTime())) throw new StorageError('PARAMETERS', 'Invalid internal date');
+  const c = input.content;
+  if (isStagedBody(c) && (!(c instanceof StagedBodyFile) || c.files !== u.bodies.files || c.committed || c.inUse)) {
+    throw new StorageError('PARAMETERS', 'Staged message body belongs to another store or was already saved');
+  }
+  return { input, size, internalDate, flags: parseFlags(input.flags ?? [], u.settings.maxKeywordBytes), file: null as StagedBodyFile | null };
+}
+
 export function appendMany(u: UnitOfWork, mailbox: string, inputs: AppendInput[]): AppendResult[] {
-  announceInbox(u, mailbox);
-  const parsed = inputs.map((input) => {
-    const physical = isStagedBody(input.content) ? input.content.size : BodyStore.sizeOf(input.content);
-    const size = input.virtualSize ?? physical;
-    if (!Number.isInteger(size) || size < physical) throw new StorageError('PARAMETERS', `Invalid message size ${String(size)}`);
-    if (size > u.settings.maxMessageBytes) {
-      throw new StorageError('TOOBIG', `Message too large (${size} bytes, limit ${u.settings.maxMessageBytes})`);
-    }
-    const internalDate = input.internalDate ?? new Date();
-    if (Number.isNaN(internalDate.getTime())) throw new StorageError('PARAMETERS', 'Invalid internal date');
-    const c = input.content;
-    if (isStagedBody(c) && (!(c instanceof StagedBodyFile) || c.files !== u.bodies.files || c.committed || c.inUse)) {
-      throw new StorageError('PARAMETERS', 'Staged message body belongs to another store or was already saved');
-    }
-    return { input, size, internalDate, flags: parseFlags(input.flags ?? [], u.settings.maxKeywordBytes), file: null as StagedBodyFile | null };
-  });
+  let parsed: CheckedInput[];
+  try {
+    parsed = inputs.map((input) => checkedInput(u, input));
+  } catch (e) {
+    // The target is opened (and INBOX announced) before its input is looked at, as it always was;
+    // when the input is fine, openingTransaction announces it inside the insert's transaction.
+    announceInbox(u, mailbox);
+    throw e;
+  }
   u.assertOpen();
   // Large bodies not staged ahead: written and synced here, before the transaction refers to them.
   // Not inside durably() (async-fsync): that would put two fsyncs on the event loop; the body
@@ -100,11 +110,10 @@ export function appendMany(u: UnitOfWork, mailbox: string, inputs: AppendInput[]
   }
 }
 
-export function insertMessages(u: UnitOfWork, 
-  mailbox: string,
-  parsed: { input: AppendInput; size: number; internalDate: Date; flags: ReturnType<typeof parseFlags>; file: StagedBodyFile | null }[],
-): AppendResult[] {
-  return u.transaction(() => {
+type CheckedInput = ReturnType<typeof checkedInput>;
+
+export function insertMessages(u: UnitOfWork, mailbox: string, parsed: CheckedInput[]): AppendResult[] {
+  return openingTransaction(u, mailbox, () => {
     const box = selectable(u, mailbox);
     addUsage(u, 
       parsed.reduce((a, p) => a + p.size, 0),
@@ -289,13 +298,11 @@ export function storeFlags(u: UnitOfWork, mailboxId: number, input: StoreFlagsIn
 }
 
 export function copy(u: UnitOfWork, fromMailboxId: number, uids: number[], toMailbox: string): CopyResult {
-  announceInbox(u, toMailbox);
-  return u.transaction(() => copyRows(u, fromMailboxId, uids, toMailbox).result);
+  return openingTransaction(u, toMailbox, () => copyRows(u, fromMailboxId, uids, toMailbox).result);
 }
 
 export function move(u: UnitOfWork, fromMailboxId: number, uids: number[], toMailbox: string): CopyResult {
-  announceInbox(u, toMailbox);
-  return u.transaction(() => {
+  return openingTransaction(u, toMailbox, () => {
     const { result, source } = copyRows(u, fromMailboxId, uids, toMailbox);
     if (result.sourceUids.length > 0) expungeRows(u, source, result.sourceUids, true);
     return result;
