@@ -28,6 +28,8 @@ export class SelectedMailbox {
   private uidList: number[] | null = null;
   /** Sequence number of the first message without \Seen when the view was opened (0: none). */
   firstUnseenAtOpen = 0;
+  /** The mailbox tracked modseqs when the view was read (HIGHESTMODSEQ in SELECT's responses). */
+  modseqTrackingAtOpen = false;
   private recent = new Set<number>();
   /** Expunged in storage but not yet announced (RFC 3501 §7.4.1: not during FETCH/STORE/SEARCH). */
   private pendingExpunges = new Set<number>();
@@ -101,6 +103,7 @@ export class SelectedMailbox {
     if (readOnly) view.recentForExamine = snap.recentCount;
     else for (const uid of snap.claimedRecent) view.recent.add(uid);
     view.firstUnseenAtOpen = snap.firstUnseenSeq;
+    view.modseqTrackingAtOpen = info.modseqTracking;
     view.announcedExists = view.cols.length;
     view.announcedRecent = view.recentCount;
     return view;

@@ -31,8 +31,9 @@ async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMIN
 }
 
 async function writeSelectResponses(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMINE'>, view: SelectedMailbox, readOnly: boolean): Promise<void> {
-  // The mailbox row only (status() would aggregate over every message again for one number).
-  const uidNext = Math.max(view.uidNext, (await session.store.getMailboxById(view.id))?.uidNext ?? 0);
+  // UIDNEXT and the modseq tracking come from the mailbox row the view was read with (one
+  // transaction), so the responses describe one state of the mailbox.
+  const uidNext = view.uidNext;
   const w = (line: string) => session.respond(line + '\r\n');
   // RFC 9051 §6.3.2 and appendix E: no RECENT response and no UNSEEN response code in IMAP4rev2.
   const rev2 = session.isEnabled('IMAP4rev2');
@@ -47,8 +48,9 @@ async function writeSelectResponses(session: CommandContext, cmd: CommandOf<'SEL
   w(`* OK [UIDNEXT ${uidNext}] Predicted next UID`);
   // A CONDSTORE session turns the mailbox's modseq tracking on; until some session has, Dovecot
   // leaves HIGHESTMODSEQ out (checked on Dovecot 2.3.19; index-storage's mailbox_enable).
-  if (session.isEnabled('CONDSTORE')) await session.store.enableModseqTracking(view.id);
-  if ((await session.store.getMailboxById(view.id))?.modseqTracking) w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
+  const condstore = session.isEnabled('CONDSTORE');
+  if (condstore) await session.store.enableModseqTracking(view.id);
+  if (condstore || view.modseqTrackingAtOpen) w(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest`);
   // RFC 8474 §4.2.
   w(`* OK [MAILBOXID (${mailboxObjectId(view)})] Ok`);
   // RFC 7162 §3.2.5.1: what changed since the client's last visit, after the usual responses.

@@ -119,6 +119,10 @@ test('a CONDSTORE-enabling FETCH MODSEQ in a selected mailbox first reports HIGH
   // Once enabled it is not repeated.
   expect((await c.command('g', 'FETCH 1 MODSEQ')).length).toBe(2);
   c.close();
+  // The mailbox tracks modseqs from now on: a session without CONDSTORE sees HIGHESTMODSEQ too.
+  const other = await login();
+  expect(await other.command('s', 'SELECT cs')).toContain('* OK [HIGHESTMODSEQ 2] Highest');
+  other.close();
 });
 
 test('DELETE of the selected mailbox succeeds, then the server disconnects (Dovecot cmd-delete.c)', async () => {
