@@ -384,7 +384,7 @@ async function main(): Promise<void> {
           const key = `${s.kind}${lua ? '+lua' : ''}`;
           const f = await measure(s, lua, filled);
           results.set(key, [...(results.get(key) ?? []), f]);
-          const sel = SIZES.map((n) => `${n}: ${fmt(f.select[n]!.first, 1)}/${fmt(f.select[n]!.again, 1)}`).join(', ');
+          const sel = SIZES.map((n) => `${n}: ${fmt(f.select[n]!.first, 2)}/${fmt(f.select[n]!.again, 2)}`).join(', ');
           console.log(
             `round ${round} ${key.padEnd(12)} LMTP ${fmt(f.lmtp)}/s  logins ${fmt(f.loginEmpty)}/s (20k INBOX: ${fmt(f.login20k)}/s)  ` +
               `FETCH ${fmt(f.fetch, 2)} ms  SELECT first/again ms ${sel}  load ${f.load.toFixed(1)}` +
@@ -434,8 +434,8 @@ async function main(): Promise<void> {
   row('LOGIN+SELECT+LOGOUT 4 clients, 20k INBOX, /s', (f) => f.login20k, 0, true);
   row(`FETCH 1:* (UID FLAGS RFC822.SIZE), ${FETCH_MESSAGES} msgs, ms`, (f) => f.fetch, 2, false);
   for (const n of SIZES) {
-    row(`SELECT ${n} msgs, first in session, ms`, (f) => f.select[n]!.first, 1, false);
-    row(`SELECT ${n} msgs, after UNSELECT, ms`, (f) => f.select[n]!.again, 1, false);
+    row(`SELECT ${n} msgs, first in session, ms`, (f) => f.select[n]!.first, 2, false);
+    row(`SELECT ${n} msgs, after UNSELECT, ms`, (f) => f.select[n]!.again, 2, false);
   }
 }
 
