@@ -48,3 +48,27 @@ export interface MailTransactionEvents {
 }
 
 export type MailEventListener = (txn: MailTransactionEvents) => void;
+
+/** The message a MessageSave event saved, as the caller held it in memory (see noteSavedMessage). */
+export interface SavedMessage {
+  content: Buffer;
+  /** AppendInput.mimeStructure: the parsed structure stored with the body. */
+  mimeStructure: unknown;
+}
+
+const savedMessages = new WeakMap<MailEvent, SavedMessage>();
+
+/**
+ * Records what `event`'s message was saved from, when the saver held it whole in memory with its
+ * MIME structure: a listener that reads the new message (the push plugin's header fields and
+ * snippet) then need not read back from the store what was just written.
+ */
+export function noteSavedMessage(event: MailEvent, saved: SavedMessage): void {
+  savedMessages.set(event, saved);
+}
+
+/** What noteSavedMessage recorded for `event`, if anything. */
+export function savedMessage(event: MailEvent): SavedMessage | undefined {
+  return savedMessages.get(event);
+}
+

@@ -3,6 +3,8 @@
 // call, and a rolled-back transaction that had recorded events reported as not committed.
 import { beforeEach, expect, test } from '@jest/globals';
 import type { MailTransactionEvents, UserStore } from '../../src/storage/index.js';
+import { savedMessage } from '../../src/storage/mail-events.js';
+import { parseMessage } from '../../src/mime/parser.js';
 import { describeEachBackend, errorCode, msg } from './helpers/backends.js';
 
 describeEachBackend('mail events', (t) => {
@@ -110,6 +112,22 @@ describeEachBackend('mail events', (t) => {
     take();
     await store.copy(old!.id, [1], 'INBOX');
     expect(take()).toEqual([create, { committed: true, events: [{ type: 'MessageSave', origin: 'copy', mailbox: 'INBOX', uid: expect.any(Number), flags: [] }] }]);
+  });
+
+  test('a message saved from memory with its MIME structure is kept with its MessageSave event; others are not', async () => {
+    await store.status('INBOX');
+    take();
+    const content = msg('kept');
+    const mimeStructure = parseMessage(content);
+    await store.appendMany('INBOX', [{ content, mimeStructure, origin: 'delivery' }, { content: msg('no structure') }]);
+    const [saved, bare] = records[0]!.events;
+    expect(savedMessage(saved!)).toEqual({ content, mimeStructure });
+    expect(savedMessage(bare!)).toBeUndefined();
+    const inbox = (await store.getMailbox('INBOX'))!.id;
+    await store.createMailbox('Copies');
+    records = [];
+    await store.copy(inbox, [1], 'Copies');
+    expect(savedMessage(records[0]!.events[0]!)).toBeUndefined();
   });
 
   test('each record names the actor of the call that made it, also when calls overlap', async () => {

@@ -9,6 +9,7 @@ import { parseMessage } from '../../mime/parser.js';
 import { readRange } from '../../mime/source.js';
 import type { MimePart } from '../../mime/types.js';
 import { isPromise, syncBody, type MaybePromise } from '../../storage/maybe-async.js';
+import type { SavedMessage } from '../../storage/mail-events.js';
 import type { SyncBodyReader, UserStore } from '../../storage/types.js';
 
 export interface MessageFields {
@@ -60,7 +61,12 @@ export function messageFields(store: UserStore, bodyId: number): MaybePromise<Me
   })();
 }
 
-function fieldsOf(reader: SyncBodyReader, structure: unknown): MessageFields {
+/** The fields of a message saved from memory (storage's savedMessage): nothing read back from the store. */
+export function savedMessageFields(saved: SavedMessage): MessageFields {
+  return fieldsOf(saved.content, saved.mimeStructure);
+}
+
+function fieldsOf(reader: SyncBodyReader | Buffer, structure: unknown): MessageFields {
   const root = (structure as MimePart | undefined) ?? parseMessage(reader);
   const header = parseHeaderFields(readRange(reader, root.headerStart, root.bodyStart));
   const raw = (name: string) => {

@@ -5,12 +5,13 @@
 // Dovecot: src/plugins/push-notification/push-notification-plugin.c.
 import type { AnyMailUser as MailUser } from '../../mail-user/mail-user.js';
 import type { MailUserService } from '../../mail-user/service.js';
+import { savedMessage } from '../../storage/mail-events.js';
 import { isPromise, type MaybePromise } from '../../storage/maybe-async.js';
 import type { MailTransactionEvents, UserStore } from '../../storage/types.js';
 import type { LuaStateHandle, LuaWorkerPool } from '../pool.js';
 import { pushTransactions } from './events.js';
 import { LuaPushDriver, takePreparedState } from './lua-driver.js';
-import { messageFields, type MessageFields } from './message-fields.js';
+import { messageFields, savedMessageFields, type MessageFields } from './message-fields.js';
 import { driverSettings, pushNotificationEnabled } from './settings.js';
 
 const PLUGIN = 'push-notification';
@@ -49,7 +50,12 @@ class PushSession {
     // An asynchronous store answers later: the reads start now, the queue waits for them.
     const fields = new Map<number, MaybePromise<MessageFields>>();
     if (wantsFields) {
-      for (const e of txn.events) if (e.type === 'MessageSave' && !fields.has(e.bodyId)) fields.set(e.bodyId, messageFields(store, e.bodyId));
+      for (const e of txn.events) {
+        if (e.type !== 'MessageSave' || fields.has(e.bodyId)) continue;
+        // A message saved from memory (a delivery) is read from there, not back from the store.
+        const saved = savedMessage(e);
+        fields.set(e.bodyId, saved ? savedMessageFields(saved) : messageFields(store, e.bodyId));
+      }
     }
     if (![...fields.values()].some(isPromise)) {
       const read = fields as Map<number, MessageFields>;

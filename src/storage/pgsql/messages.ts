@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { applyFlagOperation, flagsToList, keywordsFromColumn, keywordsToColumn, parseFlags, validateUids, type ParsedFlags } from '../flags.js';
+import { noteSavedMessage, type MailEvent } from '../mail-events.js';
 import {
   isStagedBody,
   StorageError,
@@ -217,7 +218,10 @@ export async function insertMessages(c: PgsqlClient, u: PgsqlStoreContext, log: 
     const bodyId = bodyIds[i]!;
     rows.push({ uid, bits: p.flags.bits, keywords: kw, internalDate: p.internalDate.getTime(), size: p.size, guid, bodyId, recent: !p.input.recentForSession });
     results.push({ uid, uidValidity: box.uid_validity, modseq, mailboxId: box.id, bodyId, size: p.size, guid });
-    log.event({ type: 'MessageSave', origin: p.input.origin ?? 'append', mailbox: box.name, mailboxId: box.id, uid, uidValidity: box.uid_validity, bodyId, flags: flagsToList(p.flags.bits, kw) });
+    const saved: MailEvent = { type: 'MessageSave', origin: p.input.origin ?? 'append', mailbox: box.name, mailboxId: box.id, uid, uidValidity: box.uid_validity, bodyId, flags: flagsToList(p.flags.bits, kw) };
+    const content = p.input.content;
+    if (Buffer.isBuffer(content) && p.input.mimeStructure !== undefined) noteSavedMessage(saved, { content, mimeStructure: p.input.mimeStructure });
+    log.event(saved);
     uid++;
   }
   await insertRows(c, u, log, box.id, modseq, uid, now, rows);

@@ -2,6 +2,7 @@
 // copy, move, expunge, the modseq change log and \Recent.
 import { randomUUID } from 'node:crypto';
 import { applyFlagOperation, flagsToList, keywordsFromColumn, keywordsToColumn, parseFlags, validateUids } from '../flags.js';
+import { noteSavedMessage, type MailEvent } from '../mail-events.js';
 import {
   isStagedBody,
   StorageError,
@@ -153,7 +154,7 @@ export function insertMessages(u: UnitOfWork, mailbox: string, parsed: CheckedIn
         )
         .run(box.id, uid, modseq, modseq, p.flags.bits, keywordsToColumn(keywords), p.internalDate.getTime(), now, p.size, guid, bodyId, p.input.recentForSession ? 0 : 1);
       results.push({ uid, uidValidity: box.uid_validity, modseq, mailboxId: box.id, bodyId, size: p.size, guid });
-      u.event({
+      const saved: MailEvent = {
         type: 'MessageSave',
         origin: p.input.origin ?? 'append',
         mailbox: box.name,
@@ -162,7 +163,9 @@ export function insertMessages(u: UnitOfWork, mailbox: string, parsed: CheckedIn
         uidValidity: box.uid_validity,
         bodyId,
         flags: flagsToList(p.flags.bits, keywordsToColumn(keywords)),
-      });
+      };
+      if (Buffer.isBuffer(c) && p.input.mimeStructure !== undefined) noteSavedMessage(saved, { content: c, mimeStructure: p.input.mimeStructure });
+      u.event(saved);
       uid++;
     }
     u.stmts.get('UPDATE mailbox SET uid_next = ?, highest_modseq = ? WHERE id = ?').run(uid, modseq, box.id);
