@@ -11,14 +11,14 @@ import { tempStores } from '../storage/helpers/temp-store.js';
 const dir = new URL('../fixtures/mime/', import.meta.url).pathname;
 const messages = readdirSync(dir).filter((f) => f.endsWith('.eml'));
 
-test.each(messages)('%s: the fields from memory are the fields read back from the store', (name) => {
+test.each(messages)('%s: the fields from memory are the fields read back from the store', async (name) => {
   const t = tempStores();
   try {
     const store = t.open();
     const content = readFileSync(join(dir, name));
     const mimeStructure = parseMessage(content);
     const { bodyId } = store.append('INBOX', { content, mimeStructure });
-    const fromStore = messageFields(store, bodyId);
+    const fromStore = await messageFields(store, bodyId);
     expect(fromStore.date).not.toBe(-1); // read, not the fields of a body that is gone
     expect(savedMessageFields({ content, mimeStructure })).toEqual(fromStore);
   } finally {
