@@ -31,9 +31,6 @@ async function select(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMIN
 }
 
 async function writeSelectResponses(session: CommandContext, cmd: CommandOf<'SELECT' | 'EXAMINE'>, view: SelectedMailbox, readOnly: boolean): Promise<void> {
-  // UIDNEXT and the modseq tracking come from the mailbox row the view was read with (one
-  // transaction), so the responses describe one state of the mailbox.
-  const uidNext = view.uidNext;
   const w = (line: string) => session.respond(line + '\r\n');
   // RFC 9051 §6.3.2 and appendix E: no RECENT response and no UNSEEN response code in IMAP4rev2.
   const rev2 = session.isEnabled('IMAP4rev2');
@@ -45,7 +42,9 @@ async function writeSelectResponses(session: CommandContext, cmd: CommandOf<'SEL
   const firstUnseen = view.firstUnseenAtOpen;
   if (firstUnseen > 0 && !rev2) w(`* OK [UNSEEN ${firstUnseen}] First unseen.`);
   w(`* OK [UIDVALIDITY ${view.uidValidity}] UIDs valid`);
-  w(`* OK [UIDNEXT ${uidNext}] Predicted next UID`);
+  // UIDNEXT and the modseq tracking are the mailbox row's, read with the view in one transaction:
+  // the responses describe one state of the mailbox.
+  w(`* OK [UIDNEXT ${view.uidNext}] Predicted next UID`);
   // A CONDSTORE session turns the mailbox's modseq tracking on; until some session has, Dovecot
   // leaves HIGHESTMODSEQ out (checked on Dovecot 2.3.19; index-storage's mailbox_enable).
   const condstore = session.isEnabled('CONDSTORE');

@@ -243,23 +243,22 @@ export class PgsqlUserStore implements AsyncUserStore {
     return this.appendMany(mailbox, [input]).then((r) => r[0]!);
   }
   appendMany(mailbox: string, inputs: AppendInput[]): Promise<AppendResult[]> {
-    return this.checked(() => {
-      const parsed = this.parsedOpening(mailbox, inputs);
-      if (parsed instanceof Promise) return parsed;
-      return this.u.mutate((c, log) => messages.insertMessages(c, this.u, log, mailbox, parsed), mailbox);
-    });
+    return this.insert(mailbox, inputs, false);
   }
 
   /**
-   * The inputs checked. A refused one is refused after `mailbox` was opened, as in Dovecot (and
-   * the SQLite store): INBOX's MailboxCreate is raised first when it is due.
+   * APPEND and import: the inputs checked, then inserted in one transaction. A refused input is
+   * refused after `mailbox` was opened, as in Dovecot (and the SQLite store): INBOX's
+   * MailboxCreate is raised first when it is due.
    */
-  private parsedOpening(mailbox: string, inputs: AppendInput[]): messages.ParsedAppend[] | Promise<never> {
+  private insert(mailbox: string, inputs: AppendInput[], keepFreeUids: boolean): Promise<AppendResult[]> {
+    let parsed: messages.ParsedAppend[];
     try {
-      return inputs.map((i) => messages.parseAppend(this.u, i));
+      parsed = inputs.map((i) => messages.parseAppend(this.u, i));
     } catch (e) {
       return this.u.announceInbox(mailbox).then(() => Promise.reject(e));
     }
+    return this.u.mutate((c, log) => messages.insertMessages(c, this.u, log, mailbox, parsed, keepFreeUids), mailbox);
   }
   replace(mailboxId: number, uid: number, mailbox: string, input: AppendInput): Promise<ReplaceResult> {
     return this.checked(() => {
@@ -277,11 +276,7 @@ export class PgsqlUserStore implements AsyncUserStore {
     });
   }
   importMessages(mailbox: string, inputs: AppendInput[]): Promise<AppendResult[]> {
-    return this.checked(() => {
-      const parsed = this.parsedOpening(mailbox, inputs);
-      if (parsed instanceof Promise) return parsed;
-      return this.u.mutate((c, log) => messages.insertMessages(c, this.u, log, mailbox, parsed, true), mailbox);
-    });
+    return this.insert(mailbox, inputs, true);
   }
   listMessages(mailboxId: number): Promise<MessageMeta[]> {
     return this.u.read(() => messages.listMessages(this.u.pool, this.u, mailboxId));
