@@ -21,7 +21,7 @@
 //   Env: LUA_HEAVY_SECONDS, LUA_HEAVY_ROUNDS, LUA_HEAVY_SIZES (SELECT sizes, default
 //   0,20000,100000), LUA_HEAVY_ONLY=roost|dovecot, LUA_HEAVY_LUA=on|off|both (default both),
 //   LUA_HEAVY_FIGURES=lmtp,login,fetch,select (default all), LUA_HEAVY_NODE_ARGS (extra node options for the Roost child, e.g. --cpu-prof),
-//   LUA_HEAVY_THREADS=1 (Roost's CPU per unit by thread name), LUA_HEAVY_KEEP=1 (keep the temp dir),
+//   LUA_HEAVY_THREADS=1 (the server's CPU per unit by thread name, Dovecot's by process name), LUA_HEAVY_KEEP=1 (keep the temp dir),
 //   LUA_HEAVY_GC=1 (Roost's JavaScript allocation per unit for each V8 isolate: the main thread and
 //   each worker, from --trace-gc-nvp's `allocated=`, which a collection reports for the time since
 //   the one before, so the figure is approximate by one collection per isolate).
@@ -42,7 +42,7 @@ const LUA_MODES = process.env.LUA_HEAVY_LUA === 'on' ? [true] : process.env.LUA_
 /** Which figures to take (default all): lmtp, login, fetch, select. */
 const FIGURES = new Set((process.env.LUA_HEAVY_FIGURES ?? 'lmtp,login,fetch,select').split(','));
 const DOVECOT = '/usr/sbin/dovecot';
-const CONNECTIONS = 4;
+const CONNECTIONS = Number(process.env.LUA_HEAVY_CONNECTIONS ?? 4);
 const LMTP_USERS = 20;
 const FETCH_MESSAGES = 2000;
 const FETCH_ROUNDS = 40;
@@ -111,49 +111,96 @@ function fill(port: number, user: string, count: number): Promise<void> {
   return fillInbox(port, user, count, (i) => benchMessage(i, 300 + (i % 7) * 40));
 }
 
+/** utime + stime (and, with `children`, the reaped children's cutime + cstime) of a /proc stat line, in ms, with its name. */
+function parseStat(stat: string, children = false): { name: string; ppid: number; ms: number } {
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+  return { name, ppid: Number(f[1]), ms: (ticks * 1000) / 100 }; // USER_HZ = 100
+}
+
 /** CPU time (ms) of a process so far: its main thread, all its threads, and per thread name (Linux /proc). */
 function cpuOf(pid: number): { main: number; total: number; byName: Record<string, number> } | null {
-  const parse = (stat: string) => {
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    return { name, ms: ((Number(f[11]) + Number(f[12])) * 1000) / 100 }; // utime + stime, USER_HZ = 100
-  };
   try {
     const byName: Record<string, number> = {};
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        const t = parse(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+        const t = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
         const name = tid === String(pid) ? 'main' : `${t.name}:${tid}`;
         byName[name] = (byName[name] ?? 0) + t.ms;
       } catch {
         // the thread ended
       }
     }
-    return { main: parse(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')).ms, total: parse(readFileSync(`/proc/${pid}/stat`, 'utf8')).ms, byName };
+    return { main: parseStat(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')).ms, total: parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).ms, byName };
   } catch {
     return null;
   }
 }
 
-type Cpu = { main: number; total: number; byName: Record<string, number>; allocatedKb?: number[] };
+/**
+ * CPU time (ms) of a process tree so far (Dovecot: the master and every process it started, by
+ * process name). A process that exits moves its CPU into its parent's reaped-children time, so
+ * each process counts its own time plus its reaped children's, and the difference of two samples
+ * holds the work of processes that came and went in between ("main" is the master itself).
+ */
+function cpuOfTree(rootPid: number): { main: number; total: number; byName: Record<string, number> } | null {
+  const procs = new Map<number, { name: string; ppid: number; ms: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      procs.set(Number(entry), parseStat(readFileSync(`/proc/${entry}/stat`, 'utf8'), true));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const root = procs.get(rootPid);
+  if (!root) return null;
+  const inTree = (pid: number): boolean => {
+    for (let p = pid, hops = 0; p > 1 && hops < 16; hops++) {
+      if (p === rootPid) return true;
+      p = procs.get(p)?.ppid ?? 0;
+    }
+    return false;
+  };
+  const byName: Record<string, number> = {};
+  let total = 0;
+  for (const [pid, p] of procs) {
+    if (!inTree(pid)) continue;
+    const name = pid === rootPid ? 'master and exited processes' : p.name;
+    byName[name] = (byName[name] ?? 0) + p.ms;
+    total += p.ms;
+  }
+  return { main: root.ms, total, byName };
+}
+
+type Cpu = { main: number; total: number; byName: Record<string, number>; allocatedKb?: number[]; /** the load driver's own CPU per unit */ driver: number };
 
 /** LUA_HEAVY_GC: bytes each isolate of the Roost child has reported allocated so far, by isolate address. */
 const allocated = new Map<string, number>();
 const TRACE_GC = Boolean(process.env.LUA_HEAVY_GC);
 
 /** Runs `f` (returning a rate per second over about SECONDS) and the server's CPU ms per unit of that rate. */
-async function withCpu(pid: number | undefined, f: () => Promise<number>): Promise<{ rate: number; cpu: Cpu | null }> {
-  const before = pid === undefined ? null : cpuOf(pid);
+async function withCpu(sample: () => ReturnType<typeof cpuOf>, f: () => Promise<number>): Promise<{ rate: number; cpu: Cpu | null }> {
+  const before = sample();
+  const driverBefore = process.cpuUsage();
   const allocatedBefore = new Map(allocated);
   const t = performance.now();
   const rate = await f();
-  const after = pid === undefined ? null : cpuOf(pid);
+  const after = sample();
+  const driver = process.cpuUsage(driverBefore);
   const units = (rate * (performance.now() - t)) / 1000;
   if (!before || !after || units <= 0) return { rate, cpu: null };
   const byName: Record<string, number> = {};
-  // Threads that ended during the figure are lost (the total keeps them).
+  // Threads that ended during the figure are lost (the total keeps them); Dovecot's exited
+  // processes are in their parent's line.
   for (const [name, ms] of Object.entries(after.byName)) byName[name] = (ms - (before.byName[name] ?? 0)) / units;
-  const cpu: Cpu = { main: (after.main - before.main) / units, total: (after.total - before.total) / units, byName };
+  const cpu: Cpu = {
+    main: (after.main - before.main) / units,
+    total: (after.total - before.total) / units,
+    byName,
+    driver: (driver.user + driver.system) / 1000 / units,
+  };
   if (TRACE_GC) {
     cpu.allocatedKb = [...allocated]
       .map(([isolate, bytes]) => (bytes - (allocatedBefore.get(isolate) ?? 0)) / 1024 / units)
@@ -174,8 +221,10 @@ type Kind = 'roost' | 'dovecot';
 
 interface Server {
   kind: Kind;
-  /** The server process (Roost only: Dovecot's work is spread over many processes). */
+  /** The server process (Roost's, or Dovecot's master). */
   pid(): number | undefined;
+  /** The server's CPU so far: Roost's threads, or Dovecot's master and the processes it started. */
+  cpu(): ReturnType<typeof cpuOf>;
   dir: string;
   ports: Ports;
   start(lua: boolean): Promise<void>;
@@ -223,7 +272,19 @@ async function makeServer(kind: Kind, root: string): Promise<Server> {
     kind,
     dir,
     ports,
-    pid: () => child?.pid,
+    pid() {
+      if (kind === 'roost') return child?.pid;
+      try {
+        return Number(readFileSync(join(dir, 'run', 'master.pid'), 'utf8').trim());
+      } catch {
+        return undefined;
+      }
+    },
+    cpu() {
+      const pid = this.pid();
+      if (pid === undefined) return null;
+      return kind === 'roost' ? cpuOf(pid) : cpuOfTree(pid);
+    },
     async start(lua) {
       if (kind === 'roost') {
         const conf = join(dir, 'roost.conf');
@@ -330,8 +391,8 @@ async function measure(s: Server, lua: boolean, filled: Set<Kind>): Promise<Figu
     await loginRate(imap, (c) => `l${c + 1}`);
     await lmtpWarmUp(lmtp);
     const threadsBefore = s.kind === 'roost' ? threadsOf(s.pid()) : undefined;
-    const l = FIGURES.has('lmtp') ? await withCpu(s.pid(), () => lmtpRate(lmtp)) : { rate: NaN, cpu: null };
-    const g = FIGURES.has('login') ? await withCpu(s.pid(), () => loginRate(imap, (c) => `l${c + 1}`)) : { rate: NaN, cpu: null };
+    const l = FIGURES.has('lmtp') ? await withCpu(() => s.cpu(), () => lmtpRate(lmtp)) : { rate: NaN, cpu: null };
+    const g = FIGURES.has('login') ? await withCpu(() => s.cpu(), () => loginRate(imap, (c) => `l${c + 1}`)) : { rate: NaN, cpu: null };
     const figures: Figures = {
       cpu: { lmtp: l.cpu, login: g.cpu },
       lmtp: l.rate,
@@ -390,13 +451,14 @@ async function main(): Promise<void> {
               `FETCH ${fmt(f.fetch, 2)} ms  SELECT first/again ms ${sel}  load ${f.load.toFixed(1)}` +
               (f.threads !== undefined ? `  threads after warm-up → after figures ${f.threads}` : ''),
           );
-          const c = (x: { main: number; total: number } | null | undefined) => (x ? `${x.main.toFixed(2)}/${x.total.toFixed(2)}` : '-');
+          const c = (x: Cpu | null | undefined) => (x ? `${x.main.toFixed(2)}/${x.total.toFixed(2)} (load driver ${x.driver.toFixed(2)})` : '-');
           if (s.kind === 'roost') console.log(`        ${key} CPU ms main/all threads: per delivery ${c(f.cpu.lmtp)}, per login ${c(f.cpu.login)}`);
+          else console.log(`        ${key} CPU ms master/all processes: per delivery ${c(f.cpu.lmtp)}, per login ${c(f.cpu.login)}`);
           // Per thread (name:tid; main, the Lua workers, libuv's pool, V8's helpers): where the "all threads" figure goes.
           const byName = (x: Cpu | null | undefined) =>
             x ? Object.entries(x.byName).filter(([, ms]) => ms >= 0.01).sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(', ') : '-';
-          if (s.kind === 'roost' && process.env.LUA_HEAVY_THREADS) {
-            console.log(`        ${key} CPU ms by thread: per delivery ${byName(f.cpu.lmtp)}; per login ${byName(f.cpu.login)}`);
+          if (process.env.LUA_HEAVY_THREADS) {
+            console.log(`        ${key} CPU ms by ${s.kind === 'roost' ? 'thread' : 'process'}: per delivery ${byName(f.cpu.lmtp)}; per login ${byName(f.cpu.login)}`);
           }
           const kb = (x: Cpu | null | undefined) => x?.allocatedKb?.map((k) => k.toFixed(0)).join(' + ') ?? '-';
           if (s.kind === 'roost' && TRACE_GC) console.log(`        ${key} JS KB allocated by isolate: per delivery ${kb(f.cpu.lmtp)}; per login ${kb(f.cpu.login)}`);
@@ -432,6 +494,8 @@ async function main(): Promise<void> {
   row('LMTP 1 KB 1 rcpt 4 conns, deliveries/s', (f) => f.lmtp, 0, true);
   row('LOGIN+SELECT+LOGOUT 4 clients, empty INBOX, /s', (f) => f.loginEmpty, 0, true);
   row('LOGIN+SELECT+LOGOUT 4 clients, 20k INBOX, /s', (f) => f.login20k, 0, true);
+  row('server CPU per delivery, ms (all threads / processes)', (f) => f.cpu.lmtp?.total ?? NaN, 2, false);
+  row('server CPU per login, ms (all threads / processes)', (f) => f.cpu.login?.total ?? NaN, 2, false);
   row(`FETCH 1:* (UID FLAGS RFC822.SIZE), ${FETCH_MESSAGES} msgs, ms`, (f) => f.fetch, 2, false);
   for (const n of SIZES) {
     row(`SELECT ${n} msgs, first in session, ms`, (f) => f.select[n]!.first, 2, false);
