@@ -268,22 +268,23 @@ async function makeServer(kind: Kind, root: string): Promise<Server> {
   chmodSync(join(dir, 'hooks.log'), 0o666);
   const ports = { imap: await freePort(), lmtp: await freePort() };
   let child: ChildProcess | null = null;
+  const pid = (): number | undefined => {
+    if (kind === 'roost') return child?.pid;
+    try {
+      return Number(readFileSync(join(dir, 'run', 'master.pid'), 'utf8').trim());
+    } catch {
+      return undefined;
+    }
+  };
   return {
     kind,
     dir,
     ports,
-    pid() {
-      if (kind === 'roost') return child?.pid;
-      try {
-        return Number(readFileSync(join(dir, 'run', 'master.pid'), 'utf8').trim());
-      } catch {
-        return undefined;
-      }
-    },
+    pid,
     cpu() {
-      const pid = this.pid();
-      if (pid === undefined) return null;
-      return kind === 'roost' ? cpuOf(pid) : cpuOfTree(pid);
+      const p = pid();
+      if (p === undefined) return null;
+      return kind === 'roost' ? cpuOf(p) : cpuOfTree(p);
     },
     async start(lua) {
       if (kind === 'roost') {
