@@ -4,8 +4,8 @@
 // to a log file, a Lua push-notification driver with a handler for every event, and a Lua
 // passdb/userdb consulted after passwd-file ones (result_success = continue-ok). Each server also
 // runs without any Lua. Figures:
-//   - LMTP deliveries/s: 1 KB, 1 recipient, 4 connections (20 users round robin);
-//   - LOGIN + SELECT INBOX + LOGOUT sessions/s, 4 clients, empty INBOX and 20,000-message INBOX;
+//   - LMTP deliveries/s: 1 KB, 1 recipient, 4 connections (LUA_HEAVY_CONNECTIONS; 20 users round robin);
+//   - LOGIN + SELECT INBOX + LOGOUT sessions/s, 4 clients (the same variable), empty INBOX and 20,000-message INBOX;
 //   - FETCH 1:* (UID FLAGS RFC822.SIZE) over 2,000 messages, one client, median;
 //   - SELECT latency at 0, 20,000 and 100,000 messages: first SELECT of a session, and again
 //     after UNSELECT on the same session (medians).
@@ -492,9 +492,9 @@ async function main(): Promise<void> {
       console.log(`${(label + (lua ? ', with Lua' : ', no Lua')).padEnd(52)} Roost ${range(rv, digits).padEnd(14)} Dovecot ${range(dv, digits).padEnd(14)}${ratio}`);
     }
   };
-  row('LMTP 1 KB 1 rcpt 4 conns, deliveries/s', (f) => f.lmtp, 0, true);
-  row('LOGIN+SELECT+LOGOUT 4 clients, empty INBOX, /s', (f) => f.loginEmpty, 0, true);
-  row('LOGIN+SELECT+LOGOUT 4 clients, 20k INBOX, /s', (f) => f.login20k, 0, true);
+  row(`LMTP 1 KB 1 rcpt ${CONNECTIONS} conns, deliveries/s`, (f) => f.lmtp, 0, true);
+  row(`LOGIN+SELECT+LOGOUT ${CONNECTIONS} clients, empty INBOX, /s`, (f) => f.loginEmpty, 0, true);
+  row(`LOGIN+SELECT+LOGOUT ${CONNECTIONS} clients, 20k INBOX, /s`, (f) => f.login20k, 0, true);
   row('server CPU per delivery, ms (all threads / processes)', (f) => f.cpu.lmtp?.total ?? NaN, 2, false);
   row('server CPU per login, ms (all threads / processes)', (f) => f.cpu.login?.total ?? NaN, 2, false);
   row(`FETCH 1:* (UID FLAGS RFC822.SIZE), ${FETCH_MESSAGES} msgs, ms`, (f) => f.fetch, 2, false);
