@@ -119,8 +119,11 @@ function parseStat(stat: string, children = false): { name: string; ppid: number
   return { name, ppid: Number(f[1]), ms: (ticks * 1000) / 100 }; // USER_HZ = 100
 }
 
+/** A server's CPU time so far (ms): its main thread (Dovecot: the master), all of it, and by thread or process name. */
+type CpuSample = { main: number; total: number; byName: Record<string, number> };
+
 /** CPU time (ms) of a process so far: its main thread, all its threads, and per thread name (Linux /proc). */
-function cpuOf(pid: number): { main: number; total: number; byName: Record<string, number> } | null {
+function cpuOf(pid: number): CpuSample | null {
   try {
     const byName: Record<string, number> = {};
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -144,7 +147,7 @@ function cpuOf(pid: number): { main: number; total: number; byName: Record<strin
  * each process counts its own time plus its reaped children's, and the difference of two samples
  * holds the work of processes that came and went in between ("main" is the master itself).
  */
-function cpuOfTree(rootPid: number): { main: number; total: number; byName: Record<string, number> } | null {
+function cpuOfTree(rootPid: number): CpuSample | null {
   const procs = new Map<number, { name: string; ppid: number; ms: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -174,14 +177,15 @@ function cpuOfTree(rootPid: number): { main: number; total: number; byName: Reco
   return { main: root.ms, total, byName };
 }
 
-type Cpu = { main: number; total: number; byName: Record<string, number>; allocatedKb?: number[]; /** the load driver's own CPU per unit */ driver: number };
+/** CPU ms per unit of a figure (delivery or login). */
+type Cpu = CpuSample & { allocatedKb?: number[]; /** the load driver's own CPU per unit */ driver: number };
 
 /** LUA_HEAVY_GC: bytes each isolate of the Roost child has reported allocated so far, by isolate address. */
 const allocated = new Map<string, number>();
 const TRACE_GC = Boolean(process.env.LUA_HEAVY_GC);
 
 /** Runs `f` (returning a rate per second over about SECONDS) and the server's CPU ms per unit of that rate. */
-async function withCpu(sample: () => ReturnType<typeof cpuOf>, f: () => Promise<number>): Promise<{ rate: number; cpu: Cpu | null }> {
+async function withCpu(sample: () => CpuSample | null, f: () => Promise<number>): Promise<{ rate: number; cpu: Cpu | null }> {
   const before = sample();
   const driverBefore = process.cpuUsage();
   const allocatedBefore = new Map(allocated);
@@ -224,7 +228,7 @@ interface Server {
   /** The server process (Roost's, or Dovecot's master). */
   pid(): number | undefined;
   /** The server's CPU so far: Roost's threads, or Dovecot's master and the processes it started. */
-  cpu(): ReturnType<typeof cpuOf>;
+  cpu(): CpuSample | null;
   dir: string;
   ports: Ports;
   start(lua: boolean): Promise<void>;
@@ -321,7 +325,7 @@ async function makeServer(kind: Kind, root: string): Promise<Server> {
     kill() {
       try {
         if (kind === 'roost') child?.kill('SIGKILL');
-        else process.kill(Number(readFileSync(join(dir, 'run', 'master.pid'), 'utf8').trim()), 'SIGTERM');
+        else process.kill(pid() ?? NaN, 'SIGTERM');
       } catch {
         // not running
       }
@@ -336,12 +340,12 @@ async function makeServer(kind: Kind, root: string): Promise<Server> {
           await exited;
         }
       } else {
-        const pidFile = join(dir, 'run', 'master.pid');
-        const pid = Number(readFileSync(pidFile, 'utf8').trim());
-        process.kill(pid, 'SIGTERM');
+        const master = pid();
+        if (master === undefined) throw new Error(`no Dovecot master.pid in ${dir}/run`);
+        process.kill(master, 'SIGTERM');
         for (let i = 0; i < 200; i++) {
           try {
-            process.kill(pid, 0);
+            process.kill(master, 0);
           } catch {
             break;
           }
